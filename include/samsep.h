@@ -1,0 +1,314 @@
+/*
+ * samsep.h - public API of libsamsep.
+ *
+ * libsamsep isolates one sound from an audio recording: for every input it
+ * writes a "target" (the sound asked for by a prompt, e.g. "speech") and a
+ * "residual" (everything else). Files of any length are processed as a
+ * stream of overlapping chunks joined by an exact crossfade, so memory does
+ * not grow with the length of the recording.
+ *
+ * The API has three layers:
+ *   - the chunk plan: pure integer arithmetic that splits N frames into
+ *     overlapping chunks (samsep_plan_*);
+ *   - engines: separation algorithms behind one table of function pointers
+ *     (samsep_engine_vtable), opened by name (samsep_engine_open) or from a
+ *     caller's own table (samsep_engine_open_custom);
+ *   - the file pipeline: samsep_separate_file() reads one audio file block by
+ *     block, resamples and downmixes as the engine asks, runs the engine over
+ *     the chunk plan and writes the two outputs atomically.
+ *
+ * Conventions: every function that can fail returns SAMSEP_OK (0) or a
+ * negative samsep_status; samsep_strerror() names it. Where a human-readable
+ * reason is useful (which file, what is wrong), functions fill a caller's
+ * buffer marked OUT. The library never prints and never exits; it reports
+ * through the log callback set with samsep_set_log().
+ *
+ * Thread safety: distinct handles may be used from distinct threads. One
+ * handle must not be used from two threads at once.
+ */
+#ifndef SAMSEP_H
+#define SAMSEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SAMSEP_VERSION_MAJOR 0
+#define SAMSEP_VERSION_MINOR 1
+#define SAMSEP_VERSION_PATCH 0
+#define SAMSEP_VERSION_STRING "0.1.0"
+
+/* Software name written into the provenance tags of every output. */
+#define SAMSEP_SOFTWARE_TAG "samsep"
+
+/* The library's version string, e.g. "0.1.0". */
+const char *samsep_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef enum samsep_status {
+    SAMSEP_OK = 0,
+    SAMSEP_ERR_INVALID = -1,        /* invalid argument or setting */
+    SAMSEP_ERR_NOMEM = -2,          /* out of memory */
+    SAMSEP_ERR_IO = -3,             /* a file could not be opened, read or written */
+    SAMSEP_ERR_FORMAT = -4,         /* unsupported or corrupt audio */
+    SAMSEP_ERR_EMPTY = -5,          /* the input holds no audio frames */
+    SAMSEP_ERR_UNKNOWN_ENGINE = -6, /* no engine of that name */
+    SAMSEP_ERR_UNKNOWN_PROMPT = -7, /* the engine does not know the prompt */
+    SAMSEP_ERR_ENGINE = -8,         /* the engine failed */
+    SAMSEP_ERR_CANCELLED = -9,      /* stopped by the caller's cancel flag */
+    SAMSEP_ERR_NOSPACE = -10        /* no space left on the output device */
+} samsep_status;
+
+/* A static, human-readable description of a status code. Never NULL. */
+const char *samsep_strerror(int status);
+
+/* Size of the message buffers the API fills. */
+#define SAMSEP_MSG_MAX 1024
+
+/* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef enum samsep_log_level {
+    SAMSEP_LOG_ERROR = 0,
+    SAMSEP_LOG_WARN = 1,
+    SAMSEP_LOG_INFO = 2,
+    SAMSEP_LOG_DEBUG = 3
+} samsep_log_level;
+
+typedef void (*samsep_log_fn)(void *user, int level, const char *message);
+
+/*
+ * Route the library's messages of `level` or more important to `fn`.
+ * fn == NULL (the default) discards them. Process-wide; set it before
+ * other threads use the library.
+ */
+void samsep_set_log(samsep_log_fn fn, void *user, int level);
+
+/* ------------------------------------------------------------------ */
+/* Chunk plan                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A file of `frames` frames is cut into chunks of `chunk` frames that
+ * overlap by `overlap` frames: chunk k starts at k * (chunk - overlap) and
+ * ends (exclusive) at min(start + chunk, frames). The last chunk is the
+ * first one that reaches `frames`. Consecutive chunks therefore overlap by
+ * exactly `overlap` frames, and every chunk but the first covers at least
+ * one frame that no earlier chunk covered. frames == 0 gives no chunk.
+ *
+ * Errors (SAMSEP_ERR_INVALID): frames < 0, chunk <= 0, overlap < 0,
+ * overlap >= chunk.
+ */
+typedef struct samsep_span {
+    int64_t start; /* first frame */
+    int64_t end;   /* one past the last frame */
+} samsep_span;
+
+/* Number of chunks of the plan. */
+int samsep_plan_count(int64_t frames, int64_t chunk, int64_t overlap,
+                      int64_t *count /* OUT */);
+
+/* Bounds of chunk `index` (0 <= index < count). */
+int samsep_plan_chunk(int64_t frames, int64_t chunk, int64_t overlap,
+                      int64_t index, samsep_span *span /* OUT */);
+
+/* ------------------------------------------------------------------ */
+/* Engines                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Settings given to an engine when it is opened (once per batch). */
+typedef struct samsep_engine_config {
+    const char *prompt;     /* what to isolate; NULL means "speech" */
+    const char *model_path; /* model folder for engines that need one, or NULL */
+    int threads;            /* worker threads; 0 = engine's choice */
+} samsep_engine_config;
+
+/* How the engine's residual is made. */
+typedef enum samsep_residual_mode {
+    /* The engine writes only the target; the pipeline computes
+     * residual = mixture - target, so the two sum to the mixture. */
+    SAMSEP_RESIDUAL_SUBTRACT = 0,
+    /* The engine writes its own residual. */
+    SAMSEP_RESIDUAL_ENGINE = 1
+} samsep_residual_mode;
+
+/* What an engine needs from the pipeline, declared when it is opened. */
+typedef struct samsep_engine_info {
+    int sample_rate;        /* rate the engine works at; 0 = the file's rate */
+    int channels;           /* 0 = any (the file's channels, interleaved);
+                               1 = mono: the pipeline downmixes and the outputs
+                               are mono */
+    int streaming;          /* 1: the engine keeps state across calls and wants
+                               consecutive blocks without overlap; chunk and
+                               overlap settings then only size the blocks */
+    int residual_mode;      /* samsep_residual_mode */
+    double chunk_seconds;   /* preferred chunk (or block) length; 0 = default */
+    double overlap_seconds; /* preferred overlap; < 0 = default */
+} samsep_engine_info;
+
+/*
+ * The table of functions every engine provides. The pipeline calls, per
+ * batch: open, then per file: stream_open, process (one or more times),
+ * stream_close; and close at the end of the batch.
+ *
+ * open:         read settings, load models; fill *info. On failure return a
+ *               negative status and write a reason into err (errlen bytes).
+ * stream_open:  prepare one file: `rate` and `channels` are what process()
+ *               will be given; no call to process() passes more than
+ *               `max_frames` frames, so all buffers can be sized here.
+ *               *latency (OUT) is the delay, in frames, of a streaming
+ *               engine's output behind its input (0 for chunked engines);
+ *               the pipeline feeds that many zero frames at the end and
+ *               drops that many frames at the start.
+ * process:      separate `frames` interleaved frames of `in` into `target`
+ *               and, when residual_mode is SAMSEP_RESIDUAL_ENGINE,
+ *               `residual` (otherwise residual is NULL). All three have
+ *               frames * channels floats. A chunked engine treats each call
+ *               as an independent excerpt; a streaming engine continues.
+ * stream_close: release what stream_open made; called with NULL is a no-op.
+ * close:        release what open made; called with NULL is a no-op.
+ */
+typedef struct samsep_engine_vtable {
+    const char *name;
+    const char *description;
+    int (*open)(const samsep_engine_config *config, void **engine /* OUT */,
+                samsep_engine_info *info /* OUT */, char *err, size_t errlen);
+    int (*stream_open)(void *engine, int rate, int channels, int64_t max_frames,
+                       void **stream /* OUT */, int64_t *latency /* OUT */,
+                       char *err, size_t errlen);
+    int (*process)(void *stream, const float *in, float *target, float *residual,
+                   int64_t frames);
+    void (*stream_close)(void *stream);
+    void (*close)(void *engine);
+} samsep_engine_vtable;
+
+typedef struct samsep_engine samsep_engine;
+
+/*
+ * Open the built-in engine `name` ("dsp", ...) with `config` (may be NULL
+ * for defaults). On failure *out is NULL and `err` says why, e.g. an unknown
+ * prompt lists the prompts the engine knows.
+ */
+int samsep_engine_open(const char *name, const samsep_engine_config *config,
+                       samsep_engine **out /* OUT */, char *err, size_t errlen);
+
+/* Open an engine from the caller's own table, which MUST outlive the handle. */
+int samsep_engine_open_custom(const samsep_engine_vtable *vtable,
+                              const samsep_engine_config *config,
+                              samsep_engine **out /* OUT */, char *err,
+                              size_t errlen);
+
+/* Close an engine; NULL is allowed. */
+void samsep_engine_close(samsep_engine *engine);
+
+/* Name, prompt and declared needs of an open engine. */
+const char *samsep_engine_name(const samsep_engine *engine);
+const char *samsep_engine_prompt(const samsep_engine *engine);
+const samsep_engine_info *samsep_engine_get_info(const samsep_engine *engine);
+
+/* The built-in engines: the i-th table for 0 <= i < count, else NULL. */
+const samsep_engine_vtable *samsep_engine_builtin(int index);
+
+/* ------------------------------------------------------------------ */
+/* Separating a file                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum samsep_format {
+    SAMSEP_FORMAT_AUTO = 0, /* same as the input if WAV or FLAC, else WAV */
+    SAMSEP_FORMAT_WAV = 1,
+    SAMSEP_FORMAT_FLAC = 2
+} samsep_format;
+
+typedef enum samsep_subtype {
+    SAMSEP_SUBTYPE_AUTO = 0, /* same as the input where the format allows,
+                                else 32-bit float (WAV) or 24-bit (FLAC) */
+    SAMSEP_SUBTYPE_PCM16 = 1,
+    SAMSEP_SUBTYPE_PCM24 = 2,
+    SAMSEP_SUBTYPE_FLOAT = 3
+} samsep_subtype;
+
+/* What an input file holds, as read from its header and tags. */
+typedef struct samsep_file_info {
+    int64_t frames;       /* -1 when the file cannot say before it is read */
+    int sample_rate;
+    int channels;
+    char container[32];   /* e.g. "WAV", "FLAC", "OGG", "MPEG" */
+    int auto_format;      /* what SAMSEP_FORMAT_AUTO gives for this input */
+    char software[256];   /* the file's software tag, "" if none */
+    char comment[SAMSEP_MSG_MAX]; /* the file's comment tag, "" if none */
+} samsep_file_info;
+
+/* Read the header and tags of `path` without decoding the audio. */
+int samsep_probe_file(const char *path, samsep_file_info *info /* OUT */,
+                      char *err, size_t errlen);
+
+/* File name extension of a format: "wav" or "flac" (NULL for AUTO). */
+const char *samsep_format_extension(int format);
+
+/* Progress of one file, reported after each chunk. */
+typedef struct samsep_progress {
+    int64_t frames_done;  /* input frames whose outputs are written */
+    int64_t frames_total; /* input frames (an estimate for some formats) */
+    int64_t chunks_done;
+    int64_t chunks_total; /* an estimate while frames_total is */
+    int sample_rate;      /* of the input */
+    double elapsed;       /* wall seconds since the file was opened */
+} samsep_progress;
+
+typedef void (*samsep_progress_fn)(void *user, const samsep_progress *progress);
+
+typedef struct samsep_job {
+    const char *input_path;
+    const char *target_path;   /* final path of the target output */
+    const char *residual_path; /* final path of the residual output */
+    int format;                /* samsep_format of both outputs */
+    int subtype;               /* samsep_subtype of both outputs */
+    double chunk_seconds;      /* 0: the engine's preference, else 30 */
+    double overlap_seconds;    /* < 0: the engine's preference, else 2 */
+    int64_t chunk_frames;      /* > 0 overrides chunk_seconds (engine rate) */
+    int64_t overlap_frames;    /* >= 0 overrides overlap_seconds when
+                                  chunk_frames > 0 */
+    samsep_progress_fn progress;
+    void *progress_user;
+    /* Polled between blocks; when it becomes non-zero the job stops, removes
+     * its temporary files and returns SAMSEP_ERR_CANCELLED. May be NULL. */
+    const volatile int *cancel;
+} samsep_job;
+
+/* Initialise a job with defaults (AUTO format, engine's chunking). */
+void samsep_job_init(samsep_job *job);
+
+typedef struct samsep_report {
+    int64_t frames;          /* input frames read (== frames of each output) */
+    int sample_rate;         /* of the input and the outputs */
+    int channels;            /* of the input */
+    int out_channels;        /* of the outputs */
+    int64_t chunks;          /* engine calls */
+    int64_t clipped_target;  /* samples clamped to fit an integer format */
+    int64_t clipped_residual;
+    double seconds;          /* wall time */
+    char message[SAMSEP_MSG_MAX]; /* on failure: what went wrong, naming the file */
+} samsep_report;
+
+/*
+ * Separate job->input_path with `engine`. Outputs are written under a
+ * temporary name in their folder and renamed into place only when complete;
+ * on failure no file is left under either final name by this call and the
+ * temporaries are removed. `report` (may be NULL) receives figures and, on
+ * failure, a message that names the file and the problem.
+ */
+int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
+                         samsep_report *report /* OUT */);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SAMSEP_H */

@@ -1,0 +1,37 @@
+/*
+ * internal.h - helpers shared by the library's subsystems.
+ *
+ * Logging goes through the caller's callback (samsep_set_log); the level is
+ * checked before any formatting so disabled messages cost one comparison.
+ * Error text for the caller is written with set_err() into the buffers the
+ * public API hands in, always NUL-terminated and truncated, never overflowed.
+ */
+#ifndef SAMSEP_INTERNAL_H
+#define SAMSEP_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "samsep.h"
+
+#if defined(__GNUC__)
+#define SAMSEP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SAMSEP_PRINTF(f, a)
+#endif
+
+/* Non-zero when messages of `level` reach the callback. */
+int samsep_log_enabled(int level);
+
+/* Format and send a message if its level is enabled. */
+void samsep_log(int level, const char *fmt, ...) SAMSEP_PRINTF(2, 3);
+
+/* Write a formatted message into err[0..errlen) (no-op if err is NULL). */
+void set_err(char *err, size_t errlen, const char *fmt, ...) SAMSEP_PRINTF(3, 4);
+
+#define LOG_ERROR(...) samsep_log(SAMSEP_LOG_ERROR, __VA_ARGS__)
+#define LOG_WARN(...) samsep_log(SAMSEP_LOG_WARN, __VA_ARGS__)
+#define LOG_INFO(...) samsep_log(SAMSEP_LOG_INFO, __VA_ARGS__)
+#define LOG_DEBUG(...) samsep_log(SAMSEP_LOG_DEBUG, __VA_ARGS__)
+
+#endif

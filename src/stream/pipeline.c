@@ -1,0 +1,715 @@
+/*
+ * pipeline.c - one audio file in, target and residual out, in bounded memory.
+ *
+ * The stages, each handing interleaved float frames to the next through a
+ * fifo:
+ *
+ *   reader (file rate, file channels)
+ *     -> downmix to mono if the engine wants mono          -> mixq
+ *     -> resample to the engine's rate                      -> ein
+ *   chunker: chunk k = ein[k*hop, k*hop + chunk), the plan of plan.c
+ *     -> engine process()
+ *     -> crossfade the first `overlap` frames with the previous chunk's tail
+ *     -> resample back to the file's rate                   -> tout (, rout)
+ *   writers: target = tout; residual = mixq - tout (or the engine's rout)
+ *
+ * Only the chunk being processed, the overlap tail and what the resamplers
+ * hold are ever in memory, so peak memory depends on the chunk length, not
+ * on the file's. The crossfade is out = tail + w * (cur - tail) with a
+ * raised-cosine w rising over the overlap: the two weights are w and 1 - w,
+ * which sum to one exactly, and equal inputs come out bit-identical. When
+ * the overlap exceeds the hop, a frame is blended again by later chunks;
+ * each blend is a convex combination, so the weights still sum to one.
+ *
+ * The residual of a subtracting engine is computed here, at the file's rate,
+ * from the very mixture samples that were read, so target + residual equals
+ * the mixture to float rounding whatever the engine and resamplers did.
+ * Every input frame gets exactly one output frame: a streaming engine's
+ * latency is fed as trailing silence and dropped from the front, and what
+ * the resampler returns is trimmed or padded to the input's length.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sndfile.h>
+
+#include "audio/audio.h"
+#include "core/internal.h"
+#include "engine/engine_handle.h"
+#include "stream/fifo.h"
+
+#define READ_BLOCK 8192      /* file frames per read */
+#define STREAM_BLOCK 16384   /* engine frames per call to a streaming engine */
+#define RESAMPLE_SPAN 8192   /* output frames per resampler call */
+#define MAX_CHUNK_FLOATS ((int64_t)1 << 28) /* 1 GiB of samples per buffer */
+
+#define DEFAULT_CHUNK_SECONDS 30.0
+#define DEFAULT_OVERLAP_SECONDS 2.0
+
+typedef struct pipe {
+    const samsep_job *job;
+    samsep_engine *eng;
+    samsep_report *rep;
+    char *err;
+    size_t errlen;
+
+    audio_reader *rd;
+    int rate, in_ch;        /* the file's */
+    int erate, ech;         /* the engine's; ech is also the outputs' */
+    int64_t frames_est;     /* the file's frame count, -1 if unknown */
+    int64_t frames_read;    /* file frames read so far */
+    int64_t written;        /* file frames written to both outputs */
+    int eof;                /* all input is in ein (resampler flushed) */
+
+    int subtract;           /* pipeline computes the residual */
+    int64_t chunk, overlap, hop;
+    int64_t latency, skip;  /* streaming engine delay; frames still to drop */
+    int64_t chunk_index;
+    int64_t chunks_est;
+
+    void *stream;           /* engine per-file state */
+    resampler *rs_in, *rs_t, *rs_r;
+
+    float *rbuf;            /* READ_BLOCK * in_ch */
+    float *dbuf;            /* READ_BLOCK * ech (downmix) */
+    float *tgt, *res;       /* chunk * ech, engine outputs */
+    float *tail_t, *tail_r; /* overlap * ech, blended tails */
+    float *fade;            /* overlap weights */
+    float *rbufres;         /* READ_BLOCK * ech, residual being written */
+
+    fifo ein, mixq, tout, rout;
+    audio_writer *wt, *wr;
+    double t0;              /* when the file was opened */
+} pipe;
+
+void samsep_job_init(samsep_job *job)
+{
+    memset(job, 0, sizeof *job);
+    job->format = SAMSEP_FORMAT_AUTO;
+    job->subtype = SAMSEP_SUBTYPE_AUTO;
+    job->chunk_seconds = 0.0;
+    job->overlap_seconds = -1.0;
+    job->chunk_frames = 0;
+    job->overlap_frames = -1;
+}
+
+const char *samsep_format_extension(int format)
+{
+    switch (format) {
+    case SAMSEP_FORMAT_WAV: return "wav";
+    case SAMSEP_FORMAT_FLAC: return "flac";
+    }
+    return NULL;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const char *container_name(int sf_format)
+{
+    SF_FORMAT_INFO fi;
+
+    memset(&fi, 0, sizeof fi);
+    fi.format = sf_format & SF_FORMAT_TYPEMASK;
+    if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0 &&
+        fi.extension != NULL)
+        return fi.extension;
+    return "unknown";
+}
+
+int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
+                      size_t errlen)
+{
+    SF_INFO si;
+    SNDFILE *sf;
+    const char *s;
+    int fmt, sub, rc;
+
+    if (path == NULL || info == NULL) {
+        set_err(err, errlen, "no file given");
+        return SAMSEP_ERR_INVALID;
+    }
+    memset(info, 0, sizeof *info);
+    {
+        audio_reader *r;
+
+        rc = audio_reader_open(path, &r, err, errlen);
+        if (rc != SAMSEP_OK)
+            return rc;
+        info->frames = audio_reader_frames(r);
+        info->sample_rate = audio_reader_rate(r);
+        info->channels = audio_reader_channels(r);
+        fmt = audio_reader_sf_format(r);
+        audio_reader_close(r);
+    }
+    snprintf(info->container, sizeof info->container, "%s", container_name(fmt));
+    info->auto_format = SAMSEP_FORMAT_AUTO;
+    sub = SAMSEP_SUBTYPE_AUTO;
+    if (audio_resolve_format(fmt, info->sample_rate, info->channels,
+                             &info->auto_format, &sub, NULL, 0) != SAMSEP_OK)
+        info->auto_format = SAMSEP_FORMAT_WAV;
+    /* Tags need the libsndfile handle itself. */
+    memset(&si, 0, sizeof si);
+    sf = sf_open(path, SFM_READ, &si);
+    if (sf != NULL) {
+        if ((s = sf_get_string(sf, SF_STR_SOFTWARE)) != NULL)
+            snprintf(info->software, sizeof info->software, "%s", s);
+        if ((s = sf_get_string(sf, SF_STR_COMMENT)) != NULL)
+            snprintf(info->comment, sizeof info->comment, "%s", s);
+        sf_close(sf);
+    }
+    return SAMSEP_OK;
+}
+
+/* ---- sizes ------------------------------------------------------------ */
+
+static int plan_sizes(pipe *p)
+{
+    const samsep_job *job = p->job;
+    const samsep_engine_info *info = &p->eng->info;
+    double cs, os;
+
+    if (job->chunk_frames > 0) {
+        p->chunk = job->chunk_frames;
+        p->overlap = job->overlap_frames >= 0 ? job->overlap_frames : 0;
+    } else {
+        cs = job->chunk_seconds > 0 ? job->chunk_seconds
+             : info->chunk_seconds > 0 ? info->chunk_seconds
+                                       : DEFAULT_CHUNK_SECONDS;
+        os = job->overlap_seconds >= 0 ? job->overlap_seconds
+             : info->overlap_seconds >= 0 ? info->overlap_seconds
+                                          : DEFAULT_OVERLAP_SECONDS;
+        if (!(cs > 0) || !(os >= 0) || cs > 1e7 || os > 1e7) {
+            set_err(p->err, p->errlen, "invalid chunk %.3g s / overlap %.3g s",
+                    cs, os);
+            return SAMSEP_ERR_INVALID;
+        }
+        p->chunk = (int64_t)llround(cs * p->erate);
+        p->overlap = (int64_t)llround(os * p->erate);
+        if (p->chunk < 1)
+            p->chunk = 1;
+        if (!info->streaming && p->overlap >= p->chunk) {
+            set_err(p->err, p->errlen,
+                    "overlap (%g s) must be shorter than the chunk (%g s)", os, cs);
+            return SAMSEP_ERR_INVALID;
+        }
+    }
+    if (info->streaming) {
+        /* A streaming engine's result does not depend on the block size;
+         * short blocks keep memory small. */
+        if (job->chunk_frames <= 0 && p->chunk > STREAM_BLOCK)
+            p->chunk = STREAM_BLOCK;
+        p->overlap = 0;
+    }
+    if (p->overlap < 0 || p->overlap >= p->chunk) {
+        set_err(p->err, p->errlen,
+                "overlap (%lld frames) must be shorter than the chunk (%lld frames)",
+                (long long)p->overlap, (long long)p->chunk);
+        return SAMSEP_ERR_INVALID;
+    }
+    if (p->chunk > MAX_CHUNK_FLOATS / p->ech) {
+        set_err(p->err, p->errlen, "chunk of %lld frames is too long",
+                (long long)p->chunk);
+        return SAMSEP_ERR_INVALID;
+    }
+    p->hop = p->chunk - p->overlap;
+    return SAMSEP_OK;
+}
+
+static int alloc_buffers(pipe *p)
+{
+    size_t ech = (size_t)p->ech;
+    size_t ov = (size_t)(p->overlap > 0 ? p->overlap : 1);
+    int64_t i;
+
+    p->rbuf = malloc((size_t)READ_BLOCK * (size_t)p->in_ch * sizeof(float));
+    p->dbuf = malloc((size_t)READ_BLOCK * ech * sizeof(float));
+    p->rbufres = malloc((size_t)READ_BLOCK * ech * sizeof(float));
+    p->tgt = malloc((size_t)p->chunk * ech * sizeof(float));
+    p->tail_t = calloc(ov * ech, sizeof(float));
+    p->fade = malloc(ov * sizeof(float));
+    if (!p->subtract) {
+        p->res = malloc((size_t)p->chunk * ech * sizeof(float));
+        p->tail_r = calloc(ov * ech, sizeof(float));
+    }
+    if (p->rbuf == NULL || p->dbuf == NULL || p->rbufres == NULL ||
+        p->tgt == NULL || p->tail_t == NULL || p->fade == NULL ||
+        (!p->subtract && (p->res == NULL || p->tail_r == NULL)))
+        return SAMSEP_ERR_NOMEM;
+    if (fifo_init(&p->ein, p->ech, p->chunk + READ_BLOCK) != 0 ||
+        fifo_init(&p->mixq, p->ech, READ_BLOCK) != 0 ||
+        fifo_init(&p->tout, p->ech, READ_BLOCK) != 0 ||
+        fifo_init(&p->rout, p->ech, p->subtract ? 0 : READ_BLOCK) != 0)
+        return SAMSEP_ERR_NOMEM;
+    /* Raised cosine sampled at frame centres: w[i] + w[O-1-i] == 1. */
+    for (i = 0; i < p->overlap; i++)
+        p->fade[i] = (float)(0.5 - 0.5 * cos(M_PI * ((double)i + 0.5) /
+                                             (double)p->overlap));
+    return SAMSEP_OK;
+}
+
+/* ---- stages ----------------------------------------------------------- */
+
+/* Run `frames` frames of `in` (NULL: flush) through `rs` into `q`, or copy
+ * them when there is no resampler. */
+static int resample_into(pipe *p, resampler *rs, const float *in, int64_t frames,
+                         fifo *q)
+{
+    int64_t used, made, off = 0;
+    int rc;
+
+    if (rs == NULL) {
+        if (in != NULL && fifo_push(q, in, frames) != 0)
+            return SAMSEP_ERR_NOMEM;
+        return SAMSEP_OK;
+    }
+    for (;;) {
+        float *dst = fifo_reserve(q, RESAMPLE_SPAN);
+        const float *src = in != NULL ? in + (size_t)off * (size_t)q->channels : NULL;
+
+        if (dst == NULL)
+            return SAMSEP_ERR_NOMEM;
+        rc = resampler_process(rs, src, in != NULL ? frames - off : 0, &used,
+                               dst, RESAMPLE_SPAN, &made, p->err, p->errlen);
+        if (rc != SAMSEP_OK)
+            return rc;
+        fifo_commit(q, made);
+        off += used;
+        if (in != NULL ? (off >= frames && made < RESAMPLE_SPAN) : made == 0)
+            return SAMSEP_OK;
+    }
+}
+
+/* Read one block of the file into mixq (file rate) and ein (engine rate). */
+static int read_more(pipe *p)
+{
+    int64_t got, i;
+    const float *mono;
+    int rc, c;
+
+    got = audio_reader_read(p->rd, p->rbuf, READ_BLOCK, p->err, p->errlen);
+    if (got < 0)
+        return (int)got;
+    if (got == 0) {
+        rc = resample_into(p, p->rs_in, NULL, 0, &p->ein);
+        if (rc != SAMSEP_OK)
+            return rc;
+        if (p->latency > 0 && p->frames_read > 0 &&
+            fifo_push_zeros(&p->ein, p->latency) != 0)
+            return SAMSEP_ERR_NOMEM;
+        p->eof = 1;
+        return SAMSEP_OK;
+    }
+    p->frames_read += got;
+    if (p->ech == 1 && p->in_ch > 1) {
+        float scale = 1.0f / (float)p->in_ch;
+
+        for (i = 0; i < got; i++) {
+            float s = 0.0f;
+
+            for (c = 0; c < p->in_ch; c++)
+                s += p->rbuf[i * p->in_ch + c];
+            p->dbuf[i] = s * scale;
+        }
+        mono = p->dbuf;
+    } else {
+        mono = p->rbuf;
+    }
+    if (p->subtract && fifo_push(&p->mixq, mono, got) != 0)
+        return SAMSEP_ERR_NOMEM;
+    return resample_into(p, p->rs_in, mono, got, &p->ein);
+}
+
+/* Write what both outputs have ready, never past the frames read. */
+static int drain(pipe *p)
+{
+    int64_t ready = p->tout.len;
+    int64_t room = p->frames_read - p->written;
+    int rc;
+
+    if (!p->subtract && p->rout.len < ready)
+        ready = p->rout.len;
+    if (ready > room)
+        ready = room;
+    while (ready > 0) {
+        int64_t n = ready < READ_BLOCK ? ready : READ_BLOCK;
+        const float *t = fifo_peek(&p->tout);
+        const float *r;
+
+        if (p->subtract) {
+            const float *m = fifo_peek(&p->mixq);
+            size_t i, count = (size_t)n * (size_t)p->ech;
+
+            for (i = 0; i < count; i++)
+                p->rbufres[i] = m[i] - t[i];
+            r = p->rbufres;
+        } else {
+            r = fifo_peek(&p->rout);
+        }
+        rc = audio_writer_write(p->wt, t, n, &p->rep->clipped_target, p->err,
+                                p->errlen);
+        if (rc == SAMSEP_OK)
+            rc = audio_writer_write(p->wr, r, n, &p->rep->clipped_residual,
+                                    p->err, p->errlen);
+        if (rc != SAMSEP_OK)
+            return rc;
+        fifo_drop(&p->tout, n);
+        if (p->subtract)
+            fifo_drop(&p->mixq, n);
+        else
+            fifo_drop(&p->rout, n);
+        p->written += n;
+        ready -= n;
+    }
+    return SAMSEP_OK;
+}
+
+/* Hand `n` finished engine-rate frames to the output side. */
+static int emit(pipe *p, const float *t, const float *r, int64_t n)
+{
+    int rc;
+
+    if (p->skip > 0) {
+        int64_t d = p->skip < n ? p->skip : n;
+
+        p->skip -= d;
+        n -= d;
+        t += (size_t)d * (size_t)p->ech;
+        if (r != NULL)
+            r += (size_t)d * (size_t)p->ech;
+    }
+    if (n == 0)
+        return SAMSEP_OK;
+    rc = resample_into(p, p->rs_t, t, n, &p->tout);
+    if (rc == SAMSEP_OK && r != NULL)
+        rc = resample_into(p, p->rs_r, r, n, &p->rout);
+    if (rc == SAMSEP_OK)
+        rc = drain(p);
+    return rc;
+}
+
+static void crossfade(const float *fade, float *cur, const float *tail,
+                      int64_t overlap, int ch)
+{
+    int64_t i;
+    int c;
+
+    for (i = 0; i < overlap; i++)
+        for (c = 0; c < ch; c++) {
+            size_t k = (size_t)i * (size_t)ch + (size_t)c;
+
+            cur[k] = tail[k] + fade[i] * (cur[k] - tail[k]);
+        }
+}
+
+static void report_progress(pipe *p)
+{
+    samsep_progress pr;
+
+    if (p->job->progress == NULL)
+        return;
+    pr.frames_done = p->written;
+    pr.frames_total = p->eof ? p->frames_read
+                      : p->frames_est > p->frames_read ? p->frames_est
+                                                       : p->frames_read;
+    pr.chunks_done = p->chunk_index;
+    pr.chunks_total = p->chunks_est > p->chunk_index ? p->chunks_est
+                                                     : p->chunk_index;
+    if (p->eof && p->skip == 0 && pr.frames_done == pr.frames_total)
+        pr.chunks_total = p->chunk_index;
+    pr.sample_rate = p->rate;
+    pr.elapsed = now_seconds() - p->t0;
+    p->job->progress(p->job->progress_user, &pr);
+}
+
+static int cancelled(const pipe *p)
+{
+    return p->job->cancel != NULL && *p->job->cancel != 0;
+}
+
+/* The chunk loop: the streaming form of samsep_plan_chunk(). */
+static int run_chunks(pipe *p)
+{
+    const samsep_engine_vtable *vt = p->eng->vt;
+    size_t ech = (size_t)p->ech;
+    int rc;
+
+    for (;;) {
+        int64_t n;
+        int last;
+
+        /* One frame beyond the chunk tells whether this chunk is the last. */
+        while (!p->eof && p->ein.len <= p->chunk) {
+            if (cancelled(p))
+                return SAMSEP_ERR_CANCELLED;
+            rc = read_more(p);
+            if (rc != SAMSEP_OK)
+                return rc;
+        }
+        if (p->ein.len == 0)
+            return SAMSEP_OK;
+        if (cancelled(p))
+            return SAMSEP_ERR_CANCELLED;
+        last = p->ein.len <= p->chunk;
+        n = last ? p->ein.len : p->chunk;
+        rc = vt->process(p->stream, fifo_peek(&p->ein), p->tgt,
+                         p->subtract ? NULL : p->res, n);
+        if (rc != SAMSEP_OK) {
+            set_err(p->err, p->errlen, "%s: engine \"%s\" failed on chunk %lld: %s",
+                    p->job->input_path, vt->name, (long long)p->chunk_index,
+                    samsep_strerror(rc));
+            return rc < 0 ? rc : SAMSEP_ERR_ENGINE;
+        }
+        if (p->chunk_index > 0 && p->overlap > 0) {
+            crossfade(p->fade, p->tgt, p->tail_t, p->overlap, p->ech);
+            if (!p->subtract)
+                crossfade(p->fade, p->res, p->tail_r, p->overlap, p->ech);
+        }
+        if (!last && p->overlap > 0) {
+            memcpy(p->tail_t, p->tgt + (size_t)p->hop * ech,
+                   (size_t)p->overlap * ech * sizeof(float));
+            if (!p->subtract)
+                memcpy(p->tail_r, p->res + (size_t)p->hop * ech,
+                       (size_t)p->overlap * ech * sizeof(float));
+        }
+        rc = emit(p, p->tgt, p->subtract ? NULL : p->res, last ? n : p->hop);
+        if (rc != SAMSEP_OK)
+            return rc;
+        fifo_drop(&p->ein, last ? n : p->hop);
+        p->chunk_index++;
+        report_progress(p);
+        if (last)
+            return SAMSEP_OK;
+    }
+}
+
+/* After the last chunk: flush the output resamplers, pad to full length. */
+static int finish_outputs(pipe *p)
+{
+    int rc;
+
+    if (p->rs_t != NULL) {
+        rc = resample_into(p, p->rs_t, NULL, 0, &p->tout);
+        if (rc == SAMSEP_OK && p->rs_r != NULL)
+            rc = resample_into(p, p->rs_r, NULL, 0, &p->rout);
+        if (rc != SAMSEP_OK)
+            return rc;
+    }
+    rc = drain(p);
+    if (rc != SAMSEP_OK)
+        return rc;
+    if (p->written < p->frames_read) {
+        int64_t missing = p->frames_read - p->written;
+
+        /* A resampler may come back a frame or two short of the exact length. */
+        LOG_DEBUG("%s: padding %lld frame(s) at the end", p->job->input_path,
+                  (long long)missing);
+        if (fifo_push_zeros(&p->tout, missing) != 0 ||
+            (!p->subtract && fifo_push_zeros(&p->rout, missing) != 0))
+            return SAMSEP_ERR_NOMEM;
+        rc = drain(p);
+    }
+    return rc;
+}
+
+static int open_writers(pipe *p)
+{
+    const samsep_job *job = p->job;
+    char software[64], comment[3 * PATH_MAX];
+    char source[PATH_MAX];
+    audio_tags tags;
+    int format = job->format, subtype = job->subtype;
+    int rc;
+
+    rc = audio_resolve_format(audio_reader_sf_format(p->rd), p->rate, p->ech,
+                              &format, &subtype, p->err, p->errlen);
+    if (rc != SAMSEP_OK) {
+        char why[SAMSEP_MSG_MAX];
+
+        snprintf(why, sizeof why, "%s", p->err);
+        set_err(p->err, p->errlen, "%s: %s", job->input_path, why);
+        return rc;
+    }
+    if (realpath(job->input_path, source) == NULL)
+        snprintf(source, sizeof source, "%s", job->input_path);
+    snprintf(software, sizeof software, "%s %s", SAMSEP_SOFTWARE_TAG,
+             SAMSEP_VERSION_STRING);
+    tags.software = software;
+    tags.comment = comment;
+
+    tags.title = "target";
+    snprintf(comment, sizeof comment,
+             "%s provenance; role=target; engine=%s; prompt=%s; source=%s",
+             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source);
+    rc = audio_writer_open(job->target_path, format, subtype, p->rate, p->ech,
+                           &tags, &p->wt, p->err, p->errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    tags.title = "residual";
+    snprintf(comment, sizeof comment,
+             "%s provenance; role=residual; engine=%s; prompt=%s; source=%s",
+             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source);
+    return audio_writer_open(job->residual_path, format, subtype, p->rate,
+                             p->ech, &tags, &p->wr, p->err, p->errlen);
+}
+
+static int setup(pipe *p)
+{
+    const samsep_engine_info *info = &p->eng->info;
+    const samsep_engine_vtable *vt = p->eng->vt;
+    int rc;
+
+    rc = audio_reader_open(p->job->input_path, &p->rd, p->err, p->errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    p->rate = audio_reader_rate(p->rd);
+    p->in_ch = audio_reader_channels(p->rd);
+    p->frames_est = audio_reader_frames(p->rd);
+    if (p->frames_est == 0) {
+        set_err(p->err, p->errlen, "%s: the file holds no audio frames",
+                p->job->input_path);
+        return SAMSEP_ERR_EMPTY;
+    }
+    p->erate = info->sample_rate > 0 ? info->sample_rate : p->rate;
+    p->ech = info->channels == 1 ? 1 : p->in_ch;
+    p->subtract = info->residual_mode != SAMSEP_RESIDUAL_ENGINE;
+    rc = plan_sizes(p);
+    if (rc != SAMSEP_OK)
+        return rc;
+    rc = alloc_buffers(p);
+    if (rc != SAMSEP_OK) {
+        set_err(p->err, p->errlen, "%s: out of memory", p->job->input_path);
+        return rc;
+    }
+    if (p->erate != p->rate) {
+        rc = resampler_create(p->rate, p->erate, p->ech, &p->rs_in, p->err, p->errlen);
+        if (rc == SAMSEP_OK)
+            rc = resampler_create(p->erate, p->rate, p->ech, &p->rs_t, p->err,
+                                  p->errlen);
+        if (rc == SAMSEP_OK && !p->subtract)
+            rc = resampler_create(p->erate, p->rate, p->ech, &p->rs_r, p->err,
+                                  p->errlen);
+        if (rc != SAMSEP_OK)
+            return rc;
+    }
+    if (p->frames_est > 0) {
+        int64_t ef = (int64_t)((double)p->frames_est * p->erate / p->rate) + 1;
+
+        if (samsep_plan_count(ef, p->chunk, p->overlap, &p->chunks_est) != SAMSEP_OK)
+            p->chunks_est = 0;
+    }
+    p->err[0] = '\0';
+    rc = vt->stream_open(p->eng->state, p->erate, p->ech, p->chunk, &p->stream,
+                         &p->latency, p->err, p->errlen);
+    if (rc != SAMSEP_OK) {
+        char why[SAMSEP_MSG_MAX];
+
+        snprintf(why, sizeof why, "%s", p->err[0] ? p->err : samsep_strerror(rc));
+        set_err(p->err, p->errlen, "%s: engine \"%s\" cannot take this file: %s",
+                p->job->input_path, vt->name, why);
+        return rc < 0 ? rc : SAMSEP_ERR_ENGINE;
+    }
+    if (p->latency < 0)
+        p->latency = 0;
+    p->skip = p->latency;
+    return open_writers(p);
+}
+
+static void teardown(pipe *p)
+{
+    if (p->stream != NULL && p->eng->vt->stream_close != NULL)
+        p->eng->vt->stream_close(p->stream);
+    audio_writer_abort(p->wt);
+    audio_writer_abort(p->wr);
+    resampler_destroy(p->rs_in);
+    resampler_destroy(p->rs_t);
+    resampler_destroy(p->rs_r);
+    audio_reader_close(p->rd);
+    fifo_free(&p->ein);
+    fifo_free(&p->mixq);
+    fifo_free(&p->tout);
+    fifo_free(&p->rout);
+    free(p->rbuf);
+    free(p->dbuf);
+    free(p->rbufres);
+    free(p->tgt);
+    free(p->res);
+    free(p->tail_t);
+    free(p->tail_r);
+    free(p->fade);
+}
+
+int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
+                         samsep_report *report)
+{
+    samsep_report scratch;
+    pipe p;
+    int rc;
+
+    if (report == NULL)
+        report = &scratch;
+    memset(report, 0, sizeof *report);
+    if (engine == NULL || job == NULL || job->input_path == NULL ||
+        job->target_path == NULL || job->residual_path == NULL) {
+        set_err(report->message, sizeof report->message,
+                "separate: engine, input and both output paths are required");
+        return SAMSEP_ERR_INVALID;
+    }
+    memset(&p, 0, sizeof p);
+    p.job = job;
+    p.eng = engine;
+    p.rep = report;
+    p.err = report->message;
+    p.errlen = sizeof report->message;
+    p.t0 = now_seconds();
+
+    rc = setup(&p);
+    if (rc == SAMSEP_OK)
+        rc = run_chunks(&p);
+    if (rc == SAMSEP_OK && p.frames_read == 0) {
+        set_err(p.err, p.errlen, "%s: the file holds no audio frames",
+                job->input_path);
+        rc = SAMSEP_ERR_EMPTY;
+    }
+    if (rc == SAMSEP_OK)
+        rc = finish_outputs(&p);
+    if (rc == SAMSEP_OK) {
+        rc = audio_writer_commit(p.wt, p.err, p.errlen);
+        p.wt = NULL;
+        if (rc == SAMSEP_OK) {
+            rc = audio_writer_commit(p.wr, p.err, p.errlen);
+            p.wr = NULL;
+            if (rc != SAMSEP_OK)
+                remove(job->target_path); /* never one output without the other */
+        }
+    }
+    if (rc == SAMSEP_ERR_CANCELLED)
+        set_err(p.err, p.errlen, "%s: cancelled", job->input_path);
+    else if (rc == SAMSEP_ERR_NOMEM && p.err[0] == '\0')
+        set_err(p.err, p.errlen, "%s: out of memory", job->input_path);
+
+    report->frames = p.frames_read;
+    report->sample_rate = p.rate;
+    report->channels = p.in_ch;
+    report->out_channels = p.ech;
+    report->chunks = p.chunk_index;
+    report->seconds = now_seconds() - p.t0;
+    if (rc == SAMSEP_OK) {
+        report->message[0] = '\0';
+        if (report->clipped_target + report->clipped_residual > 0)
+            LOG_WARN("%s: %lld sample(s) clamped to fit the output format",
+                     job->input_path,
+                     (long long)(report->clipped_target + report->clipped_residual));
+    }
+    teardown(&p);
+    return rc;
+}
