@@ -1,0 +1,362 @@
+/*
+ * test_cli.c - the samsep program end to end: it is run as a user runs it
+ * (fork + exec of the built binary, in temporary folders), and each case
+ * asserts on its exit status, its messages and the files it left on disk.
+ * SAMSEP_BIN and SAMSEP_EXAMPLES are set by ctest.
+ */
+#include <fcntl.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sndfile.h>
+
+#include "samsep.h"
+#include "testutil.h"
+
+static const char *bin;
+static const char *examples;
+static char example[4096], clean[4096];
+
+typedef struct result {
+    int status;   /* exit status, or 128 + signal */
+    char out[16384];
+    char err[16384];
+} result;
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (f == NULL)
+        return;
+    n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+/* Run samsep with argv (NULL-terminated, without the program name). */
+static void run(result *r, const char *const *args)
+{
+    char outp[] = "/tmp/samsep-cli-out-XXXXXX", errp[] = "/tmp/samsep-cli-err-XXXXXX";
+    int fo = mkstemp(outp), fe = mkstemp(errp), st;
+    const char *argv[64];
+    pid_t pid;
+    int i;
+
+    assert_true(fo >= 0 && fe >= 0);
+    argv[0] = bin;
+    for (i = 0; args[i] != NULL && i < 62; i++)
+        argv[i + 1] = args[i];
+    argv[i + 1] = NULL;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDONLY);
+
+        dup2(devnull, 0);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    close(fo);
+    close(fe);
+    slurp(outp, r->out, sizeof r->out);
+    slurp(errp, r->err, sizeof r->err);
+    unlink(outp);
+    unlink(errp);
+}
+
+#define RUN(r, ...)                                              \
+    do {                                                         \
+        const char *const args_[] = { __VA_ARGS__, NULL };       \
+        run((r), args_);                                         \
+    } while (0)
+
+static double sisdr(const float *ref, const float *est, int64_t n)
+{
+    double mr = 0, me = 0, dot = 0, rr = 0, num = 0, den = 0;
+    int64_t i;
+
+    for (i = 0; i < n; i++) {
+        mr += ref[i];
+        me += est[i];
+    }
+    mr /= (double)n;
+    me /= (double)n;
+    for (i = 0; i < n; i++) {
+        dot += (ref[i] - mr) * (est[i] - me);
+        rr += (ref[i] - mr) * (ref[i] - mr);
+    }
+    for (i = 0; i < n; i++) {
+        double s = dot / rr * (ref[i] - mr), e = (est[i] - me) - s;
+
+        num += s * s;
+        den += e * e;
+    }
+    return 10 * log10(num / den);
+}
+
+static double energy_db(const float *x, int64_t from, int64_t to)
+{
+    double e = 1e-20;
+    int64_t i;
+
+    for (i = from; i < to; i++)
+        e += (double)x[i] * x[i];
+    return 10 * log10(e / (double)(to - from));
+}
+
+static void test_version_help_usage(void **state)
+{
+    result r;
+
+    (void)state;
+    RUN(&r, "--version");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "samsep " SAMSEP_VERSION_STRING));
+    RUN(&r, "--help");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "Usage: samsep"));
+    assert_non_null(strstr(r.out, "--overlap"));
+    RUN(&r, "-o", "/tmp");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "no input files"));
+    RUN(&r, example);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "-o DIR"));
+    RUN(&r, "--bogus", example, "-o", "/tmp");
+    assert_int_equal(r.status, 2);
+    RUN(&r, "--list-engines");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "dsp"));
+}
+
+static void test_usage_errors_write_nothing(void **state)
+{
+    char *dir = tu_mkdtemp(), *out = tu_path(dir, "out");
+    result r;
+
+    (void)state;
+    RUN(&r, "-e", "nope", example, "-o", out);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "unknown engine \"nope\""));
+    assert_non_null(strstr(r.err, "dsp"));
+    RUN(&r, "-p", "dog barking", example, "-o", out);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "dog barking"));
+    assert_non_null(strstr(r.err, "sam-audio"));
+    RUN(&r, "--chunk", "2", "--overlap", "2", example, "-o", out);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "shorter"));
+    RUN(&r, "--chunk", "0", example, "-o", out);
+    assert_int_equal(r.status, 2);
+    RUN(&r, "--chunk", "abc", example, "-o", out);
+    assert_int_equal(r.status, 2);
+    RUN(&r, "--format", "mp3", example, "-o", out);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "wav flac"));
+    RUN(&r, "--subtype", "pcm8", example, "-o", out);
+    assert_int_equal(r.status, 2);
+    assert_false(tu_file_exists(out)); /* refused before anything was made */
+    tu_rmtree(dir);
+    free(out);
+    free(dir);
+}
+
+/* The README's example: default engine on the bundled recording. */
+static void test_example_speech(void **state)
+{
+    char *dir = tu_mkdtemp();
+    char *t = tu_path(dir, "speech_in_noise_target.flac");
+    char *res = tu_path(dir, "speech_in_noise_residual.flac");
+    int64_t nm, nt, nr, nc, i;
+    float *mix, *tgt, *resid, *ref;
+    int rate, ch, fmt;
+    double worst = 0, imp;
+    result r;
+
+    (void)state;
+    RUN(&r, example, "-o", dir);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "speech_in_noise_target.flac"));
+    assert_int_equal(tu_count_entries(dir), 2);
+    mix = tu_read(example, &nm, NULL, NULL, NULL);
+    tgt = tu_read(t, &nt, &rate, &ch, &fmt);
+    resid = tu_read(res, &nr, NULL, NULL, NULL);
+    ref = tu_read(clean, &nc, NULL, NULL, NULL);
+    assert_non_null(mix);
+    assert_non_null(tgt);
+    assert_non_null(resid);
+    assert_non_null(ref);
+    /* same length, rate, channels and format as the input */
+    assert_int_equal(nt, nm);
+    assert_int_equal(nr, nm);
+    assert_int_equal(nc, nm);
+    assert_int_equal(rate, 48000);
+    assert_int_equal(ch, 1);
+    assert_int_equal(fmt, SF_FORMAT_FLAC | SF_FORMAT_PCM_24);
+    /* the two outputs sum to the mixture (24-bit rounding of each) */
+    for (i = 0; i < nm; i++)
+        if (fabs((double)tgt[i] + resid[i] - mix[i]) > worst)
+            worst = fabs((double)tgt[i] + resid[i] - mix[i]);
+    assert_true(worst < 1e-6);
+    /* the target moved toward the clean speech */
+    imp = sisdr(ref, tgt, nm) - sisdr(ref, mix, nm);
+    print_message("example: SI-SDR improvement %.2f dB\n", imp);
+    assert_true(imp > 1.0);
+    /* the noise-only lead-in (first 0.5 s) is much quieter in the target */
+    assert_true(energy_db(tgt, 0, 24000) < energy_db(mix, 0, 24000) - 6.0);
+    free(mix);
+    free(tgt);
+    free(resid);
+    free(ref);
+    free(t);
+    free(res);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* -p noise swaps the two outputs. */
+static void test_prompt_noise_swaps(void **state)
+{
+    char *a = tu_mkdtemp(), *b = tu_mkdtemp();
+    char *ta = tu_path(a, "speech_in_noise_target.wav");
+    char *rb = tu_path(b, "speech_in_noise_residual.wav");
+    int64_t n1, n2, i;
+    float *x, *y;
+    result r;
+
+    (void)state;
+    RUN(&r, "-p", "speech", "--format", "wav", "--subtype", "float", example, "-o", a);
+    assert_int_equal(r.status, 0);
+    RUN(&r, "-p", "noise", "--format", "wav", "--subtype", "float", example, "-o", b);
+    assert_int_equal(r.status, 0);
+    x = tu_read(ta, &n1, NULL, NULL, NULL);
+    y = tu_read(rb, &n2, NULL, NULL, NULL);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_int_equal(n1, n2);
+    for (i = 0; i < n1; i++)
+        assert_true(fabsf(x[i] - y[i]) < 1e-5f);
+    free(x);
+    free(y);
+    free(ta);
+    free(rb);
+    tu_rmtree(a);
+    tu_rmtree(b);
+    free(a);
+    free(b);
+}
+
+/* One bad input is one failure: the batch goes on, exit status 1. */
+static void test_bad_input_batch_goes_on(void **state)
+{
+    char *dir = tu_mkdtemp(), *out = tu_path(dir, "out");
+    char *bad = tu_path(dir, "broken.wav"), *empty = tu_path(dir, "empty.wav");
+    char *good = tu_path(dir, "tone.wav"), *missing = tu_path(dir, "missing.flac");
+    char *gt = tu_path(out, "tone_target.wav");
+    float x[16000];
+    FILE *f;
+    result r;
+    int i;
+
+    (void)state;
+    for (i = 0; i < 16000; i++)
+        x[i] = 0.3f * sinf((float)i * 0.05f);
+    assert_int_equal(tu_write(good, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, x, 16000), 0);
+    assert_int_equal(tu_write(empty, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, x, 0), 0);
+    f = fopen(bad, "w");
+    assert_non_null(f);
+    fputs("RIFF....WAVEjunk", f);
+    fclose(f);
+    RUN(&r, bad, empty, missing, good, "-o", out);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, bad));
+    assert_non_null(strstr(r.err, empty));
+    assert_non_null(strstr(r.err, "no audio frames"));
+    assert_non_null(strstr(r.err, missing));
+    assert_non_null(strstr(r.err, "3 of 4 input(s) failed"));
+    assert_true(tu_file_exists(gt));
+    assert_int_equal(tu_count_entries(out), 2); /* the good file's outputs only */
+    free(gt);
+    free(good);
+    free(bad);
+    free(empty);
+    free(missing);
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+/* Formats asked for; two inputs that would share output names. */
+static void test_formats_and_name_clash(void **state)
+{
+    char *dir = tu_mkdtemp(), *out = tu_path(dir, "out");
+    char *aw = tu_path(dir, "a.wav"), *af = tu_path(dir, "a.flac");
+    char *t = tu_path(out, "a_target.flac");
+    float x[8000];
+    int64_t n;
+    int fmt;
+    float *y;
+    result r;
+
+    (void)state;
+    tu_noise(x, 8000, 0.3f, 5);
+    assert_int_equal(tu_write(aw, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, 8000), 0);
+    assert_int_equal(tu_write(af, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 1, x, 8000), 0);
+    RUN(&r, "--format", "flac", "--subtype", "pcm16", aw, af, "-o", out);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "would overwrite"));
+    y = tu_read(t, &n, NULL, NULL, &fmt);
+    assert_non_null(y);
+    assert_int_equal(n, 8000);
+    assert_int_equal(fmt, SF_FORMAT_FLAC | SF_FORMAT_PCM_16);
+    assert_int_equal(tu_count_entries(out), 2);
+    RUN(&r, "--format", "flac", "--subtype", "float", aw, "-o", out);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "FLAC cannot store float"));
+    free(y);
+    free(t);
+    free(aw);
+    free(af);
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version_help_usage),
+        cmocka_unit_test(test_usage_errors_write_nothing),
+        cmocka_unit_test(test_example_speech),
+        cmocka_unit_test(test_prompt_noise_swaps),
+        cmocka_unit_test(test_bad_input_batch_goes_on),
+        cmocka_unit_test(test_formats_and_name_clash),
+    };
+
+    bin = getenv("SAMSEP_BIN");
+    examples = getenv("SAMSEP_EXAMPLES");
+    if (bin == NULL || examples == NULL) {
+        fprintf(stderr, "test_cli: SAMSEP_BIN and SAMSEP_EXAMPLES must be set\n");
+        return 1;
+    }
+    snprintf(example, sizeof example, "%s/speech_in_noise.flac", examples);
+    snprintf(clean, sizeof clean, "%s/../tests/data/speech_in_noise.clean.flac",
+             examples);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
