@@ -1,0 +1,21 @@
+#!/bin/sh
+# SI-SDR improvement of `samsep -e dsp -p speech` on the public evaluation set
+# (../shared/eval, or EVAL=path): each case's mix is separated through the
+# CLI, and tools/sisdr scores the target against the exact reference.
+#
+#   sh bench/quality.sh
+set -eu
+cd "$(dirname "$0")/.."
+EVAL=${EVAL:-../shared/eval}
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target samsep_cli sisdr >/dev/null
+IN=bench/results/eval_in
+OUT=bench/results/eval_dsp_speech
+rm -rf "$IN" "$OUT"
+mkdir -p "$IN"
+for d in "$EVAL"/s[0-9]*/; do
+    c=$(basename "$d")
+    ln -s "$(cd "$d" && pwd)/mix.flac" "$IN/$c.flac"
+done
+./build/samsep -q -e dsp -p speech --format wav --subtype float "$IN"/*.flac -o "$OUT"
+./build/sisdr "$EVAL" "$OUT"
