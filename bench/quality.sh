@@ -18,4 +18,4 @@ for d in "$EVAL"/s[0-9]*/; do
     ln -s "$(cd "$d" && pwd)/mix.flac" "$IN/$c.flac"
 done
 ./build/samsep -q -e dsp -p speech --format wav --subtype float "$IN"/*.flac -o "$OUT"
-./build/sisdr "$EVAL" "$OUT"
+./build/sisdr "$EVAL" "$OUT" --cases s

@@ -328,19 +328,23 @@ static void group_add(group *g, const case_row *row)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: sisdr EVAL_DIR EST_DIR [--json]\n"
+            "usage: sisdr EVAL_DIR EST_DIR [--json] [--cases PREFIX]\n"
             "Scores EST_DIR/<case>_target.wav|flac against each case folder of EVAL_DIR\n"
             "(meta.json with case, kind, snr_db, mix_file, target_file) by zero-mean\n"
-            "SI-SDR and SI-SDR improvement over the mixture, in dB.\n");
+            "SI-SDR and SI-SDR improvement over the mixture, in dB.\n"
+            "--cases PREFIX scores only the cases whose folder name starts with it.\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *dirs[2] = {NULL, NULL};
+    const char *prefix = "";
     int ndirs = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--cases") == 0 && i + 1 < argc) {
+            prefix = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -378,7 +382,7 @@ int main(int argc, char **argv)
     int nnames = 0;
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL && nnames < MAX_CASES) {
-        if (ent->d_name[0] == '.')
+        if (ent->d_name[0] == '.' || strncmp(ent->d_name, prefix, strlen(prefix)) != 0)
             continue;
         char meta[4096];
         snprintf(meta, sizeof meta, "%s/%s/meta.json", eval_dir, ent->d_name);
