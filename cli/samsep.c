@@ -1,13 +1,17 @@
 /*
  * samsep.c - the command-line program: a client of libsamsep, nothing more.
  *
- * It parses options, opens the engine once, and for each input file builds
- * the two output names <stem>_target.<ext> and <stem>_residual.<ext> in the
- * output folder and calls samsep_separate_file(). A failing input is
- * reported and the next one is processed; the exit status says whether all
- * went well (0), some inputs failed (1), the command was unusable (2) or the
- * run was interrupted (130). Ctrl-C asks the library to stop after the
- * current block and remove its temporaries; a second Ctrl-C ends at once.
+ * Settings come from defaults, then the config file, then the flags. The
+ * library plans the batch (folder collisions, own outputs, duplicates,
+ * names, resume) before anything is created; this program shows the plan,
+ * applies the runaway guard, then claims and processes one item at a time,
+ * reporting each result as it comes, in words or as JSON lines, and in the
+ * run's log. A failing input is one failure and the next one is processed.
+ *
+ * Exit status: 0 all done (or nothing to do), 1 some inputs failed, 2 the
+ * command was unusable or refused as unsafe, 130 interrupted. Ctrl-C asks
+ * the library to stop after the current block and remove its temporaries;
+ * a second Ctrl-C ends at once.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,15 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
+#include "config.h"
 #include "progress.h"
+#include "report.h"
 #include "samsep.h"
-
-enum {
-    EXIT_ALL_DONE = 0,
-    EXIT_SOME_FAILED = 1,
-    EXIT_USAGE = 2,
-    EXIT_INTERRUPTED = 130
-};
 
 enum {
     OPT_CHUNK = 256,
@@ -38,55 +38,60 @@ enum {
     OPT_MODEL,
     OPT_THREADS,
     OPT_LIST_ENGINES,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_MAX_FILES,
+    OPT_OVERWRITE,
+    OPT_DRY_RUN,
+    OPT_JSON,
+    OPT_CONFIG,
+    OPT_LOG_DIR,
+    OPT_SHARD,
+    OPT_SKIP_SUFFIX
 };
 
-typedef struct options {
-    const char *outdir;
-    const char *prompt;
-    const char *engine;
-    const char *model;
-    double chunk;   /* 0: engine default */
-    double overlap; /* < 0: engine default */
-    int format;
-    int subtype;
-    int threads;
-    int verbosity;  /* -1 quiet, 0 normal, 1+ verbose */
-} options;
+#define DEFAULT_MAX_FILES 100
 
 static volatile int interrupted;
 
-static void on_sigint(int sig)
+static void on_signal(int sig)
 {
     (void)sig;
-    interrupted = 1; /* SA_RESETHAND: the next Ctrl-C kills at once */
+    interrupted = 1; /* SA_RESETHAND: the next one ends the process */
 }
 
 static void usage(FILE *f)
 {
     fputs(
-"Usage: samsep [OPTIONS] FILE... -o OUTDIR\n"
+"Usage: samsep [OPTIONS] INPUT... -o OUTDIR     (files and/or folders)\n"
+"       samsep [-i]                            interactive mode on a terminal\n"
 "Isolate one sound: writes OUTDIR/<stem>_target.<ext> (the sound asked for)\n"
-"and OUTDIR/<stem>_residual.<ext> (everything else) for each FILE.\n"
+"and OUTDIR/<stem>_residual.<ext> (everything else) for each input.\n"
 "\n"
-"  -o, --output DIR       output folder (created if missing)\n"
+"  -o, --output DIR       output folder; never an input folder, inside or around one\n"
 "  -p, --prompt TEXT      what to isolate (default: speech)\n"
 "  -e, --engine NAME      separation engine (default: dsp; see --list-engines)\n"
 "      --model PATH       model folder, for engines that need one\n"
+"  -r, --recursive        descend into sub-folders; outputs mirror them\n"
 "      --chunk SECONDS    chunk length (default: engine's, else 30)\n"
 "      --overlap SECONDS  overlap between chunks (default: engine's, else 2)\n"
 "      --format wav|flac  output format (default: as input if WAV/FLAC, else WAV)\n"
-"      --subtype pcm16|pcm24|float\n"
-"                         sample format (default: as input, else float/pcm24)\n"
+"      --subtype pcm16|pcm24|float   sample format (default: as input)\n"
+"      --max-files N      refuse more than N inputs without --yes (default 100)\n"
+"  -y, --yes              proceed past the --max-files guard\n"
+"      --overwrite        redo inputs whose outputs are already current\n"
+"      --shard I/N        process only share I of N (for many workers)\n"
+"      --skip-suffix S    also skip inputs whose name ends in S (repeatable)\n"
+"      --dry-run          print the plan (what is processed or skipped, and why)\n"
+"      --json             one JSON object per event on stdout\n"
+"      --config FILE      config file (default: $XDG_CONFIG_HOME/samsep/config.json)\n"
+"      --log-dir DIR      where the run's log goes ($XDG_STATE_HOME/samsep/logs)\n"
 "      --threads N        worker threads for engines that use them\n"
-"      --list-engines     list engines and exit\n"
-"  -q, --quiet            only errors\n"
-"  -v, --verbose          more detail\n"
-"  -h, --help             this help\n"
-"      --version          version\n"
+"  -i, --interactive      ask for folders, prompt and engine\n"
+"  -q, --quiet / -v, --verbose\n"
+"  -h, --help / --version / --list-engines\n"
 "\n"
 "dsp prompts: speech (voice), noise.\n"
-"Exit status: 0 all done, 1 some inputs failed, 2 usage error, 130 interrupted.\n",
+"Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused, 130 interrupted.\n",
         f);
 }
 
@@ -115,8 +120,24 @@ static int parse_seconds(const char *name, const char *s, double *out)
     return 0;
 }
 
-static int parse_choice(const char *name, const char *s,
-                        const char *const *names, int n, int *out)
+static int parse_int(const char *name, const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    long n;
+
+    errno = 0;
+    n = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || n < lo || n > hi) {
+        fprintf(stderr, "samsep: %s wants a whole number from %ld to %ld, not \"%s\"\n",
+                name, lo, hi, s);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
+static int parse_choice(const char *name, const char *s, const char *const *names,
+                        int n, int *out)
 {
     int i;
 
@@ -132,6 +153,30 @@ static int parse_choice(const char *name, const char *s,
     return -1;
 }
 
+static int parse_shard(const char *s, int *index, int *count)
+{
+    char *end;
+    long i, n;
+
+    errno = 0;
+    i = strtol(s, &end, 10);
+    if (errno == 0 && end != s && *end == '/') {
+        const char *t = end + 1;
+
+        n = strtol(t, &end, 10);
+        if (errno == 0 && end != t && *end == '\0' && n >= 1 && n <= 1000000 &&
+            i >= 1 && i <= n) {
+            *index = (int)i;
+            *count = (int)n;
+            return 0;
+        }
+    }
+    fprintf(stderr, "samsep: --shard wants I/N with 1 <= I <= N, e.g. 3/8 (not \"%s\")\n",
+            s);
+    return -1;
+}
+
+/* Returns 0 to go on, a positive exit status, or -1 for "exit 0 now". */
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longs[] = {
@@ -139,11 +184,22 @@ static int parse_options(int argc, char **argv, options *o)
         { "prompt", required_argument, NULL, 'p' },
         { "engine", required_argument, NULL, 'e' },
         { "model", required_argument, NULL, OPT_MODEL },
+        { "recursive", no_argument, NULL, 'r' },
         { "chunk", required_argument, NULL, OPT_CHUNK },
         { "overlap", required_argument, NULL, OPT_OVERLAP },
         { "format", required_argument, NULL, OPT_FORMAT },
         { "subtype", required_argument, NULL, OPT_SUBTYPE },
         { "threads", required_argument, NULL, OPT_THREADS },
+        { "max-files", required_argument, NULL, OPT_MAX_FILES },
+        { "yes", no_argument, NULL, 'y' },
+        { "overwrite", no_argument, NULL, OPT_OVERWRITE },
+        { "shard", required_argument, NULL, OPT_SHARD },
+        { "skip-suffix", required_argument, NULL, OPT_SKIP_SUFFIX },
+        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "config", required_argument, NULL, OPT_CONFIG },
+        { "log-dir", required_argument, NULL, OPT_LOG_DIR },
+        { "interactive", no_argument, NULL, 'i' },
         { "list-engines", no_argument, NULL, OPT_LIST_ENGINES },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
@@ -154,18 +210,15 @@ static int parse_options(int argc, char **argv, options *o)
     static const char *const formats[] = { "wav", "flac" };
     static const char *const subtypes[] = { "pcm16", "pcm24", "float" };
     int c, i;
-    char *end;
-    long n;
 
-    memset(o, 0, sizeof *o);
-    o->prompt = "speech";
-    o->engine = "dsp";
-    o->overlap = -1;
-    while ((c = getopt_long(argc, argv, "o:p:e:qvh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:p:e:ryiqvh", longs, NULL)) != -1) {
         switch (c) {
         case 'o': o->outdir = optarg; break;
         case 'p': o->prompt = optarg; break;
         case 'e': o->engine = optarg; break;
+        case 'r': o->recursive = 1; o->set_recursive = 1; break;
+        case 'y': o->yes = 1; break;
+        case 'i': o->interactive = 1; break;
         case OPT_MODEL: o->model = optarg; break;
         case OPT_CHUNK:
             if (parse_seconds("--chunk", optarg, &o->chunk) != 0)
@@ -174,10 +227,12 @@ static int parse_options(int argc, char **argv, options *o)
                 fprintf(stderr, "samsep: --chunk must be more than 0 seconds\n");
                 return EXIT_USAGE;
             }
+            o->set_chunk = 1;
             break;
         case OPT_OVERLAP:
             if (parse_seconds("--overlap", optarg, &o->overlap) != 0)
                 return EXIT_USAGE;
+            o->set_overlap = 1;
             break;
         case OPT_FORMAT:
             if (parse_choice("--format", optarg, formats, 2, &o->format) != 0)
@@ -188,41 +243,95 @@ static int parse_options(int argc, char **argv, options *o)
                 return EXIT_USAGE;
             break;
         case OPT_THREADS:
-            errno = 0;
-            n = strtol(optarg, &end, 10);
-            if (errno != 0 || *end != '\0' || end == optarg || n < 0 || n > 1024) {
-                fprintf(stderr, "samsep: --threads wants 0..1024, not \"%s\"\n",
-                        optarg);
+            if (parse_int("--threads", optarg, 0, 1024, &o->threads) != 0)
+                return EXIT_USAGE;
+            o->set_threads = 1;
+            break;
+        case OPT_MAX_FILES:
+            if (parse_int("--max-files", optarg, 0, 1000000000, &o->max_files) != 0)
+                return EXIT_USAGE;
+            o->set_max_files = 1;
+            break;
+        case OPT_OVERWRITE: o->overwrite = 1; break;
+        case OPT_SHARD:
+            if (parse_shard(optarg, &o->shard_index, &o->shard_count) != 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_SKIP_SUFFIX:
+            if (optarg[0] == '\0' || o->n_skip_suffixes >= MAX_SKIP_SUFFIXES) {
+                fprintf(stderr, "samsep: --skip-suffix wants a non-empty suffix "
+                        "(at most %d)\n", MAX_SKIP_SUFFIXES);
                 return EXIT_USAGE;
             }
-            o->threads = (int)n;
+            o->skip_suffixes[o->n_skip_suffixes++] = optarg;
             break;
+        case OPT_DRY_RUN: o->dry_run = 1; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_CONFIG: o->config_path = optarg; break;
+        case OPT_LOG_DIR: o->log_dir = optarg; break;
         case OPT_LIST_ENGINES:
             for (i = 0; samsep_engine_builtin(i) != NULL; i++)
                 printf("%-10s %s\n", samsep_engine_builtin(i)->name,
                        samsep_engine_builtin(i)->description != NULL
                            ? samsep_engine_builtin(i)->description : "");
-            return -EXIT_ALL_DONE - 1;
+            return -1;
         case 'q': o->verbosity = -1; break;
         case 'v': o->verbosity++; break;
-        case 'h': usage(stdout); return -EXIT_ALL_DONE - 1;
+        case 'h': usage(stdout); return -1;
         case OPT_VERSION:
             printf("samsep %s\n", samsep_version());
-            return -EXIT_ALL_DONE - 1;
+            return -1;
         default:
             fputs("Try 'samsep --help'.\n", stderr);
             return EXIT_USAGE;
         }
     }
-    if (optind >= argc) {
-        fputs("samsep: no input files\n", stderr);
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (o->outdir == NULL) {
-        fputs("samsep: no output folder; give one with -o DIR\n", stderr);
-        return EXIT_USAGE;
-    }
+    o->inputs = (const char *const *)argv + optind;
+    o->n_inputs = argc - optind;
+    return 0;
+}
+
+/* Config values for what the flags left unset. */
+static void apply_config(options *o, config *cfg)
+{
+    int i;
+
+    if (o->prompt == NULL)
+        o->prompt = cfg->prompt;
+    if (o->engine == NULL)
+        o->engine = cfg->engine;
+    if (o->model == NULL)
+        o->model = cfg->model;
+    if (o->outdir == NULL && !o->interactive)
+        o->outdir = cfg->output;
+    if (o->log_dir == NULL)
+        o->log_dir = cfg->log_dir;
+    if (!o->set_chunk && cfg->has_chunk)
+        o->chunk = cfg->chunk;
+    if (!o->set_overlap && cfg->has_overlap)
+        o->overlap = cfg->overlap;
+    if (o->format == 0 && cfg->has_format)
+        o->format = cfg->format;
+    if (o->subtype == 0 && cfg->has_subtype)
+        o->subtype = cfg->subtype;
+    if (!o->set_threads && cfg->has_threads)
+        o->threads = cfg->threads;
+    if (!o->set_max_files && cfg->has_max_files)
+        o->max_files = cfg->max_files;
+    if (!o->set_recursive && cfg->has_recursive)
+        o->recursive = cfg->recursive;
+    for (i = 0; i < cfg->n_skip_suffixes && o->n_skip_suffixes < MAX_SKIP_SUFFIXES; i++)
+        o->skip_suffixes[o->n_skip_suffixes++] = cfg->skip_suffixes[i];
+    if (o->prompt == NULL)
+        o->prompt = "speech";
+    if (o->engine == NULL)
+        o->engine = "dsp";
+    if (!o->set_max_files && !cfg->has_max_files)
+        o->max_files = DEFAULT_MAX_FILES;
+}
+
+static int check_settings(const options *o)
+{
     if (o->format == SAMSEP_FORMAT_FLAC && o->subtype == SAMSEP_SUBTYPE_FLOAT) {
         fputs("samsep: FLAC cannot store float samples; use --subtype pcm16 or "
               "pcm24, or --format wav\n", stderr);
@@ -236,195 +345,313 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *path)
+int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t errlen)
 {
-    char buf[PATH_MAX];
-    size_t i, len = strlen(path);
-    struct stat st;
+    samsep_engine_config cfg;
 
-    if (len == 0 || len >= sizeof buf)
-        return -1;
-    memcpy(buf, path, len + 1);
-    for (i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        buf[i] = i < len ? '/' : '\0';
+    memset(&cfg, 0, sizeof cfg);
+    cfg.prompt = o->prompt;
+    cfg.model_path = o->model;
+    cfg.threads = o->threads;
+    return samsep_engine_open(o->engine, &cfg, engine, err, errlen);
+}
+
+int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
+{
+    samsep_batch_config bc;
+    char settings[512];
+
+    snprintf(settings, sizeof settings,
+             "engine=%s;prompt=%s;model=%s;chunk=%.6g;overlap=%.6g;format=%d;subtype=%d",
+             o->engine, o->prompt, o->model != NULL ? o->model : "", o->chunk,
+             o->overlap, o->format, o->subtype);
+    memset(&bc, 0, sizeof bc);
+    bc.inputs = o->inputs;
+    bc.n_inputs = o->n_inputs;
+    bc.outdir = o->outdir;
+    bc.recursive = o->recursive;
+    bc.skip_suffixes = (const char *const *)o->skip_suffixes;
+    bc.n_skip_suffixes = o->n_skip_suffixes;
+    bc.format = o->format;
+    bc.overwrite = o->overwrite;
+    bc.shard_index = o->shard_index;
+    bc.shard_count = o->shard_count;
+    bc.settings = settings;
+    return samsep_batch_plan(&bc, batch, err, errlen);
+}
+
+void cli_plan_counts(const samsep_batch *b, int *process, int *skip, int *fail)
+{
+    int i;
+
+    *process = *skip = *fail = 0;
+    for (i = 0; i < samsep_batch_count(b); i++) {
+        int a = samsep_batch_item(b, i)->action;
+
+        *process += a == SAMSEP_ACTION_PROCESS;
+        *skip += a == SAMSEP_ACTION_SKIP;
+        *fail += a == SAMSEP_ACTION_FAIL;
     }
-    if (stat(path, &st) != 0)
+}
+
+/* Ask a yes/no question on the terminal; default no. */
+int cli_confirm(const char *question)
+{
+    char line[64];
+
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    if (fgets(line, sizeof line, stdin) == NULL)
+        return 0;
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
+static void write_log_header(FILE *log, const options *o, int argc, char **argv)
+{
+    int i;
+
+    fprintf(log, "samsep %s\n", samsep_version());
+    fprintf(log, "command:");
+    for (i = 0; i < argc; i++)
+        fprintf(log, " %s", argv[i]);
+    fprintf(log, "\nsettings: engine=%s prompt=\"%s\" model=%s chunk=%g overlap=%g "
+            "format=%d subtype=%d recursive=%d overwrite=%d max_files=%d shard=%d/%d\n",
+            o->engine, o->prompt, o->model != NULL ? o->model : "-", o->chunk,
+            o->overlap, o->format, o->subtype, o->recursive, o->overwrite,
+            o->max_files, o->shard_index, o->shard_count);
+    fprintf(log, "output: %s\n", o->outdir);
+    for (i = 0; i < o->n_inputs; i++)
+        fprintf(log, "input: %s\n", o->inputs[i]);
+    fflush(log);
+}
+
+static int default_log_dir(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+    if (xdg != NULL && xdg[0] == '/')
+        snprintf(buf, len, "%s/samsep/logs", xdg);
+    else if (home != NULL && home[0] != '\0')
+        snprintf(buf, len, "%s/.local/state/samsep/logs", home);
+    else
         return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
     return 0;
 }
 
-/* "dir/name.ext" -> "name"; a name without extension stays whole. */
-static void file_stem(const char *path, char *stem, size_t len)
+/* Process every planned item; returns the exit status. */
+static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
+                     reporter *rep)
 {
-    const char *base = strrchr(path, '/');
-    const char *dot;
-    size_t n;
+    int i, n = samsep_batch_count(b), done = 0, skipped = 0, failed = 0, code;
+    int total = 0, index = 0;
+    char err[SAMSEP_MSG_MAX];
 
-    base = base != NULL ? base + 1 : path;
-    dot = strrchr(base, '.');
-    n = dot != NULL && dot != base ? (size_t)(dot - base) : strlen(base);
-    if (n >= len)
-        n = len - 1;
-    memcpy(stem, base, n);
-    stem[n] = '\0';
-}
+    for (i = 0; i < n; i++)
+        total += samsep_batch_item(b, i)->action == SAMSEP_ACTION_PROCESS;
+    for (i = 0; i < n && !interrupted; i++) {
+        const samsep_item *it = samsep_batch_item(b, i);
+        samsep_claim *claim = NULL;
+        samsep_report r;
+        samsep_job job;
+        progress_line pl;
+        int rc;
 
-static int output_paths(const options *o, const char *input, int format,
-                        char *target, char *residual, size_t len)
-{
-    char stem[NAME_MAX + 1];
-    const char *ext = samsep_format_extension(format);
-    int a, b;
-
-    file_stem(input, stem, sizeof stem);
-    a = snprintf(target, len, "%s/%s_target.%s", o->outdir, stem, ext);
-    b = snprintf(residual, len, "%s/%s_residual.%s", o->outdir, stem, ext);
-    return a < 0 || b < 0 || (size_t)a >= len || (size_t)b >= len ? -1 : 0;
+        if (it->action == SAMSEP_ACTION_SKIP) {
+            skipped++;
+            continue;
+        }
+        if (it->action == SAMSEP_ACTION_FAIL) {
+            report_failed(rep, it->input, it->reason);
+            failed++;
+            continue;
+        }
+        index++;
+        rc = samsep_batch_claim(b, i, &claim, err, sizeof err);
+        if (rc == SAMSEP_ERR_BUSY || rc == SAMSEP_ERR_EMPTY) {
+            report_skipped(rep, it->input, err);
+            skipped++;
+            continue;
+        }
+        if (rc != SAMSEP_OK) {
+            report_failed(rep, it->input, err);
+            failed++;
+            continue;
+        }
+        report_start(rep, it->input);
+        samsep_job_init(&job);
+        job.input_path = it->input;
+        job.target_path = it->target;
+        job.residual_path = it->residual;
+        job.format = o->format;
+        job.subtype = o->subtype;
+        job.chunk_seconds = o->chunk;
+        job.overlap_seconds = o->overlap; /* < 0: the engine's choice */
+        job.cancel = &interrupted;
+        job.provenance = it->provenance;
+        memset(&pl, 0, sizeof pl);
+        if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
+            pl.out = stderr;
+            pl.label = it->input;
+            pl.index = index;
+            pl.count = total;
+            job.progress = progress_update;
+            job.progress_user = &pl;
+        }
+        rc = samsep_separate_file(engine, &job, &r);
+        if (pl.out != NULL)
+            progress_clear(&pl);
+        samsep_claim_release(claim);
+        if (rc == SAMSEP_ERR_CANCELLED)
+            break;
+        if (rc != SAMSEP_OK) {
+            report_failed(rep, it->input, r.message);
+            failed++;
+            continue;
+        }
+        report_done(rep, it, &r);
+        done++;
+    }
+    code = interrupted ? EXIT_INTERRUPTED : failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+    if (interrupted)
+        fprintf(stderr, "samsep: interrupted; %d file(s) done, unfinished outputs "
+                "removed\n", done);
+    else if (failed > 0)
+        fprintf(stderr, "samsep: %d input(s) failed, %d done, %d skipped\n", failed,
+                done, skipped);
+    report_summary(rep, done, skipped, failed, code);
+    return code;
 }
 
 int main(int argc, char **argv)
 {
     options o;
-    samsep_engine_config cfg;
+    config cfg;
     samsep_engine *engine = NULL;
-    char err[SAMSEP_MSG_MAX];
-    char (*claimed)[PATH_MAX] = NULL;
-    int rc, i, nfiles, failed = 0, done = 0;
+    samsep_batch *batch = NULL;
+    reporter rep;
+    char err[SAMSEP_MSG_MAX], logpath[PATH_MAX], logdir[PATH_MAX];
+    const char *config_path;
+    int rc, i, n_process, n_skip, n_fail, code;
     struct sigaction sa;
 
+    memset(&o, 0, sizeof o);
+    o.overlap = -1;
     rc = parse_options(argc, argv, &o);
     if (rc < 0)
-        return -(rc + 1);
+        return EXIT_ALL_DONE;
     if (rc != 0)
         return rc;
+    if (argc == 1 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        o.interactive = 1;
     samsep_set_log(log_to_stderr, NULL,
                    o.verbosity < 0 ? SAMSEP_LOG_ERROR
                    : o.verbosity == 0 ? SAMSEP_LOG_WARN
                    : o.verbosity == 1 ? SAMSEP_LOG_INFO : SAMSEP_LOG_DEBUG);
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.prompt = o.prompt;
-    cfg.model_path = o.model;
-    cfg.threads = o.threads;
-    rc = samsep_engine_open(o.engine, &cfg, &engine, err, sizeof err);
-    if (rc != SAMSEP_OK) {
+    config_path = o.config_path != NULL ? o.config_path : config_default_path();
+    if (config_load(config_path, o.config_path != NULL, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "samsep: %s\n", err);
         return EXIT_USAGE;
     }
-    if (make_dirs(o.outdir) != 0) {
-        fprintf(stderr, "samsep: %s: cannot use as output folder: %s\n", o.outdir,
-                strerror(errno));
+    apply_config(&o, &cfg);
+    rc = check_settings(&o);
+    if (rc == 0 && o.interactive) {
+        rc = interactive_ask(&o, &cfg, config_path);
+    } else if (rc == 0) {
+        if (o.n_inputs < 1) {
+            fputs("samsep: no inputs; give files or folders (or run samsep with no "
+                  "arguments on a terminal)\n", stderr);
+            usage(stderr);
+            rc = EXIT_USAGE;
+        } else if (o.outdir == NULL) {
+            fputs("samsep: no output folder; give one with -o DIR\n", stderr);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc != 0) {
+        config_free(&cfg);
+        return rc;
+    }
+
+    /* An unknown engine or prompt is refused before any planning. */
+    if (cli_open_engine(&o, &engine, err, sizeof err) != SAMSEP_OK) {
+        fprintf(stderr, "samsep: %s\n", err);
+        config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    rc = cli_plan(&o, &batch, err, sizeof err);
+    if (rc != SAMSEP_OK) {
+        fprintf(stderr, "samsep: %s\n", err);
         samsep_engine_close(engine);
+        config_free(&cfg);
         return EXIT_USAGE;
     }
 
+    memset(&rep, 0, sizeof rep);
+    rep.json = o.json;
+    rep.verbosity = o.verbosity;
+    cli_plan_counts(batch, &n_process, &n_skip, &n_fail);
+    for (i = 0; i < samsep_batch_count(batch); i++) {
+        const samsep_item *it = samsep_batch_item(batch, i);
+
+        report_plan(&rep, it, o.dry_run || (o.verbosity > 0 &&
+                                            it->action == SAMSEP_ACTION_SKIP));
+    }
+    if (o.dry_run) {
+        if (!o.json)
+            printf("%d to process, %d skipped, %d failing\n", n_process, n_skip, n_fail);
+        code = EXIT_ALL_DONE;
+        goto out;
+    }
+    if (!o.json && o.verbosity >= 0 && n_skip > 0 && o.verbosity == 0)
+        printf("%d input(s) skipped (see --dry-run or -v for why)\n", n_skip);
+
+    /* Runaway guard. */
+    if (n_process > o.max_files && !o.yes) {
+        char q[128];
+
+        snprintf(q, sizeof q, "Process %d files (more than --max-files %d)?",
+                 n_process, o.max_files);
+        if (!(isatty(STDIN_FILENO) && !o.json && cli_confirm(q))) {
+            fprintf(stderr, "samsep: refusing to process %d files (more than "
+                    "--max-files %d); nothing was written. Use --yes or a larger "
+                    "--max-files if this is what you want.\n", n_process, o.max_files);
+            code = EXIT_USAGE;
+            goto out;
+        }
+    }
+
+    /* The run's log. */
+    if (o.log_dir != NULL)
+        snprintf(logdir, sizeof logdir, "%s", o.log_dir);
+    else if (default_log_dir(logdir, sizeof logdir) != 0)
+        logdir[0] = '\0';
+    if (logdir[0] != '\0') {
+        rep.log = log_open(logdir, logpath, sizeof logpath, err, sizeof err);
+        if (rep.log == NULL)
+            fprintf(stderr, "samsep: warning: %s; continuing without a log\n", err);
+        else {
+            write_log_header(rep.log, &o, argc, argv);
+            for (i = 0; i < samsep_batch_count(batch); i++)
+                report_plan(&(reporter){ 0, -1, rep.log }, samsep_batch_item(batch, i), 0);
+            if (o.verbosity > 0)
+                fprintf(stderr, "samsep: log: %s\n", logpath);
+        }
+    }
+
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESETHAND;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    code = run_batch(&o, engine, batch, &rep);
+    if (rep.log != NULL)
+        fclose(rep.log);
 
-    nfiles = argc - optind;
-    claimed = calloc((size_t)nfiles, sizeof *claimed);
-    if (claimed == NULL) {
-        fputs("samsep: out of memory\n", stderr);
-        samsep_engine_close(engine);
-        return EXIT_USAGE;
-    }
-    for (i = 0; i < nfiles && !interrupted; i++) {
-        const char *input = argv[optind + i];
-        char target[PATH_MAX], residual[PATH_MAX];
-        samsep_file_info info;
-        samsep_report rep;
-        samsep_job job;
-        progress_line pl;
-        int format, j, clash = -1;
-
-        rc = samsep_probe_file(input, &info, err, sizeof err);
-        if (rc != SAMSEP_OK) {
-            fprintf(stderr, "samsep: FAILED %s\n", err);
-            failed++;
-            continue;
-        }
-        format = o.format != SAMSEP_FORMAT_AUTO ? o.format : info.auto_format;
-        if (output_paths(&o, input, format, target, residual, sizeof target) != 0) {
-            fprintf(stderr, "samsep: FAILED %s: output name too long\n", input);
-            failed++;
-            continue;
-        }
-        for (j = 0; j < i; j++)
-            if (strcmp(claimed[j], target) == 0)
-                clash = j;
-        if (clash >= 0) {
-            fprintf(stderr, "samsep: FAILED %s: its outputs would overwrite those of "
-                    "%s (same name in %s)\n", input, argv[optind + clash], o.outdir);
-            failed++;
-            continue;
-        }
-        snprintf(claimed[i], PATH_MAX, "%s", target);
-
-        samsep_job_init(&job);
-        job.input_path = input;
-        job.target_path = target;
-        job.residual_path = residual;
-        job.format = format;
-        job.subtype = o.subtype;
-        job.chunk_seconds = o.chunk;
-        job.overlap_seconds = o.overlap;
-        job.cancel = &interrupted;
-        memset(&pl, 0, sizeof pl);
-        if (o.verbosity >= 0 && isatty(STDERR_FILENO)) {
-            pl.out = stderr;
-            pl.label = input;
-            pl.index = i + 1;
-            pl.count = nfiles;
-            job.progress = progress_update;
-            job.progress_user = &pl;
-        }
-        rc = samsep_separate_file(engine, &job, &rep);
-        if (pl.out != NULL)
-            progress_clear(&pl);
-        if (rc == SAMSEP_ERR_CANCELLED)
-            break;
-        if (rc != SAMSEP_OK) {
-            fprintf(stderr, "samsep: FAILED %s\n", rep.message);
-            failed++;
-            continue;
-        }
-        done++;
-        if (o.verbosity >= 0) {
-            double secs = (double)rep.frames / rep.sample_rate;
-
-            printf("%s -> %s, %s (%.1f s of audio, %.0fx real time)\n", input,
-                   target, residual, secs, rep.seconds > 0 ? secs / rep.seconds : 0.0);
-            if (rep.clipped_target + rep.clipped_residual > 0)
-                printf("  warning: %lld target and %lld residual samples clamped to "
-                       "fit the output format (use --subtype float to keep them)\n",
-                       (long long)rep.clipped_target, (long long)rep.clipped_residual);
-            fflush(stdout);
-        }
-    }
-    free(claimed);
+out:
+    samsep_batch_free(batch);
     samsep_engine_close(engine);
-    if (interrupted) {
-        fprintf(stderr, "samsep: interrupted; %d file(s) done, unfinished outputs "
-                "removed\n", done);
-        return EXIT_INTERRUPTED;
-    }
-    if (failed > 0) {
-        fprintf(stderr, "samsep: %d of %d input(s) failed\n", failed, nfiles);
-        return EXIT_SOME_FAILED;
-    }
-    return EXIT_ALL_DONE;
+    config_free(&cfg);
+    return code;
 }

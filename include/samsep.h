@@ -62,7 +62,9 @@ typedef enum samsep_status {
     SAMSEP_ERR_UNKNOWN_PROMPT = -7, /* the engine does not know the prompt */
     SAMSEP_ERR_ENGINE = -8,         /* the engine failed */
     SAMSEP_ERR_CANCELLED = -9,      /* stopped by the caller's cancel flag */
-    SAMSEP_ERR_NOSPACE = -10        /* no space left on the output device */
+    SAMSEP_ERR_NOSPACE = -10,       /* no space left on the output device */
+    SAMSEP_ERR_UNSAFE = -11,        /* refused: the outputs could feed the inputs */
+    SAMSEP_ERR_BUSY = -12           /* claimed by another process */
 } samsep_status;
 
 /* A static, human-readable description of a status code. Never NULL. */
@@ -280,6 +282,9 @@ typedef struct samsep_job {
     /* Polled between blocks; when it becomes non-zero the job stops, removes
      * its temporary files and returns SAMSEP_ERR_CANCELLED. May be NULL. */
     const volatile int *cancel;
+    /* Appended to the provenance comment of both outputs ("; key=value..."),
+     * e.g. the batch's source identity and settings. May be NULL. */
+    const char *provenance;
 } samsep_job;
 
 /* Initialise a job with defaults (AUTO format, engine's chunking). */
@@ -306,6 +311,77 @@ typedef struct samsep_report {
  */
 int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
                          samsep_report *report /* OUT */);
+
+
+/* ------------------------------------------------------------------ */
+/* Batches: from command-line inputs to a safe plan                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A batch turns files and folders into a plan: one item per input file
+ * found, each to be processed or skipped (with the reason) or already
+ * failed (e.g. an .wav that is not audio). Planning refuses with
+ * SAMSEP_ERR_UNSAFE, before anything is created, when the output folder is
+ * an input folder, is inside one, or contains one, compared by
+ * (st_dev, st_ino) of the folders and all their ancestors. It never plans a
+ * samsep output as an input (by name suffix or by provenance tag), plans each
+ * source file once (by st_dev, st_ino), gives no two items the same output
+ * names, and marks as done the items whose outputs are complete and were made
+ * from the same source with the same settings.
+ */
+
+typedef enum samsep_action {
+    SAMSEP_ACTION_PROCESS = 0,
+    SAMSEP_ACTION_SKIP = 1,
+    SAMSEP_ACTION_FAIL = 2
+} samsep_action;
+
+typedef struct samsep_batch_config {
+    const char *const *inputs;  /* files and folders */
+    int n_inputs;
+    const char *outdir;         /* need not exist yet */
+    int recursive;              /* descend into sub-folders; outputs mirror them */
+    const char *const *skip_suffixes; /* extra stem suffixes that mark outputs */
+    int n_skip_suffixes;
+    int format;                 /* samsep_format of the outputs */
+    int overwrite;              /* plan complete, current outputs again */
+    int shard_index;            /* 1..shard_count; 0 = no sharding */
+    int shard_count;
+    const char *settings;       /* what makes outputs current besides the
+                                   source, e.g. "engine=dsp;prompt=speech;..." */
+} samsep_batch_config;
+
+typedef struct samsep_item {
+    const char *input;    /* path as found (input argument + relative path) */
+    const char *target;   /* planned output paths; NULL when skipped before naming */
+    const char *residual;
+    int action;           /* samsep_action */
+    const char *reason;   /* why skipped or failed; NULL when processed */
+    const char *provenance; /* for samsep_job.provenance */
+} samsep_item;
+
+typedef struct samsep_batch samsep_batch;
+
+int samsep_batch_plan(const samsep_batch_config *config,
+                      samsep_batch **out /* OUT */, char *err, size_t errlen);
+void samsep_batch_free(samsep_batch *batch);
+int samsep_batch_count(const samsep_batch *batch);
+const samsep_item *samsep_batch_item(const samsep_batch *batch, int index);
+
+/*
+ * Claim item `index` for processing: creates the output folder, takes an
+ * exclusive lock (fcntl, which holds across processes and, where the
+ * filesystem supports it, across NFS clients) on the item's lock file in the
+ * output folder, removes stale temporaries of its outputs, and checks the
+ * outputs are still not done. Returns SAMSEP_OK with *claim set, or
+ * SAMSEP_ERR_BUSY (another process holds it; err says so), or
+ * SAMSEP_ERR_EMPTY when another process has completed it meanwhile, or an
+ * I/O error. Release with samsep_claim_release() after the job.
+ */
+typedef struct samsep_claim samsep_claim;
+int samsep_batch_claim(samsep_batch *batch, int index,
+                       samsep_claim **claim /* OUT */, char *err, size_t errlen);
+void samsep_claim_release(samsep_claim *claim);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,8 @@ const char *samsep_strerror(int status)
     case SAMSEP_ERR_ENGINE: return "engine failure";
     case SAMSEP_ERR_CANCELLED: return "cancelled";
     case SAMSEP_ERR_NOSPACE: return "no space left on device";
+    case SAMSEP_ERR_UNSAFE: return "refused as unsafe";
+    case SAMSEP_ERR_BUSY: return "claimed by another process";
     }
     return "unknown status";
 }

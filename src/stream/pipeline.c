@@ -526,6 +526,7 @@ static int open_writers(pipe *p)
     const samsep_job *job = p->job;
     char software[64], comment[3 * PATH_MAX];
     char source[PATH_MAX];
+    const char *extra;
     audio_tags tags;
     int format = job->format, subtype = job->subtype;
     int rc;
@@ -546,18 +547,21 @@ static int open_writers(pipe *p)
     tags.software = software;
     tags.comment = comment;
 
+    extra = job->provenance != NULL ? job->provenance : "";
     tags.title = "target";
     snprintf(comment, sizeof comment,
-             "%s provenance; role=target; engine=%s; prompt=%s; source=%s",
-             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source);
+             "%s provenance; role=target; engine=%s; prompt=%s; source=%s%s%s",
+             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source,
+             *extra ? "; " : "", extra);
     rc = audio_writer_open(job->target_path, format, subtype, p->rate, p->ech,
                            &tags, &p->wt, p->err, p->errlen);
     if (rc != SAMSEP_OK)
         return rc;
     tags.title = "residual";
     snprintf(comment, sizeof comment,
-             "%s provenance; role=residual; engine=%s; prompt=%s; source=%s",
-             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source);
+             "%s provenance; role=residual; engine=%s; prompt=%s; source=%s%s%s",
+             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source,
+             *extra ? "; " : "", extra);
     return audio_writer_open(job->residual_path, format, subtype, p->rate,
                              p->ech, &tags, &p->wr, p->err, p->errlen);
 }

@@ -1,0 +1,52 @@
+/*
+ * cli.h - what the parts of the samsep program share: the settings of one
+ * run, exit statuses, and the steps interactive mode reuses.
+ */
+#ifndef SAMSEP_CLI_H
+#define SAMSEP_CLI_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "samsep.h"
+
+enum {
+    EXIT_ALL_DONE = 0,
+    EXIT_SOME_FAILED = 1,
+    EXIT_USAGE = 2,
+    EXIT_INTERRUPTED = 130
+};
+
+#define MAX_SKIP_SUFFIXES 64
+
+typedef struct options {
+    const char *const *inputs;
+    int n_inputs;
+    const char *outdir, *prompt, *engine, *model, *config_path, *log_dir;
+    double chunk;   /* 0: engine default */
+    double overlap; /* < 0: engine default */
+    int format, subtype, threads, max_files, recursive, yes, overwrite;
+    int shard_index, shard_count;
+    int dry_run, json, interactive;
+    int verbosity;  /* -1 quiet, 0 normal, 1+ verbose */
+    char *skip_suffixes[MAX_SKIP_SUFFIXES];
+    int n_skip_suffixes;
+    /* which settings came from flags (they beat the config file) */
+    int set_chunk, set_overlap, set_threads, set_max_files, set_recursive;
+    /* interactive mode's answers (owned) */
+    char *ask_input, *ask_output, *ask_prompt, *ask_engine;
+    const char *ask_inputs[1];
+} options;
+
+int cli_open_engine(const options *o, samsep_engine **engine, char *err,
+                    size_t errlen);
+int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen);
+void cli_plan_counts(const samsep_batch *b, int *process, int *skip, int *fail);
+int cli_confirm(const char *question);
+
+/* Interactive mode: fills o->inputs, outdir, prompt and engine from the
+ * user's answers, shows the plan and asks to go on. Returns 0 to go on, or
+ * an exit status. */
+int interactive_ask(options *o, const config *cfg, const char *config_path);
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * config.c - see config.h. The file is small, so it is read whole and
+ * parsed with cJSON; values are copied out so the cJSON tree is freed at
+ * once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "samsep.h"
+
+#define CONFIG_MAX_BYTES (1 << 20)
+
+const char *config_default_path(void)
+{
+    static char path[PATH_MAX];
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+    if (xdg != NULL && xdg[0] == '/')
+        snprintf(path, sizeof path, "%s/samsep/config.json", xdg);
+    else if (home != NULL && home[0] != '\0')
+        snprintf(path, sizeof path, "%s/.config/samsep/config.json", home);
+    else
+        return NULL;
+    return path;
+}
+
+static char *read_all(const char *path, int must_exist, int *missing, char *err,
+                      size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    *missing = 0;
+    if (f == NULL) {
+        if (errno == ENOENT && !must_exist) {
+            *missing = 1;
+            return NULL;
+        }
+        snprintf(err, errlen, "%s: cannot read config: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(CONFIG_MAX_BYTES + 1);
+    if (buf == NULL) {
+        fclose(f);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    n = fread(buf, 1, CONFIG_MAX_BYTES + 1, f);
+    fclose(f);
+    if (n > CONFIG_MAX_BYTES) {
+        free(buf);
+        snprintf(err, errlen, "%s: config file larger than 1 MiB", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static int want_string(const char *path, const cJSON *v, char **out, char *err,
+                       size_t errlen)
+{
+    if (!cJSON_IsString(v) || v->valuestring == NULL) {
+        snprintf(err, errlen, "%s: key \"%s\" must be a string", path, v->string);
+        return -1;
+    }
+    free(*out);
+    *out = strdup(v->valuestring);
+    return *out != NULL ? 0 : -1;
+}
+
+static int want_number(const char *path, const cJSON *v, double lo, double hi,
+                       double *out, char *err, size_t errlen)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+        snprintf(err, errlen, "%s: key \"%s\" must be a number from %g to %g", path,
+                 v->string, lo, hi);
+        return -1;
+    }
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int want_choice(const char *path, const cJSON *v, const char *const *names,
+                       int n, int *out, char *err, size_t errlen)
+{
+    int i;
+
+    if (cJSON_IsString(v))
+        for (i = 0; i < n; i++)
+            if (strcmp(v->valuestring, names[i]) == 0) {
+                *out = i + 1;
+                return 0;
+            }
+    snprintf(err, errlen, "%s: key \"%s\" must be one of:", path, v->string);
+    for (i = 0; i < n; i++) {
+        size_t l = strlen(err);
+
+        snprintf(err + l, errlen - l, " \"%s\"", names[i]);
+    }
+    return -1;
+}
+
+static int parse_last(const char *path, const cJSON *last, config *cfg, char *err,
+                      size_t errlen)
+{
+    const cJSON *v;
+
+    if (!cJSON_IsObject(last)) {
+        snprintf(err, errlen, "%s: key \"last\" must be an object", path);
+        return -1;
+    }
+    cJSON_ArrayForEach(v, last) {
+        char **dst = strcmp(v->string, "input") == 0    ? &cfg->last_input
+                     : strcmp(v->string, "output") == 0 ? &cfg->last_output
+                     : strcmp(v->string, "prompt") == 0 ? &cfg->last_prompt
+                     : strcmp(v->string, "engine") == 0 ? &cfg->last_engine
+                                                        : NULL;
+
+        if (dst == NULL) {
+            snprintf(err, errlen, "%s: unknown key \"last.%s\" (known: input, output, "
+                     "prompt, engine)", path, v->string);
+            return -1;
+        }
+        if (want_string(path, v, dst, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int config_load(const char *path, int must_exist, config *cfg, char *err,
+                size_t errlen)
+{
+    static const char *const formats[] = { "wav", "flac" };
+    static const char *const subtypes[] = { "pcm16", "pcm24", "float" };
+    const cJSON *v;
+    cJSON *root;
+    char *text;
+    int missing, rc = 0;
+    double d = 0;
+
+    memset(cfg, 0, sizeof *cfg);
+    if (path == NULL)
+        return 0;
+    text = read_all(path, must_exist, &missing, err, errlen);
+    if (text == NULL)
+        return missing ? 0 : -1;
+    root = cJSON_Parse(text);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        const char *at = cJSON_GetErrorPtr();
+        long line = 1;
+        const char *p;
+
+        if (root == NULL && at != NULL && at >= text)
+            for (p = text; p < at; p++)
+                line += *p == '\n';
+        snprintf(err, errlen, "%s: not a JSON object%s (line %ld)", path,
+                 root == NULL ? ": syntax error" : "", line);
+        cJSON_Delete(root);
+        free(text);
+        return -1;
+    }
+    cJSON_ArrayForEach(v, root) {
+        const char *k = v->string;
+
+        if (strcmp(k, "prompt") == 0)
+            rc = want_string(path, v, &cfg->prompt, err, errlen);
+        else if (strcmp(k, "engine") == 0)
+            rc = want_string(path, v, &cfg->engine, err, errlen);
+        else if (strcmp(k, "model") == 0)
+            rc = want_string(path, v, &cfg->model, err, errlen);
+        else if (strcmp(k, "output") == 0)
+            rc = want_string(path, v, &cfg->output, err, errlen);
+        else if (strcmp(k, "log_dir") == 0)
+            rc = want_string(path, v, &cfg->log_dir, err, errlen);
+        else if (strcmp(k, "chunk") == 0) {
+            rc = want_number(path, v, 1e-3, 1e6, &cfg->chunk, err, errlen);
+            cfg->has_chunk = rc == 0;
+        } else if (strcmp(k, "overlap") == 0) {
+            rc = want_number(path, v, 0, 1e6, &cfg->overlap, err, errlen);
+            cfg->has_overlap = rc == 0;
+        } else if (strcmp(k, "format") == 0) {
+            rc = want_choice(path, v, formats, 2, &cfg->format, err, errlen);
+            cfg->has_format = rc == 0;
+        } else if (strcmp(k, "subtype") == 0) {
+            rc = want_choice(path, v, subtypes, 3, &cfg->subtype, err, errlen);
+            cfg->has_subtype = rc == 0;
+        } else if (strcmp(k, "threads") == 0) {
+            rc = want_number(path, v, 0, 1024, &d, err, errlen);
+            cfg->threads = (int)d;
+            cfg->has_threads = rc == 0;
+        } else if (strcmp(k, "max_files") == 0) {
+            rc = want_number(path, v, 0, 1e9, &d, err, errlen);
+            cfg->max_files = (int)d;
+            cfg->has_max_files = rc == 0;
+        } else if (strcmp(k, "recursive") == 0) {
+            if (!cJSON_IsBool(v)) {
+                snprintf(err, errlen, "%s: key \"recursive\" must be true or false", path);
+                rc = -1;
+            } else {
+                cfg->recursive = cJSON_IsTrue(v);
+                cfg->has_recursive = 1;
+            }
+        } else if (strcmp(k, "skip_suffixes") == 0) {
+            const cJSON *s;
+
+            if (!cJSON_IsArray(v)) {
+                snprintf(err, errlen, "%s: key \"skip_suffixes\" must be an array of "
+                         "strings", path);
+                rc = -1;
+            }
+            cJSON_ArrayForEach(s, v) {
+                if (rc != 0)
+                    break;
+                if (!cJSON_IsString(s) || s->valuestring[0] == '\0' ||
+                    cfg->n_skip_suffixes >= CONFIG_MAX_SUFFIXES) {
+                    snprintf(err, errlen, "%s: key \"skip_suffixes\" must be an array "
+                             "of at most %d non-empty strings", path,
+                             CONFIG_MAX_SUFFIXES);
+                    rc = -1;
+                } else if ((cfg->skip_suffixes[cfg->n_skip_suffixes] =
+                                strdup(s->valuestring)) != NULL) {
+                    cfg->n_skip_suffixes++;
+                }
+            }
+        } else if (strcmp(k, "last") == 0) {
+            rc = parse_last(path, v, cfg, err, errlen);
+        } else {
+            snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, engine, model, "
+                     "output, chunk, overlap, format, subtype, threads, max_files, "
+                     "recursive, skip_suffixes, log_dir, last)", path, k);
+            rc = -1;
+        }
+        if (rc != 0)
+            break;
+    }
+    cJSON_Delete(root);
+    free(text);
+    if (rc != 0)
+        config_free(cfg);
+    return rc;
+}
+
+void config_free(config *cfg)
+{
+    int i;
+
+    free(cfg->prompt);
+    free(cfg->engine);
+    free(cfg->model);
+    free(cfg->output);
+    free(cfg->log_dir);
+    for (i = 0; i < cfg->n_skip_suffixes; i++)
+        free(cfg->skip_suffixes[i]);
+    free(cfg->last_input);
+    free(cfg->last_output);
+    free(cfg->last_prompt);
+    free(cfg->last_engine);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static int mkdir_parents(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t i;
+
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return -1;
+    for (i = 1; buf[i]; i++)
+        if (buf[i] == '/') {
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return -1;
+            buf[i] = '/';
+        }
+    return 0;
+}
+
+int config_save_last(const char *path, const char *input, const char *output,
+                     const char *prompt, const char *engine, char *err, size_t errlen)
+{
+    char tmp[PATH_MAX + 32], *text = NULL, *out;
+    cJSON *root = NULL, *last;
+    int missing, fd;
+    size_t len;
+
+    text = read_all(path, 0, &missing, err, errlen);
+    if (text != NULL)
+        root = cJSON_Parse(text);
+    free(text);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        root = cJSON_CreateObject();
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "last");
+    last = cJSON_AddObjectToObject(root, "last");
+    if (last == NULL || cJSON_AddStringToObject(last, "input", input) == NULL ||
+        cJSON_AddStringToObject(last, "output", output) == NULL ||
+        cJSON_AddStringToObject(last, "prompt", prompt) == NULL ||
+        cJSON_AddStringToObject(last, "engine", engine) == NULL ||
+        (out = cJSON_Print(root)) == NULL) {
+        cJSON_Delete(root);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    cJSON_Delete(root);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    len = strlen(out);
+    if (mkdir_parents(path) != 0 ||
+        (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
+        snprintf(err, errlen, "%s: cannot save: %s", path, strerror(errno));
+        free(out);
+        return -1;
+    }
+    {
+        int bad = write(fd, out, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+                  fsync(fd) != 0;
+        int e = errno;
+
+        if (close(fd) != 0 && !bad) {
+            bad = 1;
+            e = errno;
+        }
+        if (!bad && rename(tmp, path) != 0) {
+            bad = 1;
+            e = errno;
+        }
+        if (bad) {
+            snprintf(err, errlen, "%s: cannot save: %s", path, strerror(e));
+            unlink(tmp);
+            free(out);
+            return -1;
+        }
+    }
+    free(out);
+    return 0;
+}

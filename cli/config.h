@@ -1,0 +1,45 @@
+/*
+ * config.h - the user's config file ($XDG_CONFIG_HOME/samsep/config.json).
+ *
+ * Every key is optional; a flag on the command line overrides the key. The
+ * "last" object holds interactive mode's previous answers. Parsing is
+ * strict: an unknown key or a value of the wrong type is an error naming
+ * the file and the key, so a typo never silently changes nothing.
+ */
+#ifndef SAMSEP_CLI_CONFIG_H
+#define SAMSEP_CLI_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_SUFFIXES 32
+
+typedef struct config {
+    /* each field is set only if has_<field> */
+    char *prompt, *engine, *model, *output, *log_dir;
+    double chunk, overlap;
+    int format, subtype, threads, max_files, recursive;
+    int has_chunk, has_overlap, has_format, has_subtype, has_threads,
+        has_max_files, has_recursive;
+    char *skip_suffixes[CONFIG_MAX_SUFFIXES];
+    int n_skip_suffixes;
+    /* interactive mode's last answers */
+    char *last_input, *last_output, *last_prompt, *last_engine;
+} config;
+
+/* The default path (in a static buffer), or NULL when neither
+ * XDG_CONFIG_HOME nor HOME is set. */
+const char *config_default_path(void);
+
+/* Load `path`. A missing file is not an error when `must_exist` is 0 (the
+ * config is then empty). Returns 0, or -1 with err filled. */
+int config_load(const char *path, int must_exist, config *cfg, char *err,
+                size_t errlen);
+void config_free(config *cfg);
+
+/* Store interactive mode's answers under "last" in `path`, keeping the
+ * file's other keys; written to a temporary and renamed. */
+int config_save_last(const char *path, const char *input, const char *output,
+                     const char *prompt, const char *engine, char *err,
+                     size_t errlen);
+
+#endif

@@ -1,0 +1,938 @@
+/*
+ * batch.c - from command-line inputs to a safe plan, and claims on outputs.
+ *
+ * This is where the failures samsep exists to prevent are made impossible:
+ *
+ *  - Feedback loops. Before anything is created, the output folder's
+ *    identity chain (st_dev, st_ino of the folder, or of its nearest existing
+ *    ancestor, and of every ancestor up to the root, walked through "..") is
+ *    compared with each input folder's chain. Equal, inside or containing is
+ *    refused. Identities, not strings, so symlinks, "..", trailing slashes,
+ *    bind mounts and case-insensitive names cannot hide a collision.
+ *  - Own outputs as inputs. A file is skipped when its stem ends in one of
+ *    samsep's suffixes (compared case-insensitively at the end of the stem
+ *    only: no substring rule), or when its tags say samsep wrote it, which
+ *    survives renaming. samsep's temporaries and lock files are hidden files
+ *    and hidden files are never inputs.
+ *  - Duplicates. Each source is planned once, by (st_dev, st_ino).
+ *  - Name clashes. Inputs that would write the same output name all get
+ *    their source extension in the name, so the result does not depend on
+ *    the order of the inputs.
+ *  - Double work. An item's outputs are "current" when both exist and their
+ *    provenance names the same source identity (device, inode, size, mtime)
+ *    and the same settings; such items are skipped unless overwriting.
+ *    Processing takes an fcntl lock on a per-output lock file, so any number
+ *    of processes, on one host or over NFS, share a folder without doing an
+ *    item twice.
+ *
+ * Planning reads headers and tags only; it creates nothing. Folders are
+ * scanned in name order so plans (and shards) are deterministic.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audio/audio.h"
+#include "core/internal.h"
+
+#define MAX_DEPTH 512        /* ancestors walked; deeper trees are refused */
+#define LOCK_SUFFIX ".samsep-lock"
+
+typedef struct ident {
+    dev_t dev;
+    ino_t ino;
+} ident;
+
+typedef struct chain {
+    ident id[MAX_DEPTH];
+    int n;
+} chain;
+
+typedef struct item {
+    samsep_item pub;
+    char *input;
+    char *rel;         /* path relative to its input root (shard key) */
+    char *outsub;      /* output folder of this item */
+    char *stem;        /* output stem before disambiguation */
+    char *srcext;      /* source extension without the dot, "" if none */
+    char *target, *residual, *reason, *provenance;
+    const char *ext;   /* output extension */
+    ident id;
+    int named;         /* target/residual computed */
+} item;
+
+struct samsep_batch {
+    item *items;
+    int n, cap;
+    char *outdir;
+    char *settings;
+    int overwrite;
+};
+
+struct samsep_claim {
+    int fd;
+    char *lock_path;
+};
+
+static const char *const default_suffixes[] = { "_target", "_residual" };
+
+static const char *const audio_exts[] = {
+    "wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "mp2", "aif", "aiff",
+    "aifc", "au", "snd", "w64", "rf64", "caf", "sd2", "voc", "wv", "mat",
+    "pvf", "xi", "htk", "sds", "avr", "paf", "iff", "svx", "nist", "sph", "rf"
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static char *xstrdup(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int slash = la > 0 && a[la - 1] != '/';
+    char *p = malloc(la + lb + 2);
+
+    if (p != NULL) {
+        memcpy(p, a, la);
+        if (slash)
+            p[la++] = '/';
+        memcpy(p + la, b, lb + 1);
+    }
+    return p;
+}
+
+static char *fmt(const char *f, ...) SAMSEP_PRINTF(1, 2);
+
+static char *fmt(const char *f, ...)
+{
+    va_list ap;
+    char *p;
+    int n;
+
+    va_start(ap, f);
+    n = vsnprintf(NULL, 0, f, ap);
+    va_end(ap);
+    if (n < 0 || (p = malloc((size_t)n + 1)) == NULL)
+        return NULL;
+    va_start(ap, f);
+    vsnprintf(p, (size_t)n + 1, f, ap);
+    va_end(ap);
+    return p;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+
+    return s != NULL ? s + 1 : path;
+}
+
+/* Stem and extension of a file name ("a.b.wav" -> "a.b", "wav"). */
+static void split_name(const char *name, char **stem, char **ext)
+{
+    const char *dot = strrchr(name, '.');
+
+    if (dot == NULL || dot == name) {
+        *stem = xstrdup(name);
+        *ext = xstrdup("");
+    } else {
+        *stem = strndup(name, (size_t)(dot - name));
+        *ext = xstrdup(dot + 1);
+    }
+}
+
+static int ends_with_ci(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+
+    return lx > 0 && ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
+}
+
+static int is_audio_ext(const char *ext)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof audio_exts / sizeof audio_exts[0]; i++)
+        if (strcasecmp(ext, audio_exts[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+/* ---- identity chains ---------------------------------------------------- */
+
+/* The identities of `dir` and all its ancestors, walking "..", which the
+ * kernel resolves physically (a symlinked folder's ".." is its real parent). */
+static int build_chain(const char *dir, chain *c)
+{
+    char path[PATH_MAX];
+    struct stat st, up;
+    size_t len;
+
+    c->n = 0;
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return -1;
+    if (stat(path, &st) != 0)
+        return -1;
+    for (;;) {
+        c->id[c->n].dev = st.st_dev;
+        c->id[c->n].ino = st.st_ino;
+        c->n++;
+        len = strlen(path);
+        if (len + 4 >= sizeof path || c->n >= MAX_DEPTH)
+            return -1;
+        memcpy(path + len, "/..", 4);
+        if (stat(path, &up) != 0)
+            return -1;
+        if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+            return 0; /* the root is its own parent */
+        st = up;
+    }
+}
+
+static int chain_has(const chain *c, ident id, int from)
+{
+    int i;
+
+    for (i = from; i < c->n; i++)
+        if (c->id[i].dev == id.dev && c->id[i].ino == id.ino)
+            return 1;
+    return 0;
+}
+
+/* The nearest existing ancestor of a path that may not exist yet. */
+static int nearest_existing(const char *path, char *out, size_t len, int *exists)
+{
+    struct stat st;
+    char *slash;
+
+    if (snprintf(out, len, "%s", path) >= (int)len)
+        return -1;
+    *exists = 1;
+    for (;;) {
+        if (stat(out, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                errno = ENOTDIR;
+                return -1;
+            }
+            return 0;
+        }
+        if (errno != ENOENT)
+            return -1;
+        *exists = 0;
+        /* strip trailing slashes, then the last component */
+        while (strlen(out) > 1 && out[strlen(out) - 1] == '/')
+            out[strlen(out) - 1] = '\0';
+        slash = strrchr(out, '/');
+        if (slash == NULL)
+            snprintf(out, len, ".");
+        else if (slash == out)
+            out[1] = '\0';
+        else
+            *slash = '\0';
+    }
+}
+
+typedef struct outinfo {
+    chain ch;         /* of the output folder or its nearest existing ancestor */
+    int exists;       /* ch.id[0] is the output folder itself */
+} outinfo;
+
+/* Refuse a collision between the output folder and input folder `in`
+ * (`what` describes it for the message). */
+static int check_collision(const outinfo *o, const char *outdir, const char *dir,
+                           const char *what, const char *in, char *err,
+                           size_t errlen)
+{
+    chain *ci = malloc(sizeof *ci);
+    ident in_id;
+    int rc = SAMSEP_OK;
+
+    if (ci == NULL)
+        return SAMSEP_ERR_NOMEM;
+    if (build_chain(dir, ci) != 0) {
+        set_err(err, errlen, "%s \"%s\": cannot resolve: %s", what, in, strerror(errno));
+        free(ci);
+        return SAMSEP_ERR_IO;
+    }
+    in_id = ci->id[0];
+    if (o->exists && o->ch.id[0].dev == in_id.dev && o->ch.id[0].ino == in_id.ino) {
+        set_err(err, errlen,
+                "refusing: output folder \"%s\" is the %s \"%s\" (the same folder, "
+                "however it is named); outputs would be read back as inputs",
+                outdir, what, in);
+        rc = SAMSEP_ERR_UNSAFE;
+    } else if (chain_has(&o->ch, in_id, 0)) {
+        set_err(err, errlen,
+                "refusing: output folder \"%s\" is inside the %s \"%s\"; outputs "
+                "would be read back as inputs", outdir, what, in);
+        rc = SAMSEP_ERR_UNSAFE;
+    } else if (o->exists && chain_has(ci, o->ch.id[0], 1)) {
+        set_err(err, errlen,
+                "refusing: the %s \"%s\" is inside the output folder \"%s\"; outputs "
+                "would be read back as inputs", what, in, outdir);
+        rc = SAMSEP_ERR_UNSAFE;
+    }
+    free(ci);
+    return rc;
+}
+
+/* ---- items -------------------------------------------------------------- */
+
+static item *new_item(samsep_batch *b, const char *input, const char *rel,
+                      const char *outsub)
+{
+    item *it;
+
+    if (b->n == b->cap) {
+        int cap = b->cap ? b->cap * 2 : 64;
+        item *p = realloc(b->items, (size_t)cap * sizeof *p);
+
+        if (p == NULL)
+            return NULL;
+        b->items = p;
+        b->cap = cap;
+    }
+    it = &b->items[b->n];
+    memset(it, 0, sizeof *it);
+    it->input = xstrdup(input);
+    it->rel = xstrdup(rel);
+    it->outsub = xstrdup(outsub);
+    if (it->input == NULL || it->rel == NULL || it->outsub == NULL) {
+        free(it->input);
+        free(it->rel);
+        free(it->outsub);
+        return NULL;
+    }
+    b->n++;
+    return it;
+}
+
+static int set_action(item *it, int action, char *reason)
+{
+    if (reason == NULL)
+        return SAMSEP_ERR_NOMEM;
+    it->pub.action = action;
+    free(it->reason);
+    it->reason = reason;
+    return SAMSEP_OK;
+}
+
+/* Outputs of `it` are complete and were made from this source with these
+ * settings. */
+static int outputs_current(const item *it, const char *provenance)
+{
+    samsep_file_info info;
+    const char *paths[2];
+    int i;
+
+    paths[0] = it->target;
+    paths[1] = it->residual;
+    for (i = 0; i < 2; i++) {
+        if (access(paths[i], F_OK) != 0)
+            return 0;
+        if (samsep_probe_file(paths[i], &info, NULL, 0) != SAMSEP_OK)
+            return 0;
+        if (strstr(info.comment, provenance) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+typedef struct planner {
+    const samsep_batch_config *cfg;
+    samsep_batch *b;
+    ident *seen;          /* identities planned so far, parallel to seen_item */
+    int *seen_item;
+    int n_seen, cap_seen;
+    char *err;
+    size_t errlen;
+} planner;
+
+static int remember(planner *pl, ident id, int index)
+{
+    if (pl->n_seen == pl->cap_seen) {
+        int cap = pl->cap_seen ? pl->cap_seen * 2 : 64;
+        ident *s = realloc(pl->seen, (size_t)cap * sizeof *s);
+        int *si;
+
+        if (s == NULL)
+            return SAMSEP_ERR_NOMEM;
+        pl->seen = s;
+        si = realloc(pl->seen_item, (size_t)cap * sizeof *si);
+        if (si == NULL)
+            return SAMSEP_ERR_NOMEM;
+        pl->seen_item = si;
+        pl->cap_seen = cap;
+    }
+    pl->seen[pl->n_seen] = id;
+    pl->seen_item[pl->n_seen] = index;
+    pl->n_seen++;
+    return SAMSEP_OK;
+}
+
+static int find_seen(const planner *pl, ident id)
+{
+    int i;
+
+    for (i = 0; i < pl->n_seen; i++)
+        if (pl->seen[i].dev == id.dev && pl->seen[i].ino == id.ino)
+            return pl->seen_item[i];
+    return -1;
+}
+
+/* Decide what to do with one regular file. */
+static int consider_file(planner *pl, const char *path, const char *rel,
+                         const char *outsub, const struct stat *st, int explicit_arg)
+{
+    const samsep_batch_config *cfg = pl->cfg;
+    samsep_batch *b = pl->b;
+    samsep_file_info info;
+    char why[SAMSEP_MSG_MAX];
+    item *it = new_item(b, path, rel, outsub);
+    int index = b->n - 1, first, i, rc;
+
+    if (it == NULL)
+        return SAMSEP_ERR_NOMEM;
+    split_name(base_name(path), &it->stem, &it->srcext);
+    if (it->stem == NULL || it->srcext == NULL)
+        return SAMSEP_ERR_NOMEM;
+    it->id.dev = st->st_dev;
+    it->id.ino = st->st_ino;
+
+    if (base_name(path)[0] == '.')
+        return set_action(it, SAMSEP_ACTION_SKIP, xstrdup("hidden file"));
+    for (i = 0; i < 2 + cfg->n_skip_suffixes; i++) {
+        const char *suf = i < 2 ? default_suffixes[i] : cfg->skip_suffixes[i - 2];
+
+        if (ends_with_ci(it->stem, suf))
+            return set_action(it, SAMSEP_ACTION_SKIP,
+                              fmt("looks like a samsep output (name ends in %s)", suf));
+    }
+    first = find_seen(pl, it->id);
+    if (first >= 0)
+        return set_action(it, SAMSEP_ACTION_SKIP,
+                          fmt("same file as %s", b->items[first].input));
+    rc = remember(pl, it->id, index);
+    if (rc != SAMSEP_OK)
+        return rc;
+    if (cfg->shard_count > 1 &&
+        (int)(fnv1a(rel) % (uint64_t)cfg->shard_count) != cfg->shard_index - 1)
+        return set_action(it, SAMSEP_ACTION_SKIP,
+                          fmt("other shard (not %d/%d)", cfg->shard_index,
+                              cfg->shard_count));
+    if (st->st_size == 0) {
+        if (explicit_arg || is_audio_ext(it->srcext))
+            return set_action(it, SAMSEP_ACTION_FAIL, xstrdup("empty file (0 bytes)"));
+        return set_action(it, SAMSEP_ACTION_SKIP, xstrdup("not audio (empty file)"));
+    }
+    rc = samsep_probe_file(path, &info, why, sizeof why);
+    if (rc == SAMSEP_ERR_NOMEM)
+        return rc;
+    if (rc != SAMSEP_OK) {
+        /* the probe's message starts with the path; keep the reason */
+        const char *r = strncmp(why, path, strlen(path)) == 0 &&
+                                why[strlen(path)] == ':'
+                            ? why + strlen(path) + 2
+                            : why;
+
+        if (explicit_arg || is_audio_ext(it->srcext))
+            return set_action(it, SAMSEP_ACTION_FAIL, xstrdup(r));
+        return set_action(it, SAMSEP_ACTION_SKIP,
+                          xstrdup("not audio (libsndfile cannot read it)"));
+    }
+    if (strncmp(info.software, SAMSEP_SOFTWARE_TAG, strlen(SAMSEP_SOFTWARE_TAG)) == 0)
+        return set_action(it, SAMSEP_ACTION_SKIP,
+                          fmt("written by samsep (its tags say \"%s\")", info.software));
+    it->ext = samsep_format_extension(cfg->format != SAMSEP_FORMAT_AUTO
+                                          ? cfg->format : info.auto_format);
+    it->provenance = fmt("source_id=%llu:%llu:%lld:%lld.%09ld; settings=%016llx",
+                         (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+                         (long long)st->st_size, (long long)st->st_mtim.tv_sec,
+                         (long)st->st_mtim.tv_nsec,
+                         (unsigned long long)fnv1a(cfg->settings != NULL
+                                                       ? cfg->settings : ""));
+    if (it->provenance == NULL)
+        return SAMSEP_ERR_NOMEM;
+    it->pub.action = SAMSEP_ACTION_PROCESS;
+    return SAMSEP_OK;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int scan_dir(planner *pl, const char *dir, const char *rel,
+                    const char *outsub, int depth)
+{
+    DIR *d;
+    struct dirent *e;
+    char **names = NULL;
+    int n = 0, cap = 0, i, rc = SAMSEP_OK;
+
+    if (depth > 64) {
+        set_err(pl->err, pl->errlen, "%s: folders nested too deep", dir);
+        return SAMSEP_ERR_INVALID;
+    }
+    d = opendir(dir);
+    if (d == NULL) {
+        item *it = new_item(pl->b, dir, rel, outsub);
+
+        if (it == NULL)
+            return SAMSEP_ERR_NOMEM;
+        return set_action(it, SAMSEP_ACTION_FAIL,
+                          fmt("cannot read folder: %s", strerror(errno)));
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (n == cap) {
+            char **p = realloc(names, (size_t)(cap = cap ? cap * 2 : 64) * sizeof *p);
+
+            if (p == NULL) {
+                rc = SAMSEP_ERR_NOMEM;
+                break;
+            }
+            names = p;
+        }
+        if ((names[n] = strdup(e->d_name)) == NULL) {
+            rc = SAMSEP_ERR_NOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (n > 0)
+        qsort(names, (size_t)n, sizeof *names, cmp_names);
+    for (i = 0; i < n && rc == SAMSEP_OK; i++) {
+        char *path = join(dir, names[i]);
+        char *r = rel[0] ? join(rel, names[i]) : xstrdup(names[i]);
+        struct stat st, lst;
+
+        if (path == NULL || r == NULL) {
+            rc = SAMSEP_ERR_NOMEM;
+        } else if (stat(path, &st) != 0) {
+            item *it = new_item(pl->b, path, r, outsub);
+
+            rc = it == NULL ? SAMSEP_ERR_NOMEM
+                            : set_action(it, SAMSEP_ACTION_SKIP,
+                                         fmt("cannot stat: %s", strerror(errno)));
+        } else if (S_ISDIR(st.st_mode)) {
+            /* never follow a symlinked folder: it could lead back up */
+            if (pl->cfg->recursive && names[i][0] != '.' && lstat(path, &lst) == 0 &&
+                !S_ISLNK(lst.st_mode)) {
+                char *sub = join(outsub, names[i]);
+
+                rc = sub == NULL ? SAMSEP_ERR_NOMEM
+                                 : scan_dir(pl, path, r, sub, depth + 1);
+                free(sub);
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            rc = consider_file(pl, path, r, outsub, &st, 0);
+        } else if (names[i][0] != '.') {
+            item *it = new_item(pl->b, path, r, outsub);
+
+            rc = it == NULL ? SAMSEP_ERR_NOMEM
+                            : set_action(it, SAMSEP_ACTION_SKIP,
+                                         xstrdup("not a regular file"));
+        }
+        free(path);
+        free(r);
+    }
+    for (i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* Give every processed item its output names; clashing items get their
+ * source extension in the name, and what still clashes fails. */
+static int name_items(samsep_batch *b)
+{
+    int i, j, pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 0; i < b->n; i++) {
+            item *it = &b->items[i];
+
+            if (it->pub.action != SAMSEP_ACTION_PROCESS)
+                continue;
+            free(it->target);
+            free(it->residual);
+            if (pass == 1 && it->named == 2) {
+                it->target = fmt("%s/%s.%s_target.%s", it->outsub, it->stem,
+                                 it->srcext, it->ext);
+                it->residual = fmt("%s/%s.%s_residual.%s", it->outsub, it->stem,
+                                   it->srcext, it->ext);
+            } else {
+                it->target = fmt("%s/%s_target.%s", it->outsub, it->stem, it->ext);
+                it->residual = fmt("%s/%s_residual.%s", it->outsub, it->stem, it->ext);
+            }
+            if (it->target == NULL || it->residual == NULL)
+                return SAMSEP_ERR_NOMEM;
+            if (it->named == 0)
+                it->named = 1;
+        }
+        /* find clashes (quadratic in clashing names only after sorting would
+         * be nicer; plans are bounded by --max-files in practice) */
+        for (i = 0; i < b->n; i++) {
+            item *a = &b->items[i];
+
+            if (a->pub.action != SAMSEP_ACTION_PROCESS)
+                continue;
+            for (j = i + 1; j < b->n; j++) {
+                item *c = &b->items[j];
+
+                if (c->pub.action != SAMSEP_ACTION_PROCESS ||
+                    strcmp(a->target, c->target) != 0)
+                    continue;
+                if (pass == 0) {
+                    a->named = 2;
+                    c->named = 2;
+                } else {
+                    int rc = set_action(c, SAMSEP_ACTION_FAIL,
+                                        fmt("its outputs would have the same names as "
+                                            "those of %s", a->input));
+
+                    if (rc != SAMSEP_OK)
+                        return rc;
+                }
+            }
+        }
+    }
+    return SAMSEP_OK;
+}
+
+static void publish(samsep_batch *b)
+{
+    int i;
+
+    for (i = 0; i < b->n; i++) {
+        item *it = &b->items[i];
+
+        it->pub.input = it->input;
+        it->pub.reason = it->reason;
+        it->pub.target = it->pub.action == SAMSEP_ACTION_PROCESS ||
+                                 (it->reason != NULL && it->target != NULL)
+                             ? it->target : NULL;
+        it->pub.residual = it->pub.target != NULL ? it->residual : NULL;
+        it->pub.provenance = it->provenance;
+    }
+}
+
+int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
+                      char *err, size_t errlen)
+{
+    planner pl;
+    outinfo *o = NULL;
+    char near[PATH_MAX];
+    samsep_batch *b;
+    int i, rc = SAMSEP_OK;
+
+    if (out != NULL)
+        *out = NULL;
+    if (cfg == NULL || out == NULL || cfg->outdir == NULL || cfg->outdir[0] == '\0' ||
+        cfg->n_inputs < 1 || cfg->inputs == NULL || cfg->n_skip_suffixes < 0 ||
+        (cfg->shard_count > 0 &&
+         (cfg->shard_index < 1 || cfg->shard_index > cfg->shard_count))) {
+        set_err(err, errlen, "batch: invalid configuration");
+        return SAMSEP_ERR_INVALID;
+    }
+    b = calloc(1, sizeof *b);
+    o = malloc(sizeof *o);
+    if (b == NULL || o == NULL || (b->outdir = xstrdup(cfg->outdir)) == NULL ||
+        (b->settings = xstrdup(cfg->settings != NULL ? cfg->settings : "")) == NULL) {
+        free(o);
+        samsep_batch_free(b);
+        set_err(err, errlen, "out of memory");
+        return SAMSEP_ERR_NOMEM;
+    }
+    b->overwrite = cfg->overwrite;
+    memset(&pl, 0, sizeof pl);
+    pl.cfg = cfg;
+    pl.b = b;
+    pl.err = err;
+    pl.errlen = errlen;
+
+    /* 1. the output folder's identity chain */
+    if (nearest_existing(cfg->outdir, near, sizeof near, &o->exists) != 0 ||
+        build_chain(near, &o->ch) != 0) {
+        set_err(err, errlen, "output folder \"%s\": %s", cfg->outdir,
+                errno == ENOTDIR ? "a file is in the way, not a folder"
+                                 : strerror(errno));
+        rc = SAMSEP_ERR_INVALID;
+    }
+    /* 2. every input folder (or input file's folder) against it, all before
+     * any scanning, so a refusal happens before any work */
+    for (i = 0; i < cfg->n_inputs && rc == SAMSEP_OK; i++) {
+        const char *in = cfg->inputs[i];
+        struct stat st;
+
+        if (stat(in, &st) != 0)
+            continue; /* reported as a failed item below */
+        if (S_ISDIR(st.st_mode)) {
+            rc = check_collision(o, cfg->outdir, in, "input folder", in, err, errlen);
+        } else {
+            const char *slash = strrchr(in, '/');
+            char *dir = slash != NULL ? strndup(in, (size_t)(slash - in) + 1)
+                                      : xstrdup(".");
+
+            if (dir == NULL)
+                rc = SAMSEP_ERR_NOMEM;
+            else
+                rc = check_collision(o, cfg->outdir, dir, "folder of the input file",
+                                     in, err, errlen);
+            free(dir);
+        }
+    }
+    /* 3. discover and judge every file */
+    for (i = 0; i < cfg->n_inputs && rc == SAMSEP_OK; i++) {
+        const char *in = cfg->inputs[i];
+        struct stat st;
+
+        if (stat(in, &st) != 0) {
+            item *it = new_item(b, in, base_name(in), cfg->outdir);
+
+            rc = it == NULL ? SAMSEP_ERR_NOMEM
+                            : set_action(it, SAMSEP_ACTION_FAIL,
+                                         fmt("cannot open: %s", strerror(errno)));
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = scan_dir(&pl, in, "", cfg->outdir, 0);
+        } else if (S_ISREG(st.st_mode)) {
+            rc = consider_file(&pl, in, base_name(in), cfg->outdir, &st, 1);
+        } else {
+            item *it = new_item(b, in, base_name(in), cfg->outdir);
+
+            rc = it == NULL ? SAMSEP_ERR_NOMEM
+                            : set_action(it, SAMSEP_ACTION_FAIL,
+                                         xstrdup("not a regular file or folder"));
+        }
+    }
+    /* 4. output names, 5. what is already done */
+    if (rc == SAMSEP_OK)
+        rc = name_items(b);
+    for (i = 0; i < b->n && rc == SAMSEP_OK; i++) {
+        item *it = &b->items[i];
+
+        if (it->pub.action == SAMSEP_ACTION_PROCESS && !cfg->overwrite &&
+            outputs_current(it, it->provenance))
+            rc = set_action(it, SAMSEP_ACTION_SKIP, xstrdup("done (outputs are current)"));
+    }
+    free(pl.seen);
+    free(pl.seen_item);
+    free(o);
+    if (rc != SAMSEP_OK) {
+        if (rc == SAMSEP_ERR_NOMEM)
+            set_err(err, errlen, "out of memory while planning");
+        samsep_batch_free(b);
+        return rc;
+    }
+    publish(b);
+    *out = b;
+    return SAMSEP_OK;
+}
+
+void samsep_batch_free(samsep_batch *b)
+{
+    int i;
+
+    if (b == NULL)
+        return;
+    for (i = 0; i < b->n; i++) {
+        item *it = &b->items[i];
+
+        free(it->input);
+        free(it->rel);
+        free(it->outsub);
+        free(it->stem);
+        free(it->srcext);
+        free(it->target);
+        free(it->residual);
+        free(it->reason);
+        free(it->provenance);
+    }
+    free(b->items);
+    free(b->outdir);
+    free(b->settings);
+    free(b);
+}
+
+int samsep_batch_count(const samsep_batch *b)
+{
+    return b != NULL ? b->n : 0;
+}
+
+const samsep_item *samsep_batch_item(const samsep_batch *b, int index)
+{
+    if (b == NULL || index < 0 || index >= b->n)
+        return NULL;
+    return &b->items[index].pub;
+}
+
+/* ---- claims ------------------------------------------------------------- */
+
+static int mkdirs(const char *path)
+{
+    char buf[PATH_MAX];
+    size_t i, len = strlen(path);
+
+    if (len == 0 || len >= sizeof buf)
+        return -1;
+    memcpy(buf, path, len + 1);
+    for (i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        buf[i] = i < len ? '/' : '\0';
+    }
+    return 0;
+}
+
+/* Remove ".<name>.samsep-tmp-*" for the item's two outputs. */
+static void remove_stale_temps(const item *it)
+{
+    const char *names[2] = { base_name(it->target), base_name(it->residual) };
+    DIR *d = opendir(it->outsub);
+    struct dirent *e;
+    int k;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        for (k = 0; k < 2; k++) {
+            size_t ln = strlen(names[k]);
+
+            if (e->d_name[0] == '.' && strncmp(e->d_name + 1, names[k], ln) == 0 &&
+                strncmp(e->d_name + 1 + ln, AUDIO_TMP_MARKER,
+                        strlen(AUDIO_TMP_MARKER)) == 0) {
+                char *p = join(it->outsub, e->d_name);
+
+                if (p != NULL) {
+                    LOG_INFO("removing a stale temporary: %s", p);
+                    unlink(p);
+                    free(p);
+                }
+            }
+        }
+    }
+    closedir(d);
+}
+
+int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err,
+                       size_t errlen)
+{
+    item *it;
+    char *lock_path;
+    int attempt, fd = -1;
+
+    if (out != NULL)
+        *out = NULL;
+    if (b == NULL || out == NULL || index < 0 || index >= b->n ||
+        b->items[index].pub.action != SAMSEP_ACTION_PROCESS) {
+        set_err(err, errlen, "batch: nothing to claim");
+        return SAMSEP_ERR_INVALID;
+    }
+    it = &b->items[index];
+    if (mkdirs(it->outsub) != 0) {
+        set_err(err, errlen, "%s: cannot create output folder: %s", it->outsub,
+                strerror(errno));
+        return errno == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO;
+    }
+    lock_path = fmt("%s/.%s%s", it->outsub, base_name(it->target), LOCK_SUFFIX);
+    if (lock_path == NULL)
+        return SAMSEP_ERR_NOMEM;
+    for (attempt = 0; attempt < 20; attempt++) {
+        struct flock fl;
+        struct stat a, p;
+
+        fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            int e = errno;
+
+            set_err(err, errlen, "%s: cannot create lock file: %s", lock_path,
+                    strerror(e));
+            free(lock_path);
+            return e == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO;
+        }
+        memset(&fl, 0, sizeof fl);
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        if (fcntl(fd, F_SETLK, &fl) != 0) {
+            int e = errno;
+
+            close(fd);
+            free(lock_path);
+            if (e == EAGAIN || e == EACCES) {
+                set_err(err, errlen, "claimed by another samsep process");
+                return SAMSEP_ERR_BUSY;
+            }
+            set_err(err, errlen, "cannot lock %s: %s", it->target, strerror(e));
+            return SAMSEP_ERR_IO;
+        }
+        /* The holder before us unlinks the file on release; make sure we
+         * locked the file that is there now, not an orphan. */
+        if (fstat(fd, &a) == 0 && stat(lock_path, &p) == 0 && a.st_dev == p.st_dev &&
+            a.st_ino == p.st_ino)
+            break;
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        set_err(err, errlen, "cannot lock %s: lock file keeps changing", it->target);
+        free(lock_path);
+        return SAMSEP_ERR_BUSY;
+    }
+    if (!b->overwrite && outputs_current(it, it->provenance)) {
+        unlink(lock_path);
+        close(fd);
+        free(lock_path);
+        set_err(err, errlen, "done by another samsep process");
+        return SAMSEP_ERR_EMPTY;
+    }
+    remove_stale_temps(it);
+    *out = malloc(sizeof **out);
+    if (*out == NULL) {
+        unlink(lock_path);
+        close(fd);
+        free(lock_path);
+        return SAMSEP_ERR_NOMEM;
+    }
+    (*out)->fd = fd;
+    (*out)->lock_path = lock_path;
+    return SAMSEP_OK;
+}
+
+void samsep_claim_release(samsep_claim *c)
+{
+    if (c == NULL)
+        return;
+    unlink(c->lock_path); /* while still locked: see samsep_batch_claim */
+    close(c->fd);
+    free(c->lock_path);
+    free(c);
+}
