@@ -4,7 +4,7 @@
 set -eu
 
 PACKAGES="build-essential cmake pkg-config
-libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev libcmocka-dev
+libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev libcmocka-dev libopenblas-dev
 flac sox ffmpeg"
 
 missing=""

@@ -287,14 +287,17 @@ int audio_writer_commit(audio_writer *w, char *err, size_t errlen)
 {
     int rc, e;
 
+    errno = 0;
     sf_write_sync(w->sf);
     rc = sf_close(w->sf);
+    e = errno;
     w->sf = NULL;
     if (rc != 0) {
+        /* libsndfile reports a failed write as a "system error": say which */
         set_err(err, errlen, "%s: finishing the file failed: %s", w->final_path,
-                sf_error_number(rc));
+                e != 0 ? strerror(e) : sf_error_number(rc));
         audio_writer_abort(w);
-        return SAMSEP_ERR_IO;
+        return e != 0 ? status_of_errno(e) : SAMSEP_ERR_IO;
     }
     if (fsync(w->fd) != 0 && errno != EINVAL) {
         e = errno;
