@@ -49,6 +49,7 @@ int interactive_ask(options *o, const config *cfg, const char *config_path)
     char err[SAMSEP_MSG_MAX], summary[128];
     samsep_engine *engine = NULL;
     samsep_batch *batch = NULL;
+    char def_prompt[256], def_engine[256];
     int n_process, n_skip, n_fail, rc;
 
     printf("samsep %s: isolate one sound from every recording in a folder.\n",
@@ -81,15 +82,19 @@ int interactive_ask(options *o, const config *cfg, const char *config_path)
     }
     samsep_batch_free(batch);
     batch = NULL;
+    /* copies: o->prompt and o->engine point into the answers freed below */
+    snprintf(def_prompt, sizeof def_prompt, "%s",
+             cfg->last_prompt != NULL ? cfg->last_prompt : o->prompt);
+    snprintf(def_engine, sizeof def_engine, "%s",
+             cfg->last_engine != NULL ? cfg->last_engine : o->engine);
     for (;;) {
         free(o->ask_prompt);
         free(o->ask_engine);
-        o->ask_prompt = ask("Prompt (what to isolate)",
-                            cfg->last_prompt != NULL ? cfg->last_prompt : o->prompt);
+        o->ask_engine = NULL;
+        o->ask_prompt = ask("Prompt (what to isolate)", def_prompt);
         if (o->ask_prompt == NULL)
             return EXIT_USAGE;
-        o->ask_engine = ask("Engine", cfg->last_engine != NULL ? cfg->last_engine
-                                                               : o->engine);
+        o->ask_engine = ask("Engine", def_engine);
         if (o->ask_engine == NULL)
             return EXIT_USAGE;
         o->prompt = o->ask_prompt;

@@ -291,6 +291,14 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
+static void options_free(options *o)
+{
+    free(o->ask_input);
+    free(o->ask_output);
+    free(o->ask_prompt);
+    free(o->ask_engine);
+}
+
 /* Config values for what the flags left unset. */
 static void apply_config(options *o, config *cfg)
 {
@@ -491,7 +499,8 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
         memset(&pl, 0, sizeof pl);
         if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
             pl.out = stderr;
-            pl.label = it->input;
+            pl.label = strrchr(it->input, '/') != NULL ? strrchr(it->input, '/') + 1
+                                                       : it->input;
             pl.index = index;
             pl.count = total;
             job.progress = progress_update;
@@ -570,6 +579,7 @@ int main(int argc, char **argv)
     }
     if (rc != 0) {
         config_free(&cfg);
+        options_free(&o);
         return rc;
     }
 
@@ -577,6 +587,7 @@ int main(int argc, char **argv)
     if (cli_open_engine(&o, &engine, err, sizeof err) != SAMSEP_OK) {
         fprintf(stderr, "samsep: %s\n", err);
         config_free(&cfg);
+        options_free(&o);
         return EXIT_USAGE;
     }
     rc = cli_plan(&o, &batch, err, sizeof err);
@@ -584,6 +595,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "samsep: %s\n", err);
         samsep_engine_close(engine);
         config_free(&cfg);
+        options_free(&o);
         return EXIT_USAGE;
     }
 
@@ -603,7 +615,7 @@ int main(int argc, char **argv)
         code = EXIT_ALL_DONE;
         goto out;
     }
-    if (!o.json && o.verbosity >= 0 && n_skip > 0 && o.verbosity == 0)
+    if (!o.json && !o.interactive && n_skip > 0 && o.verbosity == 0)
         printf("%d input(s) skipped (see --dry-run or -v for why)\n", n_skip);
 
     /* Runaway guard. */
@@ -653,5 +665,6 @@ out:
     samsep_batch_free(batch);
     samsep_engine_close(engine);
     config_free(&cfg);
+    options_free(&o);
     return code;
 }

@@ -568,36 +568,43 @@ static int scan_dir(planner *pl, const char *dir, const char *rel,
     return rc;
 }
 
-/* Give every processed item its output names; clashing items get their
- * source extension in the name, and what still clashes fails. */
+/* Give every processed item its output names. Items that would share a name
+ * all get their source extension in it ("a.wav_target.wav"); items that
+ * still share one (the same file name in two input folders) also get a short
+ * hash of their source identity, which is stable across runs and does not
+ * depend on the order of the inputs. */
 static int name_items(samsep_batch *b)
 {
-    int i, j, pass;
+    int i, j, level;
 
-    for (pass = 0; pass < 2; pass++) {
+    for (level = 0; level < 3; level++) {
+        int clashes = 0;
+
         for (i = 0; i < b->n; i++) {
             item *it = &b->items[i];
+            char tag[32] = "";
 
-            if (it->pub.action != SAMSEP_ACTION_PROCESS)
+            if (it->pub.action != SAMSEP_ACTION_PROCESS || it->named < level)
                 continue;
+            if (it->named >= 2)
+                snprintf(tag, sizeof tag, ".%s", it->srcext);
+            if (it->named >= 3) {
+                char key[64];
+
+                snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)it->id.dev,
+                         (unsigned long long)it->id.ino);
+                snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "-%06llx",
+                         (unsigned long long)(fnv1a(key) & 0xffffff));
+            }
             free(it->target);
             free(it->residual);
-            if (pass == 1 && it->named == 2) {
-                it->target = fmt("%s/%s.%s_target.%s", it->outsub, it->stem,
-                                 it->srcext, it->ext);
-                it->residual = fmt("%s/%s.%s_residual.%s", it->outsub, it->stem,
-                                   it->srcext, it->ext);
-            } else {
-                it->target = fmt("%s/%s_target.%s", it->outsub, it->stem, it->ext);
-                it->residual = fmt("%s/%s_residual.%s", it->outsub, it->stem, it->ext);
-            }
+            it->target = fmt("%s/%s%s_target.%s", it->outsub, it->stem, tag, it->ext);
+            it->residual = fmt("%s/%s%s_residual.%s", it->outsub, it->stem, tag, it->ext);
             if (it->target == NULL || it->residual == NULL)
                 return SAMSEP_ERR_NOMEM;
             if (it->named == 0)
                 it->named = 1;
         }
-        /* find clashes (quadratic in clashing names only after sorting would
-         * be nicer; plans are bounded by --max-files in practice) */
         for (i = 0; i < b->n; i++) {
             item *a = &b->items[i];
 
@@ -609,9 +616,10 @@ static int name_items(samsep_batch *b)
                 if (c->pub.action != SAMSEP_ACTION_PROCESS ||
                     strcmp(a->target, c->target) != 0)
                     continue;
-                if (pass == 0) {
-                    a->named = 2;
-                    c->named = 2;
+                if (level < 2) {
+                    a->named = level + 2;
+                    c->named = level + 2;
+                    clashes++;
                 } else {
                     int rc = set_action(c, SAMSEP_ACTION_FAIL,
                                         fmt("its outputs would have the same names as "
@@ -622,6 +630,8 @@ static int name_items(samsep_batch *b)
                 }
             }
         }
+        if (clashes == 0)
+            break;
     }
     return SAMSEP_OK;
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Folder collision: an output folder that is an input folder, is inside one or
+# contains one is refused with exit 2 before anything is created (not even the
+# output folder), and the message names both folders and says why. Decided on
+# identity, so '..', trailing slashes and symlinks do not hide it (bind
+# mounts: 18_collision_bind_mount.sh, which needs permission to mount).
+. "$(dirname "$0")/lib.sh"
+
+D=$T/data
+tone "$D/recordings/a.wav"
+tone "$D/recordings/sub/b.wav"
+mkdir -p "$D/results"
+tone "$D/results/old/c.wav"
+ln -s recordings "$D/recordings_link"
+cd "$D"
+
+# refused WHY INPUT-NAME OUTPUT-AS-GIVEN ARGS...: run, expect exit 2, nothing
+# created under $D, and a message naming both folders and the reason.
+refused() {
+    local why=$1 in_name=$2 out_given=$3 before out_real
+    shift 3
+    before=$(snapshot "$D")
+    ss "$@"
+    assert_rc 2 "collision must be refused"
+    assert_unchanged "$before" "$D" "a refused run"
+    assert_err "$why"
+    assert_err "$in_name"
+    out_real=$(realpath -m "$out_given")
+    out_given=${out_given%/}
+    if ! grep -qF -- "$out_given" "$ERR" && ! grep -qF -- "$out_real" "$ERR"; then
+        fail "the message does not name the output folder ('$out_given' or '$out_real')"
+    fi
+}
+
+say "input folder == output folder"
+refused "is the input folder" recordings recordings recordings -o recordings
+refused "is the input folder" recordings recordings/ recordings/ -o recordings/
+refused "is the input folder" recordings ./recordings/../recordings recordings -o ./recordings/../recordings
+refused "is the input folder" recordings "$D/recordings" -r recordings -o "$D/recordings"
+
+say "output folder inside the input folder, not existing yet"
+refused "is inside the input folder" recordings recordings/out recordings -o recordings/out
+refused "is inside the input folder" recordings recordings/x/y/z -r recordings -o recordings/x/y/z
+refused "is inside the input folder" recordings recordings/../recordings/new recordings -o recordings/../recordings/new
+
+say "output folder inside the input folder, existing"
+refused "is inside the input folder" recordings recordings/sub recordings -o recordings/sub
+refused "is inside the input folder" recordings recordings/sub/ -r recordings/ -o recordings/sub/
+
+say "input folder inside the output folder"
+CONTAINS_WHY="contains the input folder|input folder .* is inside the output folder"
+refused "$CONTAINS_WHY" results/old . results/old -o .
+refused "$CONTAINS_WHY" results/old results results/old -o results
+refused "$CONTAINS_WHY" old results -r results/old -o results
+
+say "output folder reached through a symlink to the input folder"
+refused "is the input folder" recordings recordings_link recordings -o recordings_link
+refused "is inside the input folder" recordings recordings_link/new recordings -o recordings_link/new
+refused "is inside the input folder" recordings_link recordings/sub recordings_link -o recordings/sub
+
+say "several inputs: one colliding input is enough to refuse"
+refused "is the input folder" recordings recordings results/old recordings -o recordings
+
+say "an input file whose own folder is the output folder"
+FILE_WHY="is the input folder|is the folder of|is its folder"
+refused "$FILE_WHY" recordings recordings recordings/a.wav -o recordings
+refused "$FILE_WHY" recordings recordings_link recordings/sub/../a.wav -o recordings_link
+
+say "dry run is refused the same way"
+refused "is inside the input folder" recordings recordings/new --dry-run recordings -o recordings/new
+
+say "control: a sibling output folder is accepted"
+ss recordings -o elsewhere
+assert_rc 0
+assert_pair elsewhere a wav 8000
