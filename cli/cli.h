@@ -23,6 +23,9 @@ typedef struct options {
     const char *const *inputs;
     int n_inputs;
     const char *outdir, *prompt, *engine, *model, *config_path, *log_dir;
+    const char *t5;     /* --t5 DIR */
+    int residual;       /* samsep_residual_request */
+    unsigned long long seed;
     double chunk;   /* 0: engine default */
     double overlap; /* < 0: engine default */
     int format, subtype, threads, max_files, recursive, yes, overwrite;

@@ -46,7 +46,10 @@ enum {
     OPT_CONFIG,
     OPT_LOG_DIR,
     OPT_SHARD,
-    OPT_SKIP_SUFFIX
+    OPT_SKIP_SUFFIX,
+    OPT_T5,
+    OPT_RESIDUAL,
+    OPT_SEED
 };
 
 #define DEFAULT_MAX_FILES 100
@@ -70,7 +73,10 @@ static void usage(FILE *f)
 "  -o, --output DIR       output folder; never an input folder, inside or around one\n"
 "  -p, --prompt TEXT      what to isolate (default: speech)\n"
 "  -e, --engine NAME      separation engine (default: dsp; see --list-engines)\n"
-"      --model PATH       model folder, for engines that need one\n"
+"      --model DIR        model folder (sam-audio: config.json, checkpoint.pt, t5/)\n"
+"      --t5 DIR           text encoder folder (default: MODEL/t5)\n"
+"      --residual model|subtract  sam-audio: the model's residual, or mixture - target\n"
+"      --seed N           seed of the model's noise (default 0)\n"
 "  -r, --recursive        descend into sub-folders; outputs mirror them\n"
 "      --chunk SECONDS    chunk length (default: engine's, else 30)\n"
 "      --overlap SECONDS  overlap between chunks (default: engine's, else 2)\n"
@@ -90,7 +96,7 @@ static void usage(FILE *f)
 "  -q, --quiet / -v, --verbose\n"
 "  -h, --help / --version / --list-engines\n"
 "\n"
-"dsp prompts: speech (voice), noise.\n"
+"dsp prompts: speech (voice), noise. sam-audio: any text, e.g. -p \"dog barking\".\n"
 "Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused, 130 interrupted.\n",
         f);
 }
@@ -184,6 +190,9 @@ static int parse_options(int argc, char **argv, options *o)
         { "prompt", required_argument, NULL, 'p' },
         { "engine", required_argument, NULL, 'e' },
         { "model", required_argument, NULL, OPT_MODEL },
+        { "t5", required_argument, NULL, OPT_T5 },
+        { "residual", required_argument, NULL, OPT_RESIDUAL },
+        { "seed", required_argument, NULL, OPT_SEED },
         { "recursive", no_argument, NULL, 'r' },
         { "chunk", required_argument, NULL, OPT_CHUNK },
         { "overlap", required_argument, NULL, OPT_OVERLAP },
@@ -220,6 +229,26 @@ static int parse_options(int argc, char **argv, options *o)
         case 'y': o->yes = 1; break;
         case 'i': o->interactive = 1; break;
         case OPT_MODEL: o->model = optarg; break;
+        case OPT_T5: o->t5 = optarg; break;
+        case OPT_RESIDUAL: {
+            static const char *const modes[] = { "model", "subtract" };
+
+            if (parse_choice("--residual", optarg, modes, 2, &o->residual) != 0)
+                return EXIT_USAGE;
+            break;
+        }
+        case OPT_SEED: {
+            char *end;
+
+            errno = 0;
+            o->seed = strtoull(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-') {
+                fprintf(stderr, "samsep: --seed wants a whole number >= 0, not \"%s\"\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
         case OPT_CHUNK:
             if (parse_seconds("--chunk", optarg, &o->chunk) != 0)
                 return EXIT_USAGE;
@@ -361,6 +390,9 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
     cfg.prompt = o->prompt;
     cfg.model_path = o->model;
     cfg.threads = o->threads;
+    cfg.text_encoder_path = o->t5;
+    cfg.residual = o->residual;
+    cfg.seed = o->seed;
     return samsep_engine_open(o->engine, &cfg, engine, err, errlen);
 }
 
@@ -370,9 +402,11 @@ int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
     char settings[512];
 
     snprintf(settings, sizeof settings,
-             "engine=%s;prompt=%s;model=%s;chunk=%.6g;overlap=%.6g;format=%d;subtype=%d",
-             o->engine, o->prompt, o->model != NULL ? o->model : "", o->chunk,
-             o->overlap, o->format, o->subtype);
+             "engine=%s;prompt=%s;model=%s;t5=%s;residual=%d;seed=%llu;chunk=%.6g;"
+             "overlap=%.6g;format=%d;subtype=%d",
+             o->engine, o->prompt, o->model != NULL ? o->model : "",
+             o->t5 != NULL ? o->t5 : "", o->residual, o->seed, o->chunk, o->overlap,
+             o->format, o->subtype);
     memset(&bc, 0, sizeof bc);
     bc.inputs = o->inputs;
     bc.n_inputs = o->n_inputs;

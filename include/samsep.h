@@ -130,7 +130,18 @@ typedef struct samsep_engine_config {
     const char *prompt;     /* what to isolate; NULL means "speech" */
     const char *model_path; /* model folder for engines that need one, or NULL */
     int threads;            /* worker threads; 0 = engine's choice */
+    const char *text_encoder_path; /* text encoder folder, or NULL for the
+                                      engine's default (e.g. MODEL/t5) */
+    int residual;           /* samsep_residual_request */
+    uint64_t seed;          /* for engines that draw noise */
 } samsep_engine_config;
+
+/* What the caller asks of an engine that can make its own residual. */
+typedef enum samsep_residual_request {
+    SAMSEP_RESIDUAL_DEFAULT = 0,  /* the engine's choice */
+    SAMSEP_RESIDUAL_MODEL = 1,    /* the engine's own residual */
+    SAMSEP_RESIDUAL_MIX_MINUS = 2 /* mixture - target, so the two sum exactly */
+} samsep_residual_request;
 
 /* How the engine's residual is made. */
 typedef enum samsep_residual_mode {

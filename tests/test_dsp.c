@@ -177,7 +177,7 @@ static int64_t run_engine(const char *prompt, int rate, int channels, const floa
                           float *out, int64_t n, int64_t block, uint64_t seed)
 {
     const samsep_engine_vtable *vt = &samsep_engine_dsp;
-    samsep_engine_config cfg = {prompt, NULL, 0};
+    samsep_engine_config cfg = {prompt, NULL, 0, NULL, 0, 0};
     void *eng = NULL;
     samsep_engine_info info;
     char err[SAMSEP_MSG_MAX];
@@ -351,7 +351,7 @@ static void test_open_prompts(void **state)
     assert_non_null(vt->description);
     static const char *ok[] = {NULL, "speech", "voice", "noise", " Speech ", "VOICE", "\tNoise\n", ""};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        samsep_engine_config cfg = {ok[i], NULL, 0};
+        samsep_engine_config cfg = {ok[i], NULL, 0, NULL, 0, 0};
         void *eng = NULL;
         samsep_engine_info info;
         memset(&info, 0x55, sizeof info);
@@ -377,7 +377,7 @@ static void test_unknown_prompt(void **state)
 {
     (void)state;
     const samsep_engine_vtable *vt = &samsep_engine_dsp;
-    samsep_engine_config cfg = {"dog barking", NULL, 0};
+    samsep_engine_config cfg = {"dog barking", NULL, 0, NULL, 0, 0};
     void *eng = (void *)1;
     samsep_engine_info info;
     char err[SAMSEP_MSG_MAX] = "";

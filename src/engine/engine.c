@@ -16,6 +16,7 @@
 
 static const samsep_engine_vtable *const builtin_engines[] = {
     &samsep_engine_dsp,
+    &samsep_engine_sam_audio,
 };
 
 #define N_BUILTIN ((int)(sizeof builtin_engines / sizeof builtin_engines[0]))
@@ -31,7 +32,7 @@ int samsep_engine_open_custom(const samsep_engine_vtable *vt,
                               const samsep_engine_config *config,
                               samsep_engine **out, char *err, size_t errlen)
 {
-    samsep_engine_config defaults = { NULL, NULL, 0 };
+    samsep_engine_config defaults = { NULL, NULL, 0, NULL, 0, 0 };
     samsep_engine *e;
     const char *prompt;
     int rc;

@@ -13,4 +13,7 @@
 /* Classical DSP separation by prompt keyword (src/engine/dsp/). */
 extern const samsep_engine_vtable samsep_engine_dsp;
 
+/* Native SAM-Audio: any sound named in free text (src/engine/sam/). */
+extern const samsep_engine_vtable samsep_engine_sam_audio;
+
 #endif

@@ -1,0 +1,801 @@
+/*
+ * samsep-model.c - a small tool for people who download model files.
+ *
+ *   samsep-model info PATH     list the tensors of a checkpoint.pt or
+ *                              .safetensors file (or of the model file in
+ *                              a folder) and say whether it is a complete
+ *                              SAM-Audio model or T5 text encoder
+ *   samsep-model --help        list the subcommands
+ *
+ * Each subcommand is a function `cmd_<name>(argc, argv)` (argv[0] is the
+ * subcommand's name) in the table `commands`; adding one is adding a row.
+ * The tool is a client of the library's model readers (src/model/), nothing
+ * more.
+ *
+ * Exit status: 0 done, 1 a file is missing, unreadable or not a model file
+ * (named on stderr), 2 usage error.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/npy_write.h"
+#include "model/t5.h"
+#include "model/tensors.h"
+#include "model/tokenizer.h"
+#include "samsep.h"
+
+#define EXIT_BAD_FILE 1
+#define EXIT_USAGE 2
+
+/* The file names looked for, in order, when PATH is a folder. */
+static const char *const model_file_names[] = {
+    "checkpoint.pt", "model.safetensors", "checkpoint.safetensors",
+};
+
+/*
+ * SAM-Audio key families outside the transformer layers: the keys of the
+ * reference checkpoint (samref full/checkpoint_keys.tsv, made by the
+ * official code) with every all-digit path component written "N". A
+ * complete model has at least one key of each family; sizes (layers,
+ * channels) may differ from the reference, names may not.
+ */
+static const char *const sam_families[] = {
+    "audio_codec.encoder.block.N.bias",
+    "audio_codec.encoder.block.N.weight_g",
+    "audio_codec.encoder.block.N.weight_v",
+    "audio_codec.encoder.block.N.block.N.block.N.alpha",
+    "audio_codec.encoder.block.N.block.N.block.N.bias",
+    "audio_codec.encoder.block.N.block.N.block.N.weight_g",
+    "audio_codec.encoder.block.N.block.N.block.N.weight_v",
+    "audio_codec.encoder.block.N.block.N.alpha",
+    "audio_codec.encoder.block.N.block.N.bias",
+    "audio_codec.encoder.block.N.block.N.weight_g",
+    "audio_codec.encoder.block.N.block.N.weight_v",
+    "audio_codec.encoder.block.N.alpha",
+    "audio_codec.quantizer.in_proj.bias",
+    "audio_codec.quantizer.in_proj.weight_g",
+    "audio_codec.quantizer.in_proj.weight_v",
+    "audio_codec.quantizer.out_proj.bias",
+    "audio_codec.quantizer.out_proj.weight_g",
+    "audio_codec.quantizer.out_proj.weight_v",
+    "audio_codec.decoder.model.N.bias",
+    "audio_codec.decoder.model.N.weight_g",
+    "audio_codec.decoder.model.N.weight_v",
+    "audio_codec.decoder.model.N.block.N.alpha",
+    "audio_codec.decoder.model.N.block.N.bias",
+    "audio_codec.decoder.model.N.block.N.weight_g",
+    "audio_codec.decoder.model.N.block.N.weight_v",
+    "audio_codec.decoder.model.N.block.N.weight",
+    "audio_codec.decoder.model.N.block.N.block.N.alpha",
+    "audio_codec.decoder.model.N.block.N.block.N.bias",
+    "audio_codec.decoder.model.N.block.N.block.N.weight_g",
+    "audio_codec.decoder.model.N.block.N.block.N.weight_v",
+    "audio_codec.decoder.model.N.block.N.block.N.weight",
+    "audio_codec.decoder.wm_model.encoder_block.pre.N.alpha",
+    "audio_codec.decoder.wm_model.encoder_block.pre.N.bias",
+    "audio_codec.decoder.wm_model.encoder_block.pre.N.weight_g",
+    "audio_codec.decoder.wm_model.encoder_block.pre.N.weight_v",
+    "audio_codec.decoder.wm_model.encoder_block.pre.N.weight",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.weight_ih_l0",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.weight_hh_l0",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.bias_ih_l0",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.bias_hh_l0",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.weight_ih_l1",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.weight_hh_l1",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.bias_ih_l1",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.lstm.bias_hh_l1",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.weight",
+    "audio_codec.decoder.wm_model.encoder_block.post.N.bias",
+    "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.weight",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.bias",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.weight_ih_l0",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.weight_hh_l0",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.bias_ih_l0",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.bias_hh_l0",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.weight_ih_l1",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.weight_hh_l1",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.bias_ih_l1",
+    "audio_codec.decoder.wm_model.decoder_block.pre.N.lstm.bias_hh_l1",
+    "audio_codec.decoder.wm_model.decoder_block.post.N.weight",
+    "audio_codec.decoder.wm_model.decoder_block.post.N.bias",
+    "transformer.final_layer_scale_shift_table",
+    "transformer.norm.weight",
+    "transformer.output.weight",
+    "transformer.x_embedder.block.block1.groupnorm.weight",
+    "transformer.x_embedder.block.block1.groupnorm.bias",
+    "transformer.x_embedder.block.block1.project.weight",
+    "transformer.x_embedder.block.block1.project.bias",
+    "transformer.x_embedder.block.block2.groupnorm.weight",
+    "transformer.x_embedder.block.block2.groupnorm.bias",
+    "transformer.x_embedder.block.block2.project.weight",
+    "transformer.x_embedder.block.block2.project.bias",
+    "transformer.y_embedder.projection.w1.weight",
+    "transformer.y_embedder.projection.w2.weight",
+    "transformer.y_embedder.projection.w3.weight",
+    "transformer.t_embedder.projection.w1.weight",
+    "transformer.t_embedder.projection.w2.weight",
+    "transformer.t_embedder.projection.w3.weight",
+    "transformer.t_block.weight",
+    "transformer.t_block.bias",
+    "proj.weight",
+    "proj.bias",
+    "align_masked_video.gate",
+    "align_masked_video.conv.weight",
+    "align_masked_video.conv.bias",
+    "align_masked_video.layer_norm.weight",
+    "align_masked_video.layer_norm.bias",
+    "embed_anchors.gate",
+    "embed_anchors.embed.weight",
+    "embed_anchors.proj.weight",
+    "memory_proj.weight",
+    "memory_proj.bias",
+};
+
+/* Keys every transformer.layers.<n>. must have. */
+static const char *const sam_layer_keys[] = {
+    "scale_shift_table",
+    "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
+    "attention.wo.weight", "attention.q_norm.weight", "attention.k_norm.weight",
+    "feed_forward.w1.weight", "feed_forward.w2.weight", "feed_forward.w3.weight",
+    "attention_norm.weight", "ffn_norm.weight",
+    "cross_attention.wq.weight", "cross_attention.wk.weight",
+    "cross_attention.wv.weight", "cross_attention.wo.weight",
+    "cross_attention.q_norm.weight", "cross_attention.k_norm.weight",
+};
+
+/* HuggingFace T5EncoderModel: the keys outside the blocks, those of every
+ * encoder.block.<n>., and those only block 0 has. */
+static const char *const t5_keys[] = {
+    "shared.weight", "encoder.final_layer_norm.weight",
+    "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+};
+static const char *const t5_block_keys[] = {
+    "layer.0.SelfAttention.q.weight", "layer.0.SelfAttention.k.weight",
+    "layer.0.SelfAttention.v.weight", "layer.0.SelfAttention.o.weight",
+    "layer.0.layer_norm.weight", "layer.1.DenseReluDense.wi.weight",
+    "layer.1.DenseReluDense.wo.weight", "layer.1.layer_norm.weight",
+};
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+#define MAX_SHOWN_MISSING 5
+
+/* ---- shared helpers ---------------------------------------------------- */
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int is_file(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * The model file PATH names: PATH itself, or the first of model_file_names
+ * inside the folder PATH. Returns 0 with out filled, or prints why not.
+ */
+static int resolve_model_file(const char *path, char *out, size_t outlen)
+{
+    size_t i;
+
+    if (!is_dir(path)) {
+        if (snprintf(out, outlen, "%s", path) >= (int)outlen) {
+            fprintf(stderr, "samsep-model: path too long: %s\n", path);
+            return -1;
+        }
+        return 0;
+    }
+    for (i = 0; i < N_ELEMS(model_file_names); i++) {
+        if (snprintf(out, outlen, "%s/%s", path, model_file_names[i]) >= (int)outlen) {
+            fprintf(stderr, "samsep-model: path too long: %s\n", path);
+            return -1;
+        }
+        if (is_file(out))
+            return 0;
+    }
+    fprintf(stderr, "samsep-model: %s: folder holds none of checkpoint.pt, "
+            "model.safetensors, checkpoint.safetensors\n", path);
+    return -1;
+}
+
+/* "a.12.b" -> "a.N.b": every all-digit dot-separated component becomes N. */
+static void key_family(const char *name, char *out, size_t outlen)
+{
+    size_t o = 0;
+    const char *p = name;
+
+    while (*p != '\0' && o + 2 < outlen) {
+        const char *q = p;
+
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (q > p && (*q == '.' || *q == '\0') && (p == name || p[-1] == '.')) {
+            out[o++] = 'N';
+            p = q;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* Largest n with a key "<prefix><n>." (-1 when none). */
+static long max_index(const tensor_file *tf, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    long best = -1;
+    int i;
+
+    for (i = 0; i < tensor_file_count(tf); i++) {
+        const char *name = tensor_file_at(tf, i)->name;
+        char *end;
+        long v;
+
+        if (strncmp(name, prefix, plen) != 0 || name[plen] < '0' || name[plen] > '9')
+            continue;
+        errno = 0;
+        v = strtol(name + plen, &end, 10);
+        if (errno == 0 && *end == '.' && v > best && v < 1000000)
+            best = v;
+    }
+    return best;
+}
+
+typedef struct missing_list {
+    int count;
+    char shown[MAX_SHOWN_MISSING][512];
+} missing_list;
+
+static void note_missing(missing_list *m, const char *what)
+{
+    if (m->count < MAX_SHOWN_MISSING)
+        snprintf(m->shown[m->count], sizeof m->shown[0], "%s", what);
+    m->count++;
+}
+
+static void print_missing(const missing_list *m)
+{
+    int i;
+
+    for (i = 0; i < m->count && i < MAX_SHOWN_MISSING; i++)
+        printf("%s%s", i == 0 ? "" : ", ", m->shown[i]);
+    if (m->count > MAX_SHOWN_MISSING)
+        printf(" and %d more", m->count - MAX_SHOWN_MISSING);
+}
+
+static int has_prefix_key(const tensor_file *tf, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    int i;
+
+    for (i = 0; i < tensor_file_count(tf); i++)
+        if (strncmp(tensor_file_at(tf, i)->name, prefix, plen) == 0)
+            return 1;
+    return 0;
+}
+
+/* ---- info -------------------------------------------------------------- */
+
+/* Missing SAM-Audio keys; *layers gets the transformer layer count. */
+static void check_sam_audio(const tensor_file *tf, missing_list *m, long *layers)
+{
+    size_t f, k;
+    long n;
+    int i;
+
+    for (f = 0; f < N_ELEMS(sam_families); f++) {
+        int found = 0;
+
+        for (i = 0; i < tensor_file_count(tf) && !found; i++) {
+            char fam[512];
+
+            key_family(tensor_file_at(tf, i)->name, fam, sizeof fam);
+            found = strcmp(fam, sam_families[f]) == 0;
+        }
+        if (!found) {
+            char shown[512];
+            const char *p = sam_families[f];
+            size_t o = 0;
+
+            /* Written with <n> for the index, as a reader expects it. */
+            for (; *p != '\0' && o + 4 < sizeof shown; p++) {
+                if (*p == 'N' && (p == sam_families[f] || p[-1] == '.') &&
+                    (p[1] == '.' || p[1] == '\0')) {
+                    memcpy(shown + o, "<n>", 3);
+                    o += 3;
+                } else {
+                    shown[o++] = *p;
+                }
+            }
+            shown[o] = '\0';
+            note_missing(m, shown);
+        }
+    }
+    *layers = max_index(tf, "transformer.layers.") + 1;
+    if (*layers == 0)
+        note_missing(m, "transformer.layers.0.*");
+    for (n = 0; n < *layers; n++) {
+        for (k = 0; k < N_ELEMS(sam_layer_keys); k++) {
+            char key[256];
+
+            snprintf(key, sizeof key, "transformer.layers.%ld.%s", n, sam_layer_keys[k]);
+            if (tensor_file_find(tf, key) == NULL)
+                note_missing(m, key);
+        }
+    }
+}
+
+static void check_t5(const tensor_file *tf, missing_list *m, long *blocks)
+{
+    size_t k;
+    long n;
+
+    for (k = 0; k < N_ELEMS(t5_keys); k++)
+        if (tensor_file_find(tf, t5_keys[k]) == NULL)
+            note_missing(m, t5_keys[k]);
+    *blocks = max_index(tf, "encoder.block.") + 1;
+    for (n = 0; n < *blocks; n++) {
+        for (k = 0; k < N_ELEMS(t5_block_keys); k++) {
+            char key[256];
+
+            snprintf(key, sizeof key, "encoder.block.%ld.%s", n, t5_block_keys[k]);
+            if (tensor_file_find(tf, key) == NULL)
+                note_missing(m, key);
+        }
+    }
+}
+
+static void print_shape(const tensor *t)
+{
+    int d;
+
+    printf("[");
+    for (d = 0; d < t->ndim; d++)
+        printf("%s%lld", d == 0 ? "" : ", ", (long long)t->shape[d]);
+    printf("]");
+}
+
+static void print_verdict(const tensor_file *tf)
+{
+    missing_list sam = {0}, t5 = {0};
+    long layers = 0, blocks = 0;
+    int looks_sam = has_prefix_key(tf, "audio_codec.") || has_prefix_key(tf, "transformer.");
+    int looks_t5 = has_prefix_key(tf, "encoder.block.") || has_prefix_key(tf, "shared.");
+
+    check_sam_audio(tf, &sam, &layers);
+    check_t5(tf, &t5, &blocks);
+    if (sam.count == 0)
+        printf("model: complete SAM-Audio model (%ld transformer layers)\n", layers);
+    if (t5.count == 0 && blocks > 0) {
+        const tensor *emb = tensor_file_find(tf, "shared.weight");
+
+        printf("model: complete T5 text encoder (%ld blocks, vocabulary %lld, "
+               "width %lld)\n", blocks, emb->ndim == 2 ? (long long)emb->shape[0] : 0LL,
+               emb->ndim == 2 ? (long long)emb->shape[1] : 0LL);
+    }
+    if (sam.count == 0 || (t5.count == 0 && blocks > 0))
+        return;
+    if (looks_sam) {
+        printf("model: incomplete SAM-Audio model, missing ");
+        print_missing(&sam);
+        printf("\n");
+    }
+    if (looks_t5) {
+        printf("model: incomplete T5 text encoder, missing ");
+        if (blocks == 0)
+            note_missing(&t5, "encoder.block.0.*");
+        print_missing(&t5);
+        printf("\n");
+    }
+    if (!looks_sam && !looks_t5)
+        printf("model: neither a SAM-Audio model nor a T5 text encoder (no "
+               "audio_codec.*, transformer.*, encoder.* or shared.* keys)\n");
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    char path[4096], err[1024];
+    tensor_file *tf;
+    long long params = 0, bytes = 0;
+    int i, width = 0, rc;
+
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: samsep-model info PATH\n"
+                "  PATH: a checkpoint.pt or .safetensors file, or a folder "
+                "holding one\n");
+        return EXIT_USAGE;
+    }
+    if (resolve_model_file(argv[1], path, sizeof path) != 0)
+        return EXIT_BAD_FILE;
+    rc = tensor_file_open(path, &tf, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "samsep-model: %s\n", err);
+        return EXIT_BAD_FILE;
+    }
+    printf("file: %s (%s)\n", path, tensor_file_kind(tf));
+    for (i = 0; i < tensor_file_count(tf); i++) {
+        int w = (int)strlen(tensor_file_at(tf, i)->name);
+
+        if (w > width)
+            width = w;
+    }
+    for (i = 0; i < tensor_file_count(tf); i++) {
+        const tensor *t = tensor_file_at(tf, i);
+
+        printf("  %-*s  %-4s  ", width, t->name, tensor_dtype_name(t->dtype));
+        print_shape(t);
+        printf("\n");
+        params += t->numel;
+        bytes += t->numel * (long long)tensor_dtype_size(t->dtype);
+    }
+    printf("tensors: %d\nparameters: %lld\nbytes: %lld (%.1f MiB)\n",
+           tensor_file_count(tf), params, bytes, (double)bytes / (1024.0 * 1024.0));
+    print_verdict(tf);
+    tensor_file_close(tf);
+    return 0;
+}
+
+/* ---- t5 ---------------------------------------------------------------- */
+
+#define T5_CLI_MAX_LEN 512
+
+static void t5_usage(void)
+{
+    fprintf(stderr,
+            "usage: samsep-model t5 --model DIR [--tokenizer PATH] [--threads N]\n"
+            "                       [--max-len N] -o OUT.npy TEXT...\n"
+            "       samsep-model t5 --model DIR [--threads N] -o OUT.npy --ids 1,2,3 "
+            "[--ids ...]\n"
+            "  DIR: config.json + model.safetensors (or pytorch_model.bin) of a T5\n"
+            "  encoder; the tokenizer (tokenizer.json or spiece.model) is looked for\n"
+            "  in DIR unless --tokenizer names a file or folder. Each TEXT (or each\n"
+            "  --ids list, used as given: no </s> is added) is one row; rows are\n"
+            "  padded on the right to the longest. OUT.npy gets float32\n"
+            "  [rows, longest, d_model] (last_hidden_state). --max-len (default\n"
+            "  512) truncates tokenized texts, keeping </s>.\n");
+}
+
+/* Parse "1,2,3" into ids[0..cap); returns the count or -1. */
+static int t5_parse_ids(const char *s, int32_t *ids, int cap)
+{
+    int n = 0;
+    while (*s != '\0') {
+        char *end;
+        long v;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (end == s || errno != 0 || v < 0 || v > INT32_MAX || n >= cap ||
+            (*end != ',' && *end != '\0'))
+            return -1;
+        ids[n++] = (int32_t)v;
+        s = *end == ',' ? end + 1 : end;
+        if (*end == ',' && *s == '\0')
+            return -1;
+    }
+    return n;
+}
+
+static int cmd_t5(int argc, char **argv)
+{
+    const char *model = NULL, *tok_path = NULL, *outp = NULL;
+    int threads = 0, max_len = T5_CLI_MAX_LEN, n_text = 0, n_ids = 0;
+    int i, b, rows, L = 0, rc, status = EXIT_BAD_FILE, opts = 1;
+    const char **texts = calloc((size_t)argc, sizeof *texts);
+    const char **idlists = calloc((size_t)argc, sizeof *idlists);
+    int32_t *rowids = NULL, *packed = NULL;
+    int *lengths = NULL;
+    float *out = NULL;
+    t5_encoder *enc = NULL;
+    t5_tokenizer *tk = NULL;
+    char err[1024] = "";
+
+    if (texts == NULL || idlists == NULL) {
+        fprintf(stderr, "samsep-model: out of memory\n");
+        goto done;
+    }
+    status = EXIT_USAGE;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (opts && strcmp(a, "--") == 0) {
+            opts = 0;
+        } else if (opts && strcmp(a, "--model") == 0 && has_val) {
+            model = argv[++i];
+        } else if (opts && strcmp(a, "--tokenizer") == 0 && has_val) {
+            tok_path = argv[++i];
+        } else if (opts && (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) &&
+                   has_val) {
+            outp = argv[++i];
+        } else if (opts && strcmp(a, "--ids") == 0 && has_val) {
+            idlists[n_ids++] = argv[++i];
+        } else if (opts && (strcmp(a, "--threads") == 0 || strcmp(a, "--max-len") == 0) &&
+                   has_val) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            int is_threads = strcmp(a, "--threads") == 0;
+            if (*end != '\0' || end == argv[i + 1] || v < (is_threads ? 0 : 1) ||
+                v > (is_threads ? 1024 : 1 << 20)) {
+                fprintf(stderr, "samsep-model t5: bad value for %s: '%s'\n", a,
+                        argv[i + 1]);
+                goto done;
+            }
+            if (is_threads)
+                threads = (int)v;
+            else
+                max_len = (int)v;
+            i++;
+        } else if (opts && strcmp(a, "--help") == 0) {
+            t5_usage();
+            status = 0;
+            goto done;
+        } else if (opts && a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "samsep-model t5: unknown option or missing value: %s\n", a);
+            t5_usage();
+            goto done;
+        } else {
+            texts[n_text++] = a;
+        }
+    }
+    if (model == NULL || outp == NULL || (n_text == 0) == (n_ids == 0)) {
+        if (n_text != 0 && n_ids != 0)
+            fprintf(stderr, "samsep-model t5: give TEXT arguments or --ids, not both\n");
+        t5_usage();
+        goto done;
+    }
+    rows = n_text + n_ids;
+    rowids = calloc((size_t)rows * (size_t)max_len, sizeof *rowids);
+    lengths = calloc((size_t)rows, sizeof *lengths);
+    if (rowids == NULL || lengths == NULL) {
+        fprintf(stderr, "samsep-model: out of memory\n");
+        status = EXIT_BAD_FILE;
+        goto done;
+    }
+
+    if (n_text > 0) {
+        rc = t5_tokenizer_open(tok_path != NULL ? tok_path : model, &tk, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "samsep-model t5: %s\n%s", err,
+                    tok_path == NULL ? "  (name the tokenizer with --tokenizer PATH, or "
+                                       "give token ids with --ids)\n" : "");
+            status = EXIT_BAD_FILE;
+            goto done;
+        }
+        for (b = 0; b < rows; b++) {
+            int n = t5_tokenizer_encode(tk, texts[b], rowids + (size_t)b * max_len,
+                                        max_len, err, sizeof err);
+            if (n < 1) {
+                fprintf(stderr, "samsep-model t5: text %d: %s\n", b + 1, err);
+                goto done;
+            }
+            lengths[b] = n;
+        }
+    } else {
+        for (b = 0; b < rows; b++) {
+            int n = t5_parse_ids(idlists[b], rowids + (size_t)b * max_len, max_len);
+            if (n < 1) {
+                fprintf(stderr, "samsep-model t5: --ids '%s': expected 1 to %d "
+                        "comma-separated ids >= 0\n", idlists[b], max_len);
+                goto done;
+            }
+            lengths[b] = n;
+        }
+    }
+    for (b = 0; b < rows; b++)
+        if (lengths[b] > L)
+            L = lengths[b];
+    packed = calloc((size_t)rows * (size_t)L, sizeof *packed); /* pad id 0 */
+    if (packed == NULL) {
+        fprintf(stderr, "samsep-model: out of memory\n");
+        status = EXIT_BAD_FILE;
+        goto done;
+    }
+    for (b = 0; b < rows; b++)
+        memcpy(packed + (size_t)b * L, rowids + (size_t)b * max_len,
+               (size_t)lengths[b] * sizeof *packed);
+
+    rc = t5_encoder_open(model, threads, &enc, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "samsep-model t5: %s\n", err);
+        status = EXIT_BAD_FILE;
+        goto done;
+    }
+    out = malloc((size_t)rows * (size_t)L * (size_t)t5_encoder_dim(enc) * sizeof *out);
+    if (out == NULL) {
+        fprintf(stderr, "samsep-model: out of memory\n");
+        status = EXIT_BAD_FILE;
+        goto done;
+    }
+    rc = t5_encoder_run(enc, packed, lengths, rows, L, out, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "samsep-model t5: %s\n", err);
+        status = rc == SAMSEP_ERR_INVALID ? EXIT_USAGE : EXIT_BAD_FILE;
+        goto done;
+    }
+    {
+        int64_t shape[3];
+        shape[0] = rows;
+        shape[1] = L;
+        shape[2] = t5_encoder_dim(enc);
+        rc = npy_save(outp, out, shape, 3, err, sizeof err);
+        if (rc != 0) {
+            fprintf(stderr, "samsep-model t5: %s\n", err);
+            status = EXIT_BAD_FILE;
+            goto done;
+        }
+        printf("%s: float32 [%d, %d, %d], tokens per row:", outp, rows, L,
+               (int)shape[2]);
+        for (b = 0; b < rows; b++)
+            printf(" %d", lengths[b]);
+        printf("\n");
+    }
+    status = 0;
+done:
+    t5_encoder_close(enc);
+    t5_tokenizer_close(tk);
+    free(texts);
+    free(idlists);
+    free(rowids);
+    free(packed);
+    free(lengths);
+    free(out);
+    return status;
+}
+
+/* ---- tokenize ---------------------------------------------------------- */
+
+static void tokenize_usage(void)
+{
+    fprintf(stderr,
+            "usage: samsep-model tokenize (--spm FILE | --tokenizer PATH) [--max-len N]\n"
+            "                             TEXT...\n"
+            "  Prints one line per TEXT: its T5 token ids, space separated, </s>\n"
+            "  included, at most N of them (default %d, as SAM-Audio). FILE is a\n"
+            "  spiece.model; PATH a tokenizer.json, a spiece.model or a folder.\n",
+            T5_TOKENIZER_MAX_LEN);
+}
+
+static int cmd_tokenize(int argc, char **argv)
+{
+    const char *path = NULL;
+    int max_len = T5_TOKENIZER_MAX_LEN, n_text = 0, opts = 1, status = EXIT_USAGE;
+    int i, k, n;
+    const char **texts = calloc((size_t)argc, sizeof *texts);
+    int32_t *ids = NULL;
+    t5_tokenizer *tk = NULL;
+    char err[1024] = "";
+
+    if (texts == NULL) {
+        fprintf(stderr, "samsep-model: out of memory\n");
+        return EXIT_BAD_FILE;
+    }
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (opts && strcmp(a, "--") == 0) {
+            opts = 0;
+        } else if (opts && (strcmp(a, "--spm") == 0 || strcmp(a, "--tokenizer") == 0) &&
+                   has_val) {
+            if (path != NULL) {
+                fprintf(stderr, "samsep-model tokenize: give one --spm or --tokenizer\n");
+                goto done;
+            }
+            path = argv[++i];
+        } else if (opts && strcmp(a, "--max-len") == 0 && has_val) {
+            char *end;
+            long v = strtol(argv[i + 1], &end, 10);
+            if (*end != '\0' || end == argv[i + 1] || v < 1 || v > (1 << 20)) {
+                fprintf(stderr, "samsep-model tokenize: bad value for --max-len: '%s'\n",
+                        argv[i + 1]);
+                goto done;
+            }
+            max_len = (int)v;
+            i++;
+        } else if (opts && strcmp(a, "--help") == 0) {
+            tokenize_usage();
+            status = 0;
+            goto done;
+        } else if (opts && a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "samsep-model tokenize: unknown option or missing value: %s\n",
+                    a);
+            tokenize_usage();
+            goto done;
+        } else {
+            texts[n_text++] = a;
+        }
+    }
+    if (path == NULL || n_text == 0) {
+        tokenize_usage();
+        goto done;
+    }
+    ids = malloc((size_t)max_len * sizeof *ids);
+    if (ids == NULL) {
+        fprintf(stderr, "samsep-model: out of memory\n");
+        status = EXIT_BAD_FILE;
+        goto done;
+    }
+    if (t5_tokenizer_open(path, &tk, err, sizeof err) != 0) {
+        fprintf(stderr, "samsep-model tokenize: %s\n", err);
+        status = EXIT_BAD_FILE;
+        goto done;
+    }
+    for (i = 0; i < n_text; i++) {
+        n = t5_tokenizer_encode(tk, texts[i], ids, max_len, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "samsep-model tokenize: text %d: %s\n", i + 1, err);
+            status = n == SAMSEP_ERR_INVALID ? EXIT_USAGE : EXIT_BAD_FILE;
+            goto done;
+        }
+        for (k = 0; k < n; k++)
+            printf(k ? " %d" : "%d", (int)ids[k]);
+        printf("\n");
+    }
+    status = 0;
+done:
+    t5_tokenizer_close(tk);
+    free(ids);
+    free(texts);
+    return status;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+typedef struct subcommand {
+    const char *name;
+    const char *args;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} subcommand;
+
+static const subcommand commands[] = {
+    {"info", "PATH", "list a model file's tensors (name, dtype, shape), their "
+     "count, parameters and bytes, and whether it is a complete SAM-Audio "
+     "model or T5 text encoder; PATH is a file or a folder holding "
+     "checkpoint.pt, model.safetensors or checkpoint.safetensors", cmd_info},
+    {"t5", "--model DIR [--tokenizer PATH] [--threads N] -o OUT.npy TEXT... | --ids 1,2,3...",
+     "run the T5 text encoder on each TEXT (tokenized with DIR's tokenizer) or "
+     "id list and write last_hidden_state [rows, longest, d_model] to OUT.npy", cmd_t5},
+    {"tokenize", "(--spm FILE | --tokenizer PATH) [--max-len N] TEXT...",
+     "print each TEXT's T5 token ids (</s> included), one line per TEXT", cmd_tokenize},
+};
+
+static void usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: samsep-model COMMAND [ARGS...]\n\ncommands:\n");
+    for (i = 0; i < N_ELEMS(commands); i++)
+        fprintf(f, "  %s %s\n      %s\n", commands[i].name, commands[i].args,
+                commands[i].summary);
+    fprintf(f, "\nexit status: 0 done, 1 bad or missing file, 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (i = 0; i < N_ELEMS(commands); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "samsep-model: unknown command '%s' (see samsep-model --help)\n",
+            argv[1]);
+    return EXIT_USAGE;
+}
