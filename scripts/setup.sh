@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing; runs apt-get only then.
 set -eu
 
-PACKAGES="build-essential cmake pkg-config
+PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev libcmocka-dev libopenblas-dev
 flac sox ffmpeg"
 
