@@ -5,6 +5,10 @@
  *                              .safetensors file (or of the model file in
  *                              a folder) and say whether it is a complete
  *                              SAM-Audio model or T5 text encoder
+ *   samsep-model tokenize ...  print T5 token ids of texts
+ *   samsep-model t5 ...        run the T5 text encoder, write a .npy
+ *   samsep-model separate ...  SAM-Audio on one whole file, with optional
+ *                              noise and watermark bits, to .npy
  *   samsep-model --help        list the subcommands
  *
  * Each subcommand is a function `cmd_<name>(argc, argv)` (argv[0] is the
@@ -22,7 +26,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sndfile.h>
+
+#include "model/npy.h"
 #include "model/npy_write.h"
+#include "model/sam.h"
 #include "model/t5.h"
 #include "model/tensors.h"
 #include "model/tokenizer.h"
@@ -747,6 +755,213 @@ done:
     return status;
 }
 
+/* ---- separate ----------------------------------------------------------- */
+
+static void separate_usage(void)
+{
+    fprintf(stderr,
+            "usage: samsep-model separate --model DIR --text TEXT [--t5 DIR]\n"
+            "           [--tokenizer PATH] [--noise FILE.npy] [--message FILE.npy]\n"
+            "           [--seed N] [--threads N] IN.wav OUTDIR\n"
+            "Runs SAM-Audio on the whole of IN (mono, or mixed to mono, at the model's\n"
+            "48 kHz) in one piece and writes OUTDIR/target.npy and OUTDIR/residual.npy\n"
+            "(float32, the model's own length: whole latent frames). --noise [1,T,2C]\n"
+            "and --message [2,bits] replace the seeded ones, to compare with the\n"
+            "official implementation on the same inputs.\n");
+}
+
+/* Whole file as mono float; NULL with err set on failure. */
+static float *read_mono(const char *path, int64_t *frames, int *rate, char *err,
+                        size_t errlen)
+{
+    SF_INFO info;
+    SNDFILE *sf;
+    float *buf, *mono;
+    int64_t i;
+    int c;
+
+    memset(&info, 0, sizeof info);
+    sf = sf_open(path, SFM_READ, &info);
+    if (sf == NULL) {
+        snprintf(err, errlen, "%s: %s", path, sf_strerror(NULL));
+        return NULL;
+    }
+    if (info.frames < 1 || info.frames > (sf_count_t)48000 * 3600 || info.channels < 1) {
+        snprintf(err, errlen, "%s: %lld frames: want 1 frame to 1 hour", path,
+                 (long long)info.frames);
+        sf_close(sf);
+        return NULL;
+    }
+    buf = malloc((size_t)info.frames * (size_t)info.channels * sizeof *buf);
+    mono = malloc((size_t)info.frames * sizeof *mono);
+    if (buf == NULL || mono == NULL) {
+        free(buf);
+        free(mono);
+        sf_close(sf);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    *frames = (int64_t)sf_readf_float(sf, buf, info.frames);
+    sf_close(sf);
+    for (i = 0; i < *frames; i++) {
+        double acc = 0;
+
+        for (c = 0; c < info.channels; c++)
+            acc += buf[i * info.channels + c];
+        mono[i] = (float)(acc / info.channels);
+    }
+    free(buf);
+    *rate = info.samplerate;
+    return mono;
+}
+
+static float *load_npy_exact(const char *path, int64_t want, char *err, size_t errlen)
+{
+    int64_t shape[8], n = 1;
+    int ndim, i;
+    float *d = NULL;
+
+    if (npy_load(path, &d, shape, &ndim, err, errlen) != 0)
+        return NULL;
+    for (i = 0; i < ndim; i++)
+        n *= shape[i];
+    if (n != want) {
+        snprintf(err, errlen, "%s: holds %lld values, %lld wanted", path, (long long)n,
+                 (long long)want);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int cmd_separate(int argc, char **argv)
+{
+    const char *model = NULL, *text = NULL, *t5 = NULL, *tok = NULL;
+    const char *noise_path = NULL, *msg_path = NULL, *pos[2] = { NULL, NULL };
+    unsigned long long seed = 0;
+    int threads = 0, npos = 0, i, rate, status = EXIT_USAGE;
+    char err[1024], path[4096];
+    sam_model *m = NULL;
+    float *wav = NULL, *noise = NULL, *msg = NULL, *tgt = NULL, *res = NULL;
+    int64_t N = 0, T, hop, shape[2];
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+
+        if (strcmp(a, "--model") == 0 && has)
+            model = argv[++i];
+        else if (strcmp(a, "--text") == 0 && has)
+            text = argv[++i];
+        else if (strcmp(a, "--t5") == 0 && has)
+            t5 = argv[++i];
+        else if (strcmp(a, "--tokenizer") == 0 && has)
+            tok = argv[++i];
+        else if (strcmp(a, "--noise") == 0 && has)
+            noise_path = argv[++i];
+        else if (strcmp(a, "--message") == 0 && has)
+            msg_path = argv[++i];
+        else if ((strcmp(a, "--seed") == 0 || strcmp(a, "--threads") == 0) && has) {
+            char *end;
+            unsigned long long v = strtoull(argv[i + 1], &end, 10);
+
+            if (*end != '\0' || end == argv[i + 1] || argv[i + 1][0] == '-' ||
+                (a[2] == 't' && v > 1024)) {
+                fprintf(stderr, "samsep-model separate: bad value for %s: '%s'\n", a,
+                        argv[i + 1]);
+                return EXIT_USAGE;
+            }
+            if (a[2] == 's')
+                seed = v;
+            else
+                threads = (int)v;
+            i++;
+        } else if (strcmp(a, "--help") == 0) {
+            separate_usage();
+            return 0;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "samsep-model separate: unknown option or missing value: %s\n", a);
+            separate_usage();
+            return EXIT_USAGE;
+        } else if (npos < 2) {
+            pos[npos++] = a;
+        } else {
+            separate_usage();
+            return EXIT_USAGE;
+        }
+    }
+    if (model == NULL || text == NULL || npos != 2) {
+        separate_usage();
+        return EXIT_USAGE;
+    }
+    status = EXIT_BAD_FILE;
+    if (sam_open(model, t5, tok, threads, &m, err, sizeof err) != SAMSEP_OK ||
+        sam_set_text(m, &text, 1, err, sizeof err) < 0) {
+        fprintf(stderr, "samsep-model separate: %s\n", err);
+        goto done;
+    }
+    wav = read_mono(pos[0], &N, &rate, err, sizeof err);
+    if (wav == NULL) {
+        fprintf(stderr, "samsep-model separate: %s\n", err);
+        goto done;
+    }
+    if (rate != sam_sample_rate(m)) {
+        fprintf(stderr, "samsep-model separate: %s is %d Hz; the model takes %d Hz "
+                "(resample first, or use samsep -e sam-audio, which does)\n", pos[0],
+                rate, sam_sample_rate(m));
+        goto done;
+    }
+    hop = sam_hop(m);
+    T = (N + hop - 1) / hop;
+    noise = noise_path != NULL
+                ? load_npy_exact(noise_path, T * 2 * sam_latent_channels(m), err, sizeof err)
+                : malloc((size_t)(T * 2 * sam_latent_channels(m)) * sizeof(float));
+    msg = msg_path != NULL ? load_npy_exact(msg_path, 2 * sam_message_bits(m), err, sizeof err)
+                           : malloc((size_t)(2 * sam_message_bits(m)) * sizeof(float));
+    tgt = malloc((size_t)(T * hop) * sizeof(float));
+    res = malloc((size_t)(T * hop) * sizeof(float));
+    if (noise == NULL || msg == NULL || tgt == NULL || res == NULL) {
+        fprintf(stderr, "samsep-model separate: %s\n",
+                (noise_path != NULL && noise == NULL) || (msg_path != NULL && msg == NULL)
+                    ? err : "out of memory");
+        goto done;
+    }
+    if (noise_path == NULL)
+        sam_noise(seed, 0, noise, T * 2 * sam_latent_channels(m));
+    if (msg_path == NULL)
+        sam_message(seed, 0, msg, 2 * sam_message_bits(m));
+    if (sam_separate(m, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK) {
+        fprintf(stderr, "samsep-model separate: %s\n", err);
+        goto done;
+    }
+    if (mkdir(pos[1], 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "samsep-model separate: %s: %s\n", pos[1], strerror(errno));
+        goto done;
+    }
+    shape[0] = T * hop;
+    snprintf(path, sizeof path, "%s/target.npy", pos[1]);
+    if (npy_save(path, tgt, shape, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "samsep-model separate: %s\n", err);
+        goto done;
+    }
+    snprintf(path, sizeof path, "%s/residual.npy", pos[1]);
+    if (npy_save(path, res, shape, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "samsep-model separate: %s\n", err);
+        goto done;
+    }
+    printf("%s: %lld samples -> %s/target.npy, %s/residual.npy (%lld samples each)\n",
+           pos[0], (long long)N, pos[1], pos[1], (long long)(T * hop));
+    status = 0;
+done:
+    free(wav);
+    free(noise);
+    free(msg);
+    free(tgt);
+    free(res);
+    sam_close(m);
+    return status;
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 typedef struct subcommand {
@@ -766,6 +981,10 @@ static const subcommand commands[] = {
      "id list and write last_hidden_state [rows, longest, d_model] to OUT.npy", cmd_t5},
     {"tokenize", "(--spm FILE | --tokenizer PATH) [--max-len N] TEXT...",
      "print each TEXT's T5 token ids (</s> included), one line per TEXT", cmd_tokenize},
+    {"separate", "--model DIR --text TEXT [--t5 DIR] [--tokenizer PATH] [--noise F.npy] "
+     "[--message F.npy] [--seed N] IN.wav OUTDIR",
+     "run SAM-Audio on the whole of IN (48 kHz) and write OUTDIR/target.npy and "
+     "residual.npy at the model's own length", cmd_separate},
 };
 
 static void usage(FILE *f)
