@@ -325,7 +325,8 @@ static void check_forward(const char *dir, model *mo, const dcase *c)
         if (len < 5 || strcmp(e->d_name + len - 4, ".npy") != 0)
             continue;
         snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
-        snprintf(path, sizeof path, "%s/%s", fdir, e->d_name);
+        if (snprintf(path, sizeof path, "%s/%s", fdir, e->d_name) >= (int)sizeof path)
+            fail_msg("path too long: %s/%s", fdir, e->d_name);
         assert_int_equal(try_load(path, &ref), 0);
         if (strcmp(name, "time") == 0) {          /* an input */
             for (i = 0; i < ref.n; i++)
