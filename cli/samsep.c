@@ -38,6 +38,7 @@ enum {
     OPT_MODEL,
     OPT_THREADS,
     OPT_LIST_ENGINES,
+    OPT_LIST_PROMPTS,
     OPT_VERSION,
     OPT_MAX_FILES,
     OPT_OVERWRITE,
@@ -95,8 +96,10 @@ static void usage(FILE *f)
 "  -i, --interactive      ask for folders, prompt and engine\n"
 "  -q, --quiet / -v, --verbose\n"
 "  -h, --help / --version / --list-engines\n"
+"      --list-prompts     the words the dsp engine understands, and what each isolates\n"
 "\n"
-"dsp prompts: speech (voice), noise. sam-audio: any text, e.g. -p \"dog barking\".\n"
+"dsp prompts: speech, noise, music, drums, vocals, hum (--list-prompts for all\n"
+"words); sam-audio: any text, e.g. -p \"dog barking\".\n"
 "Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused, 130 interrupted.\n",
         f);
 }
@@ -210,6 +213,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "log-dir", required_argument, NULL, OPT_LOG_DIR },
         { "interactive", no_argument, NULL, 'i' },
         { "list-engines", no_argument, NULL, OPT_LIST_ENGINES },
+        { "list-prompts", no_argument, NULL, OPT_LIST_PROMPTS },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -304,6 +308,13 @@ static int parse_options(int argc, char **argv, options *o)
                        samsep_engine_builtin(i)->description != NULL
                            ? samsep_engine_builtin(i)->description : "");
             return -1;
+        case OPT_LIST_PROMPTS: {
+            const char *kw, *words, *what;
+
+            for (i = 0; (kw = samsep_dsp_prompt(i, &words, &what)) != NULL; i++)
+                printf("%-8s %s\n%-8s %s\n", kw, words, "", what);
+            return -1;
+        }
         case 'q': o->verbosity = -1; break;
         case 'v': o->verbosity++; break;
         case 'h': usage(stdout); return -1;

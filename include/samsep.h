@@ -229,6 +229,18 @@ const samsep_engine_info *samsep_engine_get_info(const samsep_engine *engine);
 /* The built-in engines: the i-th table for 0 <= i < count, else NULL. */
 const samsep_engine_vtable *samsep_engine_builtin(int index);
 
+/*
+ * The prompt vocabulary of the built-in "dsp" engine, one sound per index
+ * 0, 1, ...: returns the sound's keyword (e.g. "drums"), or NULL when index
+ * is out of range. *words (OUT, may be NULL) receives the other words and
+ * phrases that select the same sound, ", "-separated; *what (OUT, may be
+ * NULL) says what the target and the residual are. Matching ignores ASCII
+ * case, punctuation, the articles "the/a/an", a plural -s and a leading
+ * "man"/"woman"/... before a known word. All strings are static.
+ */
+const char *samsep_dsp_prompt(int index, const char **words /* OUT */,
+                              const char **what /* OUT */);
+
 /* ------------------------------------------------------------------ */
 /* Separating a file                                                   */
 /* ------------------------------------------------------------------ */

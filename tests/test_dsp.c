@@ -383,9 +383,10 @@ static void test_unknown_prompt(void **state)
     char err[SAMSEP_MSG_MAX] = "";
     assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err), SAMSEP_ERR_UNKNOWN_PROMPT);
     assert_null(eng);
-    assert_string_equal(err,
-                        "engine \"dsp\" does not know the prompt \"dog barking\"; it knows: "
-                        "speech, voice, noise (free-text prompts need the sam-audio engine)");
+    assert_non_null(strstr(err, "engine \"dsp\" does not know the prompt \"dog barking\"; "
+                                "it knows: speech (voice, "));
+    assert_non_null(strstr(err, "noise ("));
+    assert_non_null(strstr(err, "(free-text prompts need the sam-audio engine)"));
     /* Trimmed in the message too; a small buffer is truncated, not overrun. */
     cfg.prompt = "  speechy ";
     char small[16];

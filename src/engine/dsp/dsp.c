@@ -3,26 +3,30 @@
  * keyword.
  *
  * The engine is a thin layer over two parts: a streaming STFT per channel
- * (stft.c) and a "processor" per prompt (dsp_internal.h) that turns each
- * frame's power spectrum into a gain per bin. This file maps the prompt to
- * a processor through the table `prompts` below, so a new keyword is one
- * new row there; applies the gain to the complex spectrum (or 1 - gain for
- * a complementary prompt, which makes that target exactly the mixture minus
- * the other); and runs every channel independently with its own STFT and
- * processor state. The output is the target only: the pipeline computes
- * the residual as mixture - target.
+ * (stft.c) and a "processor" per prompt (dsp_internal.h). The words of a
+ * prompt are mapped to a mode by prompts.c, and the mode to a processor by
+ * the table `prompts` below. A processor is of one of two kinds: a gain
+ * processor turns each frame's power spectrum into a gain per bin, which
+ * this file applies to the complex spectrum (or 1 - gain for a
+ * complementary prompt, which makes that target exactly the mixture minus
+ * the other), every channel independently with its own state; a spectral
+ * processor (HPSS, hum, vocals) writes each frame's target spectrum itself,
+ * sees all channels, and may look a fixed number of frames ahead. The
+ * output is the target only: the pipeline computes the residual as
+ * mixture - target.
  *
  * Streaming: process() keeps all state between calls, so its output does
  * not depend on how the input is split into calls; it is delayed by the
- * STFT frame length minus one, which stream_open() reports as the latency.
- * All memory is taken in stream_open(); process() allocates nothing.
+ * STFT frame length minus one, plus the spectral processor's look-ahead in
+ * hops, which stream_open() reports as the latency. All memory is taken in
+ * stream_open(); process() allocates nothing.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/dsp/dsp_internal.h"
+#include "engine/dsp/prompts.h"
 #include "engine/dsp/stft.h"
 #include "engine/engines.h"
 #include "samsep.h"
@@ -33,19 +37,27 @@
 /* Sanity bound on channels: each costs one STFT and processor state. */
 #define DSP_MAX_CHANNELS 1024
 
+/* What a mode (prompts.h) runs: a per-frame gain processor or a spectral
+ * processor (dsp_internal.h), exactly one of the two. */
 typedef struct dsp_prompt {
-    const char *keyword;
+    int mode;
     const dsp_processor *proc;
     int complement; /* 1: target = mixture - what proc keeps */
+    const dsp_spectral *spec;
 } dsp_prompt;
 
-/* The prompts the engine knows, in the order the error message lists them. */
+/* One row per dsp_mode, in its order; the words that select each mode are
+ * in prompts.c. */
 static const dsp_prompt prompts[] = {
-    {"speech", &dsp_proc_speech, 0},
-    {"voice", &dsp_proc_speech, 0},
-    {"noise", &dsp_proc_speech, 1},
+    {DSP_MODE_SPEECH, &dsp_proc_speech, 0, NULL},
+    {DSP_MODE_NOISE, &dsp_proc_speech, 1, NULL},
+    {DSP_MODE_MUSIC, NULL, 0, &dsp_spec_hpss},
+    {DSP_MODE_DRUMS, NULL, 0, &dsp_spec_hpss},
+    {DSP_MODE_VOCALS, NULL, 0, &dsp_spec_vocals},
+    {DSP_MODE_HUM, NULL, 0, &dsp_spec_hum},
 };
 #define N_PROMPTS ((int)(sizeof prompts / sizeof prompts[0]))
+_Static_assert(N_PROMPTS == DSP_MODE_COUNT, "one row of prompts[] per dsp_mode");
 
 typedef struct dsp_engine {
     const dsp_prompt *prompt;
@@ -56,7 +68,8 @@ struct dsp_stream;
 typedef struct dsp_channel {
     struct dsp_stream *stream;
     dsp_stft *stft;
-    void *state; /* the processor's */
+    void *state; /* the gain processor's */
+    int index;
 } dsp_channel;
 
 typedef struct dsp_stream {
@@ -67,24 +80,15 @@ typedef struct dsp_stream {
     float *power;         /* [bins] scratch shared by the channels */
     float *gain;          /* [bins] scratch */
     dsp_channel *chan;    /* [channels] */
+    void *spec_state;     /* the spectral processor's (all channels) */
+    int hop;
+    int fill;             /* samples of the current hop pushed, 0..hop-1 */
 } dsp_stream;
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
     if (err != NULL && errlen > 0)
         snprintf(err, errlen, "%s", msg);
-}
-
-/* Case-insensitive match of the keyword against s[0..n). ASCII only, so the
- * result does not depend on the locale. */
-static int keyword_is(const char *keyword, const char *s, size_t n)
-{
-    if (strlen(keyword) != n)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (tolower((unsigned char)s[i]) != keyword[i])
-            return 0;
-    return 1;
 }
 
 static int dsp_open(const samsep_engine_config *config, void **engine,
@@ -97,42 +101,12 @@ static int dsp_open(const samsep_engine_config *config, void **engine,
     *engine = NULL;
 
     const char *p = config != NULL ? config->prompt : NULL;
-    if (p == NULL)
-        p = "speech";
-    size_t n = strlen(p);
-    while (n > 0 && isspace((unsigned char)*p)) {
-        p++;
-        n--;
-    }
-    while (n > 0 && isspace((unsigned char)p[n - 1]))
-        n--;
-    const dsp_prompt *found = NULL;
-    if (n == 0) {
-        /* An empty prompt means the default, like NULL. */
-        found = &prompts[0];
-    } else {
-        for (int i = 0; i < N_PROMPTS && found == NULL; i++)
-            if (keyword_is(prompts[i].keyword, p, n))
-                found = &prompts[i];
-    }
-    if (found == NULL) {
-        if (err != NULL && errlen > 0) {
-            char known[256] = "";
-            size_t used = 0;
-            for (int i = 0; i < N_PROMPTS; i++) {
-                int w = snprintf(known + used, sizeof known - used, "%s%s",
-                                 i > 0 ? ", " : "", prompts[i].keyword);
-                if (w < 0 || (size_t)w >= sizeof known - used)
-                    break;
-                used += (size_t)w;
-            }
-            snprintf(err, errlen,
-                     "engine \"dsp\" does not know the prompt \"%.*s\"; it knows: %s "
-                     "(free-text prompts need the sam-audio engine)",
-                     n > 200 ? 200 : (int)n, p, known);
-        }
+    int mode = dsp_prompt_mode(p);
+    if (mode < 0 || mode >= N_PROMPTS) {
+        dsp_prompt_unknown_message(p, err, errlen);
         return SAMSEP_ERR_UNKNOWN_PROMPT;
     }
+    const dsp_prompt *found = &prompts[mode];
 
     dsp_engine *e = calloc(1, sizeof *e);
     if (e == NULL) {
@@ -163,6 +137,8 @@ static void dsp_stream_close(void *stream)
                 s->prompt->proc->destroy(s->chan[c].state);
         }
     }
+    if (s->spec_state != NULL)
+        s->prompt->spec->destroy(s->spec_state);
     free(s->chan);
     free(s->power);
     free(s->gain);
@@ -197,7 +173,9 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
 
     const dsp_engine *e = engine;
     const dsp_processor *proc = e->prompt->proc;
-    int len = proc->frame_length(rate);
+    const dsp_spectral *spec = e->prompt->spec;
+    const char *proc_name = proc != NULL ? proc->name : spec->name;
+    int len = proc != NULL ? proc->frame_length(rate) : spec->frame_length(rate);
     if (len <= 0) {
         set_err(err, errlen, "engine \"dsp\": no frame length for this sample rate");
         return SAMSEP_ERR_INVALID;
@@ -209,29 +187,39 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
     s->prompt = e->prompt;
     s->channels = channels;
     s->bins = len / 2 + 1;
+    s->hop = len / 4;
     s->max_frames = max_frames;
     s->power = malloc((size_t)s->bins * sizeof *s->power);
     s->gain = malloc((size_t)s->bins * sizeof *s->gain);
     s->chan = calloc((size_t)channels, sizeof *s->chan);
     if (!s->power || !s->gain || !s->chan)
         goto nomem;
-    for (int c = 0; c < channels; c++) {
-        s->chan[c].stream = s;
-        int rc = dsp_stft_create(len, &s->chan[c].stft);
-        if (rc == SAMSEP_OK)
-            rc = proc->create(rate, len, &s->chan[c].state);
+    int delay = 0;
+    for (int c = 0; c <= channels; c++) {
+        int rc = SAMSEP_OK;
+        if (c == channels) {
+            /* After the channels' STFTs: the spectral processor, once. */
+            if (spec != NULL)
+                rc = spec->create(rate, len, channels, e->prompt->mode, &s->spec_state, &delay);
+        } else {
+            s->chan[c].stream = s;
+            s->chan[c].index = c;
+            rc = dsp_stft_create(len, &s->chan[c].stft);
+            if (rc == SAMSEP_OK && proc != NULL)
+                rc = proc->create(rate, len, &s->chan[c].state);
+        }
         if (rc != SAMSEP_OK) {
             dsp_stream_close(s);
             if (rc == SAMSEP_ERR_NOMEM) {
                 set_err(err, errlen, "engine \"dsp\": out of memory");
             } else if (err != NULL && errlen > 0) {
                 snprintf(err, errlen, "engine \"dsp\": cannot set up %s at %d Hz (frame %d)",
-                         proc->name, rate, len);
+                         proc_name, rate, len);
             }
             return rc;
         }
     }
-    *latency = dsp_stft_latency(s->chan[0].stft);
+    *latency = dsp_stft_latency(s->chan[0].stft) + (int64_t)delay * s->hop;
     *stream = s;
     return SAMSEP_OK;
 
@@ -261,6 +249,14 @@ static void on_frame(void *user, dsp_cplx *spec, int bins)
     }
 }
 
+/* Per-frame work of one channel for a spectral processor. */
+static void on_frame_spectral(void *user, dsp_cplx *spec, int bins)
+{
+    dsp_channel *ch = user;
+    dsp_stream *s = ch->stream;
+    s->prompt->spec->frame(s->spec_state, ch->index, spec, bins);
+}
+
 static int dsp_process(void *stream, const float *in, float *target, float *residual,
                        int64_t frames)
 {
@@ -274,9 +270,28 @@ static int dsp_process(void *stream, const float *in, float *target, float *resi
         return SAMSEP_OK;
     if (in == NULL || target == NULL)
         return SAMSEP_ERR_INVALID;
-    for (int c = 0; c < s->channels; c++)
-        dsp_stft_run(s->chan[c].stft, in + c, target + c, s->channels, frames,
-                     on_frame, &s->chan[c]);
+    if (s->prompt->spec == NULL) {
+        for (int c = 0; c < s->channels; c++)
+            dsp_stft_run(s->chan[c].stft, in + c, target + c, s->channels, frames,
+                         on_frame, &s->chan[c]);
+        return SAMSEP_OK;
+    }
+    /* A spectral processor sees frame t of every channel before frame t + 1
+     * of any: the channels advance together, one hop-aligned step at a time
+     * (every channel's STFT has taken the same samples, so their frames
+     * complete at the same input sample). */
+    for (int64_t i = 0; i < frames;) {
+        int64_t m = s->hop - s->fill;
+        if (m > frames - i)
+            m = frames - i;
+        const float *src = in + i * s->channels;
+        float *dst = target + i * s->channels;
+        for (int c = 0; c < s->channels; c++)
+            dsp_stft_run(s->chan[c].stft, src + c, dst + c, s->channels, m,
+                         on_frame_spectral, &s->chan[c]);
+        s->fill = (int)((s->fill + m) % s->hop);
+        i += m;
+    }
     return SAMSEP_OK;
 }
 
@@ -287,7 +302,7 @@ static void dsp_close(void *engine)
 
 const samsep_engine_vtable samsep_engine_dsp = {
     "dsp",
-    "classical DSP by keyword: speech (or voice) enhancement, noise; streaming, any rate",
+    "classical DSP by keyword: speech, noise, music, drums, vocals, hum; streaming, any rate",
     dsp_open,
     dsp_stream_open,
     dsp_process,

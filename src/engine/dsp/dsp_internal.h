@@ -8,11 +8,15 @@
  * one minus the gain) to the complex spectrum, so target + complement is
  * the mixture to float rounding. A processor keeps its own per-channel
  * state, made when a stream opens; its gains() call must not allocate.
+ * Algorithms that need the complex spectrum, several channels at once or
+ * a look-ahead are "spectral processors" instead (dsp_spectral, below).
  */
 #ifndef SAMSEP_DSP_INTERNAL_H
 #define SAMSEP_DSP_INTERNAL_H
 
 #include <stddef.h>
+
+#include "engine/dsp/stft.h"
 
 typedef struct dsp_processor {
     const char *name;
@@ -31,5 +35,53 @@ typedef struct dsp_processor {
 
 /* Speech enhancement (speech.c). */
 extern const dsp_processor dsp_proc_speech;
+
+/*
+ * A spectral processor: the other kind, for algorithms that need more than
+ * a gain from one frame of one channel. It sees the complex spectrum of
+ * every channel, may look ahead a fixed number of frames, and writes the
+ * target's spectrum itself:
+ *
+ *  - look-ahead: the target of frame t may depend on frames up to t + delay;
+ *    the processor keeps the frames it needs and, when given frame t,
+ *    returns the target of frame t - delay (zeros while t < delay). dsp.c
+ *    adds delay * hop to the reported latency, so outputs stay aligned.
+ *  - channels jointly: for every frame t, frame() is called for channel 0,
+ *    1, ..., channels - 1 in that order before any channel's frame t + 1
+ *    (dsp.c runs the channels' STFTs in hop-aligned steps to make it so). A
+ *    processor that combines channels does so when the last channel's frame
+ *    t arrives, which is after the other channels' frame t has been handed
+ *    back: it therefore needs a delay of at least 1 when channels > 1.
+ *
+ * The target is the output; the pipeline's residual is mixture - target, so
+ * a processor folds whatever is neither target nor residual into the
+ * residual by leaving it out of the target. frame() must not allocate, and
+ * its result must not depend on how the input was split into calls.
+ */
+typedef struct dsp_spectral {
+    const char *name;
+    /* As dsp_processor.frame_length. */
+    int (*frame_length)(int rate);
+    /* State for `channels` channels of frames of `len` samples (hop len/4)
+     * at `rate`; `mode` is the dsp_mode of the prompt (prompts.h). *delay
+     * (OUT) is the look-ahead in frames. Returns SAMSEP_OK or a negative
+     * samsep_status. */
+    int (*create)(int rate, int len, int channels, int mode, void **state /* OUT */,
+                  int *delay /* OUT */);
+    /* Frame t of `channel`: spec[0..bins) holds its spectrum on entry and
+     * the target spectrum of frame t - delay on return. */
+    void (*frame)(void *state, int channel, dsp_cplx *spec, int bins);
+    /* Release a state; NULL is a no-op. */
+    void (*destroy)(void *state);
+} dsp_spectral;
+
+/* Harmonic/percussive separation by median filtering (hpss.c): "music"
+ * keeps the harmonic part, "drums" the percussive part. */
+extern const dsp_spectral dsp_spec_hpss;
+/* Mains hum and its harmonics (hum.c). */
+extern const dsp_spectral dsp_spec_hum;
+/* Vocals: centre extraction for stereo, repeating-background removal for
+ * mono (vocals.c). */
+extern const dsp_spectral dsp_spec_vocals;
 
 #endif

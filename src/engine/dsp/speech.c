@@ -1,7 +1,7 @@
 /*
  * speech.c - single-channel speech enhancement on STFT power spectra.
  *
- * Three published pieces, per frequency bin:
+ * Three published pieces, per frequency bin, and one addition (4.):
  *
  *  1. Noise power tracking: the speech-presence-probability (SPP) based
  *     MMSE noise estimator of Gerkmann & Hendriks (IEEE TASLP 2012). With a
@@ -22,6 +22,22 @@
  *     under speech presence, combined with a floor under speech absence as
  *     in Cohen's OM-LSA (2001): G = G_LSA^p * Gmin^(1-p), p the posterior
  *     speech presence probability.
+ *  4. A floor under the noise estimate for bursty noise. The SPP tracker
+ *     of 1. decides per bin: a noise burst (a crowd's roar, water, a bird)
+ *     raises the periodogram of its bins well above the estimate, so the
+ *     posterior calls it speech and leaves it out. For such noise the
+ *     estimate settles near the level between bursts, far below the mean
+ *     power: measured against the true noise of the project's speech cases,
+ *     up to 14 dB low in whole bands (stadium roar under 500 Hz, river and
+ *     birds at 2-8 kHz), while nothing in them is too high. So the noise
+ *     power the gain uses is the larger of that estimate and `ambient`, a
+ *     plain running mean of every bin over whole frames judged free of
+ *     speech: the mean posterior over 100-2000 Hz, where voiced speech
+ *     covers many bins at once and one burst covers few, is below 0.1.
+ *     Bursts in such frames are averaged in rather than left out. Measured
+ *     on the 16 speech cases: +2.60 -> +2.89 dB SI-SDRi, the -5 dB group
+ *     +0.15 -> +0.71, 0 dB +5.79 -> +6.35, +10 dB +1.11 -> +1.19, +5 dB
+ *     +3.36 -> +3.32.
  *
  * Start-up: nothing is assumed about the first frames. The noise estimate
  * starts as the average periodogram of the first ~0.1 s (weighted for the
@@ -63,6 +79,14 @@
 #define SP_ALPHA_DD 0.98f
 #define SP_XI_MIN 0.0031622777f /* -25 dB */
 
+/* Noise floor of 4.: band of the frame decision, Hz; threshold on the mean
+ * posterior there; smoothing of the running mean (per 16 ms, like the
+ * tracker's). */
+#define SP_FRAME_LO_HZ 100.0
+#define SP_FRAME_HI_HZ 2000.0
+#define SP_FRAME_QUIET 0.1f
+#define SP_ALPHA_AMBIENT 0.99
+
 /* OM-LSA: gain under speech absence and a priori speech absence prob. */
 #define SP_GMIN_DB (-20.0)
 #define SP_Q_ABSENT 0.5f
@@ -83,6 +107,8 @@ struct dsp_speech {
     int full_at;        /* first frame with no STFT zero padding */
     float alpha_noise;  /* noise smoothing at this hop */
     float alpha_pbar;   /* SPP smoothing at this hop */
+    float alpha_amb;    /* smoothing of `ambient` at this hop */
+    int band_lo, band_hi; /* bins [lo, hi) of the frame decision */
     float ln_gmin;
     float init_w;       /* sum of weights of the start-up average */
     float pad_w[3];     /* share of window energy that is real signal in
@@ -90,6 +116,7 @@ struct dsp_speech {
     float *noise;       /* [bins] noise power estimate */
     float *pbar;        /* [bins] smoothed SPP of the noise tracker */
     float *clean_prev;  /* [bins] previous frame's estimated speech power */
+    float *ambient;     /* [bins] mean power of frames judged speech-free */
 };
 
 int dsp_speech_frame_length(int rate)
@@ -114,7 +141,8 @@ int dsp_speech_create(int rate, int len, dsp_speech **out)
     sp->noise = calloc(padded, sizeof *sp->noise);
     sp->pbar = calloc(padded, sizeof *sp->pbar);
     sp->clean_prev = calloc(padded, sizeof *sp->clean_prev);
-    if (!sp->noise || !sp->pbar || !sp->clean_prev) {
+    sp->ambient = calloc(padded, sizeof *sp->ambient);
+    if (!sp->noise || !sp->pbar || !sp->clean_prev || !sp->ambient) {
         dsp_speech_destroy(sp);
         return SAMSEP_ERR_NOMEM;
     }
@@ -123,6 +151,15 @@ int dsp_speech_create(int rate, int len, dsp_speech **out)
     const double hop_ratio = ((double)hop / rate) / SP_REF_HOP_S;
     sp->alpha_noise = (float)pow(SP_ALPHA_NOISE, hop_ratio);
     sp->alpha_pbar = (float)pow(SP_ALPHA_PBAR, hop_ratio);
+    sp->alpha_amb = (float)pow(SP_ALPHA_AMBIENT, hop_ratio);
+    /* Bin k is at k * rate / len Hz; at least one bin, inside the
+     * spectrum, at any rate. */
+    sp->band_lo = (int)ceil(SP_FRAME_LO_HZ * len / rate);
+    sp->band_hi = (int)ceil(SP_FRAME_HI_HZ * len / rate);
+    if (sp->band_hi > sp->bins)
+        sp->band_hi = sp->bins;
+    if (sp->band_lo >= sp->band_hi)
+        sp->band_lo = sp->band_hi - 1;
     sp->ln_gmin = (float)(SP_GMIN_DB / 20.0 * log(10.0));
     sp->init_frames = (int)ceil(SP_INIT_S * rate / hop);
     sp->full_at = 3;
@@ -154,6 +191,7 @@ void dsp_speech_destroy(dsp_speech *sp)
     free(sp->noise);
     free(sp->pbar);
     free(sp->clean_prev);
+    free(sp->ambient);
     free(sp);
 }
 
@@ -232,41 +270,71 @@ static void init_noise(dsp_speech *sp, const float *power, int bins, int f)
 }
 
 /*
+ * 4. Whole-frame decision: the mean posterior speech presence over the band
+ * [band_lo, band_hi), against the noise estimate just updated; a frame
+ * below SP_FRAME_QUIET is taken as speech-free and averaged into `ambient`
+ * in every bin, its bursts included.
+ */
+static void update_ambient(dsp_speech *sp, const float *power, int bins)
+{
+    const float c_h1 = SP_XI_H1 / (1.0f + SP_XI_H1);
+    const int lo = sp->band_lo, hi = sp->band_hi < bins ? sp->band_hi : bins;
+    if (lo >= hi)
+        return;
+    float sum = 0.0f;
+    for (int k = lo; k < hi; k++) {
+        float gamma0 = power[k] / (sp->noise[k] + SP_TINY);
+        gamma0 = gamma0 < SP_BIG ? gamma0 : SP_BIG;
+        sum += 1.0f / (1.0f + (1.0f + SP_XI_H1) * fast_expf(-gamma0 * c_h1));
+    }
+    if (sum >= SP_FRAME_QUIET * (float)(hi - lo))
+        return;
+    const float w = 1.0f - sp->alpha_amb;
+    for (int k = 0; k < bins; k++)
+        sp->ambient[k] += w * (power[k] - sp->ambient[k]);
+}
+
+/*
  * One block of SP_BLOCK bins starting at bin k0 (the state arrays are
  * padded to a whole number of blocks). Written as fixed-length loops over
  * the block with selects instead of branches, which compilers turn into
  * SIMD code at -O2; the arithmetic is the same per bin either way.
  */
-static void gains_block(dsp_speech *sp, const float *restrict y, float *restrict g, int k0,
-                        int tracking)
+static void track_block(dsp_speech *sp, const float *restrict y, int k0)
 {
     const float an = sp->alpha_noise, ap = sp->alpha_pbar;
     const float c_h1 = SP_XI_H1 / (1.0f + SP_XI_H1);
-    const float q_ratio = SP_Q_ABSENT / (1.0f - SP_Q_ABSENT);
-    const float ln_gmin = sp->ln_gmin;
     float *restrict noise = sp->noise + k0;
     float *restrict pbar = sp->pbar + k0;
+    /* 1. Noise tracking (Gerkmann & Hendriks): posterior SPP under a
+     * fixed 15 dB a priori SNR, against last frame's estimate; frames
+     * whose SPP stays above the cap are forced to update a little. */
+    for (int j = 0; j < SP_BLOCK; j++) {
+        float lambda = noise[j];
+        float gamma0 = y[j] / (lambda + SP_TINY);
+        gamma0 = gamma0 < SP_BIG ? gamma0 : SP_BIG;
+        float p = 1.0f / (1.0f + (1.0f + SP_XI_H1) * fast_expf(-gamma0 * c_h1));
+        float pb = ap * pbar[j] + (1.0f - ap) * p;
+        pbar[j] = pb;
+        p = ((pb > SP_PBAR_CAP) & (p > SP_PBAR_CAP)) ? SP_PBAR_CAP : p;
+        float en = (1.0f - p) * y[j] + p * lambda;
+        noise[j] = an * lambda + (1.0f - an) * en;
+    }
+}
+
+/* The gain of one block, once the whole frame has been tracked (the frame
+ * decision of 4. needs every bin of its band first). */
+static void gains_block(dsp_speech *sp, const float *restrict y, float *restrict g, int k0)
+{
+    const float q_ratio = SP_Q_ABSENT / (1.0f - SP_Q_ABSENT);
+    const float ln_gmin = sp->ln_gmin;
+    const float *restrict noise = sp->noise + k0;
+    const float *restrict ambient = sp->ambient + k0;
     float *restrict clean = sp->clean_prev + k0;
 
-    if (tracking) {
-        /* 1. Noise tracking (Gerkmann & Hendriks): posterior SPP under a
-         * fixed 15 dB a priori SNR, against last frame's estimate; frames
-         * whose SPP stays above the cap are forced to update a little. */
-        for (int j = 0; j < SP_BLOCK; j++) {
-            float lambda = noise[j];
-            float gamma0 = y[j] / (lambda + SP_TINY);
-            gamma0 = gamma0 < SP_BIG ? gamma0 : SP_BIG;
-            float p = 1.0f / (1.0f + (1.0f + SP_XI_H1) * fast_expf(-gamma0 * c_h1));
-            float pb = ap * pbar[j] + (1.0f - ap) * p;
-            pbar[j] = pb;
-            p = ((pb > SP_PBAR_CAP) & (p > SP_PBAR_CAP)) ? SP_PBAR_CAP : p;
-            float en = (1.0f - p) * y[j] + p * lambda;
-            noise[j] = an * lambda + (1.0f - an) * en;
-        }
-    }
-
     for (int j = 0; j < SP_BLOCK; j++) {
-        float lambda = noise[j] + SP_TINY;
+        /* 4. The tracked noise, not below the speech-free frames' mean. */
+        float lambda = (noise[j] > ambient[j] ? noise[j] : ambient[j]) + SP_TINY;
         /* 2. A priori SNR, decision-directed. */
         float gamma = y[j] / lambda;
         gamma = gamma < SP_BIG ? gamma : SP_BIG;
@@ -302,16 +370,25 @@ void dsp_speech_gains(dsp_speech *sp, const float *power, float *gain, int bins)
         sp->frame++;
         init_noise(sp, power, bins, f);
     }
-    int k = 0;
-    for (; k + SP_BLOCK <= bins; k += SP_BLOCK)
-        gains_block(sp, power + k, gain + k, k, tracking);
-    if (k < bins) {
-        /* The last, partial block goes through padded copies; the padding
-         * bins of the state see zero power and are never read back. */
-        float y[SP_BLOCK] = {0}, g[SP_BLOCK];
-        memcpy(y, power + k, (size_t)(bins - k) * sizeof *y);
-        gains_block(sp, y, g, k, tracking);
-        memcpy(gain + k, g, (size_t)(bins - k) * sizeof *g);
+    /* The last, partial block goes through padded copies; the padding bins
+     * of the state see zero power and are never read back. */
+    const int whole = bins / SP_BLOCK * SP_BLOCK;
+    float y[SP_BLOCK] = {0}, g[SP_BLOCK];
+    memcpy(y, power + whole, (size_t)(bins - whole) * sizeof *y);
+    if (tracking) {
+        for (int k = 0; k < whole; k += SP_BLOCK)
+            track_block(sp, power + k, k);
+        if (whole < bins)
+            track_block(sp, y, whole);
+        update_ambient(sp, power, bins);
+    } else {
+        memcpy(sp->ambient, sp->noise, (size_t)bins * sizeof *sp->ambient);
+    }
+    for (int k = 0; k < whole; k += SP_BLOCK)
+        gains_block(sp, power + k, gain + k, k);
+    if (whole < bins) {
+        gains_block(sp, y, g, whole);
+        memcpy(gain + whole, g, (size_t)(bins - whole) * sizeof *g);
     }
 }
 
