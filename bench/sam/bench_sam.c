@@ -1,0 +1,1051 @@
+/*
+ * bench_sam.c - speed and memory of the native SAM-Audio model on this
+ * machine, on a model folder (random weights from mkweights, or the real
+ * files).
+ *
+ *   bench_sam --peak [--threads N]
+ *       sgemm 2048^3: OpenBLAS on 1 thread, OpenBLAS on N threads, and
+ *       k_matmul on a kctx of N threads (the path the model takes).
+ *   bench_sam --stages --model DIR [--threads N] [--seconds S] [--text T]
+ *       one chunk stage by stage, on the model's parts opened as sam_open
+ *       opens them: T5 text encoding, codec encode, DiT conditioning, the 32
+ *       DiT evaluations (each timed), codec decode of the 2 rows; achieved
+ *       GFLOP/s of each stage from analytic FLOP counts.
+ *   bench_sam --chunks K --model DIR [--threads N] [--seconds S]
+ *       K consecutive chunks through sam_open / sam_set_text / sam_separate
+ *       (the engine's calls), with wall time, peak RSS (ru_maxrss) and
+ *       current RSS after each.
+ *   bench_sam --keys FILE
+ *       "name<TAB>[shape]" of every tensor of a .safetensors / .pt file,
+ *       read by the project's own reader (validates mkweights' output).
+ *
+ * Results are printed as "RESULT key value" lines (for bench/sam/run.sh)
+ * between human-readable lines on stderr.
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "model/codec.h"
+#include "model/dit.h"
+#include "model/kernels.h"
+#include "model/sam.h"
+#include "model/t5.h"
+#include "model/tensors.h"
+#include "model/tokenizer.h"
+#include "samsep.h"
+
+#define ODE_STEPS 16
+#define NFE (2 * ODE_STEPS)
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static long maxrss_kib(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+static long rss_now_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, res = 0;
+
+    if (f == NULL)
+        return -1;
+    if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+        res = -1;
+    fclose(f);
+    return res < 0 ? -1 : res * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void loadavg(char *out, size_t n)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    double a = 0, b = 0, c = 0;
+
+    if (f != NULL && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+        snprintf(out, n, "%.2f %.2f %.2f", a, b, c);
+    else
+        snprintf(out, n, "?");
+    if (f != NULL)
+        fclose(f);
+}
+
+static void result(const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void result(const char *key, const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("RESULT %s ", key);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+}
+
+static void note_load(const char *when)
+{
+    char la[64];
+
+    loadavg(la, sizeof la);
+    fprintf(stderr, "  [load average %s: %s]\n", when, la);
+    result("loadavg", "%s %s", when, la);
+}
+
+static void die(const char *what, const char *err)
+{
+    fprintf(stderr, "bench_sam: %s: %s\n", what, err);
+    exit(1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* ---- sgemm peak ------------------------------------------------------------ */
+
+#define PEAK_N 2048
+#define PEAK_REPS 5
+
+static double time_sgemm(const float *A, const float *B, float *C, kctx *k,
+                         double *median)
+{
+    double t[PEAK_REPS], best;
+    int r;
+
+    for (r = -1; r < PEAK_REPS; r++) { /* r = -1: warm-up */
+        double t0 = now();
+
+        if (k != NULL)
+            k_matmul(k, A, B, NULL, C, PEAK_N, PEAK_N, PEAK_N);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, PEAK_N, PEAK_N, PEAK_N,
+                        1.0f, A, PEAK_N, B, PEAK_N, 0.0f, C, PEAK_N);
+        if (r >= 0)
+            t[r] = now() - t0;
+    }
+    qsort(t, PEAK_REPS, sizeof t[0], cmp_double);
+    best = t[0];
+    *median = t[PEAK_REPS / 2];
+    return best;
+}
+
+static void run_peak(int threads)
+{
+    size_t n = (size_t)PEAK_N * PEAK_N;
+    float *A = malloc(n * sizeof *A), *B = malloc(n * sizeof *B), *C = malloc(n * sizeof *C);
+    double flop = 2.0 * PEAK_N * (double)PEAK_N * PEAK_N, best, med;
+    char err[512];
+    kctx *k = NULL;
+    size_t i;
+
+    if (A == NULL || B == NULL || C == NULL)
+        die("peak", "out of memory");
+    for (i = 0; i < n; i++) {
+        A[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
+        B[i] = (float)((i * 40503u) % 997) * 1e-3f - 0.5f;
+    }
+    note_load("peak");
+    openblas_set_num_threads(1);
+    best = time_sgemm(A, B, C, NULL, &med);
+    fprintf(stderr, "sgemm %d^3 OpenBLAS 1 thread: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
+            PEAK_N, best, flop / best * 1e-9, flop / med * 1e-9);
+    result("peak_blas_1t_gflops", "%.1f", flop / best * 1e-9);
+    result("peak_blas_1t_median_gflops", "%.1f", flop / med * 1e-9);
+    openblas_set_num_threads(threads);
+    best = time_sgemm(A, B, C, NULL, &med);
+    fprintf(stderr, "sgemm %d^3 OpenBLAS %d threads: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
+            PEAK_N, threads, best, flop / best * 1e-9, flop / med * 1e-9);
+    result("peak_blas_nt_gflops", "%.1f", flop / best * 1e-9);
+    result("peak_blas_nt_median_gflops", "%.1f", flop / med * 1e-9);
+    /* kctx_create sets OpenBLAS back to 1 thread: the pool does the rest */
+    if (kctx_create(threads, &k, err, sizeof err) != SAMSEP_OK)
+        die("kctx_create", err);
+    best = time_sgemm(A, B, C, k, &med);
+    fprintf(stderr, "k_matmul %d^3 on a %d-thread kctx: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
+            PEAK_N, threads, best, flop / best * 1e-9, flop / med * 1e-9);
+    result("peak_kmatmul_nt_gflops", "%.1f", flop / best * 1e-9);
+    result("peak_kmatmul_nt_median_gflops", "%.1f", flop / med * 1e-9);
+    result("threads", "%d", threads);
+    kctx_destroy(k);
+    free(A);
+    free(B);
+    free(C);
+}
+
+/* ---- analytic FLOP counts ---------------------------------------------------- */
+
+static const cJSON *jget(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+    if (v == NULL)
+        die("config.json", k);
+    return v;
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = jget(o, k);
+
+    if (!cJSON_IsNumber(v))
+        die("config.json: not a number", k);
+    return v->valuedouble;
+}
+
+/* One DiT function evaluation (SAMAudio.forward) for B = 1, T frames, L
+ * text tokens, counting multiply-adds as 2 FLOPs, of the matrix products
+ * and attention only (norms, activations, RoPE are O(T D)). What
+ * dit_condition precomputes once per chunk (the audio-feature columns of
+ * proj, memory_proj of the text) is not counted. */
+static double dit_flops(double D, double F, double layers, double C2, double T,
+                        double L, double fdim)
+{
+    double per_layer, f = 0;
+
+    per_layer = 8 * T * D * D        /* self q, k, v, o */
+                + 4 * T * T * D      /* q k^T and p v, all heads */
+                + 4 * T * D * D      /* cross q, o */
+                + 4 * L * D * D      /* cross k, v of the text */
+                + 4 * T * L * D      /* cross scores and p v */
+                + 6 * T * D * F;     /* SwiGLU w1, w3, w2 */
+    f += layers * per_layer;
+    f += 2 * T * C2 * D;             /* proj of the noisy state */
+    f += 2 * 2 * T * D * D * 3;      /* x_embedder: 2 convs k3 */
+    f += 3 * 2 * L * D * D;          /* y_embedder SwiGLU (memory depends on t) */
+    f += 2 * (2 * fdim * D + D * D) + 2 * 6 * D * D; /* t_embedder, t_block */
+    f += 2 * T * D * C2;             /* output */
+    return f;
+}
+
+typedef struct codec_cfg {
+    int ed, er[4], latent, dd, dr[4], cbd;
+    int wm_hidden, wm_ch, wm_out;
+} codec_cfg;
+
+static const int WM_RATES[4] = { 8, 5, 4, 2 };
+
+static double conv_f(double cout, double cin, double k, double lout)
+{
+    return 2 * cout * cin * k * lout;
+}
+
+/* Encoder + in_proj for one row of N = T * hop samples. */
+static double enc_flops(const codec_cfg *c, double T)
+{
+    double hop = 1, L, f = 0, dim = c->ed;
+    int i;
+
+    for (i = 0; i < 4; i++)
+        hop *= c->er[i];
+    L = T * hop;
+    f += conv_f(c->ed, 1, 7, L);
+    for (i = 0; i < 4; i++) {
+        double ch = dim; /* residual units run at dim, the block doubles it */
+
+        f += 3 * (conv_f(ch, ch, 7, L) + conv_f(ch, ch, 1, L));
+        L /= c->er[i];
+        dim *= 2;
+        f += conv_f(dim, ch, 2 * c->er[i], L);
+    }
+    f += conv_f(c->latent, dim, 3, T);
+    f += conv_f(2 * c->cbd, c->latent, 1, T);
+    return f;
+}
+
+/* Watermark branch for one row of N samples. */
+static double wm_flops(const codec_cfg *c, double N, double last_ch, double *lstm)
+{
+    double f = 0, L, H = c->wm_hidden, hi, lo;
+    int i;
+
+    f += conv_f(1, last_ch, 7, N);           /* pre.1 */
+    f += conv_f(c->wm_ch, 1, 7, N);          /* pre.3 */
+    /* down chain: blocks last..first, at lengths N, N/2, ... */
+    L = N;
+    for (i = 3; i >= 0; i--) {
+        lo = H / (double)(1 << (i + 1));
+        hi = 2 * lo;
+        f += conv_f(lo / 2, lo, 3, L) + conv_f(lo, lo / 2, 1, L); /* RU_elu */
+        L /= WM_RATES[i];
+        f += conv_f(hi, lo, 2 * WM_RATES[i], L);                  /* block.11 */
+    }
+    /* two 2-layer LSTMs over N/320 steps: per layer and step 2 x (4H x H) */
+    *lstm = 2 * 2 * (2 * 2 * 4 * H * H) * L;
+    f += *lstm;
+    f += conv_f(c->wm_out, H, 7, L);         /* post.2 */
+    f += conv_f(H, c->wm_out, 7, L);         /* decoder pre.0 */
+    /* up chain: blocks first..last */
+    for (i = 0; i < 4; i++) {
+        hi = H / (double)(1 << i);
+        lo = hi / 2;
+        f += conv_f(lo, hi, 2 * WM_RATES[i], L); /* block.3 (transposed) */
+        L *= WM_RATES[i];
+        f += conv_f(lo / 2, lo, 3, L) + conv_f(lo, lo / 2, 1, L);
+    }
+    f += conv_f(1, c->wm_ch, 7, N);          /* post.1 */
+    return f;
+}
+
+/* out_proj + decoder + watermark for one row. */
+static double dec_flops(const codec_cfg *c, double T, double *wm, double *lstm)
+{
+    double L = T, f = 0, in = c->dd, out;
+    int i;
+
+    f += conv_f(c->latent, c->cbd, 1, T);
+    f += conv_f(c->dd, c->latent, 7, T);
+    for (i = 0; i < 4; i++) {
+        out = in / 2;
+        f += conv_f(out, in, 2 * c->dr[i], L); /* transposed: each input x 2s taps */
+        L *= c->dr[i];
+        f += 3 * (conv_f(out, out, 7, L) + conv_f(out, out, 1, L));
+        in = out;
+    }
+    *wm = wm_flops(c, L, in, lstm);
+    return f + *wm;
+}
+
+/* FLOPs of the stage that ends at codec tap `name` (one row), or -1. */
+static double tap_flops(const codec_cfg *c, const char *name, double T)
+{
+    double hop = 1, N, L, dim = c->ed, lstm_step, H = c->wm_hidden;
+    int i, b;
+
+    for (i = 0; i < 4; i++)
+        hop *= c->er[i];
+    N = T * hop;
+    lstm_step = 2 * (2 * 2 * 4 * H * H); /* 2 layers, W_ih and W_hh */
+    if (sscanf(name, "enc_block%d_out", &b) == 1) {
+        if (b == 0)
+            return conv_f(c->ed, 1, 7, N);
+        if (b >= 1 && b <= 4) {
+            L = N;
+            for (i = 0; i < b - 1; i++) {
+                L /= c->er[i];
+                dim *= 2;
+            }
+            return 3 * (conv_f(dim, dim, 7, L) + conv_f(dim, dim, 1, L)) +
+                   conv_f(2 * dim, dim, 2 * c->er[b - 1], L / c->er[b - 1]);
+        }
+        if (b == 5)
+            return 0;
+        if (b == 6)
+            return conv_f(c->latent, 16.0 * c->ed, 3, T);
+        return -1;
+    }
+    if (strcmp(name, "quantizer_in_proj_out") == 0)
+        return conv_f(2 * c->cbd, c->latent, 1, T);
+    if (strcmp(name, "dec_out_proj_out") == 0)
+        return conv_f(c->latent, c->cbd, 1, T);
+    if (sscanf(name, "dec_model%d_out", &b) == 1) {
+        double in = c->dd, out;
+
+        if (b == 0)
+            return conv_f(c->dd, c->latent, 7, T);
+        L = T;
+        for (i = 0; i < b - 1; i++) {
+            L *= c->dr[i];
+            in /= 2;
+        }
+        out = in / 2;
+        return conv_f(out, in, 2 * c->dr[b - 1], L) +
+               3 * (conv_f(out, out, 7, L * c->dr[b - 1]) + conv_f(out, out, 1, L * c->dr[b - 1]));
+    }
+    if (strcmp(name, "wm_encoder_post_out") == 0)
+        return lstm_step * N / 320 + conv_f(c->wm_out, H, 7, N / 320);
+    if (strcmp(name, "wm_decoder_block_out") == 0)
+        return lstm_step * N / 320 + conv_f(H, c->wm_out, 7, N / 320);
+    return -1;
+}
+
+#define MAX_TAPS 64
+
+typedef struct tap_timer {
+    const codec_cfg *c;
+    double T, last, cpu_last;
+    int n;
+    char name[MAX_TAPS][40];
+    long long row[MAX_TAPS];
+    double dt[MAX_TAPS], cpu[MAX_TAPS];
+} tap_timer;
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void on_tap(void *user, const char *name, int64_t row, const float *data,
+                   int64_t channels, int64_t len)
+{
+    tap_timer *tt = user;
+    double n = now(), cn = cpu_now();
+
+    (void)data;
+    (void)channels;
+    (void)len;
+    if (tt->n < MAX_TAPS) {
+        snprintf(tt->name[tt->n], sizeof tt->name[0], "%s", name);
+        tt->row[tt->n] = (long long)row;
+        tt->dt[tt->n] = n - tt->last;
+        tt->cpu[tt->n] = cn - tt->cpu_last;
+        tt->n++;
+    }
+    tt->last = n;
+    tt->cpu_last = cn;
+}
+
+static double sum_cpu(const tap_timer *tt)
+{
+    double c = 0;
+    int i;
+
+    for (i = 0; i < tt->n; i++)
+        c += tt->cpu[i];
+    return c;
+}
+
+static void tap_report(const tap_timer *tt, const char *what)
+{
+    int i;
+
+    fprintf(stderr, "  %s, time since the previous tap (row 0; 'cpu' = process CPU s):\n", what);
+    for (i = 0; i < tt->n; i++) {
+        double f = tap_flops(tt->c, tt->name[i], tt->T);
+        char key[96];
+
+        if (tt->row[i] != 0)
+            continue;
+        if (f > 0)
+            fprintf(stderr, "    %-24s %7.3f s  cpu %7.3f s  %8.1f GFLOP  %6.1f GFLOP/s  "
+                    "%6.1f GFLOP/cpu-s\n", tt->name[i], tt->dt[i], tt->cpu[i], f * 1e-9,
+                    f / tt->dt[i] * 1e-9, f / tt->cpu[i] * 1e-9);
+        else
+            fprintf(stderr, "    %-24s %7.3f s  cpu %7.3f s\n", tt->name[i], tt->dt[i],
+                    tt->cpu[i]);
+        snprintf(key, sizeof key, "tap_%s_s", tt->name[i]);
+        result(key, "%.3f", tt->dt[i]);
+        if (f > 0) {
+            snprintf(key, sizeof key, "tap_%s_gflop", tt->name[i]);
+            result(key, "%.2f", f * 1e-9);
+        }
+    }
+}
+
+/* GFLOP/s of k_matmul for y[M,N] = x[M,K] W[N,K]^T, best of `reps`. */
+static double matmul_gflops(kctx *k, int64_t M, int64_t N, int64_t K, int reps)
+{
+    float *x = malloc((size_t)(M * K) * sizeof *x), *W = malloc((size_t)(N * K) * sizeof *W),
+          *y = malloc((size_t)(M * N) * sizeof *y);
+    double best = 1e30;
+    int64_t i;
+    int r;
+
+    if (x == NULL || W == NULL || y == NULL)
+        die("matmul", "out of memory");
+    for (i = 0; i < M * K; i++)
+        x[i] = (float)(i % 17) * 0.01f;
+    for (i = 0; i < N * K; i++)
+        W[i] = (float)(i % 13) * 0.01f;
+    for (r = -1; r < reps; r++) {
+        double t0 = now(), dt;
+
+        k_matmul(k, x, W, NULL, y, M, N, K);
+        dt = now() - t0;
+        if (r >= 0 && dt < best)
+            best = dt;
+    }
+    free(x);
+    free(W);
+    free(y);
+    return 2.0 * (double)M * (double)N * (double)K / best * 1e-9;
+}
+
+/* sgemm peak and single DiT evaluations measured back to back, so that the
+ * ratio holds under a load that changes slowly (a shared machine). */
+static void interleaved(kctx *k, dit_model *dit, const float *x, float *v, double fl_dit,
+                        int threads, int rounds)
+{
+    size_t n = (size_t)PEAK_N * PEAK_N;
+    float *A = malloc(n * sizeof *A), *B = malloc(n * sizeof *B), *Cm = malloc(n * sizeof *Cm);
+    double flop = 2.0 * PEAK_N * (double)PEAK_N * PEAK_N, med, tp, tb, td, sum_r = 0,
+           best_r = 0;
+    size_t i;
+    int r;
+
+    if (A == NULL || B == NULL || Cm == NULL)
+        die("interleaved", "out of memory");
+    for (i = 0; i < n; i++) {
+        A[i] = (float)(i % 1000) * 1e-3f - 0.5f;
+        B[i] = (float)(i % 997) * 1e-3f - 0.5f;
+    }
+    fprintf(stderr, "interleaved: sgemm %d^3 (k_matmul pool / OpenBLAS %d threads) and one "
+            "DiT evaluation, back to back:\n", PEAK_N, threads);
+    for (r = 0; r < rounds; r++) {
+        double t0, peak, ratio;
+        char key[64];
+
+        tp = time_sgemm(A, B, Cm, k, &med);
+        openblas_set_num_threads(threads);
+        tb = time_sgemm(A, B, Cm, NULL, &med);
+        openblas_set_num_threads(1);
+        t0 = now();
+        dit_forward(dit, x, 0.5f, v);
+        td = now() - t0;
+        peak = flop / (tp < tb ? tp : tb) * 1e-9;
+        ratio = fl_dit / td * 1e-9 / peak;
+        sum_r += ratio;
+        if (ratio > best_r)
+            best_r = ratio;
+        fprintf(stderr, "  round %d: peak %.1f GFLOP/s (pool %.1f, OpenBLAS %.1f), DiT %.3f s = "
+                "%.1f GFLOP/s = %.0f%% of peak\n", r, peak, flop / tp * 1e-9, flop / tb * 1e-9,
+                td, fl_dit / td * 1e-9, 100 * ratio);
+        snprintf(key, sizeof key, "interleaved%d_peak_gflops", r);
+        result(key, "%.1f", peak);
+        snprintf(key, sizeof key, "interleaved%d_dit_gflops", r);
+        result(key, "%.1f", fl_dit / td * 1e-9);
+    }
+    result("interleaved_ratio_mean", "%.3f", sum_r / rounds);
+    result("interleaved_ratio_best", "%.3f", best_r);
+    free(A);
+    free(B);
+    free(Cm);
+}
+
+/* ---- stage by stage -------------------------------------------------------- */
+
+typedef struct nfe_timer {
+    double last, cpu_last;
+    double t[NFE], cpu[NFE];
+    int n;
+} nfe_timer;
+
+static int on_nfe(void *user, int nfe, float t, const float *x, const float *v)
+{
+    nfe_timer *tm = user;
+    double n = now(), cn = cpu_now();
+
+    (void)t;
+    (void)x;
+    (void)v;
+    if (nfe >= 0 && nfe < NFE) {
+        tm->t[nfe] = n - tm->last;
+        tm->cpu[nfe] = cn - tm->cpu_last;
+        tm->n = nfe + 1;
+    }
+    tm->last = n;
+    tm->cpu_last = cn;
+    return 0;
+}
+
+static cJSON *read_json(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+    char *s;
+    cJSON *j;
+
+    if (f == NULL)
+        die(path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    s = malloc((size_t)n + 1);
+    if (s == NULL || fread(s, 1, (size_t)n, f) != (size_t)n)
+        die(path, "read error");
+    fclose(f);
+    s[n] = '\0';
+    j = cJSON_Parse(s);
+    free(s);
+    if (j == NULL)
+        die(path, "not JSON");
+    return j;
+}
+
+static long long file_size(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* A test mixture: a few tones and a little noise, different per chunk. */
+static void make_audio(float *w, int64_t n, int chunk)
+{
+    uint64_t s = 0x9e3779b97f4a7c15ull * (uint64_t)(chunk + 1);
+    int64_t i;
+
+    for (i = 0; i < n; i++) {
+        double t = (double)i / 48000.0;
+
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        w[i] = (float)(0.3 * sin(2 * M_PI * (220.0 + 30 * chunk) * t) +
+                       0.2 * sin(2 * M_PI * 1375.0 * t) * (0.5 + 0.5 * sin(2 * M_PI * 0.7 * t)) +
+                       0.05 * ((double)(s >> 40) / 16777216.0 - 0.5));
+    }
+}
+
+static void weights_size(const char *dir)
+{
+    char p[4096];
+    long long ck, t5;
+
+    snprintf(p, sizeof p, "%s/checkpoint.safetensors", dir);
+    ck = file_size(p);
+    if (ck < 0) {
+        snprintf(p, sizeof p, "%s/checkpoint.pt", dir);
+        ck = file_size(p);
+    }
+    snprintf(p, sizeof p, "%s/t5/model.safetensors", dir);
+    t5 = file_size(p);
+    result("weights_checkpoint_bytes", "%lld", ck);
+    result("weights_t5_bytes", "%lld", t5);
+    result("weights_total_bytes", "%lld", ck + t5);
+}
+
+static void run_stages(const char *dir, int threads, double seconds, const char *text,
+                       int interleave_rounds, int skip_codec)
+{
+    char path[4096], err[1024];
+    tensor_file *tf = NULL;
+    kctx *k = NULL;
+    dacvae *codec = NULL;
+    dit_model *dit = NULL;
+    t5_encoder *t5 = NULL;
+    t5_tokenizer *tok = NULL;
+    cJSON *cfg;
+    const cJSON *cc, *tr;
+    codec_cfg c;
+    int32_t ids[T5_TOKENIZER_MAX_LEN];
+    int L, i, C, hop, bits, D, F, layers;
+    int64_t N, T;
+    float *wav, *feat, *af, *noise, *ode, *lat, *msg, *out, *text_feat;
+    double t0, t_open, t_text, t_text2, t_enc, t_cond, t_ode, t_dec, sum, mean, fl_dit,
+        fl_enc, fl_dec, fl_wm, fl_lstm, t_min, t_max;
+    nfe_timer tm;
+    tap_timer tt;
+    dit_inputs in;
+    double cpu_sum = 0;
+
+    note_load("stages-start");
+    weights_size(dir);
+    t0 = now();
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cfg = read_json(path);
+    snprintf(path, sizeof path, "%s/checkpoint.pt", dir);
+    if (file_size(path) < 0)
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    if (tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
+        die("tensor_file_open", err);
+    if (kctx_create(threads, &k, err, sizeof err) != SAMSEP_OK)
+        die("kctx_create", err);
+    if (dacvae_open(tf, "audio_codec.", k, &codec, err, sizeof err) != SAMSEP_OK)
+        die("dacvae_open", err);
+    if (dit_open(tf, cfg, k, &dit, err, sizeof err) != SAMSEP_OK)
+        die("dit_open", err);
+    snprintf(path, sizeof path, "%s/t5", dir);
+    if (t5_encoder_open_ctx(path, k, &t5, err, sizeof err) != SAMSEP_OK)
+        die("t5_encoder_open_ctx", err);
+    if (t5_tokenizer_open(path, &tok, err, sizeof err) != SAMSEP_OK)
+        die("t5_tokenizer_open", err);
+    t_open = now() - t0;
+    C = dacvae_latent_channels(codec);
+    hop = dacvae_hop(codec);
+    bits = dacvae_message_bits(codec);
+    D = dit_dim(dit);
+    F = dit_ffn_dim(dit);
+    layers = dit_layers(dit);
+    fprintf(stderr, "model %s: DiT %d x %d heads x %d layers (FFN %d), codec C=%d hop=%d, "
+            "T5 %d x %d layers; opened in %.2f s on %d threads\n", dir, D, dit_heads(dit),
+            layers, F, C, hop, t5_encoder_dim(t5), t5_encoder_layers(t5), t_open,
+            kctx_threads(k));
+    result("dit_dim", "%d", D);
+    result("dit_heads", "%d", dit_heads(dit));
+    result("dit_layers", "%d", layers);
+    result("dit_ffn", "%d", F);
+    result("open_s", "%.3f", t_open);
+    result("threads", "%d", kctx_threads(k));
+
+    /* text */
+    L = t5_tokenizer_encode(tok, text, ids, T5_TOKENIZER_MAX_LEN, err, sizeof err);
+    if (L < 1)
+        die("tokenize", err);
+    text_feat = malloc((size_t)L * (size_t)t5_encoder_dim(t5) * sizeof *text_feat);
+    t0 = now();
+    if (t5_encoder_run(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
+        die("t5", err);
+    t_text = now() - t0;
+    t0 = now();
+    if (t5_encoder_run(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
+        die("t5", err);
+    t_text2 = now() - t0;
+    fprintf(stderr, "T5 \"%s\" (%d tokens): %.3f s first run, %.3f s second\n", text, L,
+            t_text, t_text2);
+    result("text_tokens", "%d", L);
+    result("t5_s", "%.3f", t_text);
+    result("t5_warm_s", "%.3f", t_text2);
+
+    /* audio */
+    N = (int64_t)(seconds * 48000.0 + 0.5);
+    T = (N + hop - 1) / hop;
+    wav = malloc((size_t)N * sizeof *wav);
+    feat = malloc((size_t)(C * T) * sizeof *feat);
+    af = malloc((size_t)(2 * C * T) * sizeof *af);
+    noise = malloc((size_t)(2 * C * T) * sizeof *noise);
+    ode = malloc((size_t)(2 * C * T) * sizeof *ode);
+    lat = malloc((size_t)(2 * C * T) * sizeof *lat);
+    msg = malloc((size_t)(2 * bits) * sizeof *msg);
+    out = malloc((size_t)(2 * T * hop) * sizeof *out);
+    if (wav == NULL || feat == NULL || af == NULL || noise == NULL || ode == NULL ||
+        lat == NULL || msg == NULL || out == NULL || text_feat == NULL)
+        die("buffers", "out of memory");
+    make_audio(wav, N, 0);
+    sam_noise(0, 0, noise, 2 * C * T);
+    sam_message(0, 0, msg, 2 * bits);
+    result("chunk_seconds", "%.3f", seconds);
+    result("frames", "%lld", (long long)T);
+
+    /* analytic FLOPs of the codec */
+    cc = jget(cfg, "audio_codec");
+    c.ed = (int)jnum(cc, "encoder_dim");
+    c.latent = (int)jnum(cc, "latent_dim");
+    c.dd = (int)jnum(cc, "decoder_dim");
+    c.cbd = (int)jnum(cc, "codebook_dim");
+    for (i = 0; i < 4; i++) {
+        c.er[i] = cJSON_GetArrayItem(jget(cc, "encoder_rates"), i)->valueint;
+        c.dr[i] = cJSON_GetArrayItem(jget(cc, "decoder_rates"), i)->valueint;
+    }
+    {
+        const tensor *t = tensor_file_find(
+            tf, "audio_codec.decoder.wm_model.encoder_block.post.0.lstm.weight_hh_l0");
+        const tensor *m = tensor_file_find(
+            tf, "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight");
+        const tensor *p = tensor_file_find(
+            tf, "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
+
+        c.wm_hidden = t != NULL ? (int)t->shape[1] : 512;
+        c.wm_out = m != NULL ? (int)m->shape[1] : 128;
+        c.wm_ch = p != NULL ? (int)p->shape[0] : 32;
+    }
+    memset(&tt, 0, sizeof tt);
+    tt.c = &c;
+    tt.T = (double)T;
+    if (skip_codec) { /* --dit-only: random features instead of the encoder's */
+        sam_noise(1, 0, feat, C * T);
+        t_enc = 0;
+    } else {
+        dacvae_set_tap(codec, on_tap, &tt);
+        note_load("encode");
+        tt.last = t0 = now();
+        tt.cpu_last = cpu_now();
+        if (dacvae_encode(codec, wav, 1, N, feat, err, sizeof err) != SAMSEP_OK)
+            die("encode", err);
+        t_enc = now() - t0;
+        fprintf(stderr, "codec encode %.1f s of audio -> %lld frames: %.2f s (cpu %.2f s)\n",
+                seconds, (long long)T, t_enc, cpu_now() - tt.cpu_last + sum_cpu(&tt));
+        result("encode_s", "%.3f", t_enc);
+        tap_report(&tt, "encoder stages");
+    }
+
+    dit_audio_features_from_codec(feat, 1, C, T, af);
+    memset(&in, 0, sizeof in);
+    in.batch = 1;
+    in.frames = (int)T;
+    in.audio_features = af;
+    in.text_len = L;
+    in.text_features = text_feat;
+    t0 = now();
+    if (dit_condition(dit, &in, err, sizeof err) != SAMSEP_OK)
+        die("dit_condition", err);
+    t_cond = now() - t0;
+    result("condition_s", "%.3f", t_cond);
+
+    note_load("dit");
+    memset(&tm, 0, sizeof tm);
+    tm.last = t0 = now();
+    tm.cpu_last = cpu_now();
+    if (dit_ode_solve(dit, noise, ODE_STEPS, ode, on_nfe, &tm) != SAMSEP_OK)
+        die("ode", "failed");
+    t_ode = now() - t0;
+    sum = 0;
+    t_min = 1e30;
+    t_max = 0;
+    for (i = 0; i < tm.n; i++) {
+        sum += tm.t[i];
+        cpu_sum += tm.cpu[i];
+        if (tm.t[i] < t_min)
+            t_min = tm.t[i];
+        if (tm.t[i] > t_max)
+            t_max = tm.t[i];
+    }
+    mean = sum / tm.n;
+    tr = jget(cfg, "transformer");
+    fl_dit = dit_flops(D, F, layers, 2.0 * C, (double)T, L, jnum(tr, "frequency_embedding_dim"));
+    fprintf(stderr, "DiT: %d evaluations in %.2f s: mean %.3f s (min %.3f, max %.3f, first %.3f); "
+            "%.1f GFLOP each -> %.1f GFLOP/s (mean), %.1f (best)\n", tm.n, t_ode, mean, t_min,
+            t_max, tm.t[0], fl_dit * 1e-9, fl_dit / mean * 1e-9, fl_dit / t_min * 1e-9);
+    fprintf(stderr, "  process CPU time %.2f s for %d evaluations = %.2f cores busy on average; "
+            "%.1f GFLOP per CPU-second\n", cpu_sum, tm.n, cpu_sum / sum,
+            fl_dit * tm.n / cpu_sum * 1e-9);
+    result("dit_cpu_s", "%.3f", cpu_sum);
+    result("dit_cores_busy", "%.2f", cpu_sum / sum);
+    result("dit_gflop_per_cpu_s", "%.1f", fl_dit * tm.n / cpu_sum * 1e-9);
+    fprintf(stderr, "  per evaluation:");
+    for (i = 0; i < tm.n; i++)
+        fprintf(stderr, " %.3f", tm.t[i]);
+    fprintf(stderr, "\n");
+    result("dit_nfe", "%d", tm.n);
+    result("dit_total_s", "%.3f", t_ode);
+    result("dit_eval_mean_s", "%.4f", mean);
+    result("dit_eval_min_s", "%.4f", t_min);
+    result("dit_eval_max_s", "%.4f", t_max);
+    result("dit_eval_first_s", "%.4f", tm.t[0]);
+    result("dit_eval_gflop", "%.2f", fl_dit * 1e-9);
+    result("dit_gflops_mean", "%.1f", fl_dit / mean * 1e-9);
+    result("dit_gflops_best", "%.1f", fl_dit / t_min * 1e-9);
+
+    /* the DiT's matrix shapes on their own */
+    {
+        double g1 = matmul_gflops(k, T, D, D, 5), g2 = matmul_gflops(k, T, F, D, 5),
+               g3 = matmul_gflops(k, T, D, F, 5);
+
+        fprintf(stderr, "k_matmul at the DiT's shapes (M = T = %lld): %lldx%dx%d %.1f GFLOP/s, "
+                "%lldx%dx%d %.1f, %lldx%dx%d %.1f\n", (long long)T, (long long)T, D, D, g1,
+                (long long)T, F, D, g2, (long long)T, D, F, g3);
+        result("matmul_TxDxD_gflops", "%.1f", g1);
+        result("matmul_TxFxD_gflops", "%.1f", g2);
+        result("matmul_TxDxF_gflops", "%.1f", g3);
+    }
+    if (interleave_rounds > 0)
+        interleaved(k, dit, noise, lat, fl_dit, threads, interleave_rounds);
+
+    if (!skip_codec) {
+        note_load("decode");
+        dit_latent_to_codec(ode, 1, T, C, lat);
+        memset(&tt, 0, sizeof tt);
+        tt.c = &c;
+        tt.T = (double)T;
+        tt.last = t0 = now();
+        tt.cpu_last = cpu_now();
+        if (dacvae_decode(codec, lat, 2, T, msg, out, err, sizeof err) != SAMSEP_OK)
+            die("decode", err);
+        t_dec = now() - t0;
+        fprintf(stderr, "codec decode 2 rows x %lld frames: %.2f s (cpu %.2f s)\n", (long long)T,
+                t_dec, cpu_now() - tt.cpu_last + sum_cpu(&tt));
+        result("decode_s", "%.3f", t_dec);
+        tap_report(&tt, "decoder stages");
+        dacvae_set_tap(codec, NULL, NULL);
+
+        fl_enc = enc_flops(&c, (double)T);
+        fl_dec = 2 * dec_flops(&c, (double)T, &fl_wm, &fl_lstm);
+        fl_wm *= 2;
+        fl_lstm *= 2;
+        fprintf(stderr, "codec FLOPs: encode %.1f GFLOP (%.1f GFLOP/s), decode x2 %.1f GFLOP "
+                "(%.1f GFLOP/s; watermark %.1f of it, LSTMs %.1f)\n", fl_enc * 1e-9,
+                fl_enc / t_enc * 1e-9, fl_dec * 1e-9, fl_dec / t_dec * 1e-9, fl_wm * 1e-9,
+                fl_lstm * 1e-9);
+        result("encode_gflop", "%.1f", fl_enc * 1e-9);
+        result("encode_gflops", "%.1f", fl_enc / t_enc * 1e-9);
+        result("decode_gflop", "%.1f", fl_dec * 1e-9);
+        result("decode_gflops", "%.1f", fl_dec / t_dec * 1e-9);
+        result("decode_wm_gflop", "%.1f", fl_wm * 1e-9);
+        result("chunk_total_s", "%.3f", t_text + t_enc + t_cond + t_ode + t_dec);
+        result("maxrss_kib", "%ld", maxrss_kib());
+        result("rss_now_kib", "%ld", rss_now_kib());
+    }
+    note_load("stages-end");
+
+    free(wav);
+    free(feat);
+    free(af);
+    free(noise);
+    free(ode);
+    free(lat);
+    free(msg);
+    free(out);
+    free(text_feat);
+    t5_tokenizer_close(tok);
+    t5_encoder_close(t5);
+    dit_close(dit);
+    dacvae_close(codec);
+    kctx_destroy(k);
+    tensor_file_close(tf);
+    cJSON_Delete(cfg);
+}
+
+/* ---- consecutive chunks through sam_separate -------------------------------- */
+
+static void run_chunks(const char *dir, int threads, double seconds, const char *text,
+                       int chunks)
+{
+    char err[1024];
+    sam_model *m = NULL;
+    const char *texts[1] = { text };
+    int64_t N, T;
+    int hop, C, bits, ch, L;
+    float *wav, *noise, *msg, *tgt, *res;
+    double t0;
+
+    note_load("chunks-start");
+    weights_size(dir);
+    result("maxrss_start_kib", "%ld", maxrss_kib());
+    t0 = now();
+    if (sam_open(dir, NULL, NULL, threads, &m, err, sizeof err) != SAMSEP_OK)
+        die("sam_open", err);
+    fprintf(stderr, "sam_open: %.2f s, peak RSS %ld KiB\n", now() - t0, maxrss_kib());
+    result("sam_open_s", "%.3f", now() - t0);
+    result("maxrss_open_kib", "%ld", maxrss_kib());
+    t0 = now();
+    L = sam_set_text(m, texts, 1, err, sizeof err);
+    if (L < 1)
+        die("sam_set_text", err);
+    result("sam_set_text_s", "%.3f", now() - t0);
+    hop = sam_hop(m);
+    C = sam_latent_channels(m);
+    bits = sam_message_bits(m);
+    N = (int64_t)(seconds * sam_sample_rate(m) + 0.5);
+    T = (N + hop - 1) / hop;
+    wav = malloc((size_t)N * sizeof *wav);
+    noise = malloc((size_t)(2 * C * T) * sizeof *noise);
+    msg = malloc((size_t)(2 * bits) * sizeof *msg);
+    tgt = malloc((size_t)(T * hop) * sizeof *tgt);
+    res = malloc((size_t)(T * hop) * sizeof *res);
+    if (wav == NULL || noise == NULL || msg == NULL || tgt == NULL || res == NULL)
+        die("buffers", "out of memory");
+    for (ch = 0; ch < chunks; ch++) {
+        double dt;
+        char key[64];
+
+        make_audio(wav, N, ch);
+        sam_noise(0, (uint64_t)ch, noise, 2 * C * T);
+        sam_message(0, (uint64_t)ch, msg, 2 * bits);
+        t0 = now();
+        if (sam_separate(m, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK)
+            die("sam_separate", err);
+        dt = now() - t0;
+        fprintf(stderr, "chunk %d (%.1f s of audio): %.2f s, peak RSS %ld KiB, RSS now %ld KiB\n",
+                ch, seconds, dt, maxrss_kib(), rss_now_kib());
+        snprintf(key, sizeof key, "chunk%d_s", ch);
+        result(key, "%.3f", dt);
+        snprintf(key, sizeof key, "chunk%d_maxrss_kib", ch);
+        result(key, "%ld", maxrss_kib());
+        snprintf(key, sizeof key, "chunk%d_rss_now_kib", ch);
+        result(key, "%ld", rss_now_kib());
+        note_load("chunk");
+    }
+    free(wav);
+    free(noise);
+    free(msg);
+    free(tgt);
+    free(res);
+    sam_close(m);
+}
+
+/* ---- key listing -------------------------------------------------------------- */
+
+static void run_keys(const char *path)
+{
+    tensor_file *tf = NULL;
+    char err[1024];
+    int i, j;
+
+    if (tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
+        die("tensor_file_open", err);
+    for (i = 0; i < tensor_file_count(tf); i++) {
+        const tensor *t = tensor_file_at(tf, i);
+
+        printf("%s\t[", t->name);
+        for (j = 0; j < t->ndim; j++)
+            printf("%s%lld", j ? ", " : "", (long long)t->shape[j]);
+        printf("]\n");
+    }
+    tensor_file_close(tf);
+}
+
+static void usage(void)
+{
+    fputs("usage: bench_sam --peak [--threads N]\n"
+          "       bench_sam --stages --model DIR [--threads N] [--seconds S] [--text T]\n"
+          "       bench_sam --chunks K --model DIR [--threads N] [--seconds S] [--text T]\n"
+          "       bench_sam --keys FILE\n",
+          stderr);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    const char *model = NULL, *keys = NULL, *text = "a dog barking in the distance";
+    int threads = 2, peak = 0, stages = 0, chunks = 0, rounds = 3, skip_codec = 0, i;
+    double seconds = 10.0;
+
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--peak") == 0)
+            peak = 1;
+        else if (strcmp(argv[i], "--stages") == 0)
+            stages = 1;
+        else if (strcmp(argv[i], "--chunks") == 0 && i + 1 < argc)
+            chunks = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
+            model = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc)
+            seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--text") == 0 && i + 1 < argc)
+            text = argv[++i];
+        else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--dit-only") == 0)
+            skip_codec = 1;
+        else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
+            keys = argv[++i];
+        else
+            usage();
+    }
+    if (threads < 1 || seconds <= 0)
+        usage();
+    if (keys != NULL) {
+        run_keys(keys);
+        return 0;
+    }
+    if (peak)
+        run_peak(threads);
+    if ((stages || chunks > 0) && model == NULL)
+        usage();
+    if (stages)
+        run_stages(model, threads, seconds, text, rounds, skip_codec);
+    if (chunks > 0)
+        run_chunks(model, threads, seconds, text, chunks);
+    if (!peak && !stages && chunks <= 0)
+        usage();
+    return 0;
+}
