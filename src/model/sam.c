@@ -158,6 +158,8 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
         rc = dacvae_open(m->tf, "audio_codec.", m->k, &m->codec, why, sizeof why);
         if (rc != SAMSEP_OK)
             set_err(err, errlen, "%s: codec: %s", path, why);
+        /* the codec folded (copied) its weights: drop the mapped originals */
+        tensor_file_release(m->tf, "audio_codec.");
     }
     codec_cfg = cJSON_GetObjectItemCaseSensitive(m->config, "audio_codec");
     if (rc == SAMSEP_OK && codec_cfg != NULL) {

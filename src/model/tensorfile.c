@@ -224,6 +224,33 @@ int tensor_file_open(const char *path, tensor_file **out, char *err,
     return open_bytes(tf, path, out, err, errlen);
 }
 
+void tensor_file_release(tensor_file *tf, const char *prefix)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), plen;
+    const uint8_t *map;
+    int i;
+
+    if (tf == NULL || tf->map == NULL || prefix == NULL || page == 0)
+        return;
+    map = tf->map;
+    plen = strlen(prefix);
+    for (i = 0; i < tf->count; i++) {
+        const tensor *t = &tf->tensors[i];
+        const uint8_t *d = t->data;
+        size_t bytes = (size_t)t->numel * tensor_dtype_size(t->dtype);
+        size_t start, end;
+
+        if (strncmp(t->name, prefix, plen) != 0 || d < map ||
+            d + bytes > map + tf->map_len)
+            continue;
+        /* only whole pages inside the tensor: neighbours stay resident */
+        start = ((size_t)(d - map) + page - 1) / page * page;
+        end = ((size_t)(d - map) + bytes) / page * page;
+        if (end > start)
+            (void)madvise((void *)(map + start), end - start, MADV_DONTNEED);
+    }
+}
+
 void tensor_file_close(tensor_file *tf)
 {
     size_t i;

@@ -56,6 +56,14 @@ const tensor *tensor_file_find(const tensor_file *tf, const char *name);
 size_t tensor_dtype_size(tensor_dtype dt);
 const char *tensor_dtype_name(tensor_dtype dt);
 
+/*
+ * Hint that the tensors whose names start with `prefix` will not be read
+ * again (a model that copied them, e.g. to fold weight norm): their pages
+ * of the mapping are dropped from memory. Reading them later still works;
+ * the pages come back from the file. A no-op for tensors not mapped.
+ */
+void tensor_file_release(tensor_file *tf, const char *prefix);
+
 /* Convert a tensor's elements to float32 (n = t->numel floats). */
 void tensor_to_f32(const tensor *t, float *out);
 
