@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "clitest.h"
 #include <sndfile.h>
 
 #include "samsep.h"
@@ -26,65 +28,6 @@ static const char *bin;
 static const char *examples;
 static char example[4096], clean[4096];
 
-typedef struct result {
-    int status;   /* exit status, or 128 + signal */
-    char out[16384];
-    char err[16384];
-} result;
-
-static void slurp(const char *path, char *buf, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = 0;
-
-    buf[0] = '\0';
-    if (f == NULL)
-        return;
-    n = fread(buf, 1, len - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-}
-
-/* Run samsep with argv (NULL-terminated, without the program name). */
-static void run(result *r, const char *const *args)
-{
-    char outp[] = "/tmp/samsep-cli-out-XXXXXX", errp[] = "/tmp/samsep-cli-err-XXXXXX";
-    int fo = mkstemp(outp), fe = mkstemp(errp), st;
-    const char *argv[64];
-    pid_t pid;
-    int i;
-
-    assert_true(fo >= 0 && fe >= 0);
-    argv[0] = bin;
-    for (i = 0; args[i] != NULL && i < 62; i++)
-        argv[i + 1] = args[i];
-    argv[i + 1] = NULL;
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-
-        dup2(devnull, 0);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    close(fo);
-    close(fe);
-    slurp(outp, r->out, sizeof r->out);
-    slurp(errp, r->err, sizeof r->err);
-    unlink(outp);
-    unlink(errp);
-}
-
-#define RUN(r, ...)                                              \
-    do {                                                         \
-        const char *const args_[] = { __VA_ARGS__, NULL };       \
-        run((r), args_);                                         \
-    } while (0)
 
 static double sisdr(const float *ref, const float *est, int64_t n)
 {

@@ -13,6 +13,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "dsptest.h"
+#include "sisdr_core.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,24 +32,6 @@
 /* Signals                                                              */
 /* ------------------------------------------------------------------ */
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t rng_next(rng *r)
-{
-    /* xorshift64* */
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 2685821657736338717ULL;
-}
-
-/* Uniform in [-1, 1). */
-static double rng_uniform(rng *r)
-{
-    return (double)(rng_next(r) >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-}
 
 /* Standard normal (Box-Muller). */
 static double rng_gauss(rng *r)
@@ -140,76 +125,11 @@ static double energy(const float *x, int64_t n, int stride)
 }
 
 /* Zero-mean SI-SDR in dB, in double (the tools/ scorer is not linked here). */
-static double si_sdr(const float *ref, const float *est, int64_t n)
-{
-    double mr = 0, me = 0;
-    for (int64_t i = 0; i < n; i++) {
-        mr += ref[i];
-        me += est[i];
-    }
-    mr /= (double)n;
-    me /= (double)n;
-    double rr = 0, er = 0;
-    for (int64_t i = 0; i < n; i++) {
-        rr += (ref[i] - mr) * (ref[i] - mr);
-        er += (est[i] - me) * (ref[i] - mr);
-    }
-    double a = er / rr, num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double t = a * (ref[i] - mr), d = (est[i] - me) - t;
-        num += t * t;
-        den += d * d;
-    }
-    return 10.0 * log10(num / den);
-}
 
 /* ------------------------------------------------------------------ */
 /* Running the engine like the pipeline does                            */
 /* ------------------------------------------------------------------ */
 
-/*
- * Separate n interleaved frames of `in` with prompt `prompt`, feeding blocks
- * of `block` frames (0: sizes drawn at random from 1..4096 with `seed`),
- * then `latency` zero frames, and dropping the first `latency` outputs, so
- * out[i] belongs to in[i]. Returns the latency.
- */
-static int64_t run_engine(const char *prompt, int rate, int channels, const float *in,
-                          float *out, int64_t n, int64_t block, uint64_t seed)
-{
-    const samsep_engine_vtable *vt = &samsep_engine_dsp;
-    samsep_engine_config cfg = {prompt, NULL, 0, NULL, 0, 0};
-    void *eng = NULL;
-    samsep_engine_info info;
-    char err[SAMSEP_MSG_MAX];
-    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err), SAMSEP_OK);
-    int64_t max_frames = block > 0 ? block : 4096;
-    void *st = NULL;
-    int64_t lat = -1;
-    assert_int_equal(vt->stream_open(eng, rate, channels, max_frames, &st, &lat, err, sizeof err),
-                     SAMSEP_OK);
-    assert_true(lat >= 0);
-
-    int64_t total = n + lat;
-    float *x = calloc((size_t)(total * channels), sizeof *x);
-    float *y = calloc((size_t)(total * channels), sizeof *y);
-    assert_non_null(x);
-    assert_non_null(y);
-    memcpy(x, in, (size_t)(n * channels) * sizeof *x);
-    rng r = {seed + 11};
-    for (int64_t i = 0; i < total;) {
-        int64_t b = block > 0 ? block : 1 + (int64_t)(rng_next(&r) % 4096);
-        if (b > total - i)
-            b = total - i;
-        assert_int_equal(vt->process(st, x + i * channels, y + i * channels, NULL, b), SAMSEP_OK);
-        i += b;
-    }
-    memcpy(out, y + lat * channels, (size_t)(n * channels) * sizeof *out);
-    free(x);
-    free(y);
-    vt->stream_close(st);
-    vt->close(eng);
-    return lat;
-}
 
 /* ------------------------------------------------------------------ */
 /* STFT                                                                 */
@@ -644,8 +564,8 @@ static void speech_in_noise(int rate, int pink, double snr_db, double *si_mix, d
         x[i] = s[i] + (float)g * v[i];
     run_engine("speech", rate, 1, x, y, n, 4096, 0);
     int64_t a = (int64_t)(from_s * rate);
-    *si_mix = si_sdr(s + a, x + a, n - a);
-    *si_out = si_sdr(s + a, y + a, n - a);
+    *si_mix = sisdr(s + a, x + a, n - a);
+    *si_out = sisdr(s + a, y + a, n - a);
     free(s);
     free(v);
     free(x);
@@ -690,7 +610,7 @@ static void test_latency_alignment(void **state)
         double best = -1e9;
         int best_lag = 99;
         for (int lag = -3; lag <= 3; lag++) {
-            double v = si_sdr(s + a, y + a + lag, m);
+            double v = sisdr(s + a, y + a + lag, m);
             if (v > best) {
                 best = v;
                 best_lag = lag;
@@ -768,8 +688,8 @@ static void test_rates_and_channels(void **state)
                 y0[i - a] = y[i * ch];
                 x0[i - a] = x[i * ch];
             }
-            double si_in = si_sdr(s + a, x0, n - a);
-            double si_out = si_sdr(s + a, y0, n - a);
+            double si_in = sisdr(s + a, x0, n - a);
+            double si_out = sisdr(s + a, y0, n - a);
             assert_true(si_out > si_in);
             for (int c = 1; c < ch; c++) {
                 double ex = 0.0, ey = 0.0;

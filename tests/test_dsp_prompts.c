@@ -16,6 +16,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "dsptest.h"
+#include "sisdr_core.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,23 +34,6 @@
 /* Signals and measures                                                 */
 /* ------------------------------------------------------------------ */
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint64_t rng_next(rng *r)
-{
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return r->s * 2685821657736338717ULL;
-}
-
-/* Uniform in [-1, 1). */
-static double rng_uniform(rng *r)
-{
-    return (double)(rng_next(r) >> 11) / 9007199254740992.0 * 2.0 - 1.0;
-}
 
 static void white_noise(float *x, int64_t n, double amp, uint64_t seed)
 {
@@ -110,28 +96,6 @@ static void hum(float *x, int64_t n, int rate, double f0, int harmonics, double 
 }
 
 /* SI-SDR of est against ref (zero-mean), dB. */
-static double si_sdr(const float *ref, const float *est, int64_t n)
-{
-    double mr = 0, me = 0;
-    for (int64_t i = 0; i < n; i++) {
-        mr += ref[i];
-        me += est[i];
-    }
-    mr /= (double)n;
-    me /= (double)n;
-    double rr = 0, er = 0;
-    for (int64_t i = 0; i < n; i++) {
-        rr += (ref[i] - mr) * (ref[i] - mr);
-        er += (est[i] - me) * (ref[i] - mr);
-    }
-    double a = er / rr, num = 0, den = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double t = a * (ref[i] - mr), d = (est[i] - me) - t;
-        num += t * t;
-        den += d * d;
-    }
-    return 10.0 * log10(num / den);
-}
 
 /* Power, dB, of x[0..n) at frequency f and its neighbours within +-bw Hz,
  * from one DFT per frequency (Goertzel) over 1 Hz steps: the hum-band
@@ -157,49 +121,6 @@ static double band_db(const float *x, int64_t n, int rate, double f, double bw)
 /* Running the engine like the pipeline does                            */
 /* ------------------------------------------------------------------ */
 
-/*
- * Separate n interleaved frames of `in` with `prompt`, feeding blocks of
- * `block` frames (0: sizes drawn at random from 1..4096 with `seed`), then
- * `latency` zero frames, and dropping the first `latency` outputs, so out[i]
- * belongs to in[i]. Returns the latency.
- */
-static int64_t run_engine(const char *prompt, int rate, int channels, const float *in,
-                          float *out, int64_t n, int64_t block, uint64_t seed)
-{
-    const samsep_engine_vtable *vt = &samsep_engine_dsp;
-    samsep_engine_config cfg = {prompt, NULL, 0, NULL, 0, 0};
-    void *eng = NULL;
-    samsep_engine_info info;
-    char err[SAMSEP_MSG_MAX];
-    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err), SAMSEP_OK);
-    int64_t max_frames = block > 0 ? block : 4096;
-    void *st = NULL;
-    int64_t lat = -1;
-    assert_int_equal(vt->stream_open(eng, rate, channels, max_frames, &st, &lat, err, sizeof err),
-                     SAMSEP_OK);
-    assert_true(lat >= 0);
-
-    int64_t total = n + lat;
-    float *x = calloc((size_t)(total * channels), sizeof *x);
-    float *y = calloc((size_t)(total * channels), sizeof *y);
-    assert_non_null(x);
-    assert_non_null(y);
-    memcpy(x, in, (size_t)(n * channels) * sizeof *x);
-    rng r = {seed + 11};
-    for (int64_t i = 0; i < total;) {
-        int64_t b = block > 0 ? block : 1 + (int64_t)(rng_next(&r) % 4096);
-        if (b > total - i)
-            b = total - i;
-        assert_int_equal(vt->process(st, x + i * channels, y + i * channels, NULL, b), SAMSEP_OK);
-        i += b;
-    }
-    memcpy(out, y + lat * channels, (size_t)(n * channels) * sizeof *out);
-    free(x);
-    free(y);
-    vt->stream_close(st);
-    vt->close(eng);
-    return lat;
-}
 
 static float *alloc_f(int64_t n)
 {
@@ -448,8 +369,8 @@ static void test_music_keeps_tones_drums_keep_clicks(void **state)
         x[i] = t[i] + c[i];
     run_engine("music", rate, 1, x, ym, n, 1000, 0);
     run_engine("drums", rate, 1, x, yd, n, 1000, 0);
-    double mix_t = si_sdr(t, x, n), mus_t = si_sdr(t, ym, n);
-    double mix_c = si_sdr(c, x, n), drm_c = si_sdr(c, yd, n);
+    double mix_t = sisdr(t, x, n), mus_t = sisdr(t, ym, n);
+    double mix_c = sisdr(c, x, n), drm_c = sisdr(c, yd, n);
     print_message("music target vs tones: %+.2f dB (mixture %+.2f)\n", mus_t, mix_t);
     print_message("drums target vs clicks: %+.2f dB (mixture %+.2f)\n", drm_c, mix_c);
     assert_true(mus_t > mix_t + 6.0);
@@ -457,8 +378,8 @@ static void test_music_keeps_tones_drums_keep_clicks(void **state)
     assert_true(drm_c > mix_c + 6.0);
     assert_true(drm_c > 5.0);
     /* Each target holds little of the other source. */
-    assert_true(si_sdr(c, ym, n) < mix_c - 6.0);
-    assert_true(si_sdr(t, yd, n) < mix_t - 6.0);
+    assert_true(sisdr(c, ym, n) < mix_c - 6.0);
+    assert_true(sisdr(t, yd, n) < mix_t - 6.0);
     free(t);
     free(c);
     free(x);
@@ -485,7 +406,7 @@ static void test_latency_alignment(void **state)
             double best = -1e9;
             int best_lag = 99;
             for (int lag = -3; lag <= 3; lag++) {
-                double v = si_sdr(x + a, y + a + lag, m);
+                double v = sisdr(x + a, y + a + lag, m);
                 if (v > best) {
                     best = v;
                     best_lag = lag;
@@ -548,7 +469,7 @@ static void test_hum_removed(void **state)
             res[i] = x[i] - y[i];
         /* Measured after the first second (the tracker's start). */
         const int64_t a = rate, m = n - rate;
-        double tgt = si_sdr(hm + a, y + a, m);
+        double tgt = sisdr(hm + a, y + a, m);
         double before = hum_band_db(x + a, m, rate, cases[c].f0 + cases[c].drift / 6.0,
                                     cases[c].drift * 5.0 / 6.0);
         double after = hum_band_db(res + a, m, rate, cases[c].f0 + cases[c].drift / 6.0,
@@ -642,14 +563,14 @@ static void test_vocals_stereo_centre(void **state)
         yr[i] = y[2 * i + 1];
     }
     const int64_t a = rate / 2, m = n - a;
-    double mix_l = si_sdr(cen + a, l + a, m), tl = si_sdr(cen + a, yl + a, m);
-    double tr = si_sdr(cen + a, yr + a, m);
+    double mix_l = sisdr(cen + a, l + a, m), tl = sisdr(cen + a, yl + a, m);
+    double tr = sisdr(cen + a, yr + a, m);
     print_message("stereo vocals: centre SI-SDR left %+.2f dB (mixture %+.2f), right %+.2f dB\n",
                   tl, mix_l, tr);
     assert_true(tl > mix_l + 8.0);
     assert_true(tl > 10.0);
     assert_true(tr > 10.0);
-    assert_true(si_sdr(side_l + a, yl + a, m) < si_sdr(side_l + a, l + a, m) - 10.0);
+    assert_true(sisdr(side_l + a, yl + a, m) < sisdr(side_l + a, l + a, m) - 10.0);
     free(cen);
     free(side);
     free(nz);
@@ -690,7 +611,7 @@ static void test_vocals_mono_repeating(void **state)
         x[i] = bg[i] + fg[i];
     run_engine("vocals", rate, 1, x, y, n, 1000, 0);
     const int64_t a = 2 * rate, m = n - a; /* after the window has filled */
-    double mix = si_sdr(fg + a, x + a, m), est = si_sdr(fg + a, y + a, m);
+    double mix = sisdr(fg + a, x + a, m), est = sisdr(fg + a, y + a, m);
     print_message("mono vocals: foreground SI-SDR %+.2f dB (mixture %+.2f)\n", est, mix);
     assert_true(est > mix + 4.0);
     free(bg);
