@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev libcmocka-dev libopenblas-dev
-flac sox ffmpeg"
+flac sox ffmpeg python3"
 
 missing=""
 for p in $PACKAGES; do
