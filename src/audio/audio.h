@@ -32,6 +32,10 @@ int64_t audio_reader_frames(const audio_reader *r);
 /* libsndfile's SF_FORMAT_* word of the input. */
 int audio_reader_sf_format(const audio_reader *r);
 
+/* The file's software and comment tags ("" when absent); valid until close. */
+const char *audio_reader_software(const audio_reader *r);
+const char *audio_reader_comment(const audio_reader *r);
+
 /* Read up to `frames` frames; returns the count (0 at the end) or a negative
  * status with err filled. */
 int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,

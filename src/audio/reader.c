@@ -104,6 +104,23 @@ int audio_reader_sf_format(const audio_reader *r)
     return r->info.format;
 }
 
+static const char *tag(const audio_reader *r, int which)
+{
+    const char *s = sf_get_string(r->sf, which);
+
+    return s != NULL ? s : "";
+}
+
+const char *audio_reader_software(const audio_reader *r)
+{
+    return tag(r, SF_STR_SOFTWARE);
+}
+
+const char *audio_reader_comment(const audio_reader *r)
+{
+    return tag(r, SF_STR_COMMENT);
+}
+
 int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
                           char *err, size_t errlen)
 {

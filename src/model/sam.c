@@ -28,6 +28,7 @@
 #include "core/internal.h"
 #include "model/codec.h"
 #include "model/dit.h"
+#include "model/jsonfile.h"
 #include "model/kernels.h"
 #include "model/sam.h"
 #include "model/t5.h"
@@ -78,40 +79,6 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static cJSON *read_json(const char *path, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    char *text;
-    long n;
-    cJSON *j;
-
-    if (f == NULL) {
-        set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (1 << 24) ||
-        fseek(f, 0, SEEK_SET) != 0 || (text = malloc((size_t)n + 1)) == NULL) {
-        fclose(f);
-        set_err(err, errlen, "%s: cannot read (too large?)", path);
-        return NULL;
-    }
-    if (fread(text, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(text);
-        set_err(err, errlen, "%s: read error", path);
-        return NULL;
-    }
-    fclose(f);
-    text[n] = '\0';
-    j = cJSON_Parse(text);
-    free(text);
-    if (j == NULL || !cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        set_err(err, errlen, "%s: not a JSON object", path);
-        return NULL;
-    }
-    return j;
-}
 
 int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
              int threads, sam_model **out, char *err, size_t errlen)
@@ -138,10 +105,10 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
         return SAMSEP_ERR_NOMEM;
     }
     snprintf(path, sizeof path, "%s/config.json", dir);
-    m->config = read_json(path, err, errlen);
+    m->config = json_file_load(path, &rc, err, errlen);
     if (m->config == NULL) {
         sam_close(m);
-        return SAMSEP_ERR_IO;
+        return rc;
     }
     snprintf(path, sizeof path, "%s/checkpoint.pt", dir);
     if (!file_exists(path))

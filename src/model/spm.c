@@ -180,8 +180,7 @@ static int walk_message(pb_reader r, const char *what, const pb_ctx *c)
     return rc;
 }
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
-static int utf8_valid(const uint8_t *s, size_t n)
+size_t spm_utf8_check(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -199,20 +198,20 @@ static int utf8_valid(const uint8_t *s, size_t n)
         } else if ((b & 0xf8) == 0xf0) {
             k = 3, cp = b & 0x07, min = 0x10000;
         } else {
-            return 0;
+            return i;
         }
         if (n - i <= k)
-            return 0;
+            return i;
         for (size_t j = 1; j <= k; j++) {
             if ((s[i + j] & 0xc0) != 0x80)
-                return 0;
+                return i;
             cp = (cp << 6) | (s[i + j] & 0x3f);
         }
         if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
+            return i;
         i += k + 1;
     }
-    return 1;
+    return n;
 }
 
 static int parse_piece(const pb_reader *parent, const pb_field *pf, int index,
@@ -263,7 +262,7 @@ static int parse_piece(const pb_reader *parent, const pb_field *pf, int index,
                 have_str ? "empty" : "missing");
         return SAMSEP_ERR_FORMAT;
     }
-    if (!utf8_valid((const uint8_t *)out->str, out->len)) {
+    if (spm_utf8_check((const uint8_t *)out->str, out->len) != out->len) {
         set_err(c->err, c->errlen, "%s: %s: the piece string is not valid UTF-8",
                 c->name, what);
         return SAMSEP_ERR_FORMAT;

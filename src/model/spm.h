@@ -71,4 +71,9 @@ int spm_model_parse(const uint8_t *buf, size_t len, const char *name,
                     spm_model **out /* OUT */, char *err, size_t errlen);
 void spm_model_free(spm_model *m);
 
+/* Offset of the first invalid byte, or n when s[0..n) is strict UTF-8 (no
+ * overlong forms, no surrogates, nothing past U+10FFFF). Shared with the
+ * tokenizer, which checks texts and pieces the same way. */
+size_t spm_utf8_check(const uint8_t *s, size_t n);
+
 #endif

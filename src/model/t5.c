@@ -29,9 +29,9 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "model/jsonfile.h"
 #include "model/tensors.h"
 
-#define T5_MAX_CONFIG (4 << 20)
 #define T5_MAX_NAME 160
 
 typedef enum t5_act { ACT_RELU, ACT_GELU_TANH, ACT_GELU_ERF, ACT_SILU } t5_act;
@@ -103,47 +103,6 @@ int t5_relative_bucket(int rel, int bidirectional, int num_buckets,
 
 /* ---- opening ---------------------------------------------------------- */
 
-static char *read_text(const char *path, char *err, size_t errlen, int *rc)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long n;
-
-    *rc = SAMSEP_ERR_IO;
-    if (f == NULL) {
-        set_err(err, errlen, "%s: cannot open", path);
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0) {
-        set_err(err, errlen, "%s: cannot read", path);
-        fclose(f);
-        return NULL;
-    }
-    if (n > T5_MAX_CONFIG) {
-        set_err(err, errlen, "%s: too large for a config (%ld bytes)", path, n);
-        *rc = SAMSEP_ERR_FORMAT;
-        fclose(f);
-        return NULL;
-    }
-    buf = malloc((size_t)n + 1);
-    if (buf == NULL) {
-        set_err(err, errlen, "out of memory");
-        *rc = SAMSEP_ERR_NOMEM;
-        fclose(f);
-        return NULL;
-    }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        set_err(err, errlen, "%s: cannot read", path);
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    buf[n] = '\0';
-    fclose(f);
-    *rc = SAMSEP_OK;
-    return buf;
-}
 
 /* An integer member >= lo (required unless def >= 0 is given). */
 static int cfg_int(const cJSON *root, const char *key, int def, int lo,
@@ -178,20 +137,12 @@ static int parse_config(const char *path, t5_config *c, char *err,
                         size_t errlen)
 {
     int rc;
-    char *text = read_text(path, err, errlen, &rc);
-    cJSON *root;
+    cJSON *root = json_file_load(path, &rc, err, errlen);
     const cJSON *it;
     const char *ffp = "relu", *act;
 
-    if (text == NULL)
+    if (root == NULL)
         return rc;
-    root = cJSON_Parse(text);
-    free(text);
-    if (root == NULL || !cJSON_IsObject(root)) {
-        set_err(err, errlen, "%s: not a JSON object", path);
-        cJSON_Delete(root);
-        return SAMSEP_ERR_FORMAT;
-    }
     it = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (it != NULL && cJSON_IsString(it) && strcmp(it->valuestring, "t5") != 0 &&
         strcmp(it->valuestring, "mt5") != 0 && strcmp(it->valuestring, "umt5") != 0) {

@@ -120,40 +120,6 @@ typedef struct tk_spec {
 /* UTF-8 and Unicode properties                                        */
 /* ------------------------------------------------------------------ */
 
-/* Offset of the first invalid byte, or n when s[0..n) is strict UTF-8. */
-static size_t utf8_check(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t b = s[i];
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t cp, min;
-        if ((b & 0xe0) == 0xc0) {
-            k = 1, cp = b & 0x1f, min = 0x80;
-        } else if ((b & 0xf0) == 0xe0) {
-            k = 2, cp = b & 0x0f, min = 0x800;
-        } else if ((b & 0xf8) == 0xf0) {
-            k = 3, cp = b & 0x07, min = 0x10000;
-        } else {
-            return i;
-        }
-        if (n - i <= k)
-            return i;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += k + 1;
-    }
-    return n;
-}
 
 /* Length of the character starting with lead byte b (input is valid UTF-8). */
 static size_t utf8_len(uint8_t b)
@@ -356,7 +322,7 @@ static int cm_parse(t5_tokenizer *tk, const uint8_t *cm, size_t len, const char 
     size_t n_units = trie_bytes / 4;
     const uint8_t *blob = cm + 4 + trie_bytes;
     size_t blob_len = len - 4 - trie_bytes;
-    size_t bad = utf8_check(blob, blob_len);
+    size_t bad = spm_utf8_check(blob, blob_len);
     if (bad != blob_len) {
         set_err(err, errlen,
                 "%s: precompiled_charsmap: replacement strings are not valid UTF-8 "
@@ -674,7 +640,7 @@ int t5_tokenizer_encode_len(const t5_tokenizer *tk, const char *text, size_t len
         return SAMSEP_ERR_INVALID;
     }
     const uint8_t *s = (const uint8_t *)(len ? text : "");
-    size_t bad = utf8_check(s, len);
+    size_t bad = spm_utf8_check(s, len);
     if (bad != len) {
         set_err(err, errlen, "tokenizer: text is not valid UTF-8 (byte %zu)", bad);
         return SAMSEP_ERR_INVALID;
@@ -792,7 +758,7 @@ static int tk_build(const tk_spec *sp, t5_tokenizer **out, char *err, size_t err
             set_err(err, errlen, "%s: added token %d is empty", name, i);
             return SAMSEP_ERR_FORMAT;
         }
-        if (utf8_check((const uint8_t *)sp->sp_str[i].s, sp->sp_str[i].len) !=
+        if (spm_utf8_check((const uint8_t *)sp->sp_str[i].s, sp->sp_str[i].len) !=
             sp->sp_str[i].len) {
             set_err(err, errlen, "%s: added token %d is not valid UTF-8", name, i);
             return SAMSEP_ERR_FORMAT;
@@ -814,7 +780,7 @@ static int tk_build(const tk_spec *sp, t5_tokenizer **out, char *err, size_t err
             set_err(err, errlen, "%s: piece %d is empty", name, i);
             return SAMSEP_ERR_FORMAT;
         }
-        if (utf8_check((const uint8_t *)p->s, p->len) != p->len) {
+        if (spm_utf8_check((const uint8_t *)p->s, p->len) != p->len) {
             set_err(err, errlen, "%s: piece %d is not valid UTF-8", name, i);
             return SAMSEP_ERR_FORMAT;
         }

@@ -129,9 +129,7 @@ static const char *container_name(int sf_format)
 int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
                       size_t errlen)
 {
-    SF_INFO si;
-    SNDFILE *sf;
-    const char *s;
+    audio_reader *r;
     int fmt, sub, rc;
 
     if (path == NULL || info == NULL) {
@@ -139,34 +137,22 @@ int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
         return SAMSEP_ERR_INVALID;
     }
     memset(info, 0, sizeof *info);
-    {
-        audio_reader *r;
-
-        rc = audio_reader_open(path, &r, err, errlen);
-        if (rc != SAMSEP_OK)
-            return rc;
-        info->frames = audio_reader_frames(r);
-        info->sample_rate = audio_reader_rate(r);
-        info->channels = audio_reader_channels(r);
-        fmt = audio_reader_sf_format(r);
-        audio_reader_close(r);
-    }
+    rc = audio_reader_open(path, &r, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    info->frames = audio_reader_frames(r);
+    info->sample_rate = audio_reader_rate(r);
+    info->channels = audio_reader_channels(r);
+    fmt = audio_reader_sf_format(r);
+    snprintf(info->software, sizeof info->software, "%s", audio_reader_software(r));
+    snprintf(info->comment, sizeof info->comment, "%s", audio_reader_comment(r));
+    audio_reader_close(r);
     snprintf(info->container, sizeof info->container, "%s", container_name(fmt));
     info->auto_format = SAMSEP_FORMAT_AUTO;
     sub = SAMSEP_SUBTYPE_AUTO;
     if (audio_resolve_format(fmt, info->sample_rate, info->channels,
                              &info->auto_format, &sub, NULL, 0) != SAMSEP_OK)
         info->auto_format = SAMSEP_FORMAT_WAV;
-    /* Tags need the libsndfile handle itself. */
-    memset(&si, 0, sizeof si);
-    sf = sf_open(path, SFM_READ, &si);
-    if (sf != NULL) {
-        if ((s = sf_get_string(sf, SF_STR_SOFTWARE)) != NULL)
-            snprintf(info->software, sizeof info->software, "%s", s);
-        if ((s = sf_get_string(sf, SF_STR_COMMENT)) != NULL)
-            snprintf(info->comment, sizeof info->comment, "%s", s);
-        sf_close(sf);
-    }
     return SAMSEP_OK;
 }
 
