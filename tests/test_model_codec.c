@@ -25,6 +25,8 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "modeltest.h"
+
 #include "model/codec.h"
 #include "model/kernels.h"
 #include "model/npy.h"
@@ -36,39 +38,13 @@
 static const char *g_ref;
 static tensor_file *g_tf;
 
-typedef struct arr {
-    float *d;
-    int64_t shape[NPY_MAX_DIMS];
-    int ndim;
-    int64_t n;
-} arr;
-
 static void load(const char *cs, const char *name, arr *a)
 {
-    char path[4096], err[256];
-    int i, rc;
+    char path[4096];
     snprintf(path, sizeof path, "%s/codec/%s/%s.npy", g_ref, cs, name);
-    rc = npy_load(path, &a->d, a->shape, &a->ndim, err, sizeof err);
-    if (rc != 0)
-        fail_msg("%s", err);
-    a->n = 1;
-    for (i = 0; i < a->ndim; i++)
-        a->n *= a->shape[i];
+    arr_load(a, path);
 }
 
-static double nerr(const float *a, const float *ref, int64_t n)
-{
-    double m = 0.0, r = 1.0;
-    int64_t i;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)ref[i]);
-        if (!(d <= m))
-            m = isnan(d) ? INFINITY : d;
-        if (fabs(ref[i]) > r)
-            r = fabs(ref[i]);
-    }
-    return m / r;
-}
 
 static void check(const char *what, const float *out, const float *ref,
                   int64_t n)

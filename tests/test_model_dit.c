@@ -26,6 +26,8 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "modeltest.h"
+
 #include "model/dit.h"
 #include "model/npy.h"
 #include "model/tensors.h"
@@ -35,13 +37,6 @@
 #define TOL_ODE 1e-4
 
 static const char *g_ref;
-
-typedef struct arr {
-    float *d;
-    int64_t shape[NPY_MAX_DIMS];
-    int ndim;
-    int64_t n;
-} arr;
 
 static int try_load(const char *path, arr *a)
 {
@@ -57,29 +52,11 @@ static int try_load(const char *path, arr *a)
 
 static void load(const char *dir, const char *name, arr *a)
 {
-    char path[4096], err[256];
-    int i;
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s/%s.npy", g_ref, dir, name);
-    if (npy_load(path, &a->d, a->shape, &a->ndim, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    a->n = 1;
-    for (i = 0; i < a->ndim; i++)
-        a->n *= a->shape[i];
+    arr_load(a, path);
 }
 
-static double nerr(const float *a, const float *ref, int64_t n)
-{
-    double m = 0.0, r = 1.0;
-    int64_t i;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)ref[i]);
-        if (!(d <= m))
-            m = isnan(d) ? INFINITY : d;
-        if (fabs(ref[i]) > r)
-            r = fabs(ref[i]);
-    }
-    return m / r;
-}
 
 static double check(const char *what, const float *out, const float *ref,
                     int64_t n, double tol)

@@ -18,47 +18,24 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "model/npy.h"
+#include "modeltest.h"
 #include "model/sam.h"
 #include "samsep.h"
 
 static const char *ref;
 
-typedef struct arr {
-    float *d;
-    int64_t shape[8];
-    int ndim;
-    int64_t n;
-} arr;
 
 static void load(arr *a, const char *fmt, ...)
 {
-    char path[4096], err[512];
+    char path[4096];
     va_list ap;
-    int i;
 
     va_start(ap, fmt);
     vsnprintf(path, sizeof path, fmt, ap);
     va_end(ap);
-    if (npy_load(path, &a->d, a->shape, &a->ndim, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    for (a->n = 1, i = 0; i < a->ndim; i++)
-        a->n *= a->shape[i];
+    arr_load(a, path);
 }
 
-static double rel_err(const float *got, const float *want, int64_t n)
-{
-    double m = 0, r = 0;
-    int64_t i;
-
-    for (i = 0; i < n; i++) {
-        if (fabs((double)got[i] - want[i]) > m)
-            m = fabs((double)got[i] - want[i]);
-        if (fabs((double)want[i]) > r)
-            r = fabs((double)want[i]);
-    }
-    return m / (r > 1 ? r : 1);
-}
 
 static char **read_descriptions(const char *cas, int *n)
 {
@@ -129,7 +106,7 @@ static void run_case(const char *cas, int threads)
         for (b = 0; b < n; b++)
             for (i = 0; i < L; i++)
                 if (mask.d[b * L + i] > 0.5f)
-                    assert_true(rel_err(tf + ((size_t)b * L + i) * Dt,
+                    assert_true(nerr(tf + ((size_t)b * L + i) * Dt,
                                         feats.d + ((size_t)b * L + i) * Dt, Dt) < 1e-5);
         free(mask.d);
     }
@@ -159,9 +136,9 @@ static void run_case(const char *cas, int threads)
     if (sam_separate(m, wav, lengths, N, noise.d, msg.d, tgt, res, err, sizeof err) != 0)
         fail_msg("%s", err);
     load(&ode, "%s/full/%s/ode_result.npy", ref, cas);
-    print_message("%s: ODE result error %.2e\n", cas, rel_err(sam_last_ode_result(m),
+    print_message("%s: ODE result error %.2e\n", cas, nerr(sam_last_ode_result(m),
                                                               ode.d, ode.n));
-    assert_true(rel_err(sam_last_ode_result(m), ode.d, ode.n) < 1e-4);
+    assert_true(nerr(sam_last_ode_result(m), ode.d, ode.n) < 1e-4);
     for (b = 0; b < n; b++) {
         double et, er;
 
@@ -169,8 +146,8 @@ static void run_case(const char *cas, int threads)
         load(&r[b], "%s/full/%s/out_residual%d.npy", ref, cas, b);
         /* the official output is item b's row narrowed to ceil(N_b/hop)*hop */
         assert_int_equal(t[b].n, (lengths[b] + sam_hop(m) - 1) / sam_hop(m) * sam_hop(m));
-        et = rel_err(tgt + b * hopT, t[b].d, t[b].n);
-        er = rel_err(res + b * hopT, r[b].d, r[b].n);
+        et = nerr(tgt + b * hopT, t[b].d, t[b].n);
+        er = nerr(res + b * hopT, r[b].d, r[b].n);
         print_message("%s item %d: target error %.2e, residual error %.2e\n", cas, b, et,
                       er);
         assert_true(et < 1e-4);

@@ -18,36 +18,20 @@
 #include <cmocka.h>
 #include <sndfile.h>
 
-#include "model/npy.h"
+#include "modeltest.h"
 #include "testutil.h"
 
 static const char *ref, *bin;
 
 static float *load(const char *path, int64_t *n)
 {
-    int64_t shape[8];
-    int ndim, i;
-    float *d = NULL;
-    char err[512];
+    arr a;
 
-    if (npy_load(path, &d, shape, &ndim, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    for (*n = 1, i = 0; i < ndim; i++)
-        *n *= shape[i];
-    return d;
+    arr_load(&a, path);
+    *n = a.n;
+    return a.d;
 }
 
-static double rel_err(const float *a, const float *b, int64_t n)
-{
-    double m = 0, r = 0;
-    int64_t i;
-
-    for (i = 0; i < n; i++) {
-        m = fmax(m, fabs((double)a[i] - b[i]));
-        r = fmax(r, fabs((double)b[i]));
-    }
-    return m / fmax(1, r);
-}
 
 static int sh(const char *cmd)
 {
@@ -84,7 +68,7 @@ static void test_separate_matches_official(void **state)
         t = load(got, &nt);
         want = load(p, &nw);
         assert_int_equal(nt, nw); /* the model's own length: whole frames */
-        e = rel_err(t, want, nw);
+        e = nerr(t, want, nw);
         print_message("separate %s: relative error %.2e\n", names[k], e);
         assert_true(e < 1e-4);
         free(t);

@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "modeltest.h"
+
 #include "model/kernels_ref.h"
 #include "model/npy.h"
 #include "model/t5.h"
@@ -35,40 +37,14 @@
 static const char *g_ref;
 static char g_model[4096];
 
-typedef struct arr {
-    float *d;
-    int64_t shape[NPY_MAX_DIMS];
-    int ndim;
-    int64_t n;
-} arr;
-
 static void load(const char *sub, const char *name, arr *a)
 {
-    char path[4096], err[256];
-    int i, rc;
+    char path[4096];
+
     snprintf(path, sizeof path, "%s/t5/%s/%s.npy", g_ref, sub, name);
     if (sub[0] == '\0')
         snprintf(path, sizeof path, "%s/t5/%s.npy", g_ref, name);
-    rc = npy_load(path, &a->d, a->shape, &a->ndim, err, sizeof err);
-    if (rc != 0)
-        fail_msg("%s", err);
-    a->n = 1;
-    for (i = 0; i < a->ndim; i++)
-        a->n *= a->shape[i];
-}
-
-static double nerr(const float *a, const float *ref, int64_t n)
-{
-    double m = 0.0, r = 1.0;
-    int64_t i;
-    for (i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)ref[i]);
-        if (!(d <= m))
-            m = isnan(d) ? INFINITY : d;
-        if (fabs(ref[i]) > r)
-            r = fabs(ref[i]);
-    }
-    return m / r;
+    arr_load(a, path);
 }
 
 static void check(const char *what, const float *out, const float *ref,
