@@ -187,7 +187,7 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
     s->prompt = e->prompt;
     s->channels = channels;
     s->bins = len / 2 + 1;
-    s->hop = len / 4;
+    s->hop = len / (proc != NULL ? proc->overlap : DSP_SPECTRAL_OVERLAP);
     s->max_frames = max_frames;
     s->power = malloc((size_t)s->bins * sizeof *s->power);
     s->gain = malloc((size_t)s->bins * sizeof *s->gain);
@@ -204,9 +204,9 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
         } else {
             s->chan[c].stream = s;
             s->chan[c].index = c;
-            rc = dsp_stft_create(len, &s->chan[c].stft);
+            rc = dsp_stft_create(len, s->hop, &s->chan[c].stft);
             if (rc == SAMSEP_OK && proc != NULL)
-                rc = proc->create(rate, len, &s->chan[c].state);
+                rc = proc->create(rate, len, s->hop, &s->chan[c].state);
         }
         if (rc != SAMSEP_OK) {
             dsp_stream_close(s);

@@ -23,9 +23,11 @@ typedef struct dsp_processor {
     /* STFT frame length, in samples, the processor wants at `rate`; a value
      * from dsp_stft_frame_length(). 0 means the rate is not supported. */
     int (*frame_length)(int rate);
-    /* Make the state of one channel for frames of `len` samples, hop len/4,
-     * at `rate`. Returns SAMSEP_OK or a negative samsep_status. */
-    int (*create)(int rate, int len, void **state /* OUT */);
+    /* Frames that overlap each sample: the hop is len / overlap (2 or 4). */
+    int overlap;
+    /* Make the state of one channel for frames of `len` samples every `hop`
+     * samples at `rate`. Returns SAMSEP_OK or a negative samsep_status. */
+    int (*create)(int rate, int len, int hop, void **state /* OUT */);
     /* One frame: power[k] = |X_k|^2 for the bins = len/2 + 1 bins of the
      * windowed frame; writes gain[k] in [0, 1]. */
     void (*gains)(void *state, const float *power, float *gain, int bins);
@@ -57,15 +59,19 @@ extern const dsp_processor dsp_proc_speech;
  * a processor folds whatever is neither target nor residual into the
  * residual by leaving it out of the target. frame() must not allocate, and
  * its result must not depend on how the input was split into calls.
+ *
+ * Spectral processors run at hop len / DSP_SPECTRAL_OVERLAP.
  */
+#define DSP_SPECTRAL_OVERLAP 4
+
 typedef struct dsp_spectral {
     const char *name;
     /* As dsp_processor.frame_length. */
     int (*frame_length)(int rate);
-    /* State for `channels` channels of frames of `len` samples (hop len/4)
-     * at `rate`; `mode` is the dsp_mode of the prompt (prompts.h). *delay
-     * (OUT) is the look-ahead in frames. Returns SAMSEP_OK or a negative
-     * samsep_status. */
+    /* State for `channels` channels of frames of `len` samples (hop
+     * len / DSP_SPECTRAL_OVERLAP) at `rate`; `mode` is the dsp_mode of the
+     * prompt (prompts.h). *delay (OUT) is the look-ahead in frames. Returns
+     * SAMSEP_OK or a negative samsep_status. */
     int (*create)(int rate, int len, int channels, int mode, void **state /* OUT */,
                   int *delay /* OUT */);
     /* Frame t of `channel`: spec[0..bins) holds its spectrum on entry and

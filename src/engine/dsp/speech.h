@@ -13,12 +13,16 @@
 
 typedef struct dsp_speech dsp_speech;
 
-/* STFT frame length for `rate`: about 32 ms. 0 if the rate is unusable. */
+/* STFT frame length for `rate`: about 43 ms. 0 if the rate is unusable. */
 int dsp_speech_frame_length(int rate);
 
-/* State for frames of `len` samples (hop len/4) at `rate`. Returns SAMSEP_OK
- * or a negative samsep_status; *out is NULL on failure. */
-int dsp_speech_create(int rate, int len, dsp_speech **out /* OUT */);
+/* Frames that overlap each sample: the enhancer runs at hop len / 2. */
+#define DSP_SPEECH_OVERLAP 2
+
+/* State for frames of `len` samples every `hop` samples (len / hop between 2
+ * and 4) at `rate`. Returns SAMSEP_OK or a negative samsep_status; *out is
+ * NULL on failure. */
+int dsp_speech_create(int rate, int len, int hop, dsp_speech **out /* OUT */);
 
 /* Gains for one frame; see dsp_processor.gains. Never allocates. */
 void dsp_speech_gains(dsp_speech *sp, const float *power, float *gain, int bins);

@@ -11,9 +11,10 @@
  * delay exactly len - 1 for every sample, whatever the block sizes.
  *
  * Windows: analysis and synthesis both use w = sqrt(hann) with the periodic
- * Hann of length len. At hop len/4 the sum of w^2 = hann over the frames
- * covering any sample is exactly 2, so synthesis is scaled by 1 / (2 len)
- * (the 1/len undoes FFTW's unnormalised inverse).
+ * Hann of length len. At hop len/n (n >= 2 frames over each sample) the sum
+ * of w^2 = hann over the frames covering any sample is exactly n/2, so
+ * synthesis is scaled by 2 / (n len) (the 1/len undoes FFTW's unnormalised
+ * inverse).
  */
 #include "engine/dsp/stft.h"
 
@@ -33,7 +34,7 @@ static pthread_mutex_t dsp_fftw_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct dsp_stft {
     int len;   /* frame length */
-    int hop;   /* len / 4 */
+    int hop;   /* len / n, n >= 2 */
     int bins;  /* len / 2 + 1 */
     int fill;  /* samples of the current hop received, 0..hop-1 */
     float *win;      /* [len] sqrt-Hann */
@@ -44,7 +45,7 @@ struct dsp_stft {
     fftwf_complex *spec; /* [bins] FFTW complex buffer */
     fftwf_plan fwd;
     fftwf_plan inv;
-    float scale;     /* synthesis gain, 1 / (2 len) */
+    float scale;     /* synthesis gain, 2 / (n len) */
 };
 
 static int is_smooth235(int n)
@@ -76,21 +77,21 @@ int dsp_stft_frame_length(int rate, double seconds)
     }
 }
 
-int dsp_stft_create(int len, dsp_stft **out)
+int dsp_stft_create(int len, int hop, dsp_stft **out)
 {
     if (out == NULL)
         return SAMSEP_ERR_INVALID;
     *out = NULL;
-    if (len < 4 || len % 4 != 0 || len > (1 << 20))
+    if (len < 4 || len % 4 != 0 || len > (1 << 20) || hop < 1 || len % hop != 0 || len / hop < 2)
         return SAMSEP_ERR_INVALID;
 
     dsp_stft *s = calloc(1, sizeof *s);
     if (s == NULL)
         return SAMSEP_ERR_NOMEM;
     s->len = len;
-    s->hop = len / 4;
+    s->hop = hop;
     s->bins = len / 2 + 1;
-    s->scale = 1.0f / (2.0f * (float)len);
+    s->scale = 2.0f / ((float)(len / hop) * (float)len);
     s->win = malloc((size_t)len * sizeof *s->win);
     s->in_buf = calloc((size_t)len, sizeof *s->in_buf);
     s->ola = calloc((size_t)len, sizeof *s->ola);

@@ -29,20 +29,21 @@ typedef void (*dsp_stft_frame_fn)(void *user, dsp_cplx *spec, int bins);
 
 /*
  * Frame length, in samples, of about `seconds` at `rate`: a multiple of 4
- * (so that a hop of len/4 is exact) whose other factors are 2, 3 and 5 (fast
- * FFT sizes). Returns 0 when rate or seconds is not positive or too large.
+ * (so that hops of len/2 and len/4 are exact) whose other factors are 2, 3
+ * and 5 (fast FFT sizes). Returns 0 when rate or seconds is not positive or
+ * too large.
  */
 int dsp_stft_frame_length(int rate, double seconds);
 
 /*
  * Make a pipe for frames of `len` samples (a positive multiple of 4, at most
- * 1 << 20); hop is len/4. The analysis and synthesis windows are both the
- * square root of a periodic Hann window, whose squares overlap-add to a
- * constant at that hop. FFTW plans are made here (under a process-wide lock,
+ * 1 << 20) every `hop` samples, hop = len/n for a whole n >= 2. The analysis
+ * and synthesis windows are both the square root of a periodic Hann window,
+ * whose squares overlap-add to a constant at such hops. FFTW plans are made here (under a process-wide lock,
  * as FFTW's planner is not thread-safe). Returns SAMSEP_OK or a negative
  * samsep_status; *out is NULL on failure.
  */
-int dsp_stft_create(int len, dsp_stft **out /* OUT */);
+int dsp_stft_create(int len, int hop, dsp_stft **out /* OUT */);
 
 /* Release a pipe; NULL is a no-op. */
 void dsp_stft_destroy(dsp_stft *stft);
