@@ -54,7 +54,7 @@
  *
  * Frames: about 43 ms (2048 samples at 48 kHz) at half overlap. Against
  * 32 ms at three-quarter overlap this does less than half the work per
- * second and scored the same on the speech cases (+2.83 against +2.89 dB
+ * second and scored the same on the speech cases (+2.81 against +2.89 dB
  * with everything else unchanged); what decides the gain is the noise
  * estimate, not the frame.
  *
