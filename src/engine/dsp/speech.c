@@ -158,8 +158,7 @@ struct dsp_speech {
     int band_lo, band_hi; /* bins [lo, hi) of the frame decision */
     int voice_lo, voice_hi; /* bins [lo, hi) of the voicing measure */
     int shape_hi;       /* end of the band of the shape test */
-    int lags;           /* lags of the pitch range, a multiple of SP_BLOCK */
-    int lags_used;      /* of which real; the rest are padding */
+    int lags;           /* lags of the pitch range, padded to whole SP_BLOCKs */
     float ln_gmin;
     float init_w;       /* sum of weights of the start-up average */
     float pad_w[3];     /* share of window energy that is real signal in
@@ -178,14 +177,12 @@ int dsp_speech_frame_length(int rate)
     return dsp_stft_frame_length(rate, SP_FRAME_S);
 }
 
-/* Autocorrelation of the analysis window, the square root of the periodic
- * Hann window of length len, at a whole lag. */
-static double window_autocorr(int len, int lag)
+/* Autocorrelation at a whole lag of the analysis window w[0..len). */
+static double window_autocorr(const double *w, int len, int lag)
 {
-    const double two_pi = 2.0 * 3.14159265358979323846;
     double sum = 0.0;
     for (int i = 0; i + lag < len; i++)
-        sum += sqrt((0.5 - 0.5 * cos(two_pi * i / len)) * (0.5 - 0.5 * cos(two_pi * (i + lag) / len)));
+        sum += w[i] * w[i + lag];
     return sum;
 }
 
@@ -211,24 +208,30 @@ static int voice_create(dsp_speech *sp, int rate, int len)
     int used = (int)floor((rate / SP_PITCH_LO_HZ - lag0) / step) + 1;
     while (used > 1 && lag0 + (used - 1) * step > len - 2)
         used--;
-    sp->lags_used = used;
     sp->lags = (used + SP_BLOCK - 1) / SP_BLOCK * SP_BLOCK;
     const size_t nb = (size_t)(sp->voice_hi - sp->voice_lo);
     sp->voice_cos = malloc(nb * (size_t)sp->lags * sizeof *sp->voice_cos);
     sp->voice_rw = malloc((size_t)sp->lags * sizeof *sp->voice_rw);
     sp->voice_r = malloc((size_t)sp->lags * sizeof *sp->voice_r);
-    if (!sp->voice_cos || !sp->voice_rw || !sp->voice_r)
+    /* The STFT's window: the square root of the periodic Hann window. */
+    double *w = malloc((size_t)len * sizeof *w);
+    if (!sp->voice_cos || !sp->voice_rw || !sp->voice_r || w == NULL) {
+        free(w);
         return SAMSEP_ERR_NOMEM;
-    const double energy = window_autocorr(len, 0);
+    }
+    for (int i = 0; i < len; i++)
+        w[i] = sqrt(0.5 - 0.5 * cos(two_pi * i / len));
+    const double energy = window_autocorr(w, len, 0);
     for (int j = 0; j < sp->lags; j++) {
         double lag = lag0 + (j < used ? j : used - 1) * step;
         int a = (int)lag;
-        double ra = window_autocorr(len, a), rb = window_autocorr(len, a + 1);
+        double ra = window_autocorr(w, len, a), rb = window_autocorr(w, len, a + 1);
         sp->voice_rw[j] = (float)(energy / (ra + (lag - a) * (rb - ra)));
         for (size_t k = 0; k < nb; k++)
             sp->voice_cos[k * (size_t)sp->lags + (size_t)j] =
                 (float)cos(two_pi * (double)(sp->voice_lo + (int)k) * lag / len);
     }
+    free(w);
     return SAMSEP_OK;
 }
 
