@@ -168,7 +168,7 @@ struct dsp_speech {
     float *clean_prev;  /* [bins] previous frame's estimated speech power */
     float *ambient;     /* [bins] mean power of frames judged speech-free */
     float *voice_cos;   /* [voice bins][lags] cos(2 pi k lag / len) */
-    float *voice_rw;    /* [lags] 1 / window autocorrelation at each lag */
+    float *voice_rw;    /* [lags] window energy / its autocorrelation there */
     float *voice_r;     /* [lags] scratch: autocorrelation of one frame */
 };
 
