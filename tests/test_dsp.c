@@ -562,7 +562,7 @@ static void test_bursty_noise(void **state)
 
 /*
  * A roar, like a stadium crowd's: pink noise whose level swells and falls
- * by 15 dB in 100-300 ms waves, covering the band (100-2000 Hz) where the
+ * by up to 15 dB in 100-300 ms waves, covering the band (100-2000 Hz) where the
  * speech presence of whole frames is judged, so that every swell looks like
  * speech to a detector that goes by level. None of it is voiced. Returns
  * the attenuation, dB, over the last `tail` seconds.
