@@ -473,21 +473,31 @@ static void test_channels_independent(void **state)
 /* Engine: quality                                                      */
 /* ------------------------------------------------------------------ */
 
+/* Runs the speech prompt over x[0..n) and returns how much quieter, dB, the
+ * target is than the input over the last `tail` seconds. */
+static double speech_attenuation(const float *x, int64_t n, int rate, double tail)
+{
+    float *y = malloc((size_t)n * sizeof *y);
+    assert_non_null(y);
+    run_engine("speech", rate, 1, x, y, n, 4800, 0);
+    int64_t start = n - (int64_t)(tail * rate);
+    double att = 10.0 * log10(energy(x + start, n - start, 1) / energy(y + start, n - start, 1));
+    free(y);
+    return att;
+}
+
 /* Attenuation, dB, of noise-only input over its last `tail` seconds. */
 static double noise_attenuation(int rate, int pink, double seconds, double tail)
 {
     const int64_t n = (int64_t)(seconds * rate);
-    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    assert_true(x && y);
+    float *x = malloc((size_t)n * sizeof *x);
+    assert_non_null(x);
     if (pink)
         pink_noise(x, n, rate, 0.1, 21);
     else
         white_noise(x, n, 0.1, 22);
-    run_engine("speech", rate, 1, x, y, n, 4800, 0);
-    int64_t start = n - (int64_t)(tail * rate);
-    double att = 10.0 * log10(energy(x + start, n - start, 1) / energy(y + start, n - start, 1));
+    double att = speech_attenuation(x, n, rate, tail);
     free(x);
-    free(y);
     return att;
 }
 
@@ -516,9 +526,8 @@ static void test_noise_only(void **state)
 static double burst_attenuation(int rate, double seconds, double tail)
 {
     const int64_t n = (int64_t)(seconds * rate);
-    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    float *b = malloc((size_t)n * sizeof *b);
-    assert_true(x && y && b);
+    float *x = malloc((size_t)n * sizeof *x), *b = malloc((size_t)n * sizeof *b);
+    assert_true(x && b);
     white_noise(x, n, 0.01, 61);
     white_noise(b, n, 1.0, 62);
     const double a = exp(-2.0 * PI * 600.0 / rate);
@@ -539,11 +548,8 @@ static double burst_attenuation(int rate, double seconds, double tail)
             x[i] += (float)(g * sin(PI * (double)ph / (double)on) * b[i]);
     }
     free(b);
-    run_engine("speech", rate, 1, x, y, n, 4800, 0);
-    int64_t start = n - (int64_t)(tail * rate);
-    double att = 10.0 * log10(energy(x + start, n - start, 1) / energy(y + start, n - start, 1));
+    double att = speech_attenuation(x, n, rate, tail);
     free(x);
-    free(y);
     return att;
 }
 
@@ -570,8 +576,8 @@ static void test_bursty_noise(void **state)
 static double roar_attenuation(int rate, double seconds, double tail)
 {
     const int64_t n = (int64_t)(seconds * rate);
-    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    assert_true(x && y);
+    float *x = malloc((size_t)n * sizeof *x);
+    assert_non_null(x);
     pink_noise(x, n, rate, 1.0, 71);
     rng r = {72};
     for (int64_t i = 0; i < n;) {
@@ -580,11 +586,8 @@ static double roar_attenuation(int rate, double seconds, double tail)
         for (int64_t j = 0; j < len && i < n; j++, i++)
             x[i] *= (float)(0.05 * (1.0 + (peak - 1.0) * pow(sin(PI * (double)j / (double)len), 2.0)));
     }
-    run_engine("speech", rate, 1, x, y, n, 4800, 0);
-    int64_t start = n - (int64_t)(tail * rate);
-    double att = 10.0 * log10(energy(x + start, n - start, 1) / energy(y + start, n - start, 1));
+    double att = speech_attenuation(x, n, rate, tail);
     free(x);
-    free(y);
     return att;
 }
 
