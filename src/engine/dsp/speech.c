@@ -157,7 +157,7 @@ struct dsp_speech {
     float alpha_dd;     /* decision-directed weight at this hop */
     int band_lo, band_hi; /* bins [lo, hi) of the frame decision */
     int voice_lo, voice_hi; /* bins [lo, hi) of the voicing measure */
-    int shape_hi;       /* end of the band of the shape test */
+    int shape_lo, shape_hi; /* bins [lo, hi) of the shape test */
     int lags;           /* lags of the pitch range, padded to whole SP_BLOCKs */
     float ln_gmin;
     float init_w;       /* sum of weights of the start-up average */
@@ -175,6 +175,19 @@ struct dsp_speech {
 int dsp_speech_frame_length(int rate)
 {
     return dsp_stft_frame_length(rate, SP_FRAME_S);
+}
+
+/* Bins [*lo, *hi) from lo_hz to hi_hz (bin k is at k * rate / len Hz): at
+ * least one bin, inside the spectrum, at any rate. */
+static void band_bins(const dsp_speech *sp, double lo_hz, double hi_hz, int rate, int len, int *lo,
+                      int *hi)
+{
+    *lo = (int)ceil(lo_hz * len / rate);
+    *hi = (int)ceil(hi_hz * len / rate);
+    if (*hi > sp->bins)
+        *hi = sp->bins;
+    if (*lo >= *hi)
+        *lo = *hi - 1;
 }
 
 /* Autocorrelation at a whole lag of the analysis window w[0..len). */
@@ -198,12 +211,7 @@ static double window_autocorr(const double *w, int len, int lag)
 static int voice_create(dsp_speech *sp, int rate, int len)
 {
     const double two_pi = 2.0 * 3.14159265358979323846;
-    sp->voice_lo = (int)ceil(SP_VOICE_LO_HZ * len / rate);
-    sp->voice_hi = (int)ceil(SP_VOICE_HI_HZ * len / rate);
-    if (sp->voice_hi > sp->bins)
-        sp->voice_hi = sp->bins;
-    if (sp->voice_lo >= sp->voice_hi)
-        sp->voice_lo = sp->voice_hi - 1;
+    band_bins(sp, SP_VOICE_LO_HZ, SP_VOICE_HI_HZ, rate, len, &sp->voice_lo, &sp->voice_hi);
     const double lag0 = rate / SP_PITCH_HI_HZ, step = SP_LAG_STEP_S * rate;
     int used = (int)floor((rate / SP_PITCH_LO_HZ - lag0) / step) + 1;
     while (used > 1 && lag0 + (used - 1) * step > len - 2)
@@ -264,17 +272,8 @@ int dsp_speech_create(int rate, int len, int hop, dsp_speech **out)
     sp->alpha_pbar = (float)pow(SP_ALPHA_PBAR, hop_ratio);
     sp->alpha_amb = (float)pow(SP_ALPHA_AMBIENT, hop_ratio);
     sp->alpha_dd = (float)pow(SP_ALPHA_DD, hop_ratio);
-    /* Bin k is at k * rate / len Hz; at least one bin, inside the
-     * spectrum, at any rate. */
-    sp->band_lo = (int)ceil(SP_FRAME_LO_HZ * len / rate);
-    sp->band_hi = (int)ceil(SP_FRAME_HI_HZ * len / rate);
-    if (sp->band_hi > sp->bins)
-        sp->band_hi = sp->bins;
-    if (sp->band_lo >= sp->band_hi)
-        sp->band_lo = sp->band_hi - 1;
-    sp->shape_hi = (int)ceil(SP_SHAPE_HI_HZ * len / rate);
-    if (sp->shape_hi > sp->bins)
-        sp->shape_hi = sp->bins;
+    band_bins(sp, SP_FRAME_LO_HZ, SP_FRAME_HI_HZ, rate, len, &sp->band_lo, &sp->band_hi);
+    band_bins(sp, SP_VOICE_LO_HZ, SP_SHAPE_HI_HZ, rate, len, &sp->shape_lo, &sp->shape_hi);
     int rc = voice_create(sp, rate, len);
     if (rc != SAMSEP_OK) {
         dsp_speech_destroy(sp);
@@ -392,6 +391,13 @@ static void init_noise(dsp_speech *sp, const float *power, int bins, int f)
         sp->noise[k] = (sp->noise[k] * prev_w + power[k]) / sp->init_w;
 }
 
+/* The noise power the gain uses in bin k: the tracked estimate, not below
+ * the speech-free frames' mean (4.). */
+static inline float noise_power(const dsp_speech *sp, int k)
+{
+    return sp->noise[k] > sp->ambient[k] ? sp->noise[k] : sp->ambient[k];
+}
+
 /*
  * 4. Voicing of a frame: the largest normalised autocorrelation over the
  * pitch range of the spectrum whitened by the noise estimate, power / max(
@@ -407,7 +413,7 @@ static float voicing(dsp_speech *sp, const float *power, int bins)
     memset(r, 0, (size_t)nl * sizeof *r);
     float sum = 0.0f;
     for (int k = lo; k < hi; k++) {
-        float lambda = sp->noise[k] > sp->ambient[k] ? sp->noise[k] : sp->ambient[k];
+        float lambda = noise_power(sp, k);
         float x = power[k] / (lambda + SP_TINY);
         x = x < SP_BIG ? x : SP_BIG;
         sum += x;
@@ -434,10 +440,10 @@ static float voicing(dsp_speech *sp, const float *power, int bins)
  */
 static float shape_spread(dsp_speech *sp, const float *power, int bins)
 {
-    int lo = sp->voice_lo, hi = sp->shape_hi < bins ? sp->shape_hi : bins;
+    int lo = sp->shape_lo, hi = sp->shape_hi < bins ? sp->shape_hi : bins;
     float s1 = 0.0f, s2 = 0.0f;
     for (int k = lo; k < hi; k++) {
-        float lambda = sp->noise[k] > sp->ambient[k] ? sp->noise[k] : sp->ambient[k];
+        float lambda = noise_power(sp, k);
         float l = fast_logf(power[k] / (lambda + SP_TINY) + SP_TINY);
         s1 += l;
         s2 += l * l;
