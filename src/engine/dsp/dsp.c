@@ -9,16 +9,18 @@
  * processor turns each frame's power spectrum into a gain per bin, which
  * this file applies to the complex spectrum (or 1 - gain for a
  * complementary prompt, which makes that target exactly the mixture minus
- * the other), every channel independently with its own state; a spectral
- * processor (HPSS, hum, vocals) writes each frame's target spectrum itself,
- * sees all channels, and may look a fixed number of frames ahead. The
+ * the other), every channel independently with its own state, and may look
+ * a fixed number of frames ahead (this file then holds each frame's
+ * spectrum until its gain comes); a spectral processor (HPSS, hum, vocals)
+ * writes each frame's target spectrum itself, sees all channels, and may
+ * also look ahead. The
  * output is the target only: the pipeline computes the residual as
  * mixture - target.
  *
  * Streaming: process() keeps all state between calls, so its output does
  * not depend on how the input is split into calls; it is delayed by the
- * STFT frame length minus one, plus the spectral processor's look-ahead in
- * hops, which stream_open() reports as the latency. All memory is taken in
+ * STFT frame length minus one, plus the processor's look-ahead in hops,
+ * which stream_open() reports as the latency. All memory is taken in
  * stream_open(); process() allocates nothing.
  */
 #include <stdio.h>
@@ -68,7 +70,9 @@ struct dsp_stream;
 typedef struct dsp_channel {
     struct dsp_stream *stream;
     dsp_stft *stft;
-    void *state; /* the gain processor's */
+    void *state;     /* the gain processor's */
+    dsp_cplx *held;  /* [delay][bins] spectra awaiting their gain (ring) */
+    int next;        /* slot of held[] with the oldest spectrum */
     int index;
 } dsp_channel;
 
@@ -82,6 +86,7 @@ typedef struct dsp_stream {
     dsp_channel *chan;    /* [channels] */
     void *spec_state;     /* the spectral processor's (all channels) */
     int hop;
+    int delay;            /* the gain processor's look-ahead, frames */
     int fill;             /* samples of the current hop pushed, 0..hop-1 */
 } dsp_stream;
 
@@ -135,6 +140,7 @@ static void dsp_stream_close(void *stream)
             dsp_stft_destroy(s->chan[c].stft);
             if (s->chan[c].state != NULL)
                 s->prompt->proc->destroy(s->chan[c].state);
+            free(s->chan[c].held);
         }
     }
     if (s->spec_state != NULL)
@@ -207,6 +213,12 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
             rc = dsp_stft_create(len, s->hop, &s->chan[c].stft);
             if (rc == SAMSEP_OK && proc != NULL)
                 rc = proc->create(rate, len, s->hop, &s->chan[c].state);
+            if (rc == SAMSEP_OK && proc != NULL && proc->delay > 0) {
+                s->delay = delay = proc->delay;
+                s->chan[c].held = calloc((size_t)delay * (size_t)s->bins, sizeof(dsp_cplx));
+                if (s->chan[c].held == NULL)
+                    rc = SAMSEP_ERR_NOMEM;
+            }
         }
         if (rc != SAMSEP_OK) {
             dsp_stream_close(s);
@@ -229,8 +241,9 @@ nomem:
     return SAMSEP_ERR_NOMEM;
 }
 
-/* Per-frame work of one channel: gains from the power spectrum, applied to
- * the complex bins. */
+/* Per-frame work of one channel: gains from the power spectrum of frame t,
+ * applied to the complex bins of frame t - delay, which take frame t's
+ * place in the output (frame t waits in the ring for its own gain). */
 static void on_frame(void *user, dsp_cplx *spec, int bins)
 {
     dsp_channel *ch = user;
@@ -242,6 +255,17 @@ static void on_frame(void *user, dsp_cplx *spec, int bins)
     if (s->prompt->complement) {
         for (int k = 0; k < bins; k++)
             gain[k] = 1.0f - gain[k];
+    }
+    if (s->delay > 0) {
+        dsp_cplx *old = ch->held + (size_t)ch->next * (size_t)s->bins;
+        for (int k = 0; k < bins; k++) {
+            float re = old[k][0], im = old[k][1];
+            old[k][0] = spec[k][0];
+            old[k][1] = spec[k][1];
+            spec[k][0] = re;
+            spec[k][1] = im;
+        }
+        ch->next = (ch->next + 1) % s->delay;
     }
     for (int k = 0; k < bins; k++) {
         spec[k][0] *= gain[k];

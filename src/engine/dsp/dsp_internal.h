@@ -8,8 +8,9 @@
  * one minus the gain) to the complex spectrum, so target + complement is
  * the mixture to float rounding. A processor keeps its own per-channel
  * state, made when a stream opens; its gains() call must not allocate.
- * Algorithms that need the complex spectrum, several channels at once or
- * a look-ahead are "spectral processors" instead (dsp_spectral, below).
+ * It may look a fixed number of frames ahead (`delay`). Algorithms that
+ * need the complex spectrum or several channels at once are "spectral
+ * processors" instead (dsp_spectral, below).
  */
 #ifndef SAMSEP_DSP_INTERNAL_H
 #define SAMSEP_DSP_INTERNAL_H
@@ -25,11 +26,16 @@ typedef struct dsp_processor {
     int (*frame_length)(int rate);
     /* Frames that overlap each sample: the hop is len / overlap (2 or 4). */
     int overlap;
+    /* Look-ahead, frames: gains() given frame t returns the gain of frame
+     * t - delay, which dsp.c applies to that frame's spectrum, kept until
+     * then (for t < delay the gain is applied to zeros). dsp.c adds
+     * delay * hop to the reported latency. */
+    int delay;
     /* Make the state of one channel for frames of `len` samples every `hop`
      * samples at `rate`. Returns SAMSEP_OK or a negative samsep_status. */
     int (*create)(int rate, int len, int hop, void **state /* OUT */);
     /* One frame: power[k] = |X_k|^2 for the bins = len/2 + 1 bins of the
-     * windowed frame; writes gain[k] in [0, 1]. */
+     * windowed frame t; writes gain[k] in [0, 1] for frame t - delay. */
     void (*gains)(void *state, const float *power, float *gain, int bins);
     /* Release a state; NULL is a no-op. */
     void (*destroy)(void *state);

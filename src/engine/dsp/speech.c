@@ -602,6 +602,7 @@ const dsp_processor dsp_proc_speech = {
     "speech",
     dsp_speech_frame_length,
     DSP_SPEECH_OVERLAP,
+    0,
     proc_create,
     proc_gains,
     proc_destroy,
