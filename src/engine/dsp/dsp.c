@@ -13,9 +13,8 @@
  * a fixed number of frames ahead (this file then holds each frame's
  * spectrum until its gain comes); a spectral processor (HPSS, hum, vocals)
  * writes each frame's target spectrum itself, sees all channels, and may
- * also look ahead. The
- * output is the target only: the pipeline computes the residual as
- * mixture - target.
+ * also look ahead. The output is the target only: the pipeline computes
+ * the residual as mixture - target.
  *
  * Streaming: process() keeps all state between calls, so its output does
  * not depend on how the input is split into calls; it is delayed by the
@@ -200,7 +199,9 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
     s->chan = calloc((size_t)channels, sizeof *s->chan);
     if (!s->power || !s->gain || !s->chan)
         goto nomem;
-    int delay = 0;
+    /* A spectral processor reports its look-ahead when it is made. */
+    int delay = proc != NULL ? proc->delay : 0;
+    s->delay = delay;
     for (int c = 0; c <= channels; c++) {
         int rc = SAMSEP_OK;
         if (c == channels) {
@@ -213,9 +214,8 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
             rc = dsp_stft_create(len, s->hop, &s->chan[c].stft);
             if (rc == SAMSEP_OK && proc != NULL)
                 rc = proc->create(rate, len, s->hop, &s->chan[c].state);
-            if (rc == SAMSEP_OK && proc != NULL && proc->delay > 0) {
-                s->delay = delay = proc->delay;
-                s->chan[c].held = calloc((size_t)delay * (size_t)s->bins, sizeof(dsp_cplx));
+            if (rc == SAMSEP_OK && s->delay > 0) {
+                s->chan[c].held = calloc((size_t)s->delay * (size_t)s->bins, sizeof(dsp_cplx));
                 if (s->chan[c].held == NULL)
                     rc = SAMSEP_ERR_NOMEM;
             }
