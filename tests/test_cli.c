@@ -22,36 +22,12 @@
 #include <sndfile.h>
 
 #include "samsep.h"
+#include "sisdr_core.h"
 #include "testutil.h"
 
 static const char *bin;
 static const char *examples;
 static char example[4096], clean[4096];
-
-
-static double sisdr(const float *ref, const float *est, int64_t n)
-{
-    double mr = 0, me = 0, dot = 0, rr = 0, num = 0, den = 0;
-    int64_t i;
-
-    for (i = 0; i < n; i++) {
-        mr += ref[i];
-        me += est[i];
-    }
-    mr /= (double)n;
-    me /= (double)n;
-    for (i = 0; i < n; i++) {
-        dot += (ref[i] - mr) * (est[i] - me);
-        rr += (ref[i] - mr) * (ref[i] - mr);
-    }
-    for (i = 0; i < n; i++) {
-        double s = dot / rr * (ref[i] - mr), e = (est[i] - me) - s;
-
-        num += s * s;
-        den += e * e;
-    }
-    return 10 * log10(num / den);
-}
 
 static double energy_db(const float *x, int64_t from, int64_t to)
 {

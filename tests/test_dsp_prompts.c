@@ -18,6 +18,7 @@
 
 #include "dsptest.h"
 #include "sisdr_core.h"
+#include "testutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -93,28 +94,6 @@ static void hum(float *x, int64_t n, int rate, double f0, int harmonics, double 
             v += sin(h * ph + 0.3 * h) * ((h & 1) ? 1.0 : 0.5) / h;
         x[i] = (float)(amp * 0.5 * v);
     }
-}
-
-/* SI-SDR of est against ref (zero-mean), dB. */
-
-/* Power, dB, of x[0..n) at frequency f and its neighbours within +-bw Hz,
- * from one DFT per frequency (Goertzel) over 1 Hz steps: the hum-band
- * energy of a signal whose hum is at f. */
-static double band_db(const float *x, int64_t n, int rate, double f, double bw)
-{
-    double e = 1e-30;
-    for (double g = f - bw; g <= f + bw + 1e-9; g += 0.25) {
-        double w = 2.0 * PI * g / rate, c = 2.0 * cos(w), s1 = 0, s2 = 0;
-        for (int64_t i = 0; i < n; i++) {
-            /* Hann window keeps leakage from far frequencies out. */
-            double win = 0.5 - 0.5 * cos(2.0 * PI * (double)i / (double)n);
-            double s0 = x[i] * win + c * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        e += s1 * s1 + s2 * s2 - c * s1 * s2;
-    }
-    return 10.0 * log10(e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -433,7 +412,7 @@ static double hum_band_db(const float *x, int64_t n, int rate, double f0, double
     double e = 0.0;
     for (int h = 1; h <= 8; h++) {
         double f = h * (f0 + 0.5 * drift), bw = 0.5 * h * fabs(drift) + 1.0;
-        e += pow(10.0, band_db(x, n, rate, f, bw) / 10.0);
+        e += pow(10.0, tu_band_db(x, n, rate, f, bw) / 10.0);
     }
     return 10.0 * log10(e);
 }

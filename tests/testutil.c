@@ -2,6 +2,7 @@
  * testutil.c - see testutil.h.
  */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,27 @@ void tu_noise(float *x, int64_t n, float amp, uint64_t seed)
         s ^= s << 17;
         x[i] = amp * (2.0f * (float)((s >> 40) & 0xffffff) / 16777216.0f - 1.0f);
     }
+}
+
+double tu_band_db(const float *x, int64_t n, int rate, double f, double bw)
+{
+    const double two_pi = 2.0 * 3.14159265358979323846;
+    double e = 1e-30;
+
+    for (double g = f - bw; g <= f + bw + 1e-9; g += 0.25) {
+        double w = two_pi * g / rate, c = 2.0 * cos(w), s1 = 0, s2 = 0;
+
+        for (int64_t i = 0; i < n; i++) {
+            /* The window keeps leakage from far frequencies out. */
+            double win = 0.5 - 0.5 * cos(two_pi * (double)i / (double)n);
+            double s0 = x[i] * win + c * s1 - s2;
+
+            s2 = s1;
+            s1 = s0;
+        }
+        e += s1 * s1 + s2 * s2 - c * s1 * s2;
+    }
+    return 10.0 * log10(e);
 }
 
 int tu_file_exists(const char *path)

@@ -26,6 +26,10 @@ float *tu_read(const char *path, int64_t *frames, int *rate, int *channels,
 /* Deterministic noise in [-amp, amp). */
 void tu_noise(float *x, int64_t n, float amp, uint64_t seed);
 
+/* Power of x[0..n) near frequency f, within +-bw Hz in 0.25 Hz steps: a
+ * Hann-windowed Goertzel DFT over the whole signal per step, summed; dB. */
+double tu_band_db(const float *x, int64_t n, int rate, double f, double bw);
+
 int tu_file_exists(const char *path);
 
 #endif
