@@ -67,6 +67,44 @@ static float *must_read(const char *path, int64_t *n, int *rate, int *ch)
     return x;
 }
 
+/*
+ * Run `samsep -p prompt` as a user would on x (n frames of `ch` channels at
+ * `rate`), written as a float WAV file: input and output in separate
+ * temporary folders (samsep refuses an output folder inside an input's),
+ * removed afterwards. *target, and *residual unless that is NULL, get the
+ * outputs, asserted to have n frames of ch channels.
+ */
+static void separate(const char *prompt, const float *x, int64_t n, int rate, int ch,
+                     float **target, float **residual)
+{
+    char *dir = tu_mkdtemp(), *in = tu_path(dir, "in.wav");
+    char *odir = tu_mkdtemp(), *out = tu_path(odir, "out");
+    char *t = tu_path(out, "in_target.wav"), *res = tu_path(out, "in_residual.wav");
+    int64_t m;
+    int c;
+    result r;
+
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, ch, x, n), 0);
+    RUN(&r, "-p", prompt, "--format", "wav", "--subtype", "float", in, "-o", out);
+    assert_int_equal(r.status, 0);
+    *target = must_read(t, &m, NULL, &c);
+    assert_int_equal(m, n);
+    assert_int_equal(c, ch);
+    if (residual != NULL) {
+        *residual = must_read(res, &m, NULL, &c);
+        assert_int_equal(m, n);
+        assert_int_equal(c, ch);
+    }
+    free(t);
+    free(res);
+    free(in);
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+    tu_rmtree(odir);
+    free(odir);
+}
+
 static void test_list_prompts(void **state)
 {
     result r;
@@ -95,15 +133,9 @@ static void test_list_prompts(void **state)
  * added: "mains hum" takes the hum and leaves the example. */
 static void test_hum_on_speech(void **state)
 {
-    /* Inputs and outputs in separate folders: samsep refuses an output
-     * folder inside an input's. */
-    char *dir = tu_mkdtemp(), *in = tu_path(dir, "hummed.wav");
-    char *odir = tu_mkdtemp(), *out = tu_path(odir, "out");
-    char *t = tu_path(out, "hummed_target.wav"), *res = tu_path(out, "hummed_residual.wav");
-    int64_t n, nt, nr;
+    int64_t n;
     int rate, ch;
     float *x, *hum, *y, *resid;
-    result r;
 
     (void)state;
     x = must_read(example, &n, &rate, &ch);
@@ -118,13 +150,7 @@ static void test_hum_on_speech(void **state)
         hum[i] = (float)v;
         hum[i] += x[i];
     }
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, 1, hum, n), 0);
-    RUN(&r, "-p", "Mains hum", "--format", "wav", "--subtype", "float", in, "-o", out);
-    assert_int_equal(r.status, 0);
-    y = must_read(t, &nt, NULL, NULL);
-    resid = must_read(res, &nr, NULL, NULL);
-    assert_int_equal(nt, n);
-    assert_int_equal(nr, n);
+    separate("Mains hum", hum, n, rate, 1, &y, &resid);
     /* After the first second (the tracker's start). */
     const int64_t a = rate, m = n - rate;
     double before = hum_band_db(hum + a, m, rate, 50.0);
@@ -142,14 +168,6 @@ static void test_hum_on_speech(void **state)
     free(hum);
     free(y);
     free(resid);
-    free(t);
-    free(res);
-    free(in);
-    free(out);
-    tu_rmtree(dir);
-    free(dir);
-    tu_rmtree(odir);
-    free(odir);
 }
 
 /* Speech over a rumble that comes and goes (a 30 Hz tone in 0.25 s bursts,
@@ -158,14 +176,10 @@ static void test_hum_on_speech(void **state)
  * out of the target; the speech stays. */
 static void test_speech_rumble(void **state)
 {
-    char *dir = tu_mkdtemp(), *in = tu_path(dir, "rumble.wav");
-    char *odir = tu_mkdtemp(), *out = tu_path(odir, "out");
-    char *t = tu_path(out, "rumble_target.wav"), *res = tu_path(out, "rumble_residual.wav");
-    int64_t n, nt, nr;
+    int64_t n;
     int rate, ch;
     float *s, *x, *y, *resid;
     double es = 0.0;
-    result r;
 
     (void)state;
     s = must_read(clean, &n, &rate, &ch);
@@ -184,13 +198,7 @@ static void test_speech_rumble(void **state)
                   : tt > 0.25 - edge ? 0.5 - 0.5 * cos(PI * (0.25 - tt) / edge) : 1.0;
         x[i] = s[i] + (float)(amp * env * sin(2.0 * PI * 30.0 * (double)i / rate));
     }
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, 1, x, n), 0);
-    RUN(&r, "-p", "speech", "--format", "wav", "--subtype", "float", in, "-o", out);
-    assert_int_equal(r.status, 0);
-    y = must_read(t, &nt, NULL, NULL);
-    resid = must_read(res, &nr, NULL, NULL);
-    assert_int_equal(nt, n);
-    assert_int_equal(nr, n);
+    separate("speech", x, n, rate, 1, &y, &resid);
     double mix = tu_band_db(x, n, rate, 30.0, 1.0), tgt = tu_band_db(y, n, rate, 30.0, 1.0);
     double rest = tu_band_db(resid, n, rate, 30.0, 1.0);
     double keep = sisdr(s, y, n);
@@ -204,14 +212,6 @@ static void test_speech_rumble(void **state)
     free(x);
     free(y);
     free(resid);
-    free(t);
-    free(res);
-    free(in);
-    free(out);
-    tu_rmtree(dir);
-    free(dir);
-    tu_rmtree(odir);
-    free(odir);
 }
 
 /* Energy, dB, of x within +-w samples of each hit and elsewhere. */
@@ -322,13 +322,9 @@ static void test_drums_and_music(void **state)
  * "vocals" moves the target toward the speech in both channels. */
 static void test_vocals_stereo(void **state)
 {
-    char *dir = tu_mkdtemp(), *in = tu_path(dir, "band.wav");
-    char *odir = tu_mkdtemp(), *out = tu_path(odir, "out");
-    char *t = tu_path(out, "band_target.wav");
-    int64_t nv, nb, n, nt;
-    int rate, ch;
+    int64_t nv, nb, n;
+    int rate;
     float *voice, *band, *x, *y, *noise;
-    result r;
 
     (void)state;
     voice = must_read(clean, &nv, &rate, NULL);
@@ -344,13 +340,7 @@ static void test_vocals_stereo(void **state)
         x[2 * i] = v[i] + band[i] + noise[2 * i];
         x[2 * i + 1] = v[i] + noise[2 * i + 1];
     }
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, 2, x, n), 0);
-    RUN(&r, "-p", "lead vocals", "--format", "wav", "--subtype", "float", in, "-o", out);
-    assert_int_equal(r.status, 0);
-    y = tu_read(t, &nt, NULL, &ch, NULL);
-    assert_non_null(y);
-    assert_int_equal(nt, n);
-    assert_int_equal(ch, 2);
+    separate("lead vocals", x, n, rate, 2, &y, NULL);
     /* Left channel and mid (L + R) / 2, target against mixture. */
     float *xl = malloc((size_t)n * sizeof *xl), *yl = malloc((size_t)n * sizeof *yl);
     float *xm = malloc((size_t)n * sizeof *xm), *ym = malloc((size_t)n * sizeof *ym);
@@ -376,13 +366,6 @@ static void test_vocals_stereo(void **state)
     free(x);
     free(y);
     free(noise);
-    free(t);
-    free(in);
-    free(out);
-    tu_rmtree(dir);
-    free(dir);
-    tu_rmtree(odir);
-    free(odir);
 }
 
 /* Every spectral prompt through the CLI on the speech example (mono): it
@@ -390,38 +373,24 @@ static void test_vocals_stereo(void **state)
 static void test_outputs_sum(void **state)
 {
     static const char *const prompts[] = {"vocals", "drums", "hum", "music"};
-    char *dir = tu_mkdtemp();
-    int64_t n, nt, nr;
-    float *x = must_read(example, &n, NULL, NULL);
-    result r;
+    int64_t n;
+    int rate;
+    float *x = must_read(example, &n, &rate, NULL);
 
     (void)state;
     for (size_t p = 0; p < sizeof prompts / sizeof prompts[0]; p++) {
-        char *out = tu_path(dir, prompts[p]);
-        char *t = tu_path(out, "speech_in_noise_target.wav");
-        char *res = tu_path(out, "speech_in_noise_residual.wav");
         float *y, *z;
         double worst = 0.0;
 
-        RUN(&r, "-p", prompts[p], "--format", "wav", "--subtype", "float", example, "-o", out);
-        assert_int_equal(r.status, 0);
-        y = must_read(t, &nt, NULL, NULL);
-        z = must_read(res, &nr, NULL, NULL);
-        assert_int_equal(nt, n);
-        assert_int_equal(nr, n);
+        separate(prompts[p], x, n, rate, 1, &y, &z);
         for (int64_t i = 0; i < n; i++)
             if (fabs((double)y[i] + z[i] - x[i]) > worst)
                 worst = fabs((double)y[i] + z[i] - x[i]);
         assert_true(worst < 1e-5);
         free(y);
         free(z);
-        free(t);
-        free(res);
-        free(out);
     }
     free(x);
-    tu_rmtree(dir);
-    free(dir);
 }
 
 int main(void)
