@@ -4,11 +4,9 @@
  * event so a consumer sees events as they happen.
  */
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -186,25 +184,6 @@ void report_summary(reporter *r, int processed, int skipped, int failed, int cod
     }
 }
 
-static int mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t i, len = strlen(path);
-
-    if (len == 0 || len >= sizeof buf)
-        return -1;
-    memcpy(buf, path, len + 1);
-    for (i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        buf[i] = i < len ? '/' : '\0';
-    }
-    return 0;
-}
-
 FILE *log_open(const char *dir, char *path, size_t pathlen, char *err, size_t errlen)
 {
     char stampbuf[32];
@@ -214,7 +193,7 @@ FILE *log_open(const char *dir, char *path, size_t pathlen, char *err, size_t er
 
     localtime_r(&t, &tm);
     strftime(stampbuf, sizeof stampbuf, "%Y%m%d-%H%M%S", &tm);
-    if (mkdirs(dir) != 0) {
+    if (samsep_make_dirs(dir) != 0) {
         snprintf(err, errlen, "%s: cannot create log folder: %s", dir, strerror(errno));
         return NULL;
     }

@@ -277,6 +277,10 @@ int samsep_probe_file(const char *path, samsep_file_info *info /* OUT */,
 /* File name extension of a format: "wav" or "flac" (NULL for AUTO). */
 const char *samsep_format_extension(int format);
 
+/* Make the folder `path` and any missing parents (mode 0777 less the
+ * umask), as mkdir -p does. Returns 0, or -1 with errno set. */
+int samsep_make_dirs(const char *path);
+
 /* Progress of one file, reported after each chunk. */
 typedef struct samsep_progress {
     int64_t frames_done;  /* input frames whose outputs are written */

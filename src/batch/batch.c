@@ -804,25 +804,6 @@ const samsep_item *samsep_batch_item(const samsep_batch *b, int index)
 
 /* ---- claims ------------------------------------------------------------- */
 
-static int mkdirs(const char *path)
-{
-    char buf[PATH_MAX];
-    size_t i, len = strlen(path);
-
-    if (len == 0 || len >= sizeof buf)
-        return -1;
-    memcpy(buf, path, len + 1);
-    for (i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
-        buf[i] = i < len ? '/' : '\0';
-    }
-    return 0;
-}
-
 /* Remove ".<name>.samsep-tmp-*" for the item's two outputs. */
 static void remove_stale_temps(const item *it)
 {
@@ -868,7 +849,7 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
         return SAMSEP_ERR_INVALID;
     }
     it = &b->items[index];
-    if (mkdirs(it->outsub) != 0) {
+    if (samsep_make_dirs(it->outsub) != 0) {
         set_err(err, errlen, "%s: cannot create output folder: %s", it->outsub,
                 strerror(errno));
         return errno == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO;
