@@ -307,6 +307,39 @@ wait_for_file() {
     return 2
 }
 
+# --------------------------------------------------------- folder collisions
+
+# collision_tree: the folders the collision scenarios mix up, under
+# D=$T/data: recordings/a.wav, recordings/sub/b.wav, results/old/c.wav and
+# recordings_link -> recordings; the shell then works in $D.
+collision_tree() {
+    D=$T/data
+    tone "$D/recordings/a.wav"
+    tone "$D/recordings/sub/b.wav"
+    mkdir -p "$D/results"
+    tone "$D/results/old/c.wav"
+    ln -s recordings "$D/recordings_link"
+    cd "$D"
+}
+
+# refused WHY INPUT-NAME OUTPUT-AS-GIVEN ARGS...: run, expect exit 2, nothing
+# created under $D, and a message naming both folders and the reason.
+refused() {
+    local why=$1 in_name=$2 out_given=$3 before out_real
+    shift 3
+    before=$(snapshot "$D")
+    ss "$@"
+    assert_rc 2 "collision must be refused"
+    assert_unchanged "$before" "$D" "a refused run"
+    assert_err "$why"
+    assert_err "$in_name"
+    out_real=$(realpath -m "$out_given")
+    out_given=${out_given%/}
+    if ! grep -qF -- "$out_given" "$ERR" && ! grep -qF -- "$out_real" "$ERR"; then
+        fail "the message does not name the output folder ('$out_given' or '$out_real')"
+    fi
+}
+
 # ------------------------------------------------------------------- mounts
 
 # try_mount DIR ARGS...: mount ARGS on DIR (registered for unmount at exit),
