@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_tensors.h"
 #include "model/tensorfile.h"
 #include "model/tensors.h"
 
@@ -135,23 +136,6 @@ static int build_zip(buf *z, const entry *e, int n)
     return rc;
 }
 
-static void touch(const tensor_file *tf)
-{
-    int i;
-
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const tensor *t = tensor_file_at(tf, i);
-        float *f = malloc((size_t)(t->numel > 0 ? t->numel : 1) * sizeof *f);
-
-        if (f != NULL) {
-            tensor_to_f32(t, f);
-            free(f);
-        }
-        if (tensor_file_find(tf, t->name) != t)
-            abort();
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -170,7 +154,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             return 0;
         memcpy(copy, data, size);
         if (tensor_file_open_memory(copy, size, "fuzz.pt", &tf, err, sizeof err) == 0) {
-            touch(tf);
+            fuzz_touch_tensors(tf);
             tensor_file_close(tf);
         }
         free(copy);
@@ -190,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (build_zip(&z, e, 6) != 0)
             return 0;
         if (tensor_file_open_memory(z.p, z.n, "fuzz.pt", &tf, err, sizeof err) == 0) {
-            touch(tf);
+            fuzz_touch_tensors(tf);
             tensor_file_close(tf);
         }
     }
