@@ -21,7 +21,8 @@
 # over the mixture). The music cases are also scored against their reference
 # residual (backing / tonal part) for samsep's music target and drums residual.
 #
-# Speed: each tool on one 10-minute 48 kHz mono float WAV (make_long.py, or the
+# Speed: each tool, and samsep -p hum and -p vocals (timed only: the eval set
+# has no reference for them), on one 10-minute 48 kHz mono float WAV (make_long.py, or the
 # bundled example looped with sox when numpy is missing), pinned to core 0 with
 # taskset and timed by build/runstat (start-up and file I/O included); best
 # wall time of SPEED_REPS runs (default 3; runs interleaved across tools).
@@ -82,6 +83,8 @@ declare -A LABEL=(
     [samsep_speech]='samsep dsp speech'
     [samsep_drums]='samsep dsp drums'
     [samsep_music]='samsep dsp music'
+    [samsep_hum]='samsep dsp hum'
+    [samsep_vocals]='samsep dsp vocals (mono)'
     [afftdn]='ffmpeg afftdn (default)'
     [afftdn_prof]='ffmpeg afftdn, noise profile 0–0.5 s'
     [sox_050]='sox noisered 0.5, profile 0–0.5 s'
@@ -136,6 +139,13 @@ for t in "${PEERS[@]}"; do
     rm -f "$R/est/$t"/*.prof
 done
 TOOLS=("${SAMSEP_TOOLS[@]}" "${PEERS[@]}")
+# Speed covers every tool above and the prompts the eval set has no
+# reference for (timed only).
+SPEED_TOOLS=("${SAMSEP_TOOLS[@]}")
+for p in hum vocals; do
+    "$SAMSEP" --list-prompts 2>/dev/null | grep -qw "$p" && SPEED_TOOLS+=("samsep_$p")
+done
+SPEED_TOOLS+=("${PEERS[@]}")
 for t in "${TOOLS[@]}"; do
     [ -s "$R/logs/$t.log" ] && ODD+=("$t wrote $(wc -l <"$R/logs/$t.log") line(s) to stderr: $(head -1 "$R/logs/$t.log")")
 done
@@ -298,7 +308,7 @@ if [ "${SKIP_SPEED:-0}" != 1 ]; then
         M=$(awk -v a="$M" -v l="$line" 'BEGIN { sub(/.*maxrss_kib=/, "", l); l += 0; print (l > a ? l : a) }')
     }
     for rep in $(seq "$SPEED_REPS"); do
-        for t in "${TOOLS[@]}"; do
+        for t in "${SPEED_TOOLS[@]}"; do
             rm -rf "$SO"
             mkdir -p "$SO"
             W=0 C=0 M=0
@@ -318,7 +328,7 @@ if [ "${SKIP_SPEED:-0}" != 1 ]; then
     out ""
     out "| tool | wall s (best of $SPEED_REPS) | × real time (wall) | CPU s | × real time (CPU) | all walls s | peak RSS MiB |"
     out "|---|---|---|---|---|---|---|"
-    for t in "${TOOLS[@]}"; do
+    for t in "${SPEED_TOOLS[@]}"; do
         out "$(awk -F'\t' -v t="$t" -v a="$AUDIO_S" -v l="$(label "$t")" '
             $1 == t { walls = walls (walls == "" ? "" : ", ") sprintf("%.2f", $3)
                       if (best == "" || $3 < best) { best = $3; cpu = $4 }
