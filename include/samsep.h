@@ -410,6 +410,15 @@ int samsep_batch_claim(samsep_batch *batch, int index,
                        samsep_claim **claim /* OUT */, char *err, size_t errlen);
 void samsep_claim_release(samsep_claim *claim);
 
+/*
+ * For a program about to end at once (a second Ctrl-C): remove the hidden
+ * temporary outputs and lock files of every job and claim in progress in
+ * this process. Async-signal-safe, so it may be called from a signal
+ * handler; files under final names are never touched. The jobs in progress
+ * must not go on afterwards: end the process.
+ */
+void samsep_remove_temporaries(void);
+
 #ifdef __cplusplus
 }
 #endif

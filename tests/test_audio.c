@@ -3,7 +3,8 @@
  * issue names (WAV, FLAC, OGG/Vorbis, Opus, MP3) is read, any channel count
  * and rates from 8 to 384 kHz; outputs get the format and subtype asked
  * for (by default the input's where possible, else float WAV), keep every
- * frame, and WAV output is plain RIFF when it fits.
+ * frame, and WAV output is plain RIFF when it fits. A job's temporaries are
+ * removable at any moment, as a program ending at once on a signal does.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -237,12 +238,86 @@ static void test_wav_is_riff(void **state)
     free(dir);
 }
 
+/* An engine that, on its second chunk, does what samsep does on a second
+ * signal: samsep_remove_temporaries(), as from a signal handler. */
+static const char *abrupt_dir;
+static int abrupt_calls, abrupt_before, abrupt_after;
+
+static int abrupt_process(void *s, const float *in, float *t, float *r, int64_t n)
+{
+    id_process(s, in, t, r, n);
+    if (++abrupt_calls == 2) {
+        abrupt_before = tu_count_entries(abrupt_dir);
+        samsep_remove_temporaries();
+        abrupt_after = tu_count_entries(abrupt_dir);
+        return SAMSEP_ERR_ENGINE;
+    }
+    return SAMSEP_OK;
+}
+
+static const samsep_engine_vtable abrupt_vt = {
+    "abrupt", "test", id_open, id_stream_open, abrupt_process, NULL, NULL
+};
+
+static void run_into(const samsep_engine_vtable *vt, const char *in, const char *dir,
+                     int want)
+{
+    samsep_engine *e;
+    char err[256], *t = tu_path(dir, "a_target.wav"), *r = tu_path(dir, "a_residual.wav");
+    samsep_job job;
+    samsep_report rep;
+
+    assert_int_equal(samsep_engine_open_custom(vt, NULL, &e, err, sizeof err), 0);
+    samsep_job_init(&job);
+    job.input_path = in;
+    job.target_path = t;
+    job.residual_path = r;
+    job.chunk_seconds = 0.1;
+    job.overlap_seconds = 0;
+    assert_int_equal(samsep_separate_file(e, &job, &rep), want);
+    samsep_engine_close(e);
+    free(t);
+    free(r);
+}
+
+/* The temporaries of a job in progress are removed by
+ * samsep_remove_temporaries(); finished outputs are never touched. */
+static void test_remove_temporaries(void **state)
+{
+    static const fcase wav = { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1,
+                               SF_FORMAT_WAV, SF_FORMAT_PCM_16, 0 };
+    char *dir = tu_mkdtemp(), *in = tu_path(dir, "a.wav");
+    char *done = tu_path(dir, "done"), *cut = tu_path(dir, "cut");
+    float x[4000];
+
+    (void)state;
+    signal_of(x, 4000, 1, 8000);
+    assert_int_equal(tu_write(in, wav.in_format, 8000, 1, x, 4000), 0);
+    assert_int_equal(samsep_make_dirs(done), 0);
+    assert_int_equal(samsep_make_dirs(cut), 0);
+    run_into(&id_vt, in, done, SAMSEP_OK);
+    samsep_remove_temporaries();
+    assert_int_equal(tu_count_entries(done), 2);
+    abrupt_dir = cut;
+    run_into(&abrupt_vt, in, cut, SAMSEP_ERR_ENGINE);
+    assert_int_equal(abrupt_before, 2); /* the two hidden temporaries */
+    assert_int_equal(abrupt_after, 0);
+    assert_int_equal(tu_count_entries(cut), 0);
+    assert_int_equal(tu_count_entries(done), 2);
+    free(in);
+    free(done);
+    free(cut);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_containers),
         cmocka_unit_test(test_forced_formats),
         cmocka_unit_test(test_wav_is_riff),
+        cmocka_unit_test(test_remove_temporaries),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,7 +8,9 @@
  * audio_writer_commit() renames it into place, after libsndfile has
  * finalised the header and fsync() has pushed the data to the disk; any
  * failure on the way unlinks the temporary, so a final name never holds a
- * partial file.
+ * partial file. While it exists the temporary is recorded for
+ * samsep_remove_temporaries(), so a program that ends at once on a second
+ * signal removes it too.
  *
  * WAV output is written as RF64 with automatic downgrade: files under 4 GiB
  * come out as plain RIFF WAV, longer ones (10 hours of 48 kHz stereo float)
@@ -37,6 +39,7 @@ struct audio_writer {
     int channels;
     char *final_path;
     char *tmp_path;
+    int track;       /* temporary_track() slot of tmp_path, or -1 */
     float *scratch;  /* CLAMP_BLOCK * channels */
 };
 
@@ -141,6 +144,7 @@ int audio_writer_open(const char *final_path, int format, int subtype, int rate,
     if (w == NULL)
         goto nomem;
     w->fd = -1;
+    w->track = -1;
     w->channels = channels;
     w->integer = subtype != SAMSEP_SUBTYPE_FLOAT;
     w->final_path = strdup(final_path);
@@ -171,6 +175,7 @@ int audio_writer_open(const char *final_path, int format, int subtype, int rate,
         audio_writer_abort(w);
         return SAMSEP_ERR_IO;
     }
+    w->track = temporary_track(w->tmp_path);
     memset(&info, 0, sizeof info);
     info.samplerate = rate;
     info.channels = channels;
@@ -337,6 +342,9 @@ void audio_writer_abort(audio_writer *w)
         close(w->fd);
     if (w->tmp_path != NULL)
         unlink(w->tmp_path);
+    /* Only now: until the temporary is renamed or removed, a program ending
+     * at once must remove it (after a rename it finds nothing there). */
+    temporary_untrack(w->track);
     free(w->tmp_path);
     free(w->final_path);
     free(w->scratch);

@@ -81,6 +81,7 @@ struct samsep_batch {
 struct samsep_claim {
     int fd;
     char *lock_path;
+    int track; /* temporary_track() slot of lock_path, or -1 */
 };
 
 static const char *const default_suffixes[] = { "_target", "_residual" };
@@ -915,6 +916,7 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
     }
     (*out)->fd = fd;
     (*out)->lock_path = lock_path;
+    (*out)->track = temporary_track(lock_path);
     return SAMSEP_OK;
 }
 
@@ -922,6 +924,10 @@ void samsep_claim_release(samsep_claim *c)
 {
     if (c == NULL)
         return;
+    /* Forgotten before it is unlinked: once unlinked, another process may
+     * create and lock a new file under that name, which a program ending at
+     * once must not remove. */
+    temporary_untrack(c->track);
     unlink(c->lock_path); /* while still locked: see samsep_batch_claim */
     close(c->fd);
     free(c->lock_path);

@@ -29,6 +29,13 @@ void samsep_log(int level, const char *fmt, ...) SAMSEP_PRINTF(2, 3);
 /* Write a formatted message into err[0..errlen) (no-op if err is NULL). */
 void set_err(char *err, size_t errlen, const char *fmt, ...) SAMSEP_PRINTF(3, 4);
 
+/* Record `path`, a hidden temporary or lock file this process owns, for
+ * samsep_remove_temporaries() (cleanup.c). Returns the slot to hand to
+ * temporary_untrack() once the file is gone, renamed or no longer ours;
+ * -1 when it could not be recorded (then nothing needs untracking). */
+int temporary_track(const char *path);
+void temporary_untrack(int slot);
+
 #define LOG_ERROR(...) samsep_log(SAMSEP_LOG_ERROR, __VA_ARGS__)
 #define LOG_WARN(...) samsep_log(SAMSEP_LOG_WARN, __VA_ARGS__)
 #define LOG_INFO(...) samsep_log(SAMSEP_LOG_INFO, __VA_ARGS__)
