@@ -14,7 +14,7 @@ enum {
     EXIT_ALL_DONE = 0,
     EXIT_SOME_FAILED = 1,
     EXIT_USAGE = 2,
-    EXIT_INTERRUPTED = 130
+    EXIT_SIGNAL_BASE = 128 /* + the number of the signal that stopped the run */
 };
 
 #define MAX_SKIP_SUFFIXES 64

@@ -1,9 +1,11 @@
 /*
  * report.c - see report.h. JSON lines are built with cJSON so every string
  * (file names included) is escaped correctly; stdout is flushed after each
- * event so a consumer sees events as they happen.
+ * event so a consumer sees events as they happen, and so that a consumer
+ * gone (EPIPE where SIGPIPE is ignored) stops the run as SIGPIPE would.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -13,6 +15,13 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "stop.h"
+
+static void flush_stdout(void)
+{
+    if (fflush(stdout) != 0 && errno == EPIPE)
+        stop_request(SIGPIPE);
+}
 
 static void emit(cJSON *o)
 {
@@ -21,7 +30,7 @@ static void emit(cJSON *o)
     if (s != NULL) {
         fputs(s, stdout);
         fputc('\n', stdout);
-        fflush(stdout);
+        flush_stdout();
         free(s);
     }
     cJSON_Delete(o);
@@ -117,7 +126,7 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
             printf("  warning: %lld target and %lld residual samples clamped to fit the "
                    "output format (use --subtype float to keep them)\n",
                    (long long)rep->clipped_target, (long long)rep->clipped_residual);
-        fflush(stdout);
+        flush_stdout();
     }
     if (r->log != NULL) {
         stamp(r->log);
@@ -161,6 +170,16 @@ void report_failed(reporter *r, const char *input, const char *error)
         stamp(r->log);
         fprintf(r->log, "FAILED %s: %s\n", input, error);
         fflush(r->log);
+    }
+}
+
+void report_stopped(reporter *r, const char *why, int done)
+{
+    fprintf(stderr, "samsep: %s; %d file(s) done, unfinished outputs removed\n", why,
+            done);
+    if (r->log != NULL) {
+        stamp(r->log);
+        fprintf(r->log, "%s; unfinished outputs removed\n", why);
     }
 }
 

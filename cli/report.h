@@ -23,6 +23,9 @@ void report_start(reporter *r, const char *input);
 void report_done(reporter *r, const samsep_item *it, const samsep_report *rep);
 void report_skipped(reporter *r, const char *input, const char *reason);
 void report_failed(reporter *r, const char *input, const char *error);
+/* The run stopped early (a signal, a closed output): say why, on stderr
+ * and in the log. */
+void report_stopped(reporter *r, const char *why, int done);
 void report_summary(reporter *r, int processed, int skipped, int failed, int code);
 
 /* Open a new log file in `dir` (created if needed); NULL on failure with

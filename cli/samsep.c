@@ -9,15 +9,15 @@
  * run's log. A failing input is one failure and the next one is processed.
  *
  * Exit status: 0 all done (or nothing to do), 1 some inputs failed, 2 the
- * command was unusable or refused as unsafe, 130 interrupted. Ctrl-C asks
- * the library to stop after the current block and remove its temporaries;
- * a second Ctrl-C ends at once.
+ * command was unusable or refused as unsafe, 128 + N stopped by signal N
+ * (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM, 141 a closed output pipe). A stop
+ * asks the library to finish the current block and remove its temporaries
+ * (stop.c); a second signal ends at once.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +29,7 @@
 #include "progress.h"
 #include "report.h"
 #include "samsep.h"
+#include "stop.h"
 
 enum {
     OPT_CHUNK = 256,
@@ -54,14 +55,6 @@ enum {
 };
 
 #define DEFAULT_MAX_FILES 100
-
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1; /* SA_RESETHAND: the next one ends the process */
-}
 
 static void usage(FILE *f)
 {
@@ -100,7 +93,8 @@ static void usage(FILE *f)
 "\n"
 "dsp prompts: speech, noise, music, drums, vocals, hum (--list-prompts for all\n"
 "words); sam-audio: any text, e.g. -p \"dog barking\".\n"
-"Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused, 130 interrupted.\n",
+"Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused,\n"
+"128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM, 141 closed pipe).\n",
         f);
 }
 
@@ -501,7 +495,7 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
 
     for (i = 0; i < n; i++)
         total += samsep_batch_item(b, i)->action == SAMSEP_ACTION_PROCESS;
-    for (i = 0; i < n && !interrupted; i++) {
+    for (i = 0; i < n && stop_signal() == 0; i++) {
         const samsep_item *it = samsep_batch_item(b, i);
         samsep_claim *claim = NULL;
         samsep_report r;
@@ -539,7 +533,7 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
         job.subtype = o->subtype;
         job.chunk_seconds = o->chunk;
         job.overlap_seconds = o->overlap; /* < 0: the engine's choice */
-        job.cancel = &interrupted;
+        job.cancel = stop_flag();
         job.provenance = it->provenance;
         memset(&pl, 0, sizeof pl);
         if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
@@ -565,10 +559,10 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
         report_done(rep, it, &r);
         done++;
     }
-    code = interrupted ? EXIT_INTERRUPTED : failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
-    if (interrupted)
-        fprintf(stderr, "samsep: interrupted; %d file(s) done, unfinished outputs "
-                "removed\n", done);
+    code = stop_signal() != 0 ? EXIT_SIGNAL_BASE + stop_signal()
+           : failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+    if (stop_signal() != 0)
+        report_stopped(rep, stop_reason(stop_signal()), done);
     else if (failed > 0)
         fprintf(stderr, "samsep: %d input(s) failed, %d done, %d skipped\n", failed,
                 done, skipped);
@@ -586,7 +580,6 @@ int main(int argc, char **argv)
     char err[SAMSEP_MSG_MAX], logpath[PATH_MAX], logdir[PATH_MAX];
     const char *config_path;
     int rc, i, n_process, n_skip, n_fail, code;
-    struct sigaction sa;
 
     memset(&o, 0, sizeof o);
     o.overlap = -1;
@@ -644,11 +637,14 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* From the first line of output on, a signal or a closed output stops
+     * the run cleanly (stop.c). */
+    stop_catch();
     memset(&rep, 0, sizeof rep);
     rep.json = o.json;
     rep.verbosity = o.verbosity;
     cli_plan_counts(batch, &n_process, &n_skip, &n_fail);
-    for (i = 0; i < samsep_batch_count(batch); i++) {
+    for (i = 0; i < samsep_batch_count(batch) && stop_signal() == 0; i++) {
         const samsep_item *it = samsep_batch_item(batch, i);
 
         report_plan(&rep, it, o.dry_run || (o.verbosity > 0 &&
@@ -696,12 +692,6 @@ int main(int argc, char **argv)
         }
     }
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     code = run_batch(&o, engine, batch, &rep);
     if (rep.log != NULL)
         fclose(rep.log);
@@ -711,5 +701,7 @@ out:
     samsep_engine_close(engine);
     config_free(&cfg);
     options_free(&o);
+    if (stop_signal() != 0)
+        stop_exit(stop_signal());
     return code;
 }

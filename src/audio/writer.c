@@ -125,6 +125,16 @@ static char *make_tmp_path(const char *final_path, unsigned n)
     return p;
 }
 
+/* strerror(), with where EFBIG comes from: "File too large" alone does not
+ * say that the limit is the process's (ulimit -f) or the filesystem's. */
+static const char *errno_text(int e)
+{
+    if (e == EFBIG)
+        return "File too large (over the file-size limit: ulimit -f, or the "
+               "filesystem's largest file)";
+    return strerror(e);
+}
+
 static int status_of_errno(int e)
 {
     return e == ENOSPC || e == EDQUOT ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO;
@@ -221,7 +231,7 @@ static int write_block(audio_writer *w, const float *buf, int64_t frames,
 
         if (e != 0) {
             set_err(err, errlen, "%s: write failed: %s", w->final_path,
-                    strerror(e));
+                    errno_text(e));
             return status_of_errno(e);
         }
         set_err(err, errlen, "%s: write failed: %s", w->final_path,
@@ -300,7 +310,7 @@ int audio_writer_commit(audio_writer *w, char *err, size_t errlen)
     if (rc != 0) {
         /* libsndfile reports a failed write as a "system error": say which */
         set_err(err, errlen, "%s: finishing the file failed: %s", w->final_path,
-                e != 0 ? strerror(e) : sf_error_number(rc));
+                e != 0 ? errno_text(e) : sf_error_number(rc));
         audio_writer_abort(w);
         return e != 0 ? status_of_errno(e) : SAMSEP_ERR_IO;
     }

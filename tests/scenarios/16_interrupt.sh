@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Ctrl-C (SIGINT) and SIGTERM during a long file: samsep stops after the
-# current block, removes its temporaries and exits 130; no final output of
-# the interrupted file exists, outputs finished before are kept, and a re-run
-# completes what is left. Ctrl-C typed on a terminal does the same.
+# Ctrl-C (SIGINT), SIGTERM and SIGHUP (terminal or ssh connection closed)
+# during a long file: samsep stops after the current block, removes its
+# temporaries and lock files and exits 128 + the signal's number (130, 143,
+# 129); no final output of the interrupted file exists, outputs finished
+# before are kept, and a re-run completes what is left. A second signal ends
+# at once, still leaving nothing behind. Ctrl-C typed on a terminal does the
+# same as SIGINT.
 . "$(dirname "$0")/lib.sh"
+
+# Run samsep with the stop signals at their defaults whatever this shell
+# inherited: under nohup SIGHUP would be ignored, and samsep keeps an
+# inherited SIG_IGN, as it must.
+if env --default-signal=HUP true 2>/dev/null; then
+    printf '#!/bin/sh\nexec env --default-signal=HUP,INT,TERM "%s" "$@"\n' \
+        "$SAMSEP_BIN" >"$T/samsep-dfl"
+    chmod +x "$T/samsep-dfl"
+    SAMSEP_BIN=$T/samsep-dfl
+fi
 
 LONG_SECS=${LONG_SECS:-600}
 tone in/a_first.wav 0.5 16000
@@ -13,8 +26,8 @@ tone in/z_last.wav 0.5 16000
 # Job control: without it bash starts background jobs with SIGINT ignored.
 set -m
 
-interrupt_with() { # SIGNAL OUTDIR
-    local sig=$1 dir=$2 pid w t0 t1
+interrupt_with() { # SIGNAL OUTDIR EXIT-STATUS
+    local sig=$1 dir=$2 status=$3 pid w t0 t1
     say "SIG$sig while the long file is being written"
     ss_bg "$T/run_$sig" in/a_first.wav in/m_long.wav in/z_last.wav -o "$dir"
     pid=$BG_PID
@@ -34,43 +47,63 @@ interrupt_with() { # SIGNAL OUTDIR
     LAST_CMD="(background run, SIG$sig)"
     cp "$T/run_$sig.out" "$OUT"
     cp "$T/run_$sig.err" "$ERR"
-    assert_rc 130
+    assert_rc "$status"
     assert_no_pair "$dir" m_long wav
     assert_no_pair "$dir" z_last wav
-    assert_no_temps "$dir"
+    assert_no_leftovers "$dir"
     assert_pair "$dir" a_first wav 8000
+    assert_grep "$ERR" "$4" "stderr"
     [ $(((t1 - t0) / 1000000)) -lt 10000 ] || fail "samsep took more than 10 s to stop"
 }
 
-interrupt_with INT out_int
-interrupt_with TERM out_term
+interrupt_with INT out_int 130 '^samsep: interrupted; 1 file'
+interrupt_with TERM out_term 143 '^samsep: stopped by SIGTERM; 1 file'
+interrupt_with HUP out_hup 129 '^samsep: stopped by SIGHUP.*; 1 file'
 
 say "a re-run completes the rest and keeps what was done"
-ino=$(inode out_int/a_first_target.wav)
-ss in/a_first.wav in/z_last.wav -o out_int
-assert_rc 0
-assert_pair out_int z_last wav 8000
-assert_eq "$(inode out_int/a_first_target.wav)" "$ino" "inode of a_first_target.wav"
+for dir in out_int out_term out_hup; do
+    ino=$(inode $dir/a_first_target.wav)
+    ss in/a_first.wav in/z_last.wav -o $dir
+    assert_rc 0
+    assert_pair $dir z_last wav 8000
+    assert_eq "$(inode $dir/a_first_target.wav)" "$ino" "inode of $dir/a_first_target.wav"
+    assert_no_leftovers $dir
+done
 
-say "a second Ctrl-C stops at once: exit 130, nothing under a final name"
-ss_bg "$T/run_twice" in/m_long.wav -o out_twice
-pid=$BG_PID
-set +e
-wait_for_file out_twice '.m_long*samsep-tmp*' "$pid" 120
-w=$?
-set -e
-[ "$w" = 0 ] || fail "no temporary for m_long appeared (wait status $w)"
-kill -INT "$pid"
-kill -INT "$pid" 2>/dev/null || true
-bg_wait "$pid"
-assert_rc 130
-assert_no_pair out_twice m_long wav
-left=$(find out_twice -name '*m_long*' ! -name '.*')
-[ -z "$left" ] || fail "non-hidden files of the interrupted input: $left"
+# Two different signals, so that the second is not merged into the first
+# while that is pending: it ends samsep at once, by that signal (129), or
+# finds it already done stopping after the first (143).
+twice() { # FIRST SECOND OUTDIR
+    local first=$1 second=$2 dir=$3 pid w
+    say "SIG$first then SIG$second: ends at once, nothing left under any name"
+    ss_bg "$T/run_$dir" in/m_long.wav -o "$dir"
+    pid=$BG_PID
+    set +e
+    wait_for_file "$dir" '.m_long*samsep-tmp*' "$pid" 120
+    w=$?
+    set -e
+    [ "$w" = 0 ] || fail "no temporary for m_long appeared (wait status $w)"
+    kill -"$first" "$pid"
+    kill -"$second" "$pid" 2>/dev/null || true
+    bg_wait "$pid"
+    LAST_CMD="(background run, SIG$first then SIG$second)"
+    cp "$T/run_$dir.out" "$OUT"
+    cp "$T/run_$dir.err" "$ERR"
+    case $RC in
+    "$4" | "$5") ;;
+    *) fail "expected exit status $4 or $5, got $RC" ;;
+    esac
+    assert_no_pair "$dir" m_long wav
+    assert_no_leftovers "$dir"
+    left=$(find "$dir" -name '*m_long*')
+    [ -z "$left" ] || fail "files of the interrupted input: $left"
+}
+twice TERM HUP out_twice 129 143
+twice INT INT out_twice_int 130 130
 
 need_pty
 say "Ctrl-C typed on a terminal"
 pty --timeout 120 --wait-glob "$T/out_tty/.m_long*samsep-tmp*" --raw $'\x03' -- "$SAMSEP_BIN" in/m_long.wav -o out_tty
 assert_rc 130
 assert_no_pair out_tty m_long wav
-assert_no_temps out_tty
+assert_no_leftovers out_tty

@@ -208,6 +208,18 @@ assert_no_temps() {
     done
 }
 
+# assert_no_leftovers DIR...: no temporary and no lock file of samsep below
+# DIR (a run that ended, however it ended, releases its claims).
+assert_no_leftovers() {
+    local d left
+    assert_no_temps "$@"
+    for d in "$@"; do
+        [ -d "$d" ] || continue
+        left=$(find "$d" -name '*.samsep-lock' | head -5)
+        [ -z "$left" ] || fail "lock files left behind: $left"
+    done
+}
+
 # assert_no_loops DIR: no output of an output anywhere below DIR.
 assert_no_loops() {
     local bad
