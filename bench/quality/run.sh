@@ -4,6 +4,9 @@
 #
 #   bash bench/quality/run.sh            (EVAL=path to the eval set, default ../shared/eval)
 #
+# The evaluation set is not part of the repository: without it the script
+# says so and exits 2.
+#
 # Quality: every case of the eval set (s01-s16 speech in noise, m01-m04 music)
 # is copied once to float32 WAV (bench/results/quality/in/<case>.wav, exact:
 # the sources are 24-bit) and given to each tool:
@@ -37,6 +40,11 @@
 set -eu
 cd "$(dirname "$0")/../.."
 EVAL=${EVAL:-../shared/eval}
+if [ ! -d "$EVAL" ] || ! ls "$EVAL"/*/meta.json >/dev/null 2>&1; then
+    echo "run.sh: needs the evaluation set (case folders with meta.json) at $EVAL;" \
+         "it is not part of the repository: give its folder with EVAL=path" >&2
+    exit 2
+fi
 EVAL=$(cd "$EVAL" && pwd)
 PY=${PY:-/usr/bin/python3}
 SPEED_REPS=${SPEED_REPS:-3}

@@ -4,8 +4,9 @@
  *
  *   mkweights PRESET OUTDIR [--spm FILE] [--seed N] [--list] [--count]
  *
- * PRESET: tiny-check (the sizes of ../shared/samref/full: its key set and
- * shapes must come out identical), small (DiT 1024 x 8 heads x 12 layers),
+ * PRESET: tiny-check (the sizes of the reference model full/ in
+ * tests/data/samref.tar.xz: its key set and shapes must come out
+ * identical), small (DiT 1024 x 8 heads x 12 layers),
  * base (2048 x 16 x 16). small and base use the published DAC-VAE (encoder
  * 64, rates 2/8/10/12, latent 1024, decoder 1536, codebook 128, watermark
  * hidden 512 / 32 channels / 128 out) and a t5-base text encoder (768 x 12).
@@ -777,7 +778,7 @@ static void print_list(const list *l, const char *prefix)
 int main(int argc, char **argv)
 {
     const preset *p = NULL;
-    const char *out = NULL, *spm = "../shared/samref/tokenizer/spiece.model";
+    const char *out = NULL, *spm = "build/tests/samref/tokenizer/spiece.model";
     uint64_t seed = 20240601;
     int do_list = 0, do_count = 0, i;
     list ck = { 0 }, t5 = { 0 };

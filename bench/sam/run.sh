@@ -19,6 +19,8 @@
 #                    of the whole script)
 #   ROUNDS [3]       sgemm / DiT-evaluation pairs measured back to back
 #   BUILD [build-bench]  CMake build folder (RelWithDebInfo, tests off)
+#   SAMREF [the project's tests/data/samref.tar.xz, unpacked into BUILD]
+#                    reference files the tiny-check compares against
 #
 # Generated models go to bench/data/sam-<preset>/ (git-ignored; small is
 # 1.7 GB), logs to bench/results/sam/. A run takes about 12 minutes on an
@@ -34,10 +36,21 @@ BASE=${BASE:-0}
 SIZE=${SIZE:-small}
 ROUNDS=${ROUNDS:-3}
 BUILD=${BUILD:-build-bench}
-REF=${SAMREF:-../shared/samref}
-SPM=$REF/tokenizer/spiece.model
 OUT=bench/results/sam
 mkdir -p bench/data "$OUT"
+# The tiny-check compares against the reference model's key lists and takes
+# its tokenizer from the reference files the project carries
+# (tests/data/samref.tar.xz; SAMREF=folder to use another copy).
+if [ -n "${SAMREF:-}" ]; then
+    REF=$SAMREF
+else
+    REF=$BUILD/samref
+    mkdir -p "$REF"
+    archive=$(pwd)/tests/data/samref.tar.xz
+    (cd "$REF" && cmake -E tar xf "$archive" \
+        full/checkpoint_keys.tsv t5/model.safetensors tokenizer/spiece.model)
+fi
+SPM=$REF/tokenizer/spiece.model
 
 echo "== machine"
 grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'
