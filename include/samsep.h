@@ -164,6 +164,8 @@ typedef struct samsep_engine_info {
     int residual_mode;      /* samsep_residual_mode */
     double chunk_seconds;   /* preferred chunk (or block) length; 0 = default */
     double overlap_seconds; /* preferred overlap; < 0 = default */
+    double max_chunk_seconds; /* longest chunk the engine can take (a model's
+                                 positions); 0 = no limit */
 } samsep_engine_info;
 
 /*

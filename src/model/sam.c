@@ -214,6 +214,10 @@ int sam_sample_rate(const sam_model *m) { return m->rate; }
 int sam_hop(const sam_model *m) { return m->hop; }
 int sam_latent_channels(const sam_model *m) { return m->C; }
 int sam_message_bits(const sam_model *m) { return m->bits; }
+int64_t sam_max_samples(const sam_model *m)
+{
+    return (int64_t)dit_max_frames(m->dit) * m->hop;
+}
 
 int sam_set_text(sam_model *m, const char *const *texts, int batch, char *err,
                  size_t errlen)

@@ -37,6 +37,9 @@ int sam_sample_rate(const sam_model *m); /* 48000 */
 int sam_hop(const sam_model *m);         /* samples per latent frame, 1920 */
 int sam_latent_channels(const sam_model *m); /* C; the ODE state has 2C */
 int sam_message_bits(const sam_model *m);    /* 16 */
+/* The longest input sam_separate() takes: the transformer's positions
+ * (max_positions latent frames) times the hop. */
+int64_t sam_max_samples(const sam_model *m);
 
 /*
  * Tokenize and encode `texts` (B of them) into text features, kept in the

@@ -76,6 +76,7 @@ static int se_open(const samsep_engine_config *cfg, void **state,
     info->residual_mode = e->subtract ? SAMSEP_RESIDUAL_SUBTRACT : SAMSEP_RESIDUAL_ENGINE;
     info->chunk_seconds = 10.0;
     info->overlap_seconds = 2.0;
+    info->max_chunk_seconds = (double)sam_max_samples(e->model) / info->sample_rate;
     *state = e;
     return SAMSEP_OK;
 }
