@@ -36,6 +36,8 @@ typedef struct options {
     int n_skip_suffixes;
     /* which settings came from flags (they beat the config file) */
     int set_chunk, set_overlap, set_threads, set_max_files, set_recursive;
+    /* the config file that set chunk / overlap, or NULL (for messages) */
+    const char *chunk_config, *overlap_config;
     /* interactive mode's answers (owned) */
     char *ask_input, *ask_output, *ask_prompt, *ask_engine;
     const char *ask_inputs[1];

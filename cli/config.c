@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "samsep.h"
+#include "values.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
@@ -66,33 +67,78 @@ static char *read_all(const char *path, int must_exist, int *missing, char *err,
     return buf;
 }
 
+/* What a JSON value is, for "must be X, not Y": `a string ("4")`, `1.5`. */
+static void describe(const cJSON *v, char *buf, size_t len)
+{
+    if (cJSON_IsString(v))
+        snprintf(buf, len, "a string (\"%.60s%s\")", v->valuestring,
+                 strlen(v->valuestring) > 60 ? "..." : "");
+    else if (cJSON_IsNumber(v))
+        snprintf(buf, len, "a number (%.15g)", v->valuedouble);
+    else if (cJSON_IsBool(v))
+        snprintf(buf, len, "a boolean (%s)", cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNull(v))
+        snprintf(buf, len, "null");
+    else if (cJSON_IsArray(v))
+        snprintf(buf, len, "an array");
+    else
+        snprintf(buf, len, "an object");
+}
+
+/* "FILE: key "k" must be WANT, not WHAT-IT-IS". */
+static int wrong(const char *path, const char *key, const char *want, const cJSON *v,
+                 char *err, size_t errlen)
+{
+    char is[128];
+
+    describe(v, is, sizeof is);
+    snprintf(err, errlen, "%s: key \"%s\" must be %s, not %s", path, key, want, is);
+    return -1;
+}
+
 static int want_string(const char *path, const cJSON *v, char **out, char *err,
                        size_t errlen)
 {
-    if (!cJSON_IsString(v) || v->valuestring == NULL) {
-        snprintf(err, errlen, "%s: key \"%s\" must be a string", path, v->string);
-        return -1;
-    }
+    if (!cJSON_IsString(v) || v->valuestring == NULL)
+        return wrong(path, v->string, "a string", v, err, errlen);
     free(*out);
     *out = strdup(v->valuestring);
     return *out != NULL ? 0 : -1;
 }
 
-static int want_number(const char *path, const cJSON *v, double lo, double hi,
+/* A number in the range the matching flag accepts (values.h). */
+static int want_number(const char *path, const cJSON *v, const value_range *r,
                        double *out, char *err, size_t errlen)
 {
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
-        snprintf(err, errlen, "%s: key \"%s\" must be a number from %g to %g", path,
-                 v->string, lo, hi);
+    char want[160];
+
+    value_describe(r, want, sizeof want);
+    if (!cJSON_IsNumber(v))
+        return wrong(path, v->string, want, v, err, errlen);
+    if (!value_in_range(r, v->valuedouble)) {
+        snprintf(err, errlen, "%s: key \"%s\" must be %s, not %.15g", path, v->string,
+                 want, v->valuedouble);
         return -1;
     }
-    *out = v->valuedouble;
+    *out = v->valuedouble + 0.0; /* + 0.0: -0 is 0 */
+    return 0;
+}
+
+static int want_int(const char *path, const cJSON *v, const value_range *r, int *out,
+                    char *err, size_t errlen)
+{
+    double d;
+
+    if (want_number(path, v, r, &d, err, errlen) != 0)
+        return -1;
+    *out = (int)d;
     return 0;
 }
 
 static int want_choice(const char *path, const cJSON *v, const char *const *names,
                        int n, int *out, char *err, size_t errlen)
 {
+    char want[128] = "one of";
     int i;
 
     if (cJSON_IsString(v))
@@ -101,12 +147,15 @@ static int want_choice(const char *path, const cJSON *v, const char *const *name
                 *out = i + 1;
                 return 0;
             }
-    snprintf(err, errlen, "%s: key \"%s\" must be one of:", path, v->string);
     for (i = 0; i < n; i++) {
-        size_t l = strlen(err);
+        size_t l = strlen(want);
 
-        snprintf(err + l, errlen - l, " \"%s\"", names[i]);
+        snprintf(want + l, sizeof want - l, "%s \"%s\"", i ? "," : "", names[i]);
     }
+    if (!cJSON_IsString(v))
+        return wrong(path, v->string, want, v, err, errlen);
+    snprintf(err, errlen, "%s: key \"%s\" must be %s, not \"%.60s\"", path, v->string,
+             want, v->valuestring);
     return -1;
 }
 
@@ -115,10 +164,8 @@ static int parse_last(const char *path, const cJSON *last, config *cfg, char *er
 {
     const cJSON *v;
 
-    if (!cJSON_IsObject(last)) {
-        snprintf(err, errlen, "%s: key \"last\" must be an object", path);
-        return -1;
-    }
+    if (!cJSON_IsObject(last))
+        return wrong(path, "last", "an object", last, err, errlen);
     cJSON_ArrayForEach(v, last) {
         char **dst = strcmp(v->string, "input") == 0    ? &cfg->last_input
                      : strcmp(v->string, "output") == 0 ? &cfg->last_output
@@ -131,6 +178,12 @@ static int parse_last(const char *path, const cJSON *last, config *cfg, char *er
                      "prompt, engine)", path, v->string);
             return -1;
         }
+        if (!cJSON_IsString(v)) {
+            char key[64];
+
+            snprintf(key, sizeof key, "last.%s", v->string);
+            return wrong(path, key, "a string", v, err, errlen);
+        }
         if (want_string(path, v, dst, err, errlen) != 0)
             return -1;
     }
@@ -140,13 +193,10 @@ static int parse_last(const char *path, const cJSON *last, config *cfg, char *er
 int config_load(const char *path, int must_exist, config *cfg, char *err,
                 size_t errlen)
 {
-    static const char *const formats[] = { "wav", "flac" };
-    static const char *const subtypes[] = { "pcm16", "pcm24", "float" };
     const cJSON *v;
     cJSON *root;
     char *text;
     int missing, rc = 0;
-    double d = 0;
 
     memset(cfg, 0, sizeof *cfg);
     if (path == NULL)
@@ -183,29 +233,28 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
         else if (strcmp(k, "log_dir") == 0)
             rc = want_string(path, v, &cfg->log_dir, err, errlen);
         else if (strcmp(k, "chunk") == 0) {
-            rc = want_number(path, v, 1e-3, 1e6, &cfg->chunk, err, errlen);
+            rc = want_number(path, v, &VALUE_CHUNK, &cfg->chunk, err, errlen);
             cfg->has_chunk = rc == 0;
         } else if (strcmp(k, "overlap") == 0) {
-            rc = want_number(path, v, 0, 1e6, &cfg->overlap, err, errlen);
+            rc = want_number(path, v, &VALUE_OVERLAP, &cfg->overlap, err, errlen);
             cfg->has_overlap = rc == 0;
         } else if (strcmp(k, "format") == 0) {
-            rc = want_choice(path, v, formats, 2, &cfg->format, err, errlen);
+            rc = want_choice(path, v, VALUE_FORMATS, VALUE_N_FORMATS, &cfg->format, err,
+                             errlen);
             cfg->has_format = rc == 0;
         } else if (strcmp(k, "subtype") == 0) {
-            rc = want_choice(path, v, subtypes, 3, &cfg->subtype, err, errlen);
+            rc = want_choice(path, v, VALUE_SUBTYPES, VALUE_N_SUBTYPES, &cfg->subtype,
+                             err, errlen);
             cfg->has_subtype = rc == 0;
         } else if (strcmp(k, "threads") == 0) {
-            rc = want_number(path, v, 0, 1024, &d, err, errlen);
-            cfg->threads = (int)d;
+            rc = want_int(path, v, &VALUE_THREADS, &cfg->threads, err, errlen);
             cfg->has_threads = rc == 0;
         } else if (strcmp(k, "max_files") == 0) {
-            rc = want_number(path, v, 0, 1e9, &d, err, errlen);
-            cfg->max_files = (int)d;
+            rc = want_int(path, v, &VALUE_MAX_FILES, &cfg->max_files, err, errlen);
             cfg->has_max_files = rc == 0;
         } else if (strcmp(k, "recursive") == 0) {
             if (!cJSON_IsBool(v)) {
-                snprintf(err, errlen, "%s: key \"recursive\" must be true or false", path);
-                rc = -1;
+                rc = wrong(path, k, "true or false", v, err, errlen);
             } else {
                 cfg->recursive = cJSON_IsTrue(v);
                 cfg->has_recursive = 1;
@@ -213,19 +262,21 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
         } else if (strcmp(k, "skip_suffixes") == 0) {
             const cJSON *s;
 
-            if (!cJSON_IsArray(v)) {
-                snprintf(err, errlen, "%s: key \"skip_suffixes\" must be an array of "
-                         "strings", path);
-                rc = -1;
-            }
+            if (!cJSON_IsArray(v))
+                rc = wrong(path, k, "an array of strings", v, err, errlen);
             cJSON_ArrayForEach(s, v) {
                 if (rc != 0)
                     break;
-                if (!cJSON_IsString(s) || s->valuestring[0] == '\0' ||
-                    cfg->n_skip_suffixes >= CONFIG_MAX_SUFFIXES) {
+                if (!cJSON_IsString(s) || s->valuestring[0] == '\0') {
+                    char is[128];
+
+                    describe(s, is, sizeof is);
                     snprintf(err, errlen, "%s: key \"skip_suffixes\" must be an array "
-                             "of at most %d non-empty strings", path,
-                             CONFIG_MAX_SUFFIXES);
+                             "of non-empty strings; it holds %s", path, is);
+                    rc = -1;
+                } else if (cfg->n_skip_suffixes >= CONFIG_MAX_SUFFIXES) {
+                    snprintf(err, errlen, "%s: key \"skip_suffixes\" holds more than %d "
+                             "suffixes", path, CONFIG_MAX_SUFFIXES);
                     rc = -1;
                 } else if ((cfg->skip_suffixes[cfg->n_skip_suffixes] =
                                 strdup(s->valuestring)) != NULL) {
@@ -247,6 +298,8 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
     free(text);
     if (rc != 0)
         config_free(cfg);
+    else
+        cfg->path = path;
     return rc;
 }
 

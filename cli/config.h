@@ -3,8 +3,9 @@
  *
  * Every key is optional; a flag on the command line overrides the key. The
  * "last" object holds interactive mode's previous answers. Parsing is
- * strict: an unknown key or a value of the wrong type is an error naming
- * the file and the key, so a typo never silently changes nothing.
+ * strict: an unknown key, a value of the wrong type or a value out of range
+ * (the same ranges as the flags', values.h) is an error naming the file,
+ * the key and the value, so a typo never silently changes nothing.
  */
 #ifndef SAMSEP_CLI_CONFIG_H
 #define SAMSEP_CLI_CONFIG_H
@@ -14,6 +15,7 @@
 #define CONFIG_MAX_SUFFIXES 32
 
 typedef struct config {
+    const char *path; /* the file read (not owned), or NULL */
     /* each field is set only if has_<field> */
     char *prompt, *engine, *model, *output, *log_dir;
     double chunk, overlap;

@@ -30,6 +30,7 @@
 #include "report.h"
 #include "samsep.h"
 #include "stop.h"
+#include "values.h"
 
 enum {
     OPT_CHUNK = 256,
@@ -107,76 +108,29 @@ static void log_to_stderr(void *user, int level, const char *msg)
             level >= 0 && level <= 3 ? names[level] : "log", msg);
 }
 
-static int parse_seconds(const char *name, const char *s, double *out)
+/* A flag's value refused by values.c: say why (err); 1 when refused. */
+static int refused(int rc, const char *err)
 {
-    char *end;
+    if (rc != 0)
+        fprintf(stderr, "samsep: %s\n", err);
+    return rc != 0;
+}
+
+static int parse_value(const value_range *r, const char *s, double *out)
+{
+    char err[SAMSEP_MSG_MAX];
+
+    return refused(value_from_text(r, s, out, err, sizeof err), err) ? -1 : 0;
+}
+
+static int parse_int(const value_range *r, const char *s, int *out)
+{
     double v;
 
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < 0) {
-        fprintf(stderr, "samsep: %s wants a number of seconds >= 0, not \"%s\"\n",
-                name, s);
+    if (parse_value(r, s, &v) != 0)
         return -1;
-    }
-    *out = v;
+    *out = (int)v;
     return 0;
-}
-
-static int parse_int(const char *name, const char *s, long lo, long hi, int *out)
-{
-    char *end;
-    long n;
-
-    errno = 0;
-    n = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || n < lo || n > hi) {
-        fprintf(stderr, "samsep: %s wants a whole number from %ld to %ld, not \"%s\"\n",
-                name, lo, hi, s);
-        return -1;
-    }
-    *out = (int)n;
-    return 0;
-}
-
-static int parse_choice(const char *name, const char *s, const char *const *names,
-                        int n, int *out)
-{
-    int i;
-
-    for (i = 0; i < n; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *out = i + 1;
-            return 0;
-        }
-    fprintf(stderr, "samsep: %s must be one of:", name);
-    for (i = 0; i < n; i++)
-        fprintf(stderr, " %s", names[i]);
-    fprintf(stderr, " (not \"%s\")\n", s);
-    return -1;
-}
-
-static int parse_shard(const char *s, int *index, int *count)
-{
-    char *end;
-    long i, n;
-
-    errno = 0;
-    i = strtol(s, &end, 10);
-    if (errno == 0 && end != s && *end == '/') {
-        const char *t = end + 1;
-
-        n = strtol(t, &end, 10);
-        if (errno == 0 && end != t && *end == '\0' && n >= 1 && n <= 1000000 &&
-            i >= 1 && i <= n) {
-            *index = (int)i;
-            *count = (int)n;
-            return 0;
-        }
-    }
-    fprintf(stderr, "samsep: --shard wants I/N with 1 <= I <= N, e.g. 3/8 (not \"%s\")\n",
-            s);
-    return -1;
 }
 
 /* Returns 0 to go on, a positive exit status, or -1 for "exit 0 now". */
@@ -214,8 +168,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "version", no_argument, NULL, OPT_VERSION },
         { NULL, 0, NULL, 0 }
     };
-    static const char *const formats[] = { "wav", "flac" };
-    static const char *const subtypes[] = { "pcm16", "pcm24", "float" };
+    char err[SAMSEP_MSG_MAX];
     int c, i;
 
     while ((c = getopt_long(argc, argv, "o:p:e:ryiqvh", longs, NULL)) != -1) {
@@ -228,60 +181,52 @@ static int parse_options(int argc, char **argv, options *o)
         case 'i': o->interactive = 1; break;
         case OPT_MODEL: o->model = optarg; break;
         case OPT_T5: o->t5 = optarg; break;
-        case OPT_RESIDUAL: {
-            static const char *const modes[] = { "model", "subtract" };
-
-            if (parse_choice("--residual", optarg, modes, 2, &o->residual) != 0)
+        case OPT_RESIDUAL:
+            if (refused(value_choice_from_text("--residual", optarg, VALUE_RESIDUALS,
+                                               VALUE_N_RESIDUALS, &o->residual, err,
+                                               sizeof err), err))
                 return EXIT_USAGE;
             break;
-        }
-        case OPT_SEED: {
-            char *end;
-
-            errno = 0;
-            o->seed = strtoull(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-') {
-                fprintf(stderr, "samsep: --seed wants a whole number >= 0, not \"%s\"\n",
-                        optarg);
+        case OPT_SEED:
+            if (refused(value_seed_from_text(optarg, &o->seed, err, sizeof err), err))
                 return EXIT_USAGE;
-            }
             break;
-        }
         case OPT_CHUNK:
-            if (parse_seconds("--chunk", optarg, &o->chunk) != 0)
+            if (parse_value(&VALUE_CHUNK, optarg, &o->chunk) != 0)
                 return EXIT_USAGE;
-            if (o->chunk <= 0) {
-                fprintf(stderr, "samsep: --chunk must be more than 0 seconds\n");
-                return EXIT_USAGE;
-            }
             o->set_chunk = 1;
             break;
         case OPT_OVERLAP:
-            if (parse_seconds("--overlap", optarg, &o->overlap) != 0)
+            if (parse_value(&VALUE_OVERLAP, optarg, &o->overlap) != 0)
                 return EXIT_USAGE;
             o->set_overlap = 1;
             break;
         case OPT_FORMAT:
-            if (parse_choice("--format", optarg, formats, 2, &o->format) != 0)
+            if (refused(value_choice_from_text("--format", optarg, VALUE_FORMATS,
+                                               VALUE_N_FORMATS, &o->format, err,
+                                               sizeof err), err))
                 return EXIT_USAGE;
             break;
         case OPT_SUBTYPE:
-            if (parse_choice("--subtype", optarg, subtypes, 3, &o->subtype) != 0)
+            if (refused(value_choice_from_text("--subtype", optarg, VALUE_SUBTYPES,
+                                               VALUE_N_SUBTYPES, &o->subtype, err,
+                                               sizeof err), err))
                 return EXIT_USAGE;
             break;
         case OPT_THREADS:
-            if (parse_int("--threads", optarg, 0, 1024, &o->threads) != 0)
+            if (parse_int(&VALUE_THREADS, optarg, &o->threads) != 0)
                 return EXIT_USAGE;
             o->set_threads = 1;
             break;
         case OPT_MAX_FILES:
-            if (parse_int("--max-files", optarg, 0, 1000000000, &o->max_files) != 0)
+            if (parse_int(&VALUE_MAX_FILES, optarg, &o->max_files) != 0)
                 return EXIT_USAGE;
             o->set_max_files = 1;
             break;
         case OPT_OVERWRITE: o->overwrite = 1; break;
         case OPT_SHARD:
-            if (parse_shard(optarg, &o->shard_index, &o->shard_count) != 0)
+            if (refused(value_shard_from_text(optarg, &o->shard_index, &o->shard_count,
+                                              err, sizeof err), err))
                 return EXIT_USAGE;
             break;
         case OPT_SKIP_SUFFIX:
@@ -348,10 +293,14 @@ static void apply_config(options *o, config *cfg)
         o->outdir = cfg->output;
     if (o->log_dir == NULL)
         o->log_dir = cfg->log_dir;
-    if (!o->set_chunk && cfg->has_chunk)
+    if (!o->set_chunk && cfg->has_chunk) {
         o->chunk = cfg->chunk;
-    if (!o->set_overlap && cfg->has_overlap)
+        o->chunk_config = cfg->path;
+    }
+    if (!o->set_overlap && cfg->has_overlap) {
         o->overlap = cfg->overlap;
+        o->overlap_config = cfg->path;
+    }
     if (o->format == 0 && cfg->has_format)
         o->format = cfg->format;
     if (o->subtype == 0 && cfg->has_subtype)
@@ -374,22 +323,22 @@ static void apply_config(options *o, config *cfg)
 
 static int check_settings(const options *o)
 {
+    char err[SAMSEP_MSG_MAX];
+
     if (o->format == SAMSEP_FORMAT_FLAC && o->subtype == SAMSEP_SUBTYPE_FLOAT) {
         fputs("samsep: FLAC cannot store float samples; use --subtype pcm16 or "
               "pcm24, or --format wav\n", stderr);
         return EXIT_USAGE;
     }
-    if (o->chunk > 0 && o->overlap >= o->chunk) {
-        fprintf(stderr, "samsep: --overlap (%g s) must be shorter than --chunk (%g s)\n",
-                o->overlap, o->chunk);
+    if (refused(value_check_chunking(o, o->engine, NULL, err, sizeof err), err))
         return EXIT_USAGE;
-    }
     return 0;
 }
 
 int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t errlen)
 {
     samsep_engine_config cfg;
+    int rc;
 
     memset(&cfg, 0, sizeof cfg);
     cfg.prompt = o->prompt;
@@ -398,7 +347,15 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
     cfg.text_encoder_path = o->t5;
     cfg.residual = o->residual;
     cfg.seed = o->seed;
-    return samsep_engine_open(o->engine, &cfg, engine, err, errlen);
+    rc = samsep_engine_open(o->engine, &cfg, engine, err, errlen);
+    if (rc == SAMSEP_OK &&
+        value_check_chunking(o, o->engine, samsep_engine_get_info(*engine), err,
+                             errlen) != 0) {
+        samsep_engine_close(*engine);
+        *engine = NULL;
+        rc = SAMSEP_ERR_INVALID;
+    }
+    return rc;
 }
 
 int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)

@@ -378,6 +378,134 @@ static void test_formats_and_name_clash(void **state)
     free(outroot);
 }
 
+/* Every numeric or enumerated flag with a value out of range, badly
+ * written or of the wrong kind: exit 2 at start with a message naming the
+ * flag and the value, nothing on stdout, no output folder. */
+static const struct bad_value {
+    const char *args[4];
+    const char *want[3]; /* in the message, besides "samsep: " */
+} bad_values[] = {
+    { { "--chunk", "1e12" }, { "--chunk", "\"1e12\"", "3600" } },
+    { { "--chunk", "3600.5" }, { "--chunk", "\"3600.5\"" } },
+    { { "--chunk", "0" }, { "--chunk", "\"0\"" } },
+    { { "--chunk", "0.0009" }, { "--chunk", "\"0.0009\"" } },
+    { { "--chunk", "-1" }, { "--chunk", "\"-1\"" } },
+    { { "--chunk", "nan" }, { "--chunk", "\"nan\"" } },
+    { { "--chunk", "inf" }, { "--chunk", "\"inf\"" } },
+    { { "--chunk", "abc" }, { "--chunk", "\"abc\"" } },
+    { { "--chunk", "5s" }, { "--chunk", "\"5s\"" } },
+    { { "--chunk", " 5" }, { "--chunk", "\" 5\"" } },
+    { { "--chunk", "0x10" }, { "--chunk", "\"0x10\"" } },
+    { { "--chunk", "" }, { "--chunk", "\"\"" } },
+    { { "--overlap", "-1" }, { "--overlap", "\"-1\"" } },
+    { { "--overlap", "1e12" }, { "--overlap", "\"1e12\"" } },
+    { { "--overlap", "NaN" }, { "--overlap", "\"NaN\"" } },
+    { { "--overlap", "2,5" }, { "--overlap", "\"2,5\"" } },
+    /* as long as the chunk: given, or the default one */
+    { { "--chunk", "2", "--overlap", "2" }, { "--overlap (2 s)", "--chunk (2 s)", "shorter" } },
+    { { "--chunk", "10", "--overlap", "9.9995" }, { "--overlap (9.9995 s)", "--chunk (10 s)" } },
+    { { "--overlap", "30" }, { "--overlap (30 s)", "default chunk (30 s)" } },
+    { { "--threads", "1.5" }, { "--threads", "\"1.5\"", "whole number" } },
+    { { "--threads", "-1" }, { "--threads", "\"-1\"" } },
+    { { "--threads", "1025" }, { "--threads", "\"1025\"", "1024" } },
+    { { "--threads", "99999999999999999999" }, { "--threads", "\"99999999999999999999\"" } },
+    { { "--threads", "4x" }, { "--threads", "\"4x\"" } },
+    { { "--threads", "1e3" }, { "--threads", "\"1e3\"" } },
+    { { "--max-files", "-1" }, { "--max-files", "\"-1\"" } },
+    { { "--max-files", "1.5" }, { "--max-files", "\"1.5\"" } },
+    { { "--max-files", "1000000001" }, { "--max-files", "\"1000000001\"" } },
+    { { "--max-files", "ten" }, { "--max-files", "\"ten\"" } },
+    { { "--seed", "-1" }, { "--seed", "\"-1\"" } },
+    { { "--seed", "1.5" }, { "--seed", "\"1.5\"" } },
+    { { "--seed", "18446744073709551616" }, { "--seed", "\"18446744073709551616\"" } },
+    { { "--seed", " 1" }, { "--seed", "\" 1\"" } },
+    { { "--seed", "0x1" }, { "--seed", "\"0x1\"" } },
+    { { "--shard", "0/3" }, { "--shard", "\"0/3\"" } },
+    { { "--shard", "4/3" }, { "--shard", "\"4/3\"" } },
+    { { "--shard", "1/0" }, { "--shard", "\"1/0\"" } },
+    { { "--shard", "1/3x" }, { "--shard", "\"1/3x\"" } },
+    { { "--shard", "a/3" }, { "--shard", "\"a/3\"" } },
+    { { "--shard", "1/" }, { "--shard", "\"1/\"" } },
+    { { "--shard", "/3" }, { "--shard", "\"/3\"" } },
+    { { "--shard", "-1/3" }, { "--shard", "\"-1/3\"" } },
+    { { "--shard", "1/ 3" }, { "--shard", "\"1/ 3\"" } },
+    { { "--shard", "1/1000001" }, { "--shard", "\"1/1000001\"" } },
+    { { "--shard", "99999999999999999999/3" }, { "--shard", "\"99999999999999999999/3\"" } },
+    { { "--format", "mp3" }, { "--format", "\"mp3\"", "wav flac" } },
+    { { "--format", "WAV" }, { "--format", "\"WAV\"" } },
+    { { "--format", "" }, { "--format", "\"\"" } },
+    { { "--subtype", "pcm8" }, { "--subtype", "\"pcm8\"", "pcm16 pcm24 float" } },
+    { { "--subtype", "float32" }, { "--subtype", "\"float32\"" } },
+    { { "--residual", "both" }, { "--residual", "\"both\"", "model subtract" } },
+};
+
+/* The edges of each range are accepted. */
+static const char *const good_values[][4] = {
+    { "--chunk", "3600" },
+    { "--chunk", "0.001", "--overlap", "0" },
+    { "--chunk", "10", "--overlap", "9.999" },
+    { "--overlap", "29.999" },
+    { "--threads", "0" },
+    { "--threads", "1024" },
+    { "--max-files", "0", "--yes" },
+    { "--max-files", "1000000000" },
+    { "--seed", "18446744073709551615" },
+    { "--shard", "1000000/1000000" },
+    { "--residual", "subtract" },
+};
+
+static void run_with(result *r, int dry_run, const char *const *extra, const char *in,
+                     const char *out)
+{
+    const char *args[12];
+    int n = 0, i;
+
+    if (dry_run)
+        args[n++] = "--dry-run";
+    for (i = 0; i < 4 && extra[i] != NULL; i++)
+        args[n++] = extra[i];
+    args[n++] = in;
+    args[n++] = "-o";
+    args[n++] = out;
+    args[n] = NULL;
+    run_program(r, bin, args);
+}
+
+static void test_values_out_of_range(void **state)
+{
+    char *dir = tu_mkdtemp(), *out = tu_path(dir, "out");
+    result r;
+    size_t i, k;
+
+    (void)state;
+    for (i = 0; i < sizeof bad_values / sizeof bad_values[0]; i++) {
+        const struct bad_value *c = &bad_values[i];
+
+        /* not a dry run: the refusal comes before anything is made */
+        run_with(&r, 0, c->args, example, out);
+        print_message("    %s '%s' %s %s -> %d: %s", c->args[0], c->args[1],
+                      c->args[2] != NULL ? c->args[2] : "",
+                      c->args[3] != NULL ? c->args[3] : "", r.status, r.err);
+        assert_int_equal(r.status, 2);
+        assert_string_equal(r.out, "");
+        assert_non_null(strstr(r.err, "samsep: "));
+        for (k = 0; k < 3 && c->want[k] != NULL; k++)
+            if (strstr(r.err, c->want[k]) == NULL)
+                fail_msg("%s %s: the message does not say %s: %s", c->args[0],
+                         c->args[1], c->want[k], r.err);
+        assert_false(tu_file_exists(out));
+    }
+    for (i = 0; i < sizeof good_values / sizeof good_values[0]; i++) {
+        run_with(&r, 1, good_values[i], example, out);
+        if (r.status != 0)
+            fail_msg("%s %s refused: %s", good_values[i][0], good_values[i][1], r.err);
+        assert_false(tu_file_exists(out));
+    }
+    tu_rmtree(dir);
+    free(out);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -389,6 +517,7 @@ int main(void)
         cmocka_unit_test(test_prompt_noise_swaps),
         cmocka_unit_test(test_bad_input_batch_goes_on),
         cmocka_unit_test(test_formats_and_name_clash),
+        cmocka_unit_test(test_values_out_of_range),
     };
 
     bin = getenv("SAMSEP_BIN");

@@ -6,7 +6,8 @@
  * outputs at 44.1 kHz of exactly the input's length out. Checks the
  * subtracting residual sums to the downmixed mixture, the model's own
  * residual differs from it, seeds make runs reproducible, and a missing or
- * wrong model folder is a clear usage error.
+ * wrong model folder, or a chunk the model cannot take, is a clear usage
+ * error.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -103,7 +104,7 @@ static void test_sam_engine_cli(void **state)
 {
     char *root = tu_mkdtemp(), *in_dir = tu_path(root, "in"), *in = NULL;
     char *model, *out1 = tu_path(root, "out1"), *out2 = tu_path(root, "out2");
-    char *out3 = tu_path(root, "out3"), *t1, *r1, *r2, *t3;
+    char *out3 = tu_path(root, "out3"), *out5, *t1, *r1, *r2, *t3;
     char err[8192];
     int64_t frames = 44100 * 2 + 123, n, i;
     float *x = malloc((size_t)frames * 2 * sizeof(float)), *t, *r, *rm, *tt;
@@ -213,6 +214,22 @@ static void test_sam_engine_cli(void **state)
     assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "--t5", in_dir,
                          "-p", "dog", in, "-o", out3), 2);
     assert_non_null(strstr(err, in_dir));
+    out5 = tu_path(root, "out5");
+    /* what the model cannot take is refused at start, not file by file: a
+     * chunk beyond its positions (10000 latent frames of 1920 samples at
+     * 48 kHz: 400 s), an overlap as long as its 10 s chunk */
+    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "-p", "dog",
+                         "--chunk", "400.5", in, "-o", out5), 2);
+    assert_non_null(strstr(err, "--chunk (400.5 s)"));
+    assert_non_null(strstr(err, "400 s at most"));
+    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "-p", "dog",
+                         "--overlap", "10", in, "-o", out5), 2);
+    assert_non_null(strstr(err, "--overlap (10 s)"));
+    assert_non_null(strstr(err, "engine \"sam-audio\"'s chunk (10 s)"));
+    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "-p", "dog",
+                         "--dry-run", "--chunk", "400", "--overlap", "9.5", in, "-o", out5),
+                     0);
+    assert_false(tu_file_exists(out5));
 
     free(x);
     free(t);
@@ -228,6 +245,7 @@ static void test_sam_engine_cli(void **state)
     free(out1);
     free(out2);
     free(out3);
+    free(out5);
     tu_rmtree(root);
     free(root);
 }
