@@ -405,7 +405,9 @@ const samsep_item *samsep_batch_item(const samsep_batch *batch, int index);
  * outputs are still not done. Returns SAMSEP_OK with *claim set, or
  * SAMSEP_ERR_BUSY (another process holds it; err says so), or
  * SAMSEP_ERR_EMPTY when another process has completed it meanwhile, or an
- * I/O error. Release with samsep_claim_release() after the job.
+ * I/O error. Release with samsep_claim_release() after the job; the
+ * release also removes the output folders the claim created when they are
+ * still empty (the job wrote nothing), so a failed input leaves none.
  */
 typedef struct samsep_claim samsep_claim;
 int samsep_batch_claim(samsep_batch *batch, int index,

@@ -26,7 +26,9 @@
  *    item twice.
  *
  * Planning reads headers and tags only; it creates nothing. Folders are
- * scanned in name order so plans (and shards) are deterministic.
+ * scanned in name order so plans (and shards) are deterministic. A claim
+ * makes the item's output folder; releasing it removes the folders it made
+ * if they are still empty, so a failed input leaves no empty folder.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -81,7 +83,9 @@ struct samsep_batch {
 struct samsep_claim {
     int fd;
     char *lock_path;
-    int track; /* temporary_track() slot of lock_path, or -1 */
+    int track;    /* temporary_track() slot of lock_path, or -1 */
+    char *outsub; /* the item's output folder */
+    char *made;   /* the outermost folder of outsub this claim created, or NULL */
 };
 
 static const char *const default_suffixes[] = { "_target", "_residual" };
@@ -805,6 +809,44 @@ const samsep_item *samsep_batch_item(const samsep_batch *b, int index)
 
 /* ---- claims ------------------------------------------------------------- */
 
+/* The outermost folder of `path` (path itself or an ancestor, found by
+ * cutting at slashes) that does not exist yet, or NULL when path exists:
+ * what samsep_make_dirs(path) is about to create. */
+static char *first_missing(const char *path)
+{
+    char *p = xstrdup(path), *slash, *missing = NULL;
+    struct stat st;
+
+    if (p == NULL)
+        return NULL;
+    while (stat(p, &st) != 0 && errno == ENOENT) {
+        free(missing);
+        missing = xstrdup(p);
+        slash = strrchr(p, '/');
+        if (slash == NULL || slash == p)
+            break;
+        *slash = '\0';
+    }
+    free(p);
+    return missing;
+}
+
+/* Remove the folders from `path` up to `made` (inclusive) that are empty: an
+ * input that failed before writing anything leaves no empty output folder
+ * behind. A folder holding anything (outputs, another process's lock) stays;
+ * a process that finds its new folder gone makes it again (see the claim). */
+static void remove_made(const char *path, const char *made)
+{
+    char *p, *slash;
+
+    if (made == NULL || (p = xstrdup(path)) == NULL)
+        return;
+    while (rmdir(p) == 0 && strcmp(p, made) != 0 && strlen(p) > strlen(made) &&
+           (slash = strrchr(p, '/')) != NULL)
+        *slash = '\0';
+    free(p);
+}
+
 /* Remove ".<name>.samsep-tmp-*" for the item's two outputs. */
 static void remove_stale_temps(const item *it)
 {
@@ -835,11 +877,26 @@ static void remove_stale_temps(const item *it)
     closedir(d);
 }
 
+/* Undo a claim that did not succeed: the lock file if this claim holds it
+ * (locked_fd >= 0), and the folders it made if they are still empty. */
+static int claim_failed(const item *it, char *lock_path, char *made, int locked_fd,
+                        int rc)
+{
+    if (locked_fd >= 0) {
+        unlink(lock_path);
+        close(locked_fd);
+    }
+    free(lock_path);
+    remove_made(it->outsub, made);
+    free(made);
+    return rc;
+}
+
 int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err,
                        size_t errlen)
 {
     item *it;
-    char *lock_path;
+    char *lock_path, *made = NULL;
     int attempt, fd = -1;
 
     if (out != NULL)
@@ -850,11 +907,6 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
         return SAMSEP_ERR_INVALID;
     }
     it = &b->items[index];
-    if (samsep_make_dirs(it->outsub) != 0) {
-        set_err(err, errlen, "%s: cannot create output folder: %s", it->outsub,
-                strerror(errno));
-        return errno == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO;
-    }
     lock_path = fmt("%s/.%s%s", it->outsub, base_name(it->target), LOCK_SUFFIX);
     if (lock_path == NULL)
         return SAMSEP_ERR_NOMEM;
@@ -862,14 +914,26 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
         struct flock fl;
         struct stat a, p;
 
+        if (made == NULL)
+            made = first_missing(it->outsub);
+        if (samsep_make_dirs(it->outsub) != 0) {
+            int e = errno;
+
+            set_err(err, errlen, "%s: cannot create output folder: %s", it->outsub,
+                    strerror(e));
+            return claim_failed(it, lock_path, made, -1,
+                                e == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO);
+        }
         fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == ENOENT)
+            continue; /* a failed claim removed the folder just made: again */
         if (fd < 0) {
             int e = errno;
 
             set_err(err, errlen, "%s: cannot create lock file: %s", lock_path,
                     strerror(e));
-            free(lock_path);
-            return e == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO;
+            return claim_failed(it, lock_path, made, -1,
+                                e == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO);
         }
         memset(&fl, 0, sizeof fl);
         fl.l_type = F_WRLCK;
@@ -878,13 +942,12 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
             int e = errno;
 
             close(fd);
-            free(lock_path);
             if (e == EAGAIN || e == EACCES) {
                 set_err(err, errlen, "claimed by another samsep process");
-                return SAMSEP_ERR_BUSY;
+                return claim_failed(it, lock_path, made, -1, SAMSEP_ERR_BUSY);
             }
             set_err(err, errlen, "cannot lock %s: %s", it->target, strerror(e));
-            return SAMSEP_ERR_IO;
+            return claim_failed(it, lock_path, made, -1, SAMSEP_ERR_IO);
         }
         /* The holder before us unlinks the file on release; make sure we
          * locked the file that is there now, not an orphan. */
@@ -896,27 +959,23 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
     }
     if (fd < 0) {
         set_err(err, errlen, "cannot lock %s: lock file keeps changing", it->target);
-        free(lock_path);
-        return SAMSEP_ERR_BUSY;
+        return claim_failed(it, lock_path, made, -1, SAMSEP_ERR_BUSY);
     }
     if (!b->overwrite && outputs_current(it, it->provenance)) {
-        unlink(lock_path);
-        close(fd);
-        free(lock_path);
         set_err(err, errlen, "done by another samsep process");
-        return SAMSEP_ERR_EMPTY;
+        return claim_failed(it, lock_path, made, fd, SAMSEP_ERR_EMPTY);
     }
     remove_stale_temps(it);
     *out = malloc(sizeof **out);
-    if (*out == NULL) {
-        unlink(lock_path);
-        close(fd);
-        free(lock_path);
-        return SAMSEP_ERR_NOMEM;
+    if (*out == NULL || ((*out)->outsub = xstrdup(it->outsub)) == NULL) {
+        free(*out);
+        *out = NULL;
+        return claim_failed(it, lock_path, made, fd, SAMSEP_ERR_NOMEM);
     }
     (*out)->fd = fd;
     (*out)->lock_path = lock_path;
     (*out)->track = temporary_track(lock_path);
+    (*out)->made = made;
     return SAMSEP_OK;
 }
 
@@ -930,6 +989,9 @@ void samsep_claim_release(samsep_claim *c)
     temporary_untrack(c->track);
     unlink(c->lock_path); /* while still locked: see samsep_batch_claim */
     close(c->fd);
+    remove_made(c->outsub, c->made);
     free(c->lock_path);
+    free(c->outsub);
+    free(c->made);
     free(c);
 }

@@ -85,3 +85,40 @@ else
     assert_pair out_locked ok wav 8000
     assert_no_pair out_locked locked wav
 fi
+
+say "an input that fails after planning leaves no empty output folder (nor -r sub-folders)"
+# A FLAC whose header is sound (so it is planned) and whose audio frames are
+# garbage (so decoding fails before any output is written).
+mkdir -p in_late/deep/er
+sox -q -n -r 16000 -c 1 -b 16 in_late/deep/er/x.flac synth 1 pinknoise vol 0.5
+python3 - in_late/deep/er/x.flac <<'EOF'
+import sys
+p = sys.argv[1]
+d = bytearray(open(p, "rb").read())
+i, last = 4, False
+while not last:  # metadata blocks: 1 bit last, 7 bits type, 24 bits length
+    last = d[i] & 0x80
+    i += 4 + int.from_bytes(d[i + 1:i + 4], "big")
+d[i:] = b"\xff" * (len(d) - i)  # every audio frame
+open(p, "wb").write(d)
+EOF
+ss --dry-run -r in_late -o out_late
+assert_out '^process .*x\.flac -> '
+ss -r in_late -o out_late
+assert_rc 1
+assert_err 'x\.flac'
+assert_absent out_late
+tone in_late/good.wav 0.5 16000
+ss -r in_late -o out_late
+assert_rc 1
+assert_pair out_late good wav 8000
+assert_absent out_late/deep
+assert_eq "$(find out_late | wc -l)" 3 "entries in out_late (the folder and good.wav's two outputs)"
+ss in_late/deep/er/x.flac -o out_late_file
+assert_rc 1
+assert_absent out_late_file
+mkdir out_late_existing
+ss in_late/deep/er/x.flac -o out_late_existing/a/b
+assert_rc 1
+assert_exists out_late_existing
+assert_absent out_late_existing/a
