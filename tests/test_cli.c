@@ -506,6 +506,50 @@ static void test_values_out_of_range(void **state)
     free(dir);
 }
 
+/* A float input beyond full scale written as 16-bit: the clamped samples
+ * are counted and the user is told once per file, not once by the library
+ * and again by the program. */
+static void test_clamp_warned_once(void **state)
+{
+    char *dir = tu_mkdtemp(), *outroot = tu_mkdtemp(), *out = tu_path(outroot, "out");
+    char *a = tu_path(dir, "loud_a.wav"), *b = tu_path(dir, "loud_b.wav");
+    char *out2 = tu_path(outroot, "out2");
+    float x[16000];
+    const char *p;
+    result r;
+    int i, n;
+
+    (void)state;
+    for (i = 0; i < 16000; i++)
+        x[i] = 1.8f * sinf((float)i * 0.05f) + 0.2f * sinf((float)i * 1.3f);
+    assert_int_equal(tu_write(a, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, 1, x, 16000), 0);
+    assert_int_equal(tu_write(b, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, 1, x, 16000), 0);
+    RUN(&r, "--subtype", "pcm16", a, b, "-o", out);
+    assert_int_equal(r.status, 0);
+    n = 0;
+    for (p = r.out; (p = strstr(p, "clamped")) != NULL; p++)
+        n++;
+    for (p = r.err; (p = strstr(p, "clamped")) != NULL; p++)
+        n++;
+    print_message("    stdout: %s    stderr: %s", r.out, r.err);
+    assert_int_equal(n, 2); /* one line per file */
+    assert_non_null(strstr(r.out, "samples clamped"));
+    /* --json: the count is in the done event, and nothing on stderr */
+    RUN(&r, "--json", "--subtype", "pcm16", a, "-o", out2);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "\"clipped\":"));
+    assert_null(strstr(r.out, "\"clipped\":0"));
+    assert_null(strstr(r.err, "clamped"));
+    free(a);
+    free(b);
+    free(out);
+    free(out2);
+    tu_rmtree(dir);
+    tu_rmtree(outroot);
+    free(dir);
+    free(outroot);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -518,6 +562,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_batch_goes_on),
         cmocka_unit_test(test_formats_and_name_clash),
         cmocka_unit_test(test_values_out_of_range),
+        cmocka_unit_test(test_clamp_warned_once),
     };
 
     bin = getenv("SAMSEP_BIN");

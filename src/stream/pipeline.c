@@ -695,8 +695,10 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     report->seconds = now_seconds() - p.t0;
     if (rc == SAMSEP_OK) {
         report->message[0] = '\0';
+        /* The report carries the counts and the caller tells the user, once;
+         * a warning here too would say it twice. */
         if (report->clipped_target + report->clipped_residual > 0)
-            LOG_WARN("%s: %lld sample(s) clamped to fit the output format",
+            LOG_DEBUG("%s: %lld sample(s) clamped to fit the output format",
                      job->input_path,
                      (long long)(report->clipped_target + report->clipped_residual));
     }
