@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -550,6 +551,48 @@ static void test_clamp_warned_once(void **state)
     free(outroot);
 }
 
+/* A model folder whose checkpoint has no codec: the message names the file
+ * and the missing tensor, and says "codec" once. */
+static void test_broken_model_message(void **state)
+{
+    static const char header[] =
+        "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    char *dir = tu_mkdtemp(), *model = tu_path(dir, "model"), *out = tu_path(dir, "out");
+    char *cfg, *ckpt;
+    unsigned char len[8] = { 0 };
+    FILE *f;
+    result r;
+
+    (void)state;
+    assert_int_equal(mkdir(model, 0777), 0);
+    cfg = tu_path(model, "config.json");
+    ckpt = tu_path(model, "checkpoint.safetensors");
+    f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{}\n", f);
+    fclose(f);
+    f = fopen(ckpt, "wb");
+    assert_non_null(f);
+    len[0] = (unsigned char)(sizeof header - 1);
+    fwrite(len, 1, 8, f);
+    fwrite(header, 1, sizeof header - 1, f);
+    fwrite("\0\0\0\0", 1, 4, f);
+    fclose(f);
+    RUN(&r, "-e", "sam-audio", "--model", model, "-p", "dog barking", example, "-o", out);
+    print_message("    %s", r.err);
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, ckpt));
+    assert_non_null(strstr(r.err, ": codec: tensor audio_codec."));
+    assert_null(strstr(r.err, "codec: codec:"));
+    assert_false(tu_file_exists(out));
+    free(cfg);
+    free(ckpt);
+    free(model);
+    free(out);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -563,6 +606,7 @@ int main(void)
         cmocka_unit_test(test_formats_and_name_clash),
         cmocka_unit_test(test_values_out_of_range),
         cmocka_unit_test(test_clamp_warned_once),
+        cmocka_unit_test(test_broken_model_message),
     };
 
     bin = getenv("SAMSEP_BIN");

@@ -210,7 +210,7 @@ static float *take(loader *ld, const tensor *t)
 
 static int missing(loader *ld, const char *name)
 {
-    set_err(ld->err, ld->errlen, "codec: tensor %s%s missing", ld->prefix, name);
+    set_err(ld->err, ld->errlen, "tensor %s%s missing", ld->prefix, name);
     return SAMSEP_ERR_FORMAT;
 }
 
@@ -223,7 +223,7 @@ static int bad_shape(loader *ld, const char *name, const tensor *t)
     for (i = 0; i < t->ndim && n < sizeof s - 24; i++)
         n += (size_t)snprintf(s + n, sizeof s - n, "%s%lld", i ? ", " : "",
                               (long long)t->shape[i]);
-    set_err(ld->err, ld->errlen, "codec: tensor %s has an unexpected shape [%s]",
+    set_err(ld->err, ld->errlen, "tensor %s has an unexpected shape [%s]",
             t->name != NULL ? t->name : name, s);
     return SAMSEP_ERR_FORMAT;
 }
@@ -344,7 +344,7 @@ static int load_convt(loader *ld, convt *ct, const char *name, int64_t cin,
     ct->k = d[2];
     if (ct->k % 2 != 0) {
         set_err(ld->err, ld->errlen,
-                "codec: %s%s: kernel %lld is not twice a stride", ld->prefix,
+                "%s%s: kernel %lld is not twice a stride", ld->prefix,
                 name, (long long)ct->k);
         return SAMSEP_ERR_FORMAT;
     }
@@ -441,7 +441,7 @@ static int load_lstm(loader *ld, lstm *m, const char *name, int64_t hidden)
 
 static int fmt_err(loader *ld, const char *what, long long got, long long want)
 {
-    set_err(ld->err, ld->errlen, "codec: %s is %lld, expected %lld", what, got,
+    set_err(ld->err, ld->errlen, "%s is %lld, expected %lld", what, got,
             want);
     return SAMSEP_ERR_FORMAT;
 }
@@ -475,7 +475,7 @@ static int load_encoder(loader *ld)
         /* the stride is half the kernel */
         if (eb->down.k % 2 != 0) {
             set_err(ld->err, ld->errlen,
-                    "codec: %s%s: kernel %lld is not twice a stride", ld->prefix,
+                    "%s%s: kernel %lld is not twice a stride", ld->prefix,
                     nm, (long long)eb->down.k);
             return SAMSEP_ERR_FORMAT;
         }

@@ -37,7 +37,9 @@ struct cJSON;
  * and "decoder." in `tf` (prefix e.g. "audio_codec."; "" for a bare DACVAE
  * state_dict). Returns SAMSEP_OK, SAMSEP_ERR_FORMAT (a tensor missing, of
  * an unexpected shape, or sizes that do not fit together),
- * SAMSEP_ERR_INVALID (NULL arguments) or SAMSEP_ERR_NOMEM, with err set.
+ * SAMSEP_ERR_INVALID (NULL arguments) or SAMSEP_ERR_NOMEM, with err set:
+ * it names the tensor, and the caller says it is the codec's (sam_open:
+ * "FILE: codec: tensor audio_codec.X missing").
  */
 int dacvae_open(const tensor_file *tf, const char *prefix, kctx *k,
                 dacvae **out /* OUT */, char *err, size_t errlen);
