@@ -332,6 +332,11 @@ static int check_settings(const options *o)
     }
     if (refused(value_check_chunking(o, o->engine, NULL, err, sizeof err), err))
         return EXIT_USAGE;
+    if (o->outdir != NULL && o->outdir[0] == '\0') {
+        fputs("samsep: the output folder (-o, or \"output\" in the config) is an "
+              "empty name\n", stderr);
+        return EXIT_USAGE;
+    }
     return 0;
 }
 

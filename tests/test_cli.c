@@ -496,6 +496,10 @@ static void test_values_out_of_range(void **state)
                          c->args[1], c->want[k], r.err);
         assert_false(tu_file_exists(out));
     }
+    RUN(&r, example, "-o", "");
+    assert_int_equal(r.status, 2);
+    assert_non_null(strstr(r.err, "output folder (-o, or \"output\" in the config) is an "
+                                  "empty name"));
     for (i = 0; i < sizeof good_values / sizeof good_values[0]; i++) {
         run_with(&r, 1, good_values[i], example, out);
         if (r.status != 0)
