@@ -118,6 +118,7 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
         cJSON_AddNumberToObject(o, "audio_seconds", secs);
         cJSON_AddNumberToObject(o, "seconds", rep->seconds);
         cJSON_AddNumberToObject(o, "clipped", (double)clipped);
+        cJSON_AddNumberToObject(o, "nonfinite", (double)rep->nonfinite);
         emit(o);
     } else if (r->verbosity >= 0) {
         printf("%s -> %s, %s (%.1f s of audio, %.0fx real time)\n", it->input,
@@ -131,8 +132,10 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
     if (r->log != NULL) {
         stamp(r->log);
         fprintf(r->log, "done %s -> %s, %s: %lld frames, %.1f s audio in %.2f s "
-                "(%.0fx real time), %lld samples clamped\n", it->input, it->target,
-                it->residual, (long long)rep->frames, secs, rep->seconds, speed, clipped);
+                "(%.0fx real time), %lld samples clamped, %lld non-finite input "
+                "samples replaced by 0\n", it->input, it->target, it->residual,
+                (long long)rep->frames, secs, rep->seconds, speed, clipped,
+                (long long)rep->nonfinite);
         fflush(r->log);
     }
 }

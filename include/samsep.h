@@ -327,6 +327,8 @@ typedef struct samsep_report {
     int64_t chunks;          /* engine calls */
     int64_t clipped_target;  /* samples clamped to fit an integer format */
     int64_t clipped_residual;
+    int64_t nonfinite;       /* input samples that were NaN or infinite and
+                                were replaced by 0 before the engine saw them */
     double seconds;          /* wall time */
     char message[SAMSEP_MSG_MAX]; /* on failure: what went wrong, naming the file */
 } samsep_report;
@@ -337,6 +339,11 @@ typedef struct samsep_report {
  * on failure no file is left under either final name by this call and the
  * temporaries are removed. `report` (may be NULL) receives figures and, on
  * failure, a message that names the file and the problem.
+ *
+ * Non-finite input samples (NaN, +-infinity) are replaced by 0 before the
+ * engine sees them and counted in report->nonfinite (with a warning through
+ * the log). An engine that returns a non-finite sample fails the file with
+ * SAMSEP_ERR_ENGINE; no output ever holds one.
  */
 int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
                          samsep_report *report /* OUT */);

@@ -27,6 +27,13 @@
  * Every input frame gets exactly one output frame: a streaming engine's
  * latency is fed as trailing silence and dropped from the front, and what
  * the resampler returns is trimmed or padded to the input's length.
+ *
+ * Non-finite samples never travel: NaN and infinities in the input are
+ * replaced by 0 as each block is read, before the downmix, the resampler or
+ * the engine see them, and counted for the report. Every chunk the engine
+ * returns is checked, and a non-finite sample there fails the file as an
+ * engine error; the outputs are checked once more as they are written, so
+ * that no stage can slip one into a file.
  */
 #include <limits.h>
 #include <math.h>
@@ -63,6 +70,7 @@ typedef struct pipe {
     int64_t frames_est;     /* the file's frame count, -1 if unknown */
     int64_t frames_read;    /* file frames read so far */
     int64_t written;        /* file frames written to both outputs */
+    int64_t nonfinite;      /* input samples that were NaN or infinite */
     int eof;                /* all input is in ein (resampler flushed) */
 
     int subtract;           /* pipeline computes the residual */
@@ -275,6 +283,31 @@ static int resample_into(pipe *p, resampler *rs, const float *in, int64_t frames
     }
 }
 
+/* Replace NaN and infinities in x[0..n) by 0; returns how many there were. */
+static int64_t zero_nonfinite(float *x, size_t n)
+{
+    int64_t bad = 0;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            x[i] = 0.0f;
+            bad++;
+        }
+    return bad;
+}
+
+/* Index of the first non-finite sample of x[0..n), or -1. */
+static int64_t first_nonfinite(const float *x, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return (int64_t)i;
+    return -1;
+}
+
 /* Read one block of the file into mixq (file rate) and ein (engine rate). */
 static int read_more(pipe *p)
 {
@@ -296,6 +329,7 @@ static int read_more(pipe *p)
         return SAMSEP_OK;
     }
     p->frames_read += got;
+    p->nonfinite += zero_nonfinite(p->rbuf, (size_t)got * (size_t)p->in_ch);
     if (p->ech == 1 && p->in_ch > 1) {
         float scale = 1.0f / (float)p->in_ch;
 
@@ -313,6 +347,27 @@ static int read_more(pipe *p)
     if (p->subtract && fifo_push(&p->mixq, mono, got) != 0)
         return SAMSEP_ERR_NOMEM;
     return resample_into(p, p->rs_in, mono, got, &p->ein);
+}
+
+/* The last guard before the disk: a non-finite output sample is an error
+ * (an engine's are caught per chunk; this catches an overflow after it). */
+static int check_output(pipe *p, const float *t, const float *r, int64_t n)
+{
+    size_t count = (size_t)n * (size_t)p->ech;
+    int64_t bad = first_nonfinite(t, count);
+    const char *which = "target";
+
+    if (bad < 0) {
+        bad = first_nonfinite(r, count);
+        which = "residual";
+    }
+    if (bad < 0)
+        return SAMSEP_OK;
+    set_err(p->err, p->errlen,
+            "%s: non-finite %s sample at frame %lld (the input's values overflow "
+            "float arithmetic); outputs not written", p->job->input_path, which,
+            (long long)(p->written + bad / p->ech));
+    return SAMSEP_ERR_ENGINE;
 }
 
 /* Write what both outputs have ready, never past the frames read. */
@@ -341,8 +396,10 @@ static int drain(pipe *p)
         } else {
             r = fifo_peek(&p->rout);
         }
-        rc = audio_writer_write(p->wt, t, n, &p->rep->clipped_target, p->err,
-                                p->errlen);
+        rc = check_output(p, t, r, n);
+        if (rc == SAMSEP_OK)
+                rc = audio_writer_write(p->wt, t, n, &p->rep->clipped_target, p->err,
+                                    p->errlen);
         if (rc == SAMSEP_OK)
             rc = audio_writer_write(p->wr, r, n, &p->rep->clipped_residual,
                                     p->err, p->errlen);
@@ -422,6 +479,28 @@ static int cancelled(const pipe *p)
     return p->job->cancel != NULL && *p->job->cancel != 0;
 }
 
+/* An engine may never emit NaN or an infinity: its chunk of `n` frames is
+ * checked before it is blended or written. */
+static int check_engine_output(pipe *p, int64_t n)
+{
+    size_t count = (size_t)n * (size_t)p->ech;
+    int64_t bad = first_nonfinite(p->tgt, count);
+    const char *which = "target";
+
+    if (bad < 0 && !p->subtract) {
+        bad = first_nonfinite(p->res, count);
+        which = "residual";
+    }
+    if (bad < 0)
+        return SAMSEP_OK;
+    set_err(p->err, p->errlen,
+            "%s: engine \"%s\" emitted a non-finite %s sample (NaN or infinity) in "
+            "chunk %lld, frame %lld of the chunk, channel %lld; outputs not written",
+            p->job->input_path, p->eng->vt->name, which, (long long)p->chunk_index,
+            (long long)(bad / p->ech), (long long)(bad % p->ech));
+    return SAMSEP_ERR_ENGINE;
+}
+
 /* The chunk loop: the streaming form of samsep_plan_chunk(). */
 static int run_chunks(pipe *p)
 {
@@ -455,6 +534,9 @@ static int run_chunks(pipe *p)
                     samsep_strerror(rc));
             return rc < 0 ? rc : SAMSEP_ERR_ENGINE;
         }
+        rc = check_engine_output(p, n);
+        if (rc != SAMSEP_OK)
+            return rc;
         if (p->chunk_index > 0 && p->overlap > 0) {
             crossfade(p->fade, p->tgt, p->tail_t, p->overlap, p->ech);
             if (!p->subtract)
@@ -692,7 +774,11 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     report->channels = p.in_ch;
     report->out_channels = p.ech;
     report->chunks = p.chunk_index;
+    report->nonfinite = p.nonfinite;
     report->seconds = now_seconds() - p.t0;
+    if (p.nonfinite > 0 && rc != SAMSEP_ERR_CANCELLED)
+        LOG_WARN("%s: %lld non-finite input sample(s) (NaN or infinity) replaced by 0",
+                 job->input_path, (long long)p.nonfinite);
     if (rc == SAMSEP_OK) {
         report->message[0] = '\0';
         /* The report carries the counts and the caller tells the user, once;
