@@ -119,6 +119,8 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
         cJSON_AddNumberToObject(o, "seconds", rep->seconds);
         cJSON_AddNumberToObject(o, "clipped", (double)clipped);
         cJSON_AddNumberToObject(o, "nonfinite", (double)rep->nonfinite);
+        if (rep->frames_promised > 0)
+            cJSON_AddNumberToObject(o, "frames_promised", (double)rep->frames_promised);
         emit(o);
     } else if (r->verbosity >= 0) {
         printf("%s -> %s, %s (%.1f s of audio, %.0fx real time)\n", it->input,
@@ -136,6 +138,10 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
                 "samples replaced by 0\n", it->input, it->target, it->residual,
                 (long long)rep->frames, secs, rep->seconds, speed, clipped,
                 (long long)rep->nonfinite);
+        if (rep->frames_promised > 0)
+            fprintf(r->log, "  %s is shorter than its header says: %lld frames "
+                    "promised, %lld read\n", it->input,
+                    (long long)rep->frames_promised, (long long)rep->frames);
         fflush(r->log);
     }
 }

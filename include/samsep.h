@@ -329,6 +329,9 @@ typedef struct samsep_report {
     int64_t clipped_residual;
     int64_t nonfinite;       /* input samples that were NaN or infinite and
                                 were replaced by 0 before the engine saw them */
+    int64_t frames_promised; /* when the file held fewer frames than its
+                                header promised (it was cut short): the
+                                header's count; else 0 */
     double seconds;          /* wall time */
     char message[SAMSEP_MSG_MAX]; /* on failure: what went wrong, naming the file */
 } samsep_report;
@@ -343,7 +346,9 @@ typedef struct samsep_report {
  * Non-finite input samples (NaN, +-infinity) are replaced by 0 before the
  * engine sees them and counted in report->nonfinite (with a warning through
  * the log). An engine that returns a non-finite sample fails the file with
- * SAMSEP_ERR_ENGINE; no output ever holds one.
+ * SAMSEP_ERR_ENGINE; no output ever holds one. A file cut short (fewer
+ * frames than its header promises) is processed for the frames it holds,
+ * with report->frames_promised set and a warning through the log.
  */
 int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
                          samsep_report *report /* OUT */);

@@ -4,7 +4,7 @@
  * sees them and counted; an engine that returns a non-finite sample fails
  * the file (its own test engines, registered through
  * samsep_engine_open_custom, return one in a chosen chunk), with no output
- * and no temporary left; a file shorter than its header promises is
+ * and no temporary left; a WAV shorter than its header promises is
  * processed for the frames it has and reported with both counts.
  */
 #include <math.h>
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -276,6 +277,50 @@ static void test_engine_inf_residual_fails(void **state)
     expect_engine_failure(2, INFINITY, 1);
 }
 
+/* ---- files cut short --------------------------------------------------- */
+
+static void test_truncated_wav_reported(void **state)
+{
+    struct stat st;
+    float x[4000];
+    int64_t n;
+    float *t;
+    run r;
+
+    (void)state;
+    eng.bad_call = -1;
+    eng.bad_in_residual = 0;
+    run_init(&r, "cut.wav");
+    signal_of(x, 4000, 1);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, RATE, 1, x,
+                              4000), 0);
+    assert_int_equal(stat(r.in, &st), 0);
+    /* keep the header and 2500 of the 4000 frames */
+    assert_int_equal(truncate(r.in, st.st_size - 1500 * 2), 0);
+    separate(&r);
+    assert_int_equal(r.rc, SAMSEP_OK);
+    assert_int_equal(r.rep.frames, 2500);
+    assert_int_equal(r.rep.frames_promised, 4000);
+    assert_int_equal(warnings_short, 1);
+    assert_non_null(strstr(last_warning, "4000 frames promised, 2500 read"));
+    t = tu_read(r.tgt, &n, NULL, NULL, NULL);
+    assert_non_null(t);
+    assert_int_equal(n, 2500);
+    free(t);
+    run_free(&r);
+
+    /* the whole file: no promise reported, no warning */
+    run_init(&r, "whole.wav");
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, RATE, 1, x,
+                              4000), 0);
+    separate(&r);
+    assert_int_equal(r.rc, SAMSEP_OK);
+    assert_int_equal(r.rep.frames, 4000);
+    assert_int_equal(r.rep.frames_promised, 0);
+    assert_int_equal(warnings_short, 0);
+    run_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_input_clean_counts_zero),
         cmocka_unit_test(test_engine_nan_target_fails),
         cmocka_unit_test(test_engine_inf_residual_fails),
+        cmocka_unit_test(test_truncated_wav_reported),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,12 @@ int audio_reader_rate(const audio_reader *r);
 int audio_reader_channels(const audio_reader *r);
 /* Frames the file says it holds, or -1 when it cannot say. */
 int64_t audio_reader_frames(const audio_reader *r);
+/* Frames the header promises, or -1 when it states no exact count. A file
+ * that ends before (audio_reader_read() returns 0 sooner) was cut short. */
+int64_t audio_reader_promised(const audio_reader *r);
+/* Why the decoder stopped before the promised count ("" when it did not,
+ * or when the data simply ended). */
+const char *audio_reader_stop_reason(const audio_reader *r);
 /* libsndfile's SF_FORMAT_* word of the input. */
 int audio_reader_sf_format(const audio_reader *r);
 
@@ -37,7 +43,8 @@ const char *audio_reader_software(const audio_reader *r);
 const char *audio_reader_comment(const audio_reader *r);
 
 /* Read up to `frames` frames; returns the count (0 at the end) or a negative
- * status with err filled. */
+ * status with err filled. A decoding error after the data of a file cut
+ * short ends the stream rather than failing it. */
 int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
                           char *err, size_t errlen);
 

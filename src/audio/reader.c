@@ -4,8 +4,17 @@
  * libsndfile's error state is per handle (and a global for failed opens), so
  * each failure is turned into a message naming the file at once, before
  * another call can overwrite it.
+ *
+ * A file cut short (a recording that died, a copy that stopped) promises in
+ * its header more frames than it holds. libsndfile then reads what is there
+ * and notes the header's size in its log ("data : 96000 (should be 49920)"),
+ * which is the only place that says how much was promised; the promise is
+ * taken from there. A decoder that runs out of data before the header's
+ * count (FLAC cut inside a frame) ends the stream instead of failing it:
+ * what was decoded is kept, and the pipeline reports both counts.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +27,85 @@ struct audio_reader {
     SNDFILE *sf;
     SF_INFO info;
     char *path;
+    int64_t promised;       /* frames the header promises, -1 unknown */
+    int64_t frames_read;
+    int stopped;            /* the decoder ran out of data early */
+    char stop_reason[128];
 };
+
+/* Bytes per frame of an uncompressed subtype, 0 for the others. */
+static int frame_bytes(int format, int channels)
+{
+    switch (format & SF_FORMAT_SUBMASK) {
+    case SF_FORMAT_PCM_S8:
+    case SF_FORMAT_PCM_U8:
+    case SF_FORMAT_ULAW:
+    case SF_FORMAT_ALAW: return channels;
+    case SF_FORMAT_PCM_16: return 2 * channels;
+    case SF_FORMAT_PCM_24: return 3 * channels;
+    case SF_FORMAT_PCM_32:
+    case SF_FORMAT_FLOAT: return 4 * channels;
+    case SF_FORMAT_DOUBLE: return 8 * channels;
+    }
+    return 0;
+}
+
+/*
+ * Bytes the data chunk's header promises beyond the end of the file, from
+ * a log line "<marker> : <promised> (should be <present>)"; 0 when none.
+ * Sizes of 0 and 0xFFFFFFFF mean "not written yet" (a streamed or
+ * unfinished file), not a promise.
+ */
+static int64_t missing_bytes(SNDFILE *sf, int format)
+{
+    static const char *const markers[] = { "data", "SSND", "Data Size" };
+    char log[8192];
+    char *line, *save = NULL;
+    size_t i;
+
+    if (sf_command(sf, SFC_GET_LOG_INFO, log, sizeof log) <= 0)
+        return 0;
+    log[sizeof log - 1] = '\0';
+    for (line = strtok_r(log, "\n", &save); line != NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        long long promised, present;
+        const char *should = strstr(line, "(should be ");
+        int known = 0;
+
+        while (*line == ' ')
+            line++;
+        for (i = 0; i < sizeof markers / sizeof markers[0]; i++)
+            known |= strncmp(line, markers[i], strlen(markers[i])) == 0;
+        /* Sony Wave64 logs the data chunk without it; its riff size says it. */
+        known |= (format & SF_FORMAT_TYPEMASK) == SF_FORMAT_W64 &&
+                 strncmp(line, "riff", 4) == 0;
+        if (!known || should == NULL || strchr(line, ':') == NULL)
+            continue;
+        if (sscanf(strchr(line, ':') + 1, "%lld", &promised) != 1 ||
+            sscanf(should + strlen("(should be "), "%lld", &present) != 1)
+            continue;
+        if (promised <= 0 || promised == 0xFFFFFFFFLL || present < 0 ||
+            promised <= present)
+            return 0;
+        return promised - present;
+    }
+    return 0;
+}
+
+/* Frames the header promises: libsndfile's count, plus what the data
+ * chunk's size says is missing. MPEG streams only have an estimate. */
+static int64_t header_promise(audio_reader *r)
+{
+    int64_t frames = audio_reader_frames(r);
+    int bpf = frame_bytes(r->info.format, r->info.channels);
+
+    if (frames < 0 || (r->info.format & SF_FORMAT_TYPEMASK) == SF_FORMAT_MPEG)
+        return -1;
+    /* Rounded up: the missing bytes complete a partial last frame first. */
+    if (bpf > 0)
+        frames += (missing_bytes(r->sf, r->info.format) + bpf - 1) / bpf;
+    return frames;
+}
 
 int audio_reader_open(const char *path, audio_reader **out, char *err,
                       size_t errlen)
@@ -67,6 +154,7 @@ int audio_reader_open(const char *path, audio_reader **out, char *err,
     }
     /* Integer samples arrive scaled to [-1, 1); float files as stored. */
     sf_command(r->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+    r->promised = header_promise(r);
     *out = r;
     return SAMSEP_OK;
 }
@@ -121,19 +209,37 @@ const char *audio_reader_comment(const audio_reader *r)
     return tag(r, SF_STR_COMMENT);
 }
 
+int64_t audio_reader_promised(const audio_reader *r)
+{
+    return r->promised;
+}
+
+const char *audio_reader_stop_reason(const audio_reader *r)
+{
+    return r->stopped ? r->stop_reason : "";
+}
+
 int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
                           char *err, size_t errlen)
 {
     sf_count_t got;
     int e;
 
+    if (r->stopped)
+        return 0;
     got = sf_readf_float(r->sf, buf, (sf_count_t)frames);
+    if (got < 0)
+        got = 0;
     e = sf_error(r->sf);
-    if (e != SF_ERR_NO_ERROR) {
+    if (e != SF_ERR_NO_ERROR && e != SF_ERR_SYSTEM &&
+        r->frames_read + got < r->promised) {
+        /* Out of data before the header's count: the file was cut short. */
+        snprintf(r->stop_reason, sizeof r->stop_reason, "%s", sf_strerror(r->sf));
+        r->stopped = 1;
+    } else if (e != SF_ERR_NO_ERROR) {
         set_err(err, errlen, "%s: read error: %s", r->path, sf_strerror(r->sf));
         return e == SF_ERR_SYSTEM ? SAMSEP_ERR_IO : SAMSEP_ERR_FORMAT;
     }
-    if (got < 0)
-        got = 0;
+    r->frames_read += got;
     return (int64_t)got;
 }

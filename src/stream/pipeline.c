@@ -720,6 +720,24 @@ static void teardown(pipe *p)
     free(p->fade);
 }
 
+/* A file that held fewer frames than its header promised was processed for
+ * what it has: say so, with both counts. */
+static void report_short_file(pipe *p)
+{
+    int64_t promised = audio_reader_promised(p->rd);
+    const char *why = audio_reader_stop_reason(p->rd);
+
+    if (promised <= p->frames_read)
+        return;
+    if (strncmp(why, "Error : ", 8) == 0) /* libsndfile's prefix */
+        why += 8;
+    p->rep->frames_promised = promised;
+    LOG_WARN("%s: the file is shorter than its header says: %lld frames promised, "
+             "%lld read%s%s%s; the outputs are as long as what was read",
+             p->job->input_path, (long long)promised, (long long)p->frames_read,
+             *why ? " (the decoder stopped: " : "", why, *why ? ")" : "");
+}
+
 int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
                          samsep_report *report)
 {
@@ -776,6 +794,8 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     report->chunks = p.chunk_index;
     report->nonfinite = p.nonfinite;
     report->seconds = now_seconds() - p.t0;
+    if (rc == SAMSEP_OK)
+        report_short_file(&p);
     if (p.nonfinite > 0 && rc != SAMSEP_ERR_CANCELLED)
         LOG_WARN("%s: %lld non-finite input sample(s) (NaN or infinity) replaced by 0",
                  job->input_path, (long long)p.nonfinite);
