@@ -121,6 +121,8 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
         cJSON_AddNumberToObject(o, "nonfinite", (double)rep->nonfinite);
         if (rep->frames_promised > 0)
             cJSON_AddNumberToObject(o, "frames_promised", (double)rep->frames_promised);
+        if (rep->note[0] != '\0')
+            cJSON_AddStringToObject(o, "note", rep->note);
         emit(o);
     } else if (r->verbosity >= 0) {
         printf("%s -> %s, %s (%.1f s of audio, %.0fx real time)\n", it->input,
@@ -129,6 +131,8 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
             printf("  warning: %lld target and %lld residual samples clamped to fit the "
                    "output format (use --subtype float to keep them)\n",
                    (long long)rep->clipped_target, (long long)rep->clipped_residual);
+        if (rep->note[0] != '\0' && r->verbosity > 0)
+            printf("  note: %s\n", rep->note);
         flush_stdout();
     }
     if (r->log != NULL) {
@@ -142,6 +146,8 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
             fprintf(r->log, "  %s is shorter than its header says: %lld frames "
                     "promised, %lld read\n", it->input,
                     (long long)rep->frames_promised, (long long)rep->frames);
+        if (rep->note[0] != '\0')
+            fprintf(r->log, "  note on %s: %s\n", it->input, rep->note);
         fflush(r->log);
     }
 }

@@ -52,7 +52,8 @@ enum {
     OPT_SKIP_SUFFIX,
     OPT_T5,
     OPT_RESIDUAL,
-    OPT_SEED
+    OPT_SEED,
+    OPT_FORMATS
 };
 
 #define DEFAULT_MAX_FILES 100
@@ -91,6 +92,7 @@ static void usage(FILE *f)
 "  -q, --quiet / -v, --verbose\n"
 "  -h, --help / --version / --list-engines\n"
 "      --list-prompts     the words the dsp engine understands, and what each isolates\n"
+"      --formats          the input formats this build reads\n"
 "\n"
 "dsp prompts: speech, noise, music, drums, vocals, hum (--list-prompts for all\n"
 "words); sam-audio: any text, e.g. -p \"dog barking\".\n"
@@ -134,6 +136,40 @@ static int parse_int(const value_range *r, const char *s, int *out)
 }
 
 /* Returns 0 to go on, a positive exit status, or -1 for "exit 0 now". */
+/* --formats: what this build reads, by library, then what it writes. */
+static void print_formats(void)
+{
+    samsep_input_format f;
+    const char *library = "";
+    int i, codecs = 0, col = 0;
+
+    printf("Inputs (%s):\n", samsep_input_libraries());
+    for (i = 0; samsep_input_format_get(i, &f); i++) {
+        if (strcmp(f.library, library) != 0) {
+            library = f.library;
+            if (strcmp(library, "libsndfile") == 0)
+                printf("  through libsndfile:\n");
+            else
+                printf("  through FFmpeg, for what libsndfile cannot read (FFmpeg reads "
+                       "more than is named here):\n");
+        }
+        if (strcmp(f.kind, "codec") == 0) {
+            /* one list, wrapped under its heading */
+            if (codecs++ == 0)
+                col = printf("    audio codecs: %s", f.name);
+            else if (col + 2 + (int)strlen(f.name) > 78)
+                col = printf(",\n                  %s", f.name) - 2;
+            else
+                col += printf(", %s", f.name);
+        } else
+            printf("    %-28s %s\n", f.extensions, f.name);
+    }
+    if (codecs > 0)
+        printf("\n");
+    printf("  A video file's first audio stream is read; its video is ignored.\n"
+           "Outputs: wav, flac (--format).\n");
+}
+
 static int parse_options(int argc, char **argv, options *o)
 {
     static const struct option longs[] = {
@@ -162,6 +198,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "interactive", no_argument, NULL, 'i' },
         { "list-engines", no_argument, NULL, OPT_LIST_ENGINES },
         { "list-prompts", no_argument, NULL, OPT_LIST_PROMPTS },
+        { "formats", no_argument, NULL, OPT_FORMATS },
         { "quiet", no_argument, NULL, 'q' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -254,6 +291,9 @@ static int parse_options(int argc, char **argv, options *o)
                 printf("%-8s %s\n%-8s %s\n", kw, words, "", what);
             return -1;
         }
+        case OPT_FORMATS:
+            print_formats();
+            return -1;
         case 'q': o->verbosity = -1; break;
         case 'v': o->verbosity++; break;
         case 'h': usage(stdout); return -1;

@@ -272,9 +272,30 @@ typedef struct samsep_file_info {
     char comment[SAMSEP_MSG_MAX]; /* the file's comment tag, "" if none */
 } samsep_file_info;
 
-/* Read the header and tags of `path` without decoding the audio. */
+/* Read the header and tags of `path` without decoding the audio (beyond the
+ * first frame, for files read through FFmpeg). */
 int samsep_probe_file(const char *path, samsep_file_info *info /* OUT */,
                       char *err, size_t errlen);
+
+/*
+ * What this build reads. libsndfile is tried first; files it cannot read go
+ * to FFmpeg's libraries (MP4/M4A, Matroska/WebM, ASF/WMA, video files' first
+ * audio stream, ...). Entry `index` (0, 1, ...) names a container or codec
+ * worth naming: returns 1 and fills *out, or 0 past the last. FFmpeg reads
+ * more than it lists. Strings are static.
+ */
+typedef struct samsep_input_format {
+    const char *library;    /* "libsndfile" or "FFmpeg" */
+    const char *kind;       /* "container" or "codec" */
+    const char *name;       /* e.g. "WAV (Microsoft)", "AAC (LC, HE, HE v2)" */
+    const char *extensions; /* space-separated file extensions; "" for a codec */
+} samsep_input_format;
+
+int samsep_input_format_get(int index, samsep_input_format *out /* OUT */);
+
+/* The decoding libraries and their versions, in the order they are tried
+ * (e.g. "libsndfile-1.2.0, then FFmpeg 5.1.6 (...)"). Static. */
+const char *samsep_input_libraries(void);
 
 /* File name extension of a format: "wav" or "flac" (NULL for AUTO). */
 const char *samsep_format_extension(int format);
@@ -332,6 +353,9 @@ typedef struct samsep_report {
     int64_t frames_promised; /* when the file held fewer frames than its
                                 header promised (it was cut short): the
                                 header's count; else 0 */
+    char note[256];          /* what the reader chose that the user should
+                                know, e.g. which of several audio streams it
+                                decoded; "" when nothing */
     double seconds;          /* wall time */
     char message[SAMSEP_MSG_MAX]; /* on failure: what went wrong, naming the file */
 } samsep_report;

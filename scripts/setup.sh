@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev libcmocka-dev libopenblas-dev
+libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
 flac sox ffmpeg python3 xz-utils"
 
 missing=""

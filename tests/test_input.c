@@ -5,7 +5,8 @@
  * the file (its own test engines, registered through
  * samsep_engine_open_custom, return one in a chosen chunk), with no output
  * and no temporary left; a WAV shorter than its header promises is
- * processed for the frames it has and reported with both counts.
+ * processed for the frames it has and reported with both counts; the list
+ * of formats this build reads names libsndfile's and FFmpeg's.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include <sndfile.h>
 
 #include "samsep.h"
+#include "audio/audio.h"
 #include "testutil.h"
 
 #define RATE 8000
@@ -321,6 +323,44 @@ static void test_truncated_wav_reported(void **state)
     run_free(&r);
 }
 
+/* ---- what this build reads -------------------------------------------- */
+
+static void test_formats_listed(void **state)
+{
+    samsep_input_format f;
+    int i, sndfile = 0, ffmpeg = 0, m4a = 0, wav = 0, codecs = 0;
+
+    (void)state;
+    for (i = 0; samsep_input_format_get(i, &f); i++) {
+        assert_non_null(f.library);
+        assert_non_null(f.kind);
+        assert_non_null(f.name);
+        assert_non_null(f.extensions);
+        if (strcmp(f.library, "libsndfile") == 0) {
+            assert_int_equal(ffmpeg, 0); /* libsndfile's come first */
+            sndfile++;
+            wav |= strcmp(f.extensions, "wav") == 0;
+        } else {
+            assert_string_equal(f.library, "FFmpeg");
+            ffmpeg++;
+            m4a |= strstr(f.extensions, "m4a") != NULL;
+            codecs += strcmp(f.kind, "codec") == 0;
+        }
+    }
+    assert_false(samsep_input_format_get(i, &f));
+    assert_false(samsep_input_format_get(-1, &f));
+    assert_true(sndfile > 10 && ffmpeg > 5 && codecs > 3 && wav && m4a);
+    assert_non_null(strstr(samsep_input_libraries(), "libsndfile"));
+    assert_non_null(strstr(samsep_input_libraries(), "FFmpeg"));
+    /* a folder scan's notion of a name meant to be audio */
+    assert_true(audio_known_extension("wav") && audio_known_extension("FLAC"));
+    assert_true(audio_known_extension("m4a") && audio_known_extension("mp4") &&
+                audio_known_extension("webm") && audio_known_extension("wma") &&
+                audio_known_extension("mkv") && audio_known_extension("aac"));
+    assert_false(audio_known_extension("txt") || audio_known_extension("") ||
+                 audio_known_extension("jpg") || audio_known_extension("m4"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_engine_nan_target_fails),
         cmocka_unit_test(test_engine_inf_residual_fails),
         cmocka_unit_test(test_truncated_wav_reported),
+        cmocka_unit_test(test_formats_listed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,9 +1,10 @@
 /*
  * audio.h - reading, writing and resampling audio for the pipeline.
  *
- * Reading goes through libsndfile, so every container and codec it knows
- * (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...) is an input; samples arrive
- * as interleaved floats, block by block. Writing produces WAV (RF64 when a
+ * Reading goes through libsndfile (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF,
+ * ...) and, for what it cannot read, FFmpeg's libraries (AAC/M4A, MP4, MKV,
+ * WebM, WMA, the audio of video files, ...); samples arrive as interleaved
+ * floats at the file's own rate and channel count, block by block. Writing produces WAV (RF64 when a
  * file outgrows 4 GiB) or FLAC under a temporary name in the destination
  * folder; only audio_writer_commit() gives the file its final name, after
  * its data has reached the disk. Resampling is libsoxr's streaming API.
@@ -35,8 +36,13 @@ int64_t audio_reader_promised(const audio_reader *r);
 /* Why the decoder stopped before the promised count ("" when it did not,
  * or when the data simply ended). */
 const char *audio_reader_stop_reason(const audio_reader *r);
-/* libsndfile's SF_FORMAT_* word of the input. */
+/* libsndfile's SF_FORMAT_* word of the input (0 when FFmpeg reads it). */
 int audio_reader_sf_format(const audio_reader *r);
+/* The container's short name, e.g. "wav", "flac", "mov", "matroska". */
+const char *audio_reader_container(const audio_reader *r);
+/* What the reader chose that the user should know (which of several audio
+ * streams was decoded), else "". */
+const char *audio_reader_note(const audio_reader *r);
 
 /* The file's software and comment tags ("" when absent); valid until close. */
 const char *audio_reader_software(const audio_reader *r);
@@ -47,6 +53,11 @@ const char *audio_reader_comment(const audio_reader *r);
  * short ends the stream rather than failing it. */
 int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
                           char *err, size_t errlen);
+
+/* 1 when a file named *.ext is meant to be audio (or video with sound) this
+ * build reads: a folder scan that cannot read such a file reports it failed
+ * rather than skipping it as "not audio". */
+int audio_known_extension(const char *ext);
 
 /* ---- writing ---------------------------------------------------------- */
 

@@ -1,5 +1,10 @@
 /*
- * reader.c - block-by-block reading of any file libsndfile can decode.
+ * reader.c - block-by-block reading of any audio file: libsndfile first, and
+ * FFmpeg's libraries (reader_ffmpeg.c) for what libsndfile does not know,
+ * behind one audio_reader. libsndfile goes first because it is exact about
+ * what it reads (frame counts from the header, tags) and is what writes the
+ * outputs; FFmpeg adds the containers of the world (MP4/M4A, Matroska/WebM,
+ * ASF/WMA, video files' audio) and their codecs.
  *
  * libsndfile's error state is per handle (and a global for failed opens), so
  * each failure is turned into a message naming the file at once, before
@@ -14,18 +19,22 @@
  * what was decoded is kept, and the pipeline reports both counts.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sndfile.h>
 
 #include "audio/audio.h"
+#include "audio/reader_ffmpeg.h"
 #include "core/internal.h"
 
 struct audio_reader {
-    SNDFILE *sf;
-    SF_INFO info;
+    SNDFILE *sf;            /* libsndfile's handle, or NULL when FFmpeg reads */
+    SF_INFO info;           /* rate and channels of either reader */
+    ff_reader *ff;
     char *path;
     int64_t promised;       /* frames the header promises, -1 unknown */
     int64_t frames_read;
@@ -107,10 +116,53 @@ static int64_t header_promise(audio_reader *r)
     return frames;
 }
 
+/* libsndfile could not open `path` (sfwhy says why): FFmpeg's turn. */
+static int open_ffmpeg(audio_reader *r, const char *sfwhy, char *err, size_t errlen)
+{
+    char why[SAMSEP_MSG_MAX];
+    int recognised, rc;
+
+    rc = ff_reader_open(r->path, &r->ff, &recognised, why, sizeof why);
+    if (rc != SAMSEP_OK) {
+        if (recognised || rc == SAMSEP_ERR_IO || rc == SAMSEP_ERR_NOMEM)
+            set_err(err, errlen, "%s: %s", r->path, why);
+        else
+            set_err(err, errlen, "%s: not a readable audio file (libsndfile: %s; %s)",
+                    r->path, sfwhy, why);
+        return rc;
+    }
+    r->info.samplerate = ff_reader_rate(r->ff);
+    r->info.channels = ff_reader_channels(r->ff);
+    r->info.frames = ff_reader_frames(r->ff);
+    r->info.format = 0; /* no SF_FORMAT_* word: outputs default to WAV */
+    return SAMSEP_OK;
+}
+
+static int check_shape(const audio_reader *r, char *err, size_t errlen)
+{
+    if (r->info.channels < 1 || r->info.samplerate < 1) {
+        set_err(err, errlen, "%s: invalid header (%d channels, %d Hz)", r->path,
+                r->info.channels, r->info.samplerate);
+        return SAMSEP_ERR_FORMAT;
+    }
+    if (r->info.samplerate < 1000 || r->info.samplerate > 768000) {
+        set_err(err, errlen, "%s: unsupported sample rate %d Hz", r->path,
+                r->info.samplerate);
+        return SAMSEP_ERR_FORMAT;
+    }
+    if (r->info.channels > 64) {
+        set_err(err, errlen, "%s: too many channels (%d, at most 64)", r->path,
+                r->info.channels);
+        return SAMSEP_ERR_FORMAT;
+    }
+    return SAMSEP_OK;
+}
+
 int audio_reader_open(const char *path, audio_reader **out, char *err,
                       size_t errlen)
 {
     audio_reader *r;
+    int rc;
 
     *out = NULL;
     r = calloc(1, sizeof *r);
@@ -125,36 +177,28 @@ int audio_reader_open(const char *path, audio_reader **out, char *err,
         int e = errno;
         int sferr = sf_error(NULL);
 
-        if (sferr == SF_ERR_SYSTEM && e != 0)
+        if (sferr == SF_ERR_SYSTEM && e != 0) {
             set_err(err, errlen, "%s: cannot open: %s", path, strerror(e));
-        else
-            set_err(err, errlen, "%s: not a readable audio file (%s)", path,
-                    sf_strerror(NULL));
-        free(r->path);
-        free(r);
-        return sferr == SF_ERR_SYSTEM ? SAMSEP_ERR_IO : SAMSEP_ERR_FORMAT;
+            rc = SAMSEP_ERR_IO;
+        } else {
+            char sfwhy[256];
+
+            snprintf(sfwhy, sizeof sfwhy, "%s", sf_strerror(NULL));
+            rc = open_ffmpeg(r, sfwhy, err, errlen);
+        }
+    } else {
+        /* Integer samples arrive scaled to [-1, 1); float files as stored. */
+        sf_command(r->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
+        rc = SAMSEP_OK;
     }
-    if (r->info.channels < 1 || r->info.samplerate < 1) {
-        set_err(err, errlen, "%s: invalid header (%d channels, %d Hz)", path,
-                r->info.channels, r->info.samplerate);
+    if (rc == SAMSEP_OK)
+        rc = check_shape(r, err, errlen);
+    if (rc != SAMSEP_OK) {
         audio_reader_close(r);
-        return SAMSEP_ERR_FORMAT;
+        return rc;
     }
-    if (r->info.samplerate < 1000 || r->info.samplerate > 768000) {
-        set_err(err, errlen, "%s: unsupported sample rate %d Hz", path,
-                r->info.samplerate);
-        audio_reader_close(r);
-        return SAMSEP_ERR_FORMAT;
-    }
-    if (r->info.channels > 64) {
-        set_err(err, errlen, "%s: too many channels (%d, at most 64)", path,
-                r->info.channels);
-        audio_reader_close(r);
-        return SAMSEP_ERR_FORMAT;
-    }
-    /* Integer samples arrive scaled to [-1, 1); float files as stored. */
-    sf_command(r->sf, SFC_SET_NORM_FLOAT, NULL, SF_TRUE);
-    r->promised = header_promise(r);
+    if (r->sf != NULL)
+        r->promised = header_promise(r);
     *out = r;
     return SAMSEP_OK;
 }
@@ -165,6 +209,7 @@ void audio_reader_close(audio_reader *r)
         return;
     if (r->sf != NULL)
         sf_close(r->sf);
+    ff_reader_close(r->ff);
     free(r->path);
     free(r);
 }
@@ -201,21 +246,42 @@ static const char *tag(const audio_reader *r, int which)
 
 const char *audio_reader_software(const audio_reader *r)
 {
-    return tag(r, SF_STR_SOFTWARE);
+    return r->ff != NULL ? ff_reader_software(r->ff) : tag(r, SF_STR_SOFTWARE);
 }
 
 const char *audio_reader_comment(const audio_reader *r)
 {
-    return tag(r, SF_STR_COMMENT);
+    return r->ff != NULL ? ff_reader_comment(r->ff) : tag(r, SF_STR_COMMENT);
+}
+
+const char *audio_reader_container(const audio_reader *r)
+{
+    SF_FORMAT_INFO fi;
+
+    if (r->ff != NULL)
+        return ff_reader_container(r->ff);
+    memset(&fi, 0, sizeof fi);
+    fi.format = r->info.format & SF_FORMAT_TYPEMASK;
+    if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0 &&
+        fi.extension != NULL)
+        return fi.extension;
+    return "unknown";
+}
+
+const char *audio_reader_note(const audio_reader *r)
+{
+    return r->ff != NULL ? ff_reader_note(r->ff) : "";
 }
 
 int64_t audio_reader_promised(const audio_reader *r)
 {
-    return r->promised;
+    return r->ff != NULL ? ff_reader_promised(r->ff) : r->promised;
 }
 
 const char *audio_reader_stop_reason(const audio_reader *r)
 {
+    if (r->ff != NULL)
+        return ff_reader_stop_reason(r->ff);
     return r->stopped ? r->stop_reason : "";
 }
 
@@ -225,6 +291,13 @@ int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
     sf_count_t got;
     int e;
 
+    if (r->ff != NULL) {
+        int64_t n = ff_reader_read(r->ff, buf, frames, err, errlen);
+
+        if (n > 0)
+            r->frames_read += n;
+        return n;
+    }
     if (r->stopped)
         return 0;
     got = sf_readf_float(r->sf, buf, (sf_count_t)frames);
@@ -242,4 +315,82 @@ int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
     }
     r->frames_read += got;
     return (int64_t)got;
+}
+
+/* ---- what this build reads --------------------------------------------- */
+
+/* Names of files libsndfile reads (its formats' usual extensions). */
+static const char *const sndfile_exts[] = {
+    "wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "mp2", "aif", "aiff",
+    "aifc", "au", "snd", "w64", "rf64", "caf", "sd2", "voc", "wv", "mat",
+    "pvf", "xi", "htk", "sds", "avr", "paf", "iff", "svx", "nist", "sph", "rf"
+};
+
+int audio_known_extension(const char *ext)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof sndfile_exts / sizeof sndfile_exts[0]; i++)
+        if (strcasecmp(ext, sndfile_exts[i]) == 0)
+            return 1;
+    return ff_known_extension(ext);
+}
+
+/* libsndfile's major formats, without RAW (headerless: nothing to open). */
+static int sndfile_format(int index, samsep_input_format *out)
+{
+    static SF_FORMAT_INFO info[64];
+    static int count = -1;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    int i, n = 0;
+
+    pthread_mutex_lock(&lock);
+    if (count < 0) {
+        sf_command(NULL, SFC_GET_FORMAT_MAJOR_COUNT, &n, sizeof n);
+        count = 0;
+        for (i = 0; i < n && count < 64; i++) {
+            info[count].format = i;
+            if (sf_command(NULL, SFC_GET_FORMAT_MAJOR, &info[count],
+                           sizeof info[count]) == 0 &&
+                info[count].format != SF_FORMAT_RAW)
+                count++;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (index < 0 || index >= count)
+        return 0;
+    out->library = "libsndfile";
+    out->kind = "container";
+    out->name = info[index].name;
+    out->extensions = info[index].extension != NULL ? info[index].extension : "";
+    return 1;
+}
+
+int samsep_input_format_get(int index, samsep_input_format *out)
+{
+    samsep_input_format probe;
+    int n = 0;
+
+    if (out == NULL || index < 0)
+        return 0;
+    while (sndfile_format(n, &probe))
+        n++;
+    if (index < n)
+        return sndfile_format(index, out);
+    return ff_input_format(index - n, out);
+}
+
+static char libraries[256];
+static pthread_once_t libraries_once = PTHREAD_ONCE_INIT;
+
+static void describe_libraries(void)
+{
+    snprintf(libraries, sizeof libraries, "%s, then %s", sf_version_string(),
+             ff_version());
+}
+
+const char *samsep_input_libraries(void)
+{
+    pthread_once(&libraries_once, describe_libraries);
+    return libraries;
 }

@@ -90,12 +90,6 @@ struct samsep_claim {
 
 static const char *const default_suffixes[] = { "_target", "_residual" };
 
-static const char *const audio_exts[] = {
-    "wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "mp2", "aif", "aiff",
-    "aifc", "au", "snd", "w64", "rf64", "caf", "sd2", "voc", "wv", "mat",
-    "pvf", "xi", "htk", "sds", "avr", "paf", "iff", "svx", "nist", "sph", "rf"
-};
-
 /* ---- small helpers ------------------------------------------------------ */
 
 static char *xstrdup(const char *s)
@@ -163,16 +157,6 @@ static int ends_with_ci(const char *s, const char *suffix)
     size_t ls = strlen(s), lx = strlen(suffix);
 
     return lx > 0 && ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
-}
-
-static int is_audio_ext(const char *ext)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof audio_exts / sizeof audio_exts[0]; i++)
-        if (strcasecmp(ext, audio_exts[i]) == 0)
-            return 1;
-    return 0;
 }
 
 static uint64_t fnv1a(const char *s)
@@ -449,7 +433,7 @@ static int consider_file(planner *pl, const char *path, const char *rel,
                           fmt("other shard (not %d/%d)", cfg->shard_index,
                               cfg->shard_count));
     if (st->st_size == 0) {
-        if (explicit_arg || is_audio_ext(it->srcext))
+        if (explicit_arg || audio_known_extension(it->srcext))
             return set_action(it, SAMSEP_ACTION_FAIL, xstrdup("empty file (0 bytes)"));
         return set_action(it, SAMSEP_ACTION_SKIP, xstrdup("not audio (empty file)"));
     }
@@ -463,10 +447,10 @@ static int consider_file(planner *pl, const char *path, const char *rel,
                             ? why + strlen(path) + 2
                             : why;
 
-        if (explicit_arg || is_audio_ext(it->srcext))
+        if (explicit_arg || audio_known_extension(it->srcext))
             return set_action(it, SAMSEP_ACTION_FAIL, xstrdup(r));
         return set_action(it, SAMSEP_ACTION_SKIP,
-                          xstrdup("not audio (libsndfile cannot read it)"));
+                          xstrdup("not audio (no decoder reads it)"));
     }
     if (strncmp(info.software, SAMSEP_SOFTWARE_TAG, strlen(SAMSEP_SOFTWARE_TAG)) == 0)
         return set_action(it, SAMSEP_ACTION_SKIP,

@@ -42,8 +42,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sndfile.h>
-
 #include "audio/audio.h"
 #include "core/internal.h"
 #include "engine/engine_handle.h"
@@ -122,18 +120,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static const char *container_name(int sf_format)
-{
-    SF_FORMAT_INFO fi;
-
-    memset(&fi, 0, sizeof fi);
-    fi.format = sf_format & SF_FORMAT_TYPEMASK;
-    if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0 &&
-        fi.extension != NULL)
-        return fi.extension;
-    return "unknown";
-}
-
 int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
                       size_t errlen)
 {
@@ -154,8 +140,8 @@ int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
     fmt = audio_reader_sf_format(r);
     snprintf(info->software, sizeof info->software, "%s", audio_reader_software(r));
     snprintf(info->comment, sizeof info->comment, "%s", audio_reader_comment(r));
+    snprintf(info->container, sizeof info->container, "%s", audio_reader_container(r));
     audio_reader_close(r);
-    snprintf(info->container, sizeof info->container, "%s", container_name(fmt));
     info->auto_format = SAMSEP_FORMAT_AUTO;
     sub = SAMSEP_SUBTYPE_AUTO;
     if (audio_resolve_format(fmt, info->sample_rate, info->channels,
@@ -727,10 +713,15 @@ static void report_short_file(pipe *p)
     int64_t promised = audio_reader_promised(p->rd);
     const char *why = audio_reader_stop_reason(p->rd);
 
-    if (promised <= p->frames_read)
-        return;
     if (strncmp(why, "Error : ", 8) == 0) /* libsndfile's prefix */
         why += 8;
+    if (promised <= p->frames_read) {
+        if (*why) /* cut short, though the header did not say how long it was */
+            LOG_WARN("%s: the file was cut short (%s); the outputs are the %lld "
+                     "frames before that", p->job->input_path, why,
+                     (long long)p->frames_read);
+        return;
+    }
     p->rep->frames_promised = promised;
     LOG_WARN("%s: the file is shorter than its header says: %lld frames promised, "
              "%lld read%s%s%s; the outputs are as long as what was read",
@@ -793,6 +784,8 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     report->out_channels = p.ech;
     report->chunks = p.chunk_index;
     report->nonfinite = p.nonfinite;
+    if (p.rd != NULL)
+        snprintf(report->note, sizeof report->note, "%s", audio_reader_note(p.rd));
     report->seconds = now_seconds() - p.t0;
     if (rc == SAMSEP_OK)
         report_short_file(&p);

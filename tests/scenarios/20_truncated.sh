@@ -4,7 +4,8 @@
 # processed for the frames it has, with a warning naming both counts (on
 # stderr, in the log, and frames_promised in the --json done event); the
 # outputs are as long as what was read, and the run succeeds. A complete file
-# beside them gets no warning.
+# beside them gets no warning. An M4A cut short (its index at the front) is
+# processed the same way, up to the packet the cut falls in.
 . "$(dirname "$0")/lib.sh"
 
 say "make the inputs: three files cut short and one whole"
@@ -61,3 +62,19 @@ if worst > 2:
     print("largest |x - t - r| in 16-bit steps:", worst)
     sys.exit(1)
 PY
+
+say "an M4A cut short (index at the front) is processed for what it holds"
+if command -v ffmpeg >/dev/null 2>&1; then
+    sox -q -n -r 48000 -c 1 -b 16 whole/tone48.wav synth 1.3 sine 440 vol 0.5
+    ffmpeg -nostdin -loglevel error -y -i whole/tone48.wav -c:a aac -movflags +faststart whole/tone.m4a
+    mkdir in_m4a
+    head -c $(( $(stat -c %s whole/tone.m4a) * 6 / 10 )) whole/tone.m4a >in_m4a/cut.m4a
+    ss --json in_m4a -o out_m4a
+    assert_rc 0
+    assert_err 'cut\.m4a: the file is shorter than its header says: 62400 frames promised, [0-9]+ read'
+    got=$(json_query "$OUT" '[e["frames"] for e in ev if e["event"]=="done"][0]')
+    [ "$got" -gt 0 ] && [ "$got" -lt 62400 ] || fail "cut.m4a: $got frames read"
+    assert_pair out_m4a cut wav "$got"
+else
+    echo "   (no ffmpeg program to make the M4A: case not checked)"
+fi
