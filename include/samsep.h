@@ -388,7 +388,8 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
  * failed (e.g. an .wav that is not audio). Planning refuses with
  * SAMSEP_ERR_UNSAFE, before anything is created, when the output folder is
  * an input folder, is inside one, or contains one, compared by
- * (st_dev, st_ino) of the folders and all their ancestors. It never plans a
+ * (st_dev, st_ino) of the folders and all their ancestors. An item whose
+ * output names would pass NAME_MAX fails on its own. It never plans a
  * samsep output as an input (by name suffix or by provenance tag), plans each
  * source file once (by st_dev, st_ino), gives no two items the same output
  * names, and marks as done the items whose outputs are complete and were made

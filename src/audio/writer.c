@@ -4,7 +4,9 @@
  * A writer owns a temporary file created with O_EXCL beside the final path
  * (same folder, so the final rename is atomic on every POSIX filesystem). The
  * name starts with a dot and carries AUDIO_TMP_MARKER so that a batch can
- * recognise, skip and clean up temporaries of a run that died. Only
+ * recognise, skip and clean up temporaries of a run that died (an output
+ * name too long to carry the marker is replaced by its hidden key, see
+ * internal.h, so every name that fits has a temporary that fits). Only
  * audio_writer_commit() renames it into place, after libsndfile has
  * finalised the header and fsync() has pushed the data to the disk; any
  * failure on the way unlinks the temporary, so a final name never holds a
@@ -110,17 +112,19 @@ int audio_resolve_format(int in_format, int rate, int channels, int *format,
     return SAMSEP_OK;
 }
 
-/* "dir/name.wav" -> "dir/.name.wav.samsep-tmp-<pid>-<n>" */
+/* "dir/name.wav" -> "dir/.name.wav.samsep-tmp-<pid>-<n>", with the name's
+ * hidden key (internal.h) in place of a name too long to carry the rest. */
 static char *make_tmp_path(const char *final_path, unsigned n)
 {
     const char *slash = strrchr(final_path, '/');
     size_t dirlen = slash != NULL ? (size_t)(slash - final_path) + 1 : 0;
-    const char *base = final_path + dirlen;
-    size_t len = strlen(final_path) + sizeof AUDIO_TMP_MARKER + 48;
+    char key[SAMSEP_HIDDEN_KEY_MAX + 1];
+    size_t len = dirlen + sizeof key + SAMSEP_HIDDEN_TAIL_MAX + 2;
     char *p = malloc(len);
 
+    samsep_hidden_key(final_path + dirlen, key);
     if (p != NULL)
-        snprintf(p, len, "%.*s.%s%s%ld-%u", (int)dirlen, final_path, base,
+        snprintf(p, len, "%.*s.%s%s%ld-%u", (int)dirlen, final_path, key,
                  AUDIO_TMP_MARKER, (long)getpid(), n);
     return p;
 }

@@ -13,7 +13,8 @@
  *    samsep's suffixes (compared case-insensitively at the end of the stem
  *    only: no substring rule), or when its tags say samsep wrote it, which
  *    survives renaming. samsep's temporaries and lock files are hidden files
- *    and hidden files are never inputs.
+ *    and hidden files are never inputs; their names fit whenever the
+ *    output's name fits (samsep_hidden_key).
  *  - Duplicates. Each source is planned once, by (st_dev, st_ino).
  *  - Name clashes. Inputs that would write the same output name all get
  *    their source extension in the name, so the result does not depend on
@@ -625,6 +626,24 @@ static int name_items(samsep_batch *b)
     return SAMSEP_OK;
 }
 
+/* An output whose name passes NAME_MAX could never be created: the item
+ * fails with the reason, and the rest of the batch goes on. Its hidden
+ * companions always fit when the name does (samsep_hidden_key). */
+static int check_name_length(item *it)
+{
+    size_t lt = strlen(base_name(it->target)), lr = strlen(base_name(it->residual));
+    size_t over = (lt > lr ? lt : lr);
+
+    if (over <= SAMSEP_NAME_MAX)
+        return SAMSEP_OK;
+    return set_action(it, SAMSEP_ACTION_FAIL,
+                      fmt("its output name \"%s\" would be %zu bytes long, more "
+                          "than the %d bytes a file name may have (shorten the "
+                          "input's name by %zu)",
+                          base_name(lr >= lt ? it->residual : it->target), over,
+                          SAMSEP_NAME_MAX, over - SAMSEP_NAME_MAX));
+}
+
 static void publish(samsep_batch *b)
 {
     int i;
@@ -736,8 +755,11 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
     for (i = 0; i < b->n && rc == SAMSEP_OK; i++) {
         item *it = &b->items[i];
 
-        if (it->pub.action == SAMSEP_ACTION_PROCESS && !cfg->overwrite &&
-            outputs_current(it, it->provenance))
+        if (it->pub.action != SAMSEP_ACTION_PROCESS)
+            continue;
+        rc = check_name_length(it);
+        if (rc == SAMSEP_OK && it->pub.action == SAMSEP_ACTION_PROCESS &&
+            !cfg->overwrite && outputs_current(it, it->provenance))
             rc = set_action(it, SAMSEP_ACTION_SKIP, xstrdup("done (outputs are current)"));
     }
     free(pl.seen);
@@ -831,30 +853,34 @@ static void remove_made(const char *path, const char *made)
     free(p);
 }
 
-/* Remove ".<name>.samsep-tmp-*" for the item's two outputs. */
+/* Remove ".<key>.samsep-tmp-<pid>-<n>" for the item's two outputs. */
 static void remove_stale_temps(const item *it)
 {
-    const char *names[2] = { base_name(it->target), base_name(it->residual) };
+    char keys[2][SAMSEP_HIDDEN_KEY_MAX + 1];
     DIR *d = opendir(it->outsub);
     struct dirent *e;
+    size_t lm = strlen(AUDIO_TMP_MARKER);
     int k;
 
     if (d == NULL)
         return;
+    samsep_hidden_key(base_name(it->target), keys[0]);
+    samsep_hidden_key(base_name(it->residual), keys[1]);
     while ((e = readdir(d)) != NULL) {
         for (k = 0; k < 2; k++) {
-            size_t ln = strlen(names[k]);
+            size_t lk = strlen(keys[k]);
+            const char *rest = e->d_name + 1 + lk + lm;
+            char *p;
 
-            if (e->d_name[0] == '.' && strncmp(e->d_name + 1, names[k], ln) == 0 &&
-                strncmp(e->d_name + 1 + ln, AUDIO_TMP_MARKER,
-                        strlen(AUDIO_TMP_MARKER)) == 0) {
-                char *p = join(it->outsub, e->d_name);
-
-                if (p != NULL) {
-                    LOG_INFO("removing a stale temporary: %s", p);
-                    unlink(p);
-                    free(p);
-                }
+            if (e->d_name[0] != '.' || strncmp(e->d_name + 1, keys[k], lk) != 0 ||
+                strncmp(e->d_name + 1 + lk, AUDIO_TMP_MARKER, lm) != 0)
+                continue;
+            if (rest[0] == '\0' || strspn(rest, "0123456789-") != strlen(rest))
+                continue; /* not a name the writer makes */
+            if ((p = join(it->outsub, e->d_name)) != NULL) {
+                LOG_INFO("removing a stale temporary: %s", p);
+                unlink(p);
+                free(p);
             }
         }
     }
@@ -880,7 +906,7 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
                        size_t errlen)
 {
     item *it;
-    char *lock_path, *made = NULL;
+    char *lock_path, *made = NULL, key[SAMSEP_HIDDEN_KEY_MAX + 1];
     int attempt, fd = -1;
 
     if (out != NULL)
@@ -891,7 +917,8 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
         return SAMSEP_ERR_INVALID;
     }
     it = &b->items[index];
-    lock_path = fmt("%s/.%s%s", it->outsub, base_name(it->target), LOCK_SUFFIX);
+    samsep_hidden_key(base_name(it->target), key);
+    lock_path = fmt("%s/.%s%s", it->outsub, key, LOCK_SUFFIX);
     if (lock_path == NULL)
         return SAMSEP_ERR_NOMEM;
     for (attempt = 0; attempt < 20; attempt++) {

@@ -1,11 +1,16 @@
 /*
- * fs.c - file system helpers that the library and its programs share.
+ * fs.c - file system helpers that the library and its programs share:
+ * mkdir -p, and the names of the hidden files that accompany an output
+ * (see samsep_hidden_key in internal.h).
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/internal.h"
 #include "samsep.h"
 
 int samsep_make_dirs(const char *path)
@@ -27,4 +32,31 @@ int samsep_make_dirs(const char *path)
         buf[i] = i < len ? '/' : '\0';
     }
     return 0;
+}
+
+static uint64_t fnv1a64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+void samsep_hidden_key(const char *name, char key[SAMSEP_HIDDEN_KEY_MAX + 1])
+{
+    size_t len = strlen(name), keep = SAMSEP_HIDDEN_KEY_MAX - 17; /* "~" + 16 hex */
+
+    if (len <= SAMSEP_HIDDEN_KEY_MAX) {
+        memcpy(key, name, len + 1);
+        return;
+    }
+    /* never cut a multi-byte character: back off its continuation bytes */
+    while (keep > 0 && ((unsigned char)name[keep] & 0xc0) == 0x80)
+        keep--;
+    memcpy(key, name, keep);
+    snprintf(key + keep, SAMSEP_HIDDEN_KEY_MAX + 1 - keep, "~%016llx",
+             (unsigned long long)fnv1a64(name));
 }

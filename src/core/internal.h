@@ -36,6 +36,23 @@ void set_err(char *err, size_t errlen, const char *fmt, ...) SAMSEP_PRINTF(3, 4)
 int temporary_track(const char *path);
 void temporary_untrack(int slot);
 
+/*
+ * Hidden companions of an output file (its lock file, its temporaries) are
+ * named "." + key + a tail of at most SAMSEP_HIDDEN_TAIL_MAX bytes. The key
+ * is the output's own file name when that fits NAME_MAX, else the name's
+ * first bytes (cut at a UTF-8 character boundary), "~" and 16 hex digits of
+ * a hash of the whole name: whenever the output's name fits, so do its
+ * companions, and the same name always gives the same key, so a later run
+ * finds what an earlier one left.
+ */
+#define SAMSEP_NAME_MAX 255       /* NAME_MAX of Linux and most filesystems */
+#define SAMSEP_HIDDEN_TAIL_MAX 40 /* ".samsep-tmp-<pid>-<n>", ".samsep-lock" */
+#define SAMSEP_HIDDEN_KEY_MAX (SAMSEP_NAME_MAX - 1 - SAMSEP_HIDDEN_TAIL_MAX)
+
+/* Write the key of output file name `name` (no folder) into
+ * key[0..SAMSEP_HIDDEN_KEY_MAX]. */
+void samsep_hidden_key(const char *name, char key[SAMSEP_HIDDEN_KEY_MAX + 1] /* OUT */);
+
 #define LOG_ERROR(...) samsep_log(SAMSEP_LOG_ERROR, __VA_ARGS__)
 #define LOG_WARN(...) samsep_log(SAMSEP_LOG_WARN, __VA_ARGS__)
 #define LOG_INFO(...) samsep_log(SAMSEP_LOG_INFO, __VA_ARGS__)
