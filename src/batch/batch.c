@@ -27,9 +27,11 @@
  *    item twice.
  *
  * Planning reads headers and tags only; it creates nothing. Folders are
- * scanned in name order so plans (and shards) are deterministic. A claim
- * makes the item's output folder; releasing it removes the folders it made
- * if they are still empty, so a failed input leaves no empty folder.
+ * scanned in name order so plans (and shards) are deterministic. Folders of
+ * 100 000 recordings are planned in O(n log n): identities are hashed, names
+ * compared by sorting, never pairwise. A claim makes the item's output
+ * folder; releasing it removes the folders it made if they are still empty,
+ * so a failed input leaves no empty folder.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -351,47 +353,109 @@ static int outputs_current(const item *it, const char *provenance)
     return 1;
 }
 
-typedef struct planner {
-    const samsep_batch_config *cfg;
-    samsep_batch *b;
-    ident *seen;          /* identities planned so far, parallel to seen_item */
-    int *seen_item;
-    int n_seen, cap_seen;
-    char *err;
-    size_t errlen;
-} planner;
+/* ---- identities --------------------------------------------------------- */
 
-static int remember(planner *pl, ident id, int index)
+/* An open-addressing hash from source identity to item index, so that
+ * planning costs the same per file whether the batch has ten files or a
+ * hundred thousand. */
+typedef struct idmap {
+    ident *key;
+    int *val;          /* item index; -1 marks an empty slot */
+    size_t cap;        /* 0 or a power of two */
+    size_t n;
+} idmap;
+
+static size_t id_hash(ident id)
 {
-    if (pl->n_seen == pl->cap_seen) {
-        int cap = pl->cap_seen ? pl->cap_seen * 2 : 64;
-        ident *s = realloc(pl->seen, (size_t)cap * sizeof *s);
-        int *si;
+    uint64_t h = (uint64_t)id.ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)id.dev;
 
-        if (s == NULL)
-            return SAMSEP_ERR_NOMEM;
-        pl->seen = s;
-        si = realloc(pl->seen_item, (size_t)cap * sizeof *si);
-        if (si == NULL)
-            return SAMSEP_ERR_NOMEM;
-        pl->seen_item = si;
-        pl->cap_seen = cap;
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 29;
+    return (size_t)h;
+}
+
+static int id_equal(ident a, ident b)
+{
+    return a.dev == b.dev && a.ino == b.ino;
+}
+
+/* The slot of `id`, or of the empty slot where it would go. */
+static size_t idmap_slot(const idmap *m, ident id)
+{
+    size_t i = id_hash(id) & (m->cap - 1);
+
+    while (m->val[i] >= 0 && !id_equal(m->key[i], id))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+/* The item index stored under `id`, or -1. */
+static int idmap_find(const idmap *m, ident id)
+{
+    return m->cap > 0 ? m->val[idmap_slot(m, id)] : -1;
+}
+
+static int idmap_grow(idmap *m)
+{
+    idmap g;
+    size_t i;
+
+    g.cap = m->cap ? m->cap * 2 : 256;
+    g.n = m->n;
+    g.key = malloc(g.cap * sizeof *g.key);
+    g.val = malloc(g.cap * sizeof *g.val);
+    if (g.key == NULL || g.val == NULL) {
+        free(g.key);
+        free(g.val);
+        return SAMSEP_ERR_NOMEM;
     }
-    pl->seen[pl->n_seen] = id;
-    pl->seen_item[pl->n_seen] = index;
-    pl->n_seen++;
+    for (i = 0; i < g.cap; i++)
+        g.val[i] = -1;
+    for (i = 0; i < m->cap; i++) {
+        if (m->val[i] >= 0) {
+            size_t j = idmap_slot(&g, m->key[i]);
+
+            g.key[j] = m->key[i];
+            g.val[j] = m->val[i];
+        }
+    }
+    free(m->key);
+    free(m->val);
+    *m = g;
     return SAMSEP_OK;
 }
 
-static int find_seen(const planner *pl, ident id)
+/* Store `index` under `id`, unless `id` is there already (the first stays). */
+static int idmap_add(idmap *m, ident id, int index)
 {
-    int i;
+    size_t i;
 
-    for (i = 0; i < pl->n_seen; i++)
-        if (pl->seen[i].dev == id.dev && pl->seen[i].ino == id.ino)
-            return pl->seen_item[i];
-    return -1;
+    if ((m->n + 1) * 2 > m->cap && idmap_grow(m) != SAMSEP_OK)
+        return SAMSEP_ERR_NOMEM;
+    i = idmap_slot(m, id);
+    if (m->val[i] < 0) {
+        m->key[i] = id;
+        m->val[i] = index;
+        m->n++;
+    }
+    return SAMSEP_OK;
 }
+
+static void idmap_free(idmap *m)
+{
+    free(m->key);
+    free(m->val);
+    memset(m, 0, sizeof *m);
+}
+
+typedef struct planner {
+    const samsep_batch_config *cfg;
+    samsep_batch *b;
+    idmap seen;           /* sources planned so far -> their first item */
+    char *err;
+    size_t errlen;
+} planner;
 
 /* Decide what to do with one regular file. */
 static int consider_file(planner *pl, const char *path, const char *rel,
@@ -421,11 +485,11 @@ static int consider_file(planner *pl, const char *path, const char *rel,
             return set_action(it, SAMSEP_ACTION_SKIP,
                               fmt("looks like a samsep output (name ends in %s)", suf));
     }
-    first = find_seen(pl, it->id);
+    first = idmap_find(&pl->seen, it->id);
     if (first >= 0)
         return set_action(it, SAMSEP_ACTION_SKIP,
                           fmt("same file as %s", b->items[first].input));
-    rc = remember(pl, it->id, index);
+    rc = idmap_add(&pl->seen, it->id, index);
     if (rc != SAMSEP_OK)
         return rc;
     if (cfg->shard_count > 1 &&
@@ -558,72 +622,90 @@ static int scan_dir(planner *pl, const char *dir, const char *rel,
     return rc;
 }
 
+/* Items in order of target name, and in input order among equal names. */
+static int cmp_targets(const void *a, const void *b)
+{
+    const item *x = *(const item *const *)a, *y = *(const item *const *)b;
+    int c = strcmp(x->target, y->target);
+
+    return c != 0 ? c : (x > y) - (x < y);
+}
+
+/* Compute the names of the items at naming level `level` or above. */
+static int name_level(samsep_batch *b, int level)
+{
+    int i;
+
+    for (i = 0; i < b->n; i++) {
+        item *it = &b->items[i];
+        char tag[32] = "";
+
+        if (it->pub.action != SAMSEP_ACTION_PROCESS || it->named < level)
+            continue;
+        if (it->named >= 2)
+            snprintf(tag, sizeof tag, ".%s", it->srcext);
+        if (it->named >= 3) {
+            char key[64];
+
+            snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)it->id.dev,
+                     (unsigned long long)it->id.ino);
+            snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "-%06llx",
+                     (unsigned long long)(fnv1a(key) & 0xffffff));
+        }
+        free(it->target);
+        free(it->residual);
+        it->target = fmt("%s/%s%s_target.%s", it->outsub, it->stem, tag, it->ext);
+        it->residual = fmt("%s/%s%s_residual.%s", it->outsub, it->stem, tag, it->ext);
+        if (it->target == NULL || it->residual == NULL)
+            return SAMSEP_ERR_NOMEM;
+        if (it->named == 0)
+            it->named = 1;
+    }
+    return SAMSEP_OK;
+}
+
 /* Give every processed item its output names. Items that would share a name
  * all get their source extension in it ("a.wav_target.wav"); items that
  * still share one (the same file name in two input folders) also get a short
  * hash of their source identity, which is stable across runs and does not
- * depend on the order of the inputs. */
+ * depend on the order of the inputs; of items that share a name even then,
+ * the first keeps it and the others fail. Equal names are found by sorting,
+ * so a batch of n files is named in O(n log n). */
 static int name_items(samsep_batch *b)
 {
-    int i, j, level;
+    item **by = malloc((size_t)(b->n > 0 ? b->n : 1) * sizeof *by);
+    int i, j, m, level, rc = SAMSEP_OK;
 
-    for (level = 0; level < 3; level++) {
+    if (by == NULL)
+        return SAMSEP_ERR_NOMEM;
+    for (level = 0; level < 3 && rc == SAMSEP_OK; level++) {
         int clashes = 0;
 
-        for (i = 0; i < b->n; i++) {
-            item *it = &b->items[i];
-            char tag[32] = "";
-
-            if (it->pub.action != SAMSEP_ACTION_PROCESS || it->named < level)
-                continue;
-            if (it->named >= 2)
-                snprintf(tag, sizeof tag, ".%s", it->srcext);
-            if (it->named >= 3) {
-                char key[64];
-
-                snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)it->id.dev,
-                         (unsigned long long)it->id.ino);
-                snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "-%06llx",
-                         (unsigned long long)(fnv1a(key) & 0xffffff));
-            }
-            free(it->target);
-            free(it->residual);
-            it->target = fmt("%s/%s%s_target.%s", it->outsub, it->stem, tag, it->ext);
-            it->residual = fmt("%s/%s%s_residual.%s", it->outsub, it->stem, tag, it->ext);
-            if (it->target == NULL || it->residual == NULL)
-                return SAMSEP_ERR_NOMEM;
-            if (it->named == 0)
-                it->named = 1;
-        }
-        for (i = 0; i < b->n; i++) {
-            item *a = &b->items[i];
-
-            if (a->pub.action != SAMSEP_ACTION_PROCESS)
-                continue;
-            for (j = i + 1; j < b->n; j++) {
-                item *c = &b->items[j];
-
-                if (c->pub.action != SAMSEP_ACTION_PROCESS ||
-                    strcmp(a->target, c->target) != 0)
-                    continue;
+        rc = name_level(b, level);
+        for (i = m = 0; i < b->n && rc == SAMSEP_OK; i++)
+            if (b->items[i].pub.action == SAMSEP_ACTION_PROCESS)
+                by[m++] = &b->items[i];
+        if (rc != SAMSEP_OK)
+            break;
+        qsort(by, (size_t)m, sizeof *by, cmp_targets);
+        for (i = 0; i < m && rc == SAMSEP_OK; i = j) {
+            for (j = i + 1; j < m && strcmp(by[j]->target, by[i]->target) == 0 &&
+                            rc == SAMSEP_OK; j++) {
                 if (level < 2) {
-                    a->named = level + 2;
-                    c->named = level + 2;
+                    by[i]->named = by[j]->named = level + 2;
                     clashes++;
                 } else {
-                    int rc = set_action(c, SAMSEP_ACTION_FAIL,
-                                        fmt("its outputs would have the same names as "
-                                            "those of %s", a->input));
-
-                    if (rc != SAMSEP_OK)
-                        return rc;
+                    rc = set_action(by[j], SAMSEP_ACTION_FAIL,
+                                    fmt("its outputs would have the same names as "
+                                        "those of %s", by[i]->input));
                 }
             }
         }
         if (clashes == 0)
             break;
     }
-    return SAMSEP_OK;
+    free(by);
+    return rc;
 }
 
 /* An output whose name passes NAME_MAX could never be created: the item
@@ -762,8 +844,7 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
             !cfg->overwrite && outputs_current(it, it->provenance))
             rc = set_action(it, SAMSEP_ACTION_SKIP, xstrdup("done (outputs are current)"));
     }
-    free(pl.seen);
-    free(pl.seen_item);
+    idmap_free(&pl.seen);
     free(o);
     if (rc != SAMSEP_OK) {
         if (rc == SAMSEP_ERR_NOMEM)
