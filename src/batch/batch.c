@@ -75,12 +75,20 @@ typedef struct item {
     int named;         /* target/residual computed */
 } item;
 
+/* The samsep temporaries found in one output folder, sorted. */
+typedef struct tmplist {
+    char *dir;
+    char **names;
+    int n;
+} tmplist;
+
 struct samsep_batch {
     item *items;
     int n, cap;
     char *outdir;
     char *settings;
     int overwrite;
+    tmplist temps;     /* of the folder of the last claim */
 };
 
 struct samsep_claim {
@@ -857,6 +865,17 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
     return SAMSEP_OK;
 }
 
+static void tmplist_free(tmplist *t)
+{
+    int i;
+
+    for (i = 0; i < t->n; i++)
+        free(t->names[i]);
+    free(t->names);
+    free(t->dir);
+    memset(t, 0, sizeof *t);
+}
+
 void samsep_batch_free(samsep_batch *b)
 {
     int i;
@@ -877,6 +896,7 @@ void samsep_batch_free(samsep_batch *b)
         free(it->provenance);
     }
     free(b->items);
+    tmplist_free(&b->temps);
     free(b->outdir);
     free(b->settings);
     free(b);
@@ -934,38 +954,84 @@ static void remove_made(const char *path, const char *made)
     free(p);
 }
 
-/* Remove ".<key>.samsep-tmp-<pid>-<n>" for the item's two outputs. */
-static void remove_stale_temps(const item *it)
+/* List the temporaries in `dir`, once for a run of claims in one folder:
+ * reading the folder at every claim would make a batch of n outputs in one
+ * folder cost n^2. A temporary that appears after the listing belongs to a
+ * claim that is still held or to a run that died since, which the next run
+ * cleans up. */
+static int tmplist_load(tmplist *t, const char *dir)
 {
-    char keys[2][SAMSEP_HIDDEN_KEY_MAX + 1];
-    DIR *d = opendir(it->outsub);
+    DIR *d;
     struct dirent *e;
-    size_t lm = strlen(AUDIO_TMP_MARKER);
+    int cap = 0;
+
+    if (t->dir != NULL && strcmp(t->dir, dir) == 0)
+        return SAMSEP_OK;
+    tmplist_free(t);
+    if ((t->dir = xstrdup(dir)) == NULL)
+        return SAMSEP_ERR_NOMEM;
+    if ((d = opendir(dir)) == NULL)
+        return SAMSEP_OK; /* nothing to clean up */
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.' || strstr(e->d_name, AUDIO_TMP_MARKER) == NULL)
+            continue;
+        if (t->n == cap) {
+            char **p = realloc(t->names, (size_t)(cap = cap ? cap * 2 : 16) *
+                                             sizeof *p);
+
+            if (p == NULL)
+                break;
+            t->names = p;
+        }
+        if ((t->names[t->n] = xstrdup(e->d_name)) == NULL)
+            break;
+        t->n++;
+    }
+    closedir(d);
+    if (t->n > 0)
+        qsort(t->names, (size_t)t->n, sizeof *t->names, cmp_names);
+    return SAMSEP_OK;
+}
+
+/* Remove ".<key>.samsep-tmp-<pid>-<n>" for the item's two outputs. Only the
+ * holder of an item's claim writes its temporaries, so while we hold it any
+ * that exist were left by a run that died. */
+static void remove_stale_temps(samsep_batch *b, const item *it)
+{
+    const char *names[2] = { base_name(it->target), base_name(it->residual) };
+    tmplist *t = &b->temps;
     int k;
 
-    if (d == NULL)
+    if (tmplist_load(t, it->outsub) != SAMSEP_OK)
         return;
-    samsep_hidden_key(base_name(it->target), keys[0]);
-    samsep_hidden_key(base_name(it->residual), keys[1]);
-    while ((e = readdir(d)) != NULL) {
-        for (k = 0; k < 2; k++) {
-            size_t lk = strlen(keys[k]);
-            const char *rest = e->d_name + 1 + lk + lm;
+    for (k = 0; k < 2; k++) {
+        char key[SAMSEP_HIDDEN_KEY_MAX + 1], prefix[SAMSEP_NAME_MAX + 1];
+        size_t lp;
+        int lo = 0, hi = t->n;
+
+        samsep_hidden_key(names[k], key);
+        lp = (size_t)snprintf(prefix, sizeof prefix, ".%s%s", key, AUDIO_TMP_MARKER);
+        while (lo < hi) { /* the first name not below the prefix */
+            int mid = lo + (hi - lo) / 2;
+
+            if (strcmp(t->names[mid], prefix) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (; lo < t->n && strncmp(t->names[lo], prefix, lp) == 0; lo++) {
+            const char *rest = t->names[lo] + lp;
             char *p;
 
-            if (e->d_name[0] != '.' || strncmp(e->d_name + 1, keys[k], lk) != 0 ||
-                strncmp(e->d_name + 1 + lk, AUDIO_TMP_MARKER, lm) != 0)
-                continue;
             if (rest[0] == '\0' || strspn(rest, "0123456789-") != strlen(rest))
                 continue; /* not a name the writer makes */
-            if ((p = join(it->outsub, e->d_name)) != NULL) {
-                LOG_INFO("removing a stale temporary: %s", p);
-                unlink(p);
+            if ((p = join(it->outsub, t->names[lo])) != NULL) {
+                if (unlink(p) == 0)
+                    LOG_INFO("removed a stale temporary: %s", p);
                 free(p);
             }
         }
     }
-    closedir(d);
 }
 
 /* Undo a claim that did not succeed: the lock file if this claim holds it
@@ -1057,7 +1123,7 @@ int samsep_batch_claim(samsep_batch *b, int index, samsep_claim **out, char *err
         set_err(err, errlen, "done by another samsep process");
         return claim_failed(it, lock_path, made, fd, SAMSEP_ERR_EMPTY);
     }
-    remove_stale_temps(it);
+    remove_stale_temps(b, it);
     *out = malloc(sizeof **out);
     if (*out == NULL || ((*out)->outsub = xstrdup(it->outsub)) == NULL) {
         free(*out);
