@@ -26,6 +26,11 @@ int audio_reader_open(const char *path, audio_reader **out /* OUT */,
                       char *err, size_t errlen);
 void audio_reader_close(audio_reader *r);
 
+/* As audio_reader_open, for a look at the header and tags above all: the
+ * file's first bytes are read in one call and parsed from memory. */
+int audio_reader_open_header(const char *path, audio_reader **out /* OUT */,
+                             char *err, size_t errlen);
+
 int audio_reader_rate(const audio_reader *r);
 int audio_reader_channels(const audio_reader *r);
 /* Frames the file says it holds, or -1 when it cannot say. */

@@ -131,7 +131,7 @@ int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
         return SAMSEP_ERR_INVALID;
     }
     memset(info, 0, sizeof *info);
-    rc = audio_reader_open(path, &r, err, errlen);
+    rc = audio_reader_open_header(path, &r, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
     info->frames = audio_reader_frames(r);

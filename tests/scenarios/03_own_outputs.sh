@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Own outputs are never inputs: a stem ending in _target/_residual (any case,
 # plus configured suffixes) or a file whose tags say samsep wrote it (even
-# renamed) is skipped with a reason; there is no substring rule.
+# renamed, and wherever in the file its tags are) is skipped with a reason;
+# there is no substring rule.
 . "$(dirname "$0")/lib.sh"
 
 tone src/a.wav 0.5 16000
@@ -24,12 +25,32 @@ tone in2/y_Residual.flac 0.3 16000
 tone in2/y_clean.wav 0.3 16000
 tone in2/z_target.mp3.wav 0.3 16000
 
+# An output whose tags (its LIST chunk) are moved after its 3 s of samples,
+# far past the head that planning reads at once: still known by its tags.
+tone src_long/long.wav 3 48000 2
+ss src_long -o out_long
+assert_rc 0
+python3 - out_long/long_target.wav in2/tags_at_end.wav <<'EOF' || fail "could not move the tags"
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+pos, chunks = 12, []
+while pos + 8 <= len(b):
+    n = struct.unpack("<I", b[pos + 4:pos + 8])[0]
+    chunks.append((b[pos:pos + 4], b[pos:pos + 8 + n + (n & 1)]))
+    pos += 8 + n + (n & 1)
+body = b"WAVE" + b"".join(d for c, d in chunks if c != b"LIST") + \
+    b"".join(d for c, d in chunks if c == b"LIST")
+assert body.index(b"LIST") > 65536
+open(sys.argv[2], "wb").write(b"RIFF" + struct.pack("<I", len(body)) + body)
+EOF
+
 say "the plan: renamed outputs skipped by their tags, suffixes case-insensitive, no substring rule"
 ss --dry-run in2 -o out3
 assert_rc 0
 assert_absent out3
 assert_out '^skip .*fresh\.wav: '
 assert_out '^skip .*take2\.flac: '
+assert_out '^skip .*tags_at_end\.wav: written by samsep'
 assert_out '^skip .*noext: '
 assert_out '^skip .*X_TARGET\.wav: '
 assert_out '^skip .*y_Residual\.flac: '
@@ -49,6 +70,7 @@ assert_pair out3 y_clean wav 4800
 assert_pair out3 z_target.mp3 wav 4800
 assert_no_pair out3 fresh wav
 assert_no_pair out3 take2 flac
+assert_no_pair out3 tags_at_end wav
 assert_no_pair out3 noext wav
 assert_no_pair out3 X_TARGET wav
 assert_no_pair out3 y_Residual flac
