@@ -63,7 +63,7 @@ typedef enum samsep_status {
     SAMSEP_ERR_ENGINE = -8,         /* the engine failed */
     SAMSEP_ERR_CANCELLED = -9,      /* stopped by the caller's cancel flag */
     SAMSEP_ERR_NOSPACE = -10,       /* no space left on the output device */
-    SAMSEP_ERR_UNSAFE = -11,        /* refused: the outputs could feed the inputs */
+    SAMSEP_ERR_UNSAFE = -11,        /* refused: outputs could feed or replace inputs */
     SAMSEP_ERR_BUSY = -12           /* claimed by another process */
 } samsep_status;
 
@@ -388,8 +388,11 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
  * failed (e.g. an .wav that is not audio). Planning refuses with
  * SAMSEP_ERR_UNSAFE, before anything is created, when the output folder is
  * an input folder, is inside one, or contains one, compared by
- * (st_dev, st_ino) of the folders and all their ancestors. An item whose
- * output names would pass NAME_MAX fails on its own. It never plans a
+ * (st_dev, st_ino) of the folders and all their ancestors (files given as
+ * inputs are not scanned: their own folder may be the output folder), and
+ * when an output would replace a file given as input (the same st_dev,
+ * st_ino) that samsep's tags do not mark as an earlier output. An item
+ * whose output names would pass NAME_MAX fails on its own. It never plans a
  * samsep output as an input (by name suffix or by provenance tag), plans each
  * source file once (by st_dev, st_ino), gives no two items the same output
  * names, and marks as done the items whose outputs are complete and were made

@@ -8,7 +8,12 @@
  *    ancestor, and of every ancestor up to the root, walked through "..") is
  *    compared with each input folder's chain. Equal, inside or containing is
  *    refused. Identities, not strings, so symlinks, "..", trailing slashes,
- *    bind mounts and case-insensitive names cannot hide a collision.
+ *    bind mounts and case-insensitive names cannot hide a collision. Files
+ *    named on the command line are not scanned, so their own folder may be
+ *    the output folder (outputs beside the inputs).
+ *  - Inputs destroyed. An output path that is (st_dev, st_ino) one of the
+ *    plan's files, which only files named on the command line and links can
+ *    be, is refused, unless samsep's tags say it is an earlier output.
  *  - Own outputs as inputs. A file is skipped when its stem ends in one of
  *    samsep's suffixes (compared case-insensitively at the end of the stem
  *    only: no substring rule), or when its tags say samsep wrote it, which
@@ -72,6 +77,7 @@ typedef struct item {
     char *target, *residual, *reason, *provenance;
     const char *ext;   /* output extension */
     ident id;
+    int has_id;        /* id is set (the file could be stat'ed) */
     int named;         /* target/residual computed */
 } item;
 
@@ -483,6 +489,7 @@ static int consider_file(planner *pl, const char *path, const char *rel,
         return SAMSEP_ERR_NOMEM;
     it->id.dev = st->st_dev;
     it->id.ino = st->st_ino;
+    it->has_id = 1;
 
     if (base_name(path)[0] == '.')
         return set_action(it, SAMSEP_ACTION_SKIP, xstrdup("hidden file"));
@@ -734,6 +741,55 @@ static int check_name_length(item *it)
                           SAMSEP_NAME_MAX, over - SAMSEP_NAME_MAX));
 }
 
+static int written_by_samsep(const char *path)
+{
+    samsep_file_info info;
+
+    return samsep_probe_file(path, &info, NULL, 0) == SAMSEP_OK &&
+           strncmp(info.software, SAMSEP_SOFTWARE_TAG,
+                   strlen(SAMSEP_SOFTWARE_TAG)) == 0;
+}
+
+/* Refuse a plan in which an output would replace one of the run's input
+ * files: an output path that exists and is (device, inode) a file the plan
+ * holds, whatever was decided for it. This can only happen to files named
+ * on the command line (an output folder never meets a scanned folder) or
+ * through links. A file whose tags say samsep wrote it is an earlier output
+ * and is redone in place, as in any output folder. */
+static int check_replaced_inputs(samsep_batch *b, char *err, size_t errlen)
+{
+    idmap all;
+    int i, k, rc = SAMSEP_OK;
+
+    memset(&all, 0, sizeof all);
+    for (i = 0; i < b->n && rc == SAMSEP_OK; i++)
+        if (b->items[i].has_id)
+            rc = idmap_add(&all, b->items[i].id, i);
+    for (i = 0; i < b->n && rc == SAMSEP_OK; i++) {
+        const item *it = &b->items[i];
+
+        for (k = 0; k < 2 && it->pub.action == SAMSEP_ACTION_PROCESS; k++) {
+            const char *out = k == 0 ? it->target : it->residual;
+            struct stat st;
+            int j;
+
+            if (stat(out, &st) != 0)
+                continue;
+            j = idmap_find(&all, (ident){ st.st_dev, st.st_ino });
+            if (j < 0 || written_by_samsep(out))
+                continue;
+            set_err(err, errlen,
+                    "refusing: the output \"%s\" would replace the input file "
+                    "\"%s\" (the same file); choose another output folder",
+                    out, b->items[j].input);
+            rc = SAMSEP_ERR_UNSAFE;
+            break;
+        }
+    }
+    idmap_free(&all);
+    return rc;
+}
+
 static void publish(samsep_batch *b)
 {
     int i;
@@ -793,28 +849,16 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
                                  : strerror(errno));
         rc = SAMSEP_ERR_INVALID;
     }
-    /* 2. every input folder (or input file's folder) against it, all before
-     * any scanning, so a refusal happens before any work */
+    /* 2. every input folder against it, all before any scanning, so a
+     * refusal happens before any work. Files named on the command line are
+     * not scanned: an output folder beside or below them cannot loop (what
+     * could destroy them is checked in 6). */
     for (i = 0; i < cfg->n_inputs && rc == SAMSEP_OK; i++) {
         const char *in = cfg->inputs[i];
         struct stat st;
 
-        if (stat(in, &st) != 0)
-            continue; /* reported as a failed item below */
-        if (S_ISDIR(st.st_mode)) {
+        if (stat(in, &st) == 0 && S_ISDIR(st.st_mode))
             rc = check_collision(o, cfg->outdir, in, "input folder", in, err, errlen);
-        } else {
-            const char *slash = strrchr(in, '/');
-            char *dir = slash != NULL ? strndup(in, (size_t)(slash - in) + 1)
-                                      : xstrdup(".");
-
-            if (dir == NULL)
-                rc = SAMSEP_ERR_NOMEM;
-            else
-                rc = check_collision(o, cfg->outdir, dir, "folder of the input file",
-                                     in, err, errlen);
-            free(dir);
-        }
     }
     /* 3. discover and judge every file */
     for (i = 0; i < cfg->n_inputs && rc == SAMSEP_OK; i++) {
@@ -839,7 +883,7 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
                                          xstrdup("not a regular file or folder"));
         }
     }
-    /* 4. output names, 5. what is already done */
+    /* 4. output names, 5. what is already done, 6. nothing an input */
     if (rc == SAMSEP_OK)
         rc = name_items(b);
     for (i = 0; i < b->n && rc == SAMSEP_OK; i++) {
@@ -852,6 +896,8 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
             !cfg->overwrite && outputs_current(it, it->provenance))
             rc = set_action(it, SAMSEP_ACTION_SKIP, xstrdup("done (outputs are current)"));
     }
+    if (rc == SAMSEP_OK)
+        rc = check_replaced_inputs(b, err, errlen);
     idmap_free(&pl.seen);
     free(o);
     if (rc != SAMSEP_OK) {

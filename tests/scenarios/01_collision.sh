@@ -3,7 +3,9 @@
 # contains one is refused with exit 2 before anything is created (not even the
 # output folder), and the message names both folders and says why. Decided on
 # identity, so '..', trailing slashes and symlinks do not hide it (bind
-# mounts: 18_collision_bind_mount.sh, which needs permission to mount).
+# mounts: 18_collision_bind_mount.sh, which needs permission to mount). Files
+# named on the command line are not scanned, so their own folder may be the
+# output folder: 20_collision_files.sh.
 . "$(dirname "$0")/lib.sh"
 
 collision_tree
@@ -37,10 +39,8 @@ refused "is inside the input folder" recordings_link recordings/sub recordings_l
 say "several inputs: one colliding input is enough to refuse"
 refused "is the input folder" recordings recordings results/old recordings -o recordings
 
-say "an input file whose own folder is the output folder"
-FILE_WHY="is the input folder|is the folder of|is its folder"
-refused "$FILE_WHY" recordings recordings recordings/a.wav -o recordings
-refused "$FILE_WHY" recordings recordings_link recordings/sub/../a.wav -o recordings_link
+say "a file named beside a folder does not make the folder safe"
+refused "is inside the input folder" results results/new recordings/a.wav results -o results/new
 
 say "dry run is refused the same way"
 refused "is inside the input folder" recordings recordings/new --dry-run recordings -o recordings/new
