@@ -883,7 +883,9 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
                                          xstrdup("not a regular file or folder"));
         }
     }
-    /* 4. output names, 5. what is already done, 6. nothing an input */
+    /* 4. output names, 5. what is already done, 6. nothing an input. Every
+     * output lies below the output folder: when that does not exist yet (a
+     * first run), no output exists, and 5 and 6 need not look. */
     if (rc == SAMSEP_OK)
         rc = name_items(b);
     for (i = 0; i < b->n && rc == SAMSEP_OK; i++) {
@@ -893,10 +895,10 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
             continue;
         rc = check_name_length(it);
         if (rc == SAMSEP_OK && it->pub.action == SAMSEP_ACTION_PROCESS &&
-            !cfg->overwrite && outputs_current(it, it->provenance))
+            o->exists && !cfg->overwrite && outputs_current(it, it->provenance))
             rc = set_action(it, SAMSEP_ACTION_SKIP, xstrdup("done (outputs are current)"));
     }
-    if (rc == SAMSEP_OK)
+    if (rc == SAMSEP_OK && o->exists)
         rc = check_replaced_inputs(b, err, errlen);
     idmap_free(&pl.seen);
     free(o);
