@@ -47,9 +47,12 @@ EOF
 }
 
 # measure LAYOUT N: "wall cpu rss_kib" (median wall of RUNS runs; the cpu and
-# rss of that run).
+# rss of that run). The output folder exists (empty), so every input's
+# outputs are looked for, as in a re-run; a first run skips that.
 measure() {
     dir=$DATA/$1_$2
+    rm -rf bench/results/plan_out
+    mkdir -p bench/results/plan_out
     i=0
     while [ "$i" -lt "$RUNS" ]; do
         ./build/runstat "$SAMSEP" --dry-run -r "$dir" -o bench/results/plan_out \
