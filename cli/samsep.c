@@ -468,6 +468,7 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
     cfg.worker = o->worker;
     cfg.worker_timeout = o->worker_timeout;
     cfg.worker_start_timeout = o->worker_start_timeout;
+    cfg.cancel = stop_flag();
     rc = samsep_engine_open(o->engine, &cfg, engine, err, errlen);
     if (rc == SAMSEP_OK &&
         value_check_chunking(o, o->engine, samsep_engine_get_info(*engine), err,

@@ -139,6 +139,10 @@ typedef struct samsep_engine_config {
     double worker_timeout;  /* "exec": seconds a chunk may take; 0 = 600 */
     double worker_start_timeout; /* "exec": seconds the worker may take to
                                     start and finish its handshake; 0 = 1800 */
+    /* Polled by engines that wait on something else (exec: its worker);
+     * when it becomes non-zero they stop and return SAMSEP_ERR_CANCELLED.
+     * Usually the jobs' cancel flag. May be NULL. */
+    const volatile int *cancel;
 } samsep_engine_config;
 
 /* What the caller asks of an engine that can make its own residual. */

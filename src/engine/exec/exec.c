@@ -38,6 +38,7 @@
 
 typedef struct exec_engine {
     char *command;
+    const volatile int *cancel; /* the caller's; stops a wait at once */
     char *conf;               /* CONF payload (JSON) */
     double timeout, start_timeout;
     wire_hello hello;         /* from the first start; restarts must agree */
@@ -148,6 +149,8 @@ static int handshake(exec_engine *e, char *err, size_t errlen)
     a.accept = 1u << WIRE_HELO | 1u << WIRE_EROR;
     rc = worker_exchange(e->w, NULL, 0, plan_answer, &a, deadline, e->start_timeout,
                          &type, err, errlen);
+    if (rc == SAMSEP_ERR_CANCELLED)
+        return rc;
     if (rc == SAMSEP_OK && type == WIRE_EROR) {
         worker_words(e, a.text_len, words, sizeof words);
         set_err(err, errlen, "it refused to start: %s", words);
@@ -169,7 +172,7 @@ static int handshake(exec_engine *e, char *err, size_t errlen)
     rc = worker_exchange(e->w, conf, 2, plan_answer, &a, deadline, e->start_timeout,
                          &type, err, errlen);
     if (rc != SAMSEP_OK)
-        return SAMSEP_ERR_ENGINE;
+        return rc == SAMSEP_ERR_CANCELLED ? rc : SAMSEP_ERR_ENGINE;
     if (type == WIRE_EROR) {
         worker_words(e, a.text_len, words, sizeof words);
         set_err(err, errlen, "it refused the settings: %s", words);
@@ -189,7 +192,7 @@ static int start_worker(exec_engine *e, char *err, size_t errlen, char *tail,
     int rc;
 
     tail[0] = '\0';
-    rc = worker_spawn(e->command, &e->w, err, errlen);
+    rc = worker_spawn(e->command, e->cancel, &e->w, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
     rc = handshake(e, err, errlen);
@@ -244,6 +247,7 @@ static int ex_open(const samsep_engine_config *cfg, void **state,
         ex_close(e);
         return SAMSEP_ERR_NOMEM;
     }
+    e->cancel = cfg->cancel;
     e->timeout = cfg->worker_timeout > 0 ? cfg->worker_timeout : DEFAULT_TIMEOUT;
     e->start_timeout = cfg->worker_start_timeout > 0 ? cfg->worker_start_timeout
                                                      : DEFAULT_START_TIMEOUT;
@@ -416,25 +420,26 @@ static int ex_process_at(void *state, const float *in, float *target, float *res
 {
     exec_stream *s = state;
     char first[REASON_MAX], again[REASON_MAX], tail[TAIL_MAX];
+    int rc;
 
     if (s == NULL || in == NULL || target == NULL || frames < 1 ||
         frames > s->max_frames || start < 0)
         return SAMSEP_ERR_INVALID;
     s->c.frames = (uint32_t)frames;
     s->c.start = start;
-    if (try_chunk(s, in, target, residual, first, sizeof first, tail,
-                  sizeof tail) == SAMSEP_OK) {
+    rc = try_chunk(s, in, target, residual, first, sizeof first, tail, sizeof tail);
+    if (rc == SAMSEP_OK)
         s->c.chunk++;
-        return SAMSEP_OK;
-    }
+    if (rc == SAMSEP_OK || rc == SAMSEP_ERR_CANCELLED)
+        return rc;
     LOG_WARN("worker failed on chunk %lu of file %lu: %s%s%s; retrying it",
              (unsigned long)s->c.chunk, (unsigned long)s->c.file, first,
              tail[0] ? "; its last stderr lines: " : "", tail);
-    if (try_chunk(s, in, target, residual, again, sizeof again, tail,
-                  sizeof tail) == SAMSEP_OK) {
+    rc = try_chunk(s, in, target, residual, again, sizeof again, tail, sizeof tail);
+    if (rc == SAMSEP_OK)
         s->c.chunk++;
-        return SAMSEP_OK;
-    }
+    if (rc == SAMSEP_OK || rc == SAMSEP_ERR_CANCELLED)
+        return rc;
     if (strcmp(first, again) == 0)
         set_err(err, errlen, "the worker failed twice on this chunk: %s", again);
     else

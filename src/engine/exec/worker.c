@@ -38,9 +38,11 @@ extern char **environ;
 #define TAIL_LINES 4       /* stderr lines kept for messages */
 #define PIPE_BYTES (1 << 20)
 #define EXIT_WAIT 1.0      /* seconds to wait for a worker that closed its end */
+#define POLL_SLICE 250     /* ms: how late a cancel may be noticed */
 
 struct worker {
     pid_t pid;            /* also its process group */
+    const volatile int *cancel;
     int in, out, err;     /* our ends: its stdin, stdout, stderr; -1 closed */
     int ended;            /* it has exited or was killed (not yet reaped) */
     int exit_code, signal; /* how: exit status (-1 if killed), or signal */
@@ -212,7 +214,8 @@ static int spawn_child(const char *command, int in[2], int out[2], int errp[2],
     return rc;
 }
 
-int worker_spawn(const char *command, worker **out, char *err, size_t errlen)
+int worker_spawn(const char *command, const volatile int *cancel, worker **out,
+                 char *err, size_t errlen)
 {
     int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 };
     worker *w;
@@ -222,6 +225,7 @@ int worker_spawn(const char *command, worker **out, char *err, size_t errlen)
     w = calloc(1, sizeof *w);
     if (w == NULL)
         return SAMSEP_ERR_NOMEM;
+    w->cancel = cancel;
     if (make_pipe(in) != 0 || make_pipe(o) != 0 || make_pipe(e) != 0) {
         set_err(err, errlen, "cannot make pipes for the worker: %s", strerror(errno));
         rc = SAMSEP_ERR_IO;
@@ -537,6 +541,10 @@ static int poll_once(worker *w, xfer *x, double deadline, double limit, char *er
     int n = 0, i_out, i_err = -1, i_in = -1, rc;
     double left = deadline - worker_clock();
 
+    if (w->cancel != NULL && *w->cancel) {
+        set_err(err, errlen, "cancelled");
+        return SAMSEP_ERR_CANCELLED;
+    }
     if (left <= 0) {
         set_err(err, errlen, "it did not answer within %g s", limit);
         return SAMSEP_ERR_ENGINE;
@@ -551,7 +559,8 @@ static int poll_once(worker *w, xfer *x, double deadline, double limit, char *er
         i_in = n;
         pf[n++] = (struct pollfd){ w->in, POLLOUT, 0 };
     }
-    rc = poll(pf, (nfds_t)n, left > INT_MAX / 1000 ? INT_MAX : (int)(left * 1000) + 1);
+    /* in slices, so that a cancel raised just before poll() waits little */
+    rc = poll(pf, (nfds_t)n, left * 1000 >= POLL_SLICE ? POLL_SLICE : (int)(left * 1000) + 1);
     if (rc < 0 && errno == EINTR)
         return SAMSEP_OK;
     if (rc < 0) {

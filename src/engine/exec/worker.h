@@ -37,9 +37,10 @@ typedef int (*worker_plan_fn)(void *user, int type, uint32_t length,
                               char *err, size_t errlen);
 
 /* Start `command`. Fails only when /bin/sh itself cannot be started; a
- * command that does not exist shows as a worker that exits at once. */
-int worker_spawn(const char *command, worker **out /* OUT */, char *err,
-                 size_t errlen);
+ * command that does not exist shows as a worker that exits at once. While
+ * `*cancel` (may be NULL) is non-zero, exchanges stop at once. */
+int worker_spawn(const char *command, const volatile int *cancel,
+                 worker **out /* OUT */, char *err, size_t errlen);
 
 /* Seconds on a monotonic clock, for deadlines. */
 double worker_clock(void);
@@ -50,8 +51,9 @@ double worker_clock(void);
  * allowed, for the message). Returns SAMSEP_OK with *type set, or
  * SAMSEP_ERR_ENGINE with err saying what went wrong (a timeout, the worker
  * gone and how it ended, a frame refused by `plan`, an answer that came
- * before the request was read whole). After a failure the worker is of no
- * further use: kill it.
+ * before the request was read whole), or SAMSEP_ERR_CANCELLED when the
+ * cancel flag was raised. After a failure the worker is of no further use:
+ * kill it.
  */
 int worker_exchange(worker *w, const worker_seg *out, int n_out,
                     worker_plan_fn plan, void *user, double deadline,
