@@ -63,6 +63,18 @@ fault truncate 'it closed its output in the middle of a RSLT frame \(32016 of 64
 fault nan 'it returned 1 sample\(s\) that are not finite numbers'
 fault error 'it reported: CUDA out of memory \(simulated\)'
 
+say "a worker that stops reading while samsep writes a chunk larger than the pipe: EPIPE, not SIGPIPE"
+mkdir -p big
+sox -q -n -r 48000 -c 2 -b 16 big/x.wav synth 6 sine 440 vol 0.5
+tone big/y.wav 1 16000
+ss -e exec --worker "$PY $FAULT_WORKER --chunk-seconds 4 --overlap-seconds 1 --fault stop-reading --tag $T" \
+    big -o out_epipe
+assert_rc 1
+assert_err 'FAILED big/x\.wav: .*failed twice on this chunk: it stopped reading its input \(and exited with status 5\)'
+assert_pair out_epipe y wav 16000
+assert_no_pair out_epipe x wav
+no_worker_left
+
 say "a worker killed once: the retry on a fresh worker succeeds and every input is done"
 ss -e exec --worker "$W --fault kill --once $T/fired --tag $T" --subtype float in -o out_once
 assert_rc 0

@@ -10,7 +10,7 @@ of file --file N it does --fault KIND instead of answering:
   kill      SIGKILL itself              hang      sleep for an hour
   garbage   write text on stdout        short     answer with one frame too few
   truncate  half a RSLT frame, exit 3   nan       a NaN in the target
-  error     an EROR frame
+  error     an EROR frame              stop-reading  exit 5 before reading the samples
 
 and the handshake faults (before any chunk): exit-handshake (exit 4 before
 HELO), garbage-handshake, hang-handshake, version (HELO of protocol 99),
@@ -82,10 +82,17 @@ def main():
     chan.write_frame("REDY")
 
     while True:
-        frame = chan.read_frame()
-        if frame is None:
+        # the frame header and the chunk's header first: a fault may stop there
+        head = chan.read_exact(sp.HEADER.size + sp.CHUNK_HEADER.size)
+        if head is None:
             return 0
-        chunk, x = sp.parse_chunk(frame[1])
+        f, k = sp.CHUNK_HEADER.unpack_from(head, sp.HEADER.size)[:2]
+        if (args.fault == "stop-reading" and (f, k) == (args.file, args.chunk) and fire(args)):
+            sp.log(f"fault worker: stop-reading at file {f} chunk {k}")
+            return 5
+        length = sp.HEADER.unpack_from(head)[1]
+        payload = head[sp.HEADER.size:] + chan.read_exact(length - sp.CHUNK_HEADER.size)
+        chunk, x = sp.parse_chunk(payload)
         sp.log(f"file {chunk.file} chunk {chunk.chunk} start {chunk.start} "
                f"{chunk.frames} frames at {chunk.rate} Hz")
         if args.mode == "position":
