@@ -509,7 +509,11 @@ static int receive_some(worker *w, xfer *x, worker_plan_fn plan, void *user,
         if (n <= 0) {
             char what[160];
 
-            if (x->hgot == 0)
+            /* whichever pipe the kernel reports first, a worker that left
+             * before reading the whole request stopped reading its input */
+            if (!sent_all(x))
+                snprintf(what, sizeof what, "stopped reading its input");
+            else if (x->hgot == 0)
                 snprintf(what, sizeof what, "closed its output");
             else if (!x->planned)
                 snprintf(what, sizeof what, "closed its output in the middle of a "
