@@ -471,7 +471,8 @@ void samsep_claim_release(samsep_claim *claim);
 /*
  * For a program about to end at once (a second Ctrl-C): remove the hidden
  * temporary outputs and lock files of every job and claim in progress in
- * this process. Async-signal-safe, so it may be called from a signal
+ * this process, and kill the worker processes its engines started (exec).
+ * Async-signal-safe, so it may be called from a signal
  * handler; files under final names are never touched. The jobs in progress
  * must not go on afterwards: end the process.
  */

@@ -112,6 +112,17 @@ start_refused 'cannot start: it speaks protocol version 99; this samsep speaks v
 start_refused 'cannot start: it refused the settings: no such model: imaginary-large' \
     --worker "$W --fault refuse --tag $T"
 
+# The signal cases: samsep with the stop signals at their defaults, and job
+# control, without which bash starts background jobs with SIGINT ignored
+# (as 16_interrupt.sh does).
+if env --default-signal=INT true 2>/dev/null; then
+    printf '#!/bin/sh\nexec env --default-signal=HUP,INT,TERM "%s" "$@"\n' \
+        "$SAMSEP_BIN" >"$T/samsep-dfl"
+    chmod +x "$T/samsep-dfl"
+    SAMSEP_BIN=$T/samsep-dfl
+fi
+set -m
+
 say "Ctrl-C while the worker hangs (no short --worker-timeout): samsep stops at once, exit 130"
 ss_bg "$T/int" -e exec --worker "$W --fault hang --file 0 --once $T/hung --tag $T" in -o out_int
 pid=$BG_PID
@@ -129,4 +140,29 @@ assert_eq "$RC" 130 "exit status after Ctrl-C"
 assert_grep "$T/int.err" 'interrupted; 0 file\(s\) done' "stderr"
 assert_no_pair out_int a wav
 assert_no_temps out_int
+no_worker_left
+
+say "a worker that stays after its input ends, deaf to SIGTERM: killed after the grace period"
+t0=$(date +%s)
+ss -e exec --worker "$W --fault linger --tag $T" -v in/a.wav -o out_linger
+t1=$(date +%s)
+assert_rc 0
+assert_pair out_linger a wav "$FRAMES"
+echo "   took $((t1 - t0)) s"
+[ $((t1 - t0)) -le 20 ] || fail "samsep took $((t1 - t0)) s to end a lingering worker"
+no_worker_left
+
+say "SIGTERM twice while samsep waits for that worker to end: both end at once"
+ss_bg "$T/term" -e exec --worker "$W --fault linger --tag $T" in/a.wav -o out_term
+pid=$BG_PID
+for _ in $(seq 1 300); do
+    [ -e out_term/a_target.wav ] || sleep 0.1
+done
+[ -e out_term/a_target.wav ] || fail "samsep did not finish a.wav"
+sleep 0.5
+kill -TERM "$pid"
+sleep 0.2
+kill -TERM "$pid"
+bg_wait "$pid"
+assert_eq "$RC" 143 "exit status after two SIGTERMs"
 no_worker_left

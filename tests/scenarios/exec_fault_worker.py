@@ -14,7 +14,8 @@ of file --file N it does --fault KIND instead of answering:
 
 and the handshake faults (before any chunk): exit-handshake (exit 4 before
 HELO), garbage-handshake, hang-handshake, version (HELO of protocol 99),
-refuse (EROR in reply to CONF). With --once PATH a fault fires only while
+refuse (EROR in reply to CONF); and linger: at the end of its input, stay
+(ignoring SIGTERM) instead of exiting. With --once PATH a fault fires only while
 PATH does not exist, and creates it: the retry then succeeds.
 """
 
@@ -85,6 +86,10 @@ def main():
         # the frame header and the chunk's header first: a fault may stop there
         head = chan.read_exact(sp.HEADER.size + sp.CHUNK_HEADER.size)
         if head is None:
+            if args.fault == "linger":
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                sp.log("fault worker: lingering after the end of its input")
+                time.sleep(3600)
             return 0
         f, k = sp.CHUNK_HEADER.unpack_from(head, sp.HEADER.size)[:2]
         if (args.fault == "stop-reading" and (f, k) == (args.file, args.chunk) and fire(args)):

@@ -43,6 +43,7 @@ extern char **environ;
 struct worker {
     pid_t pid;            /* also its process group */
     const volatile int *cancel;
+    int child_slot;       /* in cleanup.c's list of groups to kill at exit */
     int in, out, err;     /* our ends: its stdin, stdout, stderr; -1 closed */
     int ended;            /* it has exited or was killed (not yet reaped) */
     int exit_code, signal; /* how: exit status (-1 if killed), or signal */
@@ -249,6 +250,7 @@ int worker_spawn(const char *command, const volatile int *cancel, worker **out,
     fcntl(w->in, F_SETFL, fcntl(w->in, F_GETFL) | O_NONBLOCK);
     fcntl(w->out, F_SETFL, fcntl(w->out, F_GETFL) | O_NONBLOCK);
     fcntl(w->err, F_SETFL, fcntl(w->err, F_GETFL) | O_NONBLOCK);
+    w->child_slot = child_track((long)w->pid);
     LOG_DEBUG("worker %ld started: %s", (long)w->pid, command);
     *out = w;
     return SAMSEP_OK;
@@ -350,6 +352,7 @@ static void kill_group(worker *w, int sig)
 static void release(worker *w, char *tail, size_t taillen)
 {
     kill_group(w, SIGKILL);
+    child_untrack(w->child_slot);
     while (!w->reaped) {
         int status;
         pid_t r = waitpid(w->pid, &status, 0);
