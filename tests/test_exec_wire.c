@@ -87,6 +87,8 @@ static void test_hello_bad(void **state)
         { "{\"protocol\":1,\"name\":\"x\",\"chunk_seconds\":2,\"overlap_seconds\":2}",
           "must be shorter" },
         { "{\"protocol\":1,\"name\":\"x\",\"residual\":1}", "\"residual\" must be true or false" },
+        { "{\"protocol\":1,\"name\":\"x\",\"chunk_seconds\":30,\"max_chunk_seconds\":10}",
+          "longer than \"max_chunk_seconds\"" },
     };
     wire_hello h;
     char err[256];

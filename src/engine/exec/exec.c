@@ -129,7 +129,8 @@ static int same_needs(const wire_hello *a, const wire_hello *b)
 {
     return a->sample_rate == b->sample_rate && a->channels == b->channels &&
            a->residual == b->residual && a->chunk_seconds == b->chunk_seconds &&
-           a->overlap_seconds == b->overlap_seconds;
+           a->overlap_seconds == b->overlap_seconds &&
+           a->max_chunk_seconds == b->max_chunk_seconds;
 }
 
 /* Spawn the worker and run the handshake (HELO, CONF, REDY) within the
@@ -272,6 +273,7 @@ static int ex_open(const samsep_engine_config *cfg, void **state,
                                            : SAMSEP_RESIDUAL_SUBTRACT;
     info->chunk_seconds = e->hello.chunk_seconds;
     info->overlap_seconds = e->hello.overlap_seconds;
+    info->max_chunk_seconds = e->hello.max_chunk_seconds;
     /* the pipeline's default overlap (2 s) must fit a short chunk */
     if (info->overlap_seconds < 0 && info->chunk_seconds > 0 &&
         info->chunk_seconds < 8.0)

@@ -130,7 +130,8 @@ static int hello_fields(const cJSON *o, wire_hello *h, char *err, size_t errlen)
         want_int(o, "sample_rate", 0, MAX_RATE, &h->sample_rate, err, errlen) < 0 ||
         want_int(o, "channels", 0, 1000000, &h->channels, err, errlen) < 0 ||
         want_seconds(o, "chunk_seconds", &h->chunk_seconds, err, errlen) < 0 ||
-        want_seconds(o, "overlap_seconds", &h->overlap_seconds, err, errlen) < 0)
+        want_seconds(o, "overlap_seconds", &h->overlap_seconds, err, errlen) < 0 ||
+        want_seconds(o, "max_chunk_seconds", &h->max_chunk_seconds, err, errlen) < 0)
         return -1;
     if (h->channels > 1) {
         set_err(err, errlen, "its HELO: \"channels\" is %d; a worker may ask for 0 (the "
@@ -140,6 +141,11 @@ static int hello_fields(const cJSON *o, wire_hello *h, char *err, size_t errlen)
     if (h->chunk_seconds > 0 && h->overlap_seconds >= h->chunk_seconds) {
         set_err(err, errlen, "its HELO: \"overlap_seconds\" (%g) must be shorter than "
                 "\"chunk_seconds\" (%g)", h->overlap_seconds, h->chunk_seconds);
+        return -1;
+    }
+    if (h->max_chunk_seconds > 0 && h->chunk_seconds > h->max_chunk_seconds) {
+        set_err(err, errlen, "its HELO: \"chunk_seconds\" (%g) is longer than "
+                "\"max_chunk_seconds\" (%g)", h->chunk_seconds, h->max_chunk_seconds);
         return -1;
     }
     v = cJSON_GetObjectItemCaseSensitive(o, "residual");

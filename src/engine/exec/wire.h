@@ -51,6 +51,7 @@ typedef struct wire_hello {
     int channels;           /* 0 = the file's channels, 1 = mono */
     double chunk_seconds;   /* 0 = samsep's default */
     double overlap_seconds; /* < 0 = samsep's default */
+    double max_chunk_seconds; /* longest chunk it takes; 0 = no limit */
     int residual;           /* 1: each result carries a residual */
 } wire_hello;
 
