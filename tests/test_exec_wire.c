@@ -4,7 +4,7 @@
  * samsep sends (exact seed above 2^53), chunk headers at their documented
  * offsets, the checks of a RSLT against its chunk, and the sample pass that
  * counts NaN and infinity. The end-to-end behaviour with real worker
- * processes is in tests/scenarios/19..21_exec_*.sh.
+ * processes is in tests/scenarios/2[234]_exec_*.sh.
  */
 #include <math.h>
 #include <setjmp.h>
