@@ -125,6 +125,11 @@ printf '{"worker": 3}\n' >"$XDG_CONFIG_HOME/samsep/config.json"
 ss -e exec in/pos.wav -o out8
 assert_rc 2
 assert_err 'key "worker" must be a string'
+printf '{"worker_start_timeout": 0}\n' >"$XDG_CONFIG_HOME/samsep/config.json"
+ss -e exec --worker "$GAIN_WORKER" in/pos.wav -o out8
+assert_rc 2
+assert_err 'worker_start_timeout'
+assert_absent out8
 rm "$XDG_CONFIG_HOME/samsep/config.json"
 
 say "usage errors: exec without a worker, a worker without exec, a bad timeout"
@@ -136,7 +141,7 @@ assert_rc 2
 assert_err '--worker is for the exec engine'
 ss -e exec --worker "$GAIN_WORKER" --worker-timeout 0 in/pos.wav -o out9
 assert_rc 2
-assert_err 'worker-timeout must be more than 0'
+assert_err 'worker-timeout wants a number of seconds from 0.001 to 604800, not "0"'
 assert_absent out9
 
 say "the SAM-Audio worker: it compiles, --help needs no torch, and without sam_audio it is refused"
