@@ -24,6 +24,8 @@ typedef struct options {
     int n_inputs;
     const char *outdir, *prompt, *engine, *model, *config_path, *log_dir;
     const char *t5;     /* --t5 DIR */
+    const char *worker; /* --worker "COMMAND" (engine exec) */
+    double worker_timeout, worker_start_timeout; /* 0: the engine's default */
     int residual;       /* samsep_residual_request */
     unsigned long long seed;
     double chunk;   /* 0: engine default */
@@ -38,6 +40,7 @@ typedef struct options {
     int set_chunk, set_overlap, set_threads, set_max_files, set_recursive;
     /* the config file that set chunk / overlap, or NULL (for messages) */
     const char *chunk_config, *overlap_config;
+    int set_worker;
     /* interactive mode's answers (owned) */
     char *ask_input, *ask_output, *ask_prompt, *ask_engine;
     const char *ask_inputs[1];

@@ -232,7 +232,17 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
             rc = want_string(path, v, &cfg->output, err, errlen);
         else if (strcmp(k, "log_dir") == 0)
             rc = want_string(path, v, &cfg->log_dir, err, errlen);
-        else if (strcmp(k, "chunk") == 0) {
+        else if (strcmp(k, "worker") == 0)
+            rc = want_string(path, v, &cfg->worker, err, errlen);
+        else if (strcmp(k, "worker_timeout") == 0) {
+            rc = want_number(path, v, &VALUE_WORKER_TIMEOUT, &cfg->worker_timeout, err,
+                             errlen);
+            cfg->has_worker_timeout = rc == 0;
+        } else if (strcmp(k, "worker_start_timeout") == 0) {
+            rc = want_number(path, v, &VALUE_WORKER_START_TIMEOUT,
+                             &cfg->worker_start_timeout, err, errlen);
+            cfg->has_worker_start_timeout = rc == 0;
+        } else if (strcmp(k, "chunk") == 0) {
             rc = want_number(path, v, &VALUE_CHUNK, &cfg->chunk, err, errlen);
             cfg->has_chunk = rc == 0;
         } else if (strcmp(k, "overlap") == 0) {
@@ -288,7 +298,8 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
         } else {
             snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, engine, model, "
                      "output, chunk, overlap, format, subtype, threads, max_files, "
-                     "recursive, skip_suffixes, log_dir, last)", path, k);
+                     "recursive, skip_suffixes, log_dir, worker, worker_timeout, "
+                     "worker_start_timeout, last)", path, k);
             rc = -1;
         }
         if (rc != 0)
@@ -312,6 +323,7 @@ void config_free(config *cfg)
     free(cfg->model);
     free(cfg->output);
     free(cfg->log_dir);
+    free(cfg->worker);
     for (i = 0; i < cfg->n_skip_suffixes; i++)
         free(cfg->skip_suffixes[i]);
     free(cfg->last_input);

@@ -17,11 +17,11 @@
 typedef struct config {
     const char *path; /* the file read (not owned), or NULL */
     /* each field is set only if has_<field> */
-    char *prompt, *engine, *model, *output, *log_dir;
-    double chunk, overlap;
+    char *prompt, *engine, *model, *output, *log_dir, *worker;
+    double chunk, overlap, worker_timeout, worker_start_timeout;
     int format, subtype, threads, max_files, recursive;
     int has_chunk, has_overlap, has_format, has_subtype, has_threads,
-        has_max_files, has_recursive;
+        has_max_files, has_recursive, has_worker_timeout, has_worker_start_timeout;
     char *skip_suffixes[CONFIG_MAX_SUFFIXES];
     int n_skip_suffixes;
     /* interactive mode's last answers */

@@ -63,6 +63,13 @@ static const char *action_name(int a)
                                                                              : "fail";
 }
 
+void report_message(FILE *log, const char *level, const char *message)
+{
+    stamp(log);
+    fprintf(log, "%s: %s\n", level, message);
+    fflush(log);
+}
+
 void report_plan(reporter *r, const samsep_item *it, int print)
 {
     if (r->json) {

@@ -28,6 +28,9 @@ void report_failed(reporter *r, const char *input, const char *error);
 void report_stopped(reporter *r, const char *why, int done);
 void report_summary(reporter *r, int processed, int skipped, int failed, int code);
 
+/* A message of the library (or of an engine's worker) in the log, stamped. */
+void report_message(FILE *log, const char *level, const char *message);
+
 /* Open a new log file in `dir` (created if needed); NULL on failure with
  * the reason in err. `path` receives the file's name. */
 FILE *log_open(const char *dir, char *path, size_t pathlen, char *err, size_t errlen);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,7 +54,10 @@ enum {
     OPT_T5,
     OPT_RESIDUAL,
     OPT_SEED,
-    OPT_FORMATS
+    OPT_FORMATS,
+    OPT_WORKER,
+    OPT_WORKER_TIMEOUT,
+    OPT_WORKER_START_TIMEOUT
 };
 
 #define DEFAULT_MAX_FILES 100
@@ -73,6 +77,9 @@ static void usage(FILE *f)
 "      --t5 DIR           text encoder folder (default: MODEL/t5)\n"
 "      --residual model|subtract  sam-audio: the model's residual, or mixture - target\n"
 "      --seed N           seed of the model's noise (default 0)\n"
+"      --worker \"COMMAND ARGS...\"  exec: the worker program (doc/exec-protocol.md)\n"
+"      --worker-timeout S  exec: seconds a chunk may take (default 600)\n"
+"      --worker-start-timeout S  exec: seconds to start the worker (default 1800)\n"
 "  -r, --recursive        descend into sub-folders; outputs mirror them\n"
 "      --chunk SECONDS    chunk length (default: engine's, else 30)\n"
 "      --overlap SECONDS  overlap between chunks (default: engine's, else 2)\n"
@@ -95,19 +102,58 @@ static void usage(FILE *f)
 "      --formats          the input formats this build reads\n"
 "\n"
 "dsp prompts: speech, noise, music, drums, vocals, hum (--list-prompts for all\n"
-"words); sam-audio: any text, e.g. -p \"dog barking\".\n"
+"words); sam-audio: any text, e.g. -p \"dog barking\"; exec: what the worker takes.\n"
 "Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused,\n"
 "128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM, 141 closed pipe).\n",
         f);
 }
 
-static void log_to_stderr(void *user, int level, const char *msg)
+/* Where the library's messages go: the terminal up to the level -q/-v
+ * chose; the run's log (once open; kept until then) up to info, so that a
+ * worker's stderr always reaches the log. */
+#define EARLY_MAX 128
+#define EARLY_LINE 400
+
+typedef struct log_sink {
+    int terminal;      /* most detailed level shown on stderr */
+    FILE *file;        /* the run's log, or NULL */
+    char early[EARLY_MAX][EARLY_LINE]; /* level digit, then the message */
+    int n_early;
+} log_sink;
+
+static log_sink sink;
+
+static const char *level_name(int level)
 {
     static const char *const names[] = { "error", "warning", "info", "debug" };
 
-    (void)user;
-    fprintf(stderr, "samsep: %s: %s\n",
-            level >= 0 && level <= 3 ? names[level] : "log", msg);
+    return level >= 0 && level <= 3 ? names[level] : "log";
+}
+
+static void log_message(void *user, int level, const char *msg)
+{
+    log_sink *s = user;
+
+    if (level <= s->terminal)
+        fprintf(stderr, "samsep: %s: %s\n", level_name(level), msg);
+    if (level < 0 || level > SAMSEP_LOG_INFO)
+        return;
+    if (s->file != NULL)
+        report_message(s->file, level_name(level), msg);
+    else if (s->n_early < EARLY_MAX)
+        snprintf(s->early[s->n_early++], EARLY_LINE, "%d%s", level, msg);
+}
+
+/* Send the messages kept so far to `file` (NULL: drop them); later ones go
+ * straight to it. */
+static void log_sink_attach(log_sink *s, FILE *file)
+{
+    int i;
+
+    for (i = 0; i < s->n_early && file != NULL; i++)
+        report_message(file, level_name(s->early[i][0] - '0'), s->early[i] + 1);
+    s->n_early = 0;
+    s->file = file;
 }
 
 /* A flag's value refused by values.c: say why (err); 1 when refused. */
@@ -180,6 +226,9 @@ static int parse_options(int argc, char **argv, options *o)
         { "t5", required_argument, NULL, OPT_T5 },
         { "residual", required_argument, NULL, OPT_RESIDUAL },
         { "seed", required_argument, NULL, OPT_SEED },
+        { "worker", required_argument, NULL, OPT_WORKER },
+        { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
+        { "worker-start-timeout", required_argument, NULL, OPT_WORKER_START_TIMEOUT },
         { "recursive", no_argument, NULL, 'r' },
         { "chunk", required_argument, NULL, OPT_CHUNK },
         { "overlap", required_argument, NULL, OPT_OVERLAP },
@@ -226,6 +275,19 @@ static int parse_options(int argc, char **argv, options *o)
             break;
         case OPT_SEED:
             if (refused(value_seed_from_text(optarg, &o->seed, err, sizeof err), err))
+                return EXIT_USAGE;
+            break;
+        case OPT_WORKER:
+            o->worker = optarg;
+            o->set_worker = 1;
+            break;
+        case OPT_WORKER_TIMEOUT:
+            if (parse_value(&VALUE_WORKER_TIMEOUT, optarg, &o->worker_timeout) != 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_WORKER_START_TIMEOUT:
+            if (parse_value(&VALUE_WORKER_START_TIMEOUT, optarg,
+                            &o->worker_start_timeout) != 0)
                 return EXIT_USAGE;
             break;
         case OPT_CHUNK:
@@ -333,6 +395,12 @@ static void apply_config(options *o, config *cfg)
         o->outdir = cfg->output;
     if (o->log_dir == NULL)
         o->log_dir = cfg->log_dir;
+    if (o->worker == NULL)
+        o->worker = cfg->worker;
+    if (o->worker_timeout == 0 && cfg->has_worker_timeout)
+        o->worker_timeout = cfg->worker_timeout;
+    if (o->worker_start_timeout == 0 && cfg->has_worker_start_timeout)
+        o->worker_start_timeout = cfg->worker_start_timeout;
     if (!o->set_chunk && cfg->has_chunk) {
         o->chunk = cfg->chunk;
         o->chunk_config = cfg->path;
@@ -370,6 +438,11 @@ static int check_settings(const options *o)
               "pcm24, or --format wav\n", stderr);
         return EXIT_USAGE;
     }
+    if (o->set_worker && !o->interactive && strcasecmp(o->engine, "exec") != 0) {
+        fprintf(stderr, "samsep: --worker is for the exec engine (-e exec), not for "
+                "\"%s\"\n", o->engine);
+        return EXIT_USAGE;
+    }
     if (refused(value_check_chunking(o, o->engine, NULL, err, sizeof err), err))
         return EXIT_USAGE;
     if (o->outdir != NULL && o->outdir[0] == '\0') {
@@ -392,6 +465,10 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
     cfg.text_encoder_path = o->t5;
     cfg.residual = o->residual;
     cfg.seed = o->seed;
+    cfg.worker = o->worker;
+    cfg.worker_timeout = o->worker_timeout;
+    cfg.worker_start_timeout = o->worker_start_timeout;
+    cfg.cancel = stop_flag();
     rc = samsep_engine_open(o->engine, &cfg, engine, err, errlen);
     if (rc == SAMSEP_OK &&
         value_check_chunking(o, o->engine, samsep_engine_get_info(*engine), err,
@@ -406,14 +483,17 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
 int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
 {
     samsep_batch_config bc;
-    char settings[512];
+    char settings[4 * PATH_MAX];
+    int exec = strcasecmp(o->engine, "exec") == 0;
 
+    /* what the outputs depend on; for exec, the worker's command line */
     snprintf(settings, sizeof settings,
              "engine=%s;prompt=%s;model=%s;t5=%s;residual=%d;seed=%llu;chunk=%.6g;"
-             "overlap=%.6g;format=%d;subtype=%d",
+             "overlap=%.6g;format=%d;subtype=%d%s%s",
              o->engine, o->prompt, o->model != NULL ? o->model : "",
              o->t5 != NULL ? o->t5 : "", o->residual, o->seed, o->chunk, o->overlap,
-             o->format, o->subtype);
+             o->format, o->subtype, exec ? ";worker=" : "",
+             exec && o->worker != NULL ? o->worker : "");
     memset(&bc, 0, sizeof bc);
     bc.inputs = o->inputs;
     bc.n_inputs = o->n_inputs;
@@ -468,6 +548,8 @@ static void write_log_header(FILE *log, const options *o, int argc, char **argv)
             o->engine, o->prompt, o->model != NULL ? o->model : "-", o->chunk,
             o->overlap, o->format, o->subtype, o->recursive, o->overwrite,
             o->max_files, o->shard_index, o->shard_count);
+    if (strcasecmp(o->engine, "exec") == 0 && o->worker != NULL)
+        fprintf(log, "worker: %s\n", o->worker);
     fprintf(log, "output: %s\n", o->outdir);
     for (i = 0; i < o->n_inputs; i++)
         fprintf(log, "input: %s\n", o->inputs[i]);
@@ -592,10 +674,11 @@ int main(int argc, char **argv)
         return rc;
     if (argc == 1 && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
         o.interactive = 1;
-    samsep_set_log(log_to_stderr, NULL,
-                   o.verbosity < 0 ? SAMSEP_LOG_ERROR
-                   : o.verbosity == 0 ? SAMSEP_LOG_WARN
-                   : o.verbosity == 1 ? SAMSEP_LOG_INFO : SAMSEP_LOG_DEBUG);
+    sink.terminal = o.verbosity < 0 ? SAMSEP_LOG_ERROR
+                    : o.verbosity == 0 ? SAMSEP_LOG_WARN
+                    : o.verbosity == 1 ? SAMSEP_LOG_INFO : SAMSEP_LOG_DEBUG;
+    samsep_set_log(log_message, &sink,
+                   sink.terminal > SAMSEP_LOG_INFO ? sink.terminal : SAMSEP_LOG_INFO);
 
     config_path = o.config_path != NULL ? o.config_path : config_default_path();
     if (config_load(config_path, o.config_path != NULL, &cfg, err, sizeof err) != 0) {
@@ -687,6 +770,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "samsep: warning: %s; continuing without a log\n", err);
         else {
             write_log_header(rep.log, &o, argc, argv);
+            log_sink_attach(&sink, rep.log);
             for (i = 0; i < samsep_batch_count(batch); i++)
                 report_plan(&(reporter){ 0, -1, rep.log }, samsep_batch_item(batch, i), 0);
             if (o.verbosity > 0)
@@ -695,10 +779,12 @@ int main(int argc, char **argv)
     }
 
     code = run_batch(&o, engine, batch, &rep);
+    log_sink_attach(&sink, NULL);
     if (rep.log != NULL)
         fclose(rep.log);
 
 out:
+    log_sink_attach(&sink, NULL);
     samsep_batch_free(batch);
     samsep_engine_close(engine);
     config_free(&cfg);

@@ -29,6 +29,13 @@ const value_range VALUE_THREADS = {
     "--threads", "threads", 0, 1024, 1, "0: the engine's choice"
 };
 const value_range VALUE_MAX_FILES = { "--max-files", "max_files", 0, 1e9, 1, NULL };
+/* The exec engine's limits on its worker: more than a week is a typo. */
+const value_range VALUE_WORKER_TIMEOUT = {
+    "--worker-timeout", "worker_timeout", 0.001, 604800, 0, NULL
+};
+const value_range VALUE_WORKER_START_TIMEOUT = {
+    "--worker-start-timeout", "worker_start_timeout", 0.001, 604800, 0, NULL
+};
 
 const char *const VALUE_FORMATS[] = { "wav", "flac" };
 const char *const VALUE_SUBTYPES[] = { "pcm16", "pcm24", "float" };

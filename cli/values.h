@@ -26,6 +26,7 @@ typedef struct value_range {
 } value_range;
 
 extern const value_range VALUE_CHUNK, VALUE_OVERLAP, VALUE_THREADS, VALUE_MAX_FILES;
+extern const value_range VALUE_WORKER_TIMEOUT, VALUE_WORKER_START_TIMEOUT;
 
 /* The pipeline's chunk and overlap when neither the settings nor the engine
  * choose one (samsep_job in samsep.h). */

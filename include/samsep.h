@@ -134,6 +134,15 @@ typedef struct samsep_engine_config {
                                       engine's default (e.g. MODEL/t5) */
     int residual;           /* samsep_residual_request */
     uint64_t seed;          /* for engines that draw noise */
+    const char *worker;     /* "exec": the worker's command line, run by
+                               /bin/sh -c (doc/exec-protocol.md) */
+    double worker_timeout;  /* "exec": seconds a chunk may take; 0 = 600 */
+    double worker_start_timeout; /* "exec": seconds the worker may take to
+                                    start and finish its handshake; 0 = 1800 */
+    /* Polled by engines that wait on something else (exec: its worker);
+     * when it becomes non-zero they stop and return SAMSEP_ERR_CANCELLED.
+     * Usually the jobs' cancel flag. May be NULL. */
+    const volatile int *cancel;
 } samsep_engine_config;
 
 /* What the caller asks of an engine that can make its own residual. */
@@ -189,6 +198,12 @@ typedef struct samsep_engine_info {
  *               as an independent excerpt; a streaming engine continues.
  * stream_close: release what stream_open made; called with NULL is a no-op.
  * close:        release what open made; called with NULL is a no-op.
+ * process_at:   optional (NULL if unused): process() that is also told where
+ *               the frames lie in the file, `start` being the index of the
+ *               first one at the engine's rate (chunk k of a chunked engine
+ *               starts at k * (chunk - overlap)), and that may say why it
+ *               failed in err (errlen bytes). The pipeline calls it instead
+ *               of process() when it is set; process may then be NULL.
  */
 typedef struct samsep_engine_vtable {
     const char *name;
@@ -202,6 +217,9 @@ typedef struct samsep_engine_vtable {
                    int64_t frames);
     void (*stream_close)(void *stream);
     void (*close)(void *engine);
+    int (*process_at)(void *stream, const float *in, float *target,
+                      float *residual, int64_t frames, int64_t start, char *err,
+                      size_t errlen);
 } samsep_engine_vtable;
 
 typedef struct samsep_engine samsep_engine;
@@ -457,7 +475,8 @@ void samsep_claim_release(samsep_claim *claim);
 /*
  * For a program about to end at once (a second Ctrl-C): remove the hidden
  * temporary outputs and lock files of every job and claim in progress in
- * this process. Async-signal-safe, so it may be called from a signal
+ * this process, and kill the worker processes its engines started (exec).
+ * Async-signal-safe, so it may be called from a signal
  * handler; files under final names are never touched. The jobs in progress
  * must not go on afterwards: end the process.
  */

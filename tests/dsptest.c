@@ -31,7 +31,7 @@ int64_t run_engine(const char *prompt, int rate, int channels, const float *in,
                    float *out, int64_t n, int64_t block, uint64_t seed)
 {
     const samsep_engine_vtable *vt = &samsep_engine_dsp;
-    samsep_engine_config cfg = {prompt, NULL, 0, NULL, 0, 0};
+    samsep_engine_config cfg = { .prompt = prompt };
     int64_t max_frames = block > 0 ? block : 4096, lat = -1, total, i;
     samsep_engine_info info;
     char err[SAMSEP_MSG_MAX];

@@ -54,7 +54,8 @@ static int id_process(void *s, const float *in, float *t, float *r, int64_t n)
 }
 
 static const samsep_engine_vtable id_vt = {
-    "identity", "test", id_open, id_stream_open, id_process, NULL, NULL
+    .name = "identity", .description = "test", .open = id_open,
+    .stream_open = id_stream_open, .process = id_process
 };
 
 typedef struct fcase {
@@ -256,7 +257,8 @@ static int abrupt_process(void *s, const float *in, float *t, float *r, int64_t 
 }
 
 static const samsep_engine_vtable abrupt_vt = {
-    "abrupt", "test", id_open, id_stream_open, abrupt_process, NULL, NULL
+    .name = "abrupt", .description = "test", .open = id_open,
+    .stream_open = id_stream_open, .process = abrupt_process
 };
 
 static void run_into(const samsep_engine_vtable *vt, const char *in, const char *dir,

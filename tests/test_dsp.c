@@ -281,7 +281,7 @@ static void test_open_prompts(void **state)
     assert_non_null(vt->description);
     static const char *ok[] = {NULL, "speech", "voice", "noise", " Speech ", "VOICE", "\tNoise\n", ""};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        samsep_engine_config cfg = {ok[i], NULL, 0, NULL, 0, 0};
+        samsep_engine_config cfg = { .prompt = ok[i] };
         void *eng = NULL;
         samsep_engine_info info;
         memset(&info, 0x55, sizeof info);
@@ -307,7 +307,7 @@ static void test_unknown_prompt(void **state)
 {
     (void)state;
     const samsep_engine_vtable *vt = &samsep_engine_dsp;
-    samsep_engine_config cfg = {"dog barking", NULL, 0, NULL, 0, 0};
+    samsep_engine_config cfg = { .prompt = "dog barking" };
     void *eng = (void *)1;
     samsep_engine_info info;
     char err[SAMSEP_MSG_MAX] = "";

@@ -199,7 +199,7 @@ static void test_unknown_prompt_message(void **state)
 {
     (void)state;
     const samsep_engine_vtable *vt = &samsep_engine_dsp;
-    samsep_engine_config cfg = {"  a dog, barking ", NULL, 0, NULL, 0, 0};
+    samsep_engine_config cfg = { .prompt = "  a dog, barking " };
     void *eng = (void *)1;
     samsep_engine_info info;
     char err[SAMSEP_MSG_MAX] = "";

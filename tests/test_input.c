@@ -83,8 +83,8 @@ static int t_process(void *s, const float *in, float *t, float *r, int64_t n)
 }
 
 static const samsep_engine_vtable test_vt = {
-    "nan-test", "identity that can emit a non-finite sample", t_open,
-    t_stream_open, t_process, NULL, NULL
+    .name = "nan-test", .description = "identity that can emit a non-finite sample",
+    .open = t_open, .stream_open = t_stream_open, .process = t_process
 };
 
 /* ---- helpers ----------------------------------------------------------- */

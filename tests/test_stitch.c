@@ -165,8 +165,9 @@ static void t_close(void *engine)
 }
 
 static const samsep_engine_vtable test_vt = {
-    "test", "test-only engines", t_open, t_stream_open, t_process,
-    t_stream_close, t_close
+    .name = "test", .description = "test-only engines", .open = t_open,
+    .stream_open = t_stream_open, .process = t_process,
+    .stream_close = t_stream_close, .close = t_close
 };
 
 static samsep_engine *open_test_engine(int mode)

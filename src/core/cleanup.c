@@ -16,10 +16,17 @@
  * meanwhile, so a slot reused by another thread is never read half-written.
  * A path that finds no free slot (or is too long) is simply not recorded;
  * the next run removes it, as it removes those of a process that was killed.
+ *
+ * The process groups of the workers this process started (the exec engine)
+ * are recorded the same way and killed with the same call: a worker runs in
+ * a group of its own, out of reach of the terminal's signals, and would
+ * otherwise outlive a process that ends at once.
  */
 #include <limits.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -34,6 +41,11 @@ typedef struct temp_slot {
 } temp_slot;
 
 static temp_slot slots[TEMP_SLOTS];
+
+/* Worker process groups: 0 is a free slot. */
+#define CHILD_SLOTS 16
+
+static atomic_long children[CHILD_SLOTS];
 
 int temporary_track(const char *path)
 {
@@ -62,11 +74,36 @@ void temporary_untrack(int slot)
     atomic_store(&slots[slot].used, 0);
 }
 
+int child_track(long pgid)
+{
+    int i;
+
+    for (i = 0; i < CHILD_SLOTS && pgid > 0; i++) {
+        long expected = 0;
+
+        if (atomic_compare_exchange_strong(&children[i], &expected, pgid))
+            return i;
+    }
+    return -1;
+}
+
+void child_untrack(int slot)
+{
+    if (slot >= 0 && slot < CHILD_SLOTS)
+        atomic_store(&children[slot], 0);
+}
+
 void samsep_remove_temporaries(void)
 {
     char copy[PATH_MAX];
     int i;
 
+    for (i = 0; i < CHILD_SLOTS; i++) {
+        long g = atomic_load(&children[i]);
+
+        if (g > 0)
+            (void)kill(-(pid_t)g, SIGKILL);
+    }
     for (i = 0; i < TEMP_SLOTS; i++) {
         unsigned g = atomic_load(&slots[i].gen);
 

@@ -53,6 +53,12 @@ void temporary_untrack(int slot);
  * key[0..SAMSEP_HIDDEN_KEY_MAX]. */
 void samsep_hidden_key(const char *name, char key[SAMSEP_HIDDEN_KEY_MAX + 1] /* OUT */);
 
+/* Record the process group of a child this process started (an exec
+ * worker), for samsep_remove_temporaries() to kill; untrack it before the
+ * child is reaped, so that a reused id is never signalled. */
+int child_track(long pgid);
+void child_untrack(int slot);
+
 #define LOG_ERROR(...) samsep_log(SAMSEP_LOG_ERROR, __VA_ARGS__)
 #define LOG_WARN(...) samsep_log(SAMSEP_LOG_WARN, __VA_ARGS__)
 #define LOG_INFO(...) samsep_log(SAMSEP_LOG_INFO, __VA_ARGS__)

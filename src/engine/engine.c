@@ -17,6 +17,7 @@
 static const samsep_engine_vtable *const builtin_engines[] = {
     &samsep_engine_dsp,
     &samsep_engine_sam_audio,
+    &samsep_engine_exec,
 };
 
 #define N_BUILTIN ((int)(sizeof builtin_engines / sizeof builtin_engines[0]))
@@ -32,7 +33,7 @@ int samsep_engine_open_custom(const samsep_engine_vtable *vt,
                               const samsep_engine_config *config,
                               samsep_engine **out, char *err, size_t errlen)
 {
-    samsep_engine_config defaults = { NULL, NULL, 0, NULL, 0, 0 };
+    samsep_engine_config defaults;
     samsep_engine *e;
     const char *prompt;
     int rc;
@@ -41,10 +42,11 @@ int samsep_engine_open_custom(const samsep_engine_vtable *vt,
         return SAMSEP_ERR_INVALID;
     *out = NULL;
     if (vt == NULL || vt->name == NULL || vt->open == NULL ||
-        vt->stream_open == NULL || vt->process == NULL) {
+        vt->stream_open == NULL || (vt->process == NULL && vt->process_at == NULL)) {
         set_err(err, errlen, "engine table is incomplete");
         return SAMSEP_ERR_INVALID;
     }
+    memset(&defaults, 0, sizeof defaults);
     if (config == NULL)
         config = &defaults;
     prompt = config->prompt != NULL ? config->prompt : "speech";

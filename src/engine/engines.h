@@ -16,4 +16,7 @@ extern const samsep_engine_vtable samsep_engine_dsp;
 /* Native SAM-Audio: any sound named in free text (src/engine/sam/). */
 extern const samsep_engine_vtable samsep_engine_sam_audio;
 
+/* Any model as a separate worker process (src/engine/exec/). */
+extern const samsep_engine_vtable samsep_engine_exec;
+
 #endif

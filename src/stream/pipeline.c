@@ -75,6 +75,8 @@ typedef struct pipe {
     int64_t chunk, overlap, hop;
     int64_t latency, skip;  /* streaming engine delay; frames still to drop */
     int64_t chunk_index;
+    int64_t ein_pos;        /* engine-rate frames dropped from ein so far:
+                               where the next chunk starts in the file */
     int64_t chunks_est;
 
     void *stream;           /* engine per-file state */
@@ -492,6 +494,7 @@ static int run_chunks(pipe *p)
 {
     const samsep_engine_vtable *vt = p->eng->vt;
     size_t ech = (size_t)p->ech;
+    char why[SAMSEP_MSG_MAX];
     int rc;
 
     for (;;) {
@@ -512,12 +515,18 @@ static int run_chunks(pipe *p)
             return SAMSEP_ERR_CANCELLED;
         last = p->ein.len <= p->chunk;
         n = last ? p->ein.len : p->chunk;
-        rc = vt->process(p->stream, fifo_peek(&p->ein), p->tgt,
-                         p->subtract ? NULL : p->res, n);
+        why[0] = '\0';
+        if (vt->process_at != NULL)
+            rc = vt->process_at(p->stream, fifo_peek(&p->ein), p->tgt,
+                                p->subtract ? NULL : p->res, n, p->ein_pos, why,
+                                sizeof why);
+        else
+            rc = vt->process(p->stream, fifo_peek(&p->ein), p->tgt,
+                             p->subtract ? NULL : p->res, n);
         if (rc != SAMSEP_OK) {
             set_err(p->err, p->errlen, "%s: engine \"%s\" failed on chunk %lld: %s",
                     p->job->input_path, vt->name, (long long)p->chunk_index,
-                    samsep_strerror(rc));
+                    why[0] != '\0' ? why : samsep_strerror(rc));
             return rc < 0 ? rc : SAMSEP_ERR_ENGINE;
         }
         rc = check_engine_output(p, n);
@@ -539,6 +548,7 @@ static int run_chunks(pipe *p)
         if (rc != SAMSEP_OK)
             return rc;
         fifo_drop(&p->ein, last ? n : p->hop);
+        p->ein_pos += last ? n : p->hop;
         p->chunk_index++;
         report_progress(p);
         if (last)

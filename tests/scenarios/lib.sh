@@ -429,3 +429,44 @@ else:
     print(r)
 EOF
 }
+
+# ------------------------------------------------------------- exec workers
+
+# need_numpy: PY names a python3 that has numpy (Debian's python3-numpy is
+# installed for /usr/bin/python3, which may not be the first on PATH), or
+# the scenario is skipped.
+need_numpy() {
+    local c
+    for c in /usr/bin/python3 python3; do
+        if "$c" -c 'import numpy' 2>/dev/null; then
+            PY=$c
+            return 0
+        fi
+    done
+    skip "needs a python3 with numpy (Debian: python3-numpy, see scripts/setup.sh)"
+}
+
+# The project's sources (workers, examples) and the C example worker. Python
+# leaves no bytecode beside the sources.
+export PYTHONDONTWRITEBYTECODE=1
+SRC_DIR=$(cd "$SCN_DIR/../.." && pwd)
+GAIN_WORKER=${EXEC_GAIN_WORKER:-$(dirname "$SAMSEP_BIN")/exec-gain-worker}
+FAULT_WORKER=$SCN_DIR/exec_fault_worker.py
+
+# f32 FILE: the samples of an audio file as raw float32 in $T/FILE-name.f32
+# (for numpy); prints that path.
+f32() {
+    local out
+    out=$T/$(echo "$1" | tr '/' '_').f32
+    sox -V1 "$1" -t f32 "$out"
+    echo "$out"
+}
+
+# numpy_check PYTHON-CODE ARGS...: run code with numpy as np and sys.argv;
+# its exit status decides (print why before failing).
+numpy_check() {
+    local code=$1
+    shift
+    "$PY" -c "import sys, numpy as np
+$code" "$@"
+}

@@ -325,11 +325,12 @@ static void dsp_close(void *engine)
 }
 
 const samsep_engine_vtable samsep_engine_dsp = {
-    "dsp",
-    "classical DSP by keyword: speech, noise, music, drums, vocals, hum; streaming, any rate",
-    dsp_open,
-    dsp_stream_open,
-    dsp_process,
-    dsp_stream_close,
-    dsp_close,
+    .name = "dsp",
+    .description = "classical DSP by keyword: speech, noise, music, drums, vocals, hum; "
+                   "streaming, any rate",
+    .open = dsp_open,
+    .stream_open = dsp_stream_open,
+    .process = dsp_process,
+    .stream_close = dsp_stream_close,
+    .close = dsp_close,
 };

@@ -168,11 +168,11 @@ static void se_close(void *state)
 }
 
 const samsep_engine_vtable samsep_engine_sam_audio = {
-    "sam-audio",
-    "SAM-Audio (native C): any sound named in free text; needs --model DIR",
-    se_open,
-    se_stream_open,
-    se_process,
-    se_stream_close,
-    se_close,
+    .name = "sam-audio",
+    .description = "SAM-Audio (native C): any sound named in free text; needs --model DIR",
+    .open = se_open,
+    .stream_open = se_stream_open,
+    .process = se_process,
+    .stream_close = se_stream_close,
+    .close = se_close,
 };
