@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "fuzz_tensors.h"
-#include "model/tensorfile.h"
-#include "model/tensors.h"
+#include "nn/io/tensorfile.h"
+#include "nn/io/tensors.h"
 
 typedef struct buf {
     uint8_t *p;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz_tensors.h"
-#include "model/tensorfile.h"
+#include "nn/io/tensorfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

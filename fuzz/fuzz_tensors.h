@@ -8,8 +8,8 @@
 
 #include <stdlib.h>
 
-#include "model/tensorfile.h"
-#include "model/tensors.h"
+#include "nn/io/tensorfile.h"
+#include "nn/io/tensors.h"
 
 static void fuzz_touch_tensors(const tensor_file *tf)
 {

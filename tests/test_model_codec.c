@@ -27,10 +27,10 @@
 
 #include "modeltest.h"
 
-#include "model/codec.h"
-#include "model/kernels.h"
-#include "model/npy.h"
-#include "model/tensors.h"
+#include "engine/sam/dacvae.h"
+#include "nn/kernels.h"
+#include "npy.h"
+#include "nn/io/tensors.h"
 #include "samsep.h"
 
 #define TOL 1e-5

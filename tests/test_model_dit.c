@@ -28,9 +28,9 @@
 
 #include "modeltest.h"
 
-#include "model/dit.h"
-#include "model/npy.h"
-#include "model/tensors.h"
+#include "engine/sam/dit.h"
+#include "npy.h"
+#include "nn/io/tensors.h"
 #include "samsep.h"
 
 #define TOL_LAYER 1e-5

@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "model/kernels.h"
-#include "model/kernels_ref.h"
-#include "model/threadpool.h"
+#include "nn/kernels.h"
+#include "kernels_ref.h"
+#include "nn/cpu/threadpool.h"
 #include "samsep.h"
 
 #define TOL 1e-5

@@ -26,9 +26,9 @@
 
 #include <cmocka.h>
 
-#include "model/npy.h"
-#include "model/tensorfile.h"
-#include "model/tensors.h"
+#include "npy.h"
+#include "nn/io/tensorfile.h"
+#include "nn/io/tensors.h"
 #include "samsep.h"
 #include "testutil.h"
 

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "modeltest.h"
-#include "model/sam.h"
+#include "engine/sam/sam.h"
 #include "samsep.h"
 
 static const char *ref;

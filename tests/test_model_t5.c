@@ -27,9 +27,9 @@
 
 #include "modeltest.h"
 
-#include "model/kernels_ref.h"
-#include "model/npy.h"
-#include "model/t5.h"
+#include "kernels_ref.h"
+#include "npy.h"
+#include "engine/sam/text/t5.h"
 #include "samsep.h"
 
 #define TOL 1e-5

@@ -24,8 +24,8 @@
 #include <cjson/cJSON.h>
 
 #include "samsep.h"
-#include "model/spm.h"
-#include "model/tokenizer.h"
+#include "engine/sam/text/spm.h"
+#include "engine/sam/text/tokenizer.h"
 
 static char g_dir[4096]; /* $SAMSEP_SAMREF/tokenizer */
 

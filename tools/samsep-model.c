@@ -13,7 +13,7 @@
  *
  * Each subcommand is a function `cmd_<name>(argc, argv)` (argv[0] is the
  * subcommand's name) in the table `commands`; adding one is adding a row.
- * The tool is a client of the library's model readers (src/model/), nothing
+ * The tool is a client of the library's model readers (src/nn/io/), nothing
  * more.
  *
  * Exit status: 0 done, 1 a file is missing, unreadable or not a model file
@@ -28,12 +28,12 @@
 
 #include <sndfile.h>
 
-#include "model/npy.h"
-#include "model/npy_write.h"
-#include "model/sam.h"
-#include "model/t5.h"
-#include "model/tensors.h"
-#include "model/tokenizer.h"
+#include "npy.h"
+#include "npy_write.h"
+#include "engine/sam/sam.h"
+#include "engine/sam/text/t5.h"
+#include "nn/io/tensors.h"
+#include "engine/sam/text/tokenizer.h"
 #include "samsep.h"
 
 #define EXIT_BAD_FILE 1

@@ -37,13 +37,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "model/codec.h"
-#include "model/dit.h"
-#include "model/kernels.h"
-#include "model/sam.h"
-#include "model/t5.h"
-#include "model/tensors.h"
-#include "model/tokenizer.h"
+#include "engine/sam/dacvae.h"
+#include "engine/sam/dit.h"
+#include "nn/kernels.h"
+#include "engine/sam/sam.h"
+#include "engine/sam/text/t5.h"
+#include "nn/io/tensors.h"
+#include "engine/sam/text/tokenizer.h"
 #include "samsep.h"
 
 #define ODE_STEPS 16

@@ -1,6 +1,6 @@
 /*
  * sam_engine.c - the "sam-audio" engine: SAM-Audio separation of any sound
- * named in free text, on the model's official files (src/model/sam.c).
+ * named in free text, on the model's official files (sam.c beside this file).
  *
  * The model is loaded and the prompt encoded once, when the engine is
  * opened (once per batch); each file then runs as chunks of mono 48 kHz
@@ -16,7 +16,7 @@
 
 #include "core/internal.h"
 #include "engine/engines.h"
-#include "model/sam.h"
+#include "engine/sam/sam.h"
 #include "samsep.h"
 
 typedef struct sam_engine {
