@@ -36,7 +36,7 @@
 #define TOL 1e-5
 
 static const char *g_ref;
-static tensor_file *g_tf;
+static nn_tensor_file *g_tf;
 
 static void load(const char *cs, const char *name, arr *a)
 {
@@ -157,7 +157,7 @@ static int setup(void **state)
     char path[4096], err[512];
     (void)state;
     snprintf(path, sizeof path, "%s/codec/checkpoint.pt", g_ref);
-    if (tensor_file_open(path, &g_tf, err, sizeof err) != SAMSEP_OK) {
+    if (nn_tensor_file_open(path, &g_tf, err, sizeof err) != SAMSEP_OK) {
         print_error("%s\n", err);
         return -1;
     }
@@ -167,7 +167,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tensor_file_close(g_tf);
+    nn_tensor_file_close(g_tf);
     g_tf = NULL;
     return 0;
 }
@@ -390,18 +390,18 @@ static void test_round_trip_threads(void **state)
 static void test_safetensors(void **state)
 {
     codec_h h = open_codec(2);
-    tensor_file *tf2 = NULL;
+    nn_tensor_file *tf2 = NULL;
     dacvae *c2 = NULL;
     arr in, msg;
     float f1[8 * 5], f2[8 * 5], *w1, *w2;
     char path[4096], err[512] = "";
     (void)state;
     snprintf(path, sizeof path, "%s/full/checkpoint.safetensors", g_ref);
-    if (tensor_file_open(path, &tf2, err, sizeof err) != SAMSEP_OK)
+    if (nn_tensor_file_open(path, &tf2, err, sizeof err) != SAMSEP_OK)
         fail_msg("%s", err);
     if (dacvae_open(tf2, "audio_codec.", h.k, &c2, err, sizeof err) != SAMSEP_OK)
         fail_msg("dacvae_open: %s", err);
-    tensor_file_close(tf2); /* the codec owns its weights */
+    nn_tensor_file_close(tf2); /* the codec owns its weights */
     load("enc_N9600_nopad", "in_waveform", &in);
     load("enc_dec_N12297", "dec_message", &msg);
     assert_int_equal(in.n, 9600);

@@ -70,7 +70,7 @@ static double check(const char *what, const float *out, const float *ref,
 /* ---- model ------------------------------------------------------------- */
 
 typedef struct model {
-    tensor_file *tf;
+    nn_tensor_file *tf;
     cJSON *cfg;
     kctx *k;
     dit_model *m;
@@ -108,7 +108,7 @@ static void model_open(model *mo, const char *dir, const char *file,
     int rc;
     memset(mo, 0, sizeof *mo);
     snprintf(path, sizeof path, "%s/%s/%s", g_ref, dir, file);
-    rc = tensor_file_open(path, &mo->tf, err, sizeof err);
+    rc = nn_tensor_file_open(path, &mo->tf, err, sizeof err);
     if (rc != SAMSEP_OK)
         fail_msg("tensor_file_open: %s", err);
     mo->cfg = read_config(dir);
@@ -125,7 +125,7 @@ static void model_close(model *mo)
     dit_close(mo->m);
     kctx_destroy(mo->k);
     cJSON_Delete(mo->cfg);
-    tensor_file_close(mo->tf);
+    nn_tensor_file_close(mo->tf);
 }
 
 /* Valid-prefix lengths of a [B, N] 0/1 mask (must be a prefix). */

@@ -238,14 +238,14 @@ static void key_family(const char *name, char *out, size_t outlen)
 }
 
 /* Largest n with a key "<prefix><n>." (-1 when none). */
-static long max_index(const tensor_file *tf, const char *prefix)
+static long max_index(const nn_tensor_file *tf, const char *prefix)
 {
     size_t plen = strlen(prefix);
     long best = -1;
     int i;
 
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const char *name = tensor_file_at(tf, i)->name;
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        const char *name = nn_tensor_file_at(tf, i)->name;
         char *end;
         long v;
 
@@ -281,13 +281,13 @@ static void print_missing(const missing_list *m)
         printf(" and %d more", m->count - MAX_SHOWN_MISSING);
 }
 
-static int has_prefix_key(const tensor_file *tf, const char *prefix)
+static int has_prefix_key(const nn_tensor_file *tf, const char *prefix)
 {
     size_t plen = strlen(prefix);
     int i;
 
-    for (i = 0; i < tensor_file_count(tf); i++)
-        if (strncmp(tensor_file_at(tf, i)->name, prefix, plen) == 0)
+    for (i = 0; i < nn_tensor_file_count(tf); i++)
+        if (strncmp(nn_tensor_file_at(tf, i)->name, prefix, plen) == 0)
             return 1;
     return 0;
 }
@@ -295,7 +295,7 @@ static int has_prefix_key(const tensor_file *tf, const char *prefix)
 /* ---- info -------------------------------------------------------------- */
 
 /* Missing SAM-Audio keys; *layers gets the transformer layer count. */
-static void check_sam_audio(const tensor_file *tf, missing_list *m, long *layers)
+static void check_sam_audio(const nn_tensor_file *tf, missing_list *m, long *layers)
 {
     size_t f, k;
     long n;
@@ -304,10 +304,10 @@ static void check_sam_audio(const tensor_file *tf, missing_list *m, long *layers
     for (f = 0; f < N_ELEMS(sam_families); f++) {
         int found = 0;
 
-        for (i = 0; i < tensor_file_count(tf) && !found; i++) {
+        for (i = 0; i < nn_tensor_file_count(tf) && !found; i++) {
             char fam[512];
 
-            key_family(tensor_file_at(tf, i)->name, fam, sizeof fam);
+            key_family(nn_tensor_file_at(tf, i)->name, fam, sizeof fam);
             found = strcmp(fam, sam_families[f]) == 0;
         }
         if (!found) {
@@ -337,19 +337,19 @@ static void check_sam_audio(const tensor_file *tf, missing_list *m, long *layers
             char key[256];
 
             snprintf(key, sizeof key, "transformer.layers.%ld.%s", n, sam_layer_keys[k]);
-            if (tensor_file_find(tf, key) == NULL)
+            if (nn_tensor_file_find(tf, key) == NULL)
                 note_missing(m, key);
         }
     }
 }
 
-static void check_t5(const tensor_file *tf, missing_list *m, long *blocks)
+static void check_t5(const nn_tensor_file *tf, missing_list *m, long *blocks)
 {
     size_t k;
     long n;
 
     for (k = 0; k < N_ELEMS(t5_keys); k++)
-        if (tensor_file_find(tf, t5_keys[k]) == NULL)
+        if (nn_tensor_file_find(tf, t5_keys[k]) == NULL)
             note_missing(m, t5_keys[k]);
     *blocks = max_index(tf, "encoder.block.") + 1;
     for (n = 0; n < *blocks; n++) {
@@ -357,13 +357,13 @@ static void check_t5(const tensor_file *tf, missing_list *m, long *blocks)
             char key[256];
 
             snprintf(key, sizeof key, "encoder.block.%ld.%s", n, t5_block_keys[k]);
-            if (tensor_file_find(tf, key) == NULL)
+            if (nn_tensor_file_find(tf, key) == NULL)
                 note_missing(m, key);
         }
     }
 }
 
-static void print_shape(const tensor *t)
+static void print_shape(const nn_tensor *t)
 {
     int d;
 
@@ -373,7 +373,7 @@ static void print_shape(const tensor *t)
     printf("]");
 }
 
-static void print_verdict(const tensor_file *tf)
+static void print_verdict(const nn_tensor_file *tf)
 {
     missing_list sam = {0}, t5 = {0};
     long layers = 0, blocks = 0;
@@ -385,7 +385,7 @@ static void print_verdict(const tensor_file *tf)
     if (sam.count == 0)
         printf("model: complete SAM-Audio model (%ld transformer layers)\n", layers);
     if (t5.count == 0 && blocks > 0) {
-        const tensor *emb = tensor_file_find(tf, "shared.weight");
+        const nn_tensor *emb = nn_tensor_file_find(tf, "shared.weight");
 
         printf("model: complete T5 text encoder (%ld blocks, vocabulary %lld, "
                "width %lld)\n", blocks, emb->ndim == 2 ? (long long)emb->shape[0] : 0LL,
@@ -413,7 +413,7 @@ static void print_verdict(const tensor_file *tf)
 static int cmd_info(int argc, char **argv)
 {
     char path[4096], err[1024];
-    tensor_file *tf;
+    nn_tensor_file *tf;
     long long params = 0, bytes = 0;
     int i, width = 0, rc;
 
@@ -425,31 +425,31 @@ static int cmd_info(int argc, char **argv)
     }
     if (resolve_model_file(argv[1], path, sizeof path) != 0)
         return EXIT_BAD_FILE;
-    rc = tensor_file_open(path, &tf, err, sizeof err);
+    rc = nn_tensor_file_open(path, &tf, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "samsep-model: %s\n", err);
         return EXIT_BAD_FILE;
     }
-    printf("file: %s (%s)\n", path, tensor_file_kind(tf));
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        int w = (int)strlen(tensor_file_at(tf, i)->name);
+    printf("file: %s (%s)\n", path, nn_tensor_file_kind(tf));
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        int w = (int)strlen(nn_tensor_file_at(tf, i)->name);
 
         if (w > width)
             width = w;
     }
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const tensor *t = tensor_file_at(tf, i);
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        const nn_tensor *t = nn_tensor_file_at(tf, i);
 
-        printf("  %-*s  %-4s  ", width, t->name, tensor_dtype_name(t->dtype));
+        printf("  %-*s  %-4s  ", width, t->name, nn_dtype_name(t->dtype));
         print_shape(t);
         printf("\n");
         params += t->numel;
-        bytes += t->numel * (long long)tensor_dtype_size(t->dtype);
+        bytes += t->numel * (long long)nn_dtype_size(t->dtype);
     }
     printf("tensors: %d\nparameters: %lld\nbytes: %lld (%.1f MiB)\n",
-           tensor_file_count(tf), params, bytes, (double)bytes / (1024.0 * 1024.0));
+           nn_tensor_file_count(tf), params, bytes, (double)bytes / (1024.0 * 1024.0));
     print_verdict(tf);
-    tensor_file_close(tf);
+    nn_tensor_file_close(tf);
     return 0;
 }
 

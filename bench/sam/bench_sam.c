@@ -636,7 +636,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
                        int interleave_rounds, int skip_codec)
 {
     char path[4096], err[1024];
-    tensor_file *tf = NULL;
+    nn_tensor_file *tf = NULL;
     kctx *k = NULL;
     dacvae *codec = NULL;
     dit_model *dit = NULL;
@@ -664,7 +664,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     snprintf(path, sizeof path, "%s/checkpoint.pt", dir);
     if (file_size(path) < 0)
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
-    if (tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
+    if (nn_tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
         die("tensor_file_open", err);
     if (kctx_create(threads, &k, err, sizeof err) != SAMSEP_OK)
         die("kctx_create", err);
@@ -745,11 +745,11 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         c.dr[i] = cJSON_GetArrayItem(jget(cc, "decoder_rates"), i)->valueint;
     }
     {
-        const tensor *t = tensor_file_find(
+        const nn_tensor *t = nn_tensor_file_find(
             tf, "audio_codec.decoder.wm_model.encoder_block.post.0.lstm.weight_hh_l0");
-        const tensor *m = tensor_file_find(
+        const nn_tensor *m = nn_tensor_file_find(
             tf, "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight");
-        const tensor *p = tensor_file_find(
+        const nn_tensor *p = nn_tensor_file_find(
             tf, "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
 
         c.wm_hidden = t != NULL ? (int)t->shape[1] : 512;
@@ -898,7 +898,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     dit_close(dit);
     dacvae_close(codec);
     kctx_destroy(k);
-    tensor_file_close(tf);
+    nn_tensor_file_close(tf);
     cJSON_Delete(cfg);
 }
 
@@ -974,21 +974,21 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
 
 static void run_keys(const char *path)
 {
-    tensor_file *tf = NULL;
+    nn_tensor_file *tf = NULL;
     char err[1024];
     int i, j;
 
-    if (tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
+    if (nn_tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
         die("tensor_file_open", err);
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const tensor *t = tensor_file_at(tf, i);
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        const nn_tensor *t = nn_tensor_file_at(tf, i);
 
         printf("%s\t[", t->name);
         for (j = 0; j < t->ndim; j++)
             printf("%s%lld", j ? ", " : "", (long long)t->shape[j]);
         printf("]\n");
     }
-    tensor_file_close(tf);
+    nn_tensor_file_close(tf);
 }
 
 static void usage(void)

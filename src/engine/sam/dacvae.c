@@ -158,15 +158,15 @@ struct dacvae {
 /* ---- loading ------------------------------------------------------------ */
 
 typedef struct loader {
-    const tensor_file *tf;
+    const nn_tensor_file *tf;
     const char *prefix;
     dacvae *c;
     char *err;
     size_t errlen;
 } loader;
 
-static const tensor *find(loader *ld, const char *fmt, ...) SAMSEP_PRINTF(2, 3);
-static const tensor *find(loader *ld, const char *fmt, ...)
+static const nn_tensor *find(loader *ld, const char *fmt, ...) SAMSEP_PRINTF(2, 3);
+static const nn_tensor *find(loader *ld, const char *fmt, ...)
 {
     char name[NAME_LEN];
     size_t n = strlen(ld->prefix);
@@ -177,7 +177,7 @@ static const tensor *find(loader *ld, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(name + n, sizeof name - n, fmt, ap);
     va_end(ap);
-    return tensor_file_find(ld->tf, name);
+    return nn_tensor_file_find(ld->tf, name);
 }
 
 static float *own(dacvae *c, size_t floats)
@@ -197,14 +197,14 @@ static float *own(dacvae *c, size_t floats)
     return p;
 }
 
-static float *take(loader *ld, const tensor *t)
+static float *take(loader *ld, const nn_tensor *t)
 {
     float *p = own(ld->c, (size_t)t->numel);
     if (p == NULL) {
         set_err(ld->err, ld->errlen, "out of memory");
         return NULL;
     }
-    tensor_to_f32(t, p);
+    nn_tensor_to_f32(t, p);
     return p;
 }
 
@@ -214,7 +214,7 @@ static int missing(loader *ld, const char *name)
     return SAMSEP_ERR_FORMAT;
 }
 
-static int bad_shape(loader *ld, const char *name, const tensor *t)
+static int bad_shape(loader *ld, const char *name, const nn_tensor *t)
 {
     char s[128];
     size_t n = 0;
@@ -229,7 +229,7 @@ static int bad_shape(loader *ld, const char *name, const tensor *t)
 }
 
 /* Check a 3-d tensor against [d0, d1, d2]; -1 accepts any size >= 1. */
-static int shape3(const tensor *t, const int64_t want[3])
+static int shape3(const nn_tensor *t, const int64_t want[3])
 {
     int i;
     if (t->ndim != 3)
@@ -248,7 +248,7 @@ static int shape3(const tensor *t, const int64_t want[3])
 static int load_weight(loader *ld, const char *name, int64_t dims[3],
                        float **out)
 {
-    const tensor *w = find(ld, "%s.weight", name), *g = NULL, *v = NULL;
+    const nn_tensor *w = find(ld, "%s.weight", name), *g = NULL, *v = NULL;
     int64_t i, j, n0, rest;
     float *p;
 
@@ -282,7 +282,7 @@ static int load_weight(loader *ld, const char *name, int64_t dims[3],
             set_err(ld->err, ld->errlen, "out of memory");
             return SAMSEP_ERR_NOMEM;
         }
-        tensor_to_f32(g, gv);
+        nn_tensor_to_f32(g, gv);
         for (i = 0; i < n0; i++) {
             float *r = p + i * rest, s;
             double ss = 0.0;
@@ -302,7 +302,7 @@ static int load_weight(loader *ld, const char *name, int64_t dims[3],
 static int load_vec(loader *ld, const char *name, const char *what, int64_t n,
                     float **out)
 {
-    const tensor *t = find(ld, "%s.%s", name, what);
+    const nn_tensor *t = find(ld, "%s.%s", name, what);
     char nm[NAME_LEN];
     snprintf(nm, sizeof nm, "%s.%s", name, what);
     if (t == NULL)
@@ -355,7 +355,7 @@ static int load_convt(loader *ld, convt *ct, const char *name, int64_t cin,
 
 static int load_snake(loader *ld, snake *s, const char *name, int64_t ch)
 {
-    const tensor *t = find(ld, "%s.alpha", name);
+    const nn_tensor *t = find(ld, "%s.alpha", name);
     char nm[NAME_LEN];
     snprintf(nm, sizeof nm, "%s.alpha", name);
     if (t == NULL)
@@ -416,7 +416,7 @@ static int load_lstm(loader *ld, lstm *m, const char *name, int64_t hidden)
     m->layers = l;
     m->hidden = hidden;
     for (l = 0; l < m->layers; l++) {
-        const tensor *t;
+        const nn_tensor *t;
         const char *what[2] = { "weight_ih", "weight_hh" };
         float **dst[2] = { &m->w_ih[l], &m->w_hh[l] };
         int i;
@@ -568,7 +568,7 @@ static int load_decoder(loader *ld)
 static int load_watermark(loader *ld)
 {
     dacvae *c = ld->c;
-    const tensor *t;
+    const nn_tensor *t;
 
     TRY(load_snake(ld, &c->wm_pre_snake, "decoder.wm_model.encoder_block.pre.0",
                    c->dec_out));
@@ -812,7 +812,7 @@ static int reserve(dacvae *c, const need *n, size_t keep, char *err,
 
 /* ---- open / close ------------------------------------------------------- */
 
-int dacvae_open(const tensor_file *tf, const char *prefix, kctx *k,
+int dacvae_open(const nn_tensor_file *tf, const char *prefix, kctx *k,
                 dacvae **out, char *err, size_t errlen)
 {
     dacvae *c;

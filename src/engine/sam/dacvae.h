@@ -12,7 +12,7 @@
  * into plain weights the codec owns.
  *
  * Lifetime and threads: the codec copies what it needs out of the
- * tensor_file, which may be closed once dacvae_open returns. The kernel
+ * nn_tensor_file, which may be closed once dacvae_open returns. The kernel
  * context `k` MUST outlive the codec; it is used only inside
  * dacvae_encode/dacvae_decode. One thread at a time may call a codec.
  * Working buffers are grown (never shrunk) at the start of a call to fit
@@ -41,7 +41,7 @@ struct cJSON;
  * it names the tensor, and the caller says it is the codec's (sam_open:
  * "FILE: codec: tensor audio_codec.X missing").
  */
-int dacvae_open(const tensor_file *tf, const char *prefix, kctx *k,
+int dacvae_open(const nn_tensor_file *tf, const char *prefix, kctx *k,
                 dacvae **out /* OUT */, char *err, size_t errlen);
 void dacvae_close(dacvae *c); /* NULL allowed */
 

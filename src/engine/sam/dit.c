@@ -65,7 +65,7 @@ typedef struct dit_layer {
 
 struct dit_model {
     kctx *k;
-    const tensor_file *tf;
+    const nn_tensor_file *tf;
     void **owned;            /* converted or derived arrays */
     int n_owned;
 
@@ -361,7 +361,7 @@ static float *own(dit_model *m, size_t n)
 static int wt(dit_model *m, const char *name, int ndim, const int64_t *d,
               const float **out, char *err, size_t errlen)
 {
-    const tensor *t = tensor_file_find(m->tf, name);
+    const nn_tensor *t = nn_tensor_file_find(m->tf, name);
     char want[96], got[96];
     size_t p;
     int i, ok;
@@ -386,7 +386,7 @@ static int wt(dit_model *m, const char *name, int ndim, const int64_t *d,
                 "(checkpoint and config.json do not match)", name, got, want);
         return SAMSEP_ERR_FORMAT;
     }
-    if (t->dtype == TENSOR_F32 && ((uintptr_t)t->data & 3) == 0) {
+    if (t->dtype == NN_F32 && ((uintptr_t)t->data & 3) == 0) {
         *out = t->data;
         return SAMSEP_OK;
     }
@@ -395,7 +395,7 @@ static int wt(dit_model *m, const char *name, int ndim, const int64_t *d,
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
-    tensor_to_f32(t, c);
+    nn_tensor_to_f32(t, c);
     *out = c;
     return SAMSEP_OK;
 }
@@ -595,7 +595,7 @@ static int load_weights(dit_model *m, int fc_bias, int t_block_bias, char *err,
             return rc;
     }
     snprintf(nm, sizeof nm, "transformer.layers.%d.scale_shift_table", m->layers);
-    if (tensor_file_find(m->tf, nm) != NULL) {
+    if (nn_tensor_file_find(m->tf, nm) != NULL) {
         set_err(err, errlen, "the checkpoint has more DiT layers than n_layers = %d",
                 m->layers);
         return SAMSEP_ERR_FORMAT;
@@ -736,7 +736,7 @@ int dit_reserve(dit_model *m, int batch, int frames, int text_len, char *err,
 
 /* ---- open / close ----------------------------------------------------- */
 
-int dit_open(const tensor_file *tf, const struct cJSON *config, kctx *k,
+int dit_open(const nn_tensor_file *tf, const struct cJSON *config, kctx *k,
              dit_model **out, char *err, size_t errlen)
 {
     dit_model *m;

@@ -52,7 +52,7 @@ typedef struct dit_model dit_model;
  * unsupported or inconsistent config), SAMSEP_ERR_INVALID (NULL argument)
  * or SAMSEP_ERR_NOMEM, with err set.
  */
-int dit_open(const tensor_file *tf, const struct cJSON *config, kctx *k,
+int dit_open(const nn_tensor_file *tf, const struct cJSON *config, kctx *k,
              dit_model **out /* OUT */, char *err, size_t errlen);
 void dit_close(dit_model *m); /* NULL allowed */
 

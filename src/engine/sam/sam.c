@@ -40,7 +40,7 @@
 
 struct sam_model {
     kctx *k;
-    tensor_file *tf;
+    nn_tensor_file *tf;
     cJSON *config;
     dacvae *codec;
     dit_model *dit;
@@ -105,7 +105,7 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
         return SAMSEP_ERR_NOMEM;
     }
     snprintf(path, sizeof path, "%s/config.json", dir);
-    m->config = json_file_load(path, &rc, err, errlen);
+    m->config = nn_json_load(path, &rc, err, errlen);
     if (m->config == NULL) {
         sam_close(m);
         return rc;
@@ -118,7 +118,7 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
         sam_close(m);
         return SAMSEP_ERR_IO;
     }
-    rc = tensor_file_open(path, &m->tf, err, errlen);
+    rc = nn_tensor_file_open(path, &m->tf, err, errlen);
     if (rc == SAMSEP_OK)
         rc = kctx_create(threads, &m->k, err, errlen);
     if (rc == SAMSEP_OK) {
@@ -126,7 +126,7 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
         if (rc != SAMSEP_OK)
             set_err(err, errlen, "%s: codec: %s", path, why);
         /* the codec folded (copied) its weights: drop the mapped originals */
-        tensor_file_release(m->tf, "audio_codec.");
+        nn_tensor_file_release(m->tf, "audio_codec.");
     }
     codec_cfg = cJSON_GetObjectItemCaseSensitive(m->config, "audio_codec");
     if (rc == SAMSEP_OK && codec_cfg != NULL) {
@@ -205,7 +205,7 @@ void sam_close(sam_model *m)
     dit_close(m->dit);
     dacvae_close(m->codec);
     kctx_destroy(m->k);
-    tensor_file_close(m->tf);
+    nn_tensor_file_close(m->tf);
     cJSON_Delete(m->config);
     free(m);
 }

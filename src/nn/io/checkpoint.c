@@ -1,5 +1,5 @@
 /*
- * checkpoint.c - the tensor_file reader for PyTorch checkpoints as
+ * checkpoint.c - the nn_tensor_file reader for PyTorch checkpoints as
  * torch.save(state_dict) writes them since torch 1.6: a zip archive (zip.c)
  * holding `<prefix>/data.pkl`, the pickled state_dict (pickle.c), and one
  * stored entry `<prefix>/data/<key>` per storage, raw little-endian
@@ -11,7 +11,7 @@
  * as long as the pickle says the storage is; the tensor then points into
  * the file at its storage offset. torch pads entries to 64 bytes, so the
  * data is aligned in the mapping and nothing is copied; a misaligned entry
- * (another writer) is copied by tf_set_data().
+ * (another writer) is copied by nn_tf_set_data().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +23,14 @@
 
 /* The entry `<prefix>/data.pkl`, with the prefix length; NULL if none or
  * several. */
-static const zip_entry *find_pickle(const zip_archive *z, size_t *prefix_len,
-                                    char *err, size_t errlen)
+static const nn_zip_entry *find_pickle(const nn_zip_archive *z, size_t *prefix_len,
+                                       char *err, size_t errlen)
 {
-    const zip_entry *found = NULL;
-    size_t i, n = zip_count(z);
+    const nn_zip_entry *found = NULL;
+    size_t i, n = nn_zip_count(z);
 
     for (i = 0; i < n; i++) {
-        const zip_entry *e = zip_entry_at(z, i);
+        const nn_zip_entry *e = nn_zip_entry_at(z, i);
         const char *slash = strchr(e->name, '/');
 
         if (slash == NULL || slash == e->name || strcmp(slash, "/data.pkl") != 0)
@@ -50,11 +50,11 @@ static const zip_entry *find_pickle(const zip_archive *z, size_t *prefix_len,
 }
 
 /* torch >= 2.1 records the byte order; older files are little-endian. */
-static int check_byteorder(const zip_archive *z, const char *prefix,
+static int check_byteorder(const nn_zip_archive *z, const char *prefix,
                            size_t prefix_len, char *err, size_t errlen)
 {
     char *name = malloc(prefix_len + sizeof "/byteorder");
-    const zip_entry *e;
+    const nn_zip_entry *e;
     const uint8_t *d;
     uint64_t n;
     int rc;
@@ -65,11 +65,11 @@ static int check_byteorder(const zip_archive *z, const char *prefix,
     }
     memcpy(name, prefix, prefix_len);
     memcpy(name + prefix_len, "/byteorder", sizeof "/byteorder");
-    e = zip_find(z, name);
+    e = nn_zip_find(z, name);
     free(name);
     if (e == NULL)
         return 0;
-    rc = zip_entry_data(z, e, &d, &n, err, errlen);
+    rc = nn_zip_entry_data(z, e, &d, &n, err, errlen);
     if (rc != 0)
         return rc;
     if (n != 6 || memcmp(d, "little", 6) != 0) {
@@ -79,13 +79,13 @@ static int check_byteorder(const zip_archive *z, const char *prefix,
     return 0;
 }
 
-static int map_tensor(tensor_file *tf, const zip_archive *z, const char *prefix,
-                      size_t prefix_len, const pickle_tensor *pt, tensor *t,
+static int map_tensor(nn_tensor_file *tf, const nn_zip_archive *z, const char *prefix,
+                      size_t prefix_len, const nn_pickle_tensor *pt, nn_tensor *t,
                       char *err, size_t errlen)
 {
-    size_t es = tensor_dtype_size(pt->dtype), klen = strlen(pt->storage_key);
+    size_t es = nn_dtype_size(pt->dtype), klen = strlen(pt->storage_key);
     char *entry_name = malloc(prefix_len + klen + 7);
-    const zip_entry *e;
+    const nn_zip_entry *e;
     const uint8_t *d;
     uint64_t n;
     int rc;
@@ -97,7 +97,7 @@ static int map_tensor(tensor_file *tf, const zip_archive *z, const char *prefix,
     memcpy(entry_name, prefix, prefix_len);
     memcpy(entry_name + prefix_len, "/data/", 6);
     memcpy(entry_name + prefix_len + 6, pt->storage_key, klen + 1);
-    e = zip_find(z, entry_name);
+    e = nn_zip_find(z, entry_name);
     if (e == NULL) {
         set_err(err, errlen, "tensor '%s': its storage entry '%s' is missing",
                 pt->name, entry_name);
@@ -105,7 +105,7 @@ static int map_tensor(tensor_file *tf, const zip_archive *z, const char *prefix,
         return SAMSEP_ERR_FORMAT;
     }
     free(entry_name);
-    rc = zip_entry_data(z, e, &d, &n, err, errlen);
+    rc = nn_zip_entry_data(z, e, &d, &n, err, errlen);
     if (rc != 0)
         return rc;
     /* storage_numel <= INT64_MAX / 16 (pickle.c), so the product fits. */
@@ -119,7 +119,7 @@ static int map_tensor(tensor_file *tf, const zip_archive *z, const char *prefix,
         set_err(err, errlen, "a tensor has an empty name");
         return SAMSEP_ERR_FORMAT;
     }
-    t->name = tf_strdup(tf, pt->name);
+    t->name = nn_tf_strdup(tf, pt->name);
     if (t->name == NULL) {
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
@@ -129,25 +129,25 @@ static int map_tensor(tensor_file *tf, const zip_archive *z, const char *prefix,
     memcpy(t->shape, pt->shape, sizeof t->shape);
     t->numel = pt->numel;
     /* pickle.c checked offset + numel <= storage_numel. */
-    if (tf_set_data(tf, t, d + (size_t)pt->offset * es) != 0) {
+    if (nn_tf_set_data(tf, t, d + (size_t)pt->offset * es) != 0) {
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
     return 0;
 }
 
-int checkpoint_read(tensor_file *tf, char *err, size_t errlen)
+int nn_checkpoint_read(nn_tensor_file *tf, char *err, size_t errlen)
 {
-    zip_archive *z = NULL;
-    pickle_state_dict *sd = NULL;
-    const zip_entry *pkl;
+    nn_zip_archive *z = NULL;
+    nn_pickle_state_dict *sd = NULL;
+    const nn_zip_entry *pkl;
     const uint8_t *pdata;
     uint64_t plen;
     size_t prefix_len = 0, i;
     char msg[768];
     int rc;
 
-    rc = zip_open_memory(tf->base, tf->len, &z, err, errlen);
+    rc = nn_zip_open_memory(tf->base, tf->len, &z, err, errlen);
     if (rc != 0)
         return rc;
     pkl = find_pickle(z, &prefix_len, err, errlen);
@@ -158,16 +158,16 @@ int checkpoint_read(tensor_file *tf, char *err, size_t errlen)
     rc = check_byteorder(z, pkl->name, prefix_len, err, errlen);
     if (rc != 0)
         goto out;
-    rc = zip_entry_data(z, pkl, &pdata, &plen, err, errlen);
+    rc = nn_zip_entry_data(z, pkl, &pdata, &plen, err, errlen);
     if (rc != 0)
         goto out;
-    if (!zip_entry_crc_ok(z, pkl)) {
+    if (!nn_zip_entry_crc_ok(z, pkl)) {
         set_err(err, errlen, "'%s' fails its CRC check (damaged file)", pkl->name);
         rc = SAMSEP_ERR_FORMAT;
         goto out;
     }
     msg[0] = '\0';
-    rc = pickle_read_state_dict(pdata, (size_t)plen, &sd, msg, sizeof msg);
+    rc = nn_pickle_read_state_dict(pdata, (size_t)plen, &sd, msg, sizeof msg);
     if (rc != 0) {
         set_err(err, errlen, "%s: %s", pkl->name, msg);
         goto out;
@@ -177,7 +177,7 @@ int checkpoint_read(tensor_file *tf, char *err, size_t errlen)
         rc = SAMSEP_ERR_FORMAT;
         goto out;
     }
-    tf->tensors = tf_alloc(tf, (sd->count > 0 ? sd->count : 1) * sizeof *tf->tensors);
+    tf->tensors = nn_tf_alloc(tf, (sd->count > 0 ? sd->count : 1) * sizeof *tf->tensors);
     if (tf->tensors == NULL) {
         set_err(err, errlen, "out of memory");
         rc = SAMSEP_ERR_NOMEM;
@@ -192,7 +192,7 @@ int checkpoint_read(tensor_file *tf, char *err, size_t errlen)
     tf->count = (int)sd->count;
 
 out:
-    pickle_state_dict_free(sd);
-    zip_close(z);
+    nn_pickle_state_dict_free(sd);
+    nn_zip_close(z);
     return rc;
 }

@@ -14,7 +14,7 @@
 
 #define JSON_FILE_MAX (4L << 20)
 
-cJSON *json_file_load(const char *path, int *rc, char *err, size_t errlen)
+cJSON *nn_json_load(const char *path, int *rc, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     cJSON *root;

@@ -10,6 +10,6 @@ struct cJSON;
 
 /* Parse the JSON object in `path` (at most 4 MiB). Returns the object, or
  * NULL with *rc (SAMSEP_ERR_IO, _FORMAT or _NOMEM) and err naming the file. */
-struct cJSON *json_file_load(const char *path, int *rc, char *err, size_t errlen);
+struct cJSON *nn_json_load(const char *path, int *rc, char *err, size_t errlen);
 
 #endif

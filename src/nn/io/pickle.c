@@ -63,7 +63,7 @@ typedef struct chunk {
 
 typedef struct storage_ref {
     const char *key;
-    tensor_dtype dtype;
+    nn_dtype dtype;
     int64_t numel;
 } storage_ref;
 
@@ -71,8 +71,8 @@ typedef struct tensor_ref {
     size_t storage;
     int64_t offset;
     int ndim;
-    int64_t shape[TENSOR_MAX_DIMS];
-    int64_t stride[TENSOR_MAX_DIMS];
+    int64_t shape[NN_MAX_DIMS];
+    int64_t stride[NN_MAX_DIMS];
     int64_t numel;
 } tensor_ref;
 
@@ -95,7 +95,7 @@ typedef struct reader {
     size_t errlen;
 } reader;
 
-/* What pickle_state_dict.priv points at: the whole reader. */
+/* What nn_pickle_state_dict.priv points at: the whole reader. */
 
 static int fail(reader *r, const char *what)
 {
@@ -482,12 +482,12 @@ static int op_get(reader *r, uint32_t idx)
     return push(r, r->memo[idx]);
 }
 
-static int storage_dtype(int global, tensor_dtype *dt)
+static int storage_dtype(int global, nn_dtype *dt)
 {
     switch (global) {
-    case G_FLOAT_STORAGE: *dt = TENSOR_F32; return 0;
-    case G_HALF_STORAGE: *dt = TENSOR_F16; return 0;
-    case G_BF16_STORAGE: *dt = TENSOR_BF16; return 0;
+    case G_FLOAT_STORAGE: *dt = NN_F32; return 0;
+    case G_HALF_STORAGE: *dt = NN_F16; return 0;
+    case G_BF16_STORAGE: *dt = NN_BF16; return 0;
     default: return -1;
     }
 }
@@ -497,7 +497,7 @@ static int op_binpersid(reader *r)
 {
     pobj *pid = pop(r), *o;
     storage_ref *s;
-    tensor_dtype dt;
+    nn_dtype dt;
 
     if (pid == NULL)
         return fail(r, "BINPERSID with an empty stack");
@@ -530,7 +530,7 @@ static int int_tuple(const pobj *t, int64_t *v, int *n)
 {
     size_t k;
 
-    if (t->kind != K_TUPLE || t->n > TENSOR_MAX_DIMS)
+    if (t->kind != K_TUPLE || t->n > NN_MAX_DIMS)
         return -1;
     for (k = 0; k < t->n; k++) {
         if (t->items[k]->kind != K_INT)
@@ -821,7 +821,7 @@ static void reader_free(reader *r)
 
 /* Check a tensor's layout and bounds, and describe it as the result. */
 static int finish_tensor(reader *r, const char *name, const tensor_ref *t,
-                         pickle_tensor *out)
+                         nn_pickle_tensor *out)
 {
     const storage_ref *s = &r->storages[t->storage];
     int64_t expect = 1;
@@ -855,12 +855,12 @@ static int finish_tensor(reader *r, const char *name, const tensor_ref *t,
     return 0;
 }
 
-int pickle_read_state_dict(const uint8_t *buf, size_t len,
-                           pickle_state_dict **out, char *err, size_t errlen)
+int nn_pickle_read_state_dict(const uint8_t *buf, size_t len,
+                              nn_pickle_state_dict **out, char *err, size_t errlen)
 {
     reader *r;
     pobj *result = NULL;
-    pickle_state_dict *sd = NULL;
+    nn_pickle_state_dict *sd = NULL;
     size_t k;
     int rc;
 
@@ -916,7 +916,7 @@ out:
     return rc;
 }
 
-void pickle_state_dict_free(pickle_state_dict *sd)
+void nn_pickle_state_dict_free(nn_pickle_state_dict *sd)
 {
     if (sd == NULL)
         return;

@@ -26,32 +26,32 @@
 
 #include "nn/io/tensors.h"
 
-typedef struct pickle_tensor {
+typedef struct nn_pickle_tensor {
     const char *name;         /* the state_dict key */
     const char *storage_key;  /* persistent id key: "0", "1", ... */
     int64_t storage_numel;    /* elements in the storage, as declared */
     int64_t offset;           /* storage offset in elements */
-    tensor_dtype dtype;
+    nn_dtype dtype;
     int ndim;
-    int64_t shape[TENSOR_MAX_DIMS];
+    int64_t shape[NN_MAX_DIMS];
     int64_t numel;            /* offset + numel <= storage_numel */
-} pickle_tensor;
+} nn_pickle_tensor;
 
-typedef struct pickle_state_dict {
-    pickle_tensor *tensors;   /* [count] in the order the dict holds them */
+typedef struct nn_pickle_state_dict {
+    nn_pickle_tensor *tensors;   /* [count] in the order the dict holds them */
     size_t count;
     void *priv;               /* the reader's allocations (names, keys) */
-} pickle_state_dict;
+} nn_pickle_state_dict;
 
 /*
  * Read the state_dict pickled in buf[0..len). Returns 0 with *out set (free
- * with pickle_state_dict_free), or SAMSEP_ERR_FORMAT / SAMSEP_ERR_NOMEM with
+ * with nn_pickle_state_dict_free), or SAMSEP_ERR_FORMAT / SAMSEP_ERR_NOMEM with
  * err saying what is wrong (the offending opcode's offset, the global's or
  * the tensor's name) but not the file's name: the caller adds it.
  */
-int pickle_read_state_dict(const uint8_t *buf, size_t len,
-                           pickle_state_dict **out /* OUT */, char *err,
-                           size_t errlen);
-void pickle_state_dict_free(pickle_state_dict *sd);
+int nn_pickle_read_state_dict(const uint8_t *buf, size_t len,
+                              nn_pickle_state_dict **out /* OUT */, char *err,
+                              size_t errlen);
+void nn_pickle_state_dict_free(nn_pickle_state_dict *sd);
 
 #endif

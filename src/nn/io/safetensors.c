@@ -1,5 +1,5 @@
 /*
- * safetensors.c - the tensor_file reader for HuggingFace safetensors:
+ * safetensors.c - the nn_tensor_file reader for HuggingFace safetensors:
  *
  *   u64 LE  N                      header length
  *   N bytes JSON                   {"name": {"dtype": "F32", "shape": [..],
@@ -8,7 +8,7 @@
  *   ...     data                   offsets are relative to here
  *
  * The header is bounded (MAX_HEADER, and the file), parsed by cJSON, and
- * each entry checked: a supported dtype, a shape of at most TENSOR_MAX_DIMS
+ * each entry checked: a supported dtype, a shape of at most NN_MAX_DIMS
  * non-negative integers whose product does not overflow, offsets that are
  * integers with begin <= end <= data size and end - begin equal to the
  * tensor's byte size, and no two tensors' bytes overlapping. Tensors then
@@ -46,21 +46,21 @@ static int json_uint(const cJSON *v, uint64_t *out)
     return 0;
 }
 
-static int parse_dtype(const char *s, tensor_dtype *dt)
+static int parse_dtype(const char *s, nn_dtype *dt)
 {
     if (strcmp(s, "F32") == 0)
-        *dt = TENSOR_F32;
+        *dt = NN_F32;
     else if (strcmp(s, "F16") == 0)
-        *dt = TENSOR_F16;
+        *dt = NN_F16;
     else if (strcmp(s, "BF16") == 0)
-        *dt = TENSOR_BF16;
+        *dt = NN_BF16;
     else
         return -1;
     return 0;
 }
 
-static int read_entry(tensor_file *tf, const cJSON *item, const uint8_t *data,
-                      uint64_t data_len, tensor *t, span *sp, char *err,
+static int read_entry(nn_tensor_file *tf, const cJSON *item, const uint8_t *data,
+                      uint64_t data_len, nn_tensor *t, span *sp, char *err,
                       size_t errlen)
 {
     const char *name = item->string;
@@ -92,10 +92,10 @@ static int read_entry(tensor_file *tf, const cJSON *item, const uint8_t *data,
     cJSON_ArrayForEach(dim, shape) {
         uint64_t v;
 
-        if (ndim == TENSOR_MAX_DIMS || json_uint(dim, &v) != 0 ||
+        if (ndim == NN_MAX_DIMS || json_uint(dim, &v) != 0 ||
             v > (uint64_t)MAX_NUMEL) {
             set_err(err, errlen, "tensor '%s': shape is not a list of at most "
-                    "%d sizes", name, TENSOR_MAX_DIMS);
+                    "%d sizes", name, NN_MAX_DIMS);
             return SAMSEP_ERR_FORMAT;
         }
         t->shape[ndim++] = (int64_t)v;
@@ -115,15 +115,15 @@ static int read_entry(tensor_file *tf, const cJSON *item, const uint8_t *data,
                 "within the %llu data bytes", name, (unsigned long long)data_len);
         return SAMSEP_ERR_FORMAT;
     }
-    nbytes = (uint64_t)t->numel * tensor_dtype_size(t->dtype);
+    nbytes = (uint64_t)t->numel * nn_dtype_size(t->dtype);
     if (end - begin != nbytes) {
         set_err(err, errlen, "tensor '%s': %llu data bytes for %lld elements "
                 "of %s", name, (unsigned long long)(end - begin),
-                (long long)t->numel, tensor_dtype_name(t->dtype));
+                (long long)t->numel, nn_dtype_name(t->dtype));
         return SAMSEP_ERR_FORMAT;
     }
-    t->name = tf_strdup(tf, name);
-    if (t->name == NULL || tf_set_data(tf, t, data + begin) != 0) {
+    t->name = nn_tf_strdup(tf, name);
+    if (t->name == NULL || nn_tf_set_data(tf, t, data + begin) != 0) {
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
@@ -161,7 +161,7 @@ static int check_overlaps(span *sp, int n, char *err, size_t errlen)
     return 0;
 }
 
-int safetensors_read(tensor_file *tf, char *err, size_t errlen)
+int nn_safetensors_read(nn_tensor_file *tf, char *err, size_t errlen)
 {
     const uint8_t *b = tf->base;
     uint64_t hlen = 0, data_len;
@@ -205,7 +205,7 @@ int safetensors_read(tensor_file *tf, char *err, size_t errlen)
         }
         n++;
     }
-    tf->tensors = tf_alloc(tf, (size_t)(n > 0 ? n : 1) * sizeof *tf->tensors);
+    tf->tensors = nn_tf_alloc(tf, (size_t)(n > 0 ? n : 1) * sizeof *tf->tensors);
     spans = malloc((size_t)(n > 0 ? n : 1) * sizeof *spans);
     if (tf->tensors == NULL || spans == NULL) {
         set_err(err, errlen, "out of memory");

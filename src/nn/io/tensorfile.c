@@ -1,12 +1,12 @@
 /*
- * tensorfile.c - tensor_file_open() and the format-independent half of
+ * tensorfile.c - nn_tensor_file_open() and the format-independent half of
  * tensors.h: the file is mapped read-only once, the format is told from its
  * first bytes ("PK" for the zip archive torch.save writes, a little-endian
  * header length followed by '{' for safetensors), and the reader for that
  * format fills in the tensors. Afterwards names are sorted once so that
  * lookups are a binary search and duplicates are refused.
  *
- * The mapping stays until tensor_file_close(), so tensor data points into
+ * The mapping stays until nn_tensor_file_close(), so tensor data points into
  * it without copies. A file truncated by someone else while it is mapped
  * would fault on access; that is the usual contract of memory-mapped model
  * files (GGUF, safetensors) and is not defended against here.
@@ -22,7 +22,7 @@
 #include "core/internal.h"
 #include "nn/io/tensorfile.h"
 
-void *tf_alloc(tensor_file *tf, size_t size)
+void *nn_tf_alloc(nn_tensor_file *tf, size_t size)
 {
     void *p;
 
@@ -41,26 +41,26 @@ void *tf_alloc(tensor_file *tf, size_t size)
     return p;
 }
 
-char *tf_strdup(tensor_file *tf, const char *s)
+char *nn_tf_strdup(nn_tensor_file *tf, const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *p = tf_alloc(tf, n);
+    char *p = nn_tf_alloc(tf, n);
 
     if (p != NULL)
         memcpy(p, s, n);
     return p;
 }
 
-int tf_set_data(tensor_file *tf, tensor *t, const uint8_t *p)
+int nn_tf_set_data(nn_tensor_file *tf, nn_tensor *t, const uint8_t *p)
 {
-    size_t es = tensor_dtype_size(t->dtype), n = (size_t)t->numel * es;
+    size_t es = nn_dtype_size(t->dtype), n = (size_t)t->numel * es;
     void *copy;
 
     if ((uintptr_t)p % es == 0) {
         t->data = p;
         return 0;
     }
-    copy = tf_alloc(tf, n);
+    copy = nn_tf_alloc(tf, n);
     if (copy == NULL)
         return SAMSEP_ERR_NOMEM;
     memcpy(copy, p, n);
@@ -70,16 +70,16 @@ int tf_set_data(tensor_file *tf, tensor *t, const uint8_t *p)
 
 static int cmp_tensor_name(const void *a, const void *b)
 {
-    const tensor *ta = *(const tensor *const *)a, *tb = *(const tensor *const *)b;
+    const nn_tensor *ta = *(const nn_tensor *const *)a, *tb = *(const nn_tensor *const *)b;
 
     return strcmp(ta->name, tb->name);
 }
 
-static int index_names(tensor_file *tf, char *err, size_t errlen)
+static int index_names(nn_tensor_file *tf, char *err, size_t errlen)
 {
     int i;
 
-    tf->sorted = tf_alloc(tf, (size_t)(tf->count > 0 ? tf->count : 1) *
+    tf->sorted = nn_tf_alloc(tf, (size_t)(tf->count > 0 ? tf->count : 1) *
                                   sizeof *tf->sorted);
     if (tf->sorted == NULL) {
         set_err(err, errlen, "out of memory");
@@ -107,7 +107,7 @@ static int host_is_little_endian(void)
 }
 
 /* Read the tensors of tf->base[0..len); the message does not name the file. */
-static int read_any(tensor_file *tf, char *err, size_t errlen)
+static int read_any(nn_tensor_file *tf, char *err, size_t errlen)
 {
     const uint8_t *b = tf->base;
     int rc;
@@ -123,10 +123,10 @@ static int read_any(tensor_file *tf, char *err, size_t errlen)
     if (tf->len >= 4 && b[0] == 'P' && b[1] == 'K' &&
         ((b[2] == 3 && b[3] == 4) || (b[2] == 5 && b[3] == 6))) {
         tf->kind = "pytorch";
-        rc = checkpoint_read(tf, err, errlen);
+        rc = nn_checkpoint_read(tf, err, errlen);
     } else if (tf->len >= 9 && b[8] == '{' && b[6] == 0 && b[7] == 0) {
         tf->kind = "safetensors";
-        rc = safetensors_read(tf, err, errlen);
+        rc = nn_safetensors_read(tf, err, errlen);
     } else {
         set_err(err, errlen, "neither a PyTorch checkpoint (zip archive) nor a "
                 "safetensors file");
@@ -137,7 +137,7 @@ static int read_any(tensor_file *tf, char *err, size_t errlen)
     return index_names(tf, err, errlen);
 }
 
-static int open_bytes(tensor_file *tf, const char *name, tensor_file **out,
+static int open_bytes(nn_tensor_file *tf, const char *name, nn_tensor_file **out,
                       char *err, size_t errlen)
 {
     char msg[1024];
@@ -147,17 +147,17 @@ static int open_bytes(tensor_file *tf, const char *name, tensor_file **out,
     rc = read_any(tf, msg, sizeof msg);
     if (rc != 0) {
         set_err(err, errlen, "%s: %s", name, msg);
-        tensor_file_close(tf);
+        nn_tensor_file_close(tf);
         return rc;
     }
     *out = tf;
     return 0;
 }
 
-int tensor_file_open_memory(const void *data, size_t len, const char *name,
-                            tensor_file **out, char *err, size_t errlen)
+int nn_tensor_file_open_memory(const void *data, size_t len, const char *name,
+                               nn_tensor_file **out, char *err, size_t errlen)
 {
-    tensor_file *tf;
+    nn_tensor_file *tf;
 
     *out = NULL;
     tf = calloc(1, sizeof *tf);
@@ -170,10 +170,10 @@ int tensor_file_open_memory(const void *data, size_t len, const char *name,
     return open_bytes(tf, name, out, err, errlen);
 }
 
-int tensor_file_open(const char *path, tensor_file **out, char *err,
-                     size_t errlen)
+int nn_tensor_file_open(const char *path, nn_tensor_file **out, char *err,
+                        size_t errlen)
 {
-    tensor_file *tf;
+    nn_tensor_file *tf;
     struct stat st;
     void *map;
     int fd;
@@ -224,7 +224,7 @@ int tensor_file_open(const char *path, tensor_file **out, char *err,
     return open_bytes(tf, path, out, err, errlen);
 }
 
-void tensor_file_release(tensor_file *tf, const char *prefix)
+void nn_tensor_file_release(nn_tensor_file *tf, const char *prefix)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), plen;
     const uint8_t *map;
@@ -235,9 +235,9 @@ void tensor_file_release(tensor_file *tf, const char *prefix)
     map = tf->map;
     plen = strlen(prefix);
     for (i = 0; i < tf->count; i++) {
-        const tensor *t = &tf->tensors[i];
+        const nn_tensor *t = &tf->tensors[i];
         const uint8_t *d = t->data;
-        size_t bytes = (size_t)t->numel * tensor_dtype_size(t->dtype);
+        size_t bytes = (size_t)t->numel * nn_dtype_size(t->dtype);
         size_t start, end;
 
         if (strncmp(t->name, prefix, plen) != 0 || d < map ||
@@ -251,7 +251,7 @@ void tensor_file_release(tensor_file *tf, const char *prefix)
     }
 }
 
-void tensor_file_close(tensor_file *tf)
+void nn_tensor_file_close(nn_tensor_file *tf)
 {
     size_t i;
 
@@ -265,22 +265,22 @@ void tensor_file_close(tensor_file *tf)
     free(tf);
 }
 
-const char *tensor_file_kind(const tensor_file *tf)
+const char *nn_tensor_file_kind(const nn_tensor_file *tf)
 {
     return tf->kind;
 }
 
-int tensor_file_count(const tensor_file *tf)
+int nn_tensor_file_count(const nn_tensor_file *tf)
 {
     return tf->count;
 }
 
-const tensor *tensor_file_at(const tensor_file *tf, int index)
+const nn_tensor *nn_tensor_file_at(const nn_tensor_file *tf, int index)
 {
     return index >= 0 && index < tf->count ? &tf->tensors[index] : NULL;
 }
 
-const tensor *tensor_file_find(const tensor_file *tf, const char *name)
+const nn_tensor *nn_tensor_file_find(const nn_tensor_file *tf, const char *name)
 {
     int lo = 0, hi = tf->count;
 
@@ -298,17 +298,17 @@ const tensor *tensor_file_find(const tensor_file *tf, const char *name)
     return NULL;
 }
 
-size_t tensor_dtype_size(tensor_dtype dt)
+size_t nn_dtype_size(nn_dtype dt)
 {
-    return dt == TENSOR_F32 ? 4 : 2;
+    return dt == NN_F32 ? 4 : 2;
 }
 
-const char *tensor_dtype_name(tensor_dtype dt)
+const char *nn_dtype_name(nn_dtype dt)
 {
     switch (dt) {
-    case TENSOR_F32: return "F32";
-    case TENSOR_F16: return "F16";
-    case TENSOR_BF16: return "BF16";
+    case NN_F32: return "F32";
+    case NN_F16: return "F16";
+    case NN_BF16: return "BF16";
     }
     return "?";
 }
@@ -334,23 +334,23 @@ static uint32_t half_bits_to_float_bits(uint16_t h)
     return sign | ((uint32_t)(113 - shift) << 23) | ((mant & 0x3FFu) << 13);
 }
 
-void tensor_to_f32(const tensor *t, float *out)
+void nn_tensor_to_f32(const nn_tensor *t, float *out)
 {
     const uint8_t *p = t->data;
     int64_t i;
 
     switch (t->dtype) {
-    case TENSOR_F32:
+    case NN_F32:
         memcpy(out, p, (size_t)t->numel * 4);
         break;
-    case TENSOR_F16:
+    case NN_F16:
         for (i = 0; i < t->numel; i++) {
             uint32_t b = half_bits_to_float_bits((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
 
             memcpy(&out[i], &b, 4);
         }
         break;
-    case TENSOR_BF16:
+    case NN_BF16:
         for (i = 0; i < t->numel; i++) {
             uint32_t b = ((uint32_t)p[2 * i] << 16) | ((uint32_t)p[2 * i + 1] << 24);
 

@@ -33,12 +33,12 @@
 #define LOCAL_LEN 30u
 #define MAX_COMMENT 65535u
 
-struct zip_archive {
+struct nn_zip_archive {
     const uint8_t *buf;
     size_t len;
     size_t count;
-    zip_entry *entries;  /* [count], central-directory order */
-    const zip_entry **sorted;  /* [count] the entries sorted by name */
+    nn_zip_entry *entries;  /* [count], central-directory order */
+    const nn_zip_entry **sorted;  /* [count] the entries sorted by name */
     char *names;         /* all names, NUL-terminated, back to back */
 };
 
@@ -226,7 +226,7 @@ static int apply_zip64_extra(const uint8_t *extra, size_t n, uint64_t *size,
     return need_size || need_comp || need_off ? -1 : 0;
 }
 
-static int parse_entry(zip_archive *z, const cd_info *cd, uint64_t *pos,
+static int parse_entry(nn_zip_archive *z, const cd_info *cd, uint64_t *pos,
                        size_t index, char **name_out, char *err, size_t errlen)
 {
     const uint8_t *buf = z->buf;
@@ -234,7 +234,7 @@ static int parse_entry(zip_archive *z, const cd_info *cd, uint64_t *pos,
     uint64_t cd_end = cd->offset + cd->size, after, local_off, data_off;
     uint16_t nlen, xlen, clen, disk, lnlen, lxlen;
     uint32_t size32, comp32, off32;
-    zip_entry *e = &z->entries[index];
+    nn_zip_entry *e = &z->entries[index];
     char *name = *name_out;
 
     if (!span_ok(*pos, CENTRAL_LEN, cd_end) || rd32(buf + *pos) != SIG_CENTRAL) {
@@ -312,16 +312,16 @@ static int parse_entry(zip_archive *z, const cd_info *cd, uint64_t *pos,
 
 static int cmp_entry_name(const void *a, const void *b)
 {
-    const zip_entry *ea = *(const zip_entry *const *)a;
-    const zip_entry *eb = *(const zip_entry *const *)b;
+    const nn_zip_entry *ea = *(const nn_zip_entry *const *)a;
+    const nn_zip_entry *eb = *(const nn_zip_entry *const *)b;
 
     return strcmp(ea->name, eb->name);
 }
 
-int zip_open_memory(const uint8_t *buf, size_t len, zip_archive **out,
-                    char *err, size_t errlen)
+int nn_zip_open_memory(const uint8_t *buf, size_t len, nn_zip_archive **out,
+                       char *err, size_t errlen)
 {
-    zip_archive *z;
+    nn_zip_archive *z;
     cd_info cd;
     uint64_t pos;
     size_t i;
@@ -354,7 +354,7 @@ int zip_open_memory(const uint8_t *buf, size_t len, zip_archive **out,
     for (i = 0; i < z->count; i++) {
         rc = parse_entry(z, &cd, &pos, i, &name, err, errlen);
         if (rc != 0) {
-            zip_close(z);
+            nn_zip_close(z);
             return rc;
         }
         z->sorted[i] = &z->entries[i];
@@ -365,7 +365,7 @@ int zip_open_memory(const uint8_t *buf, size_t len, zip_archive **out,
 
         if (strcmp(a, z->sorted[i]->name) == 0) {
             set_err(err, errlen, "zip archive holds two entries named '%s'", a);
-            zip_close(z);
+            nn_zip_close(z);
             return SAMSEP_ERR_FORMAT;
         }
     }
@@ -373,12 +373,12 @@ int zip_open_memory(const uint8_t *buf, size_t len, zip_archive **out,
     return 0;
 
 nomem:
-    zip_close(z);
+    nn_zip_close(z);
     set_err(err, errlen, "out of memory reading the zip directory");
     return SAMSEP_ERR_NOMEM;
 }
 
-void zip_close(zip_archive *z)
+void nn_zip_close(nn_zip_archive *z)
 {
     if (z == NULL)
         return;
@@ -388,17 +388,17 @@ void zip_close(zip_archive *z)
     free(z);
 }
 
-size_t zip_count(const zip_archive *z)
+size_t nn_zip_count(const nn_zip_archive *z)
 {
     return z->count;
 }
 
-const zip_entry *zip_entry_at(const zip_archive *z, size_t index)
+const nn_zip_entry *nn_zip_entry_at(const nn_zip_archive *z, size_t index)
 {
     return index < z->count ? &z->entries[index] : NULL;
 }
 
-const zip_entry *zip_find(const zip_archive *z, const char *name)
+const nn_zip_entry *nn_zip_find(const nn_zip_archive *z, const char *name)
 {
     size_t lo = 0, hi = z->count;
 
@@ -416,9 +416,9 @@ const zip_entry *zip_find(const zip_archive *z, const char *name)
     return NULL;
 }
 
-int zip_entry_data(const zip_archive *z, const zip_entry *e,
-                   const uint8_t **data, uint64_t *size, char *err,
-                   size_t errlen)
+int nn_zip_entry_data(const nn_zip_archive *z, const nn_zip_entry *e,
+                      const uint8_t **data, uint64_t *size, char *err,
+                      size_t errlen)
 {
     *data = NULL;
     *size = 0;
@@ -443,7 +443,7 @@ int zip_entry_data(const zip_archive *z, const zip_entry *e,
     return 0;
 }
 
-int zip_entry_crc_ok(const zip_archive *z, const zip_entry *e)
+int nn_zip_entry_crc_ok(const nn_zip_archive *z, const nn_zip_entry *e)
 {
     uint32_t table[256], crc = 0xFFFFFFFFu;
     const uint8_t *p;

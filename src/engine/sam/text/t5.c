@@ -1,7 +1,7 @@
 /*
  * t5.c - the T5 encoder stack on the kernels of kernels.h.
  *
- * Opening reads config.json (cJSON), maps the weights through tensor_file
+ * Opening reads config.json (cJSON), maps the weights through nn_tensor_file
  * and checks every tensor's shape against the config before anything runs;
  * F32 weights are used in place from the mapping, F16/BF16 ones converted
  * once. The forward pass (t5_encoder_run) is straight-line code over
@@ -44,7 +44,7 @@ typedef struct t5_block {
 struct t5_encoder {
     kctx *k;
     int own_k;
-    tensor_file *tf;
+    nn_tensor_file *tf;
     void **owned;       /* converted weights */
     int n_owned;
 
@@ -137,7 +137,7 @@ static int parse_config(const char *path, t5_config *c, char *err,
                         size_t errlen)
 {
     int rc;
-    cJSON *root = json_file_load(path, &rc, err, errlen);
+    cJSON *root = nn_json_load(path, &rc, err, errlen);
     const cJSON *it;
     const char *ffp = "relu", *act;
 
@@ -217,7 +217,7 @@ static int parse_config(const char *path, t5_config *c, char *err,
 static int weight(t5_encoder *e, const char *name, int ndim, int64_t d0,
                   int64_t d1, const float **out, char *err, size_t errlen)
 {
-    const tensor *t = tensor_file_find(e->tf, name);
+    const nn_tensor *t = nn_tensor_file_find(e->tf, name);
     float *copy;
     void **grown;
 
@@ -235,7 +235,7 @@ static int weight(t5_encoder *e, const char *name, int ndim, int64_t d0,
                     name, (long long)d0, t->ndim, (long long)(t->ndim > 0 ? t->shape[0] : 0));
         return SAMSEP_ERR_FORMAT;
     }
-    if (t->dtype == TENSOR_F32 && ((uintptr_t)t->data & 3) == 0) {
+    if (t->dtype == NN_F32 && ((uintptr_t)t->data & 3) == 0) {
         *out = t->data;
         return SAMSEP_OK;
     }
@@ -250,7 +250,7 @@ static int weight(t5_encoder *e, const char *name, int ndim, int64_t d0,
     }
     e->owned = grown;
     e->owned[e->n_owned++] = copy;
-    tensor_to_f32(t, copy);
+    nn_tensor_to_f32(t, copy);
     *out = copy;
     return SAMSEP_OK;
 }
@@ -258,12 +258,12 @@ static int weight(t5_encoder *e, const char *name, int ndim, int64_t d0,
 static int load_weights(t5_encoder *e, char *err, size_t errlen)
 {
     char nm[T5_MAX_NAME];
-    const tensor *emb;
+    const nn_tensor *emb;
     int i, rc;
 
-    emb = tensor_file_find(e->tf, "shared.weight");
+    emb = nn_tensor_file_find(e->tf, "shared.weight");
     if (emb == NULL)
-        emb = tensor_file_find(e->tf, "encoder.embed_tokens.weight");
+        emb = nn_tensor_file_find(e->tf, "encoder.embed_tokens.weight");
     if (emb == NULL) {
         set_err(err, errlen, "missing tensor shared.weight (or encoder.embed_tokens.weight)");
         return SAMSEP_ERR_FORMAT;
@@ -300,10 +300,10 @@ static int load_weights(t5_encoder *e, char *err, size_t errlen)
         W2(o, "0.SelfAttention.o.weight", e->D, e->HD);
         W2(wo, "1.DenseReluDense.wo.weight", e->D, e->F);
         snprintf(nm, sizeof nm, "encoder.block.%d.layer.1.DenseReluDense.%s.weight", i, wi);
-        if (tensor_file_find(e->tf, nm) == NULL) {
+        if (nn_tensor_file_find(e->tf, nm) == NULL) {
             snprintf(nm, sizeof nm, "encoder.block.%d.layer.1.DenseReluDense.%s.weight", i,
                      e->gated ? "wi" : "wi_0");
-            if (tensor_file_find(e->tf, nm) != NULL) {
+            if (nn_tensor_file_find(e->tf, nm) != NULL) {
                 set_err(err, errlen, "%s present but config.json says feed_forward_proj is %s",
                         nm, e->gated ? "gated" : "not gated");
                 return SAMSEP_ERR_FORMAT;
@@ -318,7 +318,7 @@ static int load_weights(t5_encoder *e, char *err, size_t errlen)
 #undef W2
     }
     snprintf(nm, sizeof nm, "encoder.block.%d.layer.0.layer_norm.weight", e->layers);
-    if (tensor_file_find(e->tf, nm) != NULL) {
+    if (nn_tensor_file_find(e->tf, nm) != NULL) {
         set_err(err, errlen, "the weights have more encoder blocks than num_layers = %d",
                 e->layers);
         return SAMSEP_ERR_FORMAT;
@@ -441,7 +441,7 @@ static int open_common(const char *dir, kctx *k, int own_k, t5_encoder **out,
         }
     }
     fclose(probe);
-    rc = tensor_file_open(path, &e->tf, err, errlen);
+    rc = nn_tensor_file_open(path, &e->tf, err, errlen);
     if (rc != SAMSEP_OK)
         goto fail;
     e->blocks = calloc((size_t)e->layers, sizeof *e->blocks);
@@ -505,7 +505,7 @@ void t5_encoder_close(t5_encoder *e)
         free(e->owned[i]);
     free(e->owned);
     free(e->blocks);
-    tensor_file_close(e->tf);
+    nn_tensor_file_close(e->tf);
     if (e->own_k)
         kctx_destroy(e->k);
     free(e);
