@@ -30,13 +30,13 @@
 #include "engine/sam/dacvae.h"
 #include "nn/kernels.h"
 #include "npy.h"
-#include "nn/io/tensors.h"
+#include "nn/weights.h"
 #include "samsep.h"
 
 #define TOL 1e-5
 
 static const char *g_ref;
-static nn_tensor_file *g_tf;
+static nn_weights *g_ws;
 
 static void load(const char *cs, const char *name, arr *a)
 {
@@ -157,7 +157,7 @@ static int setup(void **state)
     char path[4096], err[512];
     (void)state;
     snprintf(path, sizeof path, "%s/codec/checkpoint.pt", g_ref);
-    if (nn_tensor_file_open(path, &g_tf, err, sizeof err) != SAMSEP_OK) {
+    if (nn_weights_open(path, &g_ws, err, sizeof err) != SAMSEP_OK) {
         print_error("%s\n", err);
         return -1;
     }
@@ -167,8 +167,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    nn_tensor_file_close(g_tf);
-    g_tf = NULL;
+    nn_weights_close(g_ws);
+    g_ws = NULL;
     return 0;
 }
 
@@ -183,7 +183,7 @@ static codec_h open_codec(int threads)
     char err[512] = "";
     if (kctx_create(threads, &h.k, err, sizeof err) != SAMSEP_OK)
         fail_msg("kctx_create: %s", err);
-    if (dacvae_open(g_tf, "audio_codec.", h.k, &h.c, err, sizeof err) != SAMSEP_OK)
+    if (dacvae_open(g_ws, "audio_codec.", h.k, &h.c, err, sizeof err) != SAMSEP_OK)
         fail_msg("dacvae_open: %s", err);
     return h;
 }
@@ -390,18 +390,17 @@ static void test_round_trip_threads(void **state)
 static void test_safetensors(void **state)
 {
     codec_h h = open_codec(2);
-    nn_tensor_file *tf2 = NULL;
+    nn_weights *ws2 = NULL;
     dacvae *c2 = NULL;
     arr in, msg;
     float f1[8 * 5], f2[8 * 5], *w1, *w2;
     char path[4096], err[512] = "";
     (void)state;
     snprintf(path, sizeof path, "%s/full/checkpoint.safetensors", g_ref);
-    if (nn_tensor_file_open(path, &tf2, err, sizeof err) != SAMSEP_OK)
+    if (nn_weights_open(path, &ws2, err, sizeof err) != SAMSEP_OK)
         fail_msg("%s", err);
-    if (dacvae_open(tf2, "audio_codec.", h.k, &c2, err, sizeof err) != SAMSEP_OK)
+    if (dacvae_open(ws2, "audio_codec.", h.k, &c2, err, sizeof err) != SAMSEP_OK)
         fail_msg("dacvae_open: %s", err);
-    nn_tensor_file_close(tf2); /* the codec owns its weights */
     load("enc_N9600_nopad", "in_waveform", &in);
     load("enc_dec_N12297", "dec_message", &msg);
     assert_int_equal(in.n, 9600);
@@ -420,6 +419,7 @@ static void test_safetensors(void **state)
     free(in.d);
     free(msg.d);
     dacvae_close(c2);
+    nn_weights_close(ws2);
     close_codec(&h);
 }
 
@@ -438,7 +438,7 @@ static void test_bad_args(void **state)
 
     assert_int_equal(dacvae_open(NULL, "audio_codec.", h.k, &c2, err, sizeof err),
                      SAMSEP_ERR_INVALID);
-    assert_int_equal(dacvae_open(g_tf, "nope.", h.k, &c2, err, sizeof err),
+    assert_int_equal(dacvae_open(g_ws, "nope.", h.k, &c2, err, sizeof err),
                      SAMSEP_ERR_FORMAT);
     assert_null(c2);
     print_message("    wrong prefix: %s\n", err);

@@ -30,7 +30,7 @@
 
 #include "engine/sam/dit.h"
 #include "npy.h"
-#include "nn/io/tensors.h"
+#include "nn/weights.h"
 #include "samsep.h"
 
 #define TOL_LAYER 1e-5
@@ -70,7 +70,7 @@ static double check(const char *what, const float *out, const float *ref,
 /* ---- model ------------------------------------------------------------- */
 
 typedef struct model {
-    nn_tensor_file *tf;
+    nn_weights *ws;
     cJSON *cfg;
     kctx *k;
     dit_model *m;
@@ -108,14 +108,14 @@ static void model_open(model *mo, const char *dir, const char *file,
     int rc;
     memset(mo, 0, sizeof *mo);
     snprintf(path, sizeof path, "%s/%s/%s", g_ref, dir, file);
-    rc = nn_tensor_file_open(path, &mo->tf, err, sizeof err);
+    rc = nn_weights_open(path, &mo->ws, err, sizeof err);
     if (rc != SAMSEP_OK)
-        fail_msg("tensor_file_open: %s", err);
+        fail_msg("nn_weights_open: %s", err);
     mo->cfg = read_config(dir);
     rc = kctx_create(threads, &mo->k, err, sizeof err);
     if (rc != SAMSEP_OK)
         fail_msg("kctx_create: %s", err);
-    rc = dit_open(mo->tf, mo->cfg, mo->k, &mo->m, err, sizeof err);
+    rc = dit_open(mo->ws, mo->cfg, mo->k, &mo->m, err, sizeof err);
     if (rc != SAMSEP_OK)
         fail_msg("dit_open: %s", err);
 }
@@ -125,7 +125,7 @@ static void model_close(model *mo)
     dit_close(mo->m);
     kctx_destroy(mo->k);
     cJSON_Delete(mo->cfg);
-    nn_tensor_file_close(mo->tf);
+    nn_weights_close(mo->ws);
 }
 
 /* Valid-prefix lengths of a [B, N] 0/1 mask (must be a prefix). */
@@ -707,34 +707,34 @@ static void test_bad_input(void **state)
 
     /* open: NULLs, configs that do not match the checkpoint */
     assert_int_equal(dit_open(NULL, mo.cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_open(mo.tf, NULL, mo.k, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_open(mo.tf, mo.cfg, NULL, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_open(mo.tf, mo.cfg, mo.k, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_open(mo.ws, NULL, mo.k, &m, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_open(mo.ws, mo.cfg, NULL, &m, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_open(mo.ws, mo.cfg, mo.k, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
     cfg = cJSON_Duplicate(mo.cfg, 1);
     tr = cJSON_GetObjectItemCaseSensitive(cfg, "transformer");
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "n_layers", cJSON_CreateNumber(3));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_open(mo.ws, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "transformer.layers.2"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "n_layers", cJSON_CreateNumber(1));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_open(mo.ws, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "more DiT layers"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "n_layers", cJSON_CreateNumber(2));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "dim", cJSON_CreateNumber(128));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(128));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_open(mo.ws, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "do not match"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "dim", cJSON_CreateNumber(64));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity", cJSON_CreateString("gelu"));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_open(mo.ws, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity", cJSON_CreateString("swiglu"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(32));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_open(mo.ws, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(64));
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "in_channels", cJSON_CreateNumber(32));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_open(mo.ws, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "in_channels", cJSON_CreateNumber(48));
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "transformer");
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_open(mo.ws, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_null(m);
     cJSON_Delete(cfg);
 

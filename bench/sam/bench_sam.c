@@ -43,6 +43,7 @@
 #include "engine/sam/sam.h"
 #include "engine/sam/text/t5.h"
 #include "nn/io/tensors.h"
+#include "nn/weights.h"
 #include "engine/sam/text/tokenizer.h"
 #include "samsep.h"
 
@@ -636,7 +637,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
                        int interleave_rounds, int skip_codec)
 {
     char path[4096], err[1024];
-    nn_tensor_file *tf = NULL;
+    nn_weights *ws = NULL;
     kctx *k = NULL;
     dacvae *codec = NULL;
     dit_model *dit = NULL;
@@ -664,13 +665,13 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     snprintf(path, sizeof path, "%s/checkpoint.pt", dir);
     if (file_size(path) < 0)
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
-    if (nn_tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
-        die("tensor_file_open", err);
+    if (nn_weights_open(path, &ws, err, sizeof err) != SAMSEP_OK)
+        die("nn_weights_open", err);
     if (kctx_create(threads, &k, err, sizeof err) != SAMSEP_OK)
         die("kctx_create", err);
-    if (dacvae_open(tf, "audio_codec.", k, &codec, err, sizeof err) != SAMSEP_OK)
+    if (dacvae_open(ws, "audio_codec.", k, &codec, err, sizeof err) != SAMSEP_OK)
         die("dacvae_open", err);
-    if (dit_open(tf, cfg, k, &dit, err, sizeof err) != SAMSEP_OK)
+    if (dit_open(ws, cfg, k, &dit, err, sizeof err) != SAMSEP_OK)
         die("dit_open", err);
     snprintf(path, sizeof path, "%s/t5", dir);
     if (t5_encoder_open_ctx(path, k, &t5, err, sizeof err) != SAMSEP_OK)
@@ -745,12 +746,12 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         c.dr[i] = cJSON_GetArrayItem(jget(cc, "decoder_rates"), i)->valueint;
     }
     {
-        const nn_tensor *t = nn_tensor_file_find(
-            tf, "audio_codec.decoder.wm_model.encoder_block.post.0.lstm.weight_hh_l0");
-        const nn_tensor *m = nn_tensor_file_find(
-            tf, "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight");
-        const nn_tensor *p = nn_tensor_file_find(
-            tf, "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
+        const nn_tensor *t = nn_weights_find(
+            ws, "audio_codec.decoder.wm_model.encoder_block.post.0.lstm.weight_hh_l0");
+        const nn_tensor *m = nn_weights_find(
+            ws, "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight");
+        const nn_tensor *p = nn_weights_find(
+            ws, "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
 
         c.wm_hidden = t != NULL ? (int)t->shape[1] : 512;
         c.wm_out = m != NULL ? (int)m->shape[1] : 128;
@@ -898,7 +899,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     dit_close(dit);
     dacvae_close(codec);
     kctx_destroy(k);
-    nn_tensor_file_close(tf);
+    nn_weights_close(ws);
     cJSON_Delete(cfg);
 }
 

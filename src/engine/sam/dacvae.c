@@ -4,9 +4,9 @@
  * Opening walks the checkpoint's tensor names the way dacvae builds its
  * modules - encoder.block.<i>, decoder.model.<i>.block.<j>, the watermark's
  * wm_model.* - takes every size from the tensor shapes, checks that
- * neighbouring layers agree, and copies the weights into memory the codec
- * owns, folding weight norm (w = v * g / ||v||, the norm over all dims but
- * the first: per output channel of a Conv1d, per INPUT channel of a
+ * neighbouring layers agree, and loads the weights through nn_weight(),
+ * folding weight norm (w = v * g / ||v||, the norm over all dims but the
+ * first: per output channel of a Conv1d, per INPUT channel of a
  * ConvTranspose1d, whose weight is [C_in, C_out, K]).
  *
  * The forward passes run one batch row at a time over three working
@@ -56,6 +56,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "nn/weights.h"
 
 #define MAX_BLOCKS 16
 #define MAX_LSTM_LAYERS 8
@@ -67,19 +68,19 @@ typedef enum pad_kind {
 } pad_kind;
 
 typedef struct conv {
-    float *w, *b; /* [cout, cin, k], [cout] */
+    const float *w, *b; /* [cout, cin, k], [cout] */
     int64_t cin, cout, k, stride, dil;
     pad_kind pad;
 } conv;
 
 typedef struct convt {
-    float *w, *b; /* [cin, cout, k], [cout] */
+    const float *w, *b; /* [cin, cout, k], [cout] */
     int64_t cin, cout, k, stride;
     int causal;   /* 1: no padding, drop the last k - stride samples */
 } convt;
 
 typedef struct snake {
-    float *alpha; /* [ch] */
+    const float *alpha; /* [ch] */
     int64_t ch;
 } snake;
 
@@ -111,14 +112,12 @@ typedef struct dec_block {
 typedef struct lstm {
     int layers;
     int64_t hidden;
-    float *w_ih[MAX_LSTM_LAYERS], *w_hh[MAX_LSTM_LAYERS]; /* [4H, H] */
-    float *b_ih[MAX_LSTM_LAYERS], *b_hh[MAX_LSTM_LAYERS]; /* [4H] */
+    const float *w_ih[MAX_LSTM_LAYERS], *w_hh[MAX_LSTM_LAYERS]; /* [4H, H] */
+    const float *b_ih[MAX_LSTM_LAYERS], *b_hh[MAX_LSTM_LAYERS]; /* [4H] */
 } lstm;
 
 struct dacvae {
     kctx *k;
-    void **owned; /* weights */
-    int n_owned, cap_owned;
 
     /* sizes */
     int64_t hop, up, wm_down;  /* encoder, decoder, watermark products */
@@ -140,7 +139,7 @@ struct dacvae {
     snake wm_pre_snake;
     conv wm_pre_conv, wm_pre_conv2, wm_post_conv, wm_dec_pre, wm_dec_post;
     lstm wm_enc_lstm, wm_dec_lstm;
-    float *msg_emb; /* [2 * bits, d_wm] */
+    const float *msg_emb; /* [2 * bits, d_wm] */
 
     /* working memory, grown per call */
     size_t cap;        /* floats in each of buf[0..2] */
@@ -157,55 +156,50 @@ struct dacvae {
 
 /* ---- loading ------------------------------------------------------------ */
 
+#define TRY(e)                                                                 \
+    do {                                                                       \
+        int rc_ = (e);                                                         \
+        if (rc_ != SAMSEP_OK)                                                  \
+            return rc_;                                                        \
+    } while (0)
+
 typedef struct loader {
-    const nn_tensor_file *tf;
-    const char *prefix;
+    nn_weights *ws;      /* names relative to the codec's prefix */
+    const char *prefix;  /* for messages */
     dacvae *c;
     char *err;
     size_t errlen;
 } loader;
 
-static const nn_tensor *find(loader *ld, const char *fmt, ...) SAMSEP_PRINTF(2, 3);
-static const nn_tensor *find(loader *ld, const char *fmt, ...)
+static const nn_tensor *find(loader *ld, char *name, const char *fmt, ...)
+    SAMSEP_PRINTF(3, 4);
+/* The tensor named by fmt, or NULL; its name (without the prefix) is left
+ * in name[NAME_LEN]. */
+static const nn_tensor *find(loader *ld, char *name, const char *fmt, ...)
 {
-    char name[NAME_LEN];
-    size_t n = strlen(ld->prefix);
     va_list ap;
-    if (n >= sizeof name)
-        return NULL;
-    memcpy(name, ld->prefix, n);
     va_start(ap, fmt);
-    vsnprintf(name + n, sizeof name - n, fmt, ap);
+    vsnprintf(name, NAME_LEN, fmt, ap);
     va_end(ap);
-    return nn_tensor_file_find(ld->tf, name);
+    return nn_weights_find(ld->ws, name);
 }
 
-static float *own(dacvae *c, size_t floats)
+static nn_dims dims_of(const nn_tensor *t)
 {
-    float *p;
-    if (c->n_owned == c->cap_owned) {
-        int nc = c->cap_owned ? 2 * c->cap_owned : 64;
-        void **o = realloc(c->owned, (size_t)nc * sizeof *o);
-        if (o == NULL)
-            return NULL;
-        c->owned = o;
-        c->cap_owned = nc;
-    }
-    p = malloc((floats ? floats : 1) * sizeof(float));
-    if (p != NULL)
-        c->owned[c->n_owned++] = p;
-    return p;
+    nn_dims d;
+    int i;
+    d.n = t->ndim;
+    for (i = 0; i < t->ndim; i++)
+        d.d[i] = t->shape[i];
+    return d;
 }
 
-static float *take(loader *ld, const nn_tensor *t)
+/* The tensor t found as `name` as float32 weight memory: in place, or a
+ * converted copy. Error from the loader when NULL. */
+static int take(loader *ld, const char *name, const nn_tensor *t, const float **out)
 {
-    float *p = own(ld->c, (size_t)t->numel);
-    if (p == NULL) {
-        set_err(ld->err, ld->errlen, "out of memory");
-        return NULL;
-    }
-    nn_tensor_to_f32(t, p);
-    return p;
+    *out = nn_weight(ld->ws, name, dims_of(t), NN_F32);
+    return *out != NULL ? SAMSEP_OK : nn_weights_status(ld->ws, ld->err, ld->errlen);
 }
 
 static int missing(loader *ld, const char *name)
@@ -240,77 +234,73 @@ static int shape3(const nn_tensor *t, const int64_t want[3])
     return 1;
 }
 
+/* v * (g / ||v||) per row of v [n0, rest], the norm in float32 as torch. */
+static void fold_weight_norm(float *v, const float *g, int64_t n0, int64_t rest)
+{
+    int64_t i, j;
+    for (i = 0; i < n0; i++) {
+        float *r = v + i * rest, s;
+        double ss = 0.0;
+        for (j = 0; j < rest; j++)
+            ss += (double)r[j] * (double)r[j];
+        s = g[i] / (float)sqrt(ss);
+        for (j = 0; j < rest; j++)
+            r[j] *= s;
+    }
+}
+
 /*
  * The weight [d0, d1, d2] of module `name`: plain "weight", or weight norm
  * ("weight_g" [d0,1,1] + "weight_v", or parametrizations.weight.original0/1)
  * folded. dims: wanted sizes (-1 = any), filled in on return.
  */
 static int load_weight(loader *ld, const char *name, int64_t dims[3],
-                       float **out)
+                       const float **out)
 {
-    const nn_tensor *w = find(ld, "%s.weight", name), *g = NULL, *v = NULL;
-    int64_t i, j, n0, rest;
-    float *p;
+    char wn[NAME_LEN], gn[NAME_LEN];
+    const nn_tensor *w = find(ld, wn, "%s.weight", name), *g = NULL;
+    float *v, *gv;
+    int i;
 
     if (w == NULL) {
-        g = find(ld, "%s.weight_g", name);
-        v = find(ld, "%s.weight_v", name);
-        if (g == NULL || v == NULL) {
-            g = find(ld, "%s.parametrizations.weight.original0", name);
-            v = find(ld, "%s.parametrizations.weight.original1", name);
+        g = find(ld, gn, "%s.weight_g", name);
+        w = find(ld, wn, "%s.weight_v", name);
+        if (g == NULL || w == NULL) {
+            g = find(ld, gn, "%s.parametrizations.weight.original0", name);
+            w = find(ld, wn, "%s.parametrizations.weight.original1", name);
         }
-        if (g == NULL || v == NULL) {
-            char nm[NAME_LEN];
-            snprintf(nm, sizeof nm, "%s.weight", name);
-            return missing(ld, nm);
+        if (g == NULL || w == NULL) {
+            snprintf(wn, sizeof wn, "%s.weight", name);
+            return missing(ld, wn);
         }
-        w = v;
     }
     if (!shape3(w, dims))
         return bad_shape(ld, name, w);
     for (i = 0; i < 3; i++)
         dims[i] = w->shape[i];
-    n0 = dims[0];
-    rest = dims[1] * dims[2];
-    if (g != NULL && (g->numel != n0 || g->shape[0] != n0))
+    if (g == NULL)
+        return take(ld, wn, w, out);
+    if (g->numel != dims[0] || g->shape[0] != dims[0])
         return bad_shape(ld, name, g);
-    if ((p = take(ld, w)) == NULL)
-        return SAMSEP_ERR_NOMEM;
-    if (g != NULL) {
-        float *gv = malloc((size_t)n0 * sizeof *gv);
-        if (gv == NULL) {
-            set_err(ld->err, ld->errlen, "out of memory");
-            return SAMSEP_ERR_NOMEM;
-        }
-        nn_tensor_to_f32(g, gv);
-        for (i = 0; i < n0; i++) {
-            float *r = p + i * rest, s;
-            double ss = 0.0;
-            for (j = 0; j < rest; j++)
-                ss += (double)r[j] * (double)r[j];
-            /* torch: v * (g / ||v||), the norm in float32 */
-            s = gv[i] / (float)sqrt(ss);
-            for (j = 0; j < rest; j++)
-                r[j] *= s;
-        }
-        free(gv);
-    }
-    *out = p;
-    return SAMSEP_OK;
+    v = nn_weight_host(ld->ws, wn, dims_of(w));
+    gv = nn_weight_host(ld->ws, gn, dims_of(g));
+    if (v != NULL && gv != NULL)
+        fold_weight_norm(v, gv, dims[0], dims[1] * dims[2]);
+    free(gv);
+    *out = nn_weight_adopt(ld->ws, v, w->numel);
+    return *out != NULL ? SAMSEP_OK : nn_weights_status(ld->ws, ld->err, ld->errlen);
 }
 
 static int load_vec(loader *ld, const char *name, const char *what, int64_t n,
-                    float **out)
+                    const float **out)
 {
-    const nn_tensor *t = find(ld, "%s.%s", name, what);
     char nm[NAME_LEN];
-    snprintf(nm, sizeof nm, "%s.%s", name, what);
+    const nn_tensor *t = find(ld, nm, "%s.%s", name, what);
     if (t == NULL)
         return missing(ld, nm);
     if (t->numel != n || t->ndim < 1 || t->shape[0] != n)
         return bad_shape(ld, nm, t);
-    *out = take(ld, t);
-    return *out != NULL ? SAMSEP_OK : SAMSEP_ERR_NOMEM;
+    return take(ld, nm, t, out);
 }
 
 /* Conv1d weight [cout, cin, k] + bias; -1 = size from the tensor. */
@@ -355,25 +345,16 @@ static int load_convt(loader *ld, convt *ct, const char *name, int64_t cin,
 
 static int load_snake(loader *ld, snake *s, const char *name, int64_t ch)
 {
-    const nn_tensor *t = find(ld, "%s.alpha", name);
     char nm[NAME_LEN];
-    snprintf(nm, sizeof nm, "%s.alpha", name);
+    const nn_tensor *t = find(ld, nm, "%s.alpha", name);
     if (t == NULL)
         return missing(ld, nm);
     if (t->ndim != 3 || t->shape[0] != 1 || t->shape[2] != 1 ||
         (ch >= 0 && t->shape[1] != ch) || t->shape[1] < 1)
         return bad_shape(ld, nm, t);
     s->ch = t->shape[1];
-    s->alpha = take(ld, t);
-    return s->alpha != NULL ? SAMSEP_OK : SAMSEP_ERR_NOMEM;
+    return take(ld, nm, t, &s->alpha);
 }
-
-#define TRY(e)                                                                 \
-    do {                                                                       \
-        int rc_ = (e);                                                         \
-        if (rc_ != SAMSEP_OK)                                                  \
-            return rc_;                                                        \
-    } while (0)
 
 /* The Snake residual unit `name` on dim channels, dilation dil. */
 static int load_ru(loader *ld, res_unit *ru, const char *name, int64_t dim,
@@ -407,7 +388,7 @@ static int load_lstm(loader *ld, lstm *m, const char *name, int64_t hidden)
     char nm[NAME_LEN];
     int l;
     for (l = 0; l < MAX_LSTM_LAYERS; l++)
-        if (find(ld, "%s.weight_ih_l%d", name, l) == NULL)
+        if (find(ld, nm, "%s.weight_ih_l%d", name, l) == NULL)
             break;
     if (l == 0) {
         snprintf(nm, sizeof nm, "%s.weight_ih_l0", name);
@@ -418,18 +399,16 @@ static int load_lstm(loader *ld, lstm *m, const char *name, int64_t hidden)
     for (l = 0; l < m->layers; l++) {
         const nn_tensor *t;
         const char *what[2] = { "weight_ih", "weight_hh" };
-        float **dst[2] = { &m->w_ih[l], &m->w_hh[l] };
+        const float **dst[2] = { &m->w_ih[l], &m->w_hh[l] };
         int i;
         for (i = 0; i < 2; i++) {
-            snprintf(nm, sizeof nm, "%s.%s_l%d", name, what[i], l);
-            t = find(ld, "%s", nm);
+            t = find(ld, nm, "%s.%s_l%d", name, what[i], l);
             if (t == NULL)
                 return missing(ld, nm);
             /* LSTM(hidden, hidden): the block adds its input back */
             if (t->ndim != 2 || t->shape[0] != 4 * hidden || t->shape[1] != hidden)
                 return bad_shape(ld, nm, t);
-            if ((*dst[i] = take(ld, t)) == NULL)
-                return SAMSEP_ERR_NOMEM;
+            TRY(take(ld, nm, t, dst[i]));
         }
         snprintf(nm, sizeof nm, "bias_ih_l%d", l);
         TRY(load_vec(ld, name, nm, 4 * hidden, &m->b_ih[l]));
@@ -458,7 +437,7 @@ static int load_encoder(loader *ld)
     dim = c->enc_in.cout;
     c->enc_dim0 = dim;
     c->hop = 1;
-    for (i = 1; find(ld, "encoder.block.%d.block.4.bias", i) != NULL; i++) {
+    for (i = 1; find(ld, nm, "encoder.block.%d.block.4.bias", i) != NULL; i++) {
         enc_block *eb;
         int64_t s;
         if (i > MAX_BLOCKS)
@@ -518,7 +497,7 @@ static int load_decoder(loader *ld)
     c->dec_dim = dim;
     c->up = 1;
     c->wm_down = 1;
-    for (i = 1; find(ld, "decoder.model.%d.block.1.bias", i) != NULL; i++) {
+    for (i = 1; find(ld, nm, "decoder.model.%d.block.1.bias", i) != NULL; i++) {
         dec_block *db;
         int64_t out;
         if (i > MAX_BLOCKS)
@@ -569,6 +548,7 @@ static int load_watermark(loader *ld)
 {
     dacvae *c = ld->c;
     const nn_tensor *t;
+    char nm[NAME_LEN];
 
     TRY(load_snake(ld, &c->wm_pre_snake, "decoder.wm_model.encoder_block.pre.0",
                    c->dec_out));
@@ -581,15 +561,14 @@ static int load_watermark(loader *ld)
     TRY(load_conv(ld, &c->wm_post_conv, "decoder.wm_model.encoder_block.post.2",
                   -1, c->hidden, -1, 1, 1, PAD_CAUSAL));
     c->d_wm = c->wm_post_conv.cout;
-    t = find(ld, "decoder.wm_model.msg_processor.msg_processor.weight");
+    t = find(ld, nm, "decoder.wm_model.msg_processor.msg_processor.weight");
     if (t == NULL)
         return missing(ld, "decoder.wm_model.msg_processor.msg_processor.weight");
     if (t->ndim != 2 || t->shape[0] < 2 || t->shape[0] % 2 != 0 ||
         t->shape[1] != c->d_wm)
         return bad_shape(ld, "msg_processor", t);
     c->bits = t->shape[0] / 2;
-    if ((c->msg_emb = take(ld, t)) == NULL)
-        return SAMSEP_ERR_NOMEM;
+    TRY(take(ld, nm, t, &c->msg_emb));
     TRY(load_conv(ld, &c->wm_dec_pre, "decoder.wm_model.decoder_block.pre.0",
                   c->hidden, c->d_wm, -1, 1, 1, PAD_CAUSAL));
     TRY(load_lstm(ld, &c->wm_dec_lstm, "decoder.wm_model.decoder_block.pre.1.lstm",
@@ -812,7 +791,7 @@ static int reserve(dacvae *c, const need *n, size_t keep, char *err,
 
 /* ---- open / close ------------------------------------------------------- */
 
-int dacvae_open(const nn_tensor_file *tf, const char *prefix, kctx *k,
+int dacvae_open(nn_weights *ws, const char *prefix, kctx *k,
                 dacvae **out, char *err, size_t errlen)
 {
     dacvae *c;
@@ -821,7 +800,7 @@ int dacvae_open(const nn_tensor_file *tf, const char *prefix, kctx *k,
 
     if (out != NULL)
         *out = NULL;
-    if (tf == NULL || k == NULL || out == NULL) {
+    if (ws == NULL || k == NULL || out == NULL) {
         set_err(err, errlen, "codec: NULL argument");
         return SAMSEP_ERR_INVALID;
     }
@@ -831,8 +810,9 @@ int dacvae_open(const nn_tensor_file *tf, const char *prefix, kctx *k,
         return SAMSEP_ERR_NOMEM;
     }
     c->k = k;
-    ld.tf = tf;
+    ld.ws = ws;
     ld.prefix = prefix != NULL ? prefix : "";
+    nn_weights_set_prefix(ws, ld.prefix);
     ld.c = c;
     ld.err = err;
     ld.errlen = errlen;
@@ -841,6 +821,7 @@ int dacvae_open(const nn_tensor_file *tf, const char *prefix, kctx *k,
         rc = load_decoder(&ld);
     if (rc == SAMSEP_OK)
         rc = load_watermark(&ld);
+    nn_weights_set_prefix(ws, NULL);
     if (rc == SAMSEP_OK) {
         c->cap_lstm = k_lstm_work_floats(1, c->hidden);
         c->lstm_work = malloc(c->cap_lstm * sizeof(float));
@@ -863,9 +844,6 @@ void dacvae_close(dacvae *c)
     int i;
     if (c == NULL)
         return;
-    for (i = 0; i < c->n_owned; i++)
-        free(c->owned[i]);
-    free(c->owned);
     for (i = 0; i < 3; i++)
         free(c->buf[i]);
     free(c->keep);

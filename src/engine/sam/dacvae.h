@@ -9,11 +9,11 @@
  * from the tensor shapes, so the tiny reference codec and the published one
  * open through the same code. Weight-normed convolutions (weight_g/weight_v,
  * or torch's parametrizations.weight.original0/1) are folded once at open
- * into plain weights the codec owns.
+ * into plain weights.
  *
- * Lifetime and threads: the codec copies what it needs out of the
- * nn_tensor_file, which may be closed once dacvae_open returns. The kernel
- * context `k` MUST outlive the codec; it is used only inside
+ * Lifetime and threads: the codec's weights are loaded through `ws` and
+ * belong to it; `ws` MUST outlive the codec, and so MUST the kernel
+ * context `k`, which is used only inside
  * dacvae_encode/dacvae_decode. One thread at a time may call a codec.
  * Working buffers are grown (never shrunk) at the start of a call to fit
  * one batch row of that call's length - rows are run one after another, so
@@ -27,21 +27,21 @@
 #include <stdint.h>
 
 #include "nn/kernels.h"
-#include "nn/io/tensors.h"
+#include "nn/weights.h"
 
 typedef struct dacvae dacvae;
 struct cJSON;
 
 /*
  * Open the codec whose tensors are named `prefix` + "encoder.", "quantizer."
- * and "decoder." in `tf` (prefix e.g. "audio_codec."; "" for a bare DACVAE
+ * and "decoder." in `ws` (prefix e.g. "audio_codec."; "" for a bare DACVAE
  * state_dict). Returns SAMSEP_OK, SAMSEP_ERR_FORMAT (a tensor missing, of
  * an unexpected shape, or sizes that do not fit together),
  * SAMSEP_ERR_INVALID (NULL arguments) or SAMSEP_ERR_NOMEM, with err set:
  * it names the tensor, and the caller says it is the codec's (sam_open:
  * "FILE: codec: tensor audio_codec.X missing").
  */
-int dacvae_open(const nn_tensor_file *tf, const char *prefix, kctx *k,
+int dacvae_open(nn_weights *ws, const char *prefix, kctx *k,
                 dacvae **out /* OUT */, char *err, size_t errlen);
 void dacvae_close(dacvae *c); /* NULL allowed */
 

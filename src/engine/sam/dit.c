@@ -39,8 +39,8 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "nn/weights.h"
 
-#define DIT_MAX_NAME 160
 #define DIT_MAX_DIM (1 << 16)
 
 /* y = w2(silu(w1 x) * w3 x) (+ biases when fc_bias) */
@@ -65,9 +65,6 @@ typedef struct dit_layer {
 
 struct dit_model {
     kctx *k;
-    const nn_tensor_file *tf;
-    void **owned;            /* converted or derived arrays */
-    int n_owned;
 
     /* sizes */
     int64_t D, H, hd, F, C2, Dt, Dv, A, rows, fdim, max_pos;
@@ -79,15 +76,15 @@ struct dit_model {
     const float *proj_b;     /* [D] */
     const float *mproj_w;    /* memory_proj [D, Dt] */
     const float *mproj_b;    /* [D] */
-    float *vconst;           /* [D] */
-    float *anchors;          /* [rows, D] */
-    float *mfreq;            /* [D/2] timestep_emb inv_freq */
+    const float *vconst;     /* [D] */
+    const float *anchors;    /* [rows, D] */
+    const float *mfreq;      /* [D/2] timestep_emb inv_freq */
 
     /* transformer */
     swiglu_w temb_w;         /* freq [fdim] -> D */
     swiglu_w y_w;            /* D -> D */
     const float *y_norm;     /* [D] (context_norm) or NULL */
-    float *tfreq;            /* [fdim/2] t_embedder freqs */
+    const float *tfreq;      /* [fdim/2] t_embedder freqs */
     const float *tblock_w;   /* [6D, D] */
     const float *tblock_b;   /* [6D] or NULL */
     const float *gn1_w, *gn1_b, *cv1_w, *cv1_b;  /* [D], [D], [D, D, 3], [D] */
@@ -341,132 +338,34 @@ static int parse_config(dit_model *m, const cJSON *root,
 
 /* ---- weights ---------------------------------------------------------- */
 
-static float *own(dit_model *m, size_t n)
+/* "<prefix>.<w>.weight" [d0, d1] and, with bias, "<prefix>.<w>.bias" [d0]. */
+static void lin(nn_weights *ws, const char *prefix, const char *w, int64_t d0,
+                int64_t d1, int bias, const float **W, const float **b)
 {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    void **g;
-    if (p == NULL)
-        return NULL;
-    g = realloc(m->owned, ((size_t)m->n_owned + 1) * sizeof *g);
-    if (g == NULL) {
-        free(p);
-        return NULL;
-    }
-    m->owned = g;
-    m->owned[m->n_owned++] = p;
-    return p;
+    *W = nn_weightf(ws, NN_DIMS(d0, d1), "%s.%s.weight", prefix, w);
+    *b = bias ? nn_weightf(ws, NN_DIMS(d0), "%s.%s.bias", prefix, w) : NULL;
 }
 
-/* A float32 view of tensor `name` of exactly the shape d[0..ndim). */
-static int wt(dit_model *m, const char *name, int ndim, const int64_t *d,
-              const float **out, char *err, size_t errlen)
+static void load_swiglu(nn_weights *ws, const char *prefix, int64_t in,
+                        int64_t hid, int64_t out, int bias, swiglu_w *s)
 {
-    const nn_tensor *t = nn_tensor_file_find(m->tf, name);
-    char want[96], got[96];
-    size_t p;
-    int i, ok;
-    float *c;
-
-    if (t == NULL) {
-        set_err(err, errlen, "missing tensor %s", name);
-        return SAMSEP_ERR_FORMAT;
-    }
-    ok = t->ndim == ndim;
-    for (i = 0; ok && i < ndim; i++)
-        ok = t->shape[i] == d[i];
-    if (!ok) {
-        want[0] = got[0] = '\0';
-        for (i = 0, p = 0; i < ndim && p < sizeof want; i++)
-            p += (size_t)snprintf(want + p, sizeof want - p, "%s%lld", i ? ", " : "",
-                                  (long long)d[i]);
-        for (i = 0, p = 0; i < t->ndim && p < sizeof got; i++)
-            p += (size_t)snprintf(got + p, sizeof got - p, "%s%lld", i ? ", " : "",
-                                  (long long)t->shape[i]);
-        set_err(err, errlen, "tensor %s has shape [%s], the config needs [%s] "
-                "(checkpoint and config.json do not match)", name, got, want);
-        return SAMSEP_ERR_FORMAT;
-    }
-    if (t->dtype == NN_F32 && ((uintptr_t)t->data & 3) == 0) {
-        *out = t->data;
-        return SAMSEP_OK;
-    }
-    c = own(m, (size_t)t->numel);
-    if (c == NULL) {
-        set_err(err, errlen, "out of memory");
-        return SAMSEP_ERR_NOMEM;
-    }
-    nn_tensor_to_f32(t, c);
-    *out = c;
-    return SAMSEP_OK;
+    lin(ws, prefix, "w1", hid, in, bias, &s->w1, &s->b1);
+    lin(ws, prefix, "w2", out, hid, bias, &s->w2, &s->b2);
+    lin(ws, prefix, "w3", hid, in, bias, &s->w3, &s->b3);
 }
 
-static int wt1(dit_model *m, const char *name, int64_t d0, const float **out,
-               char *err, size_t errlen)
+static void load_attn(dit_model *m, nn_weights *ws, const char *prefix, int bias,
+                      attn_w *a)
 {
-    return wt(m, name, 1, &d0, out, err, errlen);
-}
-
-static int wt2(dit_model *m, const char *name, int64_t d0, int64_t d1,
-               const float **out, char *err, size_t errlen)
-{
-    int64_t d[2] = { d0, d1 };
-    return wt(m, name, 2, d, out, err, errlen);
-}
-
-static int wt3(dit_model *m, const char *name, int64_t d0, int64_t d1,
-               int64_t d2, const float **out, char *err, size_t errlen)
-{
-    int64_t d[3] = { d0, d1, d2 };
-    return wt(m, name, 3, d, out, err, errlen);
-}
-
-/* "<prefix>.<suffix>" weight [d0, d1] and, with bias, "<prefix>.<bias>" [d0]. */
-static int lin(dit_model *m, const char *prefix, const char *w, int64_t d0,
-               int64_t d1, int bias, const float **W, const float **b,
-               char *err, size_t errlen)
-{
-    char nm[DIT_MAX_NAME];
-    int rc;
-    snprintf(nm, sizeof nm, "%s.%s.weight", prefix, w);
-    if ((rc = wt2(m, nm, d0, d1, W, err, errlen)) != 0)
-        return rc;
-    *b = NULL;
-    if (!bias)
-        return SAMSEP_OK;
-    snprintf(nm, sizeof nm, "%s.%s.bias", prefix, w);
-    return wt1(m, nm, d0, b, err, errlen);
-}
-
-static int load_swiglu(dit_model *m, const char *prefix, int64_t in,
-                       int64_t hid, int64_t out, int bias, swiglu_w *s,
-                       char *err, size_t errlen)
-{
-    int rc;
-    if ((rc = lin(m, prefix, "w1", hid, in, bias, &s->w1, &s->b1, err, errlen)) ||
-        (rc = lin(m, prefix, "w2", out, hid, bias, &s->w2, &s->b2, err, errlen)) ||
-        (rc = lin(m, prefix, "w3", hid, in, bias, &s->w3, &s->b3, err, errlen)))
-        return rc;
-    return SAMSEP_OK;
-}
-
-static int load_attn(dit_model *m, const char *prefix, int bias, attn_w *a,
-                     char *err, size_t errlen)
-{
-    char nm[DIT_MAX_NAME];
-    int rc;
-    if ((rc = lin(m, prefix, "wq", m->D, m->D, bias, &a->wq, &a->bq, err, errlen)) ||
-        (rc = lin(m, prefix, "wk", m->D, m->D, bias, &a->wk, &a->bk, err, errlen)) ||
-        (rc = lin(m, prefix, "wv", m->D, m->D, bias, &a->wv, &a->bv, err, errlen)) ||
-        (rc = lin(m, prefix, "wo", m->D, m->D, bias, &a->wo, &a->bo, err, errlen)))
-        return rc;
+    lin(ws, prefix, "wq", m->D, m->D, bias, &a->wq, &a->bq);
+    lin(ws, prefix, "wk", m->D, m->D, bias, &a->wk, &a->bk);
+    lin(ws, prefix, "wv", m->D, m->D, bias, &a->wv, &a->bv);
+    lin(ws, prefix, "wo", m->D, m->D, bias, &a->wo, &a->bo);
     a->q_norm = a->k_norm = NULL;
-    if (!m->qk_norm)
-        return SAMSEP_OK;
-    snprintf(nm, sizeof nm, "%s.q_norm.weight", prefix);
-    if ((rc = wt1(m, nm, m->hd, &a->q_norm, err, errlen)) != 0)
-        return rc;
-    snprintf(nm, sizeof nm, "%s.k_norm.weight", prefix);
-    return wt1(m, nm, m->hd, &a->k_norm, err, errlen);
+    if (m->qk_norm) {
+        a->q_norm = nn_weightf(ws, NN_DIMS(m->hd), "%s.q_norm.weight", prefix);
+        a->k_norm = nn_weightf(ws, NN_DIMS(m->hd), "%s.k_norm.weight", prefix);
+    }
 }
 
 /* The float32 arithmetic of torch for exp(-ln(theta) * i / half). */
@@ -478,129 +377,140 @@ static void inv_freq(float *f, int64_t half, double theta)
         f[i] = expf((c * (float)i) / (float)half);
 }
 
-static int load_weights(dit_model *m, int fc_bias, int t_block_bias, char *err,
-                        size_t errlen)
+static float *host_floats(int64_t n)
 {
-    char nm[DIT_MAX_NAME];
-    const float *pw, *cb, *lw, *lb, *g, *emb, *apw;
-    int64_t d, c, r, C2 = m->C2, D = m->D;
-    float *Wn, *Wa, gt;
-    int rc, i;
+    return malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+}
 
-    /* input projection: columns [noisy | zeros | features] */
-    if ((rc = wt2(m, "proj.weight", D, 3 * C2, &pw, err, errlen)) ||
-        (rc = wt1(m, "proj.bias", D, &m->proj_b, err, errlen)))
-        return rc;
-    Wn = own(m, (size_t)(D * C2));
-    Wa = own(m, (size_t)(D * C2));
-    m->vconst = own(m, (size_t)D);
-    m->anchors = own(m, (size_t)(m->rows * D));
-    m->mfreq = own(m, (size_t)(D / 2));
-    m->tfreq = own(m, (size_t)(m->fdim / 2));
-    if (Wn == NULL || Wa == NULL || m->vconst == NULL || m->anchors == NULL ||
-        m->mfreq == NULL || m->tfreq == NULL) {
-        set_err(err, errlen, "out of memory");
-        return SAMSEP_ERR_NOMEM;
+/*
+ * proj.weight [D, 3 C2] has column blocks [noisy | zeros | features]: the
+ * first and the last become Wn and Wa [D, C2]; the middle one multiplies
+ * the all-zero video features and is dropped.
+ */
+static void load_proj(dit_model *m, nn_weights *ws)
+{
+    int64_t d, c, C2 = m->C2, D = m->D;
+    float *pw = nn_weight_host(ws, "proj.weight", NN_DIMS(D, 3 * C2));
+    float *Wn = host_floats(D * C2), *Wa = host_floats(D * C2);
+
+    if (pw != NULL && Wn != NULL && Wa != NULL)
+        for (d = 0; d < D; d++)
+            for (c = 0; c < C2; c++) {
+                Wn[d * C2 + c] = pw[d * 3 * C2 + c];
+                Wa[d * C2 + c] = pw[d * 3 * C2 + 2 * C2 + c];
+            }
+    else if (pw != NULL)
+        nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory");
+    free(pw);
+    m->Wn = nn_weight_adopt(ws, Wn, D * C2);
+    m->Wa = nn_weight_adopt(ws, Wa, D * C2);
+    m->proj_b = nn_weightf(ws, NN_DIMS(D), "proj.bias");
+}
+
+/* tanh(gate) of a one-element gate tensor, 0 when it is missing. */
+static float gate(nn_weights *ws, const char *name)
+{
+    float *g = nn_weight_host(ws, name, NN_DIMS(1)), v;
+
+    v = g != NULL ? tanhf(g[0]) : 0.0f;
+    free(g);
+    return v;
+}
+
+/*
+ * The constant inputs of text-only prompting, computed once:
+ *   vconst  = tanh(align_masked_video.gate) * LN(conv.bias)   (the 1x1 conv
+ *             of all-zero video features is its bias)
+ *   anchors = tanh(embed_anchors.gate) * embed.weight proj^T
+ */
+static void load_constants(dit_model *m, nn_weights *ws)
+{
+    int64_t D = m->D, r;
+    const float *cb, *lw, *lb, *emb, *apw;
+    float *vconst = host_floats(D), *anchors = host_floats(m->rows * D), gt;
+    float *mfreq = host_floats(D / 2), *tfreq = host_floats(m->fdim / 2);
+
+    nn_weightf(ws, NN_DIMS(D, m->Dv, 1), "align_masked_video.conv.weight");
+    cb = nn_weightf(ws, NN_DIMS(D), "align_masked_video.conv.bias");
+    lw = nn_weightf(ws, NN_DIMS(D), "align_masked_video.layer_norm.weight");
+    lb = nn_weightf(ws, NN_DIMS(D), "align_masked_video.layer_norm.bias");
+    gt = gate(ws, "align_masked_video.gate");
+    if (vconst != NULL && cb != NULL && lw != NULL && lb != NULL) {
+        k_layernorm(m->k, cb, lw, lb, 1e-5f, vconst, 1, D);
+        for (r = 0; r < D; r++)
+            vconst[r] = gt * vconst[r];
     }
-    for (d = 0; d < D; d++)
-        for (c = 0; c < C2; c++) {
-            Wn[d * C2 + c] = pw[d * 3 * C2 + c];
-            Wa[d * C2 + c] = pw[d * 3 * C2 + 2 * C2 + c];
-        }
-    m->Wn = Wn;
-    m->Wa = Wa;
-
-    /* zero-video alignment: conv1x1(0) = bias, LayerNorm, tanh(gate) */
-    if ((rc = wt3(m, "align_masked_video.conv.weight", D, m->Dv, 1, &apw, err, errlen)) ||
-        (rc = wt1(m, "align_masked_video.conv.bias", D, &cb, err, errlen)) ||
-        (rc = wt1(m, "align_masked_video.layer_norm.weight", D, &lw, err, errlen)) ||
-        (rc = wt1(m, "align_masked_video.layer_norm.bias", D, &lb, err, errlen)) ||
-        (rc = wt1(m, "align_masked_video.gate", 1, &g, err, errlen)))
-        return rc;
-    k_layernorm(m->k, cb, lw, lb, 1e-5f, m->vconst, 1, D);
-    gt = tanhf(g[0]);
-    for (d = 0; d < D; d++)
-        m->vconst[d] = gt * m->vconst[d];
-
-    /* anchors: tanh(gate) * proj(embed[r]) for every row */
-    if ((rc = wt2(m, "embed_anchors.embed.weight", m->rows, m->A, &emb, err, errlen)) ||
-        (rc = wt2(m, "embed_anchors.proj.weight", D, m->A, &apw, err, errlen)) ||
-        (rc = wt1(m, "embed_anchors.gate", 1, &g, err, errlen)))
-        return rc;
-    k_matmul(m->k, emb, apw, NULL, m->anchors, m->rows, D, m->A);
-    gt = tanhf(g[0]);
-    for (r = 0; r < m->rows * D; r++)
-        m->anchors[r] = gt * m->anchors[r];
-
-    if ((rc = wt2(m, "memory_proj.weight", D, m->Dt, &m->mproj_w, err, errlen)) ||
-        (rc = wt1(m, "memory_proj.bias", D, &m->mproj_b, err, errlen)))
-        return rc;
-    inv_freq(m->mfreq, D / 2, 10000.0);
-    inv_freq(m->tfreq, m->fdim / 2, 10000.0);
-
-    /* transformer */
-    if ((rc = load_swiglu(m, "transformer.t_embedder.projection", m->fdim, D, D, fc_bias,
-                          &m->temb_w, err, errlen)) ||
-        (rc = load_swiglu(m, "transformer.y_embedder.projection", D, D, D, fc_bias, &m->y_w,
-                          err, errlen)) ||
-        (rc = lin(m, "transformer", "t_block", 6 * D, D, t_block_bias, &m->tblock_w,
-                  &m->tblock_b, err, errlen)) ||
-        (rc = wt1(m, "transformer.x_embedder.block.block1.groupnorm.weight", D, &m->gn1_w,
-                  err, errlen)) ||
-        (rc = wt1(m, "transformer.x_embedder.block.block1.groupnorm.bias", D, &m->gn1_b,
-                  err, errlen)) ||
-        (rc = wt3(m, "transformer.x_embedder.block.block1.project.weight", D, D, 3,
-                  &m->cv1_w, err, errlen)) ||
-        (rc = wt1(m, "transformer.x_embedder.block.block1.project.bias", D, &m->cv1_b, err,
-                  errlen)) ||
-        (rc = wt1(m, "transformer.x_embedder.block.block2.groupnorm.weight", D, &m->gn2_w,
-                  err, errlen)) ||
-        (rc = wt1(m, "transformer.x_embedder.block.block2.groupnorm.bias", D, &m->gn2_b,
-                  err, errlen)) ||
-        (rc = wt3(m, "transformer.x_embedder.block.block2.project.weight", D, D, 3,
-                  &m->cv2_w, err, errlen)) ||
-        (rc = wt1(m, "transformer.x_embedder.block.block2.project.bias", D, &m->cv2_b, err,
-                  errlen)) ||
-        (rc = wt2(m, "transformer.final_layer_scale_shift_table", 2, D, &m->fsst, err,
-                  errlen)) ||
-        (rc = wt1(m, "transformer.norm.weight", D, &m->norm_w, err, errlen)) ||
-        (rc = lin(m, "transformer", "output", C2, D, fc_bias, &m->out_w, &m->out_b, err,
-                  errlen)))
-        return rc;
-    m->y_norm = NULL;
-    if (m->context_norm &&
-        (rc = wt1(m, "transformer.y_embedder.norm.weight", D, &m->y_norm, err, errlen)))
-        return rc;
-    for (i = 0; i < m->layers; i++) {
-        dit_layer *l = &m->lay[i];
-        char pf[64];
-        snprintf(pf, sizeof pf, "transformer.layers.%d", i);
-        snprintf(nm, sizeof nm, "%s.scale_shift_table", pf);
-        if ((rc = wt2(m, nm, 6, D, &l->sst, err, errlen)) != 0)
-            return rc;
-        snprintf(nm, sizeof nm, "%s.attention_norm.weight", pf);
-        if ((rc = wt1(m, nm, D, &l->attn_norm, err, errlen)) != 0)
-            return rc;
-        snprintf(nm, sizeof nm, "%s.ffn_norm.weight", pf);
-        if ((rc = wt1(m, nm, D, &l->ffn_norm, err, errlen)) != 0)
-            return rc;
-        snprintf(nm, sizeof nm, "%s.attention", pf);
-        if ((rc = load_attn(m, nm, fc_bias, &l->self, err, errlen)) != 0)
-            return rc;
-        snprintf(nm, sizeof nm, "%s.cross_attention", pf);
-        if ((rc = load_attn(m, nm, fc_bias, &l->cross, err, errlen)) != 0)
-            return rc;
-        snprintf(nm, sizeof nm, "%s.feed_forward", pf);
-        if ((rc = load_swiglu(m, nm, D, m->F, D, fc_bias, &l->ffn, err, errlen)) != 0)
-            return rc;
+    emb = nn_weightf(ws, NN_DIMS(m->rows, m->A), "embed_anchors.embed.weight");
+    apw = nn_weightf(ws, NN_DIMS(D, m->A), "embed_anchors.proj.weight");
+    gt = gate(ws, "embed_anchors.gate");
+    if (anchors != NULL && emb != NULL && apw != NULL) {
+        k_matmul(m->k, emb, apw, NULL, anchors, m->rows, D, m->A);
+        for (r = 0; r < m->rows * D; r++)
+            anchors[r] = gt * anchors[r];
     }
-    snprintf(nm, sizeof nm, "transformer.layers.%d.scale_shift_table", m->layers);
-    if (nn_tensor_file_find(m->tf, nm) != NULL) {
-        set_err(err, errlen, "the checkpoint has more DiT layers than n_layers = %d",
-                m->layers);
-        return SAMSEP_ERR_FORMAT;
-    }
-    return SAMSEP_OK;
+    if (mfreq != NULL)
+        inv_freq(mfreq, D / 2, 10000.0);
+    if (tfreq != NULL)
+        inv_freq(tfreq, m->fdim / 2, 10000.0);
+    if (vconst == NULL || anchors == NULL || mfreq == NULL || tfreq == NULL)
+        nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory");
+    m->vconst = nn_weight_adopt(ws, vconst, D);
+    m->anchors = nn_weight_adopt(ws, anchors, m->rows * D);
+    m->mfreq = nn_weight_adopt(ws, mfreq, D / 2);
+    m->tfreq = nn_weight_adopt(ws, tfreq, m->fdim / 2);
+}
+
+static void load_layer(dit_model *m, nn_weights *ws, int i, int fc_bias)
+{
+    dit_layer *l = &m->lay[i];
+    char pf[64];
+
+    snprintf(pf, sizeof pf, "transformer.layers.%d", i);
+    l->sst = nn_weightf(ws, NN_DIMS(6, m->D), "%s.scale_shift_table", pf);
+    l->attn_norm = nn_weightf(ws, NN_DIMS(m->D), "%s.attention_norm.weight", pf);
+    l->ffn_norm = nn_weightf(ws, NN_DIMS(m->D), "%s.ffn_norm.weight", pf);
+    snprintf(pf, sizeof pf, "transformer.layers.%d.attention", i);
+    load_attn(m, ws, pf, fc_bias, &l->self);
+    snprintf(pf, sizeof pf, "transformer.layers.%d.cross_attention", i);
+    load_attn(m, ws, pf, fc_bias, &l->cross);
+    snprintf(pf, sizeof pf, "transformer.layers.%d.feed_forward", i);
+    load_swiglu(ws, pf, m->D, m->F, m->D, fc_bias, &l->ffn);
+}
+
+static int load_weights(dit_model *m, nn_weights *ws, int fc_bias, int t_block_bias,
+                        char *err, size_t errlen)
+{
+    const char *xe = "transformer.x_embedder.block";
+    int64_t C2 = m->C2, D = m->D;
+    int i;
+
+    load_proj(m, ws);
+    load_constants(m, ws);
+    m->mproj_w = nn_weightf(ws, NN_DIMS(D, m->Dt), "memory_proj.weight");
+    m->mproj_b = nn_weightf(ws, NN_DIMS(D), "memory_proj.bias");
+    load_swiglu(ws, "transformer.t_embedder.projection", m->fdim, D, D, fc_bias, &m->temb_w);
+    load_swiglu(ws, "transformer.y_embedder.projection", D, D, D, fc_bias, &m->y_w);
+    lin(ws, "transformer", "t_block", 6 * D, D, t_block_bias, &m->tblock_w, &m->tblock_b);
+    m->gn1_w = nn_weightf(ws, NN_DIMS(D), "%s.block1.groupnorm.weight", xe);
+    m->gn1_b = nn_weightf(ws, NN_DIMS(D), "%s.block1.groupnorm.bias", xe);
+    m->cv1_w = nn_weightf(ws, NN_DIMS(D, D, 3), "%s.block1.project.weight", xe);
+    m->cv1_b = nn_weightf(ws, NN_DIMS(D), "%s.block1.project.bias", xe);
+    m->gn2_w = nn_weightf(ws, NN_DIMS(D), "%s.block2.groupnorm.weight", xe);
+    m->gn2_b = nn_weightf(ws, NN_DIMS(D), "%s.block2.groupnorm.bias", xe);
+    m->cv2_w = nn_weightf(ws, NN_DIMS(D, D, 3), "%s.block2.project.weight", xe);
+    m->cv2_b = nn_weightf(ws, NN_DIMS(D), "%s.block2.project.bias", xe);
+    m->fsst = nn_weightf(ws, NN_DIMS(2, D), "transformer.final_layer_scale_shift_table");
+    m->norm_w = nn_weightf(ws, NN_DIMS(D), "transformer.norm.weight");
+    lin(ws, "transformer", "output", C2, D, fc_bias, &m->out_w, &m->out_b);
+    m->y_norm = m->context_norm
+                    ? nn_weightf(ws, NN_DIMS(D), "transformer.y_embedder.norm.weight")
+                    : NULL;
+    for (i = 0; i < m->layers; i++)
+        load_layer(m, ws, i, fc_bias);
+    if (nn_weights_findf(ws, "transformer.layers.%d.scale_shift_table", m->layers) != NULL)
+        nn_weights_fail(ws, SAMSEP_ERR_FORMAT,
+                        "the checkpoint has more DiT layers than n_layers = %d", m->layers);
+    return nn_weights_status(ws, err, errlen);
 }
 
 /* ---- buffers ---------------------------------------------------------- */
@@ -736,13 +646,13 @@ int dit_reserve(dit_model *m, int batch, int frames, int text_len, char *err,
 
 /* ---- open / close ----------------------------------------------------- */
 
-int dit_open(const nn_tensor_file *tf, const struct cJSON *config, kctx *k,
+int dit_open(nn_weights *ws, const struct cJSON *config, kctx *k,
              dit_model **out, char *err, size_t errlen)
 {
     dit_model *m;
     int rc, fc_bias, t_block_bias;
 
-    if (out == NULL || tf == NULL || config == NULL || k == NULL) {
+    if (out == NULL || ws == NULL || config == NULL || k == NULL) {
         set_err(err, errlen, "dit_open: NULL argument");
         return SAMSEP_ERR_INVALID;
     }
@@ -753,7 +663,6 @@ int dit_open(const nn_tensor_file *tf, const struct cJSON *config, kctx *k,
         return SAMSEP_ERR_NOMEM;
     }
     m->k = k;
-    m->tf = tf;
     rc = parse_config(m, config, &fc_bias, &t_block_bias, err, errlen);
     if (rc != SAMSEP_OK)
         goto fail;
@@ -763,7 +672,7 @@ int dit_open(const nn_tensor_file *tf, const struct cJSON *config, kctx *k,
         rc = SAMSEP_ERR_NOMEM;
         goto fail;
     }
-    rc = load_weights(m, fc_bias, t_block_bias, err, errlen);
+    rc = load_weights(m, ws, fc_bias, t_block_bias, err, errlen);
     if (rc != SAMSEP_OK)
         goto fail;
     /* one 10 s chunk of one item (250 frames at 25 Hz), a short prompt */
@@ -779,13 +688,9 @@ fail:
 
 void dit_close(dit_model *m)
 {
-    int i;
     if (m == NULL)
         return;
     free_buffers(m);
-    for (i = 0; i < m->n_owned; i++)
-        free(m->owned[i]);
-    free(m->owned);
     free(m->lay);
     free(m);
 }

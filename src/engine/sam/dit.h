@@ -6,7 +6,7 @@
  *
  * Use, per chunk of audio (B items of up to T latent frames):
  *
- *   dit_open(tf, config, k)             once per model: weights, constants
+ *   dit_open(ws, config, k)             once per model: weights, constants
  *   dit_condition(m, &inputs)           once per chunk: audio features, text
  *   dit_ode_solve(m, noise, out, ...)   32 evaluations -> [B, T, 2C] latent
  *   ... dit_condition / dit_ode_solve for the next chunk ...
@@ -24,8 +24,8 @@
  * are <null> on valid frames, <pad> on padded frames (Batch.process_anchors
  * with no anchors), as separate() does for text prompts.
  *
- * Lifetime and threads: the model borrows `tf` (its float32 weights are used
- * in place) and `k`; both MUST outlive it. One thread at a time may use a
+ * Lifetime and threads: the model borrows `ws` (its weights are loaded
+ * through it and belong to it) and `k`; both MUST outlive it. One thread at a time may use a
  * model; `k` must not run anything else meanwhile. Results are identical for
  * every thread count of `k`.
  */
@@ -36,14 +36,14 @@
 #include <stdint.h>
 
 #include "nn/kernels.h"
-#include "nn/io/tensors.h"
+#include "nn/weights.h"
 
 struct cJSON;
 typedef struct dit_model dit_model;
 
 /*
  * Open the DiT and its conditioning layers (keys transformer.*, proj.*,
- * align_masked_video.*, embed_anchors.*, memory_proj.*) from `tf`, checked
+ * align_masked_video.*, embed_anchors.*, memory_proj.*) from `ws`, checked
  * against `config`, the root object of SAM-Audio's config.json (reads
  * in_channels, num_anchors, anchor_embedding_dim, text_encoder.dim,
  * vision_encoder.dim, audio_codec.codebook_dim and the transformer object).
@@ -52,7 +52,7 @@ typedef struct dit_model dit_model;
  * unsupported or inconsistent config), SAMSEP_ERR_INVALID (NULL argument)
  * or SAMSEP_ERR_NOMEM, with err set.
  */
-int dit_open(const nn_tensor_file *tf, const struct cJSON *config, kctx *k,
+int dit_open(nn_weights *ws, const struct cJSON *config, kctx *k,
              dit_model **out /* OUT */, char *err, size_t errlen);
 void dit_close(dit_model *m); /* NULL allowed */
 

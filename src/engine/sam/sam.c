@@ -32,15 +32,15 @@
 #include "engine/sam/text/t5.h"
 #include "engine/sam/text/tokenizer.h"
 #include "nn/io/jsonfile.h"
-#include "nn/io/tensors.h"
 #include "nn/kernels.h"
+#include "nn/weights.h"
 
 #define MAX_TEXT_BATCH 64
 #define ODE_STEPS 16
 
 struct sam_model {
     kctx *k;
-    nn_tensor_file *tf;
+    nn_weights *ws;        /* the checkpoint: codec and DiT weights */
     cJSON *config;
     dacvae *codec;
     dit_model *dit;
@@ -118,15 +118,13 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
         sam_close(m);
         return SAMSEP_ERR_IO;
     }
-    rc = nn_tensor_file_open(path, &m->tf, err, errlen);
+    rc = nn_weights_open(path, &m->ws, err, errlen);
     if (rc == SAMSEP_OK)
         rc = kctx_create(threads, &m->k, err, errlen);
     if (rc == SAMSEP_OK) {
-        rc = dacvae_open(m->tf, "audio_codec.", m->k, &m->codec, why, sizeof why);
+        rc = dacvae_open(m->ws, "audio_codec.", m->k, &m->codec, why, sizeof why);
         if (rc != SAMSEP_OK)
             set_err(err, errlen, "%s: codec: %s", path, why);
-        /* the codec folded (copied) its weights: drop the mapped originals */
-        nn_tensor_file_release(m->tf, "audio_codec.");
     }
     codec_cfg = cJSON_GetObjectItemCaseSensitive(m->config, "audio_codec");
     if (rc == SAMSEP_OK && codec_cfg != NULL) {
@@ -135,10 +133,13 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
             set_err(err, errlen, "%s/config.json does not match %s: %s", dir, path, why);
     }
     if (rc == SAMSEP_OK) {
-        rc = dit_open(m->tf, m->config, m->k, &m->dit, why, sizeof why);
+        rc = dit_open(m->ws, m->config, m->k, &m->dit, why, sizeof why);
         if (rc != SAMSEP_OK)
             set_err(err, errlen, "%s: transformer: %s", path, why);
     }
+    /* what was folded or converted need not stay mapped */
+    if (rc == SAMSEP_OK)
+        nn_weights_trim(m->ws);
     if (rc == SAMSEP_OK) {
         if (t5_dir == NULL)
             snprintf(t5path, sizeof t5path, "%s/t5", dir);
@@ -205,7 +206,7 @@ void sam_close(sam_model *m)
     dit_close(m->dit);
     dacvae_close(m->codec);
     kctx_destroy(m->k);
-    nn_tensor_file_close(m->tf);
+    nn_weights_close(m->ws);
     cJSON_Delete(m->config);
     free(m);
 }

@@ -224,31 +224,36 @@ int nn_tensor_file_open(const char *path, nn_tensor_file **out, char *err,
     return open_bytes(tf, path, out, err, errlen);
 }
 
-void nn_tensor_file_release(nn_tensor_file *tf, const char *prefix)
+void nn_tensor_file_release_tensor(nn_tensor_file *tf, const nn_tensor *t)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE), plen;
-    const uint8_t *map;
-    int i;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes, start, end;
+    const uint8_t *map, *d;
 
-    if (tf == NULL || tf->map == NULL || prefix == NULL || page == 0)
+    if (tf == NULL || t == NULL || tf->map == NULL || page == 0)
         return;
     map = tf->map;
-    plen = strlen(prefix);
-    for (i = 0; i < tf->count; i++) {
-        const nn_tensor *t = &tf->tensors[i];
-        const uint8_t *d = t->data;
-        size_t bytes = (size_t)t->numel * nn_dtype_size(t->dtype);
-        size_t start, end;
+    d = t->data;
+    bytes = (size_t)t->numel * nn_dtype_size(t->dtype);
+    if (d < map || d + bytes > map + tf->map_len)
+        return;
+    /* only whole pages inside the tensor: neighbours stay resident */
+    start = ((size_t)(d - map) + page - 1) / page * page;
+    end = ((size_t)(d - map) + bytes) / page * page;
+    if (end > start)
+        (void)madvise((void *)(map + start), end - start, MADV_DONTNEED);
+}
 
-        if (strncmp(t->name, prefix, plen) != 0 || d < map ||
-            d + bytes > map + tf->map_len)
-            continue;
-        /* only whole pages inside the tensor: neighbours stay resident */
-        start = ((size_t)(d - map) + page - 1) / page * page;
-        end = ((size_t)(d - map) + bytes) / page * page;
-        if (end > start)
-            (void)madvise((void *)(map + start), end - start, MADV_DONTNEED);
-    }
+void nn_tensor_file_release(nn_tensor_file *tf, const char *prefix)
+{
+    size_t plen;
+    int i;
+
+    if (tf == NULL || prefix == NULL)
+        return;
+    plen = strlen(prefix);
+    for (i = 0; i < tf->count; i++)
+        if (strncmp(tf->tensors[i].name, prefix, plen) == 0)
+            nn_tensor_file_release_tensor(tf, &tf->tensors[i]);
 }
 
 void nn_tensor_file_close(nn_tensor_file *tf)
@@ -278,6 +283,18 @@ int nn_tensor_file_count(const nn_tensor_file *tf)
 const nn_tensor *nn_tensor_file_at(const nn_tensor_file *tf, int index)
 {
     return index >= 0 && index < tf->count ? &tf->tensors[index] : NULL;
+}
+
+int nn_tensor_file_index(const nn_tensor_file *tf, const nn_tensor *t)
+{
+    uintptr_t p = (uintptr_t)t, b;
+
+    if (tf == NULL || t == NULL)
+        return -1;
+    b = (uintptr_t)tf->tensors;
+    if (p < b || (p - b) % sizeof *t != 0 || (p - b) / sizeof *t >= (size_t)tf->count)
+        return -1;
+    return (int)((p - b) / sizeof *t);
 }
 
 const nn_tensor *nn_tensor_file_find(const nn_tensor_file *tf, const char *name)

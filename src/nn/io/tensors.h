@@ -51,6 +51,8 @@ int nn_tensor_file_count(const nn_tensor_file *tf);
 const nn_tensor *nn_tensor_file_at(const nn_tensor_file *tf, int index);
 /* NULL when there is no tensor of that name. */
 const nn_tensor *nn_tensor_file_find(const nn_tensor_file *tf, const char *name);
+/* The index of t in tf (nn_tensor_file_at), or -1 when t is not tf's. */
+int nn_tensor_file_index(const nn_tensor_file *tf, const nn_tensor *t);
 
 /* Element size in bytes of a dtype; its name ("F32", "F16", "BF16"). */
 size_t nn_dtype_size(nn_dtype dt);
@@ -63,6 +65,8 @@ const char *nn_dtype_name(nn_dtype dt);
  * the pages come back from the file. A no-op for tensors not mapped.
  */
 void nn_tensor_file_release(nn_tensor_file *tf, const char *prefix);
+/* The same for the one tensor t of tf. */
+void nn_tensor_file_release_tensor(nn_tensor_file *tf, const nn_tensor *t);
 
 /* Convert a tensor's elements to float32 (n = t->numel floats). */
 void nn_tensor_to_f32(const nn_tensor *t, float *out);

@@ -1,7 +1,7 @@
 /*
  * t5.c - the T5 encoder stack on the kernels of kernels.h.
  *
- * Opening reads config.json (cJSON), maps the weights through nn_tensor_file
+ * Opening reads config.json (cJSON), maps the weights through nn_weights
  * and checks every tensor's shape against the config before anything runs;
  * F32 weights are used in place from the mapping, F16/BF16 ones converted
  * once. The forward pass (t5_encoder_run) is straight-line code over
@@ -30,9 +30,8 @@
 
 #include "core/internal.h"
 #include "nn/io/jsonfile.h"
-#include "nn/io/tensors.h"
+#include "nn/weights.h"
 
-#define T5_MAX_NAME 160
 
 typedef enum t5_act { ACT_RELU, ACT_GELU_TANH, ACT_GELU_ERF, ACT_SILU } t5_act;
 
@@ -44,9 +43,7 @@ typedef struct t5_block {
 struct t5_encoder {
     kctx *k;
     int own_k;
-    nn_tensor_file *tf;
-    void **owned;       /* converted weights */
-    int n_owned;
+    nn_weights *ws;
 
     /* sizes */
     int64_t D, H, dk, HD, F, vocab;
@@ -213,57 +210,45 @@ static int parse_config(const char *path, t5_config *c, char *err,
     return SAMSEP_OK;
 }
 
-/* A float32 view of a weight of exactly the given shape. */
-static int weight(t5_encoder *e, const char *name, int ndim, int64_t d0,
-                  int64_t d1, const float **out, char *err, size_t errlen)
+static void load_block(t5_encoder *e, int i)
 {
-    const nn_tensor *t = nn_tensor_file_find(e->tf, name);
-    float *copy;
-    void **grown;
+    t5_block *b = &e->blocks[i];
+    nn_weights *ws = e->ws;
+    int64_t D = e->D, HD = e->HD, F = e->F;
+    const char *pf = "encoder.block";
+    const char *other = e->gated ? "wi" : "wi_0";
 
-    if (t == NULL) {
-        set_err(err, errlen, "missing tensor %s", name);
-        return SAMSEP_ERR_FORMAT;
+    b->ln0 = nn_weightf(ws, NN_DIMS(D), "%s.%d.layer.0.layer_norm.weight", pf, i);
+    b->ln1 = nn_weightf(ws, NN_DIMS(D), "%s.%d.layer.1.layer_norm.weight", pf, i);
+    b->q = nn_weightf(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.q.weight", pf, i);
+    b->k = nn_weightf(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.k.weight", pf, i);
+    b->v = nn_weightf(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.v.weight", pf, i);
+    b->o = nn_weightf(ws, NN_DIMS(D, HD), "%s.%d.layer.0.SelfAttention.o.weight", pf, i);
+    b->wo = nn_weightf(ws, NN_DIMS(D, F), "%s.%d.layer.1.DenseReluDense.wo.weight", pf, i);
+    /* the other kind's weight present means the config lies */
+    if (nn_weights_findf(ws, "%s.%d.layer.1.DenseReluDense.%s.weight", pf, i,
+                         e->gated ? "wi_0" : "wi") == NULL &&
+        nn_weights_findf(ws, "%s.%d.layer.1.DenseReluDense.%s.weight", pf, i, other) != NULL)
+        nn_weights_fail(ws, SAMSEP_ERR_FORMAT, "%s.%d.layer.1.DenseReluDense.%s.weight "
+                        "present but config.json says feed_forward_proj is %s", pf, i,
+                        other, e->gated ? "gated" : "not gated");
+    if (e->gated) {
+        b->wi = nn_weightf(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_0.weight", pf, i);
+        b->wi1 = nn_weightf(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_1.weight", pf,
+                            i);
+    } else {
+        b->wi = nn_weightf(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi.weight", pf, i);
     }
-    if (t->ndim != ndim || t->shape[0] != d0 || (ndim == 2 && t->shape[1] != d1)) {
-        if (ndim == 2)
-            set_err(err, errlen, "tensor %s: shape [%lld, %lld] expected, found %d dims [%lld, %lld]",
-                    name, (long long)d0, (long long)d1, t->ndim,
-                    (long long)t->shape[0], (long long)(t->ndim > 1 ? t->shape[1] : 0));
-        else
-            set_err(err, errlen, "tensor %s: shape [%lld] expected, found %d dims [%lld]",
-                    name, (long long)d0, t->ndim, (long long)(t->ndim > 0 ? t->shape[0] : 0));
-        return SAMSEP_ERR_FORMAT;
-    }
-    if (t->dtype == NN_F32 && ((uintptr_t)t->data & 3) == 0) {
-        *out = t->data;
-        return SAMSEP_OK;
-    }
-    copy = malloc((size_t)t->numel * sizeof *copy);
-    grown = realloc(e->owned, ((size_t)e->n_owned + 1) * sizeof *grown);
-    if (copy == NULL || grown == NULL) {
-        free(copy);
-        if (grown != NULL)
-            e->owned = grown;
-        set_err(err, errlen, "out of memory");
-        return SAMSEP_ERR_NOMEM;
-    }
-    e->owned = grown;
-    e->owned[e->n_owned++] = copy;
-    nn_tensor_to_f32(t, copy);
-    *out = copy;
-    return SAMSEP_OK;
 }
 
 static int load_weights(t5_encoder *e, char *err, size_t errlen)
 {
-    char nm[T5_MAX_NAME];
     const nn_tensor *emb;
-    int i, rc;
+    int i;
 
-    emb = nn_tensor_file_find(e->tf, "shared.weight");
+    emb = nn_weights_find(e->ws, "shared.weight");
     if (emb == NULL)
-        emb = nn_tensor_file_find(e->tf, "encoder.embed_tokens.weight");
+        emb = nn_weights_find(e->ws, "encoder.embed_tokens.weight");
     if (emb == NULL) {
         set_err(err, errlen, "missing tensor shared.weight (or encoder.embed_tokens.weight)");
         return SAMSEP_ERR_FORMAT;
@@ -273,57 +258,18 @@ static int load_weights(t5_encoder *e, char *err, size_t errlen)
         return SAMSEP_ERR_FORMAT;
     }
     e->vocab = emb->shape[0];
-    if ((rc = weight(e, emb->name, 2, e->vocab, e->D, &e->shared, err, errlen)) ||
-        (rc = weight(e, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
-                     2, e->buckets, e->H, &e->relbias, err, errlen)) ||
-        (rc = weight(e, "encoder.final_layer_norm.weight", 1, e->D, 0,
-                     &e->final_ln, err, errlen)))
-        return rc;
-    for (i = 0; i < e->layers; i++) {
-        t5_block *b = &e->blocks[i];
-        const char *wi = e->gated ? "wi_0" : "wi";
-#define W2(field, fmt, r, c)                                            \
-    do {                                                                \
-        snprintf(nm, sizeof nm, "encoder.block.%d.layer." fmt, i);      \
-        if ((rc = weight(e, nm, 2, r, c, &b->field, err, errlen)) != 0) \
-            return rc;                                                  \
-    } while (0)
-        snprintf(nm, sizeof nm, "encoder.block.%d.layer.0.layer_norm.weight", i);
-        if ((rc = weight(e, nm, 1, e->D, 0, &b->ln0, err, errlen)) != 0)
-            return rc;
-        snprintf(nm, sizeof nm, "encoder.block.%d.layer.1.layer_norm.weight", i);
-        if ((rc = weight(e, nm, 1, e->D, 0, &b->ln1, err, errlen)) != 0)
-            return rc;
-        W2(q, "0.SelfAttention.q.weight", e->HD, e->D);
-        W2(k, "0.SelfAttention.k.weight", e->HD, e->D);
-        W2(v, "0.SelfAttention.v.weight", e->HD, e->D);
-        W2(o, "0.SelfAttention.o.weight", e->D, e->HD);
-        W2(wo, "1.DenseReluDense.wo.weight", e->D, e->F);
-        snprintf(nm, sizeof nm, "encoder.block.%d.layer.1.DenseReluDense.%s.weight", i, wi);
-        if (nn_tensor_file_find(e->tf, nm) == NULL) {
-            snprintf(nm, sizeof nm, "encoder.block.%d.layer.1.DenseReluDense.%s.weight", i,
-                     e->gated ? "wi" : "wi_0");
-            if (nn_tensor_file_find(e->tf, nm) != NULL) {
-                set_err(err, errlen, "%s present but config.json says feed_forward_proj is %s",
-                        nm, e->gated ? "gated" : "not gated");
-                return SAMSEP_ERR_FORMAT;
-            }
-        }
-        if (e->gated) {
-            W2(wi, "1.DenseReluDense.wi_0.weight", e->F, e->D);
-            W2(wi1, "1.DenseReluDense.wi_1.weight", e->F, e->D);
-        } else {
-            W2(wi, "1.DenseReluDense.wi.weight", e->F, e->D);
-        }
-#undef W2
-    }
-    snprintf(nm, sizeof nm, "encoder.block.%d.layer.0.layer_norm.weight", e->layers);
-    if (nn_tensor_file_find(e->tf, nm) != NULL) {
-        set_err(err, errlen, "the weights have more encoder blocks than num_layers = %d",
-                e->layers);
-        return SAMSEP_ERR_FORMAT;
-    }
-    return SAMSEP_OK;
+    e->shared = nn_weightf(e->ws, NN_DIMS(e->vocab, e->D), "%s", emb->name);
+    e->relbias = nn_weightf(e->ws, NN_DIMS(e->buckets, e->H),
+                            "encoder.block.0.layer.0.SelfAttention.relative_attention_bias."
+                            "weight");
+    e->final_ln = nn_weightf(e->ws, NN_DIMS(e->D), "encoder.final_layer_norm.weight");
+    for (i = 0; i < e->layers; i++)
+        load_block(e, i);
+    if (nn_weights_findf(e->ws, "encoder.block.%d.layer.0.layer_norm.weight", e->layers) !=
+        NULL)
+        nn_weights_fail(e->ws, SAMSEP_ERR_FORMAT,
+                        "the weights have more encoder blocks than num_layers = %d", e->layers);
+    return nn_weights_status(e->ws, err, errlen);
 }
 
 static void free_buffers(t5_encoder *e)
@@ -441,7 +387,7 @@ static int open_common(const char *dir, kctx *k, int own_k, t5_encoder **out,
         }
     }
     fclose(probe);
-    rc = nn_tensor_file_open(path, &e->tf, err, errlen);
+    rc = nn_weights_open(path, &e->ws, err, errlen);
     if (rc != SAMSEP_OK)
         goto fail;
     e->blocks = calloc((size_t)e->layers, sizeof *e->blocks);
@@ -497,15 +443,11 @@ int t5_encoder_open_ctx(const char *model_dir, kctx *k, t5_encoder **out,
 
 void t5_encoder_close(t5_encoder *e)
 {
-    int i;
     if (e == NULL)
         return;
     free_buffers(e);
-    for (i = 0; i < e->n_owned; i++)
-        free(e->owned[i]);
-    free(e->owned);
     free(e->blocks);
-    nn_tensor_file_close(e->tf);
+    nn_weights_close(e->ws);
     if (e->own_k)
         kctx_destroy(e->k);
     free(e);
