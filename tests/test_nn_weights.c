@@ -6,6 +6,8 @@
  * error is kept and later calls do nothing until it is read, prefixes and
  * printf names reach the right tensor, host copies and adopted arrays hold
  * the values, and trimming the copied pages leaves every weight readable.
+ * On the CPU backend (host memory) weights are the mapping's own bytes;
+ * values are also read back through nn_download, as any backend's would.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,11 +19,13 @@
 
 #include <cmocka.h>
 
+#include "nn/nn.h"
 #include "nn/weights.h"
 #include "samsep.h"
 #include "testutil.h"
 
 static char *g_dir;
+static nn_ctx *g_k;
 static char g_path[4096];
 
 /* enc.w F32 [2, 3], enc.h F16 [2], enc.b BF16 [1], enc.layers.1.n F32 [4] */
@@ -57,7 +61,7 @@ static nn_weights *open_ws(void)
     nn_weights *ws = NULL;
     char err[512] = "";
 
-    if (nn_weights_open(g_path, &ws, err, sizeof err) != SAMSEP_OK)
+    if (nn_weights_open(g_path, g_k, &ws, err, sizeof err) != SAMSEP_OK)
         fail_msg("nn_weights_open: %s", err);
     return ws;
 }
@@ -75,6 +79,11 @@ static void test_in_place_and_converted(void **state)
     w = nn_weight(ws, "enc.w", NN_DIMS(2, 3), NN_F32);
     assert_ptr_equal(w, t->data); /* the file's own bytes, no copy */
     assert_memory_equal(w, w_vals, sizeof w_vals);
+    {
+        float back[6];
+        assert_int_equal(nn_download(nn_weights_ctx(ws), back, w, sizeof back), SAMSEP_OK);
+        assert_memory_equal(back, w_vals, sizeof w_vals);
+    }
     assert_ptr_equal(nn_weight(ws, "enc.w", NN_DIMS(NN_ANY, 3), NN_F32), t->data);
     h = nn_weight(ws, "enc.h", NN_DIMS(2), NN_F32);
     assert_non_null(h);
@@ -169,6 +178,14 @@ static void test_host_adopt_trim(void **state)
     free(c);
     a = nn_weight_adopt(ws, d, 6);
     assert_non_null(a);
+    {
+        /* a weight computed by a kernel at load */
+        float *p = nn_weight_alloc(ws, 6), back[6];
+        assert_non_null(p);
+        assert_int_equal(nn_scale(nn_weights_ctx(ws), a, 0.5f, p, 6), SAMSEP_OK);
+        assert_int_equal(nn_download(g_k, back, p, sizeof back), SAMSEP_OK);
+        assert_memory_equal(back, w_vals, sizeof w_vals);
+    }
     n = nn_weight(ws, "enc.layers.1.n", NN_DIMS(4), NN_F32);
     assert_non_null(n);
     nn_weights_trim(ws);
@@ -188,12 +205,13 @@ static void test_bad_args(void **state)
     char *missing = tu_path(g_dir, "nope.safetensors");
 
     (void)state;
-    assert_int_equal(nn_weights_open(NULL, &ws, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(nn_weights_open(g_path, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_not_equal(nn_weights_open(missing, &ws, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(nn_weights_open(NULL, g_k, &ws, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(nn_weights_open(g_path, g_k, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(nn_weights_open(g_path, NULL, &ws, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_not_equal(nn_weights_open(missing, g_k, &ws, err, sizeof err), SAMSEP_OK);
     assert_null(ws);
     assert_non_null(strstr(err, "nope.safetensors"));
-    assert_int_equal(nn_weights_wrap(NULL, "x", &ws, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(nn_weights_wrap(NULL, "x", g_k, &ws, err, sizeof err), SAMSEP_ERR_INVALID);
     assert_int_equal(nn_weights_status(NULL, err, sizeof err), SAMSEP_ERR_INVALID);
     assert_null(nn_weight(NULL, "enc.w", NN_DIMS(2, 3), NN_F32));
     assert_null(nn_weights_find(NULL, "enc.w"));
@@ -207,7 +225,7 @@ static int setup(void **state)
 
     (void)state;
     g_dir = tu_mkdtemp();
-    if (g_dir == NULL)
+    if (g_dir == NULL || nn_ctx_create(NULL, &g_k, NULL, 0) != SAMSEP_OK)
         return -1;
     p = tu_path(g_dir, "w.safetensors");
     snprintf(g_path, sizeof g_path, "%s", p);
@@ -221,6 +239,7 @@ static int teardown(void **state)
     (void)state;
     tu_rmtree(g_dir);
     free(g_dir);
+    nn_ctx_destroy(g_k);
     return 0;
 }
 

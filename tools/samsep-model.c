@@ -28,12 +28,13 @@
 
 #include <sndfile.h>
 
-#include "npy.h"
-#include "npy_write.h"
 #include "engine/sam/sam.h"
 #include "engine/sam/text/t5.h"
-#include "nn/io/tensors.h"
 #include "engine/sam/text/tokenizer.h"
+#include "nn/io/tensors.h"
+#include "nn/nn.h"
+#include "npy.h"
+#include "npy_write.h"
 #include "samsep.h"
 
 #define EXIT_BAD_FILE 1
@@ -502,8 +503,10 @@ static int cmd_t5(int argc, char **argv)
     const char **idlists = calloc((size_t)argc, sizeof *idlists);
     int32_t *rowids = NULL, *packed = NULL;
     int *lengths = NULL;
-    float *out = NULL;
-    t5_encoder *enc = NULL;
+    float *out = NULL, *dout = NULL;
+    nn_ctx *k = NULL;
+    t5_model *enc = NULL;
+    t5_state *run = NULL;
     t5_tokenizer *tk = NULL;
     char err[1024] = "";
 
@@ -611,19 +614,30 @@ static int cmd_t5(int argc, char **argv)
         memcpy(packed + (size_t)b * L, rowids + (size_t)b * max_len,
                (size_t)lengths[b] * sizeof *packed);
 
-    rc = t5_encoder_open(model, threads, &enc, err, sizeof err);
+    {
+        nn_params p = { NULL, threads };
+        rc = nn_ctx_create(&p, &k, err, sizeof err);
+    }
+    if (rc == 0)
+        rc = t5_model_open(model, k, &enc, err, sizeof err);
+    if (rc == 0)
+        rc = t5_state_create(enc, k, &run, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "samsep-model t5: %s\n", err);
         status = EXIT_BAD_FILE;
         goto done;
     }
-    out = malloc((size_t)rows * (size_t)L * (size_t)t5_encoder_dim(enc) * sizeof *out);
-    if (out == NULL) {
+    out = malloc((size_t)rows * (size_t)L * (size_t)t5_model_dim(enc) * sizeof *out);
+    dout = nn_alloc_f32(k, (int64_t)rows * L * t5_model_dim(enc));
+    if (out == NULL || dout == NULL) {
         fprintf(stderr, "samsep-model: out of memory\n");
         status = EXIT_BAD_FILE;
         goto done;
     }
-    rc = t5_encoder_run(enc, packed, lengths, rows, L, out, err, sizeof err);
+    rc = t5_encode(run, packed, lengths, rows, L, dout, err, sizeof err);
+    if (rc == 0)
+        rc = nn_download(k, out, dout,
+                         (size_t)rows * (size_t)L * (size_t)t5_model_dim(enc) * sizeof *out);
     if (rc != 0) {
         fprintf(stderr, "samsep-model t5: %s\n", err);
         status = rc == SAMSEP_ERR_INVALID ? EXIT_USAGE : EXIT_BAD_FILE;
@@ -633,7 +647,7 @@ static int cmd_t5(int argc, char **argv)
         int64_t shape[3];
         shape[0] = rows;
         shape[1] = L;
-        shape[2] = t5_encoder_dim(enc);
+        shape[2] = t5_model_dim(enc);
         rc = npy_save(outp, out, shape, 3, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "samsep-model t5: %s\n", err);
@@ -648,7 +662,10 @@ static int cmd_t5(int argc, char **argv)
     }
     status = 0;
 done:
-    t5_encoder_close(enc);
+    nn_free(k, dout);
+    t5_state_destroy(run);
+    t5_model_close(enc);
+    nn_ctx_destroy(k);
     t5_tokenizer_close(tk);
     free(texts);
     free(idlists);
@@ -842,6 +859,7 @@ static int cmd_separate(int argc, char **argv)
     int threads = 0, npos = 0, i, rate, status = EXIT_USAGE;
     char err[1024], path[4096];
     sam_model *m = NULL;
+    sam_state *st = NULL;
     float *wav = NULL, *noise = NULL, *msg = NULL, *tgt = NULL, *res = NULL;
     int64_t N = 0, T, hop, shape[2];
 
@@ -895,8 +913,9 @@ static int cmd_separate(int argc, char **argv)
         return EXIT_USAGE;
     }
     status = EXIT_BAD_FILE;
-    if (sam_open(model, t5, tok, threads, &m, err, sizeof err) != SAMSEP_OK ||
-        sam_set_text(m, &text, 1, err, sizeof err) < 0) {
+    if (sam_model_open(model, t5, tok, NULL, &m, err, sizeof err) != SAMSEP_OK ||
+        sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK ||
+        sam_set_text(st, &text, 1, err, sizeof err) < 0) {
         fprintf(stderr, "samsep-model separate: %s\n", err);
         goto done;
     }
@@ -930,7 +949,7 @@ static int cmd_separate(int argc, char **argv)
         sam_noise(seed, 0, noise, T * 2 * sam_latent_channels(m));
     if (msg_path == NULL)
         sam_message(seed, 0, msg, 2 * sam_message_bits(m));
-    if (sam_separate(m, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK) {
+    if (sam_separate(st, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK) {
         fprintf(stderr, "samsep-model separate: %s\n", err);
         goto done;
     }
@@ -958,7 +977,8 @@ done:
     free(msg);
     free(tgt);
     free(res);
-    sam_close(m);
+    sam_state_destroy(st);
+    sam_model_close(m);
     return status;
 }
 

@@ -5,7 +5,8 @@
  * the mapping) and copied (converted or read into a host copy). Pages of
  * tensors that were copied and never used in place are what
  * nn_weights_trim() drops from memory. Memory handed out is kept in one
- * list and freed at close.
+ * list, each entry host memory (freed with free) or the backend's (with
+ * nn_free), and freed at close.
  */
 #include "nn/weights.h"
 
@@ -18,28 +19,36 @@
 #define MARK_IN_PLACE 1
 #define MARK_COPIED 2
 
+typedef struct owned_mem {
+    void *p;
+    int backend;           /* 1: nn_alloc'd, 0: malloc'd */
+} owned_mem;
+
 struct nn_weights {
     nn_tensor_file *tf;
+    nn_ctx *k;
+    int host;              /* the backend reads host memory */
     char *path;
     char prefix[128];
     unsigned char *marks;  /* [count] MARK_* per tensor of tf */
-    void **owned;          /* memory handed out */
+    owned_mem *owned;      /* memory handed out */
     size_t n_owned, cap_owned;
     int rc;                /* first error, or SAMSEP_OK */
     char err[SAMSEP_MSG_MAX];
 };
 
-int nn_weights_wrap(nn_tensor_file *tf, const char *name, nn_weights **out,
-                    char *err, size_t errlen)
+int nn_weights_wrap(nn_tensor_file *tf, const char *name, nn_ctx *k,
+                    nn_weights **out, char *err, size_t errlen)
 {
     nn_weights *ws;
 
-    if (out == NULL || tf == NULL) {
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || tf == NULL || k == NULL) {
         nn_tensor_file_close(tf);
         set_err(err, errlen, "nn_weights_wrap: NULL argument");
         return SAMSEP_ERR_INVALID;
     }
-    *out = NULL;
     ws = calloc(1, sizeof *ws);
     if (ws == NULL || (ws->path = strdup(name != NULL ? name : "")) == NULL ||
         (ws->marks = calloc((size_t)nn_tensor_file_count(tf) + 1, 1)) == NULL) {
@@ -51,25 +60,28 @@ int nn_weights_wrap(nn_tensor_file *tf, const char *name, nn_weights **out,
         return SAMSEP_ERR_NOMEM;
     }
     ws->tf = tf;
+    ws->k = k;
+    ws->host = nn_ctx_host_memory(k);
     *out = ws;
     return SAMSEP_OK;
 }
 
-int nn_weights_open(const char *path, nn_weights **out, char *err, size_t errlen)
+int nn_weights_open(const char *path, nn_ctx *k, nn_weights **out, char *err,
+                    size_t errlen)
 {
     nn_tensor_file *tf = NULL;
     int rc;
 
     if (out != NULL)
         *out = NULL;
-    if (path == NULL || out == NULL) {
+    if (path == NULL || out == NULL || k == NULL) {
         set_err(err, errlen, "nn_weights_open: NULL argument");
         return SAMSEP_ERR_INVALID;
     }
     rc = nn_tensor_file_open(path, &tf, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
-    return nn_weights_wrap(tf, path, out, err, errlen);
+    return nn_weights_wrap(tf, path, k, out, err, errlen);
 }
 
 void nn_weights_close(nn_weights *ws)
@@ -78,8 +90,12 @@ void nn_weights_close(nn_weights *ws)
 
     if (ws == NULL)
         return;
-    for (i = 0; i < ws->n_owned; i++)
-        free(ws->owned[i]);
+    for (i = 0; i < ws->n_owned; i++) {
+        if (ws->owned[i].backend)
+            nn_free(ws->k, ws->owned[i].p);
+        else
+            free(ws->owned[i].p);
+    }
     free(ws->owned);
     free(ws->marks);
     free(ws->path);
@@ -95,6 +111,11 @@ const char *nn_weights_path(const nn_weights *ws)
 const nn_tensor_file *nn_weights_file(const nn_weights *ws)
 {
     return ws != NULL ? ws->tf : NULL;
+}
+
+nn_ctx *nn_weights_ctx(const nn_weights *ws)
+{
+    return ws != NULL ? ws->k : NULL;
 }
 
 void nn_weights_set_prefix(nn_weights *ws, const char *prefix)
@@ -223,9 +244,9 @@ static void mark(nn_weights *ws, const nn_tensor *t, unsigned char m)
 
 /* ---- memory ----------------------------------------------------------- */
 
-/* Keep p (malloc'd) until close; frees it and returns NULL when the list
- * cannot grow. */
-static void *own(nn_weights *ws, void *p)
+/* Keep p until close (backend: nn_alloc'd, else malloc'd); frees it and
+ * returns NULL when the list cannot grow. */
+static void *own(nn_weights *ws, void *p, int backend)
 {
     if (p == NULL) {
         nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory loading %s", ws->path);
@@ -233,18 +254,40 @@ static void *own(nn_weights *ws, void *p)
     }
     if (ws->n_owned == ws->cap_owned) {
         size_t cap = ws->cap_owned ? 2 * ws->cap_owned : 64;
-        void **o = realloc(ws->owned, cap * sizeof *o);
+        owned_mem *o = realloc(ws->owned, cap * sizeof *o);
 
         if (o == NULL) {
-            free(p);
+            if (backend)
+                nn_free(ws->k, p);
+            else
+                free(p);
             nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory loading %s", ws->path);
             return NULL;
         }
         ws->owned = o;
         ws->cap_owned = cap;
     }
-    ws->owned[ws->n_owned++] = p;
+    ws->owned[ws->n_owned].p = p;
+    ws->owned[ws->n_owned].backend = backend;
+    ws->n_owned++;
     return p;
+}
+
+/* A backend copy of bytes of host memory, owned by ws. */
+static void *upload(nn_weights *ws, const void *host, size_t bytes)
+{
+    void *d = own(ws, nn_alloc(ws->k, bytes), 1);
+    int rc;
+
+    if (d == NULL)
+        return NULL;
+    rc = nn_upload(ws->k, d, host, bytes);
+    if (rc != SAMSEP_OK) {
+        nn_weights_fail(ws, rc, "cannot upload weights of %s: %s", ws->path,
+                        samsep_strerror(rc));
+        return NULL;
+    }
+    return d;
 }
 
 static float *host_f32(const nn_tensor *t)
@@ -269,8 +312,12 @@ const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
     if (t == NULL)
         return NULL;
     if (t->dtype == dtype) {
-        mark(ws, t, MARK_IN_PLACE);
-        return t->data;
+        if (ws->host) {
+            mark(ws, t, MARK_IN_PLACE);
+            return t->data;
+        }
+        mark(ws, t, MARK_COPIED);
+        return upload(ws, t->data, (size_t)t->numel * nn_dtype_size(dtype));
     }
     if (dtype != NN_F32) {
         nn_weights_fail(ws, SAMSEP_ERR_FORMAT, "tensor %s%s is %s; it cannot be used as %s",
@@ -278,7 +325,7 @@ const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
         return NULL;
     }
     mark(ws, t, MARK_COPIED);
-    return own(ws, host_f32(t));
+    return nn_weight_adopt(ws, host_f32(t), t->numel);
 }
 
 const float *nn_weightf(nn_weights *ws, nn_dims dims, const char *fmt, ...)
@@ -311,11 +358,28 @@ float *nn_weight_host(nn_weights *ws, const char *name, nn_dims dims)
 
 const float *nn_weight_adopt(nn_weights *ws, float *host, int64_t n)
 {
+    const float *d;
+
     if (ws == NULL || ws->rc != SAMSEP_OK || n < 0) {
         free(host);
         return NULL;
     }
-    return own(ws, host);
+    if (ws->host)
+        return own(ws, host, 0);
+    if (host == NULL) {
+        nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory loading %s", ws->path);
+        return NULL;
+    }
+    d = upload(ws, host, (size_t)(n > 0 ? n : 1) * sizeof(float));
+    free(host);
+    return d;
+}
+
+float *nn_weight_alloc(nn_weights *ws, int64_t n)
+{
+    if (ws == NULL || ws->rc != SAMSEP_OK || n < 0)
+        return NULL;
+    return own(ws, nn_alloc_f32(ws->k, n), 1);
 }
 
 void nn_weights_trim(nn_weights *ws)

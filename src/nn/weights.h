@@ -2,16 +2,18 @@
  * weights.h - the one loader of network weights: every network asks for
  * each of its tensors by name and shape through nn_weight(), which checks
  * the name and the shape in one place, converts or keeps the dtype, and
- * hands back memory the kernels can read.
+ * places the weight where the backend wants it.
  *
- * An nn_weights is one model file opened for loading. The tensors stay in
- * the read-only mapping of the file when they can be used as they are
- * (float32 asked for and stored), so loading copies nothing; a tensor of
- * another dtype is converted once into memory the nn_weights owns.
- * Weights a network derives from others (folded weight norm, split or
- * precomputed matrices) are made in host memory from nn_weight_host()
- * copies and handed over with nn_weight_adopt(); pages of the mapping
- * that were only copied are given back to the system by nn_weights_trim().
+ * An nn_weights is one model file opened for loading onto the backend of
+ * a kernel context (nn.h). On a backend whose memory is host memory (the
+ * CPU), a tensor stays in the read-only mapping of the file when it can be
+ * used as it is (the dtype asked for is the dtype stored), so loading
+ * copies nothing; elsewhere it is uploaded once. A tensor of another dtype
+ * is converted once. Weights a network derives from others are made either
+ * on the host from nn_weight_host() copies and handed over with
+ * nn_weight_adopt() (folded weight norm, split matrices), or by kernels
+ * into nn_weight_alloc() memory (products of weights). Pages of the
+ * mapping that were only copied are given back by nn_weights_trim().
  *
  * Errors are kept, not returned: the first failed call (a tensor missing,
  * of another shape, out of memory) records its message and every later
@@ -20,9 +22,11 @@
  * (as llama.cpp's create_tensor does with exceptions).
  *
  * Lifetime and threads: everything handed out belongs to the nn_weights
- * and is valid until nn_weights_close(). Loading is one thread's job;
- * afterwards the weights are read-only and may be read by any number of
- * threads (several runs of one model share them).
+ * and is valid until nn_weights_close(); the context MUST outlive it.
+ * Loading is one thread's job; afterwards the weights are read-only and
+ * may be read by kernels of any context that shares memory with the
+ * loading one (nn_ctx_shares_memory), from any number of threads: several
+ * runs of one model share them.
  */
 #ifndef SAMSEP_NN_WEIGHTS_H
 #define SAMSEP_NN_WEIGHTS_H
@@ -32,6 +36,7 @@
 
 #include "core/internal.h"
 #include "nn/io/tensors.h"
+#include "nn/nn.h"
 
 /* A shape to check against; NN_ANY accepts any size >= 1 in that place. */
 typedef struct nn_dims {
@@ -48,22 +53,25 @@ typedef struct nn_dims {
 typedef struct nn_weights nn_weights;
 
 /*
- * Open the model file `path` (PyTorch zip checkpoint or safetensors).
- * Returns SAMSEP_OK or the reader's error, with err naming the file.
+ * Open the model file `path` (PyTorch zip checkpoint or safetensors) for
+ * the backend of `k`. Returns SAMSEP_OK or the reader's error, with err
+ * naming the file.
  */
-int nn_weights_open(const char *path, nn_weights **out /* OUT */, char *err,
-                    size_t errlen);
+int nn_weights_open(const char *path, nn_ctx *k, nn_weights **out /* OUT */,
+                    char *err, size_t errlen);
 
 /* The same over a tensor file already open (tests, files in memory); the
  * nn_weights takes tf over, also on failure. */
-int nn_weights_wrap(nn_tensor_file *tf, const char *name,
+int nn_weights_wrap(nn_tensor_file *tf, const char *name, nn_ctx *k,
                     nn_weights **out /* OUT */, char *err, size_t errlen);
 
 void nn_weights_close(nn_weights *ws); /* NULL allowed */
 
-/* The file's path (or name), and the tensor file itself. */
+/* The file's path (or name), the tensor file itself, and the context the
+ * weights are placed for (kernels deriving weights at load run on it). */
 const char *nn_weights_path(const nn_weights *ws);
 const nn_tensor_file *nn_weights_file(const nn_weights *ws);
+nn_ctx *nn_weights_ctx(const nn_weights *ws);
 
 /* Put `prefix` before every name asked for from now on ("" or NULL: none);
  * e.g. "audio_codec." for the codec inside SAM-Audio's checkpoint. */
@@ -92,8 +100,12 @@ const float *nn_weightf(nn_weights *ws, nn_dims dims, const char *fmt, ...)
 float *nn_weight_host(nn_weights *ws, const char *name, nn_dims dims);
 
 /* Make `n` floats of host memory (malloc'd; taken over, also on failure) a
- * weight owned by ws. NULL on error. */
+ * weight owned by ws, in the backend's memory. NULL on error. */
 const float *nn_weight_adopt(nn_weights *ws, float *host, int64_t n);
+
+/* Backend memory for `n` floats of a weight that kernels on
+ * nn_weights_ctx(ws) will compute, owned by ws. NULL on error. */
+float *nn_weight_alloc(nn_weights *ws, int64_t n);
 
 /*
  * Record an error of the network's own (sizes that do not fit together, a

@@ -126,7 +126,7 @@ void kref_softmax(const float *x, float *y, int64_t M, int64_t N)
     free(row);
 }
 
-int kref_attention(const k_attn_args *a)
+int kref_attention(const nn_attn_args *a)
 {
     int64_t b, h, i, t, j;
     double *s = malloc((size_t)(a->Lk > 0 ? a->Lk : 1) * sizeof *s);
@@ -170,7 +170,7 @@ int kref_attention(const k_attn_args *a)
     return SAMSEP_OK;
 }
 
-void kref_rope(float *x, k_strides s, int64_t B, int64_t H, int64_t L,
+void kref_rope(float *x, nn_strides s, int64_t B, int64_t H, int64_t L,
                int64_t dh, const float *cos_t, const float *sin_t)
 {
     int64_t b, h, t, i;
@@ -187,21 +187,29 @@ void kref_rope(float *x, k_strides s, int64_t B, int64_t H, int64_t L,
 }
 
 /* Value of padded input at position p of a row of length L. */
-static double ref_padded(const float *row, int64_t L, int64_t p, k_pad_mode m)
+static double ref_padded(const float *row, int64_t L, int64_t p, nn_pad_mode m)
 {
     if (p >= 0 && p < L)
         return row[p];
-    if (m == K_PAD_REFLECT)
+    if (m == NN_PAD_REFLECT)
         return row[p < 0 ? -p : 2 * (L - 1) - p];
-    if (m == K_PAD_REPLICATE)
+    if (m == NN_PAD_REPLICATE)
         return row[p < 0 ? 0 : L - 1];
+    if (m == NN_PAD_REFLECT_PERIODIC) {
+        /* walk the mirror: bounce off both ends until inside */
+        if (L == 1)
+            return row[0];
+        while (p < 0 || p >= L)
+            p = p < 0 ? -p : 2 * (L - 1) - p;
+        return row[p];
+    }
     return 0.0;
 }
 
-int kref_conv1d(const k_conv1d_args *a, const float *x, const float *W,
+int kref_conv1d(const nn_conv1d_args *a, const float *x, const float *W,
                 const float *bias, float *y)
 {
-    int64_t Lout = k_conv1d_out_len(a), b, co, o, ci, kk;
+    int64_t Lout = nn_conv1d_out_len(a), b, co, o, ci, kk;
     int64_t cig, cog;
     if (Lout < 0)
         return SAMSEP_ERR_INVALID;
@@ -226,10 +234,10 @@ int kref_conv1d(const k_conv1d_args *a, const float *x, const float *W,
     return SAMSEP_OK;
 }
 
-int kref_convt1d(const k_convt1d_args *a, const float *x, const float *W,
+int kref_convt1d(const nn_convt1d_args *a, const float *x, const float *W,
                  const float *bias, float *y)
 {
-    int64_t Lout = k_convt1d_out_len(a), b, ci, co, t, kk, o;
+    int64_t Lout = nn_convt1d_out_len(a), b, ci, co, t, kk, o;
     int64_t cig, cog;
     double *acc;
     if (Lout < 0)
@@ -265,11 +273,11 @@ int kref_convt1d(const k_convt1d_args *a, const float *x, const float *W,
 }
 
 int kref_pad1d(const float *x, float *y, int64_t B, int64_t C, int64_t L,
-               int64_t left, int64_t right, k_pad_mode mode)
+               int64_t left, int64_t right, nn_pad_mode mode)
 {
     int64_t r, t, Lo = left + L + right;
     if (L <= 0 || left < 0 || right < 0 ||
-        (mode == K_PAD_REFLECT && (left >= L || right >= L)))
+        (mode == NN_PAD_REFLECT && (left >= L || right >= L)))
         return SAMSEP_ERR_INVALID;
     for (r = 0; r < B * C; r++)
         for (t = 0; t < Lo; t++)
@@ -422,19 +430,19 @@ void kref_scale(const float *x, float s, float *y, int64_t n)
 }
 
 void kref_modulate(const float *x, const float *shift, const float *scale,
-                   float *y, int64_t B, int64_t T, int64_t D)
+                   int64_t ld, float *y, int64_t B, int64_t T, int64_t D)
 {
     int64_t b, t, i;
     for (b = 0; b < B; b++)
         for (t = 0; t < T; t++)
             for (i = 0; i < D; i++)
                 y[(b * T + t) * D + i] =
-                    (float)((double)x[(b * T + t) * D + i] * (1.0 + scale[b * D + i]) +
-                            shift[b * D + i]);
+                    (float)((double)x[(b * T + t) * D + i] * (1.0 + scale[b * ld + i]) +
+                            shift[b * ld + i]);
 }
 
-void kref_add_gated(const float *x, const float *g, float *y, int64_t B,
-                    int64_t T, int64_t D)
+void kref_add_gated(const float *x, const float *g, int64_t ld, float *y,
+                    int64_t B, int64_t T, int64_t D)
 {
     int64_t b, t, i;
     for (b = 0; b < B; b++)
@@ -442,7 +450,7 @@ void kref_add_gated(const float *x, const float *g, float *y, int64_t B,
             for (i = 0; i < D; i++)
                 y[(b * T + t) * D + i] =
                     (float)(y[(b * T + t) * D + i] +
-                            (double)g[b * D + i] * x[(b * T + t) * D + i]);
+                            (double)g[b * ld + i] * x[(b * T + t) * D + i]);
 }
 
 void kref_transpose(const float *x, float *y, int64_t B, int64_t R, int64_t C)
@@ -465,4 +473,65 @@ int kref_embedding(const float *table, int64_t vocab, int64_t D,
         for (j = 0; j < D; j++)
             y[i * D + j] = table[ids[i] * D + j];
     return SAMSEP_OK;
+}
+
+void kref_copy2d(const float *x, int64_t ldx, float *y, int64_t ldy, int64_t rows,
+                 int64_t cols)
+{
+    int64_t r, c;
+    for (r = 0; r < rows; r++)
+        for (c = 0; c < cols; c++)
+            y[r * ldy + c] = x[r * ldx + c];
+}
+
+void kref_axpy(float a, const float *x, const float *y, float *out, int64_t n)
+{
+    int64_t i;
+    for (i = 0; i < n; i++)
+        out[i] = (float)((double)y[i] + (double)a * x[i]);
+}
+
+void kref_add_bcast(const float *x, const float *v, const int64_t vs[3], float *y,
+                    const int64_t n[3])
+{
+    int64_t i, j, l;
+    for (i = 0; i < n[0]; i++)
+        for (j = 0; j < n[1]; j++)
+            for (l = 0; l < n[2]; l++) {
+                int64_t e = (i * n[1] + j) * n[2] + l;
+                y[e] = (float)((double)x[e] + v[i * vs[0] + j * vs[1] + l * vs[2]]);
+            }
+}
+
+void kref_sum_rows(const float *x, float *y, int64_t M, int64_t D)
+{
+    int64_t m, d;
+    for (d = 0; d < D; d++) {
+        double acc = 0.0;
+        for (m = 0; m < M; m++)
+            acc += x[m * D + d];
+        y[d] = (float)acc;
+    }
+}
+
+void kref_sinusoid(const float *f, int64_t half, float t, float *y, int64_t B)
+{
+    int64_t b, i;
+    for (b = 0; b < B; b++)
+        for (i = 0; i < half; i++) {
+            double a = (double)t * f[i];
+            y[b * 2 * half + i] = (float)cos(a);
+            y[b * 2 * half + half + i] = (float)sin(a);
+        }
+}
+
+void kref_rope_table(float *cos_t, float *sin_t, int64_t L, int64_t dh, float theta)
+{
+    int64_t t, i, half = dh / 2;
+    for (t = 0; t < L; t++)
+        for (i = 0; i < half; i++) {
+            double a = (double)t / pow((double)theta, (double)(2 * i) / (double)dh);
+            cos_t[t * half + i] = (float)cos(a);
+            sin_t[t * half + i] = (float)sin(a);
+        }
 }

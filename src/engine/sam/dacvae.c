@@ -1,5 +1,5 @@
 /*
- * dacvae.c - the DAC-VAE codec (dacvae.h) on the kernels of kernels.h.
+ * dacvae.c - the DAC-VAE codec (dacvae.h) on the kernels of nn.h.
  *
  * Opening walks the checkpoint's tensor names the way dacvae builds its
  * modules - encoder.block.<i>, decoder.model.<i>.block.<j>, the watermark's
@@ -116,8 +116,8 @@ typedef struct lstm {
     const float *b_ih[MAX_LSTM_LAYERS], *b_hh[MAX_LSTM_LAYERS]; /* [4H] */
 } lstm;
 
-struct dacvae {
-    kctx *k;
+struct dacvae_model {
+    nn_ctx *wk;        /* the context the weights were placed for */
 
     /* sizes */
     int64_t hop, up, wm_down;  /* encoder, decoder, watermark products */
@@ -140,15 +140,22 @@ struct dacvae {
     conv wm_pre_conv, wm_pre_conv2, wm_post_conv, wm_dec_pre, wm_dec_post;
     lstm wm_enc_lstm, wm_dec_lstm;
     const float *msg_emb; /* [2 * bits, d_wm] */
+};
 
-    /* working memory, grown per call */
+struct dacvae_state {
+    const dacvae_model *m;
+    nn_ctx *k;
+
+    /* working memory (the backend's), grown per call */
     size_t cap;        /* floats in each of buf[0..2] */
     float *buf[3];
     size_t cap_keep;
     float *keep;       /* [N] watermark forward_no_conv */
-    size_t cap_lstm;
-    float *lstm_work;  /* k_lstm_work_floats(1, hidden) */
-    float *msg_vec;    /* [d_wm] */
+    float *lstm_work;  /* nn_lstm_work_floats(1, hidden) */
+    float *msg_rows;   /* [bits, d_wm] the message's embedding rows */
+    float *msg_vec;    /* [d_wm] their sum */
+    int32_t *msg_ids;  /* [bits] row of each bit: 2 i + bit */
+    int32_t *hids;     /* host staging of msg_ids */
 
     dacvae_tap_fn tap;
     void *tap_user;
@@ -166,7 +173,7 @@ struct dacvae {
 typedef struct loader {
     nn_weights *ws;      /* names relative to the codec's prefix */
     const char *prefix;  /* for messages */
-    dacvae *c;
+    dacvae_model *c;
     char *err;
     size_t errlen;
 } loader;
@@ -427,7 +434,7 @@ static int fmt_err(loader *ld, const char *what, long long got, long long want)
 
 static int load_encoder(loader *ld)
 {
-    dacvae *c = ld->c;
+    dacvae_model *c = ld->c;
     char nm[NAME_LEN];
     int64_t dim;
     int i, r;
@@ -482,7 +489,7 @@ static int load_encoder(loader *ld)
 
 static int load_decoder(loader *ld)
 {
-    dacvae *c = ld->c;
+    dacvae_model *c = ld->c;
     char nm[NAME_LEN];
     int64_t dim;
     int i, r;
@@ -546,7 +553,7 @@ static int load_decoder(loader *ld)
 
 static int load_watermark(loader *ld)
 {
-    dacvae *c = ld->c;
+    dacvae_model *c = ld->c;
     const nn_tensor *t;
     char nm[NAME_LEN];
 
@@ -602,9 +609,9 @@ static void conv_pads(const conv *cv, int64_t L, int64_t *pl, int64_t *pr)
     }
 }
 
-static k_conv1d_args conv_args(const conv *cv, int64_t L)
+static nn_conv1d_args conv_args(const conv *cv, int64_t L)
 {
-    k_conv1d_args a;
+    nn_conv1d_args a;
     memset(&a, 0, sizeof a);
     a.B = 1;
     a.Cin = cv->cin;
@@ -615,13 +622,13 @@ static k_conv1d_args conv_args(const conv *cv, int64_t L)
     a.dilation = cv->dil;
     conv_pads(cv, L, &a.pad_left, &a.pad_right);
     a.groups = 1;
-    a.pad_mode = K_PAD_ZERO;
+    a.pad_mode = NN_PAD_ZERO;
     return a;
 }
 
-static k_convt1d_args convt_args(const convt *ct, int64_t L)
+static nn_convt1d_args convt_args(const convt *ct, int64_t L)
 {
-    k_convt1d_args a;
+    nn_convt1d_args a;
     memset(&a, 0, sizeof a);
     a.B = 1;
     a.Cin = ct->cin;
@@ -643,6 +650,7 @@ static k_convt1d_args convt_args(const convt *ct, int64_t L)
 /* ---- sizing ------------------------------------------------------------- */
 
 typedef struct need {
+    const nn_ctx *k;
     size_t buf;     /* floats per working buffer */
     size_t scratch; /* kernel scratch per worker */
     int ok;         /* every length positive */
@@ -659,22 +667,22 @@ static void need_mx(need *n, int64_t ch, int64_t L)
 /* Account for conv cv on L samples; returns its output length. */
 static int64_t need_conv(need *n, const conv *cv, int64_t L)
 {
-    k_conv1d_args a = conv_args(cv, L);
-    int64_t Lo = L >= 1 ? k_conv1d_out_len(&a) : -1;
+    nn_conv1d_args a = conv_args(cv, L);
+    int64_t Lo = L >= 1 ? nn_conv1d_out_len(&a) : -1;
     size_t s;
     need_mx(n, cv->cout, Lo);
-    if (Lo >= 1 && (s = k_conv1d_scratch(&a)) > n->scratch)
+    if (Lo >= 1 && (s = nn_conv1d_scratch(n->k, &a)) > n->scratch)
         n->scratch = s;
     return Lo;
 }
 
 static int64_t need_convt(need *n, const convt *ct, int64_t L)
 {
-    k_convt1d_args a = convt_args(ct, L);
-    int64_t Lo = L >= 1 ? k_convt1d_out_len(&a) : -1;
+    nn_convt1d_args a = convt_args(ct, L);
+    int64_t Lo = L >= 1 ? nn_convt1d_out_len(&a) : -1;
     size_t s;
     need_mx(n, ct->cout, Lo);
-    if (Lo >= 1 && (s = k_convt1d_scratch(&a)) > n->scratch)
+    if (Lo >= 1 && (s = nn_convt1d_scratch(n->k, &a)) > n->scratch)
         n->scratch = s;
     return Lo;
 }
@@ -693,9 +701,10 @@ static void need_ru_elu(need *n, const res_elu *ru, int64_t L)
     need_conv(n, &ru->c2, L);
 }
 
-static need plan_encode(const dacvae *c, int64_t T)
+static need plan_encode(const dacvae_state *s, int64_t T)
 {
-    need n = { 0, 0, 1 };
+    const dacvae_model *c = s->m;
+    need n = { s->k, 0, 0, 1 };
     int64_t L = T * c->hop;
     int i, r;
     need_mx(&n, 1, L);
@@ -713,9 +722,10 @@ static need plan_encode(const dacvae *c, int64_t T)
     return n;
 }
 
-static need plan_decode(const dacvae *c, int64_t T)
+static need plan_decode(const dacvae_state *s, int64_t T)
 {
-    need n = { 0, 0, 1 };
+    const dacvae_model *c = s->m;
+    need n = { s->k, 0, 0, 1 };
     int64_t L = T, N;
     int i, r;
     need_mx(&n, c->C, L);
@@ -748,59 +758,60 @@ static need plan_decode(const dacvae *c, int64_t T)
     return n;
 }
 
-static int grow(float **p, size_t *cap, size_t want)
+/* Grow *p (backend memory of *cap floats) to hold `want` floats. The old
+ * contents are not kept: buffers are filled anew by every call. */
+static int grow(nn_ctx *k, float **p, size_t *cap, size_t want)
 {
     float *q;
     if (want <= *cap)
         return SAMSEP_OK;
-    q = realloc(*p, want * sizeof *q);
+    q = nn_alloc_f32(k, (int64_t)want);
     if (q == NULL)
         return SAMSEP_ERR_NOMEM;
+    nn_free(k, *p);
     *p = q;
     *cap = want;
     return SAMSEP_OK;
 }
 
 /* Make the working memory fit plan n (and `keep` floats of kept signal). */
-static int reserve(dacvae *c, const need *n, size_t keep, char *err,
+static int reserve(dacvae_state *s, const need *n, size_t keep, char *err,
                    size_t errlen)
 {
+    size_t cap = s->cap;
     int i;
     if (!n->ok) {
         set_err(err, errlen, "codec: input too short for the network");
         return SAMSEP_ERR_INVALID;
     }
-    if (n->buf > c->cap) {
-        for (i = 0; i < 3; i++) {
-            float *q = realloc(c->buf[i], n->buf * sizeof *q);
-            if (q == NULL) {
-                set_err(err, errlen, "codec: out of memory (%zu floats)", n->buf);
-                return SAMSEP_ERR_NOMEM;
-            }
-            c->buf[i] = q;
+    for (i = 0; i < 3; i++) {
+        cap = s->cap;
+        if (grow(s->k, &s->buf[i], &cap, n->buf) != SAMSEP_OK) {
+            set_err(err, errlen, "codec: out of memory (%zu floats)", n->buf);
+            return SAMSEP_ERR_NOMEM;
         }
-        c->cap = n->buf;
     }
-    if (grow(&c->keep, &c->cap_keep, keep) != SAMSEP_OK ||
-        kctx_reserve(c->k, n->scratch) != SAMSEP_OK) {
+    s->cap = cap;
+    if (grow(s->k, &s->keep, &s->cap_keep, keep) != SAMSEP_OK ||
+        nn_reserve(s->k, n->scratch) != SAMSEP_OK) {
         set_err(err, errlen, "codec: out of memory");
         return SAMSEP_ERR_NOMEM;
     }
     return SAMSEP_OK;
 }
 
-/* ---- open / close ------------------------------------------------------- */
+/* ---- model -------------------------------------------------------------- */
 
-int dacvae_open(nn_weights *ws, const char *prefix, kctx *k,
-                dacvae **out, char *err, size_t errlen)
+int dacvae_model_load(nn_weights *ws, const char *prefix, dacvae_model **out,
+                      char *err, size_t errlen)
 {
-    dacvae *c;
+    dacvae_model *c;
     loader ld;
     int rc;
 
     if (out != NULL)
         *out = NULL;
-    if (ws == NULL || k == NULL || out == NULL) {
+    if (ws == NULL || out == NULL) {
         set_err(err, errlen, "codec: NULL argument");
         return SAMSEP_ERR_INVALID;
     }
@@ -809,70 +820,45 @@ int dacvae_open(nn_weights *ws, const char *prefix, kctx *k,
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
-    c->k = k;
+    c->wk = nn_weights_ctx(ws);
     ld.ws = ws;
     ld.prefix = prefix != NULL ? prefix : "";
-    nn_weights_set_prefix(ws, ld.prefix);
     ld.c = c;
     ld.err = err;
     ld.errlen = errlen;
+    nn_weights_set_prefix(ws, ld.prefix);
     rc = load_encoder(&ld);
     if (rc == SAMSEP_OK)
         rc = load_decoder(&ld);
     if (rc == SAMSEP_OK)
         rc = load_watermark(&ld);
     nn_weights_set_prefix(ws, NULL);
-    if (rc == SAMSEP_OK) {
-        c->cap_lstm = k_lstm_work_floats(1, c->hidden);
-        c->lstm_work = malloc(c->cap_lstm * sizeof(float));
-        c->msg_vec = malloc((size_t)c->d_wm * sizeof(float));
-        if (c->lstm_work == NULL || c->msg_vec == NULL) {
-            set_err(err, errlen, "out of memory");
-            rc = SAMSEP_ERR_NOMEM;
-        }
-    }
     if (rc != SAMSEP_OK) {
-        dacvae_close(c);
+        dacvae_model_free(c);
         return rc;
     }
     *out = c;
     return SAMSEP_OK;
 }
 
-void dacvae_close(dacvae *c)
+void dacvae_model_free(dacvae_model *c)
 {
-    int i;
-    if (c == NULL)
-        return;
-    for (i = 0; i < 3; i++)
-        free(c->buf[i]);
-    free(c->keep);
-    free(c->lstm_work);
-    free(c->msg_vec);
     free(c);
 }
 
-int dacvae_hop(const dacvae *c)
+int dacvae_hop(const dacvae_model *c)
 {
     return c != NULL ? (int)c->hop : 0;
 }
 
-int dacvae_latent_channels(const dacvae *c)
+int dacvae_latent_channels(const dacvae_model *c)
 {
     return c != NULL ? (int)c->C : 0;
 }
 
-int dacvae_message_bits(const dacvae *c)
+int dacvae_message_bits(const dacvae_model *c)
 {
     return c != NULL ? (int)c->bits : 0;
-}
-
-void dacvae_set_tap(dacvae *c, dacvae_tap_fn tap, void *user)
-{
-    if (c == NULL)
-        return;
-    c->tap = tap;
-    c->tap_user = user;
 }
 
 static int cfg_check_int(const cJSON *o, const char *key, int64_t have,
@@ -911,7 +897,7 @@ bad:
     return SAMSEP_ERR_FORMAT;
 }
 
-int dacvae_check_config(const dacvae *c, const struct cJSON *o, char *err,
+int dacvae_check_config(const dacvae_model *c, const struct cJSON *o, char *err,
                         size_t errlen)
 {
     int64_t er[MAX_BLOCKS], dr[MAX_BLOCKS];
@@ -933,6 +919,70 @@ int dacvae_check_config(const dacvae *c, const struct cJSON *o, char *err,
     return SAMSEP_OK;
 }
 
+/* ---- state -------------------------------------------------------------- */
+
+int dacvae_state_create(const dacvae_model *c, nn_ctx *k, dacvae_state **out,
+                        char *err, size_t errlen)
+{
+    dacvae_state *s;
+
+    if (out != NULL)
+        *out = NULL;
+    if (c == NULL || k == NULL || out == NULL) {
+        set_err(err, errlen, "codec: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    if (!nn_ctx_shares_memory(c->wk, k)) {
+        set_err(err, errlen, "codec: the weights live on backend %s, the run is on %s",
+                nn_ctx_backend(c->wk), nn_ctx_backend(k));
+        return SAMSEP_ERR_INVALID;
+    }
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        set_err(err, errlen, "out of memory");
+        return SAMSEP_ERR_NOMEM;
+    }
+    s->m = c;
+    s->k = k;
+    s->lstm_work = nn_alloc_f32(k, (int64_t)nn_lstm_work_floats(k, 1, c->hidden));
+    s->msg_rows = nn_alloc_f32(k, c->bits * c->d_wm);
+    s->msg_vec = nn_alloc_f32(k, c->d_wm);
+    s->msg_ids = nn_alloc(k, (size_t)c->bits * sizeof *s->msg_ids);
+    s->hids = malloc((size_t)c->bits * sizeof *s->hids);
+    if (s->lstm_work == NULL || s->msg_rows == NULL || s->msg_vec == NULL ||
+        s->msg_ids == NULL || s->hids == NULL) {
+        dacvae_state_destroy(s);
+        set_err(err, errlen, "out of memory");
+        return SAMSEP_ERR_NOMEM;
+    }
+    *out = s;
+    return SAMSEP_OK;
+}
+
+void dacvae_state_destroy(dacvae_state *s)
+{
+    int i;
+    if (s == NULL)
+        return;
+    for (i = 0; i < 3; i++)
+        nn_free(s->k, s->buf[i]);
+    nn_free(s->k, s->keep);
+    nn_free(s->k, s->lstm_work);
+    nn_free(s->k, s->msg_rows);
+    nn_free(s->k, s->msg_vec);
+    nn_free(s->k, s->msg_ids);
+    free(s->hids);
+    free(s);
+}
+
+void dacvae_set_tap(dacvae_state *s, dacvae_tap_fn tap, void *user)
+{
+    if (s == NULL)
+        return;
+    s->tap = tap;
+    s->tap_user = user;
+}
+
 /* ---- layer steps -------------------------------------------------------- */
 
 /* The current activation and two temporaries, one row, [C, L] each. */
@@ -947,161 +997,162 @@ static void swap(float **a, float **b)
     *b = t;
 }
 
-static int run_conv(dacvae *c, const conv *cv, const float *x, int64_t L,
+static int run_conv(dacvae_state *s, const conv *cv, const float *x, int64_t L,
                     float *y, int64_t *Lout)
 {
-    k_conv1d_args a = conv_args(cv, L);
-    *Lout = k_conv1d_out_len(&a);
-    return k_conv1d(c->k, &a, x, cv->w, cv->b, y);
+    nn_conv1d_args a = conv_args(cv, L);
+    *Lout = nn_conv1d_out_len(&a);
+    return nn_conv1d(s->k, &a, x, cv->w, cv->b, y);
 }
 
 /* x = conv(x) */
-static int step_conv(dacvae *c, const conv *cv, bufs *b, int64_t *L)
+static int step_conv(dacvae_state *s, const conv *cv, bufs *b, int64_t *L)
 {
-    TRY(run_conv(c, cv, b->x, *L, b->t1, L));
+    TRY(run_conv(s, cv, b->x, *L, b->t1, L));
     swap(&b->x, &b->t1);
     return SAMSEP_OK;
 }
 
 /* x = convt(x) */
-static int step_convt(dacvae *c, const convt *ct, bufs *b, int64_t *L)
+static int step_convt(dacvae_state *s, const convt *ct, bufs *b, int64_t *L)
 {
-    k_convt1d_args a = convt_args(ct, *L);
-    TRY(k_convt1d(c->k, &a, b->x, ct->w, ct->b, b->t1));
-    *L = k_convt1d_out_len(&a);
+    nn_convt1d_args a = convt_args(ct, *L);
+    TRY(nn_convt1d(s->k, &a, b->x, ct->w, ct->b, b->t1));
+    *L = nn_convt1d_out_len(&a);
     swap(&b->x, &b->t1);
     return SAMSEP_OK;
 }
 
 /* x += c2(snake(c1(snake(x))))      x [dim, L] */
-static int step_ru(dacvae *c, const res_unit *ru, bufs *b, int64_t L)
+static int step_ru(dacvae_state *s, const res_unit *ru, bufs *b, int64_t L)
 {
     int64_t L1, L2;
-    k_snake(c->k, b->x, ru->s1.alpha, b->t1, 1, ru->s1.ch, L); /* [dim, L] */
-    TRY(run_conv(c, &ru->c1, b->t1, L, b->t2, &L1));           /* [hid, L] */
-    k_snake(c->k, b->t2, ru->s2.alpha, b->t2, 1, ru->s2.ch, L1);
-    TRY(run_conv(c, &ru->c2, b->t2, L1, b->t1, &L2));          /* [dim, L] */
-    k_add(c->k, b->x, b->t1, b->x, ru->c2.cout * L);
-    return SAMSEP_OK;
+    TRY(nn_snake(s->k, b->x, ru->s1.alpha, b->t1, 1, ru->s1.ch, L)); /* [dim, L] */
+    TRY(run_conv(s, &ru->c1, b->t1, L, b->t2, &L1));                /* [hid, L] */
+    TRY(nn_snake(s->k, b->t2, ru->s2.alpha, b->t2, 1, ru->s2.ch, L1));
+    TRY(run_conv(s, &ru->c2, b->t2, L1, b->t1, &L2));               /* [dim, L] */
+    return nn_add(s->k, b->x, b->t1, b->x, ru->c2.cout * L);
 }
 
 /* x += c2(elu(c1(elu(x))))          x [dim, L] */
-static int step_ru_elu(dacvae *c, const res_elu *ru, bufs *b, int64_t L)
+static int step_ru_elu(dacvae_state *s, const res_elu *ru, bufs *b, int64_t L)
 {
     int64_t L1, L2;
-    k_elu(c->k, b->x, b->t1, ru->c1.cin * L, 1.0f);   /* [dim, L] */
-    TRY(run_conv(c, &ru->c1, b->t1, L, b->t2, &L1));  /* [hid, L] */
-    k_elu(c->k, b->t2, b->t2, ru->c1.cout * L1, 1.0f);
-    TRY(run_conv(c, &ru->c2, b->t2, L1, b->t1, &L2)); /* [dim, L] */
-    k_add(c->k, b->x, b->t1, b->x, ru->c2.cout * L);
-    return SAMSEP_OK;
+    TRY(nn_elu(s->k, b->x, b->t1, ru->c1.cin * L, 1.0f));   /* [dim, L] */
+    TRY(run_conv(s, &ru->c1, b->t1, L, b->t2, &L1));        /* [hid, L] */
+    TRY(nn_elu(s->k, b->t2, b->t2, ru->c1.cout * L1, 1.0f));
+    TRY(run_conv(s, &ru->c2, b->t2, L1, b->t1, &L2));       /* [dim, L] */
+    return nn_add(s->k, b->x, b->t1, b->x, ru->c2.cout * L);
 }
 
 /* x = LSTM(x) + x over time            x [H, L] */
-static void step_lstm(dacvae *c, const lstm *m, bufs *b, int64_t L)
+static int step_lstm(dacvae_state *s, const lstm *m, bufs *b, int64_t L)
 {
     int64_t H = m->hidden;
     float *in, *out, *xt = b->t1;
     int l;
-    k_transpose(c->k, b->x, xt, 1, H, L);             /* [L, H] */
+    TRY(nn_transpose(s->k, b->x, xt, 1, H, L));              /* [L, H] */
     in = xt;
     out = b->t2;
     for (l = 0; l < m->layers; l++) {
-        k_lstm(c->k, in, m->w_ih[l], m->w_hh[l], m->b_ih[l], m->b_hh[l], NULL,
-               NULL, out, NULL, NULL, L, 1, H, H, c->lstm_work); /* [L, H] */
+        TRY(nn_lstm(s->k, in, m->w_ih[l], m->w_hh[l], m->b_ih[l], m->b_hh[l], NULL,
+                    NULL, out, NULL, NULL, L, 1, H, H, s->lstm_work)); /* [L, H] */
         in = out;
         out = out == b->t2 ? b->x : b->t2;
     }
-    k_add(c->k, in, xt, in, L * H);
-    k_transpose(c->k, in, xt, 1, L, H);               /* [H, L] */
+    TRY(nn_add(s->k, in, xt, in, L * H));
+    TRY(nn_transpose(s->k, in, xt, 1, L, H));                /* [H, L] */
     b->t2 = in;
     b->t1 = out;
     b->x = xt;
+    return SAMSEP_OK;
+}
+
+/* Hand row `row`'s tensor [ch, len] (backend memory) to the tap. */
+static void tap_row(dacvae_state *s, const char *name, int64_t row, const float *p,
+                    int64_t ch, int64_t len)
+{
+    float *h;
+
+    if (nn_ctx_host_memory(s->k)) {
+        s->tap(s->tap_user, name, row, p, ch, len);
+        return;
+    }
+    /* only observers pay for this copy */
+    h = malloc((size_t)(ch * len > 0 ? ch * len : 1) * sizeof *h);
+    if (h != NULL && nn_download(s->k, h, p, (size_t)(ch * len) * sizeof *h) == SAMSEP_OK)
+        s->tap(s->tap_user, name, row, h, ch, len);
+    free(h);
 }
 
 #define TAP(name, p, ch, len)                                                  \
     do {                                                                       \
-        if (c->tap != NULL)                                                    \
-            c->tap(c->tap_user, name, row, p, ch, len);                        \
+        if (s->tap != NULL)                                                    \
+            tap_row(s, name, row, p, ch, len);                                 \
     } while (0)
 
 #define TAPF(fmt, i, p, ch, len)                                               \
     do {                                                                       \
-        if (c->tap != NULL) {                                                  \
+        if (s->tap != NULL) {                                                  \
             char nm_[48];                                                      \
             snprintf(nm_, sizeof nm_, fmt, i);                                 \
-            c->tap(c->tap_user, nm_, row, p, ch, len);                         \
+            tap_row(s, nm_, row, p, ch, len);                                  \
         }                                                                      \
     } while (0)
 
 /* ---- encoder ------------------------------------------------------------ */
 
-/*
- * torch "reflect" padding on the right: sample N-1+j is x[N-1-j]. Past the
- * start the mirror continues periodically (period 2(N-1)), where torch
- * refuses; a single sample is repeated.
- */
-static void reflect_right(const float *x, int64_t N, float *y, int64_t L)
-{
-    int64_t t, per = 2 * (N - 1);
-    memcpy(y, x, (size_t)N * sizeof *y);
-    for (t = N; t < L; t++) {
-        int64_t p;
-        if (per == 0) {
-            y[t] = x[0];
-            continue;
-        }
-        p = t % per;
-        y[t] = x[p < N ? p : per - p];
-    }
-}
-
-static int encode_row(dacvae *c, const float *wav, int64_t N, int64_t T,
+static int encode_row(dacvae_state *s, const float *wav, int64_t N, int64_t T,
                       float *feat, int64_t row)
 {
-    bufs b = { c->buf[0], c->buf[1], c->buf[2] };
+    const dacvae_model *c = s->m;
+    bufs b = { s->buf[0], s->buf[1], s->buf[2] };
     int64_t L = T * c->hop;
     int i, r;
 
-    reflect_right(wav, N, b.x, L);                   /* x [1, T*hop] */
-    TAP("enc_padded_input", b.x, 1, L);
-    TRY(step_conv(c, &c->enc_in, &b, &L));           /* x [d0, L] */
+    /* torch "reflect" padding on the right; past the start the mirror
+     * continues periodically, where torch refuses */
+    TRY(nn_pad1d(s->k, wav, b.x, 1, 1, N, 0, L - N, NN_PAD_REFLECT_PERIODIC));
+    TAP("enc_padded_input", b.x, 1, L);                     /* x [1, T*hop] */
+    TRY(step_conv(s, &c->enc_in, &b, &L));                  /* x [d0, L] */
     TAPF("enc_block%d_out", 0, b.x, c->enc_in.cout, L);
     for (i = 0; i < c->n_enc; i++) {
         const enc_block *eb = &c->enc[i];
         for (r = 0; r < 3; r++)
-            TRY(step_ru(c, &eb->ru[r], &b, L));      /* x [dim, L] */
-        k_snake(c->k, b.x, eb->s.alpha, b.x, 1, eb->s.ch, L);
-        TRY(step_conv(c, &eb->down, &b, &L));        /* x [2 dim, L / s] */
+            TRY(step_ru(s, &eb->ru[r], &b, L));             /* x [dim, L] */
+        TRY(nn_snake(s->k, b.x, eb->s.alpha, b.x, 1, eb->s.ch, L));
+        TRY(step_conv(s, &eb->down, &b, &L));               /* x [2 dim, L / s] */
         TAPF("enc_block%d_out", i + 1, b.x, eb->down.cout, L);
     }
-    k_snake(c->k, b.x, c->enc_snake.alpha, b.x, 1, c->enc_snake.ch, L);
+    TRY(nn_snake(s->k, b.x, c->enc_snake.alpha, b.x, 1, c->enc_snake.ch, L));
     TAPF("enc_block%d_out", c->n_enc + 1, b.x, c->enc_snake.ch, L);
-    TRY(step_conv(c, &c->enc_out, &b, &L));          /* x [latent, T] */
+    TRY(step_conv(s, &c->enc_out, &b, &L));                 /* x [latent, T] */
     TAPF("enc_block%d_out", c->n_enc + 2, b.x, c->latent, L);
-    TRY(step_conv(c, &c->in_proj, &b, &L));          /* x [2C, T] mean|scale */
+    TRY(step_conv(s, &c->in_proj, &b, &L));                 /* x [2C, T] mean|scale */
     TAP("quantizer_in_proj_out", b.x, 2 * c->C, L);
-    memcpy(feat, b.x, (size_t)(c->C * T) * sizeof *feat); /* [C, T] */
+    TRY(nn_copy(s->k, b.x, feat, c->C * T));                /* [C, T] */
     TAP("features_mean", feat, c->C, T);
     return SAMSEP_OK;
 }
 
-int dacvae_encode(dacvae *c, const float *wav, int64_t B, int64_t N,
+int dacvae_encode(dacvae_state *s, const float *wav, int64_t B, int64_t N,
                   float *features, char *err, size_t errlen)
 {
+    const dacvae_model *c;
     need n;
     int64_t T, bi;
-    if (c == NULL || wav == NULL || features == NULL || B < 1 || N < 1) {
+    if (s == NULL || wav == NULL || features == NULL || B < 1 || N < 1) {
         set_err(err, errlen, "codec: bad encode arguments");
         return SAMSEP_ERR_INVALID;
     }
+    c = s->m;
     T = cdiv(N, c->hop);
-    n = plan_encode(c, T);
-    TRY(reserve(c, &n, 0, err, errlen));
+    n = plan_encode(s, T);
+    TRY(reserve(s, &n, 0, err, errlen));
     for (bi = 0; bi < B; bi++) {
-        int rc = encode_row(c, wav + bi * N, N, T, features + bi * c->C * T, bi);
+        int rc = encode_row(s, wav + bi * N, N, T, features + bi * c->C * T, bi);
         if (rc != SAMSEP_OK) {
-            set_err(err, errlen, "codec: encoder kernel failed (%d)", rc);
+            set_err(err, errlen, "codec: encoder kernel failed (%s)", samsep_strerror(rc));
             return rc;
         }
     }
@@ -1110,100 +1161,111 @@ int dacvae_encode(dacvae *c, const float *wav, int64_t B, int64_t N,
 
 /* ---- decoder ------------------------------------------------------------ */
 
-static int decode_row(dacvae *c, const float *f, int64_t T, const float *msg,
+/* x [d_wm, L] += sum over bits i of msg_emb[2 i + bit_i] (the message
+ * processor); msg: host 0/1 floats. */
+static int add_message(dacvae_state *s, const float *msg, float *x, int64_t L)
+{
+    const dacvae_model *c = s->m;
+    int64_t i;
+
+    for (i = 0; i < c->bits; i++)
+        s->hids[i] = (int32_t)(2 * i + (msg[i] != 0.0f));
+    TRY(nn_upload(s->k, s->msg_ids, s->hids, (size_t)c->bits * sizeof *s->hids));
+    TRY(nn_embedding(s->k, c->msg_emb, 2 * c->bits, c->d_wm, s->msg_ids, c->bits,
+                     s->msg_rows));
+    TRY(nn_sum_rows(s->k, s->msg_rows, s->msg_vec, c->bits, c->d_wm));
+    return nn_add_bcast(s->k, x, s->msg_vec, (const int64_t[3]){ 0, 1, 0 }, x,
+                        (const int64_t[3]){ 1, c->d_wm, L });
+}
+
+static int decode_row(dacvae_state *s, const float *f, int64_t T, const float *msg,
                       float *wav, int64_t row)
 {
-    bufs b = { c->buf[0], c->buf[1], c->buf[2] };
-    int64_t L = T, N, i, t;
+    const dacvae_model *c = s->m;
+    bufs b = { s->buf[0], s->buf[1], s->buf[2] };
+    int64_t L = T, N, i;
     int r;
-    float *w = c->keep;
+    float *w = s->keep;
 
-    memcpy(b.x, f, (size_t)(c->C * T) * sizeof *b.x);      /* x [C, T] */
-    TRY(step_conv(c, &c->out_proj, &b, &L));                /* x [latent, T] */
+    TRY(nn_copy(s->k, f, b.x, c->C * T));                   /* x [C, T] */
+    TRY(step_conv(s, &c->out_proj, &b, &L));                /* x [latent, T] */
     TAP("dec_out_proj_out", b.x, c->latent, L);
-    TRY(step_conv(c, &c->dec_in, &b, &L));                  /* x [D, T] */
+    TRY(step_conv(s, &c->dec_in, &b, &L));                  /* x [D, T] */
     TAPF("dec_model%d_out", 0, b.x, c->dec_dim, L);
     for (i = 0; i < c->n_dec; i++) {
         const dec_block *db = &c->dec[i];
-        k_snake(c->k, b.x, db->s.alpha, b.x, 1, db->s.ch, L);
-        TRY(step_convt(c, &db->up, &b, &L));                /* x [dim/2, L*s] */
+        TRY(nn_snake(s->k, b.x, db->s.alpha, b.x, 1, db->s.ch, L));
+        TRY(step_convt(s, &db->up, &b, &L));                /* x [dim/2, L*s] */
         for (r = 0; r < 3; r++)
-            TRY(step_ru(c, &db->ru[r], &b, L));
+            TRY(step_ru(s, &db->ru[r], &b, L));
         TAPF("dec_model%d_out", (int)i + 1, b.x, db->up.cout, L);
     }
     N = L;
 
     /* watermark: w = tanh(conv(snake(x))) is both the signal and the input
      * of the watermark encoder */
-    k_snake(c->k, b.x, c->wm_pre_snake.alpha, b.x, 1, c->dec_out, N);
-    TRY(run_conv(c, &c->wm_pre_conv, b.x, N, b.t1, &L));    /* [1, N] */
-    k_tanh(c->k, b.t1, w, N);                               /* w [1, N] */
+    TRY(nn_snake(s->k, b.x, c->wm_pre_snake.alpha, b.x, 1, c->dec_out, N));
+    TRY(run_conv(s, &c->wm_pre_conv, b.x, N, b.t1, &L));    /* [1, N] */
+    TRY(nn_tanh(s->k, b.t1, w, N));                         /* w [1, N] */
     TAP("wm_forward_no_conv_out", w, 1, N);
-    TRY(run_conv(c, &c->wm_pre_conv2, w, N, b.x, &L));      /* x [wm_ch, N] */
+    TRY(run_conv(s, &c->wm_pre_conv2, w, N, b.x, &L));      /* x [wm_ch, N] */
     TAP("wm_encoder_block_out", b.x, c->wm_ch, L);
     for (i = c->n_dec - 1; i >= 0; i--) {
         const dec_block *db = &c->dec[i];
-        TRY(step_ru_elu(c, &db->wm_ru_dn, &b, L));
-        k_elu(c->k, b.x, b.x, db->wm_dn.cin * L, 1.0f);
-        TRY(step_conv(c, &db->wm_dn, &b, &L));              /* x [.., L / w] */
+        TRY(step_ru_elu(s, &db->wm_ru_dn, &b, L));
+        TRY(nn_elu(s->k, b.x, b.x, db->wm_dn.cin * L, 1.0f));
+        TRY(step_conv(s, &db->wm_dn, &b, &L));              /* x [.., L / w] */
     }
     TAP("wm_after_down_chain", b.x, c->hidden, L);          /* x [hidden, n] */
-    step_lstm(c, &c->wm_enc_lstm, &b, L);
-    k_elu(c->k, b.x, b.x, c->hidden * L, 1.0f);
-    TRY(step_conv(c, &c->wm_post_conv, &b, &L));            /* x [d_wm, n] */
+    TRY(step_lstm(s, &c->wm_enc_lstm, &b, L));
+    TRY(nn_elu(s->k, b.x, b.x, c->hidden * L, 1.0f));
+    TRY(step_conv(s, &c->wm_post_conv, &b, &L));            /* x [d_wm, n] */
     TAP("wm_encoder_post_out", b.x, c->d_wm, L);
-    for (i = 0; i < c->d_wm; i++) {
-        float s = 0.0f;
-        for (r = 0; r < c->bits; r++)
-            s += c->msg_emb[(2 * r + (msg[r] != 0.0f)) * c->d_wm + i];
-        c->msg_vec[i] = s;
-    }
-    for (i = 0; i < c->d_wm; i++)
-        for (t = 0; t < L; t++)
-            b.x[i * L + t] += c->msg_vec[i];
+    TRY(add_message(s, msg, b.x, L));
     TAP("wm_msg_processor_out", b.x, c->d_wm, L);
-    TRY(step_conv(c, &c->wm_dec_pre, &b, &L));              /* x [hidden, n] */
-    step_lstm(c, &c->wm_dec_lstm, &b, L);
+    TRY(step_conv(s, &c->wm_dec_pre, &b, &L));              /* x [hidden, n] */
+    TRY(step_lstm(s, &c->wm_dec_lstm, &b, L));
     TAP("wm_decoder_block_out", b.x, c->hidden, L);
     for (i = 0; i < c->n_dec; i++) {
         const dec_block *db = &c->dec[i];
-        k_elu(c->k, b.x, b.x, db->wm_up.cin * L, 1.0f);
-        TRY(step_convt(c, &db->wm_up, &b, &L));             /* x [.., L * w] */
-        TRY(step_ru_elu(c, &db->wm_ru_up, &b, L));
+        TRY(nn_elu(s->k, b.x, b.x, db->wm_up.cin * L, 1.0f));
+        TRY(step_convt(s, &db->wm_up, &b, &L));             /* x [.., L * w] */
+        TRY(step_ru_elu(s, &db->wm_ru_up, &b, L));
     }
     TAP("wm_after_up_chain", b.x, c->wm_ch, L);             /* x [wm_ch, N] */
-    k_elu(c->k, b.x, b.x, c->wm_ch * L, 1.0f);
-    TRY(step_conv(c, &c->wm_dec_post, &b, &L));             /* x [1, N] */
+    TRY(nn_elu(s->k, b.x, b.x, c->wm_ch * L, 1.0f));
+    TRY(step_conv(s, &c->wm_dec_post, &b, &L));             /* x [1, N] */
     TAP("wm_decoder_post_out", b.x, 1, L);
-    for (t = 0; t < N; t++)
-        wav[t] = w[t] + c->alpha * b.x[t];
+    TRY(nn_axpy(s->k, c->alpha, b.x, w, wav, N));           /* w + alpha x */
     TAP("dec_out", wav, 1, N);
     return SAMSEP_OK;
 }
 
-int dacvae_decode(dacvae *c, const float *features, int64_t B, int64_t T,
+int dacvae_decode(dacvae_state *s, const float *features, int64_t B, int64_t T,
                   const float *message, float *wav, char *err, size_t errlen)
 {
+    const dacvae_model *c;
     need n;
     int64_t bi, i;
-    if (c == NULL || features == NULL || message == NULL || wav == NULL ||
+    if (s == NULL || features == NULL || message == NULL || wav == NULL ||
         B < 1 || T < 1) {
         set_err(err, errlen, "codec: bad decode arguments");
         return SAMSEP_ERR_INVALID;
     }
+    c = s->m;
     for (i = 0; i < B * c->bits; i++)
         if (message[i] != 0.0f && message[i] != 1.0f) {
             set_err(err, errlen, "codec: watermark bit %lld is %g, not 0 or 1",
                     (long long)i, (double)message[i]);
             return SAMSEP_ERR_INVALID;
         }
-    n = plan_decode(c, T);
-    TRY(reserve(c, &n, (size_t)(T * c->hop), err, errlen));
+    n = plan_decode(s, T);
+    TRY(reserve(s, &n, (size_t)(T * c->hop), err, errlen));
     for (bi = 0; bi < B; bi++) {
-        int rc = decode_row(c, features + bi * c->C * T, T,
+        int rc = decode_row(s, features + bi * c->C * T, T,
                             message + bi * c->bits, wav + bi * T * c->hop, bi);
         if (rc != SAMSEP_OK) {
-            set_err(err, errlen, "codec: decoder kernel failed (%d)", rc);
+            set_err(err, errlen, "codec: decoder kernel failed (%s)", samsep_strerror(rc));
             return rc;
         }
     }

@@ -1,10 +1,13 @@
 /*
  * dit.c - SAM-Audio's DiT, its conditioning and the midpoint ODE solver, on
- * the kernels of kernels.h (MANIFEST §4-§5).
+ * the kernels of nn.h (MANIFEST §4-§5).
  *
- * Work is split by how often it changes:
+ * A dit_model is the weights and sizes, read-only once loaded; a dit_state
+ * is one run over it: a kernel context, the conditioning of the current
+ * chunk and every working buffer, all in the backend's memory. Work is
+ * split by how often it changes:
  *
- *   once per model (dit_open)
+ *   once per model (dit_model_load)
  *     vconst  = tanh(align_masked_video.gate) * LN(conv.bias)      [D]
  *               (the 1x1 conv of all-zero video features is its bias)
  *     anchors = tanh(embed_anchors.gate) * embed.weight proj^T    [rows, D]
@@ -13,8 +16,9 @@
  *   once per chunk (dit_condition)
  *     A   = audio_features Wa^T + proj.bias                       [B, T, D]
  *     mp  = memory_proj(text_features)                            [B, L, D]
- *     key masks of frames and tokens, anchor row of each frame
- *   per evaluation (dit_forward), straight-line code:
+ *     key masks of frames and tokens, anchor row of each frame (made on
+ *     the host, uploaded)
+ *   per evaluation (dit_forward), straight-line kernel calls:
  *     h = x Wn^T + A; h += vconst; h += anchors[row]              [B, T, D]
  *     memory = mp + te(t); y = SwiGLU_y(memory)                   [B, L, D]
  *     temb = SwiGLU_t(freq(t)); t0 = t_block(silu(temb))          [B, D], [B, 6D]
@@ -24,11 +28,15 @@
  *     v = output(mod(RMS(h), fsst[0] + temb, fsst[1] + temb))     [B, T, 2C]
  *
  * Attention heads: wq/wk/wv outputs are split interleaved (head h, element
- * j = channel j*H + h); q and k are moved to [B, T, H, hd] (k_transpose of
+ * j = channel j*H + h); q and k are moved to [B, T, H, hd] (nn_transpose of
  * each frame's [hd, H] block) so that the head RMSNorm works on contiguous
  * rows and RoPE and the attention read them with strides; v is read in
  * place with interleaved strides; the attention writes its output
  * head-major ([B, T, H*hd], channel h*hd + j), the layout wo expects.
+ *
+ * The AdaLN modulations of a layer are one broadcast add, t0 + sst, laid
+ * out [B, 6, D]; the kernels read shift, scale and gate from it with a row
+ * stride of 6D.
  */
 #include "engine/sam/dit.h"
 
@@ -39,9 +47,15 @@
 #include <string.h>
 
 #include "core/internal.h"
-#include "nn/weights.h"
 
 #define DIT_MAX_DIM (1 << 16)
+
+#define TRY(e)                                                                 \
+    do {                                                                       \
+        int rc_ = (e);                                                         \
+        if (rc_ != SAMSEP_OK)                                                  \
+            return rc_;                                                        \
+    } while (0)
 
 /* y = w2(silu(w1 x) * w3 x) (+ biases when fc_bias) */
 typedef struct swiglu_w {
@@ -64,7 +78,7 @@ typedef struct dit_layer {
 } dit_layer;
 
 struct dit_model {
-    kctx *k;
+    nn_ctx *wk;              /* the context the weights were placed for */
 
     /* sizes */
     int64_t D, H, hd, F, C2, Dt, Dv, A, rows, fdim, max_pos;
@@ -94,6 +108,11 @@ struct dit_model {
     const float *norm_w;     /* [D] */
     const float *out_w;      /* [C2, D] */
     const float *out_b;      /* [C2] or NULL */
+};
+
+struct dit_state {
+    const dit_model *m;
+    nn_ctx *k;
 
     /* capacity */
     int64_t capB, capT, capL;
@@ -106,6 +125,8 @@ struct dit_model {
     uint8_t *fmask;          /* [B, T] 1 = valid frame */
     uint8_t *tmask;          /* [B, L] 1 = valid token */
     int32_t *arow;           /* [B, T] anchor embedding row of each frame */
+    uint8_t *hmask;          /* host staging of the masks, [B, max(T, L)] */
+    int32_t *harow;          /* host staging of arow [B, T] */
 
     /* per-evaluation buffers */
     float *te;               /* [B, D] timestep_emb(t) (cos | sin) */
@@ -114,12 +135,13 @@ struct dit_model {
     float *temb;             /* [B, D] */
     float *tsil;             /* [B, D] silu(temb) */
     float *t0;               /* [B, 6D] */
-    float *mods;             /* [6, B, D] per-layer shift/scale/gate */
+    float *mods;             /* [B, 6, D] per-layer shift/scale/gate */
     float *fmod;             /* [2, B, D] final shift, scale */
     float *mem;              /* [B, L, D] memory (then y_norm) */
     float *yh1, *yh3;        /* [B, L, D] */
     float *y;                /* [B, L, D] y_embedder(memory) */
     float *h;                /* [B, T, D] residual stream */
+    float *an;               /* [B, T, D] anchor embeddings of the frames */
     float *hc, *z1, *z2;     /* [B, D, T] x_embedder, channel-first */
     float *xn;               /* [B, T, D] normed/modulated input */
     float *q, *kk, *v;       /* [B, max(T,L), D] projections */
@@ -129,6 +151,8 @@ struct dit_model {
     float *f1, *f3;          /* [B, T, F] */
     float *rcos, *rsin;      /* [capT, hd/2] RoPE tables */
     float *ode_f, *ode_y;    /* [B, T, C2] solver state */
+    float *hx, *hv;          /* host copies of x, v for the callback, [B, T, C2]
+                                (backends whose memory is not the host's) */
 
     dit_tap_fn tap;
     void *tap_user;
@@ -418,44 +442,46 @@ static float gate(nn_weights *ws, const char *name)
 }
 
 /*
- * The constant inputs of text-only prompting, computed once:
+ * The constant inputs of text-only prompting, computed once by kernels on
+ * the weights' context:
  *   vconst  = tanh(align_masked_video.gate) * LN(conv.bias)   (the 1x1 conv
  *             of all-zero video features is its bias)
  *   anchors = tanh(embed_anchors.gate) * embed.weight proj^T
  */
 static void load_constants(dit_model *m, nn_weights *ws)
 {
-    int64_t D = m->D, r;
+    nn_ctx *k = nn_weights_ctx(ws);
+    int64_t D = m->D;
     const float *cb, *lw, *lb, *emb, *apw;
-    float *vconst = host_floats(D), *anchors = host_floats(m->rows * D), gt;
-    float *mfreq = host_floats(D / 2), *tfreq = host_floats(m->fdim / 2);
+    float *vconst = nn_weight_alloc(ws, D), *anchors = nn_weight_alloc(ws, m->rows * D);
+    float *mfreq = host_floats(D / 2), *tfreq = host_floats(m->fdim / 2), gt;
+    int rc = SAMSEP_OK;
 
     nn_weightf(ws, NN_DIMS(D, m->Dv, 1), "align_masked_video.conv.weight");
     cb = nn_weightf(ws, NN_DIMS(D), "align_masked_video.conv.bias");
     lw = nn_weightf(ws, NN_DIMS(D), "align_masked_video.layer_norm.weight");
     lb = nn_weightf(ws, NN_DIMS(D), "align_masked_video.layer_norm.bias");
     gt = gate(ws, "align_masked_video.gate");
-    if (vconst != NULL && cb != NULL && lw != NULL && lb != NULL) {
-        k_layernorm(m->k, cb, lw, lb, 1e-5f, vconst, 1, D);
-        for (r = 0; r < D; r++)
-            vconst[r] = gt * vconst[r];
-    }
+    if (vconst != NULL && cb != NULL && lw != NULL && lb != NULL &&
+        (rc = nn_layernorm(k, cb, lw, lb, 1e-5f, vconst, 1, D)) == SAMSEP_OK)
+        rc = nn_scale(k, vconst, gt, vconst, D);
     emb = nn_weightf(ws, NN_DIMS(m->rows, m->A), "embed_anchors.embed.weight");
     apw = nn_weightf(ws, NN_DIMS(D, m->A), "embed_anchors.proj.weight");
     gt = gate(ws, "embed_anchors.gate");
-    if (anchors != NULL && emb != NULL && apw != NULL) {
-        k_matmul(m->k, emb, apw, NULL, anchors, m->rows, D, m->A);
-        for (r = 0; r < m->rows * D; r++)
-            anchors[r] = gt * anchors[r];
-    }
+    if (rc == SAMSEP_OK && anchors != NULL && emb != NULL && apw != NULL &&
+        (rc = nn_matmul(k, emb, apw, NULL, anchors, m->rows, D, m->A)) == SAMSEP_OK)
+        rc = nn_scale(k, anchors, gt, anchors, m->rows * D);
+    if (rc != SAMSEP_OK)
+        nn_weights_fail(ws, rc, "kernel failed computing the constant inputs: %s",
+                        samsep_strerror(rc));
     if (mfreq != NULL)
         inv_freq(mfreq, D / 2, 10000.0);
     if (tfreq != NULL)
         inv_freq(tfreq, m->fdim / 2, 10000.0);
-    if (vconst == NULL || anchors == NULL || mfreq == NULL || tfreq == NULL)
+    if (mfreq == NULL || tfreq == NULL)
         nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory");
-    m->vconst = nn_weight_adopt(ws, vconst, D);
-    m->anchors = nn_weight_adopt(ws, anchors, m->rows * D);
+    m->vconst = vconst;
+    m->anchors = anchors;
     m->mfreq = nn_weight_adopt(ws, mfreq, D / 2);
     m->tfreq = nn_weight_adopt(ws, tfreq, m->fdim / 2);
 }
@@ -513,184 +539,61 @@ static int load_weights(dit_model *m, nn_weights *ws, int fc_bias, int t_block_b
     return nn_weights_status(ws, err, errlen);
 }
 
-/* ---- buffers ---------------------------------------------------------- */
+/* ---- model ------------------------------------------------------------ */
 
-static void free_buffers(dit_model *m)
+int dit_check_config(const struct cJSON *config, char *err, size_t errlen)
 {
-    float **f[] = { &m->A_in, &m->mp, &m->te, &m->fe, &m->th1, &m->th3, &m->temb,
-                    &m->tsil, &m->t0, &m->mods, &m->fmod, &m->mem, &m->yh1, &m->yh3,
-                    &m->y, &m->h, &m->hc, &m->z1, &m->z2, &m->xn, &m->q, &m->kk,
-                    &m->v, &m->qh, &m->kh, &m->att, &m->o, &m->f1, &m->f3, &m->rcos,
-                    &m->rsin, &m->ode_f, &m->ode_y };
-    size_t i;
-    for (i = 0; i < sizeof f / sizeof f[0]; i++) {
-        free(*f[i]);
-        *f[i] = NULL;
-    }
-    free(m->fmask);
-    free(m->tmask);
-    free(m->arow);
-    m->fmask = m->tmask = NULL;
-    m->arow = NULL;
-    m->capB = m->capT = m->capL = 0;
-    m->have_cond = 0;
-}
+    dit_model m;
+    int fc_bias, t_block_bias;
 
-static float *fbuf(int64_t n)
-{
-    return malloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-}
-
-int dit_reserve(dit_model *m, int batch, int frames, int text_len, char *err,
-                size_t errlen)
-{
-    int64_t B, T, L, S, D, BT, BS, scratch;
-    k_conv1d_args ca;
-
-    if (m == NULL || batch < 1 || frames < 1 || text_len < 1) {
-        set_err(err, errlen, "dit_reserve: invalid arguments");
+    memset(&m, 0, sizeof m);
+    if (config == NULL) {
+        set_err(err, errlen, "config.json: no configuration");
         return SAMSEP_ERR_INVALID;
     }
-    if (frames > m->max_pos) {
-        set_err(err, errlen, "dit: %d latent frames exceed the model's max_positions %lld",
-                frames, (long long)m->max_pos);
-        return SAMSEP_ERR_INVALID;
-    }
-    B = batch > m->capB ? batch : m->capB;
-    T = frames > m->capT ? frames : m->capT;
-    L = text_len > m->capL ? text_len : m->capL;
-    D = m->D;
-    if (B * (T + L) > ((int64_t)1 << 40) / (m->F + 6 * D)) {
-        set_err(err, errlen, "dit: %d x %d frames, %d tokens is too many", batch, frames,
-                text_len);
-        return SAMSEP_ERR_INVALID;
-    }
-    if (B != m->capB || T != m->capT || L != m->capL) {
-        S = T > L ? T : L;
-        BT = B * T;
-        BS = B * S;
-        free_buffers(m);
-        m->A_in = fbuf(BT * D);
-        m->mp = fbuf(B * L * D);
-        m->fmask = malloc((size_t)BT);
-        m->tmask = malloc((size_t)(B * L));
-        m->arow = malloc((size_t)BT * sizeof *m->arow);
-        m->te = fbuf(B * D);
-        m->fe = fbuf(B * m->fdim);
-        m->th1 = fbuf(B * D);
-        m->th3 = fbuf(B * D);
-        m->temb = fbuf(B * D);
-        m->tsil = fbuf(B * D);
-        m->t0 = fbuf(B * 6 * D);
-        m->mods = fbuf(6 * B * D);
-        m->fmod = fbuf(2 * B * D);
-        m->mem = fbuf(B * L * D);
-        m->yh1 = fbuf(B * L * D);
-        m->yh3 = fbuf(B * L * D);
-        m->y = fbuf(B * L * D);
-        m->h = fbuf(BT * D);
-        m->hc = fbuf(BT * D);
-        m->z1 = fbuf(BT * D);
-        m->z2 = fbuf(BT * D);
-        m->xn = fbuf(BT * D);
-        m->q = fbuf(BS * D);
-        m->kk = fbuf(BS * D);
-        m->v = fbuf(BS * D);
-        m->qh = fbuf(BS * D);
-        m->kh = fbuf(BS * D);
-        m->att = fbuf(BT * D);
-        m->o = fbuf(BT * D);
-        m->f1 = fbuf(BT * m->F);
-        m->f3 = fbuf(BT * m->F);
-        m->rcos = fbuf(T * (m->hd / 2));
-        m->rsin = fbuf(T * (m->hd / 2));
-        m->ode_f = fbuf(BT * m->C2);
-        m->ode_y = fbuf(BT * m->C2);
-        if (m->A_in == NULL || m->mp == NULL || m->fmask == NULL || m->tmask == NULL ||
-            m->arow == NULL || m->te == NULL || m->fe == NULL || m->th1 == NULL ||
-            m->th3 == NULL || m->temb == NULL || m->tsil == NULL || m->t0 == NULL ||
-            m->mods == NULL || m->fmod == NULL || m->mem == NULL || m->yh1 == NULL ||
-            m->yh3 == NULL || m->y == NULL || m->h == NULL || m->hc == NULL ||
-            m->z1 == NULL || m->z2 == NULL || m->xn == NULL || m->q == NULL ||
-            m->kk == NULL || m->v == NULL || m->qh == NULL || m->kh == NULL ||
-            m->att == NULL || m->o == NULL || m->f1 == NULL || m->f3 == NULL ||
-            m->rcos == NULL || m->rsin == NULL || m->ode_f == NULL || m->ode_y == NULL) {
-            free_buffers(m);
-            set_err(err, errlen, "out of memory for %d x %d frames", batch, frames);
-            return SAMSEP_ERR_NOMEM;
-        }
-        k_rope_table(m->rcos, m->rsin, T, m->hd, m->theta);
-        m->capB = B;
-        m->capT = T;
-        m->capL = L;
-    }
-    /* per-worker scratch: attention over max(T, L) keys, the k=3 conv */
-    memset(&ca, 0, sizeof ca);
-    ca.B = m->capB;
-    ca.Cin = D;
-    ca.Lin = m->capT;
-    ca.Cout = D;
-    ca.K = 3;
-    ca.stride = ca.dilation = ca.groups = 1;
-    ca.pad_left = ca.pad_right = 1;
-    ca.pad_mode = K_PAD_ZERO;
-    scratch = (int64_t)k_attention_scratch(m->capT > m->capL ? m->capT : m->capL, m->hd);
-    if ((int64_t)k_conv1d_scratch(&ca) > scratch)
-        scratch = (int64_t)k_conv1d_scratch(&ca);
-    if (kctx_reserve(m->k, (size_t)scratch) != SAMSEP_OK) {
-        set_err(err, errlen, "out of memory for kernel scratch");
-        return SAMSEP_ERR_NOMEM;
-    }
-    return SAMSEP_OK;
+    return parse_config(&m, config, &fc_bias, &t_block_bias, err, errlen);
 }
 
-/* ---- open / close ----------------------------------------------------- */
-
-int dit_open(nn_weights *ws, const struct cJSON *config, kctx *k,
-             dit_model **out, char *err, size_t errlen)
+int dit_model_load(nn_weights *ws, const struct cJSON *config, dit_model **out,
+                   char *err, size_t errlen)
 {
     dit_model *m;
     int rc, fc_bias, t_block_bias;
 
-    if (out == NULL || ws == NULL || config == NULL || k == NULL) {
-        set_err(err, errlen, "dit_open: NULL argument");
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || ws == NULL || config == NULL) {
+        set_err(err, errlen, "dit_model_load: NULL argument");
         return SAMSEP_ERR_INVALID;
     }
-    *out = NULL;
     m = calloc(1, sizeof *m);
     if (m == NULL) {
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
-    m->k = k;
+    m->wk = nn_weights_ctx(ws);
     rc = parse_config(m, config, &fc_bias, &t_block_bias, err, errlen);
-    if (rc != SAMSEP_OK)
-        goto fail;
-    m->lay = calloc((size_t)m->layers, sizeof *m->lay);
-    if (m->lay == NULL) {
-        set_err(err, errlen, "out of memory");
-        rc = SAMSEP_ERR_NOMEM;
-        goto fail;
+    if (rc == SAMSEP_OK) {
+        m->lay = calloc((size_t)m->layers, sizeof *m->lay);
+        if (m->lay == NULL) {
+            set_err(err, errlen, "out of memory");
+            rc = SAMSEP_ERR_NOMEM;
+        }
     }
-    rc = load_weights(m, ws, fc_bias, t_block_bias, err, errlen);
-    if (rc != SAMSEP_OK)
-        goto fail;
-    /* one 10 s chunk of one item (250 frames at 25 Hz), a short prompt */
-    rc = dit_reserve(m, 1, m->max_pos < 250 ? (int)m->max_pos : 250, 32, err, errlen);
-    if (rc != SAMSEP_OK)
-        goto fail;
+    if (rc == SAMSEP_OK)
+        rc = load_weights(m, ws, fc_bias, t_block_bias, err, errlen);
+    if (rc != SAMSEP_OK) {
+        dit_model_free(m);
+        return rc;
+    }
     *out = m;
     return SAMSEP_OK;
-fail:
-    dit_close(m);
-    return rc;
 }
 
-void dit_close(dit_model *m)
+void dit_model_free(dit_model *m)
 {
     if (m == NULL)
         return;
-    free_buffers(m);
     free(m->lay);
     free(m);
 }
@@ -703,52 +606,221 @@ int dit_text_dim(const dit_model *m) { return m == NULL ? 0 : (int)m->Dt; }
 int dit_ffn_dim(const dit_model *m) { return m == NULL ? 0 : (int)m->F; }
 int dit_max_frames(const dit_model *m) { return m == NULL ? 0 : (int)m->max_pos; }
 
-void dit_set_tap(dit_model *m, dit_tap_fn tap, void *user)
+/* ---- state: buffers --------------------------------------------------- */
+
+static void free_buffers(dit_state *s)
 {
-    if (m == NULL)
+    float **f[] = { &s->A_in, &s->mp, &s->te, &s->fe, &s->th1, &s->th3, &s->temb,
+                    &s->tsil, &s->t0, &s->mods, &s->fmod, &s->mem, &s->yh1, &s->yh3,
+                    &s->y, &s->h, &s->an, &s->hc, &s->z1, &s->z2, &s->xn, &s->q,
+                    &s->kk, &s->v, &s->qh, &s->kh, &s->att, &s->o, &s->f1, &s->f3,
+                    &s->rcos, &s->rsin, &s->ode_f, &s->ode_y };
+    size_t i;
+    for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+        nn_free(s->k, *f[i]);
+        *f[i] = NULL;
+    }
+    nn_free(s->k, s->fmask);
+    nn_free(s->k, s->tmask);
+    nn_free(s->k, s->arow);
+    free(s->hmask);
+    free(s->harow);
+    free(s->hx);
+    free(s->hv);
+    s->fmask = s->tmask = s->hmask = NULL;
+    s->arow = s->harow = NULL;
+    s->hx = s->hv = NULL;
+    s->capB = s->capT = s->capL = 0;
+    s->have_cond = 0;
+}
+
+/* Allocate every buffer for B items of T frames and L tokens (S = max). */
+static int alloc_buffers(dit_state *s, int64_t B, int64_t T, int64_t L)
+{
+    const dit_model *m = s->m;
+    nn_ctx *k = s->k;
+    int64_t S = T > L ? T : L, BT = B * T, BS = B * S, D = m->D;
+    float **f[] = { &s->A_in, &s->mp, &s->te, &s->fe, &s->th1, &s->th3, &s->temb,
+                    &s->tsil, &s->t0, &s->mods, &s->fmod, &s->mem, &s->yh1, &s->yh3,
+                    &s->y, &s->h, &s->an, &s->hc, &s->z1, &s->z2, &s->xn, &s->q,
+                    &s->kk, &s->v, &s->qh, &s->kh, &s->att, &s->o, &s->f1, &s->f3,
+                    &s->rcos, &s->rsin, &s->ode_f, &s->ode_y };
+    const int64_t n[] = { BT * D, B * L * D, B * D, B * m->fdim, B * D, B * D, B * D,
+                          B * D, B * 6 * D, B * 6 * D, 2 * B * D, B * L * D, B * L * D,
+                          B * L * D, B * L * D, BT * D, BT * D, BT * D, BT * D, BT * D,
+                          BT * D, BS * D, BS * D, BS * D, BS * D, BS * D, BT * D, BT * D,
+                          BT * m->F, BT * m->F, T * (m->hd / 2), T * (m->hd / 2),
+                          BT * m->C2, BT * m->C2 };
+    size_t i;
+    int ok = 1;
+
+    _Static_assert(sizeof f / sizeof f[0] == sizeof n / sizeof n[0], "one size per buffer");
+    for (i = 0; i < sizeof f / sizeof f[0]; i++)
+        ok &= (*f[i] = nn_alloc_f32(k, n[i])) != NULL;
+    s->fmask = nn_alloc(k, (size_t)BT);
+    s->tmask = nn_alloc(k, (size_t)(B * L));
+    s->arow = nn_alloc(k, (size_t)BT * sizeof *s->arow);
+    s->hmask = malloc((size_t)BS);
+    s->harow = malloc((size_t)BT * sizeof *s->harow);
+    ok &= s->fmask != NULL && s->tmask != NULL && s->arow != NULL && s->hmask != NULL &&
+          s->harow != NULL;
+    if (ok && !nn_ctx_host_memory(k)) {
+        s->hx = malloc((size_t)(BT * m->C2) * sizeof *s->hx);
+        s->hv = malloc((size_t)(BT * m->C2) * sizeof *s->hv);
+        ok = s->hx != NULL && s->hv != NULL;
+    }
+    return ok ? SAMSEP_OK : SAMSEP_ERR_NOMEM;
+}
+
+static nn_conv1d_args xemb_conv(int64_t B, int64_t D, int64_t T)
+{
+    nn_conv1d_args ca;
+    memset(&ca, 0, sizeof ca);
+    ca.B = B;
+    ca.Cin = D;
+    ca.Lin = T;
+    ca.Cout = D;
+    ca.K = 3;
+    ca.stride = ca.dilation = ca.groups = 1;
+    ca.pad_left = ca.pad_right = 1;
+    ca.pad_mode = NN_PAD_ZERO;
+    return ca;
+}
+
+int dit_reserve(dit_state *s, int batch, int frames, int text_len, char *err,
+                size_t errlen)
+{
+    const dit_model *m;
+    int64_t B, T, L, D;
+    size_t scratch, cs;
+    nn_conv1d_args ca;
+    int rc;
+
+    if (s == NULL || batch < 1 || frames < 1 || text_len < 1) {
+        set_err(err, errlen, "dit_reserve: invalid arguments");
+        return SAMSEP_ERR_INVALID;
+    }
+    m = s->m;
+    if (frames > m->max_pos) {
+        set_err(err, errlen, "dit: %d latent frames exceed the model's max_positions %lld",
+                frames, (long long)m->max_pos);
+        return SAMSEP_ERR_INVALID;
+    }
+    B = batch > s->capB ? batch : s->capB;
+    T = frames > s->capT ? frames : s->capT;
+    L = text_len > s->capL ? text_len : s->capL;
+    D = m->D;
+    if (B * (T + L) > ((int64_t)1 << 40) / (m->F + 6 * D)) {
+        set_err(err, errlen, "dit: %d x %d frames, %d tokens is too many", batch, frames,
+                text_len);
+        return SAMSEP_ERR_INVALID;
+    }
+    if (B != s->capB || T != s->capT || L != s->capL) {
+        free_buffers(s);
+        rc = alloc_buffers(s, B, T, L);
+        if (rc == SAMSEP_OK)
+            rc = nn_rope_table(s->k, s->rcos, s->rsin, T, m->hd, m->theta);
+        if (rc != SAMSEP_OK) {
+            free_buffers(s);
+            set_err(err, errlen, "out of memory for %d x %d frames", batch, frames);
+            return rc;
+        }
+        s->capB = B;
+        s->capT = T;
+        s->capL = L;
+    }
+    /* per-worker scratch: attention over max(T, L) keys, the k=3 conv */
+    ca = xemb_conv(s->capB, D, s->capT);
+    scratch = nn_attention_scratch(s->k, s->capT > s->capL ? s->capT : s->capL, m->hd);
+    cs = nn_conv1d_scratch(s->k, &ca);
+    if (nn_reserve(s->k, cs > scratch ? cs : scratch) != SAMSEP_OK) {
+        set_err(err, errlen, "out of memory for kernel scratch");
+        return SAMSEP_ERR_NOMEM;
+    }
+    return SAMSEP_OK;
+}
+
+int dit_state_create(const dit_model *m, nn_ctx *k, dit_state **out, char *err,
+                     size_t errlen)
+{
+    dit_state *s;
+    int rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (m == NULL || k == NULL || out == NULL) {
+        set_err(err, errlen, "dit_state_create: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    if (!nn_ctx_shares_memory(m->wk, k)) {
+        set_err(err, errlen, "dit: the weights live on backend %s, the run is on %s",
+                nn_ctx_backend(m->wk), nn_ctx_backend(k));
+        return SAMSEP_ERR_INVALID;
+    }
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        set_err(err, errlen, "out of memory");
+        return SAMSEP_ERR_NOMEM;
+    }
+    s->m = m;
+    s->k = k;
+    /* one 10 s chunk of one item (250 frames at 25 Hz), a short prompt */
+    rc = dit_reserve(s, 1, m->max_pos < 250 ? (int)m->max_pos : 250, 32, err, errlen);
+    if (rc != SAMSEP_OK) {
+        dit_state_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return SAMSEP_OK;
+}
+
+void dit_state_destroy(dit_state *s)
+{
+    if (s == NULL)
         return;
-    m->tap = tap;
-    m->tap_user = user;
+    free_buffers(s);
+    free(s);
 }
 
-void dit_audio_features_from_codec(const float *f, int64_t B, int64_t C,
-                                   int64_t T, float *out)
+void dit_set_tap(dit_state *s, dit_tap_fn tap, void *user)
 {
-    int64_t b, c, t;
-    for (b = 0; b < B; b++)
-        for (t = 0; t < T; t++)
-            for (c = 0; c < C; c++) {
-                float x = f[(b * C + c) * T + t];
-                out[(b * T + t) * 2 * C + c] = x;
-                out[(b * T + t) * 2 * C + C + c] = x;
-            }
+    if (s == NULL)
+        return;
+    s->tap = tap;
+    s->tap_user = user;
 }
 
-void dit_latent_to_codec(const float *g, int64_t B, int64_t T, int64_t C,
-                         float *out)
+int dit_audio_features_from_codec(nn_ctx *k, const float *f, int64_t B, int64_t C,
+                                  int64_t T, float *tmp, float *out)
 {
-    int64_t b, c, t, h;
-    for (b = 0; b < B; b++)
-        for (h = 0; h < 2; h++)
-            for (c = 0; c < C; c++)
-                for (t = 0; t < T; t++)
-                    out[((2 * b + h) * C + c) * T + t] = g[(b * T + t) * 2 * C + h * C + c];
+    /* f [B, C, T] -> tmp [B, T, C] -> both halves of out [B, T, 2C] */
+    TRY(nn_transpose(k, f, tmp, B, C, T));
+    TRY(nn_copy2d(k, tmp, C, out, 2 * C, B * T, C));
+    return nn_copy2d(k, tmp, C, out + C, 2 * C, B * T, C);
+}
+
+int dit_latent_to_codec(nn_ctx *k, const float *g, int64_t B, int64_t T, int64_t C,
+                        float *out)
+{
+    /* per item [T, 2C] -> [2C, T] = [2, C, T]: rows 2b (target), 2b+1 */
+    return nn_transpose(k, g, out, B, T, 2 * C);
 }
 
 /* ---- conditioning ----------------------------------------------------- */
 
-int dit_condition(dit_model *m, const dit_inputs *in, char *err,
-                  size_t errlen)
+int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen)
 {
+    const dit_model *m;
     int64_t B, T, L, b, t, D;
     int rc;
 
-    if (m == NULL || in == NULL || in->audio_features == NULL ||
+    if (s == NULL || in == NULL || in->audio_features == NULL ||
         in->text_features == NULL || in->batch < 1 || in->frames < 1 ||
         in->text_len < 1) {
         set_err(err, errlen, "dit_condition: invalid arguments");
         return SAMSEP_ERR_INVALID;
     }
+    m = s->m;
     B = in->batch;
     T = in->frames;
     L = in->text_len;
@@ -766,328 +838,363 @@ int dit_condition(dit_model *m, const dit_inputs *in, char *err,
             return SAMSEP_ERR_INVALID;
         }
     }
-    m->have_cond = 0;
-    rc = dit_reserve(m, in->batch, in->frames, in->text_len, err, errlen);
+    s->have_cond = 0;
+    rc = dit_reserve(s, in->batch, in->frames, in->text_len, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
     D = m->D;
-    m->B = B;
-    m->T = T;
-    m->L = L;
+    s->B = B;
+    s->T = T;
+    s->L = L;
     /* A = audio_features Wa^T + proj.bias                       [B*T, D] */
-    k_matmul(m->k, in->audio_features, m->Wa, m->proj_b, m->A_in, B * T, D, m->C2);
+    rc = nn_matmul(s->k, in->audio_features, m->Wa, m->proj_b, s->A_in, B * T, D, m->C2);
     /* mp = memory_proj(text_features)                           [B*L, D] */
-    k_matmul(m->k, in->text_features, m->mproj_w, m->mproj_b, m->mp, B * L, D, m->Dt);
+    if (rc == SAMSEP_OK)
+        rc = nn_matmul(s->k, in->text_features, m->mproj_w, m->mproj_b, s->mp, B * L, D,
+                       m->Dt);
+    /* masks and anchor rows: made here, uploaded */
     for (b = 0; b < B; b++) {
         int64_t nv = in->valid_frames != NULL ? in->valid_frames[b] : T;
-        int64_t nl = in->text_lengths != NULL ? in->text_lengths[b] : L;
         for (t = 0; t < T; t++) {
-            m->fmask[b * T + t] = t < nv;
+            s->hmask[b * T + t] = t < nv;
             /* anchor_ids [<null> = 0, <pad> = num_anchors], aligned by pad */
-            m->arow[b * T + t] = t < nv ? 0 : (int32_t)(m->rows - 1);
+            s->harow[b * T + t] = t < nv ? 0 : (int32_t)(m->rows - 1);
         }
-        for (t = 0; t < L; t++)
-            m->tmask[b * L + t] = t < nl;
     }
-    m->have_cond = 1;
+    if (rc == SAMSEP_OK)
+        rc = nn_upload(s->k, s->fmask, s->hmask, (size_t)(B * T));
+    if (rc == SAMSEP_OK)
+        rc = nn_upload(s->k, s->arow, s->harow, (size_t)(B * T) * sizeof *s->arow);
+    for (b = 0; b < B; b++) {
+        int64_t nl = in->text_lengths != NULL ? in->text_lengths[b] : L;
+        for (t = 0; t < L; t++)
+            s->hmask[b * L + t] = t < nl;
+    }
+    if (rc == SAMSEP_OK)
+        rc = nn_upload(s->k, s->tmask, s->hmask, (size_t)(B * L));
+    if (rc != SAMSEP_OK) {
+        set_err(err, errlen, "dit_condition: kernel failed: %s", samsep_strerror(rc));
+        return rc;
+    }
+    s->have_cond = 1;
     return SAMSEP_OK;
 }
 
 /* ---- forward ---------------------------------------------------------- */
 
-static void tapn(dit_model *m, const char *name, const float *d, int ndim,
-                 int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+/* Hand `d` (n floats of backend memory) to the tap as host memory. */
+static void tap_data(dit_state *s, const char *name, const float *d, int ndim,
+                     const int64_t *shape)
 {
-    int64_t s[4] = { d0, d1, d2, d3 };
-    m->tap(m->tap_user, name, d, ndim, s);
+    int64_t n = 1;
+    float *h;
+    int i;
+
+    if (nn_ctx_host_memory(s->k)) {
+        s->tap(s->tap_user, name, d, ndim, shape);
+        return;
+    }
+    /* only observers pay for this copy */
+    for (i = 0; i < ndim; i++)
+        n *= shape[i];
+    h = malloc((size_t)(n > 0 ? n : 1) * sizeof *h);
+    if (h != NULL && nn_download(s->k, h, d, (size_t)n * sizeof *h) == SAMSEP_OK)
+        s->tap(s->tap_user, name, h, ndim, shape);
+    free(h);
 }
 
-static void tapl(dit_model *m, int layer, const char *what, const float *d,
+static void tapn(dit_state *s, const char *name, const float *d, int ndim,
+                 int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    int64_t sh[4] = { d0, d1, d2, d3 };
+    tap_data(s, name, d, ndim, sh);
+}
+
+static void tapl(dit_state *s, int layer, const char *what, const float *d,
                  int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
     char nm[64];
     snprintf(nm, sizeof nm, "layer%d_%s", layer, what);
-    tapn(m, nm, d, ndim, d0, d1, d2, d3);
+    tapn(s, nm, d, ndim, d0, d1, d2, d3);
 }
 
 #define TAP(name, d, nd, a, b, c, e)                       \
     do {                                                   \
-        if (m->tap != NULL)                                \
-            tapn(m, name, d, nd, a, b, c, e);              \
+        if (s->tap != NULL)                                \
+            tapn(s, name, d, nd, a, b, c, e);              \
     } while (0)
 #define TAPL(i, name, d, nd, a, b, c, e)                   \
     do {                                                   \
-        if (m->tap != NULL)                                \
-            tapl(m, i, name, d, nd, a, b, c, e);           \
+        if (s->tap != NULL)                                \
+            tapl(s, i, name, d, nd, a, b, c, e);           \
     } while (0)
 
 /* out[M, Dout] = w2(silu(w1 x) * w3 x); h1, h3 [M, hid] scratch */
-static void swiglu(kctx *k, const swiglu_w *s, const float *x, float *h1,
-                   float *h3, float *out, int64_t M, int64_t in, int64_t hid,
-                   int64_t dout)
+static int swiglu(nn_ctx *k, const swiglu_w *w, const float *x, float *h1,
+                  float *h3, float *out, int64_t M, int64_t in, int64_t hid,
+                  int64_t dout)
 {
-    k_matmul(k, x, s->w1, s->b1, h1, M, hid, in);
-    k_matmul(k, x, s->w3, s->b3, h3, M, hid, in);
-    k_silu(k, h1, h1, M * hid);
-    k_mul(k, h1, h3, h1, M * hid);
-    k_matmul(k, h1, s->w2, s->b2, out, M, dout, hid);
-}
-
-/* Sinusoid cat(cos(t f), sin(t f)) of `half` frequencies, for B items. */
-static void sinusoid(const float *f, int64_t half, float t, float *out,
-                     int64_t B)
-{
-    int64_t b, i;
-    for (b = 0; b < B; b++)
-        for (i = 0; i < half; i++) {
-            float a = t * f[i];
-            out[b * 2 * half + i] = cosf(a);
-            out[b * 2 * half + half + i] = sinf(a);
-        }
+    TRY(nn_matmul(k, x, w->w1, w->b1, h1, M, hid, in));
+    TRY(nn_matmul(k, x, w->w3, w->b3, h3, M, hid, in));
+    TRY(nn_silu(k, h1, h1, M * hid));
+    TRY(nn_mul(k, h1, h3, h1, M * hid));
+    return nn_matmul(k, h1, w->w2, w->b2, out, M, dout, hid);
 }
 
 /*
  * Project x [B*S, D] with wq/wk into split heads [B, S, H, hd], RMS-normed
  * per head: p = x W^T (+b) (interleaved heads), ph = its heads.
  */
-static void heads(dit_model *m, const float *x, const float *W,
-                  const float *bias, const float *norm, float *p, float *ph,
-                  int64_t BS)
+static int heads(dit_state *s, const float *x, const float *W, const float *bias,
+                 const float *norm, float *p, float *ph, int64_t BS)
 {
-    k_matmul(m->k, x, W, bias, p, BS, m->D, m->D);
+    const dit_model *m = s->m;
+    TRY(nn_matmul(s->k, x, W, bias, p, BS, m->D, m->D));
     /* per frame [hd, H] -> [H, hd] */
-    k_transpose(m->k, p, ph, BS, m->hd, m->H);
-    if (norm != NULL)
-        k_rmsnorm(m->k, ph, norm, m->eps, ph, BS * m->H, m->hd);
+    TRY(nn_transpose(s->k, p, ph, BS, m->hd, m->H));
+    return norm != NULL ? nn_rmsnorm(s->k, ph, norm, m->eps, ph, BS * m->H, m->hd)
+                        : SAMSEP_OK;
 }
 
-int dit_forward(dit_model *m, const float *x, float t, float *vout)
+/* h = proj(cat(x, 0, a)) + video + anchors                  [B, T, D] */
+static int input_layer(dit_state *s, const float *x)
 {
-    int64_t B, T, L, D, H, hd, F, BT, BL, b, s, i;
-    k_strides sh_T, sh_L;
-    k_attn_args aa;
-    k_conv1d_args ca;
-    int li, rc;
+    const dit_model *m = s->m;
+    nn_ctx *k = s->k;
+    int64_t B = s->B, T = s->T, D = m->D, BT = B * T;
 
-    if (m == NULL || x == NULL || vout == NULL || !m->have_cond)
-        return SAMSEP_ERR_INVALID;
-    B = m->B;
-    T = m->T;
-    L = m->L;
-    D = m->D;
-    H = m->H;
-    hd = m->hd;
-    F = m->F;
-    BT = B * T;
-    BL = B * L;
-    /* split heads [B, S, H, hd]: (b, h, t, j) */
-    sh_T.b = T * D;
-    sh_T.h = hd;
-    sh_T.t = D;
-    sh_T.j = 1;
-    sh_L = sh_T;
-    sh_L.b = L * D;
+    TRY(nn_copy(k, s->A_in, s->h, BT * D));
+    TRY(nn_matmul_ex(k, x, m->C2, m->Wn, NULL, s->h, D, BT, D, m->C2, 1.0f));
+    TAP("proj_out", s->h, 3, B, T, D, 0);
+    TRY(nn_add_bcast(k, s->h, m->vconst, (const int64_t[3]){ 0, 0, 1 }, s->h,
+                     (const int64_t[3]){ 1, BT, D }));
+    TAP("align_masked_video_out", s->h, 3, B, T, D, 0);
+    TRY(nn_embedding(k, m->anchors, m->rows, D, s->arow, BT, s->an));
+    TRY(nn_add(k, s->h, s->an, s->h, BT * D));
+    TAP("aligned_inputs", s->h, 3, B, T, D, 0);
+    return SAMSEP_OK;
+}
 
-    /* ---- input: h = proj(cat(x, 0, a)) + video + anchors    [B, T, D] */
-    memcpy(m->h, m->A_in, (size_t)(BT * D) * sizeof(float));
-    k_matmul_ex(m->k, x, m->C2, m->Wn, NULL, m->h, D, BT, D, m->C2, 1.0f);
-    TAP("proj_out", m->h, 3, B, T, D, 0);
-    for (s = 0; s < BT; s++)
-        for (i = 0; i < D; i++)
-            m->h[s * D + i] += m->vconst[i];
-    TAP("align_masked_video_out", m->h, 3, B, T, D, 0);
-    for (s = 0; s < BT; s++) {
-        const float *an = m->anchors + (int64_t)m->arow[s] * D;
-        for (i = 0; i < D; i++)
-            m->h[s * D + i] += an[i];
-    }
-    TAP("aligned_inputs", m->h, 3, B, T, D, 0);
+/* memory = memory_proj(text) + te(t); y = SwiGLU_y(memory); temb and t0 */
+static int time_and_text(dit_state *s, float t)
+{
+    const dit_model *m = s->m;
+    nn_ctx *k = s->k;
+    int64_t B = s->B, L = s->L, D = m->D, BL = B * L;
 
-    /* ---- memory = memory_proj(text) + te(t); y = SwiGLU_y       [B, L, D] */
-    sinusoid(m->mfreq, D / 2, t, m->te, B);                       /* [B, D] */
-    TAP("timestep_emb", m->te, 2, B, D, 0, 0);
-    for (b = 0; b < B; b++)
-        for (s = 0; s < L; s++)
-            for (i = 0; i < D; i++)
-                m->mem[(b * L + s) * D + i] = m->mp[(b * L + s) * D + i] + m->te[b * D + i];
-    TAP("memory", m->mem, 3, B, L, D, 0);
+    TRY(nn_sinusoid(k, m->mfreq, D / 2, t, s->te, B));              /* [B, D] */
+    TAP("timestep_emb", s->te, 2, B, D, 0, 0);
+    TRY(nn_add_bcast(k, s->mp, s->te, (const int64_t[3]){ D, 0, 1 }, s->mem,
+                     (const int64_t[3]){ B, L, D }));
+    TAP("memory", s->mem, 3, B, L, D, 0);
     if (m->y_norm != NULL)
-        k_rmsnorm(m->k, m->mem, m->y_norm, m->eps, m->mem, BL, D);
-    swiglu(m->k, &m->y_w, m->mem, m->yh1, m->yh3, m->y, BL, D, D, D);
-    TAP("dit_y", m->y, 3, B, L, D, 0);
+        TRY(nn_rmsnorm(k, s->mem, m->y_norm, m->eps, s->mem, BL, D));
+    TRY(swiglu(k, &m->y_w, s->mem, s->yh1, s->yh3, s->y, BL, D, D, D));
+    TAP("dit_y", s->y, 3, B, L, D, 0);
 
-    /* ---- temb = SwiGLU_t(freq(t)); t0 = t_block(silu(temb)) */
-    sinusoid(m->tfreq, m->fdim / 2, t, m->fe, B);                 /* [B, fdim] */
-    swiglu(m->k, &m->temb_w, m->fe, m->th1, m->th3, m->temb, B, m->fdim, D, D);
-    TAP("dit_t_emb", m->temb, 2, B, D, 0, 0);
-    k_silu(m->k, m->temb, m->tsil, B * D);
-    k_matmul(m->k, m->tsil, m->tblock_w, m->tblock_b, m->t0, B, 6 * D, D); /* [B, 6D] */
-    TAP("dit_t0", m->t0, 2, B, 6 * D, 0, 0);
+    /* temb = SwiGLU_t(freq(t)); t0 = t_block(silu(temb)) */
+    TRY(nn_sinusoid(k, m->tfreq, m->fdim / 2, t, s->fe, B));        /* [B, fdim] */
+    TRY(swiglu(k, &m->temb_w, s->fe, s->th1, s->th3, s->temb, B, m->fdim, D, D));
+    TAP("dit_t_emb", s->temb, 2, B, D, 0, 0);
+    TRY(nn_silu(k, s->temb, s->tsil, B * D));
+    TRY(nn_matmul(k, s->tsil, m->tblock_w, m->tblock_b, s->t0, B, 6 * D, D)); /* [B, 6D] */
+    TAP("dit_t0", s->t0, 2, B, 6 * D, 0, 0);
+    return SAMSEP_OK;
+}
 
-    /* ---- x_embedder: h += conv3(silu(GN(conv3(silu(GN(h)))))), channel-first */
-    memset(&ca, 0, sizeof ca);
-    ca.B = B;
-    ca.Cin = D;
-    ca.Lin = T;
-    ca.Cout = D;
-    ca.K = 3;
-    ca.stride = ca.dilation = ca.groups = 1;
-    ca.pad_left = ca.pad_right = 1;
-    ca.pad_mode = K_PAD_ZERO;
-    k_transpose(m->k, m->h, m->hc, B, T, D);                      /* [B, D, T] */
-    rc = k_groupnorm(m->k, m->hc, m->gn1_w, m->gn1_b, 1e-5f, m->z1, B, D, T, 1);
-    k_silu(m->k, m->z1, m->z1, BT * D);
-    rc |= k_conv1d(m->k, &ca, m->z1, m->cv1_w, m->cv1_b, m->z2);
-    rc |= k_groupnorm(m->k, m->z2, m->gn2_w, m->gn2_b, 1e-5f, m->z2, B, D, T, 1);
-    k_silu(m->k, m->z2, m->z2, BT * D);
-    rc |= k_conv1d(m->k, &ca, m->z2, m->cv2_w, m->cv2_b, m->z1);
-    if (rc != SAMSEP_OK)
-        return SAMSEP_ERR_INVALID;
-    k_add(m->k, m->z1, m->hc, m->z1, BT * D);                     /* [B, D, T] */
-    TAP("dit_x_embedder_out_BCT", m->z1, 3, B, D, T, 0);
-    k_transpose(m->k, m->z1, m->h, B, D, T);                      /* [B, T, D] */
+/* h += conv3(silu(GN(conv3(silu(GN(h)))))), channel-first */
+static int x_embedder(dit_state *s)
+{
+    const dit_model *m = s->m;
+    nn_ctx *k = s->k;
+    int64_t B = s->B, T = s->T, D = m->D, BT = B * T;
+    nn_conv1d_args ca = xemb_conv(B, D, T);
 
-    /* ---- layers */
+    TRY(nn_transpose(k, s->h, s->hc, B, T, D));                     /* [B, D, T] */
+    TRY(nn_groupnorm(k, s->hc, m->gn1_w, m->gn1_b, 1e-5f, s->z1, B, D, T, 1));
+    TRY(nn_silu(k, s->z1, s->z1, BT * D));
+    TRY(nn_conv1d(k, &ca, s->z1, m->cv1_w, m->cv1_b, s->z2));
+    TRY(nn_groupnorm(k, s->z2, m->gn2_w, m->gn2_b, 1e-5f, s->z2, B, D, T, 1));
+    TRY(nn_silu(k, s->z2, s->z2, BT * D));
+    TRY(nn_conv1d(k, &ca, s->z2, m->cv2_w, m->cv2_b, s->z1));
+    TRY(nn_add(k, s->z1, s->hc, s->z1, BT * D));                    /* [B, D, T] */
+    TAP("dit_x_embedder_out_BCT", s->z1, 3, B, D, T, 0);
+    return nn_transpose(k, s->z1, s->h, B, D, T);                   /* [B, T, D] */
+}
+
+/* One transformer layer on the residual stream h. */
+static int layer(dit_state *s, int li)
+{
+    const dit_model *m = s->m;
+    const dit_layer *l = &m->lay[li];
+    nn_ctx *k = s->k;
+    int64_t B = s->B, T = s->T, L = s->L, D = m->D, H = m->H, hd = m->hd;
+    int64_t BT = B * T, BL = B * L, ld = 6 * D;
+    /* split heads [B, S, H, hd]: (b, h, t, j) */
+    nn_strides sh_T = { T * D, hd, D, 1 }, sh_L = { L * D, hd, D, 1 };
+    const float *sh_msa, *sc_msa, *g_msa, *sh_mlp, *sc_mlp, *g_mlp;
+    nn_attn_args aa;
+
+    /* mods[b] = t0[b] + sst: shift, scale, gate of attention and MLP  [B, 6, D] */
+    TRY(nn_add_bcast(k, s->t0, l->sst, (const int64_t[3]){ 0, 0, 1 }, s->mods,
+                     (const int64_t[3]){ 1, B, 6 * D }));
+    sh_msa = s->mods;
+    sc_msa = s->mods + D;
+    g_msa = s->mods + 2 * D;
+    sh_mlp = s->mods + 3 * D;
+    sc_mlp = s->mods + 4 * D;
+    g_mlp = s->mods + 5 * D;
+
     memset(&aa, 0, sizeof aa);
     aa.B = B;
     aa.H = H;
     aa.dh = hd;
     aa.Lq = T;
     aa.scale = 1.0f / sqrtf((float)hd);
-    aa.out = m->att;
-    aa.out_s = k_strides_head_major(T, H, hd);
-    for (li = 0; li < m->layers; li++) {
-        const dit_layer *l = &m->lay[li];
-        const float *sh_msa, *sc_msa, *g_msa, *sh_mlp, *sc_mlp, *g_mlp;
-        /* mods[k][b] = sst[k] + t0[b, kD:(k+1)D]                     [6, B, D] */
-        for (s = 0; s < 6; s++)
-            for (b = 0; b < B; b++)
-                for (i = 0; i < D; i++)
-                    m->mods[(s * B + b) * D + i] =
-                        l->sst[s * D + i] + m->t0[b * 6 * D + s * D + i];
-        sh_msa = m->mods;
-        sc_msa = m->mods + B * D;
-        g_msa = m->mods + 2 * B * D;
-        sh_mlp = m->mods + 3 * B * D;
-        sc_mlp = m->mods + 4 * B * D;
-        g_mlp = m->mods + 5 * B * D;
+    aa.out = s->att;
+    aa.out_s = nn_strides_head_major(T, H, hd);
 
-        /* self-attention on mod(RMS(h), shift, scale)                [B, T, D] */
-        k_rmsnorm(m->k, m->h, l->attn_norm, m->eps, m->xn, BT, D);
-        k_modulate(m->k, m->xn, sh_msa, sc_msa, m->xn, B, T, D);
-        TAPL(li, "attn_in", m->xn, 3, B, T, D, 0);
-        heads(m, m->xn, l->self.wq, l->self.bq, l->self.q_norm, m->q, m->qh, BT);
-        heads(m, m->xn, l->self.wk, l->self.bk, l->self.k_norm, m->kk, m->kh, BT);
-        k_matmul(m->k, m->xn, l->self.wv, l->self.bv, m->v, BT, D, D);
-        TAPL(li, "wq_out", m->q, 3, B, T, D, 0);
-        TAPL(li, "wk_out", m->kk, 3, B, T, D, 0);
-        TAPL(li, "wv_out", m->v, 3, B, T, D, 0);
-        TAPL(li, "q_normed", m->qh, 4, B, T, H, hd);
-        TAPL(li, "k_normed", m->kh, 4, B, T, H, hd);
-        if (m->use_rope) {
-            k_rope(m->k, m->qh, sh_T, B, H, T, hd, m->rcos, m->rsin);
-            k_rope(m->k, m->kh, sh_T, B, H, T, hd, m->rcos, m->rsin);
-        }
-        TAPL(li, "q_rope", m->qh, 4, B, T, H, hd);
-        TAPL(li, "k_rope", m->kh, 4, B, T, H, hd);
-        aa.Lk = T;
-        aa.q = m->qh;
-        aa.k = m->kh;
-        aa.v = m->v;
-        aa.q_s = sh_T;
-        aa.k_s = sh_T;
-        aa.v_s = k_strides_interleaved(T, H, hd);
-        aa.key_mask = m->fmask;
-        if (k_attention(m->k, &aa) != SAMSEP_OK)
-            return SAMSEP_ERR_INVALID;
-        TAPL(li, "sdpa_out_BTC", m->att, 3, B, T, D, 0);
-        k_matmul(m->k, m->att, l->self.wo, l->self.bo, m->o, BT, D, D);
-        TAPL(li, "attn_out", m->o, 3, B, T, D, 0);
-        k_add_gated(m->k, m->o, g_msa, m->h, B, T, D);
-        TAPL(li, "cross_in", m->h, 3, B, T, D, 0);
-
-        /* cross-attention: q from h (no norm, no modulation), k/v from y */
-        heads(m, m->h, l->cross.wq, l->cross.bq, l->cross.q_norm, m->q, m->qh, BT);
-        heads(m, m->y, l->cross.wk, l->cross.bk, l->cross.k_norm, m->kk, m->kh, BL);
-        k_matmul(m->k, m->y, l->cross.wv, l->cross.bv, m->v, BL, D, D);
-        aa.Lk = L;
-        aa.q = m->qh;
-        aa.k = m->kh;
-        aa.v = m->v;
-        aa.q_s = sh_T;
-        aa.k_s = sh_L;
-        aa.v_s = k_strides_interleaved(L, H, hd);
-        aa.key_mask = m->tmask;
-        if (k_attention(m->k, &aa) != SAMSEP_OK)
-            return SAMSEP_ERR_INVALID;
-        k_matmul(m->k, m->att, l->cross.wo, l->cross.bo, m->o, BT, D, D);
-        TAPL(li, "cross_out", m->o, 3, B, T, D, 0);
-        k_add(m->k, m->h, m->o, m->h, BT * D);
-
-        /* feed-forward on mod(RMS(h), shift, scale), gated residual */
-        k_rmsnorm(m->k, m->h, l->ffn_norm, m->eps, m->xn, BT, D);
-        k_modulate(m->k, m->xn, sh_mlp, sc_mlp, m->xn, B, T, D);
-        TAPL(li, "ffn_in", m->xn, 3, B, T, D, 0);
-        swiglu(m->k, &l->ffn, m->xn, m->f1, m->f3, m->o, BT, D, F, D);
-        TAPL(li, "ffn_out", m->o, 3, B, T, D, 0);
-        k_add_gated(m->k, m->o, g_mlp, m->h, B, T, D);
-        TAPL(li, "out", m->h, 3, B, T, D, 0);
+    /* self-attention on mod(RMS(h), shift, scale)                [B, T, D] */
+    TRY(nn_rmsnorm(k, s->h, l->attn_norm, m->eps, s->xn, BT, D));
+    TRY(nn_modulate(k, s->xn, sh_msa, sc_msa, ld, s->xn, B, T, D));
+    TAPL(li, "attn_in", s->xn, 3, B, T, D, 0);
+    TRY(heads(s, s->xn, l->self.wq, l->self.bq, l->self.q_norm, s->q, s->qh, BT));
+    TRY(heads(s, s->xn, l->self.wk, l->self.bk, l->self.k_norm, s->kk, s->kh, BT));
+    TRY(nn_matmul(k, s->xn, l->self.wv, l->self.bv, s->v, BT, D, D));
+    TAPL(li, "wq_out", s->q, 3, B, T, D, 0);
+    TAPL(li, "wk_out", s->kk, 3, B, T, D, 0);
+    TAPL(li, "wv_out", s->v, 3, B, T, D, 0);
+    TAPL(li, "q_normed", s->qh, 4, B, T, H, hd);
+    TAPL(li, "k_normed", s->kh, 4, B, T, H, hd);
+    if (m->use_rope) {
+        TRY(nn_rope(k, s->qh, sh_T, B, H, T, hd, s->rcos, s->rsin));
+        TRY(nn_rope(k, s->kh, sh_T, B, H, T, hd, s->rcos, s->rsin));
     }
+    TAPL(li, "q_rope", s->qh, 4, B, T, H, hd);
+    TAPL(li, "k_rope", s->kh, 4, B, T, H, hd);
+    aa.Lk = T;
+    aa.q = s->qh;
+    aa.k = s->kh;
+    aa.v = s->v;
+    aa.q_s = sh_T;
+    aa.k_s = sh_T;
+    aa.v_s = nn_strides_interleaved(T, H, hd);
+    aa.key_mask = s->fmask;
+    TRY(nn_attention(k, &aa));
+    TAPL(li, "sdpa_out_BTC", s->att, 3, B, T, D, 0);
+    TRY(nn_matmul(k, s->att, l->self.wo, l->self.bo, s->o, BT, D, D));
+    TAPL(li, "attn_out", s->o, 3, B, T, D, 0);
+    TRY(nn_add_gated(k, s->o, g_msa, ld, s->h, B, T, D));
+    TAPL(li, "cross_in", s->h, 3, B, T, D, 0);
 
-    /* ---- final: output(mod(RMS(h), fsst[0] + temb, fsst[1] + temb)) */
-    for (b = 0; b < B; b++)
-        for (i = 0; i < D; i++) {
-            m->fmod[b * D + i] = m->fsst[i] + m->temb[b * D + i];
-            m->fmod[(B + b) * D + i] = m->fsst[D + i] + m->temb[b * D + i];
-        }
-    k_rmsnorm(m->k, m->h, m->norm_w, m->eps, m->xn, BT, D);
-    TAP("final_norm_out", m->xn, 3, B, T, D, 0);
-    k_modulate(m->k, m->xn, m->fmod, m->fmod + B * D, m->xn, B, T, D);
-    TAP("final_modulated", m->xn, 3, B, T, D, 0);
-    k_matmul(m->k, m->xn, m->out_w, m->out_b, vout, BT, m->C2, D); /* [B, T, 2C] */
+    /* cross-attention: q from h (no norm, no modulation), k/v from y */
+    TRY(heads(s, s->h, l->cross.wq, l->cross.bq, l->cross.q_norm, s->q, s->qh, BT));
+    TRY(heads(s, s->y, l->cross.wk, l->cross.bk, l->cross.k_norm, s->kk, s->kh, BL));
+    TRY(nn_matmul(k, s->y, l->cross.wv, l->cross.bv, s->v, BL, D, D));
+    aa.Lk = L;
+    aa.q = s->qh;
+    aa.k = s->kh;
+    aa.v = s->v;
+    aa.q_s = sh_T;
+    aa.k_s = sh_L;
+    aa.v_s = nn_strides_interleaved(L, H, hd);
+    aa.key_mask = s->tmask;
+    TRY(nn_attention(k, &aa));
+    TRY(nn_matmul(k, s->att, l->cross.wo, l->cross.bo, s->o, BT, D, D));
+    TAPL(li, "cross_out", s->o, 3, B, T, D, 0);
+    TRY(nn_add(k, s->h, s->o, s->h, BT * D));
+
+    /* feed-forward on mod(RMS(h), shift, scale), gated residual */
+    TRY(nn_rmsnorm(k, s->h, l->ffn_norm, m->eps, s->xn, BT, D));
+    TRY(nn_modulate(k, s->xn, sh_mlp, sc_mlp, ld, s->xn, B, T, D));
+    TAPL(li, "ffn_in", s->xn, 3, B, T, D, 0);
+    TRY(swiglu(k, &l->ffn, s->xn, s->f1, s->f3, s->o, BT, D, m->F, D));
+    TAPL(li, "ffn_out", s->o, 3, B, T, D, 0);
+    TRY(nn_add_gated(k, s->o, g_mlp, ld, s->h, B, T, D));
+    TAPL(li, "out", s->h, 3, B, T, D, 0);
+    return SAMSEP_OK;
+}
+
+/* v = output(mod(RMS(h), fsst[0] + temb, fsst[1] + temb))      [B, T, 2C] */
+static int final_layer(dit_state *s, float *vout)
+{
+    const dit_model *m = s->m;
+    nn_ctx *k = s->k;
+    int64_t B = s->B, T = s->T, D = m->D, BT = B * T;
+    const int64_t row[3] = { 0, 0, 1 }, n[3] = { 1, B, D };
+
+    TRY(nn_add_bcast(k, s->temb, m->fsst, row, s->fmod, n));
+    TRY(nn_add_bcast(k, s->temb, m->fsst + D, row, s->fmod + B * D, n));
+    TRY(nn_rmsnorm(k, s->h, m->norm_w, m->eps, s->xn, BT, D));
+    TAP("final_norm_out", s->xn, 3, B, T, D, 0);
+    TRY(nn_modulate(k, s->xn, s->fmod, s->fmod + B * D, D, s->xn, B, T, D));
+    TAP("final_modulated", s->xn, 3, B, T, D, 0);
+    TRY(nn_matmul(k, s->xn, m->out_w, m->out_b, vout, BT, m->C2, D));
     TAP("out", vout, 3, B, T, m->C2, 0);
     return SAMSEP_OK;
 }
 
+int dit_forward(dit_state *s, const float *x, float t, float *vout)
+{
+    int li;
+
+    if (s == NULL || x == NULL || vout == NULL || !s->have_cond)
+        return SAMSEP_ERR_INVALID;
+    TRY(input_layer(s, x));
+    TRY(time_and_text(s, t));
+    TRY(x_embedder(s));
+    for (li = 0; li < s->m->layers; li++)
+        TRY(layer(s, li));
+    return final_layer(s, vout);
+}
+
 /* ---- ODE -------------------------------------------------------------- */
+
+/* Call cb with x and v as host memory. */
+static int report_nfe(dit_state *s, dit_nfe_fn cb, void *user, int nfe, float t,
+                      const float *x, const float *v, int64_t n)
+{
+    if (!nn_ctx_host_memory(s->k)) {
+        TRY(nn_download(s->k, s->hx, x, (size_t)n * sizeof *x));
+        TRY(nn_download(s->k, s->hv, v, (size_t)n * sizeof *v));
+        x = s->hx;
+        v = s->hv;
+    }
+    return cb(user, nfe, t, x, v) != 0 ? SAMSEP_ERR_CANCELLED : SAMSEP_OK;
+}
 
 /*
  * torchdiffeq's fixed-grid midpoint method on the grid t_k = k*dt:
  *   f0 = F(t_k, y); y_mid = y + f0 * (dt/2); y = y + dt * F(t_k + dt/2, y_mid)
  * with torch's float32 operation order (dt = 1/steps; exact for 16 steps).
  */
-int dit_ode_solve(dit_model *m, const float *noise, int steps, float *out,
+int dit_ode_solve(dit_state *s, const float *noise, int steps, float *out,
                   dit_nfe_fn cb, void *user)
 {
-    int64_t n, i;
+    int64_t n;
     float dt, half, t0;
     float *y, *f, *ym;
-    int k, rc;
+    int k;
 
-    if (m == NULL || noise == NULL || out == NULL || !m->have_cond || steps < 1)
+    if (s == NULL || noise == NULL || out == NULL || !s->have_cond || steps < 1)
         return SAMSEP_ERR_INVALID;
-    n = m->B * m->T * m->C2;
-    y = m->ode_y;
-    f = m->ode_f;
+    n = s->B * s->T * s->m->C2;
+    y = s->ode_y;
+    f = s->ode_f;
     ym = out;           /* y_mid lives in out until the last step */
-    memmove(y, noise, (size_t)n * sizeof *y);
+    TRY(nn_copy(s->k, noise, y, n));
     dt = 1.0f / (float)steps;
     half = 0.5f * dt;
     for (k = 0; k < steps; k++) {
         t0 = (float)k * dt;
-        if ((rc = dit_forward(m, y, t0, f)) != SAMSEP_OK)
-            return rc;
-        if (cb != NULL && cb(user, 2 * k, t0, y, f) != 0)
-            return SAMSEP_ERR_CANCELLED;
-        for (i = 0; i < n; i++)
-            ym[i] = y[i] + f[i] * half;
-        if ((rc = dit_forward(m, ym, t0 + half, f)) != SAMSEP_OK)
-            return rc;
-        if (cb != NULL && cb(user, 2 * k + 1, t0 + half, ym, f) != 0)
-            return SAMSEP_ERR_CANCELLED;
-        for (i = 0; i < n; i++)
-            y[i] = y[i] + dt * f[i];
+        TRY(dit_forward(s, y, t0, f));
+        if (cb != NULL)
+            TRY(report_nfe(s, cb, user, 2 * k, t0, y, f, n));
+        TRY(nn_axpy(s->k, half, f, y, ym, n));
+        TRY(dit_forward(s, ym, t0 + half, f));
+        if (cb != NULL)
+            TRY(report_nfe(s, cb, user, 2 * k + 1, t0 + half, ym, f, n));
+        TRY(nn_axpy(s->k, dt, f, y, y, n));
     }
-    memcpy(out, y, (size_t)n * sizeof *y);
-    return SAMSEP_OK;
+    return nn_copy(s->k, y, out, n);
 }

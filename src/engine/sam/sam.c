@@ -1,20 +1,29 @@
 /*
  * sam.c - SAM-Audio's separate() for text prompts, on the model's parts:
  * the DAC-VAE codec (dacvae.c), the DiT and its ODE (dit.c), the T5 encoder
- * (t5.c) and its tokenizer (tokenizer.c), all on one kernel context.
+ * (text/t5.c) and its tokenizer (text/tokenizer.c).
  *
- * Per excerpt (MANIFEST §5): encode the B mixtures to codec features
- * f [B, C, T]; feed cat([f^T, f^T]) with the text features to the DiT's
- * conditioning; integrate 16 midpoint steps from the noise; split the
- * result into target and residual latents [2B, C, T] and decode both in one
- * batch with the watermark bits. Text features are computed by
- * sam_set_text() and reused, since a batch's prompt does not change from
- * chunk to chunk. Working buffers grow to the largest excerpt seen and are
- * then reused: a steady stream of equal chunks allocates nothing.
+ * The model opens one kernel context of its own, of one thread, only to
+ * place the weights (and to compute the few that are derived at load);
+ * each state opens the context it runs on, with its threads, and makes the
+ * runs of the three networks on it. The weights are read-only after
+ * sam_model_open, so states share them freely.
+ *
+ * Per excerpt (MANIFEST §5): upload the B mixtures, encode them to codec
+ * features f [B, C, T]; feed cat([f^T, f^T]) with the text features to the
+ * DiT's conditioning; integrate 16 midpoint steps from the noise; split
+ * the result into target and residual latents [2B, C, T] and decode both
+ * in one batch with the watermark bits; download the rows. Text features
+ * are computed by sam_set_text() and reused, since a batch's prompt does
+ * not change from chunk to chunk. Working buffers grow to the largest
+ * excerpt seen and are then reused: a steady stream of equal chunks
+ * allocates nothing.
  *
  * The seeded noise is splitmix64-seeded xoshiro256** with Box-Muller, so a
  * run is reproducible everywhere for a given seed.
  */
+#include "engine/sam/sam.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -28,42 +37,54 @@
 #include "core/internal.h"
 #include "engine/sam/dacvae.h"
 #include "engine/sam/dit.h"
-#include "engine/sam/sam.h"
 #include "engine/sam/text/t5.h"
 #include "engine/sam/text/tokenizer.h"
 #include "nn/io/jsonfile.h"
-#include "nn/kernels.h"
+#include "nn/nn.h"
 #include "nn/weights.h"
 
 #define MAX_TEXT_BATCH 64
 #define ODE_STEPS 16
 
 struct sam_model {
-    kctx *k;
+    nn_ctx *wk;            /* places the weights; 1 thread */
     nn_weights *ws;        /* the checkpoint: codec and DiT weights */
     cJSON *config;
-    dacvae *codec;
+    dacvae_model *codec;
     dit_model *dit;
-    t5_encoder *t5;
+    t5_model *t5;
     t5_tokenizer *tok;
     int hop, C, bits, rate;
+};
+
+struct sam_state {
+    const sam_model *m;
+    nn_ctx *k;
+    dacvae_state *codec;
+    dit_state *dit;
+    t5_state *t5;
 
     /* text of the current batch */
     int batch, text_len, text_dim;
-    int32_t *ids;          /* [batch, text_len] */
-    int *lengths;          /* [batch] */
+    int32_t *ids;          /* [batch, text_len] host */
+    int *lengths;          /* [batch] host */
     float *text;           /* [batch, text_len, text_dim] */
 
-    /* working buffers, grown to the largest excerpt */
+    /* working buffers (the backend's), grown to the largest excerpt */
     int64_t cap_frames;    /* T the buffers hold for `batch` items */
     int cap_batch;
+    int64_t T;             /* frames of the last excerpt */
+    float *wav;            /* [B, T*hop] */
+    float *noise;          /* [B, T, 2C] */
     float *features;       /* [B, C, T] */
     float *audio_features; /* [B, T, 2C] */
     float *ode;            /* [B, T, 2C] */
     float *latent;         /* [2B, C, T] */
     float *decoded;        /* [2B, 1, T*hop] */
-    int *valid;            /* [B] */
+    int *valid;            /* [B] host */
 };
+
+/* ---- files ------------------------------------------------------------ */
 
 static int file_exists(const char *p)
 {
@@ -79,18 +100,27 @@ static int is_dir(const char *p)
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-
-int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
-             int threads, sam_model **out, char *err, size_t errlen)
+/* The folder's checkpoint into path[PATH_MAX], else SAMSEP_ERR_IO. */
+static int find_checkpoint(const char *dir, char *path, char *err, size_t errlen)
 {
-    char path[PATH_MAX], t5path[PATH_MAX], why[SAMSEP_MSG_MAX];
-    sam_model *m;
-    const cJSON *codec_cfg;
+    snprintf(path, PATH_MAX, "%s/checkpoint.pt", dir);
+    if (!file_exists(path))
+        snprintf(path, PATH_MAX, "%s/checkpoint.safetensors", dir);
+    if (!file_exists(path)) {
+        set_err(err, errlen, "%s: no checkpoint.pt (or checkpoint.safetensors)", dir);
+        return SAMSEP_ERR_IO;
+    }
+    return SAMSEP_OK;
+}
+
+/* The folder itself, and its config.json loaded (*config) and checked. */
+static int read_folder(const char *dir, cJSON **config, char *err, size_t errlen)
+{
+    char path[PATH_MAX], why[SAMSEP_MSG_MAX];
     int rc;
 
-    if (out != NULL)
-        *out = NULL;
-    if (dir == NULL || out == NULL) {
+    *config = NULL;
+    if (dir == NULL) {
         set_err(err, errlen, "sam-audio: no model folder given (--model DIR)");
         return SAMSEP_ERR_INVALID;
     }
@@ -99,66 +129,81 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
                 "config.json and checkpoint.pt)", dir);
         return SAMSEP_ERR_IO;
     }
-    m = calloc(1, sizeof *m);
-    if (m == NULL) {
-        set_err(err, errlen, "out of memory");
-        return SAMSEP_ERR_NOMEM;
-    }
     snprintf(path, sizeof path, "%s/config.json", dir);
-    m->config = nn_json_load(path, &rc, err, errlen);
-    if (m->config == NULL) {
-        sam_close(m);
+    *config = nn_json_load(path, &rc, err, errlen);
+    if (*config == NULL)
         return rc;
+    rc = dit_check_config(*config, why, sizeof why);
+    if (rc != SAMSEP_OK) {
+        set_err(err, errlen, "%s: %s", path, why);
+        cJSON_Delete(*config);
+        *config = NULL;
     }
-    snprintf(path, sizeof path, "%s/checkpoint.pt", dir);
-    if (!file_exists(path))
-        snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
-    if (!file_exists(path)) {
-        set_err(err, errlen, "%s: no checkpoint.pt (or checkpoint.safetensors)", dir);
-        sam_close(m);
-        return SAMSEP_ERR_IO;
-    }
-    rc = nn_weights_open(path, &m->ws, err, errlen);
+    return rc;
+}
+
+static void t5_folder(const char *dir, const char *t5_dir, char *t5path)
+{
+    if (t5_dir == NULL)
+        snprintf(t5path, PATH_MAX, "%s/t5", dir);
+    else
+        snprintf(t5path, PATH_MAX, "%s", t5_dir);
+}
+
+int sam_check(const char *dir, const char *t5_dir, const char *tokenizer, char *err,
+              size_t errlen)
+{
+    char path[PATH_MAX], t5path[PATH_MAX];
+    cJSON *config;
+    int rc;
+
+    rc = read_folder(dir, &config, err, errlen);
+    cJSON_Delete(config);
     if (rc == SAMSEP_OK)
-        rc = kctx_create(threads, &m->k, err, errlen);
-    if (rc == SAMSEP_OK) {
-        rc = dacvae_open(m->ws, "audio_codec.", m->k, &m->codec, why, sizeof why);
-        if (rc != SAMSEP_OK)
-            set_err(err, errlen, "%s: codec: %s", path, why);
+        rc = find_checkpoint(dir, path, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    t5_folder(dir, t5_dir, t5path);
+    rc = t5_check(t5path, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = t5_tokenizer_check(tokenizer != NULL ? tokenizer : t5path, err, errlen);
+    return rc;
+}
+
+/* ---- model ------------------------------------------------------------ */
+
+/* The codec and the DiT from the checkpoint `path`, checked against the
+ * config and each other. */
+static int load_checkpoint(sam_model *m, const char *dir, const char *path, char *err,
+                           size_t errlen)
+{
+    char why[SAMSEP_MSG_MAX];
+    const cJSON *codec_cfg;
+    int rc;
+
+    rc = nn_weights_open(path, m->wk, &m->ws, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    rc = dacvae_model_load(m->ws, "audio_codec.", &m->codec, why, sizeof why);
+    if (rc != SAMSEP_OK) {
+        set_err(err, errlen, "%s: codec: %s", path, why);
+        return rc;
     }
     codec_cfg = cJSON_GetObjectItemCaseSensitive(m->config, "audio_codec");
-    if (rc == SAMSEP_OK && codec_cfg != NULL) {
+    if (codec_cfg != NULL) {
         rc = dacvae_check_config(m->codec, codec_cfg, why, sizeof why);
-        if (rc != SAMSEP_OK)
+        if (rc != SAMSEP_OK) {
             set_err(err, errlen, "%s/config.json does not match %s: %s", dir, path, why);
+            return rc;
+        }
     }
-    if (rc == SAMSEP_OK) {
-        rc = dit_open(m->ws, m->config, m->k, &m->dit, why, sizeof why);
-        if (rc != SAMSEP_OK)
-            set_err(err, errlen, "%s: transformer: %s", path, why);
-    }
-    /* what was folded or converted need not stay mapped */
-    if (rc == SAMSEP_OK)
-        nn_weights_trim(m->ws);
-    if (rc == SAMSEP_OK) {
-        if (t5_dir == NULL)
-            snprintf(t5path, sizeof t5path, "%s/t5", dir);
-        else
-            snprintf(t5path, sizeof t5path, "%s", t5_dir);
-        rc = t5_encoder_open_ctx(t5path, m->k, &m->t5, err, errlen);
-    }
-    if (rc == SAMSEP_OK)
-        rc = t5_tokenizer_open(tokenizer != NULL ? tokenizer : t5path, &m->tok, err,
-                               errlen);
-    if (rc == SAMSEP_OK && t5_encoder_dim(m->t5) != dit_text_dim(m->dit)) {
-        set_err(err, errlen, "%s: the T5 encoder is %d wide but the model expects text "
-                "features of %d", t5path, t5_encoder_dim(m->t5), dit_text_dim(m->dit));
-        rc = SAMSEP_ERR_FORMAT;
-    }
+    rc = dit_model_load(m->ws, m->config, &m->dit, why, sizeof why);
     if (rc != SAMSEP_OK) {
-        sam_close(m);
+        set_err(err, errlen, "%s: transformer: %s", path, why);
         return rc;
     }
+    /* what was folded or converted need not stay mapped */
+    nn_weights_trim(m->ws);
     m->hop = dacvae_hop(m->codec);
     m->C = dacvae_latent_channels(m->codec);
     m->bits = dacvae_message_bits(m->codec);
@@ -172,41 +217,70 @@ int sam_open(const char *dir, const char *t5_dir, const char *tokenizer,
     if (2 * m->C != dit_latent_channels(m->dit)) {
         set_err(err, errlen, "%s: codec latent %d does not match the transformer's %d",
                 path, 2 * m->C, dit_latent_channels(m->dit));
-        sam_close(m);
         return SAMSEP_ERR_FORMAT;
+    }
+    return SAMSEP_OK;
+}
+
+int sam_model_open(const char *dir, const char *t5_dir, const char *tokenizer,
+                   const char *backend, sam_model **out, char *err, size_t errlen)
+{
+    char path[PATH_MAX], t5path[PATH_MAX];
+    nn_params p;
+    sam_model *m;
+    int rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL) {
+        set_err(err, errlen, "sam_model_open: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        set_err(err, errlen, "out of memory");
+        return SAMSEP_ERR_NOMEM;
+    }
+    memset(&p, 0, sizeof p);
+    p.backend = backend;
+    p.threads = 1;
+    rc = read_folder(dir, &m->config, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = find_checkpoint(dir, path, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = nn_ctx_create(&p, &m->wk, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = load_checkpoint(m, dir, path, err, errlen);
+    if (rc == SAMSEP_OK) {
+        t5_folder(dir, t5_dir, t5path);
+        rc = t5_model_open(t5path, m->wk, &m->t5, err, errlen);
+    }
+    if (rc == SAMSEP_OK)
+        rc = t5_tokenizer_open(tokenizer != NULL ? tokenizer : t5path, &m->tok, err,
+                               errlen);
+    if (rc == SAMSEP_OK && t5_model_dim(m->t5) != dit_text_dim(m->dit)) {
+        set_err(err, errlen, "%s: the T5 encoder is %d wide but the model expects text "
+                "features of %d", t5path, t5_model_dim(m->t5), dit_text_dim(m->dit));
+        rc = SAMSEP_ERR_FORMAT;
+    }
+    if (rc != SAMSEP_OK) {
+        sam_model_close(m);
+        return rc;
     }
     *out = m;
     return SAMSEP_OK;
 }
 
-static void free_buffers(sam_model *m)
-{
-    free(m->features);
-    free(m->audio_features);
-    free(m->ode);
-    free(m->latent);
-    free(m->decoded);
-    free(m->valid);
-    m->features = m->audio_features = m->ode = m->latent = m->decoded = NULL;
-    m->valid = NULL;
-    m->cap_frames = 0;
-    m->cap_batch = 0;
-}
-
-void sam_close(sam_model *m)
+void sam_model_close(sam_model *m)
 {
     if (m == NULL)
         return;
-    free_buffers(m);
-    free(m->ids);
-    free(m->lengths);
-    free(m->text);
     t5_tokenizer_close(m->tok);
-    t5_encoder_close(m->t5);
-    dit_close(m->dit);
-    dacvae_close(m->codec);
-    kctx_destroy(m->k);
+    t5_model_close(m->t5);
+    dit_model_free(m->dit);
+    dacvae_model_free(m->codec);
     nn_weights_close(m->ws);
+    nn_ctx_destroy(m->wk);
     cJSON_Delete(m->config);
     free(m);
 }
@@ -220,17 +294,112 @@ int64_t sam_max_samples(const sam_model *m)
     return (int64_t)dit_max_frames(m->dit) * m->hop;
 }
 
-int sam_set_text(sam_model *m, const char *const *texts, int batch, char *err,
+/* ---- state ------------------------------------------------------------ */
+
+static void free_buffers(sam_state *s)
+{
+    float **f[] = { &s->wav, &s->noise, &s->features, &s->audio_features, &s->ode,
+                    &s->latent, &s->decoded };
+    size_t i;
+
+    for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+        nn_free(s->k, *f[i]);
+        *f[i] = NULL;
+    }
+    free(s->valid);
+    s->valid = NULL;
+    s->cap_frames = 0;
+    s->cap_batch = 0;
+}
+
+int sam_state_create(const sam_model *m, int threads, sam_state **out, char *err,
+                     size_t errlen)
+{
+    nn_params p;
+    sam_state *s;
+    int rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (m == NULL || out == NULL) {
+        set_err(err, errlen, "sam_state_create: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        set_err(err, errlen, "out of memory");
+        return SAMSEP_ERR_NOMEM;
+    }
+    s->m = m;
+    memset(&p, 0, sizeof p);
+    p.backend = nn_ctx_backend(m->wk);
+    p.threads = threads;
+    rc = nn_ctx_create(&p, &s->k, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = dacvae_state_create(m->codec, s->k, &s->codec, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = dit_state_create(m->dit, s->k, &s->dit, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = t5_state_create(m->t5, s->k, &s->t5, err, errlen);
+    if (rc != SAMSEP_OK) {
+        sam_state_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return SAMSEP_OK;
+}
+
+void sam_state_destroy(sam_state *s)
+{
+    if (s == NULL)
+        return;
+    free_buffers(s);
+    free(s->ids);
+    free(s->lengths);
+    nn_free(s->k, s->text);
+    t5_state_destroy(s->t5);
+    dit_state_destroy(s->dit);
+    dacvae_state_destroy(s->codec);
+    nn_ctx_destroy(s->k);
+    free(s);
+}
+
+/* ---- text ------------------------------------------------------------- */
+
+/* Tokenize texts into ids [batch, L] (rows right-padded with id 0 to the
+ * longest, pad="longest") and lens; returns L or a negative status. */
+static int tokenize(const sam_model *m, const char *const *texts, int batch,
+                    int32_t *ids, int *lens, char *err, size_t errlen)
+{
+    int b, L = 0, rc;
+
+    for (b = 0; b < batch; b++) {
+        rc = t5_tokenizer_encode(m->tok, texts[b], ids + (size_t)b * T5_TOKENIZER_MAX_LEN,
+                                 T5_TOKENIZER_MAX_LEN, err, errlen);
+        if (rc < 1)
+            return rc < 0 ? rc : SAMSEP_ERR_INVALID;
+        lens[b] = rc;
+        if (rc > L)
+            L = rc;
+    }
+    for (b = 1; b < batch; b++)
+        memmove(ids + (size_t)b * L, ids + (size_t)b * T5_TOKENIZER_MAX_LEN,
+                (size_t)L * sizeof *ids);
+    return L;
+}
+
+int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
                  size_t errlen)
 {
     int32_t *ids;
-    int *lens, b, L = 0, rc;
+    int *lens, L, Dt, rc;
     float *text;
 
-    if (m == NULL || texts == NULL || batch < 1 || batch > MAX_TEXT_BATCH) {
+    if (s == NULL || texts == NULL || batch < 1 || batch > MAX_TEXT_BATCH) {
         set_err(err, errlen, "sam-audio: 1 to %d prompts", MAX_TEXT_BATCH);
         return SAMSEP_ERR_INVALID;
     }
+    Dt = t5_model_dim(s->m->t5);
     ids = calloc((size_t)batch * T5_TOKENIZER_MAX_LEN, sizeof *ids);
     lens = calloc((size_t)batch, sizeof *lens);
     if (ids == NULL || lens == NULL) {
@@ -238,100 +407,73 @@ int sam_set_text(sam_model *m, const char *const *texts, int batch, char *err,
         free(lens);
         return SAMSEP_ERR_NOMEM;
     }
-    for (b = 0; b < batch; b++) {
-        rc = t5_tokenizer_encode(m->tok, texts[b], ids + (size_t)b * T5_TOKENIZER_MAX_LEN,
-                                 T5_TOKENIZER_MAX_LEN, err, errlen);
-        if (rc < 1) {
-            free(ids);
-            free(lens);
-            return rc < 0 ? rc : SAMSEP_ERR_INVALID;
-        }
-        lens[b] = rc;
-        if (rc > L)
-            L = rc;
-    }
-    /* pad="longest": rows right-padded with id 0 to the longest */
-    for (b = 1; b < batch; b++)
-        memmove(ids + (size_t)b * L, ids + (size_t)b * T5_TOKENIZER_MAX_LEN,
-                (size_t)L * sizeof *ids);
-    text = malloc((size_t)batch * (size_t)L * (size_t)t5_encoder_dim(m->t5) *
-                  sizeof *text);
-    if (text == NULL) {
-        free(ids);
-        free(lens);
-        return SAMSEP_ERR_NOMEM;
-    }
-    rc = t5_encoder_run(m->t5, ids, lens, batch, L, text, err, errlen);
+    L = tokenize(s->m, texts, batch, ids, lens, err, errlen);
+    text = L > 0 ? nn_alloc_f32(s->k, (int64_t)batch * L * Dt) : NULL;
+    rc = L < 1 ? L : text == NULL ? SAMSEP_ERR_NOMEM
+                                  : t5_encode(s->t5, ids, lens, batch, L, text, err, errlen);
     if (rc != SAMSEP_OK) {
         free(ids);
         free(lens);
-        free(text);
+        nn_free(s->k, text);
         return rc;
     }
-    free(m->ids);
-    free(m->lengths);
-    free(m->text);
-    m->ids = ids;
-    m->lengths = lens;
-    m->text = text;
-    m->batch = batch;
-    m->text_len = L;
-    m->text_dim = t5_encoder_dim(m->t5);
+    free(s->ids);
+    free(s->lengths);
+    nn_free(s->k, s->text);
+    s->ids = ids;
+    s->lengths = lens;
+    s->text = text;
+    s->batch = batch;
+    s->text_len = L;
+    s->text_dim = Dt;
     return L;
 }
 
-static int reserve(sam_model *m, int B, int64_t T, char *err, size_t errlen)
-{
-    size_t bt, bct;
+/* ---- separation ------------------------------------------------------- */
 
-    if (B <= m->cap_batch && T <= m->cap_frames)
+static int reserve(sam_state *s, int B, int64_t T, char *err, size_t errlen)
+{
+    int64_t bt, bct;
+
+    if (B <= s->cap_batch && T <= s->cap_frames)
         return SAMSEP_OK;
-    free_buffers(m);
-    bt = (size_t)B * (size_t)T;
-    bct = bt * (size_t)m->C;
-    m->features = malloc(bct * sizeof(float));
-    m->audio_features = malloc(2 * bct * sizeof(float));
-    m->ode = malloc(2 * bct * sizeof(float));
-    m->latent = malloc(2 * bct * sizeof(float));
-    m->decoded = malloc(2 * bt * (size_t)m->hop * sizeof(float));
-    m->valid = malloc((size_t)B * sizeof(int));
-    if (m->features == NULL || m->audio_features == NULL || m->ode == NULL ||
-        m->latent == NULL || m->decoded == NULL || m->valid == NULL) {
-        free_buffers(m);
+    free_buffers(s);
+    bt = (int64_t)B * T;
+    bct = bt * s->m->C;
+    s->wav = nn_alloc_f32(s->k, bt * s->m->hop);
+    s->noise = nn_alloc_f32(s->k, 2 * bct);
+    s->features = nn_alloc_f32(s->k, bct);
+    s->audio_features = nn_alloc_f32(s->k, 2 * bct);
+    s->ode = nn_alloc_f32(s->k, 2 * bct);
+    s->latent = nn_alloc_f32(s->k, 2 * bct);
+    s->decoded = nn_alloc_f32(s->k, 2 * bt * s->m->hop);
+    s->valid = malloc((size_t)B * sizeof(int));
+    if (s->wav == NULL || s->noise == NULL || s->features == NULL ||
+        s->audio_features == NULL || s->ode == NULL || s->latent == NULL ||
+        s->decoded == NULL || s->valid == NULL) {
+        free_buffers(s);
         set_err(err, errlen, "sam-audio: out of memory for %lld frames", (long long)T);
         return SAMSEP_ERR_NOMEM;
     }
-    m->cap_batch = B;
-    m->cap_frames = T;
-    return dit_reserve(m->dit, B, (int)T, m->text_len, err, errlen);
+    s->cap_batch = B;
+    s->cap_frames = T;
+    return dit_reserve(s->dit, B, (int)T, s->text_len, err, errlen);
 }
 
-int sam_separate(sam_model *m, const float *wav, const int64_t *lengths, int64_t N,
-                 const float *noise, const float *message, float *target,
-                 float *residual, char *err, size_t errlen)
+/* The excerpt's checks: sizes, item lengths (valid frames into s->valid). */
+static int check_excerpt(sam_state *s, const int64_t *lengths, int64_t N, int64_t T,
+                         char *err, size_t errlen)
 {
-    dit_inputs in;
-    int64_t T, b, hopT;
-    int B, rc;
+    const sam_model *m = s->m;
+    int64_t b;
 
-    if (m == NULL || wav == NULL || noise == NULL || message == NULL ||
-        target == NULL || residual == NULL || N < 1 || m->batch < 1) {
-        set_err(err, errlen, "sam-audio: separate needs audio, noise, message, "
-                "outputs and a prompt (sam_set_text)");
-        return SAMSEP_ERR_INVALID;
-    }
-    B = m->batch;
-    T = (N + m->hop - 1) / m->hop;
     if (T > dit_max_frames(m->dit)) {
         set_err(err, errlen, "sam-audio: %lld samples is %lld frames, more than the "
                 "model's %d; use a shorter chunk", (long long)N, (long long)T,
                 dit_max_frames(m->dit));
         return SAMSEP_ERR_INVALID;
     }
-    rc = reserve(m, B, T, err, errlen);
-    if (rc != SAMSEP_OK)
-        return rc;
-    for (b = 0; b < B; b++) {
+    for (b = 0; b < s->batch; b++) {
         int64_t len = lengths != NULL ? lengths[b] : N;
 
         if (len < 1 || len > N) {
@@ -339,41 +481,97 @@ int sam_separate(sam_model *m, const float *wav, const int64_t *lengths, int64_t
                     (long long)b, (long long)len, (long long)N);
             return SAMSEP_ERR_INVALID;
         }
-        m->valid[b] = (int)((len + m->hop - 1) / m->hop);
     }
-    /* [B, N] -> features [B, C, T] */
-    rc = dacvae_encode(m->codec, wav, B, N, m->features, err, errlen);
-    if (rc != SAMSEP_OK)
+    return SAMSEP_OK;
+}
+
+/* features -> conditioning -> ODE -> latents of target and residual. */
+static int flow(sam_state *s, int64_t T, char *err, size_t errlen)
+{
+    const sam_model *m = s->m;
+    int B = s->batch;
+    dit_inputs in;
+    int rc;
+
+    /* [B, C, T] -> [B, T, 2C] (latent is free until the ODE is done) */
+    rc = dit_audio_features_from_codec(s->k, s->features, B, m->C, T, s->latent,
+                                       s->audio_features);
+    if (rc != SAMSEP_OK) {
+        set_err(err, errlen, "sam-audio: kernel failed: %s", samsep_strerror(rc));
         return rc;
-    dit_audio_features_from_codec(m->features, B, m->C, T, m->audio_features);
+    }
     memset(&in, 0, sizeof in);
     in.batch = B;
     in.frames = (int)T;
-    in.audio_features = m->audio_features;
-    in.valid_frames = m->valid;
-    in.text_len = m->text_len;
-    in.text_features = m->text;
-    in.text_lengths = m->lengths;
-    rc = dit_condition(m->dit, &in, err, errlen);
+    in.audio_features = s->audio_features;
+    in.valid_frames = s->valid;
+    in.text_len = s->text_len;
+    in.text_features = s->text;
+    in.text_lengths = s->lengths;
+    rc = dit_condition(s->dit, &in, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
-    rc = dit_ode_solve(m->dit, noise, ODE_STEPS, m->ode, NULL, NULL);
-    if (rc != SAMSEP_OK) {
+    rc = dit_ode_solve(s->dit, s->noise, ODE_STEPS, s->ode, NULL, NULL);
+    if (rc == SAMSEP_OK)
+        rc = dit_latent_to_codec(s->k, s->ode, B, T, m->C, s->latent); /* [2B, C, T] */
+    if (rc != SAMSEP_OK)
         set_err(err, errlen, "sam-audio: ODE solve failed: %s", samsep_strerror(rc));
+    return rc;
+}
+
+int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t N,
+                 const float *noise, const float *message, float *target,
+                 float *residual, char *err, size_t errlen)
+{
+    const sam_model *m;
+    int64_t T, b, hopT;
+    int B, rc;
+
+    if (s == NULL || wav == NULL || noise == NULL || message == NULL ||
+        target == NULL || residual == NULL || N < 1 || s->batch < 1) {
+        set_err(err, errlen, "sam-audio: separate needs audio, noise, message, "
+                "outputs and a prompt (sam_set_text)");
+        return SAMSEP_ERR_INVALID;
+    }
+    m = s->m;
+    B = s->batch;
+    T = (N + m->hop - 1) / m->hop;
+    rc = check_excerpt(s, lengths, N, T, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = reserve(s, B, T, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    for (b = 0; b < B; b++)
+        s->valid[b] = (int)(((lengths != NULL ? lengths[b] : N) + m->hop - 1) / m->hop);
+    s->T = T;
+    rc = nn_upload(s->k, s->wav, wav, (size_t)(B * N) * sizeof *wav);
+    if (rc == SAMSEP_OK)
+        rc = nn_upload(s->k, s->noise, noise, (size_t)(B * T * 2 * m->C) * sizeof *noise);
+    if (rc != SAMSEP_OK) {
+        set_err(err, errlen, "sam-audio: cannot upload the excerpt: %s", samsep_strerror(rc));
         return rc;
     }
-    /* [B, T, 2C] -> [2B, C, T] -> [2B, 1, T*hop] */
-    dit_latent_to_codec(m->ode, B, T, m->C, m->latent);
-    rc = dacvae_decode(m->codec, m->latent, 2 * B, T, message, m->decoded, err, errlen);
+    /* [B, N] -> features [B, C, T] */
+    rc = dacvae_encode(s->codec, s->wav, B, N, s->features, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = flow(s, T, err, errlen);
+    /* [2B, C, T] -> [2B, 1, T*hop] */
+    if (rc == SAMSEP_OK)
+        rc = dacvae_decode(s->codec, s->latent, 2 * B, T, message, s->decoded, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
     hopT = T * m->hop;
-    for (b = 0; b < B; b++) {
-        memcpy(target + b * hopT, m->decoded + (2 * b) * hopT, (size_t)hopT * sizeof(float));
-        memcpy(residual + b * hopT, m->decoded + (2 * b + 1) * hopT,
-               (size_t)hopT * sizeof(float));
+    for (b = 0; b < B && rc == SAMSEP_OK; b++) {
+        rc = nn_download(s->k, target + b * hopT, s->decoded + (2 * b) * hopT,
+                         (size_t)hopT * sizeof(float));
+        if (rc == SAMSEP_OK)
+            rc = nn_download(s->k, residual + b * hopT, s->decoded + (2 * b + 1) * hopT,
+                             (size_t)hopT * sizeof(float));
     }
-    return SAMSEP_OK;
+    if (rc != SAMSEP_OK)
+        set_err(err, errlen, "sam-audio: cannot download the outputs: %s",
+                samsep_strerror(rc));
+    return rc;
 }
 
 /* ---- seeded randomness -------------------------------------------------- */
@@ -450,23 +648,35 @@ void sam_message(uint64_t seed, uint64_t stream, float *out, int64_t n)
         out[i] = (float)(rng_next(&r) >> 63);
 }
 
-const float *sam_text_features(const sam_model *m, int *L, int *Dt)
+/* ---- intermediates ---------------------------------------------------- */
+
+const int32_t *sam_text_ids(const sam_state *s, int *L)
 {
     if (L != NULL)
-        *L = m->text_len;
+        *L = s->text_len;
+    return s->ids;
+}
+
+int sam_text_features(sam_state *s, float *out, int *L, int *Dt)
+{
+    if (L != NULL)
+        *L = s->text_len;
     if (Dt != NULL)
-        *Dt = m->text_dim;
-    return m->text;
+        *Dt = s->text_dim;
+    if (out == NULL || s->text == NULL)
+        return SAMSEP_OK;
+    return nn_download(s->k, out, s->text,
+                       (size_t)s->batch * (size_t)s->text_len * (size_t)s->text_dim *
+                           sizeof *out);
 }
 
-const int32_t *sam_text_ids(const sam_model *m, int *L)
+int sam_last_ode_result(sam_state *s, float *out, int64_t *n)
 {
-    if (L != NULL)
-        *L = m->text_len;
-    return m->ids;
-}
+    int64_t len = (int64_t)s->batch * s->T * 2 * s->m->C;
 
-const float *sam_last_ode_result(const sam_model *m)
-{
-    return m->ode;
+    if (n != NULL)
+        *n = len;
+    if (out == NULL || s->ode == NULL)
+        return SAMSEP_OK;
+    return nn_download(s->k, out, s->ode, (size_t)len * sizeof *out);
 }

@@ -1,5 +1,10 @@
 /*
- * cpu.c - the CPU backend: optimised layer primitives (see nn/kernels.h for the contract).
+ * cpu.c - the CPU backend (nn_backend_cpu): its context, memory and
+ * kernels, for the contract of nn.h.
+ *
+ * The context is a persistent thread pool (threadpool.c) plus per-worker
+ * scratch memory; memory is host memory from posix_memalign, so upload and
+ * download are copies and sync has nothing to wait for.
  *
  * The pattern throughout: a kernel describes its work as a number of fixed
  * units (rows, or tiles whose size depends only on the shapes), hands a job
@@ -18,14 +23,14 @@
  * accumulated in double, which keeps them within an ulp or two of the exact
  * value (PyTorch's float reductions are within a few ulps of it too).
  */
-#include "nn/kernels.h"
-
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
+#include "nn/backend.h"
+#include "nn/cpu/threadpool.h"
 
 /* Below this much work (roughly, flops) per thread a job stays inline. */
 #define K_MIN_WORK 32768.0
@@ -49,31 +54,39 @@
 /* Largest im2col / column slab per worker, floats. */
 #define CONV_SLAB (1 << 20)
 
-struct kctx {
-    tpool *pool;
+typedef struct cpu_ctx {
+    nn_tpool *pool;
     int n;
     float **scr;
     size_t scr_floats;
-};
+} cpu_ctx;
 
-/* ---- context ---------------------------------------------------------- */
+/* ---- context and memory ----------------------------------------------- */
 
-int kctx_create(int threads, kctx **out, char *err, size_t errlen)
+static void cpu_done(void *ctx)
 {
-    kctx *k;
+    cpu_ctx *k = ctx;
+    int i;
+    if (k == NULL)
+        return;
+    nn_tpool_destroy(k->pool);
+    for (i = 0; i < k->n; i++)
+        free(k->scr[i]);
+    free(k->scr);
+    free(k);
+}
+
+static int cpu_init(int threads, void **out, char *err, size_t errlen)
+{
+    cpu_ctx *k = calloc(1, sizeof *k);
     int rc;
 
-    if (out == NULL) {
-        set_err(err, errlen, "kctx_create: NULL output");
-        return SAMSEP_ERR_INVALID;
-    }
     *out = NULL;
-    k = calloc(1, sizeof *k);
     if (k == NULL) {
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
-    rc = tpool_create(threads, &k->pool);
+    rc = nn_tpool_create(threads, &k->pool);
     if (rc != SAMSEP_OK) {
         set_err(err, errlen, rc == SAMSEP_ERR_INVALID
                                  ? "invalid thread count %d"
@@ -81,11 +94,10 @@ int kctx_create(int threads, kctx **out, char *err, size_t errlen)
         free(k);
         return rc;
     }
-    k->n = tpool_size(k->pool);
+    k->n = nn_tpool_size(k->pool);
     k->scr = calloc((size_t)k->n, sizeof *k->scr);
     if (k->scr == NULL) {
-        tpool_destroy(k->pool);
-        free(k);
+        cpu_done(k);
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
@@ -96,35 +108,47 @@ int kctx_create(int threads, kctx **out, char *err, size_t errlen)
     return SAMSEP_OK;
 }
 
-void kctx_destroy(kctx *k)
+static int cpu_threads(const void *ctx)
 {
-    int i;
-    if (k == NULL)
-        return;
-    tpool_destroy(k->pool);
-    for (i = 0; i < k->n; i++)
-        free(k->scr[i]);
-    free(k->scr);
-    free(k);
+    return ((const cpu_ctx *)ctx)->n;
 }
 
-int kctx_threads(const kctx *k)
+static void *cpu_alloc(void *ctx, size_t bytes)
 {
-    return k == NULL ? 1 : k->n;
+    void *p = NULL;
+    (void)ctx;
+    if (bytes > SIZE_MAX - 63)
+        return NULL;
+    if (posix_memalign(&p, 64, (bytes + 63) & ~(size_t)63) != 0)
+        return NULL;
+    return p;
 }
 
-tpool *kctx_pool(kctx *k)
+static void cpu_free(void *ctx, void *p)
 {
-    return k == NULL ? NULL : k->pool;
+    (void)ctx;
+    free(p);
 }
 
-int kctx_reserve(kctx *k, size_t floats)
+static int cpu_copy_mem(void *ctx, void *dst, const void *src, size_t bytes)
 {
+    (void)ctx;
+    memmove(dst, src, bytes);
+    return SAMSEP_OK;
+}
+
+static int cpu_sync(void *ctx)
+{
+    (void)ctx;
+    return SAMSEP_OK;
+}
+
+static int cpu_reserve(void *ctx, size_t floats)
+{
+    cpu_ctx *k = ctx;
     int i;
     size_t bytes;
 
-    if (k == NULL)
-        return SAMSEP_ERR_INVALID;
     if (floats <= k->scr_floats)
         return SAMSEP_OK;
     if (floats > SIZE_MAX / sizeof(float) - 64)
@@ -144,25 +168,18 @@ int kctx_reserve(kctx *k, size_t floats)
     return SAMSEP_OK;
 }
 
-size_t kctx_scratch_floats(const kctx *k)
+static size_t cpu_scratch_floats(const void *ctx)
 {
-    return k == NULL ? 0 : k->scr_floats;
-}
-
-float *kctx_scratch(kctx *k, int w)
-{
-    if (k == NULL || w < 0 || w >= k->n)
-        return NULL;
-    return k->scr[w];
+    return ((const cpu_ctx *)ctx)->scr_floats;
 }
 
 /* Run n fixed units, each costing about `cost` flops, on as many threads
  * as the work justifies. */
-static void kpar(kctx *k, int64_t n, double cost, tpool_fn fn, void *ctx)
+static void kpar(cpu_ctx *k, int64_t n, double cost, nn_tpool_fn fn, void *ctx)
 {
     double ranges = (double)n * cost / K_MIN_WORK;
     int r = ranges >= 1024.0 ? 1024 : (int)ranges;
-    tpool_parallel_for_n(k == NULL ? NULL : k->pool, n, r, fn, ctx);
+    nn_tpool_parallel_for_n(k->pool, n, r, fn, ctx);
 }
 
 static int64_t imin(int64_t a, int64_t b)
@@ -238,13 +255,11 @@ static void mm_fn(void *ctx, int64_t b, int64_t e, int w)
     }
 }
 
-void k_matmul_ex(kctx *k, const float *x, int64_t ldx, const float *W,
-                 const float *bias, float *y, int64_t ldy, int64_t M,
-                 int64_t N, int64_t K, float beta)
+static int cpu_matmul(void *ctx, const float *x, int64_t ldx, const float *W,
+                      const float *bias, float *y, int64_t ldy, int64_t M,
+                      int64_t N, int64_t K, float beta)
 {
     mm_job j;
-    if (M <= 0 || N <= 0 || K < 0)
-        return;
     j.x = x;
     j.W = W;
     j.bias = bias;
@@ -262,15 +277,10 @@ void k_matmul_ex(kctx *k, const float *x, int64_t ldx, const float *W,
     while (j.tm > MM_TM_MIN && cdiv(M, j.tm) * cdiv(N, j.tn) < MM_UNITS)
         j.tm /= 2;
     j.ntn = cdiv(N, j.tn);
-    kpar(k, cdiv(M, j.tm) * j.ntn,
+    kpar(ctx, cdiv(M, j.tm) * j.ntn,
          2.0 * (double)imin(M, j.tm) * (double)imin(N, j.tn) * (double)(K + 1),
          mm_fn, &j);
-}
-
-void k_matmul(kctx *k, const float *x, const float *W, const float *bias,
-              float *y, int64_t M, int64_t N, int64_t K)
-{
-    k_matmul_ex(k, x, K, W, bias, y, N, M, N, K, 0.0f);
+    return SAMSEP_OK;
 }
 
 /* ---- norms and softmax ------------------------------------------------ */
@@ -304,13 +314,12 @@ static void rms_fn(void *ctx, int64_t b, int64_t e, int wk)
     }
 }
 
-void k_rmsnorm(kctx *k, const float *x, const float *w, float eps, float *y,
-               int64_t M, int64_t D)
+static int cpu_rmsnorm(void *ctx, const float *x, const float *w, float eps,
+                       float *y, int64_t M, int64_t D)
 {
     norm_job j = { x, w, NULL, y, eps, D };
-    if (M <= 0 || D <= 0)
-        return;
-    kpar(k, M, 4.0 * (double)D, rms_fn, &j);
+    kpar(ctx, M, 4.0 * (double)D, rms_fn, &j);
+    return SAMSEP_OK;
 }
 
 static void ln_fn(void *ctx, int64_t b, int64_t e, int wk)
@@ -343,13 +352,12 @@ static void ln_fn(void *ctx, int64_t b, int64_t e, int wk)
     }
 }
 
-void k_layernorm(kctx *k, const float *x, const float *w, const float *b,
-                 float eps, float *y, int64_t M, int64_t D)
+static int cpu_layernorm(void *ctx, const float *x, const float *w, const float *b,
+                         float eps, float *y, int64_t M, int64_t D)
 {
     norm_job j = { x, w, b, y, eps, D };
-    if (M <= 0 || D <= 0)
-        return;
-    kpar(k, M, 6.0 * (double)D, ln_fn, &j);
+    kpar(ctx, M, 6.0 * (double)D, ln_fn, &j);
+    return SAMSEP_OK;
 }
 
 typedef struct gn_job {
@@ -390,16 +398,12 @@ static void gn_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-int k_groupnorm(kctx *k, const float *x, const float *w, const float *b,
-                float eps, float *y, int64_t B, int64_t C, int64_t T,
-                int64_t G)
+static int cpu_groupnorm(void *ctx, const float *x, const float *w, const float *b,
+                         float eps, float *y, int64_t B, int64_t C, int64_t T,
+                         int64_t G)
 {
     gn_job j = { x, w, b, y, eps, C, T, G };
-    if (B < 0 || C <= 0 || T < 0 || G <= 0 || C % G != 0)
-        return SAMSEP_ERR_INVALID;
-    if (B == 0 || T == 0)
-        return SAMSEP_OK;
-    kpar(k, B * G, 6.0 * (double)(C / G) * (double)T, gn_fn, &j);
+    kpar(ctx, B * G, 6.0 * (double)(C / G) * (double)T, gn_fn, &j);
     return SAMSEP_OK;
 }
 
@@ -442,33 +446,14 @@ static void sm_fn(void *ctx, int64_t b, int64_t e, int wk)
         softmax_row(j->x + m * j->N, j->y + m * j->N, j->N);
 }
 
-void k_softmax(kctx *k, const float *x, float *y, int64_t M, int64_t N)
+static int cpu_softmax(void *ctx, const float *x, float *y, int64_t M, int64_t N)
 {
     sm_job j = { x, y, N };
-    if (M <= 0 || N <= 0)
-        return;
-    kpar(k, M, 20.0 * (double)N, sm_fn, &j);
+    kpar(ctx, M, 20.0 * (double)N, sm_fn, &j);
+    return SAMSEP_OK;
 }
 
 /* ---- attention -------------------------------------------------------- */
-
-k_strides k_strides_head_major(int64_t L, int64_t H, int64_t dh)
-{
-    k_strides s = { L * H * dh, dh, H * dh, 1 };
-    return s;
-}
-
-k_strides k_strides_interleaved(int64_t L, int64_t H, int64_t dh)
-{
-    k_strides s = { L * H * dh, 1, H * dh, H };
-    return s;
-}
-
-k_strides k_strides_bhld(int64_t H, int64_t L, int64_t dh)
-{
-    k_strides s = { H * L * dh, L * dh, dh, 1 };
-    return s;
-}
 
 /* Round a float count up to 16 (64 bytes) so carved arrays stay aligned. */
 static size_t al16(size_t n)
@@ -476,7 +461,7 @@ static size_t al16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
-size_t k_attention_scratch(int64_t Lk, int64_t dh)
+static size_t cpu_attention_scratch(int64_t Lk, int64_t dh)
 {
     size_t lk = (size_t)(Lk > 0 ? Lk : 0), d = (size_t)(dh > 0 ? dh : 0);
     return 2 * al16(lk * d) + 2 * al16((size_t)ATT_QB * d) +
@@ -484,17 +469,17 @@ size_t k_attention_scratch(int64_t Lk, int64_t dh)
 }
 
 typedef struct att_job {
-    const k_attn_args *a;
-    kctx *k;
+    const nn_attn_args *a;
+    cpu_ctx *k;
     int64_t nqb;
 } att_job;
 
 static void att_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const att_job *jb = ctx;
-    const k_attn_args *a = jb->a;
+    const nn_attn_args *a = jb->a;
     int64_t dh = a->dh, Lk = a->Lk;
-    float *kc = kctx_scratch(jb->k, wk);
+    float *kc = jb->k->scr[wk];
     float *vc = kc + al16((size_t)(Lk * dh));
     float *qb = vc + al16((size_t)(Lk * dh));
     float *ob = qb + al16((size_t)ATT_QB * (size_t)dh);
@@ -553,16 +538,11 @@ static void att_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-int k_attention(kctx *k, const k_attn_args *a)
+static int cpu_attention(void *ctx, const nn_attn_args *a)
 {
+    cpu_ctx *k = ctx;
     att_job j;
-    if (a == NULL || a->B < 0 || a->H <= 0 || a->Lq < 0 || a->Lk < 0 ||
-        a->dh <= 0 || a->q == NULL || a->k == NULL || a->v == NULL ||
-        a->out == NULL)
-        return SAMSEP_ERR_INVALID;
-    if (a->B == 0 || a->Lq == 0)
-        return SAMSEP_OK;
-    if (kctx_scratch_floats(k) < k_attention_scratch(a->Lk, a->dh))
+    if (k->scr_floats < cpu_attention_scratch(a->Lk, a->dh))
         return SAMSEP_ERR_INVALID;
     j.a = a;
     j.k = k;
@@ -572,10 +552,11 @@ int k_attention(kctx *k, const k_attn_args *a)
     return SAMSEP_OK;
 }
 
-void k_rope_table(float *cos_t, float *sin_t, int64_t L, int64_t dh,
-                  float theta)
+static int cpu_rope_table(void *ctx, float *cos_t, float *sin_t, int64_t L,
+                          int64_t dh, float theta)
 {
     int64_t t, i, half = dh / 2;
+    (void)ctx;
     for (i = 0; i < half; i++) {
         float f = 1.0f / powf(theta, (float)(2 * i) / (float)dh);
         for (t = 0; t < L; t++) {
@@ -584,11 +565,12 @@ void k_rope_table(float *cos_t, float *sin_t, int64_t L, int64_t dh,
             sin_t[t * half + i] = sinf(ang);
         }
     }
+    return SAMSEP_OK;
 }
 
 typedef struct rope_job {
     float *x;
-    k_strides s;
+    nn_strides s;
     int64_t H, L, dh;
     const float *c, *sn;
 } rope_job;
@@ -611,45 +593,23 @@ static void rope_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-void k_rope(kctx *k, float *x, k_strides s, int64_t B, int64_t H, int64_t L,
-            int64_t dh, const float *cos_t, const float *sin_t)
+static int cpu_rope(void *ctx, float *x, nn_strides s, int64_t B, int64_t H,
+                    int64_t L, int64_t dh, const float *cos_t, const float *sin_t)
 {
     rope_job j = { x, s, H, L, dh, cos_t, sin_t };
-    if (B <= 0 || H <= 0 || L <= 0 || dh < 2)
-        return;
-    kpar(k, B * H * L, 3.0 * (double)dh, rope_fn, &j);
+    kpar(ctx, B * H * L, 3.0 * (double)dh, rope_fn, &j);
+    return SAMSEP_OK;
 }
 
 /* ---- conv1d ----------------------------------------------------------- */
 
-static int conv_direct(const k_conv1d_args *a)
+static int conv_direct(const nn_conv1d_args *a)
 {
     return a->K == 1 && a->stride == 1 && a->pad_left == 0 && a->pad_right == 0;
 }
 
-int64_t k_conv1d_out_len(const k_conv1d_args *a)
-{
-    int64_t span, n;
-    if (a == NULL || a->B < 0 || a->Cin <= 0 || a->Lin <= 0 || a->Cout <= 0 ||
-        a->K <= 0 || a->stride <= 0 || a->dilation <= 0 || a->pad_left < 0 ||
-        a->pad_right < 0 || a->groups <= 0 || a->Cin % a->groups != 0 ||
-        a->Cout % a->groups != 0)
-        return -1;
-    if (a->pad_mode != K_PAD_ZERO && a->pad_mode != K_PAD_REFLECT &&
-        a->pad_mode != K_PAD_REPLICATE)
-        return -1;
-    if (a->pad_mode == K_PAD_REFLECT &&
-        (a->pad_left >= a->Lin || a->pad_right >= a->Lin))
-        return -1;
-    span = a->dilation * (a->K - 1) + 1;
-    n = a->Lin + a->pad_left + a->pad_right - span;
-    if (n < 0)
-        return -1;
-    return n / a->stride + 1;
-}
-
 /* Output columns per tile: fixed by the shapes alone. */
-static int64_t conv_tile(const k_conv1d_args *a)
+static int64_t conv_tile(const nn_conv1d_args *a)
 {
     int64_t kk = (a->Cin / a->groups) * a->K, tl = 256;
     if (conv_direct(a))
@@ -659,31 +619,39 @@ static int64_t conv_tile(const k_conv1d_args *a)
     return tl;
 }
 
-size_t k_conv1d_scratch(const k_conv1d_args *a)
+static size_t cpu_conv1d_scratch(const nn_conv1d_args *a)
 {
-    if (k_conv1d_out_len(a) < 0 || conv_direct(a))
+    if (nn_conv1d_out_len(a) < 0 || conv_direct(a))
         return 0;
     return (size_t)((a->Cin / a->groups) * a->K * conv_tile(a));
 }
 
 /* Input index for padded position p (may be outside [0, L)); -1 = zero. */
-static int64_t pad_index(int64_t p, int64_t L, k_pad_mode mode)
+static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
 {
+    int64_t per = 2 * (L - 1);
     if (p >= 0 && p < L)
         return p;
     switch (mode) {
-    case K_PAD_REFLECT:
+    case NN_PAD_REFLECT:
         return p < 0 ? -p : 2 * (L - 1) - p;
-    case K_PAD_REPLICATE:
+    case NN_PAD_REPLICATE:
         return p < 0 ? 0 : L - 1;
+    case NN_PAD_REFLECT_PERIODIC:
+        if (per == 0)
+            return 0;
+        p %= per;
+        if (p < 0)
+            p += per;
+        return p < L ? p : per - p;
     default:
         return -1;
     }
 }
 
 typedef struct conv_job {
-    const k_conv1d_args *a;
-    kctx *k;
+    const nn_conv1d_args *a;
+    cpu_ctx *k;
     const float *x, *W, *bias;
     float *y;
     int64_t Lout, tl, ntl;
@@ -692,10 +660,10 @@ typedef struct conv_job {
 static void conv_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const conv_job *j = ctx;
-    const k_conv1d_args *a = j->a;
+    const nn_conv1d_args *a = j->a;
     int64_t cig = a->Cin / a->groups, cog = a->Cout / a->groups;
     int64_t kk = cig * a->K, u;
-    float *col = kctx_scratch(j->k, wk);
+    float *col = j->k->scr[wk];
 
     for (u = ub; u < ue; u++) {
         int64_t tile = u % j->ntl, bg = u / j->ntl;
@@ -738,16 +706,13 @@ static void conv_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-int k_conv1d(kctx *k, const k_conv1d_args *a, const float *x, const float *W,
-             const float *bias, float *y)
+static int cpu_conv1d(void *ctx, const nn_conv1d_args *a, const float *x,
+                      const float *W, const float *bias, float *y)
 {
+    cpu_ctx *k = ctx;
     conv_job j;
-    int64_t Lout = k_conv1d_out_len(a);
-    if (Lout < 0 || x == NULL || W == NULL || y == NULL)
-        return SAMSEP_ERR_INVALID;
-    if (a->B == 0)
-        return SAMSEP_OK;
-    if (kctx_scratch_floats(k) < k_conv1d_scratch(a))
+    int64_t Lout = nn_conv1d_out_len(a);
+    if (k->scr_floats < cpu_conv1d_scratch(a))
         return SAMSEP_ERR_INVALID;
     j.a = a;
     j.k = k;
@@ -767,27 +732,12 @@ int k_conv1d(kctx *k, const k_conv1d_args *a, const float *x, const float *W,
 
 /* ---- transposed conv1d ------------------------------------------------ */
 
-int64_t k_convt1d_out_len(const k_convt1d_args *a)
-{
-    int64_t n;
-    if (a == NULL || a->B < 0 || a->Cin <= 0 || a->Lin <= 0 || a->Cout <= 0 ||
-        a->K <= 0 || a->stride <= 0 || a->dilation <= 0 || a->padding < 0 ||
-        a->output_padding < 0 || a->crop_right < 0 || a->groups <= 0 ||
-        a->Cin % a->groups != 0 || a->Cout % a->groups != 0)
-        return -1;
-    if (a->output_padding >= a->stride && a->output_padding >= a->dilation)
-        return -1;
-    n = (a->Lin - 1) * a->stride - 2 * a->padding + a->dilation * (a->K - 1) +
-        a->output_padding + 1 - a->crop_right;
-    return n >= 1 ? n : -1;
-}
-
-static int64_t convt_cols(const k_convt1d_args *a, int64_t tl)
+static int64_t convt_cols(const nn_convt1d_args *a, int64_t tl)
 {
     return (tl - 1 + (a->K - 1) * a->dilation) / a->stride + 2;
 }
 
-static int64_t convt_tile(const k_convt1d_args *a)
+static int64_t convt_tile(const nn_convt1d_args *a)
 {
     int64_t rows = (a->Cout / a->groups) * a->K, tl = 256;
     while (tl > 16 && rows * convt_cols(a, tl) > CONV_SLAB)
@@ -795,16 +745,16 @@ static int64_t convt_tile(const k_convt1d_args *a)
     return tl;
 }
 
-size_t k_convt1d_scratch(const k_convt1d_args *a)
+static size_t cpu_convt1d_scratch(const nn_convt1d_args *a)
 {
-    if (k_convt1d_out_len(a) < 0)
+    if (nn_convt1d_out_len(a) < 0)
         return 0;
     return (size_t)((a->Cout / a->groups) * a->K * convt_cols(a, convt_tile(a)));
 }
 
 typedef struct convt_job {
-    const k_convt1d_args *a;
-    kctx *k;
+    const nn_convt1d_args *a;
+    cpu_ctx *k;
     const float *x, *W, *bias;
     float *y;
     int64_t Lout, tl, ntl;
@@ -813,10 +763,10 @@ typedef struct convt_job {
 static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const convt_job *j = ctx;
-    const k_convt1d_args *a = j->a;
+    const nn_convt1d_args *a = j->a;
     int64_t cig = a->Cin / a->groups, cog = a->Cout / a->groups;
     int64_t s = a->stride, d = a->dilation, K = a->K, u;
-    float *col = kctx_scratch(j->k, wk);
+    float *col = j->k->scr[wk];
 
     for (u = ub; u < ue; u++) {
         int64_t tile = u % j->ntl, bg = u / j->ntl;
@@ -858,16 +808,13 @@ static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-int k_convt1d(kctx *k, const k_convt1d_args *a, const float *x,
-              const float *W, const float *bias, float *y)
+static int cpu_convt1d(void *ctx, const nn_convt1d_args *a, const float *x,
+                       const float *W, const float *bias, float *y)
 {
+    cpu_ctx *k = ctx;
     convt_job j;
-    int64_t Lout = k_convt1d_out_len(a);
-    if (Lout < 0 || x == NULL || W == NULL || y == NULL)
-        return SAMSEP_ERR_INVALID;
-    if (a->B == 0)
-        return SAMSEP_OK;
-    if (kctx_scratch_floats(k) < k_convt1d_scratch(a))
+    int64_t Lout = nn_convt1d_out_len(a);
+    if (k->scr_floats < cpu_convt1d_scratch(a))
         return SAMSEP_ERR_INVALID;
     j.a = a;
     j.k = k;
@@ -889,7 +836,7 @@ typedef struct pad_job {
     const float *x;
     float *y;
     int64_t L, left, right;
-    k_pad_mode mode;
+    nn_pad_mode mode;
 } pad_job;
 
 static void pad_fn(void *ctx, int64_t ub, int64_t ue, int wk)
@@ -907,23 +854,17 @@ static void pad_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-int k_pad1d(kctx *k, const float *x, float *y, int64_t B, int64_t C,
-            int64_t L, int64_t left, int64_t right, k_pad_mode mode)
+static int cpu_pad1d(void *ctx, const float *x, float *y, int64_t B, int64_t C,
+                     int64_t L, int64_t left, int64_t right, nn_pad_mode mode)
 {
     pad_job j = { x, y, L, left, right, mode };
-    if (B < 0 || C < 0 || L <= 0 || left < 0 || right < 0)
-        return SAMSEP_ERR_INVALID;
-    if (mode == K_PAD_REFLECT && (left >= L || right >= L))
-        return SAMSEP_ERR_INVALID;
-    if (mode != K_PAD_ZERO && mode != K_PAD_REFLECT && mode != K_PAD_REPLICATE)
-        return SAMSEP_ERR_INVALID;
-    kpar(k, B * C, (double)(L + left + right), pad_fn, &j);
+    kpar(ctx, B * C, (double)(L + left + right), pad_fn, &j);
     return SAMSEP_OK;
 }
 
 /* ---- LSTM ------------------------------------------------------------- */
 
-size_t k_lstm_work_floats(int64_t B, int64_t H)
+static size_t cpu_lstm_work_floats(int64_t B, int64_t H)
 {
     return (size_t)(LSTM_TB * B * 4 * H + 2 * B * H);
 }
@@ -966,17 +907,15 @@ static void lstm_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-void k_lstm(kctx *k, const float *x, const float *W_ih, const float *W_hh,
-            const float *b_ih, const float *b_hh, const float *h0,
-            const float *c0, float *y, float *hT, float *cT, int64_t T,
-            int64_t B, int64_t n_in, int64_t H, float *work)
+static int cpu_lstm(void *ctx, const float *x, const float *W_ih, const float *W_hh,
+                    const float *b_ih, const float *b_hh, const float *h0,
+                    const float *c0, float *y, float *hT, float *cT, int64_t T,
+                    int64_t B, int64_t n_in, int64_t H, float *work)
 {
     float *G = work, *c = work + LSTM_TB * B * 4 * H, *hz = c + B * H;
     int64_t t0, t, r, i;
     lstm_job j;
 
-    if (T <= 0 || B <= 0 || H <= 0)
-        return;
     if (c0 != NULL)
         memcpy(c, c0, (size_t)(B * H) * sizeof(float));
     else
@@ -991,8 +930,8 @@ void k_lstm(kctx *k, const float *x, const float *W_ih, const float *W_hh,
     j.H = H;
     for (t0 = 0; t0 < T; t0 += LSTM_TB) {
         int64_t nt = imin(LSTM_TB, T - t0);
-        k_matmul_ex(k, x + t0 * B * n_in, n_in, W_ih, b_ih, G, 4 * H, nt * B, 4 * H,
-                    n_in, 0.0f);
+        cpu_matmul(ctx, x + t0 * B * n_in, n_in, W_ih, b_ih, G, 4 * H, nt * B, 4 * H,
+                   n_in, 0.0f);
         if (b_hh != NULL)
             for (r = 0; r < nt * B; r++)
                 for (i = 0; i < 4 * H; i++)
@@ -1001,7 +940,7 @@ void k_lstm(kctx *k, const float *x, const float *W_ih, const float *W_hh,
             j.hprev = t == 0 ? hz : y + (t - 1) * B * H;
             j.g = G + (t - t0) * B * 4 * H;
             j.hout = y + t * B * H;
-            kpar(k, cdiv(H, LSTM_TH), 8.0 * (double)B * LSTM_TH * (double)H,
+            kpar(ctx, cdiv(H, LSTM_TH), 8.0 * (double)B * LSTM_TH * (double)H,
                  lstm_fn, &j);
         }
     }
@@ -1009,13 +948,14 @@ void k_lstm(kctx *k, const float *x, const float *W_ih, const float *W_hh,
         memcpy(hT, y + (T - 1) * B * H, (size_t)(B * H) * sizeof(float));
     if (cT != NULL)
         memcpy(cT, c, (size_t)(B * H) * sizeof(float));
+    return SAMSEP_OK;
 }
 
 /* ---- activations and elementwise -------------------------------------- */
 
 typedef enum ew_op {
     EW_RELU, EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_SIGMOID, EW_ELU, EW_TANH,
-    EW_ADD, EW_MUL, EW_SCALE
+    EW_SCALE, EW_ADD, EW_MUL, EW_AXPY
 } ew_op;
 
 typedef struct ew_job {
@@ -1065,6 +1005,10 @@ static void ew_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         for (i = i0; i < i1; i++)
             y[i] = tanhf(a[i]);
         break;
+    case EW_SCALE:
+        for (i = i0; i < i1; i++)
+            y[i] = p * a[i];
+        break;
     case EW_ADD:
         for (i = i0; i < i1; i++)
             y[i] = a[i] + b[i];
@@ -1073,70 +1017,61 @@ static void ew_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         for (i = i0; i < i1; i++)
             y[i] = a[i] * b[i];
         break;
-    case EW_SCALE:
+    case EW_AXPY: /* y = b + p a */
         for (i = i0; i < i1; i++)
-            y[i] = p * a[i];
+            y[i] = b[i] + p * a[i];
         break;
     }
 }
 
-static void ew(kctx *k, ew_op op, const float *a, const float *b, float *y,
-               int64_t n, float p, double cost)
+static int ew(cpu_ctx *k, ew_op op, const float *a, const float *b, float *y,
+              int64_t n, float p, double cost)
 {
     ew_job j = { a, b, y, n, p, op };
-    if (n <= 0)
-        return;
     kpar(k, cdiv(n, EW_CHUNK), cost * EW_CHUNK, ew_fn, &j);
+    return SAMSEP_OK;
 }
 
-void k_relu(kctx *k, const float *x, float *y, int64_t n)
+static int cpu_unary(void *ctx, nn_unary op, const float *x, float *y, int64_t n,
+                     float alpha)
 {
-    ew(k, EW_RELU, x, NULL, y, n, 0.0f, 1.0);
+    switch (op) {
+    case NN_UNARY_RELU:
+        return ew(ctx, EW_RELU, x, NULL, y, n, 0.0f, 1.0);
+    case NN_UNARY_GELU_TANH:
+        return ew(ctx, EW_GELU_TANH, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_GELU_ERF:
+        return ew(ctx, EW_GELU_ERF, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_SILU:
+        return ew(ctx, EW_SILU, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_SIGMOID:
+        return ew(ctx, EW_SIGMOID, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_ELU:
+        return ew(ctx, EW_ELU, x, NULL, y, n, alpha, 20.0);
+    case NN_UNARY_TANH:
+        return ew(ctx, EW_TANH, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_SCALE:
+        return ew(ctx, EW_SCALE, x, NULL, y, n, alpha, 1.0);
+    }
+    return SAMSEP_ERR_INVALID;
 }
 
-void k_gelu_tanh(kctx *k, const float *x, float *y, int64_t n)
+static int cpu_binary(void *ctx, nn_binary op, const float *a, const float *b,
+                      float *y, int64_t n)
 {
-    ew(k, EW_GELU_TANH, x, NULL, y, n, 0.0f, 20.0);
+    switch (op) {
+    case NN_BINARY_ADD:
+        return ew(ctx, EW_ADD, a, b, y, n, 0.0f, 1.0);
+    case NN_BINARY_MUL:
+        return ew(ctx, EW_MUL, a, b, y, n, 0.0f, 1.0);
+    }
+    return SAMSEP_ERR_INVALID;
 }
 
-void k_gelu_erf(kctx *k, const float *x, float *y, int64_t n)
+static int cpu_axpy(void *ctx, float a, const float *x, const float *y, float *out,
+                    int64_t n)
 {
-    ew(k, EW_GELU_ERF, x, NULL, y, n, 0.0f, 20.0);
-}
-
-void k_silu(kctx *k, const float *x, float *y, int64_t n)
-{
-    ew(k, EW_SILU, x, NULL, y, n, 0.0f, 20.0);
-}
-
-void k_sigmoid(kctx *k, const float *x, float *y, int64_t n)
-{
-    ew(k, EW_SIGMOID, x, NULL, y, n, 0.0f, 20.0);
-}
-
-void k_elu(kctx *k, const float *x, float *y, int64_t n, float alpha)
-{
-    ew(k, EW_ELU, x, NULL, y, n, alpha, 20.0);
-}
-
-void k_tanh(kctx *k, const float *x, float *y, int64_t n)
-{
-    ew(k, EW_TANH, x, NULL, y, n, 0.0f, 20.0);
-}
-
-void k_add(kctx *k, const float *a, const float *b, float *y, int64_t n)
-{
-    ew(k, EW_ADD, a, b, y, n, 0.0f, 1.0);
-}
-
-void k_mul(kctx *k, const float *a, const float *b, float *y, int64_t n)
-{
-    ew(k, EW_MUL, a, b, y, n, 0.0f, 1.0);
-}
-
-void k_scale(kctx *k, const float *x, float s, float *y, int64_t n)
-{
-    ew(k, EW_SCALE, x, NULL, y, n, s, 1.0);
+    return ew(ctx, EW_AXPY, x, y, out, n, a, 2.0);
 }
 
 typedef struct snake_job {
@@ -1162,19 +1097,53 @@ static void snake_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-void k_snake(kctx *k, const float *x, const float *alpha, float *y,
-             int64_t B, int64_t C, int64_t T)
+static int cpu_snake(void *ctx, const float *x, const float *alpha, float *y,
+                     int64_t B, int64_t C, int64_t T)
 {
     snake_job j = { x, alpha, y, C, T };
-    if (B <= 0 || C <= 0 || T <= 0)
-        return;
-    kpar(k, B * C, 25.0 * (double)T, snake_fn, &j);
+    kpar(ctx, B * C, 25.0 * (double)T, snake_fn, &j);
+    return SAMSEP_OK;
+}
+
+/* ---- broadcasts and rows ---------------------------------------------- */
+
+typedef struct bc_job {
+    const float *x, *v;
+    float *y;
+    int64_t n1, n2, s0, s1, s2;
+} bc_job;
+
+/* unit = one row (i, j) of n2 elements */
+static void bc_fn(void *ctx, int64_t ub, int64_t ue, int wk)
+{
+    const bc_job *j = ctx;
+    int64_t r, l;
+    (void)wk;
+    for (r = ub; r < ue; r++) {
+        const float *x = j->x + r * j->n2;
+        const float *v = j->v + (r / j->n1) * j->s0 + (r % j->n1) * j->s1;
+        float *y = j->y + r * j->n2;
+        if (j->s2 == 1)
+            for (l = 0; l < j->n2; l++)
+                y[l] = x[l] + v[l];
+        else
+            for (l = 0; l < j->n2; l++)
+                y[l] = x[l] + v[l * j->s2];
+    }
+}
+
+static int cpu_add_bcast(void *ctx, const float *x, const float *v,
+                         const int64_t vs[3], float *y, const int64_t n[3])
+{
+    bc_job j = { x, v, y, n[1], n[2], vs[0], vs[1], vs[2] };
+    kpar(ctx, n[0] * n[1], (double)n[2], bc_fn, &j);
+    return SAMSEP_OK;
 }
 
 typedef struct rowop_job {
     const float *x, *p1, *p2;
     float *y;
-    int64_t T, D;
+    int64_t T, D, ld;
     int gated;
 } rowop_job;
 
@@ -1188,34 +1157,103 @@ static void rowop_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         const float *x = j->x + r * D;
         float *y = j->y + r * D;
         if (j->gated) {
-            const float *g = j->p1 + b * D;
+            const float *g = j->p1 + b * j->ld;
             for (i = 0; i < D; i++)
                 y[i] += g[i] * x[i];
         } else {
-            const float *sh = j->p1 + b * D, *sc = j->p2 + b * D;
+            const float *sh = j->p1 + b * j->ld, *sc = j->p2 + b * j->ld;
             for (i = 0; i < D; i++)
                 y[i] = x[i] * (1.0f + sc[i]) + sh[i];
         }
     }
 }
 
-void k_modulate(kctx *k, const float *x, const float *shift,
-                const float *scale, float *y, int64_t B, int64_t T,
-                int64_t D)
+static int cpu_modulate(void *ctx, const float *x, const float *shift,
+                        const float *scale, int64_t ld, float *y, int64_t B,
+                        int64_t T, int64_t D)
 {
-    rowop_job j = { x, shift, scale, y, T, D, 0 };
-    if (B <= 0 || T <= 0 || D <= 0)
-        return;
-    kpar(k, B * T, 3.0 * (double)D, rowop_fn, &j);
+    rowop_job j = { x, shift, scale, y, T, D, ld, 0 };
+    kpar(ctx, B * T, 3.0 * (double)D, rowop_fn, &j);
+    return SAMSEP_OK;
 }
 
-void k_add_gated(kctx *k, const float *x, const float *g, float *y,
-                 int64_t B, int64_t T, int64_t D)
+static int cpu_add_gated(void *ctx, const float *x, const float *g, int64_t ld,
+                         float *y, int64_t B, int64_t T, int64_t D)
 {
-    rowop_job j = { x, g, NULL, y, T, D, 1 };
-    if (B <= 0 || T <= 0 || D <= 0)
-        return;
-    kpar(k, B * T, 2.0 * (double)D, rowop_fn, &j);
+    rowop_job j = { x, g, NULL, y, T, D, ld, 1 };
+    kpar(ctx, B * T, 2.0 * (double)D, rowop_fn, &j);
+    return SAMSEP_OK;
+}
+
+typedef struct sum_job {
+    const float *x;
+    float *y;
+    int64_t M, D;
+} sum_job;
+
+/* unit = a chunk of EW_CHUNK columns; rows added in order */
+static void sum_fn(void *ctx, int64_t ub, int64_t ue, int wk)
+{
+    const sum_job *j = ctx;
+    int64_t c0 = ub * EW_CHUNK, c1 = imin(j->D, ue * EW_CHUNK), m, c;
+    (void)wk;
+    for (c = c0; c < c1; c++)
+        j->y[c] = 0.0f;
+    for (m = 0; m < j->M; m++)
+        for (c = c0; c < c1; c++)
+            j->y[c] += j->x[m * j->D + c];
+}
+
+static int cpu_sum_rows(void *ctx, const float *x, float *y, int64_t M, int64_t D)
+{
+    sum_job j = { x, y, M, D };
+    kpar(ctx, cdiv(D, EW_CHUNK), (double)(M + 1) * EW_CHUNK, sum_fn, &j);
+    return SAMSEP_OK;
+}
+
+static int cpu_sinusoid(void *ctx, const float *f, int64_t half, float t, float *y,
+                        int64_t B)
+{
+    int64_t b, i;
+    (void)ctx;
+    /* B x half values: a few thousand at most, not worth the pool */
+    for (b = 0; b < B; b++)
+        for (i = 0; i < half; i++) {
+            float a = t * f[i];
+            y[b * 2 * half + i] = cosf(a);
+            y[b * 2 * half + half + i] = sinf(a);
+        }
+    return SAMSEP_OK;
+}
+
+/* ---- copies and layouts ----------------------------------------------- */
+
+typedef struct cp_job {
+    const float *x;
+    float *y;
+    int64_t ldx, ldy, cols, nc;
+} cp_job;
+
+/* unit = (row, chunk of EW_CHUNK columns) */
+static void cp_fn(void *ctx, int64_t ub, int64_t ue, int wk)
+{
+    const cp_job *j = ctx;
+    int64_t u;
+    (void)wk;
+    for (u = ub; u < ue; u++) {
+        int64_t r = u / j->nc, c0 = (u % j->nc) * EW_CHUNK;
+        int64_t c1 = imin(j->cols, c0 + EW_CHUNK);
+        memmove(j->y + r * j->ldy + c0, j->x + r * j->ldx + c0,
+                (size_t)(c1 - c0) * sizeof(float));
+    }
+}
+
+static int cpu_copy2d(void *ctx, const float *x, int64_t ldx, float *y, int64_t ldy,
+                      int64_t rows, int64_t cols)
+{
+    cp_job j = { x, y, ldx, ldy, cols, cdiv(cols, EW_CHUNK) };
+    kpar(ctx, rows * j.nc, 0.5 * (double)imin(cols, EW_CHUNK), cp_fn, &j);
+    return SAMSEP_OK;
 }
 
 typedef struct tr_job {
@@ -1241,13 +1279,12 @@ static void tr_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-void k_transpose(kctx *k, const float *x, float *y, int64_t B, int64_t R,
-                 int64_t C)
+static int cpu_transpose(void *ctx, const float *x, float *y, int64_t B, int64_t R,
+                         int64_t C)
 {
     tr_job j = { x, y, R, C };
-    if (B <= 0 || R <= 0 || C <= 0)
-        return;
-    kpar(k, B * cdiv(C, 32), 2.0 * 32.0 * (double)R, tr_fn, &j);
+    kpar(ctx, B * cdiv(C, 32), 2.0 * 32.0 * (double)R, tr_fn, &j);
+    return SAMSEP_OK;
 }
 
 typedef struct emb_job {
@@ -1267,16 +1304,60 @@ static void emb_fn(void *ctx, int64_t ub, int64_t ue, int wk)
                (size_t)j->D * sizeof(float));
 }
 
-int k_embedding(kctx *k, const float *table, int64_t vocab, int64_t D,
-                const int32_t *ids, int64_t n, float *y)
+static int cpu_embedding(void *ctx, const float *table, int64_t vocab, int64_t D,
+                         const int32_t *ids, int64_t n, float *y)
 {
     emb_job j = { table, ids, y, D };
     int64_t i;
     for (i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= vocab)
             return SAMSEP_ERR_INVALID;
-    if (n <= 0 || D <= 0)
-        return SAMSEP_OK;
-    kpar(k, n, (double)D, emb_fn, &j);
+    if (D > 0)
+        kpar(ctx, n, (double)D, emb_fn, &j);
     return SAMSEP_OK;
 }
+
+/* ---- the table -------------------------------------------------------- */
+
+const nn_backend nn_backend_cpu = {
+    .name = "cpu",
+    .host_memory = 1,
+    .init = cpu_init,
+    .done = cpu_done,
+    .threads = cpu_threads,
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .upload = cpu_copy_mem,
+    .download = cpu_copy_mem,
+    .sync = cpu_sync,
+    .reserve = cpu_reserve,
+    .scratch_floats = cpu_scratch_floats,
+    .attention_scratch = cpu_attention_scratch,
+    .conv1d_scratch = cpu_conv1d_scratch,
+    .convt1d_scratch = cpu_convt1d_scratch,
+    .lstm_work_floats = cpu_lstm_work_floats,
+    .copy2d = cpu_copy2d,
+    .matmul = cpu_matmul,
+    .rmsnorm = cpu_rmsnorm,
+    .layernorm = cpu_layernorm,
+    .groupnorm = cpu_groupnorm,
+    .softmax = cpu_softmax,
+    .attention = cpu_attention,
+    .rope_table = cpu_rope_table,
+    .rope = cpu_rope,
+    .conv1d = cpu_conv1d,
+    .convt1d = cpu_convt1d,
+    .pad1d = cpu_pad1d,
+    .lstm = cpu_lstm,
+    .unary = cpu_unary,
+    .binary = cpu_binary,
+    .axpy = cpu_axpy,
+    .snake = cpu_snake,
+    .add_bcast = cpu_add_bcast,
+    .modulate = cpu_modulate,
+    .add_gated = cpu_add_gated,
+    .transpose = cpu_transpose,
+    .embedding = cpu_embedding,
+    .sum_rows = cpu_sum_rows,
+    .sinusoid = cpu_sinusoid,
+};

@@ -14,7 +14,7 @@
  * idle pool costs nothing. Workers block all signals so that the program's
  * handlers (Ctrl-C in the CLI) run on its own threads.
  */
-#include "threadpool.h"
+#include "nn/cpu/threadpool.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -30,11 +30,11 @@
 #define TPOOL_SPIN 4096
 
 typedef struct worker_arg {
-    struct tpool *pool;
+    struct nn_tpool *pool;
     int index;
 } worker_arg;
 
-struct tpool {
+struct nn_tpool {
     int n;                  /* threads including the caller */
     pthread_t *threads;     /* n - 1 workers */
     worker_arg *args;       /* arguments of the n - 1 workers */
@@ -46,15 +46,15 @@ struct tpool {
     atomic_int pending;
     atomic_int stop;
     /* the current job, written before gen is bumped */
-    tpool_fn fn;
+    nn_tpool_fn fn;
     void *ctx;
     int64_t n_items;
     int n_ranges;
 };
 
 /* The pool whose job this thread is running, and its worker index: lets a
- * nested tpool_parallel_for run inline instead of deadlocking. */
-static _Thread_local const tpool *tl_pool;
+ * nested nn_tpool_parallel_for run inline instead of deadlocking. */
+static _Thread_local const nn_tpool *tl_pool;
 static _Thread_local int tl_worker;
 
 static void cpu_relax(void)
@@ -73,7 +73,7 @@ static void range_of(int64_t n, int parts, int r, int64_t *b, int64_t *e)
     *e = *b + base + (r < rem ? 1 : 0);
 }
 
-static void run_range(tpool *p, int r)
+static void run_range(nn_tpool *p, int r)
 {
     int64_t b, e;
     if (r >= p->n_ranges)
@@ -90,7 +90,7 @@ static void run_range(tpool *p, int r)
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
-    tpool *p = wa->pool;
+    nn_tpool *p = wa->pool;
     unsigned seen = 0;
 
     for (;;) {
@@ -129,9 +129,9 @@ static int online_cpus(void)
     return n > TPOOL_MAX_THREADS ? TPOOL_MAX_THREADS : (int)n;
 }
 
-int tpool_create(int n_threads, tpool **out)
+int nn_tpool_create(int n_threads, nn_tpool **out)
 {
-    tpool *p;
+    nn_tpool *p;
     int i, started = 0, rc;
     sigset_t all, old;
 
@@ -156,7 +156,7 @@ int tpool_create(int n_threads, tpool **out)
         p->args = calloc((size_t)n_threads - 1, sizeof *p->args);
         if (p->threads == NULL || p->args == NULL) {
             p->n = 1;
-            tpool_destroy(p);
+            nn_tpool_destroy(p);
             return SAMSEP_ERR_NOMEM;
         }
         sigfillset(&all);
@@ -173,7 +173,7 @@ int tpool_create(int n_threads, tpool **out)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (started != n_threads - 1) {
             p->n = started + 1;
-            tpool_destroy(p);
+            nn_tpool_destroy(p);
             return SAMSEP_ERR_NOMEM;
         }
     }
@@ -181,7 +181,7 @@ int tpool_create(int n_threads, tpool **out)
     return SAMSEP_OK;
 }
 
-void tpool_destroy(tpool *p)
+void nn_tpool_destroy(nn_tpool *p)
 {
     int i;
     if (p == NULL)
@@ -203,18 +203,18 @@ void tpool_destroy(tpool *p)
     free(p);
 }
 
-int tpool_size(const tpool *p)
+int nn_tpool_size(const nn_tpool *p)
 {
     return p == NULL ? 1 : p->n;
 }
 
-void tpool_parallel_for(tpool *p, int64_t n_items, tpool_fn fn, void *ctx)
+void nn_tpool_parallel_for(nn_tpool *p, int64_t n_items, nn_tpool_fn fn, void *ctx)
 {
-    tpool_parallel_for_n(p, n_items, TPOOL_MAX_THREADS, fn, ctx);
+    nn_tpool_parallel_for_n(p, n_items, TPOOL_MAX_THREADS, fn, ctx);
 }
 
-void tpool_parallel_for_n(tpool *p, int64_t n_items, int max_ranges,
-                          tpool_fn fn, void *ctx)
+void nn_tpool_parallel_for_n(nn_tpool *p, int64_t n_items, int max_ranges,
+                             nn_tpool_fn fn, void *ctx)
 {
     int spins = 0, ranges;
 
@@ -230,7 +230,7 @@ void tpool_parallel_for_n(tpool *p, int64_t n_items, int max_ranges,
     if (n_items < ranges)
         ranges = (int)n_items;
     if (ranges == 1) {
-        const tpool *saved = tl_pool;
+        const nn_tpool *saved = tl_pool;
         int saved_w = tl_worker;
         tl_pool = p;
         tl_worker = 0;

@@ -3,7 +3,7 @@
  *
  * The pool is created once (per model or per session) and reused by every
  * kernel call, so a forward pass starts no threads and allocates nothing.
- * tpool_parallel_for() splits [0, n_items) into at most tpool_size()
+ * nn_tpool_parallel_for() splits [0, n_items) into at most nn_tpool_size()
  * contiguous ranges, runs the first on the calling thread and the others on
  * the workers, and returns when all are done.
  *
@@ -20,14 +20,14 @@
 
 #include <stdint.h>
 
-typedef struct tpool tpool;
+typedef struct nn_tpool nn_tpool;
 
 /*
  * The job: process items [begin, end). `worker` is the index (0 .. size-1)
  * of the thread running the range; ranges handed to one call never share a
  * worker index, so it may select per-worker scratch memory.
  */
-typedef void (*tpool_fn)(void *ctx, int64_t begin, int64_t end, int worker);
+typedef void (*nn_tpool_fn)(void *ctx, int64_t begin, int64_t end, int worker);
 
 /*
  * Create a pool of `n_threads` threads including the caller (n_threads - 1
@@ -35,13 +35,13 @@ typedef void (*tpool_fn)(void *ctx, int64_t begin, int64_t end, int worker);
  * CPUs). Returns SAMSEP_OK, SAMSEP_ERR_INVALID (n_threads < 0 or > 1024) or
  * SAMSEP_ERR_NOMEM (memory or threads could not be had).
  */
-int tpool_create(int n_threads, tpool **out /* OUT */);
+int nn_tpool_create(int n_threads, nn_tpool **out /* OUT */);
 
 /* Stop and join the workers; NULL is allowed. No job may be running. */
-void tpool_destroy(tpool *pool);
+void nn_tpool_destroy(nn_tpool *pool);
 
 /* Number of threads a job may use (>= 1); 1 for a NULL pool. */
-int tpool_size(const tpool *pool);
+int nn_tpool_size(const nn_tpool *pool);
 
 /*
  * Run fn over [0, n_items) and wait for it. With n_items <= 0 nothing runs.
@@ -50,15 +50,15 @@ int tpool_size(const tpool *pool);
  * inside a job of the same pool runs inline with the job's worker index (so
  * nested work shares that worker's scratch and must not overlap its use).
  */
-void tpool_parallel_for(tpool *pool, int64_t n_items, tpool_fn fn, void *ctx);
+void nn_tpool_parallel_for(nn_tpool *pool, int64_t n_items, nn_tpool_fn fn, void *ctx);
 
 /*
- * As tpool_parallel_for, using at most `max_ranges` threads (values < 1
+ * As nn_tpool_parallel_for, using at most `max_ranges` threads (values < 1
  * count as 1, which runs the whole range on the caller). Kernels use it to
  * keep small jobs off the workers; the items, and so the results, are the
  * same whatever the limit.
  */
-void tpool_parallel_for_n(tpool *pool, int64_t n_items, int max_ranges,
-                          tpool_fn fn, void *ctx);
+void nn_tpool_parallel_for_n(nn_tpool *pool, int64_t n_items, int max_ranges,
+                             nn_tpool_fn fn, void *ctx);
 
 #endif

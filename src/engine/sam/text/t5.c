@@ -1,11 +1,12 @@
 /*
- * t5.c - the T5 encoder stack on the kernels of kernels.h.
+ * t5.c - the T5 encoder stack on the kernels of nn.h.
  *
- * Opening reads config.json (cJSON), maps the weights through nn_weights
- * and checks every tensor's shape against the config before anything runs;
- * F32 weights are used in place from the mapping, F16/BF16 ones converted
- * once. The forward pass (t5_encoder_run) is straight-line code over
- * buffers sized beforehand:
+ * Opening a model reads config.json (cJSON), loads the weights through
+ * nn_weights and checks every tensor's shape against the config before
+ * anything runs; F32 weights are used in place from the mapping on the
+ * CPU, F16/BF16 ones converted once. A run (t5_state) owns the buffers;
+ * its forward pass (t5_encode) is straight-line kernel calls over buffers
+ * sized beforehand:
  *
  *   h = shared[ids]                                 [B*L, D]
  *   per block:  x = rms(h; ln0)
@@ -17,8 +18,10 @@
  *   out = rms(h; final)
  *
  * The position bias is one row per head over the 2L-1 possible offsets,
+ * gathered from block 0's bucket table by the bucket of each offset and
  * read by the attention kernel with a negative query stride, instead of an
- * [H, L, L] tensor.
+ * [H, L, L] tensor. Token ids, the key mask and the offsets' buckets are
+ * made on the host and uploaded.
  */
 #include "engine/sam/text/t5.h"
 
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/internal.h"
 #include "nn/io/jsonfile.h"
@@ -40,9 +44,8 @@ typedef struct t5_block {
     const float *ln1, *wi, *wi1, *wo;  /* [D], [F, D] (wi1 gated only), [D, F] */
 } t5_block;
 
-struct t5_encoder {
-    kctx *k;
-    int own_k;
+struct t5_model {
+    nn_ctx *wk;            /* the context the weights were placed for */
     nn_weights *ws;
 
     /* sizes */
@@ -56,12 +59,22 @@ struct t5_encoder {
     const float *relbias;  /* [buckets, H] */
     const float *final_ln; /* [D] */
     t5_block *blocks;
+};
+
+struct t5_state {
+    const t5_model *m;
+    nn_ctx *k;
 
     /* working buffers, for cap_tokens tokens and sequences up to cap_len */
     int64_t cap_tokens, cap_len;
     float *h, *x, *q, *kb, *v, *a, *f, *f1;
     float *rel;            /* [H, 2*cap_len - 1] */
+    float *relt;           /* [2*cap_len - 1, H] the same, gathered */
     uint8_t *mask;         /* [cap_tokens] */
+    int32_t *ids;          /* [cap_tokens] */
+    int32_t *buckets;      /* [2*cap_len - 1] */
+    uint8_t *hmask;        /* host staging of mask and buckets */
+    int32_t *hbuckets;
 
     t5_tap_fn tap;
     void *tap_user;
@@ -210,7 +223,7 @@ static int parse_config(const char *path, t5_config *c, char *err,
     return SAMSEP_OK;
 }
 
-static void load_block(t5_encoder *e, int i)
+static void load_block(t5_model *e, int i)
 {
     t5_block *b = &e->blocks[i];
     nn_weights *ws = e->ws;
@@ -241,7 +254,7 @@ static void load_block(t5_encoder *e, int i)
     }
 }
 
-static int load_weights(t5_encoder *e, char *err, size_t errlen)
+static int load_weights(t5_model *e, char *err, size_t errlen)
 {
     const nn_tensor *emb;
     int i;
@@ -272,96 +285,67 @@ static int load_weights(t5_encoder *e, char *err, size_t errlen)
     return nn_weights_status(e->ws, err, errlen);
 }
 
-static void free_buffers(t5_encoder *e)
-{
-    free(e->h);
-    free(e->x);
-    free(e->q);
-    free(e->kb);
-    free(e->v);
-    free(e->a);
-    free(e->f);
-    free(e->f1);
-    free(e->rel);
-    free(e->mask);
-    e->h = e->x = e->q = e->kb = e->v = e->a = e->f = e->f1 = e->rel = NULL;
-    e->mask = NULL;
-    e->cap_tokens = e->cap_len = 0;
-}
+/* ---- model ------------------------------------------------------------ */
 
-int t5_encoder_reserve(t5_encoder *e, int batch, int max_len, char *err,
+/* dir/config.json parsed, and the weights file found (path[4096]). */
+static int read_folder(const char *dir, t5_config *c, char *path, char *err,
                        size_t errlen)
 {
-    int64_t tokens, len;
-    if (e == NULL || batch < 1 || max_len < 1) {
-        set_err(err, errlen, "t5_encoder_reserve: invalid arguments");
+    struct stat st;
+    int rc;
+
+    if ((size_t)snprintf(path, 4096, "%s/config.json", dir) >= 4096) {
+        set_err(err, errlen, "model folder path too long");
         return SAMSEP_ERR_INVALID;
     }
-    tokens = (int64_t)batch * max_len;
-    len = max_len;
-    if (tokens > e->cap_tokens || len > e->cap_len) {
-        int64_t nt = tokens > e->cap_tokens ? tokens : e->cap_tokens;
-        int64_t nl = len > e->cap_len ? len : e->cap_len;
-        if (nt > ((int64_t)1 << 40) / (e->F > e->HD ? e->F : e->HD) ||
-            nl > INT32_MAX / 2) {
-            set_err(err, errlen, "t5: %d x %d tokens is too many", batch, max_len);
-            return SAMSEP_ERR_INVALID;
-        }
-        free_buffers(e);
-        e->h = malloc((size_t)(nt * e->D) * sizeof(float));
-        e->x = malloc((size_t)(nt * e->D) * sizeof(float));
-        e->q = malloc((size_t)(nt * e->HD) * sizeof(float));
-        e->kb = malloc((size_t)(nt * e->HD) * sizeof(float));
-        e->v = malloc((size_t)(nt * e->HD) * sizeof(float));
-        e->a = malloc((size_t)(nt * e->HD) * sizeof(float));
-        e->f = malloc((size_t)(nt * e->F) * sizeof(float));
-        e->f1 = e->gated ? malloc((size_t)(nt * e->F) * sizeof(float)) : NULL;
-        e->rel = malloc((size_t)(e->H * (2 * nl - 1)) * sizeof(float));
-        e->mask = malloc((size_t)nt);
-        if (e->h == NULL || e->x == NULL || e->q == NULL || e->kb == NULL ||
-            e->v == NULL || e->a == NULL || e->f == NULL ||
-            (e->gated && e->f1 == NULL) || e->rel == NULL || e->mask == NULL) {
-            free_buffers(e);
-            set_err(err, errlen, "out of memory for %d x %d tokens", batch, max_len);
-            return SAMSEP_ERR_NOMEM;
-        }
-        e->cap_tokens = nt;
-        e->cap_len = nl;
-    }
-    if (kctx_reserve(e->k, k_attention_scratch(e->cap_len, e->dk)) != SAMSEP_OK) {
-        set_err(err, errlen, "out of memory for attention scratch");
-        return SAMSEP_ERR_NOMEM;
-    }
-    return SAMSEP_OK;
+    rc = parse_config(path, c, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    snprintf(path, 4096, "%s/model.safetensors", dir);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return SAMSEP_OK;
+    snprintf(path, 4096, "%s/pytorch_model.bin", dir);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        return SAMSEP_OK;
+    set_err(err, errlen, "%s: no model.safetensors or pytorch_model.bin", dir);
+    return SAMSEP_ERR_IO;
 }
 
-static int open_common(const char *dir, kctx *k, int own_k, t5_encoder **out,
-                       char *err, size_t errlen)
+int t5_check(const char *model_dir, char *err, size_t errlen)
 {
-    t5_encoder *e;
+    char path[4096];
+    t5_config c;
+
+    if (model_dir == NULL) {
+        set_err(err, errlen, "t5_check: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    return read_folder(model_dir, &c, path, err, errlen);
+}
+
+int t5_model_open(const char *dir, nn_ctx *k, t5_model **out, char *err,
+                  size_t errlen)
+{
+    t5_model *e;
     t5_config c;
     char path[4096];
     int rc;
-    FILE *probe;
 
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || dir == NULL || k == NULL) {
+        set_err(err, errlen, "t5_model_open: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    rc = read_folder(dir, &c, path, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
     e = calloc(1, sizeof *e);
     if (e == NULL) {
-        if (own_k)
-            kctx_destroy(k);
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
-    e->k = k;
-    e->own_k = own_k;
-
-    if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path) {
-        set_err(err, errlen, "model folder path too long");
-        rc = SAMSEP_ERR_INVALID;
-        goto fail;
-    }
-    rc = parse_config(path, &c, err, errlen);
-    if (rc != SAMSEP_OK)
-        goto fail;
+    e->wk = k;
     e->D = c.d_model;
     e->H = c.num_heads;
     e->dk = c.d_kv;
@@ -374,157 +358,329 @@ static int open_common(const char *dir, kctx *k, int own_k, t5_encoder **out,
     e->act = c.act;
     e->eps = (float)c.eps;
     e->n_positions = c.n_positions;
-
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
-    probe = fopen(path, "rb");
-    if (probe == NULL) {
-        snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);
-        probe = fopen(path, "rb");
-        if (probe == NULL) {
-            set_err(err, errlen, "%s: no model.safetensors or pytorch_model.bin", dir);
-            rc = SAMSEP_ERR_IO;
-            goto fail;
+    rc = nn_weights_open(path, k, &e->ws, err, errlen);
+    if (rc == SAMSEP_OK) {
+        e->blocks = calloc((size_t)e->layers, sizeof *e->blocks);
+        if (e->blocks == NULL) {
+            set_err(err, errlen, "out of memory");
+            rc = SAMSEP_ERR_NOMEM;
         }
     }
-    fclose(probe);
-    rc = nn_weights_open(path, &e->ws, err, errlen);
-    if (rc != SAMSEP_OK)
-        goto fail;
-    e->blocks = calloc((size_t)e->layers, sizeof *e->blocks);
-    if (e->blocks == NULL) {
-        set_err(err, errlen, "out of memory");
-        rc = SAMSEP_ERR_NOMEM;
-        goto fail;
-    }
-    {
+    if (rc == SAMSEP_OK) {
         char msg[512] = "";
         rc = load_weights(e, msg, sizeof msg);
-        if (rc != SAMSEP_OK) {
+        if (rc != SAMSEP_OK)
             set_err(err, errlen, "%s: %s", path, msg);
-            goto fail;
-        }
+        else
+            nn_weights_trim(e->ws);
     }
-    rc = t5_encoder_reserve(e, 1, e->n_positions, err, errlen);
-    if (rc != SAMSEP_OK)
-        goto fail;
+    if (rc != SAMSEP_OK) {
+        t5_model_close(e);
+        return rc;
+    }
     *out = e;
     return SAMSEP_OK;
-fail:
-    t5_encoder_close(e);
-    return rc;
 }
 
-int t5_encoder_open(const char *model_dir, int threads, t5_encoder **out,
-                    char *err, size_t errlen)
-{
-    kctx *k = NULL;
-    int rc;
-    if (out == NULL || model_dir == NULL) {
-        set_err(err, errlen, "t5_encoder_open: NULL argument");
-        return SAMSEP_ERR_INVALID;
-    }
-    *out = NULL;
-    rc = kctx_create(threads, &k, err, errlen);
-    if (rc != SAMSEP_OK)
-        return rc;
-    return open_common(model_dir, k, 1, out, err, errlen);
-}
-
-int t5_encoder_open_ctx(const char *model_dir, kctx *k, t5_encoder **out,
-                        char *err, size_t errlen)
-{
-    if (out == NULL || model_dir == NULL || k == NULL) {
-        set_err(err, errlen, "t5_encoder_open_ctx: NULL argument");
-        return SAMSEP_ERR_INVALID;
-    }
-    *out = NULL;
-    return open_common(model_dir, k, 0, out, err, errlen);
-}
-
-void t5_encoder_close(t5_encoder *e)
+void t5_model_close(t5_model *e)
 {
     if (e == NULL)
         return;
-    free_buffers(e);
     free(e->blocks);
     nn_weights_close(e->ws);
-    if (e->own_k)
-        kctx_destroy(e->k);
     free(e);
 }
 
-int t5_encoder_dim(const t5_encoder *e)
+int t5_model_dim(const t5_model *e)
 {
     return e == NULL ? 0 : (int)e->D;
 }
 
-int t5_encoder_vocab(const t5_encoder *e)
+int t5_model_vocab(const t5_model *e)
 {
     return e == NULL ? 0 : (int)e->vocab;
 }
 
-int t5_encoder_heads(const t5_encoder *e)
+int t5_model_heads(const t5_model *e)
 {
     return e == NULL ? 0 : (int)e->H;
 }
 
-int t5_encoder_layers(const t5_encoder *e)
+int t5_model_layers(const t5_model *e)
 {
     return e == NULL ? 0 : e->layers;
 }
 
-void t5_encoder_set_tap(t5_encoder *e, t5_tap_fn tap, void *user)
+int t5_model_positions(const t5_model *e)
 {
-    if (e == NULL)
-        return;
-    e->tap = tap;
-    e->tap_user = user;
+    return e == NULL ? 0 : e->n_positions;
 }
 
-/* rel[h * (2L-1) + (L-1) + r] = bias of relative position r = j - i. */
-static void fill_rel(const t5_encoder *e, int64_t L, float *rel)
+int t5_position_bias(const t5_model *e, int len, float *out)
 {
-    int64_t r, h, w = 2 * L - 1;
-    for (r = -(L - 1); r <= L - 1; r++) {
-        int bk = t5_relative_bucket((int)r, 1, e->buckets, e->max_distance);
-        for (h = 0; h < e->H; h++)
-            rel[h * w + (L - 1) + r] = e->relbias[(int64_t)bk * e->H + h];
-    }
-}
+    int64_t h, i, j, n;
+    float *rb;
 
-int t5_encoder_position_bias(const t5_encoder *e, int len, float *out)
-{
-    int64_t h, i, j;
     if (e == NULL || len < 1 || out == NULL)
         return SAMSEP_ERR_INVALID;
+    n = (int64_t)e->buckets * e->H;
+    rb = malloc((size_t)n * sizeof *rb);
+    if (rb == NULL)
+        return SAMSEP_ERR_NOMEM;
+    if (nn_download(e->wk, rb, e->relbias, (size_t)n * sizeof *rb) != SAMSEP_OK) {
+        free(rb);
+        return SAMSEP_ERR_ENGINE;
+    }
     for (h = 0; h < e->H; h++)
         for (i = 0; i < len; i++)
             for (j = 0; j < len; j++) {
                 int bk = t5_relative_bucket((int)(j - i), 1, e->buckets, e->max_distance);
-                out[(h * len + i) * len + j] = e->relbias[(int64_t)bk * e->H + h];
+                out[(h * len + i) * len + j] = rb[(int64_t)bk * e->H + h];
             }
+    free(rb);
     return SAMSEP_OK;
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+static void free_buffers(t5_state *s)
+{
+    float **f[] = { &s->h, &s->x, &s->q, &s->kb, &s->v, &s->a, &s->f, &s->f1,
+                    &s->rel, &s->relt };
+    size_t i;
+
+    for (i = 0; i < sizeof f / sizeof f[0]; i++) {
+        nn_free(s->k, *f[i]);
+        *f[i] = NULL;
+    }
+    nn_free(s->k, s->mask);
+    nn_free(s->k, s->ids);
+    nn_free(s->k, s->buckets);
+    free(s->hmask);
+    free(s->hbuckets);
+    s->mask = s->hmask = NULL;
+    s->ids = s->buckets = s->hbuckets = NULL;
+    s->cap_tokens = s->cap_len = 0;
+}
+
+static int alloc_buffers(t5_state *s, int64_t nt, int64_t nl)
+{
+    const t5_model *e = s->m;
+    nn_ctx *k = s->k;
+
+    s->h = nn_alloc_f32(k, nt * e->D);
+    s->x = nn_alloc_f32(k, nt * e->D);
+    s->q = nn_alloc_f32(k, nt * e->HD);
+    s->kb = nn_alloc_f32(k, nt * e->HD);
+    s->v = nn_alloc_f32(k, nt * e->HD);
+    s->a = nn_alloc_f32(k, nt * e->HD);
+    s->f = nn_alloc_f32(k, nt * e->F);
+    s->f1 = e->gated ? nn_alloc_f32(k, nt * e->F) : NULL;
+    s->rel = nn_alloc_f32(k, e->H * (2 * nl - 1));
+    s->relt = nn_alloc_f32(k, e->H * (2 * nl - 1));
+    s->mask = nn_alloc(k, (size_t)nt);
+    s->ids = nn_alloc(k, (size_t)nt * sizeof *s->ids);
+    s->buckets = nn_alloc(k, (size_t)(2 * nl - 1) * sizeof *s->buckets);
+    s->hmask = malloc((size_t)nt);
+    s->hbuckets = malloc((size_t)(2 * nl - 1) * sizeof *s->hbuckets);
+    if (s->h == NULL || s->x == NULL || s->q == NULL || s->kb == NULL ||
+        s->v == NULL || s->a == NULL || s->f == NULL || (e->gated && s->f1 == NULL) ||
+        s->rel == NULL || s->relt == NULL || s->mask == NULL || s->ids == NULL ||
+        s->buckets == NULL || s->hmask == NULL || s->hbuckets == NULL)
+        return SAMSEP_ERR_NOMEM;
+    return SAMSEP_OK;
+}
+
+int t5_reserve(t5_state *s, int batch, int max_len, char *err, size_t errlen)
+{
+    const t5_model *e;
+    int64_t tokens, len;
+
+    if (s == NULL || batch < 1 || max_len < 1) {
+        set_err(err, errlen, "t5_reserve: invalid arguments");
+        return SAMSEP_ERR_INVALID;
+    }
+    e = s->m;
+    tokens = (int64_t)batch * max_len;
+    len = max_len;
+    if (tokens > s->cap_tokens || len > s->cap_len) {
+        int64_t nt = tokens > s->cap_tokens ? tokens : s->cap_tokens;
+        int64_t nl = len > s->cap_len ? len : s->cap_len;
+        if (nt > ((int64_t)1 << 40) / (e->F > e->HD ? e->F : e->HD) ||
+            nl > INT32_MAX / 2) {
+            set_err(err, errlen, "t5: %d x %d tokens is too many", batch, max_len);
+            return SAMSEP_ERR_INVALID;
+        }
+        free_buffers(s);
+        if (alloc_buffers(s, nt, nl) != SAMSEP_OK) {
+            free_buffers(s);
+            set_err(err, errlen, "out of memory for %d x %d tokens", batch, max_len);
+            return SAMSEP_ERR_NOMEM;
+        }
+        s->cap_tokens = nt;
+        s->cap_len = nl;
+    }
+    if (nn_reserve(s->k, nn_attention_scratch(s->k, s->cap_len, e->dk)) != SAMSEP_OK) {
+        set_err(err, errlen, "out of memory for attention scratch");
+        return SAMSEP_ERR_NOMEM;
+    }
+    return SAMSEP_OK;
+}
+
+int t5_state_create(const t5_model *m, nn_ctx *k, t5_state **out, char *err,
+                    size_t errlen)
+{
+    t5_state *s;
+    int rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (m == NULL || k == NULL || out == NULL) {
+        set_err(err, errlen, "t5_state_create: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    if (!nn_ctx_shares_memory(m->wk, k)) {
+        set_err(err, errlen, "t5: the weights live on backend %s, the run is on %s",
+                nn_ctx_backend(m->wk), nn_ctx_backend(k));
+        return SAMSEP_ERR_INVALID;
+    }
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        set_err(err, errlen, "out of memory");
+        return SAMSEP_ERR_NOMEM;
+    }
+    s->m = m;
+    s->k = k;
+    /* batch 1 of the config's n_positions tokens */
+    rc = t5_reserve(s, 1, m->n_positions, err, errlen);
+    if (rc != SAMSEP_OK) {
+        t5_state_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return SAMSEP_OK;
+}
+
+void t5_state_destroy(t5_state *s)
+{
+    if (s == NULL)
+        return;
+    free_buffers(s);
+    free(s);
+}
+
+void t5_set_tap(t5_state *s, t5_tap_fn tap, void *user)
+{
+    if (s == NULL)
+        return;
+    s->tap = tap;
+    s->tap_user = user;
 }
 
 /* ---- forward ---------------------------------------------------------- */
 
-int t5_encoder_run(t5_encoder *e, const int32_t *ids, const int *lengths,
-                   int batch, int max_len, float *out, char *err,
-                   size_t errlen)
+#define TRY(e)                                                                 \
+    do {                                                                       \
+        int rc_ = (e);                                                         \
+        if (rc_ != SAMSEP_OK)                                                  \
+            return rc_;                                                        \
+    } while (0)
+
+/* Hand `d` [batch, len, dim] (backend memory) to the tap as host memory. */
+static void tap(t5_state *s, const char *name, const float *d, int batch, int len,
+                int dim)
 {
-    int64_t B = batch, L = max_len, N, D, HD, F, i;
-    k_attn_args at;
+    size_t n = (size_t)batch * (size_t)len * (size_t)dim;
+    float *h;
+
+    if (nn_ctx_host_memory(s->k)) {
+        s->tap(s->tap_user, name, d, batch, len, dim);
+        return;
+    }
+    /* only observers pay for this copy */
+    h = malloc((n > 0 ? n : 1) * sizeof *h);
+    if (h != NULL && nn_download(s->k, h, d, n * sizeof *h) == SAMSEP_OK)
+        s->tap(s->tap_user, name, h, batch, len, dim);
+    free(h);
+}
+
+/* Upload the ids, the key mask of `lengths` and the position bias of L
+ * tokens: rel[h * (2L-1) + (L-1) + r] = bias of relative position r. */
+static int inputs(t5_state *s, const int32_t *ids, const int *lengths, int64_t B,
+                  int64_t L)
+{
+    const t5_model *e = s->m;
+    int64_t b, i, r, w = 2 * L - 1;
+
+    TRY(nn_upload(s->k, s->ids, ids, (size_t)(B * L) * sizeof *ids));
+    for (b = 0; b < B; b++)
+        for (i = 0; i < L; i++)
+            s->hmask[b * L + i] = (uint8_t)(lengths == NULL || i < lengths[b]);
+    TRY(nn_upload(s->k, s->mask, s->hmask, (size_t)(B * L)));
+    for (r = -(L - 1); r <= L - 1; r++)
+        s->hbuckets[(L - 1) + r] =
+            t5_relative_bucket((int)r, 1, e->buckets, e->max_distance);
+    TRY(nn_upload(s->k, s->buckets, s->hbuckets, (size_t)w * sizeof *s->hbuckets));
+    /* relt [2L-1, H] = relbias[bucket], then rel [H, 2L-1] */
+    TRY(nn_embedding(s->k, e->relbias, e->buckets, e->H, s->buckets, w, s->relt));
+    return nn_transpose(s->k, s->relt, s->rel, 1, w, e->H);
+}
+
+static int ffn_act(t5_state *s, float *f, int64_t n)
+{
+    switch (s->m->act) {
+    case ACT_RELU:
+        return nn_relu(s->k, f, f, n);
+    case ACT_GELU_TANH:
+        return nn_gelu_tanh(s->k, f, f, n);
+    case ACT_GELU_ERF:
+        return nn_gelu_erf(s->k, f, f, n);
+    case ACT_SILU:
+        return nn_silu(s->k, f, f, n);
+    }
+    return SAMSEP_ERR_INVALID;
+}
+
+static int block(t5_state *s, const t5_block *w, const nn_attn_args *at, int64_t N)
+{
+    const t5_model *e = s->m;
+    nn_ctx *k = s->k;
+    int64_t D = e->D, HD = e->HD, F = e->F;
+
+    /* self-attention: h += o(attn(rms(h))) */
+    TRY(nn_rmsnorm(k, s->h, w->ln0, e->eps, s->x, N, D));    /* x [N, D] */
+    TRY(nn_matmul(k, s->x, w->q, NULL, s->q, N, HD, D));     /* q [N, HD] */
+    TRY(nn_matmul(k, s->x, w->k, NULL, s->kb, N, HD, D));
+    TRY(nn_matmul(k, s->x, w->v, NULL, s->v, N, HD, D));
+    TRY(nn_attention(k, at));                                 /* a [N, HD] */
+    TRY(nn_matmul_ex(k, s->a, HD, w->o, NULL, s->h, D, N, D, HD, 1.0f));
+
+    /* feed-forward: h += wo(act(wi(rms(h)))) */
+    TRY(nn_rmsnorm(k, s->h, w->ln1, e->eps, s->x, N, D));
+    TRY(nn_matmul(k, s->x, w->wi, NULL, s->f, N, F, D));     /* f [N, F] */
+    TRY(ffn_act(s, s->f, N * F));
+    if (e->gated) {
+        TRY(nn_matmul(k, s->x, w->wi1, NULL, s->f1, N, F, D));
+        TRY(nn_mul(k, s->f, s->f1, s->f, N * F));
+    }
+    return nn_matmul_ex(k, s->f, F, w->wo, NULL, s->h, D, N, D, F, 1.0f);
+}
+
+int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch,
+              int max_len, float *out, char *err, size_t errlen)
+{
+    const t5_model *e;
+    int64_t B = batch, L = max_len, N, i;
+    nn_attn_args at;
     int b, l, rc;
     char name[32];
 
-    if (e == NULL || ids == NULL || out == NULL || batch < 1 || max_len < 1) {
-        set_err(err, errlen, "t5_encoder_run: invalid arguments");
+    if (s == NULL || ids == NULL || out == NULL || batch < 1 || max_len < 1) {
+        set_err(err, errlen, "t5_encode: invalid arguments");
         return SAMSEP_ERR_INVALID;
     }
+    e = s->m;
     N = B * L;
-    D = e->D;
-    HD = e->HD;
-    F = e->F;
     for (b = 0; b < batch; b++)
         if (lengths != NULL && (lengths[b] < 1 || lengths[b] > max_len)) {
             set_err(err, errlen, "t5: row %d has length %d, outside [1, %d]", b,
@@ -537,82 +693,45 @@ int t5_encoder_run(t5_encoder *e, const int32_t *ids, const int *lengths,
                     ids[i], (long long)(i / L), (long long)(i % L), (long long)e->vocab);
             return SAMSEP_ERR_INVALID;
         }
-    rc = t5_encoder_reserve(e, batch, max_len, err, errlen);
+    rc = t5_reserve(s, batch, max_len, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
 
     /* Nothing below allocates. */
-    for (b = 0; b < batch; b++)
-        for (i = 0; i < L; i++)
-            e->mask[b * L + i] = (uint8_t)(lengths == NULL || i < lengths[b]);
-    fill_rel(e, L, e->rel);
-
     memset(&at, 0, sizeof at);
     at.B = B;
     at.H = e->H;
     at.Lq = L;
     at.Lk = L;
     at.dh = e->dk;
-    at.q = e->q;
-    at.k = e->kb;
-    at.v = e->v;
-    at.out = e->a;
-    at.q_s = at.k_s = at.v_s = at.out_s = k_strides_head_major(L, e->H, e->dk);
+    at.q = s->q;
+    at.k = s->kb;
+    at.v = s->v;
+    at.out = s->a;
+    at.q_s = at.k_s = at.v_s = at.out_s = nn_strides_head_major(L, e->H, e->dk);
     at.scale = 1.0f;
-    at.bias = e->rel + (L - 1);   /* (h, i, j) -> rel[h][(L-1) + j - i] */
+    at.bias = s->rel + (L - 1);   /* (h, i, j) -> rel[h][(L-1) + j - i] */
     at.bias_s.b = 0;
     at.bias_s.h = 2 * L - 1;
     at.bias_s.t = -1;
     at.bias_s.j = 1;
-    at.key_mask = e->mask;
+    at.key_mask = s->mask;
 
-    k_embedding(e->k, e->shared, e->vocab, D, ids, N, e->h); /* ids checked */
-    if (e->tap != NULL)
-        e->tap(e->tap_user, "embeddings", e->h, batch, max_len, (int)D);
-
-    for (l = 0; l < e->layers; l++) {
-        const t5_block *w = &e->blocks[l];
-
-        /* self-attention: h += o(attn(rms(h))) */
-        k_rmsnorm(e->k, e->h, w->ln0, e->eps, e->x, N, D);    /* x [N, D] */
-        k_matmul(e->k, e->x, w->q, NULL, e->q, N, HD, D);    /* q [N, HD] */
-        k_matmul(e->k, e->x, w->k, NULL, e->kb, N, HD, D);
-        k_matmul(e->k, e->x, w->v, NULL, e->v, N, HD, D);
-        rc = k_attention(e->k, &at);                          /* a [N, HD] */
-        if (rc != SAMSEP_OK) {
-            set_err(err, errlen, "t5: attention scratch too small");
-            return rc;
-        }
-        k_matmul_ex(e->k, e->a, HD, w->o, NULL, e->h, D, N, D, HD, 1.0f);
-
-        /* feed-forward: h += wo(act(wi(rms(h)))) */
-        k_rmsnorm(e->k, e->h, w->ln1, e->eps, e->x, N, D);
-        k_matmul(e->k, e->x, w->wi, NULL, e->f, N, F, D);    /* f [N, F] */
-        switch (e->act) {
-        case ACT_RELU:
-            k_relu(e->k, e->f, e->f, N * F);
-            break;
-        case ACT_GELU_TANH:
-            k_gelu_tanh(e->k, e->f, e->f, N * F);
-            break;
-        case ACT_GELU_ERF:
-            k_gelu_erf(e->k, e->f, e->f, N * F);
-            break;
-        case ACT_SILU:
-            k_silu(e->k, e->f, e->f, N * F);
-            break;
-        }
-        if (e->gated) {
-            k_matmul(e->k, e->x, w->wi1, NULL, e->f1, N, F, D);
-            k_mul(e->k, e->f, e->f1, e->f, N * F);
-        }
-        k_matmul_ex(e->k, e->f, F, w->wo, NULL, e->h, D, N, D, F, 1.0f);
-
-        if (e->tap != NULL) {
+    rc = inputs(s, ids, lengths, B, L);
+    if (rc == SAMSEP_OK)
+        rc = nn_embedding(s->k, e->shared, e->vocab, e->D, s->ids, N, s->h);
+    if (rc == SAMSEP_OK && s->tap != NULL)
+        tap(s, "embeddings", s->h, batch, max_len, (int)e->D);
+    for (l = 0; rc == SAMSEP_OK && l < e->layers; l++) {
+        rc = block(s, &e->blocks[l], &at, N);
+        if (rc == SAMSEP_OK && s->tap != NULL) {
             snprintf(name, sizeof name, "block%d_out", l);
-            e->tap(e->tap_user, name, e->h, batch, max_len, (int)D);
+            tap(s, name, s->h, batch, max_len, (int)e->D);
         }
     }
-    k_rmsnorm(e->k, e->h, e->final_ln, e->eps, out, N, D);
-    return SAMSEP_OK;
+    if (rc == SAMSEP_OK)
+        rc = nn_rmsnorm(s->k, s->h, e->final_ln, e->eps, out, N, e->D);
+    if (rc != SAMSEP_OK)
+        set_err(err, errlen, "t5: kernel failed: %s", samsep_strerror(rc));
+    return rc;
 }

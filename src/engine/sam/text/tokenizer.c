@@ -1353,24 +1353,22 @@ static int read_file(const char *path, uint8_t **buf, size_t *len, char *err,
     return 0;
 }
 
-int t5_tokenizer_open(const char *path, t5_tokenizer **out, char *err, size_t errlen)
+/* The tokenizer file of `path` (itself, or the tokenizer.json or
+ * spiece.model of a folder): *file is NULL for path itself, else a
+ * malloc'd name. */
+static int find_file(const char *path, char **file, char *err, size_t errlen)
 {
-    if (out)
-        *out = NULL;
-    if (!path || !out) {
-        set_err(err, errlen, "tokenizer: NULL argument");
-        return SAMSEP_ERR_INVALID;
-    }
     struct stat st;
+
+    *file = NULL;
     if (stat(path, &st) != 0) {
         set_err(err, errlen, "%s: no such file or folder", path);
         return SAMSEP_ERR_IO;
     }
-    char *file = NULL;
     if (S_ISDIR(st.st_mode)) {
         static const char *const names[] = { "tokenizer.json", "spiece.model" };
         size_t plen = strlen(path);
-        for (size_t i = 0; i < 2 && !file; i++) {
+        for (size_t i = 0; i < 2 && !*file; i++) {
             size_t n = plen + 1 + strlen(names[i]) + 1;
             char *cand = malloc(n);
             if (!cand) {
@@ -1379,16 +1377,45 @@ int t5_tokenizer_open(const char *path, t5_tokenizer **out, char *err, size_t er
             }
             snprintf(cand, n, "%s/%s", path, names[i]);
             if (stat(cand, &st) == 0 && S_ISREG(st.st_mode))
-                file = cand;
+                *file = cand;
             else
                 free(cand);
         }
-        if (!file) {
+        if (!*file) {
             set_err(err, errlen, "%s: holds neither tokenizer.json nor spiece.model",
                     path);
             return SAMSEP_ERR_IO;
         }
     }
+    return SAMSEP_OK;
+}
+
+int t5_tokenizer_check(const char *path, char *err, size_t errlen)
+{
+    char *file = NULL;
+    int rc;
+
+    if (!path) {
+        set_err(err, errlen, "tokenizer: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    rc = find_file(path, &file, err, errlen);
+    free(file);
+    return rc;
+}
+
+int t5_tokenizer_open(const char *path, t5_tokenizer **out, char *err, size_t errlen)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out) {
+        set_err(err, errlen, "tokenizer: NULL argument");
+        return SAMSEP_ERR_INVALID;
+    }
+    char *file = NULL;
+    int frc = find_file(path, &file, err, errlen);
+    if (frc != SAMSEP_OK)
+        return frc;
     const char *name = file ? file : path;
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -48,6 +48,13 @@ typedef enum t5_tokenizer_format {
 } t5_tokenizer_format;
 
 /*
+ * Find the tokenizer file as t5_tokenizer_open would (PATH itself, or the
+ * tokenizer.json or spiece.model of a folder) without reading it.
+ * Returns SAMSEP_OK, or SAMSEP_ERR_IO with err naming PATH.
+ */
+int t5_tokenizer_check(const char *path, char *err, size_t errlen);
+
+/*
  * Open a tokenizer. `path` is a tokenizer.json, a spiece.model, or a folder
  * holding either (tokenizer.json preferred). Returns 0 (SAMSEP_OK) or a
  * negative samsep_status (SAMSEP_ERR_IO: the file cannot be read;
