@@ -189,6 +189,12 @@ typedef struct samsep_engine_info {
  *               as an independent excerpt; a streaming engine continues.
  * stream_close: release what stream_open made; called with NULL is a no-op.
  * close:        release what open made; called with NULL is a no-op.
+ * check:        (may be NULL) refuse the settings open would refuse - an
+ *               unknown prompt, a model folder that is missing or does not
+ *               hold the files it must - without loading anything large,
+ *               and with the same status and message; a dry run and the
+ *               interactive questions call it instead of open. NULL means
+ *               open and close are cheap enough to stand in for it.
  */
 typedef struct samsep_engine_vtable {
     const char *name;
@@ -202,6 +208,7 @@ typedef struct samsep_engine_vtable {
                    int64_t frames);
     void (*stream_close)(void *stream);
     void (*close)(void *engine);
+    int (*check)(const samsep_engine_config *config, char *err, size_t errlen);
 } samsep_engine_vtable;
 
 typedef struct samsep_engine samsep_engine;
@@ -219,6 +226,18 @@ int samsep_engine_open_custom(const samsep_engine_vtable *vtable,
                               const samsep_engine_config *config,
                               samsep_engine **out /* OUT */, char *err,
                               size_t errlen);
+
+/*
+ * Check that the built-in engine `name` would open with `config` (NULL for
+ * defaults) without opening it: its check function, or an open and close
+ * for engines without one. Returns SAMSEP_OK or the status open would
+ * return, with the same message in err. Nothing large is loaded.
+ */
+int samsep_engine_check(const char *name, const samsep_engine_config *config,
+                        char *err, size_t errlen);
+int samsep_engine_check_custom(const samsep_engine_vtable *vtable,
+                               const samsep_engine_config *config, char *err,
+                               size_t errlen);
 
 /* Close an engine; NULL is allowed. */
 void samsep_engine_close(samsep_engine *engine);

@@ -54,7 +54,7 @@ static int id_process(void *s, const float *in, float *t, float *r, int64_t n)
 }
 
 static const samsep_engine_vtable id_vt = {
-    "identity", "test", id_open, id_stream_open, id_process, NULL, NULL
+    "identity", "test", id_open, id_stream_open, id_process, NULL, NULL, NULL
 };
 
 typedef struct fcase {
@@ -256,7 +256,7 @@ static int abrupt_process(void *s, const float *in, float *t, float *r, int64_t 
 }
 
 static const samsep_engine_vtable abrupt_vt = {
-    "abrupt", "test", id_open, id_stream_open, abrupt_process, NULL, NULL
+    "abrupt", "test", id_open, id_stream_open, abrupt_process, NULL, NULL, NULL
 };
 
 static void run_into(const samsep_engine_vtable *vt, const char *in, const char *dir,

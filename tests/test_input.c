@@ -84,7 +84,7 @@ static int t_process(void *s, const float *in, float *t, float *r, int64_t n)
 
 static const samsep_engine_vtable test_vt = {
     "nan-test", "identity that can emit a non-finite sample", t_open,
-    t_stream_open, t_process, NULL, NULL
+    t_stream_open, t_process, NULL, NULL, NULL
 };
 
 /* ---- helpers ----------------------------------------------------------- */

@@ -166,7 +166,7 @@ static void t_close(void *engine)
 
 static const samsep_engine_vtable test_vt = {
     "test", "test-only engines", t_open, t_stream_open, t_process,
-    t_stream_close, t_close
+    t_stream_close, t_close, NULL
 };
 
 static samsep_engine *open_test_engine(int mode)

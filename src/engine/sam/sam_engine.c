@@ -3,9 +3,11 @@
  * named in free text, on the model's official files (sam.c beside this
  * file).
  *
- * open() checks the model folders before loading anything, then takes the
- * model from a process-wide table of loaded models, loading it on first
- * use: engines opened on the same folders share one sam_model,
+ * check() looks at the model folders without loading them (a dry run or an
+ * interactive answer must not read a multi-gigabyte checkpoint). open()
+ * makes the same checks, then takes the model from a process-wide table of
+ * loaded models, loading it on first use: engines opened on the same
+ * folders share one sam_model,
  * each with a sam_state (kernel context, buffers, prompt) of its own, so a
  * second engine costs its buffers, not another copy of the weights. The
  * prompt is encoded once, when the engine is opened (once per batch); each
@@ -291,4 +293,5 @@ const samsep_engine_vtable samsep_engine_sam_audio = {
     se_process,
     se_stream_close,
     se_close,
+    se_check,
 };
