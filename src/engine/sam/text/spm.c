@@ -180,7 +180,7 @@ static int walk_message(pb_reader r, const char *what, const pb_ctx *c)
     return rc;
 }
 
-size_t spm_utf8_check(const uint8_t *s, size_t n)
+size_t t5_spm_utf8_check(const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
@@ -215,7 +215,7 @@ size_t spm_utf8_check(const uint8_t *s, size_t n)
 }
 
 static int parse_piece(const pb_reader *parent, const pb_field *pf, int index,
-                       spm_piece *out, const pb_ctx *c)
+                       t5_spm_piece *out, const pb_ctx *c)
 {
     char what[48];
     snprintf(what, sizeof(what), "piece %d", index);
@@ -262,7 +262,7 @@ static int parse_piece(const pb_reader *parent, const pb_field *pf, int index,
                 have_str ? "empty" : "missing");
         return SAMSEP_ERR_FORMAT;
     }
-    if (spm_utf8_check((const uint8_t *)out->str, out->len) != out->len) {
+    if (t5_spm_utf8_check((const uint8_t *)out->str, out->len) != out->len) {
         set_err(c->err, c->errlen, "%s: %s: the piece string is not valid UTF-8",
                 c->name, what);
         return SAMSEP_ERR_FORMAT;
@@ -276,7 +276,7 @@ static int parse_piece(const pb_reader *parent, const pb_field *pf, int index,
 }
 
 static int parse_trainer_spec(const pb_reader *parent, const pb_field *pf,
-                              spm_model *m, const pb_ctx *c)
+                              t5_spm_model *m, const pb_ctx *c)
 {
     static const char what[] = "trainer_spec";
     pb_reader r = sub_reader(parent, pf);
@@ -302,7 +302,7 @@ static int parse_trainer_spec(const pb_reader *parent, const pb_field *pf,
 }
 
 static int parse_normalizer_spec(const pb_reader *parent, const pb_field *pf,
-                                 spm_model *m, const pb_ctx *c)
+                                 t5_spm_model *m, const pb_ctx *c)
 {
     static const char what[] = "normalizer_spec";
     pb_reader r = sub_reader(parent, pf);
@@ -346,7 +346,7 @@ static int parse_normalizer_spec(const pb_reader *parent, const pb_field *pf,
     return rc;
 }
 
-void spm_model_free(spm_model *m)
+void t5_spm_model_free(t5_spm_model *m)
 {
     if (!m)
         return;
@@ -354,8 +354,8 @@ void spm_model_free(spm_model *m)
     free(m);
 }
 
-int spm_model_parse(const uint8_t *buf, size_t len, const char *name,
-                    spm_model **out, char *err, size_t errlen)
+int t5_spm_model_parse(const uint8_t *buf, size_t len, const char *name,
+                       t5_spm_model **out, char *err, size_t errlen)
 {
     pb_ctx c = { name ? name : "spiece.model", err, errlen };
     static const char what[] = "ModelProto";
@@ -393,7 +393,7 @@ int spm_model_parse(const uint8_t *buf, size_t len, const char *name,
         return SAMSEP_ERR_FORMAT;
     }
 
-    spm_model *m = calloc(1, sizeof(*m));
+    t5_spm_model *m = calloc(1, sizeof(*m));
     if (!m || !(m->pieces = calloc(n_pieces, sizeof(*m->pieces)))) {
         free(m);
         set_err(err, errlen, "%s: out of memory for %zu pieces", c.name, n_pieces);
@@ -432,7 +432,7 @@ int spm_model_parse(const uint8_t *buf, size_t len, const char *name,
             break;
     }
     if (rc < 0) {
-        spm_model_free(m);
+        t5_spm_model_free(m);
         return rc;
     }
     *out = m;

@@ -11,7 +11,7 @@
  * reported instead of trusted. Nothing here interprets the pieces: see
  * tokenizer.c.
  *
- * Lifetime: an spm_model points into the caller's buffer (piece strings, the
+ * Lifetime: an t5_spm_model points into the caller's buffer (piece strings, the
  * charsmap), so the buffer MUST outlive the model. Piece strings are not
  * NUL-terminated; use the lengths.
  */
@@ -39,15 +39,15 @@ enum {
     SPM_MODEL_CHAR = 4
 };
 
-typedef struct spm_piece {
+typedef struct t5_spm_piece {
     const char *str;  /* UTF-8, not NUL-terminated, never empty */
     size_t len;
     float score;      /* finite */
     int type;         /* SPM_* (NORMAL when the field is absent) */
-} spm_piece;
+} t5_spm_piece;
 
-typedef struct spm_model {
-    spm_piece *pieces;   /* [n_pieces] in id order */
+typedef struct t5_spm_model {
+    t5_spm_piece *pieces;   /* [n_pieces] in id order */
     int n_pieces;
     int model_type;      /* SPM_MODEL_* (UNIGRAM when absent) */
     int byte_fallback;   /* trainer_spec.byte_fallback */
@@ -59,21 +59,21 @@ typedef struct spm_model {
     int add_dummy_prefix;        /* proto defaults: true */
     int remove_extra_whitespaces;/* true */
     int escape_whitespaces;      /* true */
-} spm_model;
+} t5_spm_model;
 
 /*
  * Decode `len` bytes at `buf` as a ModelProto. `name` (the file) prefixes
  * error messages. Returns 0 or a negative samsep_status: SAMSEP_ERR_FORMAT for
  * malformed or unsupported content, SAMSEP_ERR_NOMEM. On success *out is set;
- * free it with spm_model_free().
+ * free it with t5_spm_model_free().
  */
-int spm_model_parse(const uint8_t *buf, size_t len, const char *name,
-                    spm_model **out /* OUT */, char *err, size_t errlen);
-void spm_model_free(spm_model *m);
+int t5_spm_model_parse(const uint8_t *buf, size_t len, const char *name,
+                       t5_spm_model **out /* OUT */, char *err, size_t errlen);
+void t5_spm_model_free(t5_spm_model *m);
 
 /* Offset of the first invalid byte, or n when s[0..n) is strict UTF-8 (no
  * overlong forms, no surrogates, nothing past U+10FFFF). Shared with the
  * tokenizer, which checks texts and pieces the same way. */
-size_t spm_utf8_check(const uint8_t *s, size_t n);
+size_t t5_spm_utf8_check(const uint8_t *s, size_t n);
 
 #endif

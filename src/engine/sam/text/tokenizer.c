@@ -322,7 +322,7 @@ static int cm_parse(t5_tokenizer *tk, const uint8_t *cm, size_t len, const char 
     size_t n_units = trie_bytes / 4;
     const uint8_t *blob = cm + 4 + trie_bytes;
     size_t blob_len = len - 4 - trie_bytes;
-    size_t bad = spm_utf8_check(blob, blob_len);
+    size_t bad = t5_spm_utf8_check(blob, blob_len);
     if (bad != blob_len) {
         set_err(err, errlen,
                 "%s: precompiled_charsmap: replacement strings are not valid UTF-8 "
@@ -640,7 +640,7 @@ int t5_tokenizer_encode_len(const t5_tokenizer *tk, const char *text, size_t len
         return SAMSEP_ERR_INVALID;
     }
     const uint8_t *s = (const uint8_t *)(len ? text : "");
-    size_t bad = spm_utf8_check(s, len);
+    size_t bad = t5_spm_utf8_check(s, len);
     if (bad != len) {
         set_err(err, errlen, "tokenizer: text is not valid UTF-8 (byte %zu)", bad);
         return SAMSEP_ERR_INVALID;
@@ -758,7 +758,7 @@ static int tk_build(const tk_spec *sp, t5_tokenizer **out, char *err, size_t err
             set_err(err, errlen, "%s: added token %d is empty", name, i);
             return SAMSEP_ERR_FORMAT;
         }
-        if (spm_utf8_check((const uint8_t *)sp->sp_str[i].s, sp->sp_str[i].len) !=
+        if (t5_spm_utf8_check((const uint8_t *)sp->sp_str[i].s, sp->sp_str[i].len) !=
             sp->sp_str[i].len) {
             set_err(err, errlen, "%s: added token %d is not valid UTF-8", name, i);
             return SAMSEP_ERR_FORMAT;
@@ -780,7 +780,7 @@ static int tk_build(const tk_spec *sp, t5_tokenizer **out, char *err, size_t err
             set_err(err, errlen, "%s: piece %d is empty", name, i);
             return SAMSEP_ERR_FORMAT;
         }
-        if (spm_utf8_check((const uint8_t *)p->s, p->len) != p->len) {
+        if (t5_spm_utf8_check((const uint8_t *)p->s, p->len) != p->len) {
             set_err(err, errlen, "%s: piece %d is not valid UTF-8", name, i);
             return SAMSEP_ERR_FORMAT;
         }
@@ -1176,8 +1176,8 @@ done:
 static int load_spm(const uint8_t *data, size_t len, const char *name, t5_tokenizer **out,
                     char *err, size_t errlen)
 {
-    spm_model *m = NULL;
-    int rc = spm_model_parse(data, len, name, &m, err, errlen);
+    t5_spm_model *m = NULL;
+    int rc = t5_spm_model_parse(data, len, name, &m, err, errlen);
     if (rc)
         return rc;
     tk_spec sp;
@@ -1216,7 +1216,7 @@ static int load_spm(const uint8_t *data, size_t len, const char *name, t5_tokeni
     int ns = 0;
     int32_t eos = -1;
     for (int i = 0; i < n_model; i++) {
-        const spm_piece *p = &m->pieces[i];
+        const t5_spm_piece *p = &m->pieces[i];
         pieces[i].s = p->str;
         pieces[i].len = p->len;
         scores[i] = (double)p->score;
@@ -1273,7 +1273,7 @@ done:
     free(scores);
     free(sp_str);
     free(sp_id);
-    spm_model_free(m);
+    t5_spm_model_free(m);
     return rc;
 }
 
