@@ -1,5 +1,5 @@
 /*
- * test_model_readers.c - the model-file readers (src/model/: zip, pickle,
+ * test_model_readers.c - the model-file readers (src/nn/io/: zip, pickle,
  * PyTorch checkpoint, safetensors, npy) against the reference files and
  * against files built here byte by byte.
  *

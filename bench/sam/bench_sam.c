@@ -854,7 +854,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         double g1 = matmul_gflops(k, T, D, D, 5), g2 = matmul_gflops(k, T, F, D, 5),
                g3 = matmul_gflops(k, T, D, F, 5);
 
-        fprintf(stderr, "k_matmul at the DiT's shapes (M = T = %lld): %lldx%dx%d %.1f GFLOP/s, "
+        fprintf(stderr, "nn_matmul at the DiT's shapes (M = T = %lld): %lldx%dx%d %.1f GFLOP/s, "
                 "%lldx%dx%d %.1f, %lldx%dx%d %.1f\n", (long long)T, (long long)T, D, D, g1,
                 (long long)T, F, D, g2, (long long)T, D, F, g3);
         result("matmul_TxDxD_gflops", "%.1f", g1);

@@ -1,6 +1,8 @@
 /*
  * tensors.h - named tensors read from model files (PyTorch checkpoint.pt or
- * HuggingFace safetensors), shared by every part of the model code.
+ * HuggingFace safetensors): what the one weight loader (nn/weights.h) and
+ * the tools read. This folder takes untrusted bytes in and gives tensors
+ * out; it never includes the kernels.
  *
  * A nn_tensor_file is a read-only view of one file: the file is memory-mapped
  * and each tensor's data points into the mapping when its layout allows
