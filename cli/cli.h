@@ -46,6 +46,9 @@ typedef struct options {
     const char *ask_inputs[1];
 } options;
 
+/* Whether the engine would open with these settings, without loading a
+ * model (samsep_engine_check). */
+int cli_check_engine(const options *o, char *err, size_t errlen);
 int cli_open_engine(const options *o, samsep_engine **engine, char *err,
                     size_t errlen);
 int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen);

@@ -47,7 +47,6 @@ static int is_dir(const char *p)
 int interactive_ask(options *o, const config *cfg, const char *config_path)
 {
     char err[SAMSEP_MSG_MAX], summary[128];
-    samsep_engine *engine = NULL;
     samsep_batch *batch = NULL;
     char def_prompt[256], def_engine[256];
     int n_process, n_skip, n_fail, rc;
@@ -99,11 +98,10 @@ int interactive_ask(options *o, const config *cfg, const char *config_path)
             return EXIT_USAGE;
         o->prompt = o->ask_prompt;
         o->engine = o->ask_engine;
-        if (cli_open_engine(o, &engine, err, sizeof err) == SAMSEP_OK)
+        if (cli_check_engine(o, err, sizeof err) == SAMSEP_OK)
             break;
         printf("  %s\n", err);
     }
-    samsep_engine_close(engine);
     if (config_save_last(config_path, o->ask_input, o->ask_output, o->ask_prompt,
                          o->ask_engine, err, sizeof err) != 0)
         printf("  (could not remember these answers: %s)\n", err);

@@ -453,10 +453,9 @@ static int check_settings(const options *o)
     return 0;
 }
 
-int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t errlen)
+static samsep_engine_config engine_config(const options *o)
 {
     samsep_engine_config cfg;
-    int rc;
 
     memset(&cfg, 0, sizeof cfg);
     cfg.prompt = o->prompt;
@@ -469,6 +468,21 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
     cfg.worker_timeout = o->worker_timeout;
     cfg.worker_start_timeout = o->worker_start_timeout;
     cfg.cancel = stop_flag();
+    return cfg;
+}
+
+int cli_check_engine(const options *o, char *err, size_t errlen)
+{
+    samsep_engine_config cfg = engine_config(o);
+
+    return samsep_engine_check(o->engine, &cfg, err, errlen);
+}
+
+int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t errlen)
+{
+    samsep_engine_config cfg = engine_config(o);
+    int rc;
+
     rc = samsep_engine_open(o->engine, &cfg, engine, err, errlen);
     if (rc == SAMSEP_OK &&
         value_check_chunking(o, o->engine, samsep_engine_get_info(*engine), err,
@@ -706,8 +720,9 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    /* An unknown engine or prompt is refused before any planning. */
-    if (cli_open_engine(&o, &engine, err, sizeof err) != SAMSEP_OK) {
+    /* An unknown engine or prompt, or a model folder without its files, is
+     * refused before any planning; nothing is loaded yet. */
+    if (cli_check_engine(&o, err, sizeof err) != SAMSEP_OK) {
         fprintf(stderr, "samsep: %s\n", err);
         config_free(&cfg);
         options_free(&o);
@@ -716,7 +731,6 @@ int main(int argc, char **argv)
     rc = cli_plan(&o, &batch, err, sizeof err);
     if (rc != SAMSEP_OK) {
         fprintf(stderr, "samsep: %s\n", err);
-        samsep_engine_close(engine);
         config_free(&cfg);
         options_free(&o);
         return EXIT_USAGE;
@@ -757,6 +771,13 @@ int main(int argc, char **argv)
             code = EXIT_USAGE;
             goto out;
         }
+    }
+
+    /* The engine (its model) is loaded only when there is work for it. */
+    if (n_process > 0 && cli_open_engine(&o, &engine, err, sizeof err) != SAMSEP_OK) {
+        fprintf(stderr, "samsep: %s\n", err);
+        code = EXIT_USAGE;
+        goto out;
     }
 
     /* The run's log. */

@@ -1,6 +1,6 @@
 /*
  * fuzz_checkpoint.c - libFuzzer target for the PyTorch checkpoint reader
- * (zip.c, pickle.c, checkpoint.c behind tensor_file_open_memory).
+ * (zip.c, pickle.c, checkpoint.c behind nn_tensor_file_open_memory).
  *
  * An input starting with "PK" is a whole checkpoint file. Any other input
  * is taken as a pickle program and wrapped here into a well-formed archive
@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "fuzz_tensors.h"
-#include "model/tensorfile.h"
-#include "model/tensors.h"
+#include "nn/io/tensorfile.h"
+#include "nn/io/tensors.h"
 
 typedef struct buf {
     uint8_t *p;
@@ -142,7 +142,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static uint8_t storage[64 + 32 + 32 + 16];
     static buf z;
-    tensor_file *tf = NULL;
+    nn_tensor_file *tf = NULL;
     char err[512];
 
     if (size >= 2 && data[0] == 'P' && data[1] == 'K') {
@@ -153,9 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (copy == NULL)
             return 0;
         memcpy(copy, data, size);
-        if (tensor_file_open_memory(copy, size, "fuzz.pt", &tf, err, sizeof err) == 0) {
+        if (nn_tensor_file_open_memory(copy, size, "fuzz.pt", &tf, err, sizeof err) == 0) {
             fuzz_touch_tensors(tf);
-            tensor_file_close(tf);
+            nn_tensor_file_close(tf);
         }
         free(copy);
         return 0;
@@ -173,9 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         e[5] = (entry){"archive/version", (const uint8_t *)"3\n", 2};
         if (build_zip(&z, e, 6) != 0)
             return 0;
-        if (tensor_file_open_memory(z.p, z.n, "fuzz.pt", &tf, err, sizeof err) == 0) {
+        if (nn_tensor_file_open_memory(z.p, z.n, "fuzz.pt", &tf, err, sizeof err) == 0) {
             fuzz_touch_tensors(tf);
-            tensor_file_close(tf);
+            nn_tensor_file_close(tf);
         }
     }
     return 0;

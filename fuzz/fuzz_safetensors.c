@@ -1,6 +1,6 @@
 /*
  * fuzz_safetensors.c - libFuzzer target for the safetensors reader
- * (safetensors.c behind tensor_file_open_memory, cJSON for the header).
+ * (safetensors.c behind nn_tensor_file_open_memory, cJSON for the header).
  * The input is a whole file; every tensor of a file that opens is converted
  * to float32 and looked up by name. Seeds: fuzz/corpus/safetensors/.
  */
@@ -9,13 +9,13 @@
 #include <string.h>
 
 #include "fuzz_tensors.h"
-#include "model/tensorfile.h"
+#include "nn/io/tensorfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    tensor_file *tf = NULL;
+    nn_tensor_file *tf = NULL;
     char err[512];
     uint8_t *copy = malloc(size > 0 ? size : 1);
 
@@ -23,10 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (size > 0)
         memcpy(copy, data, size);
-    if (tensor_file_open_memory(copy, size, "fuzz.safetensors", &tf, err,
-                                sizeof err) == 0) {
+    if (nn_tensor_file_open_memory(copy, size, "fuzz.safetensors", &tf, err,
+                                   sizeof err) == 0) {
         fuzz_touch_tensors(tf);
-        tensor_file_close(tf);
+        nn_tensor_file_close(tf);
     }
     free(copy);
     return 0;

@@ -8,20 +8,20 @@
 
 #include <stdlib.h>
 
-#include "model/tensorfile.h"
-#include "model/tensors.h"
+#include "nn/io/tensorfile.h"
+#include "nn/io/tensors.h"
 
-static void fuzz_touch_tensors(const tensor_file *tf)
+static void fuzz_touch_tensors(const nn_tensor_file *tf)
 {
-    for (int i = 0; i < tensor_file_count(tf); i++) {
-        const tensor *t = tensor_file_at(tf, i);
+    for (int i = 0; i < nn_tensor_file_count(tf); i++) {
+        const nn_tensor *t = nn_tensor_file_at(tf, i);
         float *f = malloc((size_t)(t->numel > 0 ? t->numel : 1) * sizeof *f);
 
         if (f != NULL) {
-            tensor_to_f32(t, f);
+            nn_tensor_to_f32(t, f);
             free(f);
         }
-        if (tensor_file_find(tf, t->name) != t)
+        if (nn_tensor_file_find(tf, t->name) != t)
             abort();
     }
 }

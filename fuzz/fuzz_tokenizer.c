@@ -29,7 +29,7 @@
 #include <string.h>
 
 #include "samsep.h"
-#include "model/tokenizer.h"
+#include "engine/sam/text/tokenizer.h"
 
 /*
  * The built-in model: a hand-written ModelProto of 29 pieces (<pad> </s>

@@ -36,6 +36,14 @@
 extern "C" {
 #endif
 
+/* What the library exports: every function below and nothing else (it is
+ * built with hidden visibility). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define SAMSEP_API __attribute__((visibility("default")))
+#else
+#define SAMSEP_API
+#endif
+
 #define SAMSEP_VERSION_MAJOR 0
 #define SAMSEP_VERSION_MINOR 1
 #define SAMSEP_VERSION_PATCH 0
@@ -45,7 +53,7 @@ extern "C" {
 #define SAMSEP_SOFTWARE_TAG "samsep"
 
 /* The library's version string, e.g. "0.1.0". */
-const char *samsep_version(void);
+SAMSEP_API const char *samsep_version(void);
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -68,7 +76,7 @@ typedef enum samsep_status {
 } samsep_status;
 
 /* A static, human-readable description of a status code. Never NULL. */
-const char *samsep_strerror(int status);
+SAMSEP_API const char *samsep_strerror(int status);
 
 /* Size of the message buffers the API fills. */
 #define SAMSEP_MSG_MAX 1024
@@ -91,7 +99,7 @@ typedef void (*samsep_log_fn)(void *user, int level, const char *message);
  * fn == NULL (the default) discards them. Process-wide; set it before
  * other threads use the library.
  */
-void samsep_set_log(samsep_log_fn fn, void *user, int level);
+SAMSEP_API void samsep_set_log(samsep_log_fn fn, void *user, int level);
 
 /* ------------------------------------------------------------------ */
 /* Chunk plan                                                          */
@@ -114,12 +122,12 @@ typedef struct samsep_span {
 } samsep_span;
 
 /* Number of chunks of the plan. */
-int samsep_plan_count(int64_t frames, int64_t chunk, int64_t overlap,
-                      int64_t *count /* OUT */);
+SAMSEP_API int samsep_plan_count(int64_t frames, int64_t chunk, int64_t overlap,
+                                 int64_t *count /* OUT */);
 
 /* Bounds of chunk `index` (0 <= index < count). */
-int samsep_plan_chunk(int64_t frames, int64_t chunk, int64_t overlap,
-                      int64_t index, samsep_span *span /* OUT */);
+SAMSEP_API int samsep_plan_chunk(int64_t frames, int64_t chunk, int64_t overlap,
+                                 int64_t index, samsep_span *span /* OUT */);
 
 /* ------------------------------------------------------------------ */
 /* Engines                                                             */
@@ -198,6 +206,12 @@ typedef struct samsep_engine_info {
  *               as an independent excerpt; a streaming engine continues.
  * stream_close: release what stream_open made; called with NULL is a no-op.
  * close:        release what open made; called with NULL is a no-op.
+ * check:        (may be NULL) refuse the settings open would refuse - an
+ *               unknown prompt, a model folder that is missing or does not
+ *               hold the files it must - without loading anything large,
+ *               and with the same status and message; a dry run and the
+ *               interactive questions call it instead of open. NULL means
+ *               open and close are cheap enough to stand in for it.
  * process_at:   optional (NULL if unused): process() that is also told where
  *               the frames lie in the file, `start` being the index of the
  *               first one at the engine's rate (chunk k of a chunked engine
@@ -217,6 +231,7 @@ typedef struct samsep_engine_vtable {
                    int64_t frames);
     void (*stream_close)(void *stream);
     void (*close)(void *engine);
+    int (*check)(const samsep_engine_config *config, char *err, size_t errlen);
     int (*process_at)(void *stream, const float *in, float *target,
                       float *residual, int64_t frames, int64_t start, char *err,
                       size_t errlen);
@@ -229,25 +244,38 @@ typedef struct samsep_engine samsep_engine;
  * for defaults). On failure *out is NULL and `err` says why, e.g. an unknown
  * prompt lists the prompts the engine knows.
  */
-int samsep_engine_open(const char *name, const samsep_engine_config *config,
-                       samsep_engine **out /* OUT */, char *err, size_t errlen);
+SAMSEP_API int samsep_engine_open(const char *name, const samsep_engine_config *config,
+                                  samsep_engine **out /* OUT */, char *err,
+                                  size_t errlen);
 
 /* Open an engine from the caller's own table, which MUST outlive the handle. */
-int samsep_engine_open_custom(const samsep_engine_vtable *vtable,
-                              const samsep_engine_config *config,
-                              samsep_engine **out /* OUT */, char *err,
-                              size_t errlen);
+SAMSEP_API int samsep_engine_open_custom(const samsep_engine_vtable *vtable,
+                                         const samsep_engine_config *config,
+                                         samsep_engine **out /* OUT */, char *err,
+                                         size_t errlen);
+
+/*
+ * Check that the built-in engine `name` would open with `config` (NULL for
+ * defaults) without opening it: its check function, or an open and close
+ * for engines without one. Returns SAMSEP_OK or the status open would
+ * return, with the same message in err. Nothing large is loaded.
+ */
+SAMSEP_API int samsep_engine_check(const char *name, const samsep_engine_config *config,
+                                   char *err, size_t errlen);
+SAMSEP_API int samsep_engine_check_custom(const samsep_engine_vtable *vtable,
+                                          const samsep_engine_config *config, char *err,
+                                          size_t errlen);
 
 /* Close an engine; NULL is allowed. */
-void samsep_engine_close(samsep_engine *engine);
+SAMSEP_API void samsep_engine_close(samsep_engine *engine);
 
 /* Name, prompt and declared needs of an open engine. */
-const char *samsep_engine_name(const samsep_engine *engine);
-const char *samsep_engine_prompt(const samsep_engine *engine);
-const samsep_engine_info *samsep_engine_get_info(const samsep_engine *engine);
+SAMSEP_API const char *samsep_engine_name(const samsep_engine *engine);
+SAMSEP_API const char *samsep_engine_prompt(const samsep_engine *engine);
+SAMSEP_API const samsep_engine_info *samsep_engine_get_info(const samsep_engine *engine);
 
 /* The built-in engines: the i-th table for 0 <= i < count, else NULL. */
-const samsep_engine_vtable *samsep_engine_builtin(int index);
+SAMSEP_API const samsep_engine_vtable *samsep_engine_builtin(int index);
 
 /*
  * The prompt vocabulary of the built-in "dsp" engine, one sound per index
@@ -258,8 +286,8 @@ const samsep_engine_vtable *samsep_engine_builtin(int index);
  * case, punctuation, the articles "the/a/an", a plural -s and a leading
  * "man"/"woman"/... before a known word. All strings are static.
  */
-const char *samsep_dsp_prompt(int index, const char **words /* OUT */,
-                              const char **what /* OUT */);
+SAMSEP_API const char *samsep_dsp_prompt(int index, const char **words /* OUT */,
+                                         const char **what /* OUT */);
 
 /* ------------------------------------------------------------------ */
 /* Separating a file                                                   */
@@ -292,8 +320,8 @@ typedef struct samsep_file_info {
 
 /* Read the header and tags of `path` without decoding the audio (beyond the
  * first frame, for files read through FFmpeg). */
-int samsep_probe_file(const char *path, samsep_file_info *info /* OUT */,
-                      char *err, size_t errlen);
+SAMSEP_API int samsep_probe_file(const char *path, samsep_file_info *info /* OUT */,
+                                 char *err, size_t errlen);
 
 /*
  * What this build reads. libsndfile is tried first; files it cannot read go
@@ -309,18 +337,18 @@ typedef struct samsep_input_format {
     const char *extensions; /* space-separated file extensions; "" for a codec */
 } samsep_input_format;
 
-int samsep_input_format_get(int index, samsep_input_format *out /* OUT */);
+SAMSEP_API int samsep_input_format_get(int index, samsep_input_format *out /* OUT */);
 
 /* The decoding libraries and their versions, in the order they are tried
  * (e.g. "libsndfile-1.2.0, then FFmpeg 5.1.6 (...)"). Static. */
-const char *samsep_input_libraries(void);
+SAMSEP_API const char *samsep_input_libraries(void);
 
 /* File name extension of a format: "wav" or "flac" (NULL for AUTO). */
-const char *samsep_format_extension(int format);
+SAMSEP_API const char *samsep_format_extension(int format);
 
 /* Make the folder `path` and any missing parents (mode 0777 less the
  * umask), as mkdir -p does. Returns 0, or -1 with errno set. */
-int samsep_make_dirs(const char *path);
+SAMSEP_API int samsep_make_dirs(const char *path);
 
 /* Progress of one file, reported after each chunk. */
 typedef struct samsep_progress {
@@ -356,7 +384,7 @@ typedef struct samsep_job {
 } samsep_job;
 
 /* Initialise a job with defaults (AUTO format, engine's chunking). */
-void samsep_job_init(samsep_job *job);
+SAMSEP_API void samsep_job_init(samsep_job *job);
 
 typedef struct samsep_report {
     int64_t frames;          /* input frames read (== frames of each output) */
@@ -392,8 +420,8 @@ typedef struct samsep_report {
  * frames than its header promises) is processed for the frames it holds,
  * with report->frames_promised set and a warning through the log.
  */
-int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
-                         samsep_report *report /* OUT */);
+SAMSEP_API int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
+                                    samsep_report *report /* OUT */);
 
 
 /* ------------------------------------------------------------------ */
@@ -449,11 +477,11 @@ typedef struct samsep_item {
 
 typedef struct samsep_batch samsep_batch;
 
-int samsep_batch_plan(const samsep_batch_config *config,
-                      samsep_batch **out /* OUT */, char *err, size_t errlen);
-void samsep_batch_free(samsep_batch *batch);
-int samsep_batch_count(const samsep_batch *batch);
-const samsep_item *samsep_batch_item(const samsep_batch *batch, int index);
+SAMSEP_API int samsep_batch_plan(const samsep_batch_config *config,
+                                 samsep_batch **out /* OUT */, char *err, size_t errlen);
+SAMSEP_API void samsep_batch_free(samsep_batch *batch);
+SAMSEP_API int samsep_batch_count(const samsep_batch *batch);
+SAMSEP_API const samsep_item *samsep_batch_item(const samsep_batch *batch, int index);
 
 /*
  * Claim item `index` for processing: creates the output folder, takes an
@@ -468,9 +496,10 @@ const samsep_item *samsep_batch_item(const samsep_batch *batch, int index);
  * still empty (the job wrote nothing), so a failed input leaves none.
  */
 typedef struct samsep_claim samsep_claim;
-int samsep_batch_claim(samsep_batch *batch, int index,
-                       samsep_claim **claim /* OUT */, char *err, size_t errlen);
-void samsep_claim_release(samsep_claim *claim);
+SAMSEP_API int samsep_batch_claim(samsep_batch *batch, int index,
+                                  samsep_claim **claim /* OUT */, char *err,
+                                  size_t errlen);
+SAMSEP_API void samsep_claim_release(samsep_claim *claim);
 
 /*
  * For a program about to end at once (a second Ctrl-C): remove the hidden
@@ -480,7 +509,7 @@ void samsep_claim_release(samsep_claim *claim);
  * handler; files under final names are never touched. The jobs in progress
  * must not go on afterwards: end the process.
  */
-void samsep_remove_temporaries(void);
+SAMSEP_API void samsep_remove_temporaries(void);
 
 #ifdef __cplusplus
 }

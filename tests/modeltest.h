@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "model/npy.h"
+#include "npy.h"
 
 typedef struct arr {
     float *d;

@@ -562,18 +562,37 @@ static void test_broken_model_message(void **state)
     static const char header[] =
         "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
     char *dir = tu_mkdtemp(), *model = tu_path(dir, "model"), *out = tu_path(dir, "out");
-    char *cfg, *ckpt;
+    static const char *const t5_files[][2] = {
+        { "config.json", "{\"d_model\": 8, \"d_kv\": 4, \"num_heads\": 2, \"d_ff\": 16, "
+                         "\"num_layers\": 1}\n" },
+        { "model.safetensors", "not read: the checkpoint fails first\n" },
+        { "spiece.model", "not read either\n" },
+    };
+    char *cfg, *ckpt, *t5 = tu_path(model, "t5");
     unsigned char len[8] = { 0 };
     FILE *f;
     result r;
+    size_t i;
 
     (void)state;
     assert_int_equal(mkdir(model, 0777), 0);
+    /* a folder that passes the checks made before loading: a config this
+     * code runs, and every file there */
+    assert_int_equal(mkdir(t5, 0777), 0);
+    for (i = 0; i < sizeof t5_files / sizeof t5_files[0]; i++) {
+        char *p = tu_path(t5, t5_files[i][0]);
+        f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(t5_files[i][1], f);
+        fclose(f);
+        free(p);
+    }
     cfg = tu_path(model, "config.json");
     ckpt = tu_path(model, "checkpoint.safetensors");
     f = fopen(cfg, "w");
     assert_non_null(f);
-    fputs("{}\n", f);
+    fputs("{\"transformer\": {}, \"audio_codec\": {}, \"text_encoder\": {}, "
+          "\"vision_encoder\": {}}\n", f);
     fclose(f);
     f = fopen(ckpt, "wb");
     assert_non_null(f);
@@ -591,6 +610,7 @@ static void test_broken_model_message(void **state)
     assert_false(tu_file_exists(out));
     free(cfg);
     free(ckpt);
+    free(t5);
     free(model);
     free(out);
     tu_rmtree(dir);

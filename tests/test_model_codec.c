@@ -10,7 +10,8 @@
  *   - 1 and 2 threads give bit-identical features and waveforms;
  *   - the same codec read from full/checkpoint.safetensors is identical;
  *   - sizes read from the checkpoint, the config check, bad arguments.
- * Tolerance: max|a-b| / max(1, max|ref|) <= 1e-5 per tensor. Skips (77)
+ * The codec runs on the CPU backend, whose memory is the host's, so host
+ * arrays are handed to it directly. Tolerance: max|a-b| / max(1, max|ref|) <= 1e-5 per tensor. Skips (77)
  * when SAMSEP_SAMREF is unset.
  */
 #include <math.h>
@@ -27,16 +28,18 @@
 
 #include "modeltest.h"
 
-#include "model/codec.h"
-#include "model/kernels.h"
-#include "model/npy.h"
-#include "model/tensors.h"
+#include "engine/sam/dacvae.h"
+#include "nn/nn.h"
+#include "nn/weights.h"
+#include "npy.h"
 #include "samsep.h"
 
 #define TOL 1e-5
 
 static const char *g_ref;
-static tensor_file *g_tf;
+static nn_ctx *g_wk;          /* the weights' context */
+static nn_weights *g_ws;
+static dacvae_model *g_model;
 
 static void load(const char *cs, const char *name, arr *a)
 {
@@ -157,7 +160,9 @@ static int setup(void **state)
     char path[4096], err[512];
     (void)state;
     snprintf(path, sizeof path, "%s/codec/checkpoint.pt", g_ref);
-    if (tensor_file_open(path, &g_tf, err, sizeof err) != SAMSEP_OK) {
+    if (nn_ctx_create(NULL, &g_wk, err, sizeof err) != SAMSEP_OK ||
+        nn_weights_open(path, g_wk, &g_ws, err, sizeof err) != SAMSEP_OK ||
+        dacvae_model_load(g_ws, "audio_codec.", &g_model, err, sizeof err) != SAMSEP_OK) {
         print_error("%s\n", err);
         return -1;
     }
@@ -167,31 +172,38 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    tensor_file_close(g_tf);
-    g_tf = NULL;
+    dacvae_model_free(g_model);
+    nn_weights_close(g_ws);
+    nn_ctx_destroy(g_wk);
+    g_model = NULL;
+    g_ws = NULL;
+    g_wk = NULL;
     return 0;
 }
 
+/* A run of the shared model: its own context and state. */
 typedef struct codec_h {
-    kctx *k;
-    dacvae *c;
+    nn_ctx *k;
+    dacvae_state *c;
+    const dacvae_model *m;
 } codec_h;
 
 static codec_h open_codec(int threads)
 {
-    codec_h h = { NULL, NULL };
+    codec_h h = { NULL, NULL, g_model };
+    nn_params p = { NULL, threads };
     char err[512] = "";
-    if (kctx_create(threads, &h.k, err, sizeof err) != SAMSEP_OK)
-        fail_msg("kctx_create: %s", err);
-    if (dacvae_open(g_tf, "audio_codec.", h.k, &h.c, err, sizeof err) != SAMSEP_OK)
-        fail_msg("dacvae_open: %s", err);
+    if (nn_ctx_create(&p, &h.k, err, sizeof err) != SAMSEP_OK)
+        fail_msg("nn_ctx_create: %s", err);
+    if (dacvae_state_create(g_model, h.k, &h.c, err, sizeof err) != SAMSEP_OK)
+        fail_msg("dacvae_state_create: %s", err);
     return h;
 }
 
 static void close_codec(codec_h *h)
 {
-    dacvae_close(h->c);
-    kctx_destroy(h->k);
+    dacvae_state_destroy(h->c);
+    nn_ctx_destroy(h->k);
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -204,9 +216,9 @@ static void test_sizes(void **state)
     long n;
     cJSON *root, *ac;
     (void)state;
-    assert_int_equal(dacvae_hop(h.c), 1920);
-    assert_int_equal(dacvae_latent_channels(h.c), 8);
-    assert_int_equal(dacvae_message_bits(h.c), 16);
+    assert_int_equal(dacvae_hop(h.m), 1920);
+    assert_int_equal(dacvae_latent_channels(h.m), 8);
+    assert_int_equal(dacvae_message_bits(h.m), 16);
 
     snprintf(path, sizeof path, "%s/codec/config.json", g_ref);
     f = fopen(path, "rb");
@@ -223,11 +235,11 @@ static void test_sizes(void **state)
     free(text);
     assert_non_null(root);
     ac = cJSON_GetObjectItemCaseSensitive(root, "audio_codec");
-    assert_int_equal(dacvae_check_config(h.c, ac, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(dacvae_check_config(h.m, ac, err, sizeof err), SAMSEP_OK);
     /* a config that disagrees with the checkpoint */
     cJSON_ReplaceItemInObjectCaseSensitive(ac, "decoder_dim",
                                            cJSON_CreateNumber(1536));
-    assert_int_equal(dacvae_check_config(h.c, ac, err, sizeof err),
+    assert_int_equal(dacvae_check_config(h.m, ac, err, sizeof err),
                      SAMSEP_ERR_FORMAT);
     print_message("    mismatch: %s\n", err);
     cJSON_Delete(root);
@@ -249,8 +261,8 @@ static void run_encode_case(const char *cs, int64_t N_expect)
     assert_int_equal(wav.ndim, 3);
     N = wav.shape[2];
     assert_int_equal(N, N_expect);
-    C = dacvae_latent_channels(h.c);
-    T = (N + dacvae_hop(h.c) - 1) / dacvae_hop(h.c);
+    C = dacvae_latent_channels(h.m);
+    T = (N + dacvae_hop(h.m) - 1) / dacvae_hop(h.m);
     feat = calloc((size_t)(C * T), sizeof *feat);
     assert_non_null(feat);
     tp.rows = 1;
@@ -303,9 +315,9 @@ static void run_decode_case(const char *cs, const char *feat_name)
     assert_int_equal(feat.ndim, 3);
     B = feat.shape[0];
     T = feat.shape[2];
-    assert_int_equal(feat.shape[1], dacvae_latent_channels(h.c));
-    assert_int_equal(msg.n, B * dacvae_message_bits(h.c));
-    hop = dacvae_hop(h.c);
+    assert_int_equal(feat.shape[1], dacvae_latent_channels(h.m));
+    assert_int_equal(msg.n, B * dacvae_message_bits(h.m));
+    hop = dacvae_hop(h.m);
     assert_int_equal(out_ref.n, B * T * hop);
     wav = calloc((size_t)(B * T * hop), sizeof *wav);
     assert_non_null(wav);
@@ -348,8 +360,8 @@ static void run_round(int threads, float **feat, float **wav, int64_t *T)
     load("enc_dec_N12297", "in_waveform", &in);
     load("enc_dec_N12297", "dec_message", &msg);
     N = in.shape[2];
-    hop = dacvae_hop(h.c);
-    C = dacvae_latent_channels(h.c);
+    hop = dacvae_hop(h.m);
+    C = dacvae_latent_channels(h.m);
     *T = (N + hop - 1) / hop;
     *feat = calloc((size_t)(C * *T), sizeof **feat);
     *wav = calloc((size_t)(*T * hop), sizeof **wav);
@@ -390,18 +402,19 @@ static void test_round_trip_threads(void **state)
 static void test_safetensors(void **state)
 {
     codec_h h = open_codec(2);
-    tensor_file *tf2 = NULL;
-    dacvae *c2 = NULL;
+    nn_weights *ws2 = NULL;
+    dacvae_model *m2 = NULL;
+    dacvae_state *c2 = NULL;
     arr in, msg;
     float f1[8 * 5], f2[8 * 5], *w1, *w2;
     char path[4096], err[512] = "";
     (void)state;
     snprintf(path, sizeof path, "%s/full/checkpoint.safetensors", g_ref);
-    if (tensor_file_open(path, &tf2, err, sizeof err) != SAMSEP_OK)
+    if (nn_weights_open(path, g_wk, &ws2, err, sizeof err) != SAMSEP_OK)
         fail_msg("%s", err);
-    if (dacvae_open(tf2, "audio_codec.", h.k, &c2, err, sizeof err) != SAMSEP_OK)
-        fail_msg("dacvae_open: %s", err);
-    tensor_file_close(tf2); /* the codec owns its weights */
+    if (dacvae_model_load(ws2, "audio_codec.", &m2, err, sizeof err) != SAMSEP_OK ||
+        dacvae_state_create(m2, h.k, &c2, err, sizeof err) != SAMSEP_OK)
+        fail_msg("dacvae: %s", err);
     load("enc_N9600_nopad", "in_waveform", &in);
     load("enc_dec_N12297", "dec_message", &msg);
     assert_int_equal(in.n, 9600);
@@ -419,14 +432,17 @@ static void test_safetensors(void **state)
     free(w2);
     free(in.d);
     free(msg.d);
-    dacvae_close(c2);
+    dacvae_state_destroy(c2);
+    dacvae_model_free(m2);
+    nn_weights_close(ws2);
     close_codec(&h);
 }
 
 static void test_bad_args(void **state)
 {
     codec_h h = open_codec(1);
-    dacvae *c2 = NULL;
+    dacvae_model *m2 = NULL;
+    dacvae_state *c2 = NULL;
     float wav[1920 * 2], feat[8 * 2], msg[16];
     char err[512] = "";
     int i;
@@ -436,10 +452,15 @@ static void test_bad_args(void **state)
     for (i = 0; i < 16; i++)
         msg[i] = (float)(i & 1);
 
-    assert_int_equal(dacvae_open(NULL, "audio_codec.", h.k, &c2, err, sizeof err),
+    assert_int_equal(dacvae_model_load(NULL, "audio_codec.", &m2, err, sizeof err),
                      SAMSEP_ERR_INVALID);
-    assert_int_equal(dacvae_open(g_tf, "nope.", h.k, &c2, err, sizeof err),
+    assert_int_equal(dacvae_model_load(g_ws, "nope.", &m2, err, sizeof err),
                      SAMSEP_ERR_FORMAT);
+    assert_null(m2);
+    assert_int_equal(dacvae_state_create(NULL, h.k, &c2, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(dacvae_state_create(g_model, NULL, &c2, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     assert_null(c2);
     print_message("    wrong prefix: %s\n", err);
     assert_int_equal(dacvae_encode(h.c, NULL, 1, 10, feat, err, sizeof err),
@@ -468,7 +489,8 @@ static void test_bad_args(void **state)
                      SAMSEP_OK);
     for (i = 0; i < 1920; i++)
         assert_true(isfinite(wav[i]));
-    dacvae_close(NULL);
+    dacvae_state_destroy(NULL);
+    dacvae_model_free(NULL);
     assert_int_equal(dacvae_hop(NULL), 0);
     close_codec(&h);
 }

@@ -28,9 +28,10 @@
 
 #include "modeltest.h"
 
-#include "model/dit.h"
-#include "model/npy.h"
-#include "model/tensors.h"
+#include "engine/sam/dit.h"
+#include "nn/nn.h"
+#include "nn/weights.h"
+#include "npy.h"
 #include "samsep.h"
 
 #define TOL_LAYER 1e-5
@@ -69,11 +70,15 @@ static double check(const char *what, const float *out, const float *ref,
 
 /* ---- model ------------------------------------------------------------- */
 
+/* A loaded DiT (dm, its weights ws placed on context wk) and one run of
+ * it (m, on context k). The CPU backend's memory is the host's: the
+ * reference arrays are handed to the kernels directly. */
 typedef struct model {
-    tensor_file *tf;
+    nn_ctx *wk, *k;
+    nn_weights *ws;
     cJSON *cfg;
-    kctx *k;
-    dit_model *m;
+    dit_model *dm;
+    dit_state *m;
 } model;
 
 static cJSON *read_config(const char *dir)
@@ -106,26 +111,33 @@ static void model_open(model *mo, const char *dir, const char *file,
 {
     char path[4096], err[512] = "";
     int rc;
+    nn_params p = { NULL, threads };
     memset(mo, 0, sizeof *mo);
     snprintf(path, sizeof path, "%s/%s/%s", g_ref, dir, file);
-    rc = tensor_file_open(path, &mo->tf, err, sizeof err);
+    rc = nn_ctx_create(NULL, &mo->wk, err, sizeof err);
+    if (rc == SAMSEP_OK)
+        rc = nn_ctx_create(&p, &mo->k, err, sizeof err);
+    if (rc == SAMSEP_OK)
+        rc = nn_weights_open(path, mo->wk, &mo->ws, err, sizeof err);
     if (rc != SAMSEP_OK)
-        fail_msg("tensor_file_open: %s", err);
+        fail_msg("open: %s", err);
     mo->cfg = read_config(dir);
-    rc = kctx_create(threads, &mo->k, err, sizeof err);
+    rc = dit_model_load(mo->ws, mo->cfg, &mo->dm, err, sizeof err);
     if (rc != SAMSEP_OK)
-        fail_msg("kctx_create: %s", err);
-    rc = dit_open(mo->tf, mo->cfg, mo->k, &mo->m, err, sizeof err);
+        fail_msg("dit_model_load: %s", err);
+    rc = dit_state_create(mo->dm, mo->k, &mo->m, err, sizeof err);
     if (rc != SAMSEP_OK)
-        fail_msg("dit_open: %s", err);
+        fail_msg("dit_state_create: %s", err);
 }
 
 static void model_close(model *mo)
 {
-    dit_close(mo->m);
-    kctx_destroy(mo->k);
+    dit_state_destroy(mo->m);
+    dit_model_free(mo->dm);
+    nn_weights_close(mo->ws);
     cJSON_Delete(mo->cfg);
-    tensor_file_close(mo->tf);
+    nn_ctx_destroy(mo->k);
+    nn_ctx_destroy(mo->wk);
 }
 
 /* Valid-prefix lengths of a [B, N] 0/1 mask (must be a prefix). */
@@ -488,11 +500,14 @@ static void test_ode_full_cases(void **state)
 static void test_layout_helpers(void **state)
 {
     static const char *const cases[] = { "full/case_b1", "full/case_b2" };
+    nn_ctx *k = NULL;
+    char err[128];
     size_t i;
     (void)state;
+    assert_int_equal(nn_ctx_create(NULL, &k, err, sizeof err), SAMSEP_OK);
     for (i = 0; i < 2; i++) {
         arr feat, af, res, dec;
-        float *o1, *o2;
+        float *o1, *o2, *tmp;
         int64_t B, C, T;
         load(cases[i], "codec_features_BCT", &feat);
         load(cases[i], "audio_features", &af);
@@ -504,19 +519,24 @@ static void test_layout_helpers(void **state)
         assert_true(af.n == 2 * feat.n && dec.n == res.n && res.n == af.n);
         o1 = malloc((size_t)af.n * sizeof *o1);
         o2 = malloc((size_t)af.n * sizeof *o2);
+        tmp = malloc((size_t)feat.n * sizeof *tmp);
         assert_non_null(o1);
         assert_non_null(o2);
-        dit_audio_features_from_codec(feat.d, B, C, T, o1);
+        assert_non_null(tmp);
+        assert_int_equal(dit_audio_features_from_codec(k, feat.d, B, C, T, tmp, o1),
+                         SAMSEP_OK);
         assert_memory_equal(o1, af.d, (size_t)af.n * sizeof *o1);
-        dit_latent_to_codec(res.d, B, T, C, o2);
+        assert_int_equal(dit_latent_to_codec(k, res.d, B, T, C, o2), SAMSEP_OK);
         assert_memory_equal(o2, dec.d, (size_t)dec.n * sizeof *o2);
         free(o1);
         free(o2);
+        free(tmp);
         free(feat.d);
         free(af.d);
         free(res.d);
         free(dec.d);
     }
+    nn_ctx_destroy(k);
 }
 
 /* Each item of the batched case alone (same T and L) = its batched rows. */
@@ -560,16 +580,21 @@ static void test_batch_equals_single(void **state)
     model_close(&mo);
 }
 
-/* 1 and 2 threads: bit-identical forward and ODE results. */
+/* Two runs of one loaded model, on 1 and 2 threads: bit-identical forward
+ * and ODE results. */
 static void test_threads_identical(void **state)
 {
     const char *dir = DIT_CASES[2];
     model m1, m2;
+    nn_params p = { NULL, 2 };
     dcase c;
     float *a1, *a2;
+    char err[256] = "";
     (void)state;
     model_open(&m1, "dit", "checkpoint.pt", 1);
-    model_open(&m2, "dit", "checkpoint.pt", 2);
+    memset(&m2, 0, sizeof m2);
+    assert_int_equal(nn_ctx_create(&p, &m2.k, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(dit_state_create(m1.dm, m2.k, &m2.m, err, sizeof err), SAMSEP_OK);
     case_load(&c, dir, 0);
     a1 = malloc((size_t)c.af.n * sizeof *a1);
     a2 = malloc((size_t)c.af.n * sizeof *a2);
@@ -586,8 +611,9 @@ static void test_threads_identical(void **state)
     free(a1);
     free(a2);
     case_free(&c);
+    dit_state_destroy(m2.m);
+    nn_ctx_destroy(m2.k);
     model_close(&m1);
-    model_close(&m2);
 }
 
 /* The ODE in place (out == noise) and the timing of one evaluation. */
@@ -640,6 +666,7 @@ static void test_bad_input(void **state)
     model mo;
     dcase c;
     dit_model *m = NULL;
+    dit_state *st = NULL;
     dit_inputs in;
     cJSON *cfg, *tr;
     char err[512] = "";
@@ -675,7 +702,7 @@ static void test_bad_input(void **state)
     in.text_lengths = &bad;
     assert_int_equal(dit_condition(mo.m, &in, err, sizeof err), SAMSEP_ERR_INVALID);
     in.text_lengths = NULL;
-    in.frames = dit_max_frames(mo.m) + 1;
+    in.frames = dit_max_frames(mo.dm) + 1;
     assert_int_equal(dit_condition(mo.m, &in, err, sizeof err), SAMSEP_ERR_INVALID);
     in.frames = 0;
     assert_int_equal(dit_condition(mo.m, &in, err, sizeof err), SAMSEP_ERR_INVALID);
@@ -694,47 +721,53 @@ static void test_bad_input(void **state)
                      SAMSEP_ERR_INVALID);
 
     /* sizes */
-    assert_int_equal(dit_dim(mo.m), 64);
-    assert_int_equal(dit_heads(mo.m), 4);
-    assert_int_equal(dit_layers(mo.m), 2);
-    assert_int_equal(dit_latent_channels(mo.m), 16);
-    assert_int_equal(dit_text_dim(mo.m), 32);
-    assert_int_equal(dit_ffn_dim(mo.m), 192);
-    assert_int_equal(dit_max_frames(mo.m), 10000);
+    assert_int_equal(dit_dim(mo.dm), 64);
+    assert_int_equal(dit_heads(mo.dm), 4);
+    assert_int_equal(dit_layers(mo.dm), 2);
+    assert_int_equal(dit_latent_channels(mo.dm), 16);
+    assert_int_equal(dit_text_dim(mo.dm), 32);
+    assert_int_equal(dit_ffn_dim(mo.dm), 192);
+    assert_int_equal(dit_max_frames(mo.dm), 10000);
     assert_int_equal(dit_dim(NULL), 0);
-    dit_close(NULL);
+    dit_state_destroy(NULL);
+    dit_model_free(NULL);
     assert_int_equal(dit_reserve(mo.m, 0, 1, 1, err, sizeof err), SAMSEP_ERR_INVALID);
 
     /* open: NULLs, configs that do not match the checkpoint */
-    assert_int_equal(dit_open(NULL, mo.cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_open(mo.tf, NULL, mo.k, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_open(mo.tf, mo.cfg, NULL, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_open(mo.tf, mo.cfg, mo.k, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_model_load(NULL, mo.cfg, &m, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_model_load(mo.ws, NULL, &m, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_model_load(mo.ws, mo.cfg, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_state_create(NULL, mo.k, &st, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_state_create(mo.dm, NULL, &st, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_null(st);
+    assert_int_equal(dit_check_config(mo.cfg, err, sizeof err), SAMSEP_OK);
     cfg = cJSON_Duplicate(mo.cfg, 1);
     tr = cJSON_GetObjectItemCaseSensitive(cfg, "transformer");
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "n_layers", cJSON_CreateNumber(3));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "transformer.layers.2"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "n_layers", cJSON_CreateNumber(1));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "more DiT layers"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "n_layers", cJSON_CreateNumber(2));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "dim", cJSON_CreateNumber(128));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(128));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "do not match"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "dim", cJSON_CreateNumber(64));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity", cJSON_CreateString("gelu"));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity", cJSON_CreateString("swiglu"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(32));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(64));
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "in_channels", cJSON_CreateNumber(32));
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "in_channels", cJSON_CreateNumber(48));
     cJSON_DeleteItemFromObjectCaseSensitive(cfg, "transformer");
-    assert_int_equal(dit_open(mo.tf, cfg, mo.k, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(dit_check_config(cfg, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_non_null(strstr(err, "transformer"));
     assert_null(m);
     cJSON_Delete(cfg);
 

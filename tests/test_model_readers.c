@@ -1,5 +1,5 @@
 /*
- * test_model_readers.c - the model-file readers (src/model/: zip, pickle,
+ * test_model_readers.c - the model-file readers (src/nn/io/: zip, pickle,
  * PyTorch checkpoint, safetensors, npy) against the reference files and
  * against files built here byte by byte.
  *
@@ -26,9 +26,9 @@
 
 #include <cmocka.h>
 
-#include "model/npy.h"
-#include "model/tensorfile.h"
-#include "model/tensors.h"
+#include "npy.h"
+#include "nn/io/tensorfile.h"
+#include "nn/io/tensors.h"
 #include "samsep.h"
 #include "testutil.h"
 
@@ -147,10 +147,10 @@ static char *tmp(const char *name)
         }                                                        \
     } while (0)
 
-static tensor_file *open_ok(const char *path)
+static nn_tensor_file *open_ok(const char *path)
 {
-    tensor_file *tf = NULL;
-    int rc = tensor_file_open(path, &tf, err, sizeof err);
+    nn_tensor_file *tf = NULL;
+    int rc = nn_tensor_file_open(path, &tf, err, sizeof err);
 
     if (rc != 0)
         fail_msg("%s", err);
@@ -158,32 +158,32 @@ static tensor_file *open_ok(const char *path)
 }
 
 /* Open bytes in memory; touch every tensor when it succeeds. */
-static int open_mem(const bytes *b, tensor_file **out)
+static int open_mem(const bytes *b, nn_tensor_file **out)
 {
-    tensor_file *tf = NULL;
+    nn_tensor_file *tf = NULL;
     int rc, i;
 
     err[0] = '\0';
-    rc = tensor_file_open_memory(b->p, b->n, "mem", &tf, err, sizeof err);
+    rc = nn_tensor_file_open_memory(b->p, b->n, "mem", &tf, err, sizeof err);
     if (rc != 0) {
         assert_true(rc < 0);
         assert_null(tf);
         assert_true(err[0] != '\0');
         return rc;
     }
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const tensor *t = tensor_file_at(tf, i);
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        const nn_tensor *t = nn_tensor_file_at(tf, i);
         float *f = malloc((size_t)(t->numel > 0 ? t->numel : 1) * sizeof *f);
 
         assert_non_null(f);
-        tensor_to_f32(t, f);
+        nn_tensor_to_f32(t, f);
         free(f);
-        assert_ptr_equal(tensor_file_find(tf, t->name), t);
+        assert_ptr_equal(nn_tensor_file_find(tf, t->name), t);
     }
     if (out != NULL)
         *out = tf;
     else
-        tensor_file_close(tf);
+        nn_tensor_file_close(tf);
     return 0;
 }
 
@@ -480,50 +480,50 @@ static void build_ckpt(bytes *out, const bytes *pkl, int flags)
     zip_build(out, e, 5, flags);
 }
 
-static void check_good_ckpt(tensor_file *tf)
+static void check_good_ckpt(nn_tensor_file *tf)
 {
-    const tensor *t;
+    const nn_tensor *t;
     float f[8];
 
-    assert_string_equal(tensor_file_kind(tf), "pytorch");
-    assert_int_equal(tensor_file_count(tf), N_GOOD);
-    t = tensor_file_find(tf, "h");
+    assert_string_equal(nn_tensor_file_kind(tf), "pytorch");
+    assert_int_equal(nn_tensor_file_count(tf), N_GOOD);
+    t = nn_tensor_file_find(tf, "h");
     assert_non_null(t);
-    assert_int_equal(t->dtype, TENSOR_F16);
+    assert_int_equal(t->dtype, NN_F16);
     assert_int_equal(t->ndim, 2);
     assert_int_equal(t->numel, 4);
-    tensor_to_f32(t, f);
+    nn_tensor_to_f32(t, f);
     assert_true(f[0] == 1.0f && f[1] == -2.0f && f[2] == ldexpf(1.0f, -24) &&
                 f[3] == 65504.0f);
-    t = tensor_file_find(tf, "b");
-    assert_int_equal(t->dtype, TENSOR_BF16);
-    tensor_to_f32(t, f);
+    t = nn_tensor_file_find(tf, "b");
+    assert_int_equal(t->dtype, NN_BF16);
+    nn_tensor_to_f32(t, f);
     assert_true(f[0] == 1.0f && f[1] == 3.140625f && isinf(f[2]) && f[2] < 0);
-    t = tensor_file_find(tf, "f");
-    assert_int_equal(t->dtype, TENSOR_F32);
+    t = nn_tensor_file_find(tf, "f");
+    assert_int_equal(t->dtype, NN_F32);
     assert_int_equal((uintptr_t)t->data % 4, 0);
-    tensor_to_f32(t, f);
+    nn_tensor_to_f32(t, f);
     assert_memory_equal(f, st_f32 + 2, 4 * sizeof(float));
-    t = tensor_file_find(tf, "g");
+    t = nn_tensor_file_find(tf, "g");
     assert_int_equal(t->ndim, 3);
     assert_int_equal(t->numel, 3);
-    tensor_to_f32(t, f);
+    nn_tensor_to_f32(t, f);
     assert_memory_equal(f, st_f32 + 1, 3 * sizeof(float));
-    t = tensor_file_find(tf, "s");  /* a scalar */
+    t = nn_tensor_file_find(tf, "s");  /* a scalar */
     assert_int_equal(t->ndim, 0);
     assert_int_equal(t->numel, 1);
-    tensor_to_f32(t, f);
+    nn_tensor_to_f32(t, f);
     assert_true(f[0] == -7.0f);
-    t = tensor_file_find(tf, "e");
+    t = nn_tensor_file_find(tf, "e");
     assert_int_equal(t->numel, 0);
-    assert_null(tensor_file_find(tf, "nope"));
-    assert_null(tensor_file_at(tf, -1));
-    assert_null(tensor_file_at(tf, N_GOOD));
+    assert_null(nn_tensor_file_find(tf, "nope"));
+    assert_null(nn_tensor_file_at(tf, -1));
+    assert_null(nn_tensor_file_at(tf, N_GOOD));
 }
 
 /* ---- reference files --------------------------------------------------- */
 
-static void assert_same_tensor(const tensor *a, const tensor *b)
+static void assert_same_tensor(const nn_tensor *a, const nn_tensor *b)
 {
     int d;
 
@@ -533,41 +533,41 @@ static void assert_same_tensor(const tensor *a, const tensor *b)
     for (d = 0; d < a->ndim; d++)
         assert_int_equal(a->shape[d], b->shape[d]);
     assert_int_equal(a->numel, b->numel);
-    if (memcmp(a->data, b->data, (size_t)a->numel * tensor_dtype_size(a->dtype)) != 0)
+    if (memcmp(a->data, b->data, (size_t)a->numel * nn_dtype_size(a->dtype)) != 0)
         fail_msg("tensor '%s' differs between the files", a->name);
 }
 
 static void test_pt_equals_safetensors(void **state)
 {
-    tensor_file *pt, *st;
+    nn_tensor_file *pt, *st;
     int i;
 
     (void)state;
     NEED_SAMREF();
     pt = open_ok(ref("full/checkpoint.pt"));
     st = open_ok(ref("full/checkpoint.safetensors"));
-    assert_string_equal(tensor_file_kind(pt), "pytorch");
-    assert_string_equal(tensor_file_kind(st), "safetensors");
-    assert_int_equal(tensor_file_count(pt), 384);
-    assert_int_equal(tensor_file_count(pt), tensor_file_count(st));
-    for (i = 0; i < tensor_file_count(pt); i++) {
-        const tensor *a = tensor_file_at(pt, i);
-        const tensor *b = tensor_file_find(st, a->name);
+    assert_string_equal(nn_tensor_file_kind(pt), "pytorch");
+    assert_string_equal(nn_tensor_file_kind(st), "safetensors");
+    assert_int_equal(nn_tensor_file_count(pt), 384);
+    assert_int_equal(nn_tensor_file_count(pt), nn_tensor_file_count(st));
+    for (i = 0; i < nn_tensor_file_count(pt); i++) {
+        const nn_tensor *a = nn_tensor_file_at(pt, i);
+        const nn_tensor *b = nn_tensor_file_find(st, a->name);
 
         if (b == NULL)
             fail_msg("'%s' is not in the safetensors file", a->name);
-        assert_int_equal(a->dtype, TENSOR_F32);
+        assert_int_equal(a->dtype, NN_F32);
         /* torch pads entries to 64 bytes: mapped, not copied. */
         assert_int_equal((uintptr_t)a->data % 64, 0);
         assert_same_tensor(a, b);
     }
-    tensor_file_close(pt);
-    tensor_file_close(st);
+    nn_tensor_file_close(pt);
+    nn_tensor_file_close(st);
 }
 
 static void test_keys_tsv(void **state)
 {
-    tensor_file *pt;
+    nn_tensor_file *pt;
     char line[1024];
     FILE *f;
     int n = 0;
@@ -581,12 +581,12 @@ static void test_keys_tsv(void **state)
     assert_non_null(strstr(line, "key"));
     while (fgets(line, sizeof line, f) != NULL) {
         char *tab = strchr(line, '\t'), *p;
-        const tensor *t;
+        const nn_tensor *t;
         int d = 0;
 
         assert_non_null(tab);
         *tab = '\0';
-        t = tensor_file_find(pt, line);
+        t = nn_tensor_file_find(pt, line);
         if (t == NULL)
             fail_msg("'%s' from checkpoint_keys.tsv is missing", line);
         p = tab + 1;
@@ -608,20 +608,20 @@ static void test_keys_tsv(void **state)
         n++;
     }
     fclose(f);
-    assert_int_equal(n, tensor_file_count(pt));
-    tensor_file_close(pt);
+    assert_int_equal(n, nn_tensor_file_count(pt));
+    nn_tensor_file_close(pt);
 }
 
 static void check_subset(const char *rel, int expect_count, const char *prefix)
 {
-    tensor_file *full = open_ok(ref("full/checkpoint.pt"));
-    tensor_file *sub = open_ok(ref(rel));
+    nn_tensor_file *full = open_ok(ref("full/checkpoint.pt"));
+    nn_tensor_file *sub = open_ok(ref(rel));
     int i;
 
-    assert_int_equal(tensor_file_count(sub), expect_count);
-    for (i = 0; i < tensor_file_count(sub); i++) {
-        const tensor *a = tensor_file_at(sub, i);
-        const tensor *b = tensor_file_find(full, a->name);
+    assert_int_equal(nn_tensor_file_count(sub), expect_count);
+    for (i = 0; i < nn_tensor_file_count(sub); i++) {
+        const nn_tensor *a = nn_tensor_file_at(sub, i);
+        const nn_tensor *b = nn_tensor_file_find(full, a->name);
 
         if (b == NULL)
             fail_msg("%s: '%s' is not in full/", rel, a->name);
@@ -629,8 +629,8 @@ static void check_subset(const char *rel, int expect_count, const char *prefix)
             assert_int_equal(strncmp(a->name, prefix, strlen(prefix)), 0);
         assert_same_tensor(a, b);
     }
-    tensor_file_close(sub);
-    tensor_file_close(full);
+    nn_tensor_file_close(sub);
+    nn_tensor_file_close(full);
 }
 
 static void test_subsets(void **state)
@@ -643,27 +643,27 @@ static void test_subsets(void **state)
 
 static void test_t5_loads(void **state)
 {
-    tensor_file *tf;
-    const tensor *t;
+    nn_tensor_file *tf;
+    const nn_tensor *t;
     float *f;
 
     (void)state;
     NEED_SAMREF();
     tf = open_ok(ref("t5/model.safetensors"));
-    assert_string_equal(tensor_file_kind(tf), "safetensors");
-    assert_int_equal(tensor_file_count(tf), 19);
-    t = tensor_file_find(tf, "shared.weight");
+    assert_string_equal(nn_tensor_file_kind(tf), "safetensors");
+    assert_int_equal(nn_tensor_file_count(tf), 19);
+    t = nn_tensor_file_find(tf, "shared.weight");
     assert_non_null(t);
     assert_int_equal(t->ndim, 2);
     assert_int_equal(t->shape[0], 800);
     assert_int_equal(t->shape[1], 32);
     f = malloc((size_t)t->numel * sizeof *f);
     assert_non_null(f);
-    tensor_to_f32(t, f);
+    nn_tensor_to_f32(t, f);
     assert_memory_equal(f, t->data, (size_t)t->numel * sizeof *f);
     free(f);
-    assert_non_null(tensor_file_find(tf, "encoder.final_layer_norm.weight"));
-    tensor_file_close(tf);
+    assert_non_null(nn_tensor_file_find(tf, "encoder.final_layer_norm.weight"));
+    nn_tensor_file_close(tf);
 }
 
 /* Every prefix of a real file is an error: the zip directory and the
@@ -699,10 +699,10 @@ static void test_truncated_reference_files(void **state)
     /* and a few through the file path, mmap included */
     d = read_whole(ref("dit/checkpoint.pt"), &len);
     for (k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
-        tensor_file *tf = NULL;
+        nn_tensor_file *tf = NULL;
 
         write_whole(tmp("cut.pt"), d, cuts[k]);
-        assert_true(tensor_file_open(tmp("cut.pt"), &tf, err, sizeof err) < 0);
+        assert_true(nn_tensor_file_open(tmp("cut.pt"), &tf, err, sizeof err) < 0);
         assert_null(tf);
         assert_non_null(strstr(err, "cut.pt"));
     }
@@ -767,22 +767,22 @@ static void test_built_checkpoint(void **state)
     (void)state;
     pk_state_dict(&pkl, good_tensors, N_GOOD);
     for (k = 0; k < sizeof variants / sizeof variants[0]; k++) {
-        tensor_file *tf = NULL;
+        nn_tensor_file *tf = NULL;
 
         build_ckpt(&z, &pkl, variants[k]);
         if (open_mem(&z, &tf) != 0)
             fail_msg("variant %zu: %s", k, err);
         check_good_ckpt(tf);
-        tensor_file_close(tf);
+        nn_tensor_file_close(tf);
     }
     /* and through a real file */
     build_ckpt(&z, &pkl, Z_ALIGN);
     write_whole(tmp("good.pt"), z.p, z.n);
     {
-        tensor_file *tf = open_ok(tmp("good.pt"));
+        nn_tensor_file *tf = open_ok(tmp("good.pt"));
 
         check_good_ckpt(tf);
-        tensor_file_close(tf);
+        nn_tensor_file_close(tf);
     }
     free(pkl.p);
     free(z.p);
@@ -1104,8 +1104,8 @@ static void test_built_safetensors(void **state)
     const float bv[2] = {1.5f, -2.75f};
     const uint16_t av = 0x3555, cv = 0xC2F7;
     bytes b = {0};
-    tensor_file *tf = NULL;
-    const tensor *t;
+    nn_tensor_file *tf = NULL;
+    const nn_tensor *t;
     float f[2];
 
     (void)state;
@@ -1115,23 +1115,23 @@ static void test_built_safetensors(void **state)
     build_st(&b, json, data, sizeof data);
     if (open_mem(&b, &tf) != 0)
         fail_msg("%s", err);
-    assert_string_equal(tensor_file_kind(tf), "safetensors");
-    assert_int_equal(tensor_file_count(tf), 4);
-    t = tensor_file_find(tf, "a");
-    tensor_to_f32(t, f);
+    assert_string_equal(nn_tensor_file_kind(tf), "safetensors");
+    assert_int_equal(nn_tensor_file_count(tf), 4);
+    t = nn_tensor_file_find(tf, "a");
+    nn_tensor_to_f32(t, f);
     assert_true(f[0] == 0.333251953125f);
-    t = tensor_file_find(tf, "b");
+    t = nn_tensor_file_find(tf, "b");
     assert_int_equal((uintptr_t)t->data % 4, 0);
-    tensor_to_f32(t, f);
+    nn_tensor_to_f32(t, f);
     assert_memory_equal(f, bv, sizeof bv);
-    t = tensor_file_find(tf, "c");
+    t = nn_tensor_file_find(tf, "c");
     assert_int_equal(t->ndim, 0);
     assert_int_equal(t->numel, 1);
-    tensor_to_f32(t, f);
+    nn_tensor_to_f32(t, f);
     assert_true(f[0] == -123.5f);
-    t = tensor_file_find(tf, "z");
+    t = nn_tensor_file_find(tf, "z");
     assert_int_equal(t->numel, 0);
-    tensor_file_close(tf);
+    nn_tensor_file_close(tf);
     free(b.p);
 }
 
@@ -1225,7 +1225,7 @@ static void test_conversions(void **state)
         {0x3F80, 0x3F800000}, {0x0001, 0x00010000}, {0x8000, 0x80000000},
         {0x7F80, 0x7F800000}, {0x7FC1, 0x7FC10000}, {0x4049, 0x40490000},
     };
-    tensor t;
+    nn_tensor t;
     size_t k;
     uint32_t bits;
     int i;
@@ -1234,27 +1234,27 @@ static void test_conversions(void **state)
     memset(&t, 0, sizeof t);
     t.ndim = 1;
     t.numel = 1;
-    t.dtype = TENSOR_F16;
+    t.dtype = NN_F16;
     for (k = 0; k < sizeof f16 / sizeof f16[0]; k++) {
         t.data = &f16[k].h;
-        tensor_to_f32(&t, out);
+        nn_tensor_to_f32(&t, out);
         memcpy(&bits, out, 4);
         assert_int_equal(bits, f16[k].bits);
     }
-    t.dtype = TENSOR_BF16;
+    t.dtype = NN_BF16;
     for (k = 0; k < sizeof bf16 / sizeof bf16[0]; k++) {
         t.data = &bf16[k].b;
-        tensor_to_f32(&t, out);
+        nn_tensor_to_f32(&t, out);
         memcpy(&bits, out, 4);
         assert_int_equal(bits, bf16[k].bits);
     }
     /* every half against ldexp */
     for (i = 0; i < 65536; i++)
         all[i] = (uint16_t)i;
-    t.dtype = TENSOR_F16;
+    t.dtype = NN_F16;
     t.data = all;
     t.numel = 65536;
-    tensor_to_f32(&t, out);
+    nn_tensor_to_f32(&t, out);
     for (i = 0; i < 65536; i++) {
         float r = half_ref((uint16_t)i);
 
@@ -1264,33 +1264,33 @@ static void test_conversions(void **state)
             fail_msg("half 0x%04x: %g, expected %g", i, (double)out[i], (double)r);
     }
     /* every bfloat16 is the top half of its float */
-    t.dtype = TENSOR_BF16;
-    tensor_to_f32(&t, out);
+    t.dtype = NN_BF16;
+    nn_tensor_to_f32(&t, out);
     for (i = 0; i < 65536; i++) {
         memcpy(&bits, &out[i], 4);
         assert_int_equal(bits, (uint32_t)i << 16);
     }
-    assert_int_equal(tensor_dtype_size(TENSOR_F32), 4);
-    assert_int_equal(tensor_dtype_size(TENSOR_F16), 2);
-    assert_int_equal(tensor_dtype_size(TENSOR_BF16), 2);
-    assert_string_equal(tensor_dtype_name(TENSOR_F32), "F32");
-    assert_string_equal(tensor_dtype_name(TENSOR_F16), "F16");
-    assert_string_equal(tensor_dtype_name(TENSOR_BF16), "BF16");
+    assert_int_equal(nn_dtype_size(NN_F32), 4);
+    assert_int_equal(nn_dtype_size(NN_F16), 2);
+    assert_int_equal(nn_dtype_size(NN_BF16), 2);
+    assert_string_equal(nn_dtype_name(NN_F32), "F32");
+    assert_string_equal(nn_dtype_name(NN_F16), "F16");
+    assert_string_equal(nn_dtype_name(NN_BF16), "BF16");
 }
 
 static void test_open_errors(void **state)
 {
-    tensor_file *tf = (tensor_file *)&tf;
+    nn_tensor_file *tf = (nn_tensor_file *)&tf;
 
     (void)state;
-    assert_int_equal(tensor_file_open("/nonexistent/model.pt", &tf, err, sizeof err),
+    assert_int_equal(nn_tensor_file_open("/nonexistent/model.pt", &tf, err, sizeof err),
                      SAMSEP_ERR_IO);
     assert_null(tf);
     assert_non_null(strstr(err, "/nonexistent/model.pt"));
-    assert_int_equal(tensor_file_open(tmpdir, &tf, err, sizeof err), SAMSEP_ERR_IO);
+    assert_int_equal(nn_tensor_file_open(tmpdir, &tf, err, sizeof err), SAMSEP_ERR_IO);
     assert_non_null(strstr(err, "not a regular file"));
     write_whole(tmp("empty.pt"), "", 0);
-    assert_int_equal(tensor_file_open(tmp("empty.pt"), &tf, err, sizeof err),
+    assert_int_equal(nn_tensor_file_open(tmp("empty.pt"), &tf, err, sizeof err),
                      SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "empty.pt"));
     /* a tiny error buffer is truncated, not overrun */
@@ -1298,12 +1298,12 @@ static void test_open_errors(void **state)
         char small[8];
 
         memset(small, 'x', sizeof small);
-        assert_true(tensor_file_open("/nonexistent/x", &tf, small, 4) < 0);
+        assert_true(nn_tensor_file_open("/nonexistent/x", &tf, small, 4) < 0);
         assert_int_equal(small[3], '\0');
         assert_int_equal(small[4], 'x');
-        assert_true(tensor_file_open("/nonexistent/x", &tf, NULL, 0) < 0);
+        assert_true(nn_tensor_file_open("/nonexistent/x", &tf, NULL, 0) < 0);
     }
-    tensor_file_close(NULL);
+    nn_tensor_file_close(NULL);
 }
 
 static void write_npy(const char *path, const char *header, const void *data, size_t n,

@@ -2,11 +2,14 @@
  * test_model_sam.c - SAM-Audio end to end through sam_separate(), the code
  * path the sam-audio engine runs: the reference cases full/case_b1 (one
  * prompt) and full/case_b2 (two prompts, padded audio and text) from the
- * official implementation, with their saved noise and watermark bits.
- * Tolerance (MANIFEST §0): 1e-5 relative for the text features, 1e-4 for
- * ODE results and waveforms.
+ * official implementation, with their saved noise and watermark bits;
+ * one loaded model shared by two states running at once in two threads
+ * (identical to a state alone, bit for bit); the folder checks that load
+ * nothing against the errors of a real open. Tolerance (MANIFEST §0): 1e-5
+ * relative for the text features, 1e-4 for ODE results and waveforms.
  */
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +22,7 @@
 #include <cmocka.h>
 
 #include "modeltest.h"
-#include "model/sam.h"
+#include "engine/sam/sam.h"
 #include "samsep.h"
 
 static const char *ref;
@@ -61,7 +64,7 @@ static char **read_descriptions(const char *cas, int *n)
     return out;
 }
 
-static sam_model *open_model(int threads)
+static sam_model *open_model(void)
 {
     char dir[4096], t5[4096], tok[4096], err[1024];
     sam_model *m = NULL;
@@ -69,38 +72,55 @@ static sam_model *open_model(int threads)
     snprintf(dir, sizeof dir, "%s/full", ref);
     snprintf(t5, sizeof t5, "%s/t5", ref);
     snprintf(tok, sizeof tok, "%s/tokenizer", ref);
-    if (sam_open(dir, t5, tok, threads, &m, err, sizeof err) != SAMSEP_OK)
+    if (sam_check(dir, t5, tok, err, sizeof err) != SAMSEP_OK)
+        fail_msg("%s", err);
+    if (sam_model_open(dir, t5, tok, NULL, &m, err, sizeof err) != SAMSEP_OK)
         fail_msg("%s", err);
     return m;
 }
 
+static sam_state *open_state(const sam_model *m, int threads)
+{
+    sam_state *s = NULL;
+    char err[1024];
+
+    if (sam_state_create(m, threads, &s, err, sizeof err) != SAMSEP_OK)
+        fail_msg("%s", err);
+    return s;
+}
+
 static void run_case(const char *cas, int threads)
 {
-    sam_model *m = open_model(threads);
+    sam_model *m = open_model();
+    sam_state *s = open_state(m, threads);
     arr ids, feats, noise, msg, wav0, ode, t[2], r[2], sizes;
     char err[1024];
     char **texts;
     int n, L, Dt, b, i;
     int64_t N, lengths[2], T, hopT;
-    float *wav, *tgt, *res;
+    float *wav, *tgt, *res, *got;
     const int32_t *got_ids;
 
     texts = read_descriptions(cas, &n);
     assert_true(n >= 1 && n <= 2);
-    L = sam_set_text(m, (const char *const *)texts, n, err, sizeof err);
+    L = sam_set_text(s, (const char *const *)texts, n, err, sizeof err);
     if (L < 0)
         fail_msg("%s", err);
     /* tokenizer + T5 against the official pipeline's saved tensors */
     load(&ids, "%s/full/%s/text_input_ids.npy", ref, cas);
     load(&feats, "%s/full/%s/text_features.npy", ref, cas);
     assert_int_equal(ids.shape[1], L);
-    got_ids = sam_text_ids(m, &L);
+    got_ids = sam_text_ids(s, &L);
     for (i = 0; i < n * L; i++)
         assert_int_equal(got_ids[i], (int32_t)ids.d[i]);
     {
-        const float *tf = sam_text_features(m, &L, &Dt);
+        float *tf;
         arr mask;
 
+        assert_int_equal(sam_text_features(s, NULL, &L, &Dt), SAMSEP_OK);
+        tf = malloc((size_t)n * (size_t)L * (size_t)Dt * sizeof *tf);
+        assert_non_null(tf);
+        assert_int_equal(sam_text_features(s, tf, &L, &Dt), SAMSEP_OK);
         load(&mask, "%s/full/%s/text_mask.npy", ref, cas);
         /* compare valid positions only: padded ones are not used downstream */
         for (b = 0; b < n; b++)
@@ -109,6 +129,7 @@ static void run_case(const char *cas, int threads)
                     assert_true(nerr(tf + ((size_t)b * L + i) * Dt,
                                         feats.d + ((size_t)b * L + i) * Dt, Dt) < 1e-5);
         free(mask.d);
+        free(tf);
     }
     /* the audio, padded to the longest as the processor does */
     load(&sizes, "%s/full/%s/batch_wav_sizes.npy", ref, cas);
@@ -133,12 +154,15 @@ static void run_case(const char *cas, int threads)
     assert_int_equal(msg.n, 2 * n * sam_message_bits(m));
     tgt = malloc((size_t)(n * hopT) * sizeof(float));
     res = malloc((size_t)(n * hopT) * sizeof(float));
-    if (sam_separate(m, wav, lengths, N, noise.d, msg.d, tgt, res, err, sizeof err) != 0)
+    if (sam_separate(s, wav, lengths, N, noise.d, msg.d, tgt, res, err, sizeof err) != 0)
         fail_msg("%s", err);
     load(&ode, "%s/full/%s/ode_result.npy", ref, cas);
-    print_message("%s: ODE result error %.2e\n", cas, nerr(sam_last_ode_result(m),
-                                                              ode.d, ode.n));
-    assert_true(nerr(sam_last_ode_result(m), ode.d, ode.n) < 1e-4);
+    got = malloc((size_t)ode.n * sizeof *got);
+    assert_non_null(got);
+    assert_int_equal(sam_last_ode_result(s, got, NULL), SAMSEP_OK);
+    print_message("%s: ODE result error %.2e\n", cas, nerr(got, ode.d, ode.n));
+    assert_true(nerr(got, ode.d, ode.n) < 1e-4);
+    free(got);
     for (b = 0; b < n; b++) {
         double et, er;
 
@@ -167,7 +191,8 @@ static void run_case(const char *cas, int threads)
     free(wav);
     free(tgt);
     free(res);
-    sam_close(m);
+    sam_state_destroy(s);
+    sam_model_close(m);
 }
 
 static void test_case_b1(void **state)
@@ -209,25 +234,122 @@ static void test_seeded_noise(void **state)
     assert_true(ones > 16 && ones < 48);
 }
 
+/* The same errors from sam_check (nothing loaded) and sam_model_open. */
 static void test_open_errors(void **state)
 {
-    char dir[4096], err[1024];
+    char dir[4096], err[1024], cerr[1024];
     sam_model *m = NULL;
+    sam_state *s = NULL;
 
     (void)state;
-    assert_int_equal(sam_open("/nonexistent/model", NULL, NULL, 1, &m, err, sizeof err),
+    assert_int_equal(sam_model_open("/nonexistent/model", NULL, NULL, NULL, &m, err,
+                                    sizeof err),
                      SAMSEP_ERR_IO);
     assert_null(m);
     assert_non_null(strstr(err, "/nonexistent/model"));
+    assert_int_equal(sam_check("/nonexistent/model", NULL, NULL, cerr, sizeof cerr),
+                     SAMSEP_ERR_IO);
+    assert_string_equal(cerr, err);
     /* the full model folder has no t5/ inside: a clear error naming it */
     snprintf(dir, sizeof dir, "%s/full", ref);
-    assert_true(sam_open(dir, NULL, NULL, 1, &m, err, sizeof err) < 0);
+    assert_true(sam_model_open(dir, NULL, NULL, NULL, &m, err, sizeof err) < 0);
     assert_null(m);
     assert_non_null(strstr(err, "t5"));
+    assert_true(sam_check(dir, NULL, NULL, cerr, sizeof cerr) < 0);
+    assert_string_equal(cerr, err);
     /* a folder without a checkpoint */
     snprintf(dir, sizeof dir, "%s/tokenizer", ref);
-    assert_true(sam_open(dir, NULL, NULL, 1, &m, err, sizeof err) < 0);
+    assert_true(sam_model_open(dir, NULL, NULL, NULL, &m, err, sizeof err) < 0);
     assert_non_null(strstr(err, "config.json"));
+    assert_true(sam_check(dir, NULL, NULL, cerr, sizeof cerr) < 0);
+    assert_string_equal(cerr, err);
+    /* no such backend */
+    snprintf(dir, sizeof dir, "%s/full", ref);
+    assert_int_equal(sam_model_open(dir, NULL, NULL, "abacus", &m, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(sam_state_create(NULL, 1, &s, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_null(s);
+    sam_state_destroy(NULL);
+    sam_model_close(NULL);
+}
+
+/* One loaded model, two states used at once from two threads (1 and 2
+ * worker threads): the weights are only read, so both give the same
+ * result, bit for bit, as a state used alone. */
+typedef struct share_run {
+    sam_state *s;
+    const char *text;
+    const float *wav, *noise, *msg;
+    int64_t N;
+    float *tgt, *res;
+    int rc;
+} share_run;
+
+static void *share_fn(void *arg)
+{
+    share_run *r = arg;
+    char err[1024];
+    int i;
+
+    r->rc = sam_set_text(r->s, &r->text, 1, err, sizeof err) > 0 ? SAMSEP_OK : -1;
+    for (i = 0; i < 2 && r->rc == SAMSEP_OK; i++) /* twice: buffers reused */
+        r->rc = sam_separate(r->s, r->wav, NULL, r->N, r->noise, r->msg, r->tgt, r->res,
+                             err, sizeof err);
+    return NULL;
+}
+
+static void test_states_share_model(void **state)
+{
+    sam_model *m = open_model();
+    share_run run[3];
+    pthread_t th[2];
+    arr wav0;
+    float *noise, *msg;
+    int64_t N, T, hopT;
+    int i;
+
+    (void)state;
+    load(&wav0, "%s/full/case_b1/in_waveform0.npy", ref);
+    N = wav0.n;
+    T = (N + sam_hop(m) - 1) / sam_hop(m);
+    hopT = T * sam_hop(m);
+    noise = malloc((size_t)(T * 2 * sam_latent_channels(m)) * sizeof *noise);
+    msg = malloc((size_t)(2 * sam_message_bits(m)) * sizeof *msg);
+    assert_non_null(noise);
+    assert_non_null(msg);
+    sam_noise(11, 0, noise, T * 2 * sam_latent_channels(m));
+    sam_message(11, 0, msg, 2 * sam_message_bits(m));
+    for (i = 0; i < 3; i++) {
+        run[i].s = open_state(m, i == 1 ? 2 : 1);
+        run[i].text = "a dog barking";
+        run[i].wav = wav0.d;
+        run[i].noise = noise;
+        run[i].msg = msg;
+        run[i].N = N;
+        run[i].tgt = malloc((size_t)hopT * sizeof(float));
+        run[i].res = malloc((size_t)hopT * sizeof(float));
+        assert_non_null(run[i].tgt);
+        assert_non_null(run[i].res);
+    }
+    share_fn(&run[2]); /* alone first */
+    assert_int_equal(run[2].rc, SAMSEP_OK);
+    for (i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, share_fn, &run[i]), 0);
+    for (i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(run[i].rc, SAMSEP_OK);
+        assert_memory_equal(run[i].tgt, run[2].tgt, (size_t)hopT * sizeof(float));
+        assert_memory_equal(run[i].res, run[2].res, (size_t)hopT * sizeof(float));
+    }
+    for (i = 0; i < 3; i++) {
+        sam_state_destroy(run[i].s);
+        free(run[i].tgt);
+        free(run[i].res);
+    }
+    free(noise);
+    free(msg);
+    free(wav0.d);
+    sam_model_close(m);
 }
 
 int main(void)
@@ -237,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_case_b2_two_threads),
         cmocka_unit_test(test_seeded_noise),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_states_share_model),
     };
 
     ref = getenv("SAMSEP_SAMREF");

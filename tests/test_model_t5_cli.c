@@ -23,7 +23,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
-#include "model/npy.h"
+#include "npy.h"
 
 #define TOL 1e-5
 

@@ -24,8 +24,8 @@
 #include <cjson/cJSON.h>
 
 #include "samsep.h"
-#include "model/spm.h"
-#include "model/tokenizer.h"
+#include "engine/sam/text/spm.h"
+#include "engine/sam/text/tokenizer.h"
 
 static char g_dir[4096]; /* $SAMSEP_SAMREF/tokenizer */
 
@@ -719,9 +719,9 @@ static void test_protobuf_fields(void **state)
     pb_bytes(&nm, 1, "nmt_nfkc", 8);
     pb_varint(&nm, 4 << 3), pb_varint(&nm, 0);
     pb_bytes(&p, 3, nm.b, nm.n);
-    spm_model *m = NULL;
+    t5_spm_model *m = NULL;
     char err[256];
-    assert_int_equal(spm_model_parse(p.b, p.n, "x", &m, err, sizeof(err)), 0);
+    assert_int_equal(t5_spm_model_parse(p.b, p.n, "x", &m, err, sizeof(err)), 0);
     assert_int_equal(m->n_pieces, 6);
     assert_int_equal(m->pieces[0].type, SPM_UNKNOWN);
     assert_int_equal(m->pieces[2].type, SPM_NORMAL);
@@ -731,23 +731,23 @@ static void test_protobuf_fields(void **state)
     assert_int_equal(m->add_dummy_prefix, 1);
     assert_int_equal(m->remove_extra_whitespaces, 0);
     assert_int_equal(m->charsmap_len, 0);
-    spm_model_free(m);
-    spm_model_free(NULL);
-    assert_int_equal(spm_model_parse(NULL, 0, "x", &m, err, sizeof(err)), SAMSEP_ERR_FORMAT);
-    assert_int_equal(spm_model_parse(p.b, p.n, "x", NULL, err, sizeof(err)),
+    t5_spm_model_free(m);
+    t5_spm_model_free(NULL);
+    assert_int_equal(t5_spm_model_parse(NULL, 0, "x", &m, err, sizeof(err)), SAMSEP_ERR_FORMAT);
+    assert_int_equal(t5_spm_model_parse(p.b, p.n, "x", NULL, err, sizeof(err)),
                      SAMSEP_ERR_INVALID);
 
     /* The real file: its normaliser spec. */
     size_t len;
     uint8_t *b = slurp(ref_path("spiece.model"), &len);
-    assert_int_equal(spm_model_parse(b, len, "spiece.model", &m, err, sizeof(err)), 0);
+    assert_int_equal(t5_spm_model_parse(b, len, "spiece.model", &m, err, sizeof(err)), 0);
     assert_int_equal(m->n_pieces, 800);
     assert_int_equal(m->norm_name_len, 8);
     assert_memory_equal(m->norm_name, "nmt_nfkc", 8);
     assert_true(m->charsmap_len > 1000);
     assert_int_equal(m->pieces[0].type, SPM_CONTROL);
     assert_int_equal(m->pieces[2].type, SPM_UNKNOWN);
-    spm_model_free(m);
+    t5_spm_model_free(m);
     free(b);
 }
 

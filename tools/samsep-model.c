@@ -13,7 +13,7 @@
  *
  * Each subcommand is a function `cmd_<name>(argc, argv)` (argv[0] is the
  * subcommand's name) in the table `commands`; adding one is adding a row.
- * The tool is a client of the library's model readers (src/model/), nothing
+ * The tool is a client of the library's model readers (src/nn/io/), nothing
  * more.
  *
  * Exit status: 0 done, 1 a file is missing, unreadable or not a model file
@@ -28,12 +28,13 @@
 
 #include <sndfile.h>
 
-#include "model/npy.h"
-#include "model/npy_write.h"
-#include "model/sam.h"
-#include "model/t5.h"
-#include "model/tensors.h"
-#include "model/tokenizer.h"
+#include "engine/sam/sam.h"
+#include "engine/sam/text/t5.h"
+#include "engine/sam/text/tokenizer.h"
+#include "nn/io/tensors.h"
+#include "nn/nn.h"
+#include "npy.h"
+#include "npy_write.h"
 #include "samsep.h"
 
 #define EXIT_BAD_FILE 1
@@ -238,14 +239,14 @@ static void key_family(const char *name, char *out, size_t outlen)
 }
 
 /* Largest n with a key "<prefix><n>." (-1 when none). */
-static long max_index(const tensor_file *tf, const char *prefix)
+static long max_index(const nn_tensor_file *tf, const char *prefix)
 {
     size_t plen = strlen(prefix);
     long best = -1;
     int i;
 
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const char *name = tensor_file_at(tf, i)->name;
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        const char *name = nn_tensor_file_at(tf, i)->name;
         char *end;
         long v;
 
@@ -281,13 +282,13 @@ static void print_missing(const missing_list *m)
         printf(" and %d more", m->count - MAX_SHOWN_MISSING);
 }
 
-static int has_prefix_key(const tensor_file *tf, const char *prefix)
+static int has_prefix_key(const nn_tensor_file *tf, const char *prefix)
 {
     size_t plen = strlen(prefix);
     int i;
 
-    for (i = 0; i < tensor_file_count(tf); i++)
-        if (strncmp(tensor_file_at(tf, i)->name, prefix, plen) == 0)
+    for (i = 0; i < nn_tensor_file_count(tf); i++)
+        if (strncmp(nn_tensor_file_at(tf, i)->name, prefix, plen) == 0)
             return 1;
     return 0;
 }
@@ -295,7 +296,7 @@ static int has_prefix_key(const tensor_file *tf, const char *prefix)
 /* ---- info -------------------------------------------------------------- */
 
 /* Missing SAM-Audio keys; *layers gets the transformer layer count. */
-static void check_sam_audio(const tensor_file *tf, missing_list *m, long *layers)
+static void check_sam_audio(const nn_tensor_file *tf, missing_list *m, long *layers)
 {
     size_t f, k;
     long n;
@@ -304,10 +305,10 @@ static void check_sam_audio(const tensor_file *tf, missing_list *m, long *layers
     for (f = 0; f < N_ELEMS(sam_families); f++) {
         int found = 0;
 
-        for (i = 0; i < tensor_file_count(tf) && !found; i++) {
+        for (i = 0; i < nn_tensor_file_count(tf) && !found; i++) {
             char fam[512];
 
-            key_family(tensor_file_at(tf, i)->name, fam, sizeof fam);
+            key_family(nn_tensor_file_at(tf, i)->name, fam, sizeof fam);
             found = strcmp(fam, sam_families[f]) == 0;
         }
         if (!found) {
@@ -337,19 +338,19 @@ static void check_sam_audio(const tensor_file *tf, missing_list *m, long *layers
             char key[256];
 
             snprintf(key, sizeof key, "transformer.layers.%ld.%s", n, sam_layer_keys[k]);
-            if (tensor_file_find(tf, key) == NULL)
+            if (nn_tensor_file_find(tf, key) == NULL)
                 note_missing(m, key);
         }
     }
 }
 
-static void check_t5(const tensor_file *tf, missing_list *m, long *blocks)
+static void check_t5(const nn_tensor_file *tf, missing_list *m, long *blocks)
 {
     size_t k;
     long n;
 
     for (k = 0; k < N_ELEMS(t5_keys); k++)
-        if (tensor_file_find(tf, t5_keys[k]) == NULL)
+        if (nn_tensor_file_find(tf, t5_keys[k]) == NULL)
             note_missing(m, t5_keys[k]);
     *blocks = max_index(tf, "encoder.block.") + 1;
     for (n = 0; n < *blocks; n++) {
@@ -357,13 +358,13 @@ static void check_t5(const tensor_file *tf, missing_list *m, long *blocks)
             char key[256];
 
             snprintf(key, sizeof key, "encoder.block.%ld.%s", n, t5_block_keys[k]);
-            if (tensor_file_find(tf, key) == NULL)
+            if (nn_tensor_file_find(tf, key) == NULL)
                 note_missing(m, key);
         }
     }
 }
 
-static void print_shape(const tensor *t)
+static void print_shape(const nn_tensor *t)
 {
     int d;
 
@@ -373,7 +374,7 @@ static void print_shape(const tensor *t)
     printf("]");
 }
 
-static void print_verdict(const tensor_file *tf)
+static void print_verdict(const nn_tensor_file *tf)
 {
     missing_list sam = {0}, t5 = {0};
     long layers = 0, blocks = 0;
@@ -385,7 +386,7 @@ static void print_verdict(const tensor_file *tf)
     if (sam.count == 0)
         printf("model: complete SAM-Audio model (%ld transformer layers)\n", layers);
     if (t5.count == 0 && blocks > 0) {
-        const tensor *emb = tensor_file_find(tf, "shared.weight");
+        const nn_tensor *emb = nn_tensor_file_find(tf, "shared.weight");
 
         printf("model: complete T5 text encoder (%ld blocks, vocabulary %lld, "
                "width %lld)\n", blocks, emb->ndim == 2 ? (long long)emb->shape[0] : 0LL,
@@ -413,7 +414,7 @@ static void print_verdict(const tensor_file *tf)
 static int cmd_info(int argc, char **argv)
 {
     char path[4096], err[1024];
-    tensor_file *tf;
+    nn_tensor_file *tf;
     long long params = 0, bytes = 0;
     int i, width = 0, rc;
 
@@ -425,31 +426,31 @@ static int cmd_info(int argc, char **argv)
     }
     if (resolve_model_file(argv[1], path, sizeof path) != 0)
         return EXIT_BAD_FILE;
-    rc = tensor_file_open(path, &tf, err, sizeof err);
+    rc = nn_tensor_file_open(path, &tf, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "samsep-model: %s\n", err);
         return EXIT_BAD_FILE;
     }
-    printf("file: %s (%s)\n", path, tensor_file_kind(tf));
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        int w = (int)strlen(tensor_file_at(tf, i)->name);
+    printf("file: %s (%s)\n", path, nn_tensor_file_kind(tf));
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        int w = (int)strlen(nn_tensor_file_at(tf, i)->name);
 
         if (w > width)
             width = w;
     }
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const tensor *t = tensor_file_at(tf, i);
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        const nn_tensor *t = nn_tensor_file_at(tf, i);
 
-        printf("  %-*s  %-4s  ", width, t->name, tensor_dtype_name(t->dtype));
+        printf("  %-*s  %-4s  ", width, t->name, nn_dtype_name(t->dtype));
         print_shape(t);
         printf("\n");
         params += t->numel;
-        bytes += t->numel * (long long)tensor_dtype_size(t->dtype);
+        bytes += t->numel * (long long)nn_dtype_size(t->dtype);
     }
     printf("tensors: %d\nparameters: %lld\nbytes: %lld (%.1f MiB)\n",
-           tensor_file_count(tf), params, bytes, (double)bytes / (1024.0 * 1024.0));
+           nn_tensor_file_count(tf), params, bytes, (double)bytes / (1024.0 * 1024.0));
     print_verdict(tf);
-    tensor_file_close(tf);
+    nn_tensor_file_close(tf);
     return 0;
 }
 
@@ -502,8 +503,10 @@ static int cmd_t5(int argc, char **argv)
     const char **idlists = calloc((size_t)argc, sizeof *idlists);
     int32_t *rowids = NULL, *packed = NULL;
     int *lengths = NULL;
-    float *out = NULL;
-    t5_encoder *enc = NULL;
+    float *out = NULL, *dout = NULL;
+    nn_ctx *k = NULL;
+    t5_model *enc = NULL;
+    t5_state *run = NULL;
     t5_tokenizer *tk = NULL;
     char err[1024] = "";
 
@@ -611,19 +614,30 @@ static int cmd_t5(int argc, char **argv)
         memcpy(packed + (size_t)b * L, rowids + (size_t)b * max_len,
                (size_t)lengths[b] * sizeof *packed);
 
-    rc = t5_encoder_open(model, threads, &enc, err, sizeof err);
+    {
+        nn_params p = { NULL, threads };
+        rc = nn_ctx_create(&p, &k, err, sizeof err);
+    }
+    if (rc == 0)
+        rc = t5_model_open(model, k, &enc, err, sizeof err);
+    if (rc == 0)
+        rc = t5_state_create(enc, k, &run, err, sizeof err);
     if (rc != 0) {
         fprintf(stderr, "samsep-model t5: %s\n", err);
         status = EXIT_BAD_FILE;
         goto done;
     }
-    out = malloc((size_t)rows * (size_t)L * (size_t)t5_encoder_dim(enc) * sizeof *out);
-    if (out == NULL) {
+    out = malloc((size_t)rows * (size_t)L * (size_t)t5_model_dim(enc) * sizeof *out);
+    dout = nn_alloc_f32(k, (int64_t)rows * L * t5_model_dim(enc));
+    if (out == NULL || dout == NULL) {
         fprintf(stderr, "samsep-model: out of memory\n");
         status = EXIT_BAD_FILE;
         goto done;
     }
-    rc = t5_encoder_run(enc, packed, lengths, rows, L, out, err, sizeof err);
+    rc = t5_encode(run, packed, lengths, rows, L, dout, err, sizeof err);
+    if (rc == 0)
+        rc = nn_download(k, out, dout,
+                         (size_t)rows * (size_t)L * (size_t)t5_model_dim(enc) * sizeof *out);
     if (rc != 0) {
         fprintf(stderr, "samsep-model t5: %s\n", err);
         status = rc == SAMSEP_ERR_INVALID ? EXIT_USAGE : EXIT_BAD_FILE;
@@ -633,7 +647,7 @@ static int cmd_t5(int argc, char **argv)
         int64_t shape[3];
         shape[0] = rows;
         shape[1] = L;
-        shape[2] = t5_encoder_dim(enc);
+        shape[2] = t5_model_dim(enc);
         rc = npy_save(outp, out, shape, 3, err, sizeof err);
         if (rc != 0) {
             fprintf(stderr, "samsep-model t5: %s\n", err);
@@ -648,7 +662,10 @@ static int cmd_t5(int argc, char **argv)
     }
     status = 0;
 done:
-    t5_encoder_close(enc);
+    nn_free(k, dout);
+    t5_state_destroy(run);
+    t5_model_close(enc);
+    nn_ctx_destroy(k);
     t5_tokenizer_close(tk);
     free(texts);
     free(idlists);
@@ -842,6 +859,7 @@ static int cmd_separate(int argc, char **argv)
     int threads = 0, npos = 0, i, rate, status = EXIT_USAGE;
     char err[1024], path[4096];
     sam_model *m = NULL;
+    sam_state *st = NULL;
     float *wav = NULL, *noise = NULL, *msg = NULL, *tgt = NULL, *res = NULL;
     int64_t N = 0, T, hop, shape[2];
 
@@ -895,8 +913,9 @@ static int cmd_separate(int argc, char **argv)
         return EXIT_USAGE;
     }
     status = EXIT_BAD_FILE;
-    if (sam_open(model, t5, tok, threads, &m, err, sizeof err) != SAMSEP_OK ||
-        sam_set_text(m, &text, 1, err, sizeof err) < 0) {
+    if (sam_model_open(model, t5, tok, NULL, &m, err, sizeof err) != SAMSEP_OK ||
+        sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK ||
+        sam_set_text(st, &text, 1, err, sizeof err) < 0) {
         fprintf(stderr, "samsep-model separate: %s\n", err);
         goto done;
     }
@@ -930,7 +949,7 @@ static int cmd_separate(int argc, char **argv)
         sam_noise(seed, 0, noise, T * 2 * sam_latent_channels(m));
     if (msg_path == NULL)
         sam_message(seed, 0, msg, 2 * sam_message_bits(m));
-    if (sam_separate(m, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK) {
+    if (sam_separate(st, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK) {
         fprintf(stderr, "samsep-model separate: %s\n", err);
         goto done;
     }
@@ -958,7 +977,8 @@ done:
     free(msg);
     free(tgt);
     free(res);
-    sam_close(m);
+    sam_state_destroy(st);
+    sam_model_close(m);
     return status;
 }
 

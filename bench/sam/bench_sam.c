@@ -5,14 +5,15 @@
  *
  *   bench_sam --peak [--threads N]
  *       sgemm 2048^3: OpenBLAS on 1 thread, OpenBLAS on N threads, and
- *       k_matmul on a kctx of N threads (the path the model takes).
+ *       nn_matmul on an nn_ctx of N threads (the path the model takes).
  *   bench_sam --stages --model DIR [--threads N] [--seconds S] [--text T]
- *       one chunk stage by stage, on the model's parts opened as sam_open
- *       opens them: T5 text encoding, codec encode, DiT conditioning, the 32
+ *       one chunk stage by stage, on the model's parts opened as
+ *       sam_model_open opens them: T5 text encoding, codec encode, DiT conditioning, the 32
  *       DiT evaluations (each timed), codec decode of the 2 rows; achieved
  *       GFLOP/s of each stage from analytic FLOP counts.
  *   bench_sam --chunks K --model DIR [--threads N] [--seconds S]
- *       K consecutive chunks through sam_open / sam_set_text / sam_separate
+ *       K consecutive chunks through sam_model_open, sam_state_create,
+ *       sam_set_text and sam_separate
  *       (the engine's calls), with wall time, peak RSS (ru_maxrss) and
  *       current RSS after each.
  *   bench_sam --keys FILE
@@ -37,13 +38,14 @@
 
 #include <cjson/cJSON.h>
 
-#include "model/codec.h"
-#include "model/dit.h"
-#include "model/kernels.h"
-#include "model/sam.h"
-#include "model/t5.h"
-#include "model/tensors.h"
-#include "model/tokenizer.h"
+#include "engine/sam/dacvae.h"
+#include "engine/sam/dit.h"
+#include "engine/sam/sam.h"
+#include "engine/sam/text/t5.h"
+#include "engine/sam/text/tokenizer.h"
+#include "nn/io/tensors.h"
+#include "nn/nn.h"
+#include "nn/weights.h"
 #include "samsep.h"
 
 #define ODE_STEPS 16
@@ -133,7 +135,7 @@ static int cmp_double(const void *a, const void *b)
 #define PEAK_N 2048
 #define PEAK_REPS 5
 
-static double time_sgemm(const float *A, const float *B, float *C, kctx *k,
+static double time_sgemm(const float *A, const float *B, float *C, nn_ctx *k,
                          double *median)
 {
     double t[PEAK_REPS], best;
@@ -143,7 +145,7 @@ static double time_sgemm(const float *A, const float *B, float *C, kctx *k,
         double t0 = now();
 
         if (k != NULL)
-            k_matmul(k, A, B, NULL, C, PEAK_N, PEAK_N, PEAK_N);
+            nn_matmul(k, A, B, NULL, C, PEAK_N, PEAK_N, PEAK_N);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, PEAK_N, PEAK_N, PEAK_N,
                         1.0f, A, PEAK_N, B, PEAK_N, 0.0f, C, PEAK_N);
@@ -162,7 +164,7 @@ static void run_peak(int threads)
     float *A = malloc(n * sizeof *A), *B = malloc(n * sizeof *B), *C = malloc(n * sizeof *C);
     double flop = 2.0 * PEAK_N * (double)PEAK_N * PEAK_N, best, med;
     char err[512];
-    kctx *k = NULL;
+    nn_ctx *k = NULL;
     size_t i;
 
     if (A == NULL || B == NULL || C == NULL)
@@ -184,16 +186,19 @@ static void run_peak(int threads)
             PEAK_N, threads, best, flop / best * 1e-9, flop / med * 1e-9);
     result("peak_blas_nt_gflops", "%.1f", flop / best * 1e-9);
     result("peak_blas_nt_median_gflops", "%.1f", flop / med * 1e-9);
-    /* kctx_create sets OpenBLAS back to 1 thread: the pool does the rest */
-    if (kctx_create(threads, &k, err, sizeof err) != SAMSEP_OK)
-        die("kctx_create", err);
+    /* the CPU backend sets OpenBLAS back to 1 thread: the pool does the rest */
+    {
+        nn_params p = { NULL, threads };
+        if (nn_ctx_create(&p, &k, err, sizeof err) != SAMSEP_OK)
+            die("nn_ctx_create", err);
+    }
     best = time_sgemm(A, B, C, k, &med);
-    fprintf(stderr, "k_matmul %d^3 on a %d-thread kctx: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
+    fprintf(stderr, "nn_matmul %d^3 on a %d-thread nn_ctx: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
             PEAK_N, threads, best, flop / best * 1e-9, flop / med * 1e-9);
     result("peak_kmatmul_nt_gflops", "%.1f", flop / best * 1e-9);
     result("peak_kmatmul_nt_median_gflops", "%.1f", flop / med * 1e-9);
     result("threads", "%d", threads);
-    kctx_destroy(k);
+    nn_ctx_destroy(k);
     free(A);
     free(B);
     free(C);
@@ -461,8 +466,8 @@ static void tap_report(const tap_timer *tt, const char *what)
     }
 }
 
-/* GFLOP/s of k_matmul for y[M,N] = x[M,K] W[N,K]^T, best of `reps`. */
-static double matmul_gflops(kctx *k, int64_t M, int64_t N, int64_t K, int reps)
+/* GFLOP/s of nn_matmul for y[M,N] = x[M,K] W[N,K]^T, best of `reps`. */
+static double matmul_gflops(nn_ctx *k, int64_t M, int64_t N, int64_t K, int reps)
 {
     float *x = malloc((size_t)(M * K) * sizeof *x), *W = malloc((size_t)(N * K) * sizeof *W),
           *y = malloc((size_t)(M * N) * sizeof *y);
@@ -479,7 +484,7 @@ static double matmul_gflops(kctx *k, int64_t M, int64_t N, int64_t K, int reps)
     for (r = -1; r < reps; r++) {
         double t0 = now(), dt;
 
-        k_matmul(k, x, W, NULL, y, M, N, K);
+        nn_matmul(k, x, W, NULL, y, M, N, K);
         dt = now() - t0;
         if (r >= 0 && dt < best)
             best = dt;
@@ -492,7 +497,7 @@ static double matmul_gflops(kctx *k, int64_t M, int64_t N, int64_t K, int reps)
 
 /* sgemm peak and single DiT evaluations measured back to back, so that the
  * ratio holds under a load that changes slowly (a shared machine). */
-static void interleaved(kctx *k, dit_model *dit, const float *x, float *v, double fl_dit,
+static void interleaved(nn_ctx *k, dit_state *dit, const float *x, float *v, double fl_dit,
                         int threads, int rounds)
 {
     size_t n = (size_t)PEAK_N * PEAK_N;
@@ -508,7 +513,7 @@ static void interleaved(kctx *k, dit_model *dit, const float *x, float *v, doubl
         A[i] = (float)(i % 1000) * 1e-3f - 0.5f;
         B[i] = (float)(i % 997) * 1e-3f - 0.5f;
     }
-    fprintf(stderr, "interleaved: sgemm %d^3 (k_matmul pool / OpenBLAS %d threads) and one "
+    fprintf(stderr, "interleaved: sgemm %d^3 (nn_matmul pool / OpenBLAS %d threads) and one "
             "DiT evaluation, back to back:\n", PEAK_N, threads);
     for (r = 0; r < rounds; r++) {
         double t0, peak, ratio;
@@ -636,11 +641,14 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
                        int interleave_rounds, int skip_codec)
 {
     char path[4096], err[1024];
-    tensor_file *tf = NULL;
-    kctx *k = NULL;
-    dacvae *codec = NULL;
-    dit_model *dit = NULL;
-    t5_encoder *t5 = NULL;
+    nn_weights *ws = NULL;
+    nn_ctx *k = NULL, *wk = NULL;
+    dacvae_model *cm = NULL;
+    dacvae_state *codec = NULL;
+    dit_model *dm = NULL;
+    dit_state *dit = NULL;
+    t5_model *t5m = NULL;
+    t5_state *t5 = NULL;
     t5_tokenizer *tok = NULL;
     cJSON *cfg;
     const cJSON *cc, *tr;
@@ -664,48 +672,56 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     snprintf(path, sizeof path, "%s/checkpoint.pt", dir);
     if (file_size(path) < 0)
         snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
-    if (tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
-        die("tensor_file_open", err);
-    if (kctx_create(threads, &k, err, sizeof err) != SAMSEP_OK)
-        die("kctx_create", err);
-    if (dacvae_open(tf, "audio_codec.", k, &codec, err, sizeof err) != SAMSEP_OK)
-        die("dacvae_open", err);
-    if (dit_open(tf, cfg, k, &dit, err, sizeof err) != SAMSEP_OK)
-        die("dit_open", err);
+    {
+        nn_params p = { NULL, threads }, p1 = { NULL, 1 };
+        if (nn_ctx_create(&p1, &wk, err, sizeof err) != SAMSEP_OK ||
+            nn_ctx_create(&p, &k, err, sizeof err) != SAMSEP_OK)
+            die("nn_ctx_create", err);
+    }
+    if (nn_weights_open(path, wk, &ws, err, sizeof err) != SAMSEP_OK)
+        die("nn_weights_open", err);
+    if (dacvae_model_load(ws, "audio_codec.", &cm, err, sizeof err) != SAMSEP_OK ||
+        dacvae_state_create(cm, k, &codec, err, sizeof err) != SAMSEP_OK)
+        die("dacvae", err);
+    if (dit_model_load(ws, cfg, &dm, err, sizeof err) != SAMSEP_OK ||
+        dit_state_create(dm, k, &dit, err, sizeof err) != SAMSEP_OK)
+        die("dit", err);
+    nn_weights_trim(ws);
     snprintf(path, sizeof path, "%s/t5", dir);
-    if (t5_encoder_open_ctx(path, k, &t5, err, sizeof err) != SAMSEP_OK)
-        die("t5_encoder_open_ctx", err);
+    if (t5_model_open(path, wk, &t5m, err, sizeof err) != SAMSEP_OK ||
+        t5_state_create(t5m, k, &t5, err, sizeof err) != SAMSEP_OK)
+        die("t5", err);
     if (t5_tokenizer_open(path, &tok, err, sizeof err) != SAMSEP_OK)
         die("t5_tokenizer_open", err);
     t_open = now() - t0;
-    C = dacvae_latent_channels(codec);
-    hop = dacvae_hop(codec);
-    bits = dacvae_message_bits(codec);
-    D = dit_dim(dit);
-    F = dit_ffn_dim(dit);
-    layers = dit_layers(dit);
+    C = dacvae_latent_channels(cm);
+    hop = dacvae_hop(cm);
+    bits = dacvae_message_bits(cm);
+    D = dit_dim(dm);
+    F = dit_ffn_dim(dm);
+    layers = dit_layers(dm);
     fprintf(stderr, "model %s: DiT %d x %d heads x %d layers (FFN %d), codec C=%d hop=%d, "
-            "T5 %d x %d layers; opened in %.2f s on %d threads\n", dir, D, dit_heads(dit),
-            layers, F, C, hop, t5_encoder_dim(t5), t5_encoder_layers(t5), t_open,
-            kctx_threads(k));
+            "T5 %d x %d layers; opened in %.2f s on %d threads\n", dir, D, dit_heads(dm),
+            layers, F, C, hop, t5_model_dim(t5m), t5_model_layers(t5m), t_open,
+            nn_ctx_threads(k));
     result("dit_dim", "%d", D);
-    result("dit_heads", "%d", dit_heads(dit));
+    result("dit_heads", "%d", dit_heads(dm));
     result("dit_layers", "%d", layers);
     result("dit_ffn", "%d", F);
     result("open_s", "%.3f", t_open);
-    result("threads", "%d", kctx_threads(k));
+    result("threads", "%d", nn_ctx_threads(k));
 
     /* text */
     L = t5_tokenizer_encode(tok, text, ids, T5_TOKENIZER_MAX_LEN, err, sizeof err);
     if (L < 1)
         die("tokenize", err);
-    text_feat = malloc((size_t)L * (size_t)t5_encoder_dim(t5) * sizeof *text_feat);
+    text_feat = malloc((size_t)L * (size_t)t5_model_dim(t5m) * sizeof *text_feat);
     t0 = now();
-    if (t5_encoder_run(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
+    if (t5_encode(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
         die("t5", err);
     t_text = now() - t0;
     t0 = now();
-    if (t5_encoder_run(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
+    if (t5_encode(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
         die("t5", err);
     t_text2 = now() - t0;
     fprintf(stderr, "T5 \"%s\" (%d tokens): %.3f s first run, %.3f s second\n", text, L,
@@ -745,12 +761,12 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         c.dr[i] = cJSON_GetArrayItem(jget(cc, "decoder_rates"), i)->valueint;
     }
     {
-        const tensor *t = tensor_file_find(
-            tf, "audio_codec.decoder.wm_model.encoder_block.post.0.lstm.weight_hh_l0");
-        const tensor *m = tensor_file_find(
-            tf, "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight");
-        const tensor *p = tensor_file_find(
-            tf, "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
+        const nn_tensor *t = nn_weights_find(
+            ws, "audio_codec.decoder.wm_model.encoder_block.post.0.lstm.weight_hh_l0");
+        const nn_tensor *m = nn_weights_find(
+            ws, "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight");
+        const nn_tensor *p = nn_weights_find(
+            ws, "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
 
         c.wm_hidden = t != NULL ? (int)t->shape[1] : 512;
         c.wm_out = m != NULL ? (int)m->shape[1] : 128;
@@ -776,7 +792,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         tap_report(&tt, "encoder stages");
     }
 
-    dit_audio_features_from_codec(feat, 1, C, T, af);
+    dit_audio_features_from_codec(k, feat, 1, C, T, lat, af);
     memset(&in, 0, sizeof in);
     in.batch = 1;
     in.frames = (int)T;
@@ -838,7 +854,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         double g1 = matmul_gflops(k, T, D, D, 5), g2 = matmul_gflops(k, T, F, D, 5),
                g3 = matmul_gflops(k, T, D, F, 5);
 
-        fprintf(stderr, "k_matmul at the DiT's shapes (M = T = %lld): %lldx%dx%d %.1f GFLOP/s, "
+        fprintf(stderr, "nn_matmul at the DiT's shapes (M = T = %lld): %lldx%dx%d %.1f GFLOP/s, "
                 "%lldx%dx%d %.1f, %lldx%dx%d %.1f\n", (long long)T, (long long)T, D, D, g1,
                 (long long)T, F, D, g2, (long long)T, D, F, g3);
         result("matmul_TxDxD_gflops", "%.1f", g1);
@@ -850,7 +866,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
 
     if (!skip_codec) {
         note_load("decode");
-        dit_latent_to_codec(ode, 1, T, C, lat);
+        dit_latent_to_codec(k, ode, 1, T, C, lat);
         memset(&tt, 0, sizeof tt);
         tt.c = &c;
         tt.T = (double)T;
@@ -894,11 +910,15 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     free(out);
     free(text_feat);
     t5_tokenizer_close(tok);
-    t5_encoder_close(t5);
-    dit_close(dit);
-    dacvae_close(codec);
-    kctx_destroy(k);
-    tensor_file_close(tf);
+    t5_state_destroy(t5);
+    t5_model_close(t5m);
+    dit_state_destroy(dit);
+    dit_model_free(dm);
+    dacvae_state_destroy(codec);
+    dacvae_model_free(cm);
+    nn_ctx_destroy(k);
+    nn_weights_close(ws);
+    nn_ctx_destroy(wk);
     cJSON_Delete(cfg);
 }
 
@@ -909,6 +929,7 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
 {
     char err[1024];
     sam_model *m = NULL;
+    sam_state *st = NULL;
     const char *texts[1] = { text };
     int64_t N, T;
     int hop, C, bits, ch, L;
@@ -919,13 +940,14 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     weights_size(dir);
     result("maxrss_start_kib", "%ld", maxrss_kib());
     t0 = now();
-    if (sam_open(dir, NULL, NULL, threads, &m, err, sizeof err) != SAMSEP_OK)
-        die("sam_open", err);
+    if (sam_model_open(dir, NULL, NULL, NULL, &m, err, sizeof err) != SAMSEP_OK ||
+        sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK)
+        die("sam_model_open", err);
     fprintf(stderr, "sam_open: %.2f s, peak RSS %ld KiB\n", now() - t0, maxrss_kib());
     result("sam_open_s", "%.3f", now() - t0);
     result("maxrss_open_kib", "%ld", maxrss_kib());
     t0 = now();
-    L = sam_set_text(m, texts, 1, err, sizeof err);
+    L = sam_set_text(st, texts, 1, err, sizeof err);
     if (L < 1)
         die("sam_set_text", err);
     result("sam_set_text_s", "%.3f", now() - t0);
@@ -949,7 +971,7 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
         sam_noise(0, (uint64_t)ch, noise, 2 * C * T);
         sam_message(0, (uint64_t)ch, msg, 2 * bits);
         t0 = now();
-        if (sam_separate(m, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK)
+        if (sam_separate(st, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK)
             die("sam_separate", err);
         dt = now() - t0;
         fprintf(stderr, "chunk %d (%.1f s of audio): %.2f s, peak RSS %ld KiB, RSS now %ld KiB\n",
@@ -967,28 +989,29 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     free(msg);
     free(tgt);
     free(res);
-    sam_close(m);
+    sam_state_destroy(st);
+    sam_model_close(m);
 }
 
 /* ---- key listing -------------------------------------------------------------- */
 
 static void run_keys(const char *path)
 {
-    tensor_file *tf = NULL;
+    nn_tensor_file *tf = NULL;
     char err[1024];
     int i, j;
 
-    if (tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
+    if (nn_tensor_file_open(path, &tf, err, sizeof err) != SAMSEP_OK)
         die("tensor_file_open", err);
-    for (i = 0; i < tensor_file_count(tf); i++) {
-        const tensor *t = tensor_file_at(tf, i);
+    for (i = 0; i < nn_tensor_file_count(tf); i++) {
+        const nn_tensor *t = nn_tensor_file_at(tf, i);
 
         printf("%s\t[", t->name);
         for (j = 0; j < t->ndim; j++)
             printf("%s%lld", j ? ", " : "", (long long)t->shape[j]);
         printf("]\n");
     }
-    tensor_file_close(tf);
+    nn_tensor_file_close(tf);
 }
 
 static void usage(void)

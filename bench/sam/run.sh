@@ -191,7 +191,7 @@ irb=$(r stages_main.txt interleaved_ratio_best)
 awk -v p1="$peak1" -v pn="$peakn" -v pk="$peakk" -v d="$ditg" -v db="$ditb" -v dc="$ditc" \
     -v irm="$irm" -v irb="$irb" -v wb="$wb" -v rss="$rss" 'BEGIN {
     peak = pn > pk ? pn : pk
-    printf "sgemm 2048^3 peak: %.1f GFLOP/s on 1 thread; %.1f (OpenBLAS) and %.1f (k_matmul pool) on the threads\n", p1, pn, pk
+    printf "sgemm 2048^3 peak: %.1f GFLOP/s on 1 thread; %.1f (OpenBLAS) and %.1f (nn_matmul pool) on the threads\n", p1, pn, pk
     printf "DiT evaluation: %.1f GFLOP/s mean, %.1f best = %.0f%% / %.0f%% of that peak\n", d, db, 100 * d / peak, 100 * db / peak
     printf "DiT evaluation vs sgemm measured back to back: %.0f%% mean, %.0f%% best of %s rounds\n", 100 * irm, 100 * irb, "'"$ROUNDS"'"
     printf "DiT: %.1f GFLOP per CPU-second = %.0f%% of the 1-thread peak (load-independent)\n", dc, 100 * dc / p1

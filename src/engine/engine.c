@@ -2,7 +2,9 @@
  * engine.c - the engine registry and the handle that wraps an engine's table.
  *
  * An open engine is its table, the state its open() returned, the info it
- * declared and a copy of the prompt. The pipeline talks to engines only
+ * declared and a copy of the prompt. Checking an engine (its check(), or an
+ * open and close when it has none) refuses what open would refuse without
+ * loading a model, for dry runs and interactive answers. The pipeline talks to engines only
  * through this handle; adding an engine means adding its table to
  * builtin_engines[] and nothing else.
  */
@@ -79,11 +81,32 @@ int samsep_engine_open_custom(const samsep_engine_vtable *vt,
     return SAMSEP_OK;
 }
 
-int samsep_engine_open(const char *name, const samsep_engine_config *config,
-                       samsep_engine **out, char *err, size_t errlen)
+/* The built-in table of that name, or NULL with err listing the names. */
+static const samsep_engine_vtable *find_builtin(const char *name, char *err,
+                                                size_t errlen)
 {
     char known[256] = "";
     int i;
+
+    if (name == NULL) {
+        set_err(err, errlen, "no engine name given");
+        return NULL;
+    }
+    for (i = 0; i < N_BUILTIN; i++) {
+        if (strcasecmp(builtin_engines[i]->name, name) == 0)
+            return builtin_engines[i];
+        if (i > 0)
+            strncat(known, ", ", sizeof known - strlen(known) - 1);
+        strncat(known, builtin_engines[i]->name, sizeof known - strlen(known) - 1);
+    }
+    set_err(err, errlen, "unknown engine \"%s\"; available engines: %s", name, known);
+    return NULL;
+}
+
+int samsep_engine_open(const char *name, const samsep_engine_config *config,
+                       samsep_engine **out, char *err, size_t errlen)
+{
+    const samsep_engine_vtable *vt;
 
     if (out != NULL)
         *out = NULL;
@@ -91,16 +114,42 @@ int samsep_engine_open(const char *name, const samsep_engine_config *config,
         set_err(err, errlen, "no engine name given");
         return SAMSEP_ERR_INVALID;
     }
-    for (i = 0; i < N_BUILTIN; i++) {
-        if (strcasecmp(builtin_engines[i]->name, name) == 0)
-            return samsep_engine_open_custom(builtin_engines[i], config, out,
-                                             err, errlen);
-        if (i > 0)
-            strncat(known, ", ", sizeof known - strlen(known) - 1);
-        strncat(known, builtin_engines[i]->name, sizeof known - strlen(known) - 1);
+    vt = find_builtin(name, err, errlen);
+    if (vt == NULL)
+        return SAMSEP_ERR_UNKNOWN_ENGINE;
+    return samsep_engine_open_custom(vt, config, out, err, errlen);
+}
+
+int samsep_engine_check_custom(const samsep_engine_vtable *vt,
+                               const samsep_engine_config *config, char *err,
+                               size_t errlen)
+{
+    samsep_engine_config defaults = { NULL, NULL, 0, NULL, 0, 0 };
+    samsep_engine *e = NULL;
+    int rc;
+
+    if (vt == NULL || vt->check == NULL) {
+        /* open and close stand in (an incomplete table is refused there) */
+        rc = samsep_engine_open_custom(vt, config, &e, err, errlen);
+        samsep_engine_close(e);
+        return rc;
     }
-    set_err(err, errlen, "unknown engine \"%s\"; available engines: %s", name, known);
-    return SAMSEP_ERR_UNKNOWN_ENGINE;
+    if (err != NULL && errlen > 0)
+        err[0] = '\0';
+    rc = vt->check(config != NULL ? config : &defaults, err, errlen);
+    if (rc != SAMSEP_OK && err != NULL && errlen > 0 && err[0] == '\0')
+        set_err(err, errlen, "engine \"%s\": %s", vt->name, samsep_strerror(rc));
+    return rc == SAMSEP_OK ? SAMSEP_OK : rc < 0 ? rc : SAMSEP_ERR_ENGINE;
+}
+
+int samsep_engine_check(const char *name, const samsep_engine_config *config,
+                        char *err, size_t errlen)
+{
+    const samsep_engine_vtable *vt = find_builtin(name, err, errlen);
+
+    if (vt == NULL)
+        return name == NULL ? SAMSEP_ERR_INVALID : SAMSEP_ERR_UNKNOWN_ENGINE;
+    return samsep_engine_check_custom(vt, config, err, errlen);
 }
 
 void samsep_engine_close(samsep_engine *e)

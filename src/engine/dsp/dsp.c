@@ -95,6 +95,19 @@ static void set_err(char *err, size_t errlen, const char *msg)
         snprintf(err, errlen, "%s", msg);
 }
 
+/* The prompt is all there is to check: every rate and channel count runs. */
+static int dsp_check(const samsep_engine_config *config, char *err, size_t errlen)
+{
+    const char *p = config != NULL ? config->prompt : NULL;
+    int mode = dsp_prompt_mode(p);
+
+    if (mode < 0 || mode >= N_PROMPTS) {
+        dsp_prompt_unknown_message(p, err, errlen);
+        return SAMSEP_ERR_UNKNOWN_PROMPT;
+    }
+    return SAMSEP_OK;
+}
+
 static int dsp_open(const samsep_engine_config *config, void **engine,
                     samsep_engine_info *info, char *err, size_t errlen)
 {
@@ -333,4 +346,5 @@ const samsep_engine_vtable samsep_engine_dsp = {
     .process = dsp_process,
     .stream_close = dsp_stream_close,
     .close = dsp_close,
+    .check = dsp_check,
 };

@@ -1,26 +1,49 @@
 /*
  * sam_engine.c - the "sam-audio" engine: SAM-Audio separation of any sound
- * named in free text, on the model's official files (src/model/sam.c).
+ * named in free text, on the model's official files (sam.c beside this
+ * file).
  *
- * The model is loaded and the prompt encoded once, when the engine is
- * opened (once per batch); each file then runs as chunks of mono 48 kHz
- * audio (the pipeline downmixes and resamples), 10 s with 2 s of overlap by
- * default, the length the model was trained on. Each chunk draws its ODE
- * noise and watermark bits from the seed and the chunk's index within the
- * file, so a run is reproducible. The model returns its own residual; with
- * --residual subtract the pipeline uses mixture - target instead, so the
- * two outputs sum exactly to the mixture.
+ * check() looks at the model folders without loading them (a dry run or an
+ * interactive answer must not read a multi-gigabyte checkpoint). open()
+ * makes the same checks, then takes the model from a process-wide table of
+ * loaded models, loading it on first use: engines opened on the same
+ * folders share one sam_model,
+ * each with a sam_state (kernel context, buffers, prompt) of its own, so a
+ * second engine costs its buffers, not another copy of the weights. The
+ * prompt is encoded once, when the engine is opened (once per batch); each
+ * file then runs as chunks of mono 48 kHz audio (the pipeline downmixes
+ * and resamples), 10 s with 2 s of overlap by default, the length the
+ * model was trained on. Each chunk draws its ODE noise and watermark bits
+ * from the seed and the chunk's index within the file, so a run is
+ * reproducible. The model returns its own residual; with --residual
+ * subtract the pipeline uses mixture - target instead, so the two outputs
+ * sum exactly to the mixture.
  */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
 #include "engine/engines.h"
-#include "model/sam.h"
+#include "engine/sam/sam.h"
 #include "samsep.h"
 
-typedef struct sam_engine {
+/* A loaded model and the engines using it. */
+typedef struct shared_model {
+    char *key;                 /* the folders it was loaded from */
     sam_model *model;
+    int refs;
+    struct shared_model *next;
+} shared_model;
+
+static pthread_mutex_t models_mu = PTHREAD_MUTEX_INITIALIZER;
+static shared_model *models;
+
+typedef struct sam_engine {
+    shared_model *shared;
+    sam_state *state;
     uint64_t seed;
     int subtract;
 } sam_engine;
@@ -36,12 +59,93 @@ typedef struct sam_stream {
     float *residual;      /* [T * hop] */
 } sam_stream;
 
-static int se_open(const samsep_engine_config *cfg, void **state,
-                   samsep_engine_info *info, char *err, size_t errlen)
+/* ---- the table of loaded models --------------------------------------- */
+
+/* "model\nt5" with both folders resolved, so that two spellings of one
+ * folder share the model. */
+static char *model_key(const char *dir, const char *t5_dir)
+{
+    char a[PATH_MAX], b[PATH_MAX], *key;
+    size_t n;
+
+    if (realpath(dir, a) == NULL)
+        snprintf(a, sizeof a, "%s", dir);
+    if (t5_dir == NULL)
+        b[0] = '\0';
+    else if (realpath(t5_dir, b) == NULL)
+        snprintf(b, sizeof b, "%s", t5_dir);
+    n = strlen(a) + strlen(b) + 2;
+    key = malloc(n);
+    if (key != NULL)
+        snprintf(key, n, "%s\n%s", a, b);
+    return key;
+}
+
+/* The model of these folders, loaded now unless an engine holds it. */
+static int acquire_model(const samsep_engine_config *cfg, shared_model **out,
+                         char *err, size_t errlen)
+{
+    char *key = model_key(cfg->model_path, cfg->text_encoder_path);
+    shared_model *sm;
+    int rc = SAMSEP_OK;
+
+    if (key == NULL)
+        return SAMSEP_ERR_NOMEM;
+    pthread_mutex_lock(&models_mu);
+    for (sm = models; sm != NULL && strcmp(sm->key, key) != 0; sm = sm->next)
+        ;
+    if (sm == NULL) {
+        sm = calloc(1, sizeof *sm);
+        if (sm == NULL)
+            rc = SAMSEP_ERR_NOMEM;
+        else
+            rc = sam_model_open(cfg->model_path, cfg->text_encoder_path, NULL, NULL,
+                                &sm->model, err, errlen);
+        if (rc == SAMSEP_OK) {
+            sm->key = key;
+            key = NULL;
+            sm->next = models;
+            models = sm;
+        } else {
+            free(sm);
+            sm = NULL;
+        }
+    }
+    if (sm != NULL)
+        sm->refs++;
+    pthread_mutex_unlock(&models_mu);
+    free(key);
+    *out = sm;
+    return rc;
+}
+
+static void release_model(shared_model *sm)
+{
+    shared_model **p;
+
+    if (sm == NULL)
+        return;
+    pthread_mutex_lock(&models_mu);
+    if (--sm->refs == 0) {
+        for (p = &models; *p != sm; p = &(*p)->next)
+            ;
+        *p = sm->next;
+    } else {
+        sm = NULL;
+    }
+    pthread_mutex_unlock(&models_mu);
+    if (sm != NULL) {
+        sam_model_close(sm->model);
+        free(sm->key);
+        free(sm);
+    }
+}
+
+/* ---- the engine ------------------------------------------------------- */
+
+static int se_check(const samsep_engine_config *cfg, char *err, size_t errlen)
 {
     const char *prompt = cfg->prompt != NULL ? cfg->prompt : "speech";
-    sam_engine *e;
-    int rc;
 
     if (cfg->model_path == NULL) {
         set_err(err, errlen, "engine \"sam-audio\" needs --model DIR (the folder with "
@@ -53,30 +157,54 @@ static int se_open(const samsep_engine_config *cfg, void **state,
                 "e.g. -p \"dog barking\"");
         return SAMSEP_ERR_UNKNOWN_PROMPT;
     }
+    return sam_check(cfg->model_path, cfg->text_encoder_path, NULL, err, errlen);
+}
+
+static void se_close(void *state)
+{
+    sam_engine *e = state;
+
+    if (e == NULL)
+        return;
+    sam_state_destroy(e->state);
+    release_model(e->shared);
+    free(e);
+}
+
+static int se_open(const samsep_engine_config *cfg, void **state,
+                   samsep_engine_info *info, char *err, size_t errlen)
+{
+    const char *prompt = cfg->prompt != NULL ? cfg->prompt : "speech";
+    sam_engine *e;
+    int rc;
+
+    rc = se_check(cfg, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
     e = calloc(1, sizeof *e);
     if (e == NULL)
         return SAMSEP_ERR_NOMEM;
-    rc = sam_open(cfg->model_path, cfg->text_encoder_path, NULL, cfg->threads,
-                  &e->model, err, errlen);
+    rc = acquire_model(cfg, &e->shared, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = sam_state_create(e->shared->model, cfg->threads, &e->state, err, errlen);
     if (rc == SAMSEP_OK) {
-        rc = sam_set_text(e->model, &prompt, 1, err, errlen);
+        rc = sam_set_text(e->state, &prompt, 1, err, errlen);
         if (rc > 0)
             rc = SAMSEP_OK;
     }
     if (rc != SAMSEP_OK) {
-        sam_close(e->model);
-        free(e);
+        se_close(e);
         return rc;
     }
     e->seed = cfg->seed;
     e->subtract = cfg->residual == SAMSEP_RESIDUAL_MIX_MINUS;
-    info->sample_rate = sam_sample_rate(e->model);
+    info->sample_rate = sam_sample_rate(e->shared->model);
     info->channels = 1;
     info->streaming = 0;
     info->residual_mode = e->subtract ? SAMSEP_RESIDUAL_SUBTRACT : SAMSEP_RESIDUAL_ENGINE;
     info->chunk_seconds = 10.0;
     info->overlap_seconds = 2.0;
-    info->max_chunk_seconds = (double)sam_max_samples(e->model) / info->sample_rate;
+    info->max_chunk_seconds = (double)sam_max_samples(e->shared->model) / info->sample_rate;
     *state = e;
     return SAMSEP_OK;
 }
@@ -98,7 +226,7 @@ static int se_stream_open(void *engine, int rate, int channels, int64_t max_fram
                           void **stream, int64_t *latency, char *err, size_t errlen)
 {
     sam_engine *e = engine;
-    sam_model *m = e->model;
+    const sam_model *m = e->shared->model;
     int64_t hop = sam_hop(m), T;
     sam_stream *s;
 
@@ -133,7 +261,7 @@ static int se_process(void *state, const float *in, float *target, float *residu
                       int64_t frames)
 {
     sam_stream *s = state;
-    sam_model *m = s->e->model;
+    const sam_model *m = s->e->shared->model;
     int64_t T, hop = sam_hop(m);
     char err[SAMSEP_MSG_MAX];
     int rc;
@@ -144,7 +272,7 @@ static int se_process(void *state, const float *in, float *target, float *residu
     sam_noise(s->e->seed, (uint64_t)s->chunk, s->noise, T * 2 * sam_latent_channels(m));
     sam_message(s->e->seed, (uint64_t)s->chunk, s->message, 2 * sam_message_bits(m));
     s->chunk++;
-    rc = sam_separate(m, in, NULL, frames, s->noise, s->message, s->target,
+    rc = sam_separate(s->e->state, in, NULL, frames, s->noise, s->message, s->target,
                       s->residual, err, sizeof err);
     if (rc != SAMSEP_OK) {
         LOG_ERROR("sam-audio: %s", err);
@@ -157,16 +285,6 @@ static int se_process(void *state, const float *in, float *target, float *residu
     return SAMSEP_OK;
 }
 
-static void se_close(void *state)
-{
-    sam_engine *e = state;
-
-    if (e == NULL)
-        return;
-    sam_close(e->model);
-    free(e);
-}
-
 const samsep_engine_vtable samsep_engine_sam_audio = {
     .name = "sam-audio",
     .description = "SAM-Audio (native C): any sound named in free text; needs --model DIR",
@@ -175,4 +293,5 @@ const samsep_engine_vtable samsep_engine_sam_audio = {
     .process = se_process,
     .stream_close = se_stream_close,
     .close = se_close,
+    .check = se_check,
 };

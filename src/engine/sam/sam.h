@@ -1,0 +1,110 @@
+/*
+ * sam.h - SAM-Audio separation from the official files: text prompt in,
+ * target and residual waveforms out (MANIFEST §5, separate()).
+ *
+ * A sam_model is what is loaded once and only read afterwards: the
+ * checkpoint's DAC-VAE codec and DiT, the T5 text encoder and its
+ * tokenizer, their weights placed on one compute backend. A sam_state is
+ * one run over it: its own kernel context (threads), the networks' working
+ * buffers and the current prompt's text features. Any number of states may
+ * be made from one model and used at once from different threads (two
+ * engines of one process share one model's memory), as whisper.cpp's
+ * context and state.
+ *
+ * sam_separate() runs one excerpt (a chunk, or a whole short file) of B
+ * items: codec encode, the 16-step midpoint ODE from the given noise under
+ * the text features of sam_set_text(), and the decode of the target and
+ * residual latents with the given watermark bits. Noise and bits are
+ * inputs so that results can be checked against the official
+ * implementation; sam_noise() and sam_message() make seeded ones. Every
+ * array of this interface is host memory.
+ *
+ * Lifetime: a model MUST outlive its states. One thread at a time per
+ * state.
+ */
+#ifndef SAMSEP_SAM_SAM_H
+#define SAMSEP_SAM_SAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sam_model sam_model;
+typedef struct sam_state sam_state;
+
+/*
+ * Check the model folders as sam_model_open would, without loading any
+ * weights: `dir` holds a config.json whose model this code runs and a
+ * checkpoint.pt (or checkpoint.safetensors); the T5 folder `t5_dir` (NULL:
+ * dir/t5) holds a T5 config.json and its weights file; the tokenizer
+ * `tokenizer` (a tokenizer.json or spiece.model, or a folder holding one;
+ * NULL: t5_dir) is there. The weights files are only looked for, not read:
+ * this is what a dry run can afford. Returns SAMSEP_OK or an error naming
+ * the file and the problem.
+ */
+int sam_check(const char *dir, const char *t5_dir, const char *tokenizer,
+              char *err, size_t errlen);
+
+/*
+ * Load the model in `dir` (config.json + checkpoint.pt, or
+ * checkpoint.safetensors) with the T5 folder `t5_dir` and its tokenizer
+ * `tokenizer` (NULL: as sam_check) onto the compute backend named
+ * `backend` (NULL: the default, the CPU). Errors name the file and the
+ * problem: missing files, a config the checkpoint does not match.
+ */
+int sam_model_open(const char *dir, const char *t5_dir, const char *tokenizer,
+                   const char *backend, sam_model **out /* OUT */, char *err,
+                   size_t errlen);
+void sam_model_close(sam_model *m); /* NULL allowed; no state may be left */
+
+int sam_sample_rate(const sam_model *m);     /* 48000 */
+int sam_hop(const sam_model *m);             /* samples per latent frame, 1920 */
+int sam_latent_channels(const sam_model *m); /* C; the ODE state has 2C */
+int sam_message_bits(const sam_model *m);    /* 16 */
+/* The longest input sam_separate() takes: the transformer's positions
+ * (max_positions latent frames) times the hop. */
+int64_t sam_max_samples(const sam_model *m);
+
+/*
+ * A run of model m with its own kernel context of `threads` threads
+ * (0 = all cores). Returns SAMSEP_OK, SAMSEP_ERR_INVALID or
+ * SAMSEP_ERR_NOMEM, err set.
+ */
+int sam_state_create(const sam_model *m, int threads, sam_state **out /* OUT */,
+                     char *err, size_t errlen);
+void sam_state_destroy(sam_state *s); /* NULL allowed */
+
+/*
+ * Tokenize and encode `texts` (B of them) into text features, kept in the
+ * state for the following sam_separate() calls (a prompt that does not
+ * change is encoded once per batch, not per chunk). Returns the padded
+ * token length L (> 0) or a negative status.
+ */
+int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
+                 size_t errlen);
+
+/*
+ * Separate B items (B as in the last sam_set_text) of mono 48 kHz audio:
+ * wav [B, N] holds item b's samples in 0 .. lengths[b]-1 and zeros after
+ * (lengths NULL = all N). T = ceil(N / hop) latent frames.
+ *   noise   [B, T, 2C] initial ODE state (sam_noise() for seeded noise)
+ *   message [2B, bits] watermark bits (0/1) for rows target_0, residual_0, ...
+ *   target, residual [B, T * hop]: the decoded rows; item b's are valid up
+ *   to ceil(lengths[b] / hop) * hop samples (what the official code keeps).
+ */
+int sam_separate(sam_state *s, const float *wav, const int64_t *lengths,
+                 int64_t N, const float *noise, const float *message,
+                 float *target, float *residual, char *err, size_t errlen);
+
+/* Deterministic standard-normal noise and 0/1 bits from (seed, stream):
+ * the same arguments give the same values on every machine. */
+void sam_noise(uint64_t seed, uint64_t stream, float *out, int64_t n);
+void sam_message(uint64_t seed, uint64_t stream, float *out, int64_t n);
+
+/* Intermediates for tests: the token ids [B, L] of the last sam_set_text;
+ * its text features [B, L, Dt] and the ODE result [B, T, 2C] of the last
+ * sam_separate, copied into out (NULL: only the sizes). */
+const int32_t *sam_text_ids(const sam_state *s, int *L);
+int sam_text_features(sam_state *s, float *out, int *L, int *Dt);
+int sam_last_ode_result(sam_state *s, float *out, int64_t *n);
+
+#endif
