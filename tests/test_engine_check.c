@@ -71,10 +71,13 @@ static int c_check(const samsep_engine_config *cfg, char *err, size_t errlen)
 }
 
 static const samsep_engine_vtable no_check = {
-    "no-check", "test", c_open, c_stream_open, c_process, NULL, c_close, NULL
+    .name = "no-check", .description = "test", .open = c_open,
+    .stream_open = c_stream_open, .process = c_process, .close = c_close
 };
 static const samsep_engine_vtable with_check = {
-    "with-check", "test", c_open, c_stream_open, c_process, NULL, c_close, c_check
+    .name = "with-check", .description = "test", .open = c_open,
+    .stream_open = c_stream_open, .process = c_process, .close = c_close,
+    .check = c_check
 };
 
 static void test_builtins(void **state)

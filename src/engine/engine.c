@@ -124,10 +124,11 @@ int samsep_engine_check_custom(const samsep_engine_vtable *vt,
                                const samsep_engine_config *config, char *err,
                                size_t errlen)
 {
-    samsep_engine_config defaults = { NULL, NULL, 0, NULL, 0, 0 };
+    samsep_engine_config defaults;
     samsep_engine *e = NULL;
     int rc;
 
+    memset(&defaults, 0, sizeof defaults);
     if (vt == NULL || vt->check == NULL) {
         /* open and close stand in (an incomplete table is refused there) */
         rc = samsep_engine_open_custom(vt, config, &e, err, errlen);

@@ -226,13 +226,10 @@ static void ex_close(void *state)
     free(e);
 }
 
-static int ex_open(const samsep_engine_config *cfg, void **state,
-                   samsep_engine_info *info, char *err, size_t errlen)
+/* The settings open would refuse before starting anything; a dry run and
+ * the interactive questions stop here, without starting the worker. */
+static int ex_check(const samsep_engine_config *cfg, char *err, size_t errlen)
 {
-    char why[REASON_MAX + 64], tail[TAIL_MAX];
-    exec_engine *e;
-    int rc;
-
     if (cfg->worker == NULL || cfg->worker[strspn(cfg->worker, " \t")] == '\0') {
         set_err(err, errlen, "engine \"exec\" needs --worker \"COMMAND ARGS...\", the "
                 "worker program to run (doc/exec-protocol.md)");
@@ -242,6 +239,19 @@ static int ex_open(const samsep_engine_config *cfg, void **state,
         set_err(err, errlen, "engine \"exec\": timeouts must be positive");
         return SAMSEP_ERR_INVALID;
     }
+    return SAMSEP_OK;
+}
+
+static int ex_open(const samsep_engine_config *cfg, void **state,
+                   samsep_engine_info *info, char *err, size_t errlen)
+{
+    char why[REASON_MAX + 64], tail[TAIL_MAX];
+    exec_engine *e;
+    int rc;
+
+    rc = ex_check(cfg, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
     e = calloc(1, sizeof *e);
     if (e == NULL || (e->command = strdup(cfg->worker)) == NULL ||
         (e->conf = wire_config_json(cfg)) == NULL) {
@@ -460,5 +470,6 @@ const samsep_engine_vtable samsep_engine_exec = {
     .process = NULL,
     .stream_close = ex_stream_close,
     .close = ex_close,
+    .check = ex_check,
     .process_at = ex_process_at,
 };
