@@ -362,6 +362,25 @@ typedef struct samsep_progress {
 
 typedef void (*samsep_progress_fn)(void *user, const samsep_progress *progress);
 
+/*
+ * One block of a file's audio as it is written: the mixture (the input as
+ * the engine was given it: downmixed when the outputs are mono), the target
+ * and the residual, `frames` interleaved frames of `channels` channels each,
+ * at the file's rate. Blocks come in order and cover the file once, frame
+ * for frame, while it streams, so an observer (meters, pictures) needs no
+ * second pass and holds no more than it chooses to.
+ */
+typedef struct samsep_tap_block {
+    int64_t start;        /* first frame of the block in the file */
+    int64_t frames;
+    int64_t frames_total; /* the file's length as far as known, -1 if not */
+    int sample_rate;
+    int channels;         /* of the outputs */
+    const float *mixture, *target, *residual; /* valid during the call only */
+} samsep_tap_block;
+
+typedef void (*samsep_tap_fn)(void *user, const samsep_tap_block *block);
+
 typedef struct samsep_job {
     const char *input_path;
     const char *target_path;   /* final path of the target output */
@@ -381,6 +400,9 @@ typedef struct samsep_job {
     /* Appended to the provenance comment of both outputs ("; key=value..."),
      * e.g. the batch's source identity and settings. May be NULL. */
     const char *provenance;
+    /* Called with every block the outputs receive. May be NULL. */
+    samsep_tap_fn tap;
+    void *tap_user;
 } samsep_job;
 
 /* Initialise a job with defaults (AUTO format, engine's chunking). */

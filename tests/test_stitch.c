@@ -2,8 +2,9 @@
  * test_stitch.c - the file pipeline through test-only engines: identity,
  * per-chunk gains (so the crossfade matters), a recording engine that checks
  * the streaming chunker against the pure plan, a delaying streaming engine,
- * a mono engine at another rate, and failing/cancelling engines. Every check
- * reads the real output files back through libsndfile.
+ * a mono engine at another rate, and failing/cancelling engines; and a tap
+ * that must see what the files get. Every check reads the real output files
+ * back through libsndfile.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -429,6 +430,98 @@ static void test_engine_residual(void **state)
     run_free(&r);
 }
 
+/* What a tap saw: the three signals, concatenated block after block. */
+typedef struct tap_log {
+    float *m, *t, *r;
+    int64_t frames, cap, total;
+    int channels, rate, blocks, order_ok;
+} tap_log;
+
+static void tap_record(void *user, const samsep_tap_block *b)
+{
+    tap_log *l = user;
+    size_t at = (size_t)l->frames * (size_t)b->channels;
+    size_t n = (size_t)b->frames * (size_t)b->channels;
+
+    if (b->start != l->frames || b->frames <= 0 || l->frames + b->frames > l->cap)
+        l->order_ok = 0;
+    else {
+        memcpy(l->m + at, b->mixture, n * sizeof(float));
+        memcpy(l->t + at, b->target, n * sizeof(float));
+        memcpy(l->r + at, b->residual, n * sizeof(float));
+        l->frames += b->frames;
+    }
+    l->channels = b->channels;
+    l->rate = b->sample_rate;
+    l->total = b->frames_total;
+    l->blocks++;
+}
+
+/* The tap sees every written frame once, in order, for a subtracting and
+ * for a residual-making engine: the mixture is the input, the target and
+ * residual are exactly what the files hold. */
+static void test_tap_sees_outputs(void **state)
+{
+    static const int modes[] = { M_GAIN, M_SPLIT, M_DELAY };
+    size_t k;
+
+    (void)state;
+    for (k = 0; k < sizeof modes / sizeof modes[0]; k++) {
+        int64_t frames = 30011, n;
+        int ch = modes[k] == M_SPLIT ? 1 : 2;
+        samsep_engine *e;
+        samsep_job job;
+        tap_log l;
+        float *x, *t, *res;
+        run r;
+
+        run_init(&r, "wav");
+        x = malloc((size_t)(frames * ch) * sizeof(float));
+        assert_non_null(x);
+        tu_noise(x, frames * ch, 0.5f, k + 11);
+        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, ch,
+                                  x, frames), 0);
+        memset(&l, 0, sizeof l);
+        l.cap = frames;
+        l.order_ok = 1;
+        l.m = malloc((size_t)(frames * ch) * sizeof(float));
+        l.t = malloc((size_t)(frames * ch) * sizeof(float));
+        l.r = malloc((size_t)(frames * ch) * sizeof(float));
+        assert_true(l.m != NULL && l.t != NULL && l.r != NULL);
+        e = open_test_engine(modes[k]);
+        samsep_job_init(&job);
+        job.input_path = r.in;
+        job.target_path = r.tgt;
+        job.residual_path = r.res;
+        job.chunk_frames = 4000;
+        job.overlap_frames = 500;
+        job.tap = tap_record;
+        job.tap_user = &l;
+        assert_int_equal(samsep_separate_file(e, &job, &r.rep), SAMSEP_OK);
+        assert_true(l.order_ok);
+        assert_true(l.blocks > 1);
+        assert_int_equal(l.frames, frames);
+        assert_int_equal(l.total, frames);
+        assert_int_equal(l.channels, ch);
+        assert_int_equal(l.rate, 16000);
+        t = tu_read(r.tgt, &n, NULL, NULL, NULL);
+        assert_int_equal(n, frames);
+        res = tu_read(r.res, &n, NULL, NULL, NULL);
+        assert_int_equal(n, frames);
+        assert_true(max_abs_diff(l.m, x, frames * ch) == 0);
+        assert_true(max_abs_diff(l.t, t, frames * ch) == 0);
+        assert_true(max_abs_diff(l.r, res, frames * ch) == 0);
+        free(x);
+        free(t);
+        free(res);
+        free(l.m);
+        free(l.t);
+        free(l.r);
+        samsep_engine_close(e);
+        run_free(&r);
+    }
+}
+
 /* Chunk k outputs the constant k: inside an overlap the output moves
  * monotonically from k to k+1 (the weights are a partition of one), and
  * outside overlaps it is exactly k. */
@@ -756,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_chunker_matches_plan),
         cmocka_unit_test(test_subtractive_sum),
         cmocka_unit_test(test_engine_residual),
+        cmocka_unit_test(test_tap_sees_outputs),
         cmocka_unit_test(test_crossfade_shape),
         cmocka_unit_test(test_streaming_latency),
         cmocka_unit_test(test_resample_mono),

@@ -24,6 +24,8 @@
  * The residual of a subtracting engine is computed here, at the file's rate,
  * from the very mixture samples that were read, so target + residual equals
  * the mixture to float rounding whatever the engine and resamplers did.
+ * A job's tap is shown each block as it is written, mixture included (kept
+ * in mixq for it even when the engine makes its own residual).
  * Every input frame gets exactly one output frame: a streaming engine's
  * latency is fed as trailing silence and dropped from the front, and what
  * the resampler returns is trimmed or padded to the input's length.
@@ -72,6 +74,7 @@ typedef struct pipe {
     int eof;                /* all input is in ein (resampler flushed) */
 
     int subtract;           /* pipeline computes the residual */
+    int keep_mix;           /* mixq is kept: for the residual or the tap */
     int64_t chunk, overlap, hop;
     int64_t latency, skip;  /* streaming engine delay; frames still to drop */
     int64_t chunk_index;
@@ -332,7 +335,7 @@ static int read_more(pipe *p)
     } else {
         mono = p->rbuf;
     }
-    if (p->subtract && fifo_push(&p->mixq, mono, got) != 0)
+    if (p->keep_mix && fifo_push(&p->mixq, mono, got) != 0)
         return SAMSEP_ERR_NOMEM;
     return resample_into(p, p->rs_in, mono, got, &p->ein);
 }
@@ -358,6 +361,23 @@ static int check_output(pipe *p, const float *t, const float *r, int64_t n)
     return SAMSEP_ERR_ENGINE;
 }
 
+/* Show the job's tap one block as written. */
+static void tap(const pipe *p, const float *m, const float *t, const float *r,
+                int64_t n)
+{
+    samsep_tap_block b;
+
+    b.start = p->written;
+    b.frames = n;
+    b.frames_total = p->eof ? p->frames_read : p->frames_est;
+    b.sample_rate = p->rate;
+    b.channels = p->ech;
+    b.mixture = m;
+    b.target = t;
+    b.residual = r;
+    p->job->tap(p->job->tap_user, &b);
+}
+
 /* Write what both outputs have ready, never past the frames read. */
 static int drain(pipe *p)
 {
@@ -372,10 +392,10 @@ static int drain(pipe *p)
     while (ready > 0) {
         int64_t n = ready < READ_BLOCK ? ready : READ_BLOCK;
         const float *t = fifo_peek(&p->tout);
+        const float *m = p->keep_mix ? fifo_peek(&p->mixq) : NULL;
         const float *r;
 
         if (p->subtract) {
-            const float *m = fifo_peek(&p->mixq);
             size_t i, count = (size_t)n * (size_t)p->ech;
 
             for (i = 0; i < count; i++)
@@ -393,10 +413,12 @@ static int drain(pipe *p)
                                     p->err, p->errlen);
         if (rc != SAMSEP_OK)
             return rc;
+        if (p->job->tap != NULL)
+            tap(p, m, t, r, n);
         fifo_drop(&p->tout, n);
-        if (p->subtract)
+        if (p->keep_mix)
             fifo_drop(&p->mixq, n);
-        else
+        if (!p->subtract)
             fifo_drop(&p->rout, n);
         p->written += n;
         ready -= n;
@@ -650,6 +672,7 @@ static int setup(pipe *p)
     p->erate = info->sample_rate > 0 ? info->sample_rate : p->rate;
     p->ech = info->channels == 1 ? 1 : p->in_ch;
     p->subtract = info->residual_mode != SAMSEP_RESIDUAL_ENGINE;
+    p->keep_mix = p->subtract || p->job->tap != NULL;
     rc = plan_sizes(p);
     if (rc != SAMSEP_OK)
         return rc;
