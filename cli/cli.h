@@ -26,6 +26,7 @@ typedef struct options {
     const char *t5;     /* --t5 DIR */
     const char *worker; /* --worker "COMMAND" (engine exec) */
     double worker_timeout, worker_start_timeout; /* 0: the engine's default */
+    const char *report; /* --report DIR */
     int residual;       /* samsep_residual_request */
     unsigned long long seed;
     double chunk;   /* 0: engine default */

@@ -242,6 +242,8 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
             rc = want_number(path, v, &VALUE_WORKER_START_TIMEOUT,
                              &cfg->worker_start_timeout, err, errlen);
             cfg->has_worker_start_timeout = rc == 0;
+        } else if (strcmp(k, "report") == 0) {
+            rc = want_string(path, v, &cfg->report, err, errlen);
         } else if (strcmp(k, "chunk") == 0) {
             rc = want_number(path, v, &VALUE_CHUNK, &cfg->chunk, err, errlen);
             cfg->has_chunk = rc == 0;
@@ -299,7 +301,7 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
             snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, engine, model, "
                      "output, chunk, overlap, format, subtype, threads, max_files, "
                      "recursive, skip_suffixes, log_dir, worker, worker_timeout, "
-                     "worker_start_timeout, last)", path, k);
+                     "worker_start_timeout, report, last)", path, k);
             rc = -1;
         }
         if (rc != 0)
@@ -324,6 +326,7 @@ void config_free(config *cfg)
     free(cfg->output);
     free(cfg->log_dir);
     free(cfg->worker);
+    free(cfg->report);
     for (i = 0; i < cfg->n_skip_suffixes; i++)
         free(cfg->skip_suffixes[i]);
     free(cfg->last_input);

@@ -17,7 +17,7 @@
 typedef struct config {
     const char *path; /* the file read (not owned), or NULL */
     /* each field is set only if has_<field> */
-    char *prompt, *engine, *model, *output, *log_dir, *worker;
+    char *prompt, *engine, *model, *output, *log_dir, *worker, *report;
     double chunk, overlap, worker_timeout, worker_start_timeout;
     int format, subtype, threads, max_files, recursive;
     int has_chunk, has_overlap, has_format, has_subtype, has_threads,

@@ -101,6 +101,7 @@ void report_plan(reporter *r, const samsep_item *it, int print)
 
 void report_start(reporter *r, const char *input)
 {
+    webreport_started(r->web, input);
     if (r->json)
         emit(event("start", input));
     if (r->log != NULL) {
@@ -116,6 +117,7 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
     double speed = rep->seconds > 0 ? secs / rep->seconds : 0;
     long long clipped = (long long)(rep->clipped_target + rep->clipped_residual);
 
+    webreport_done(r->web, it->input, rep);
     if (r->json) {
         cJSON *o = event("done", it->input);
 
@@ -161,6 +163,7 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
 
 void report_skipped(reporter *r, const char *input, const char *reason)
 {
+    webreport_skipped(r->web, input, reason);
     if (r->json) {
         cJSON *o = event("skipped", input);
 
@@ -177,6 +180,7 @@ void report_skipped(reporter *r, const char *input, const char *reason)
 
 void report_failed(reporter *r, const char *input, const char *error)
 {
+    webreport_failed(r->web, input, error);
     if (r->json) {
         cJSON *o = event("failed", input);
 

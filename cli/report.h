@@ -1,7 +1,7 @@
 /*
  * report.h - what the program tells the user and the log: human lines on
- * stdout/stderr, or with --json one JSON object per event on stdout; and
- * the per-run log file.
+ * stdout/stderr, or with --json one JSON object per event on stdout; the
+ * per-run log file; and, with --report, the batch's page (webreport.h).
  */
 #ifndef SAMSEP_CLI_REPORT_H
 #define SAMSEP_CLI_REPORT_H
@@ -9,11 +9,13 @@
 #include <stdio.h>
 
 #include "samsep.h"
+#include "webreport.h"
 
 typedef struct reporter {
     int json;       /* events as JSON lines on stdout */
     int verbosity;  /* -1 quiet, 0 normal, 1+ verbose */
     FILE *log;      /* the run's log file, or NULL */
+    webreport *web; /* --report's page, or NULL */
 } reporter;
 
 /* One planned item ("plan" event / dry-run line). `print` 0 writes only the

@@ -32,6 +32,7 @@
 #include "samsep.h"
 #include "stop.h"
 #include "values.h"
+#include "webreport.h"
 
 enum {
     OPT_CHUNK = 256,
@@ -57,7 +58,8 @@ enum {
     OPT_FORMATS,
     OPT_WORKER,
     OPT_WORKER_TIMEOUT,
-    OPT_WORKER_START_TIMEOUT
+    OPT_WORKER_START_TIMEOUT,
+    OPT_REPORT
 };
 
 #define DEFAULT_MAX_FILES 100
@@ -94,6 +96,7 @@ static void usage(FILE *f)
 "      --json             one JSON object per event on stdout\n"
 "      --config FILE      config file (default: $XDG_CONFIG_HOME/samsep/config.json)\n"
 "      --log-dir DIR      where the run's log goes ($XDG_STATE_HOME/samsep/logs)\n"
+"      --report DIR       write DIR/index.html: each input's spectrograms and players\n"
 "      --threads N        worker threads for engines that use them\n"
 "  -i, --interactive      ask for folders, prompt and engine\n"
 "  -q, --quiet / -v, --verbose\n"
@@ -244,6 +247,7 @@ static int parse_options(int argc, char **argv, options *o)
         { "json", no_argument, NULL, OPT_JSON },
         { "config", required_argument, NULL, OPT_CONFIG },
         { "log-dir", required_argument, NULL, OPT_LOG_DIR },
+        { "report", required_argument, NULL, OPT_REPORT },
         { "interactive", no_argument, NULL, 'i' },
         { "list-engines", no_argument, NULL, OPT_LIST_ENGINES },
         { "list-prompts", no_argument, NULL, OPT_LIST_PROMPTS },
@@ -340,6 +344,7 @@ static int parse_options(int argc, char **argv, options *o)
         case OPT_JSON: o->json = 1; break;
         case OPT_CONFIG: o->config_path = optarg; break;
         case OPT_LOG_DIR: o->log_dir = optarg; break;
+        case OPT_REPORT: o->report = optarg; break;
         case OPT_LIST_ENGINES:
             for (i = 0; samsep_engine_builtin(i) != NULL; i++)
                 printf("%-10s %s\n", samsep_engine_builtin(i)->name,
@@ -401,6 +406,8 @@ static void apply_config(options *o, config *cfg)
         o->worker_timeout = cfg->worker_timeout;
     if (o->worker_start_timeout == 0 && cfg->has_worker_start_timeout)
         o->worker_start_timeout = cfg->worker_start_timeout;
+    if (o->report == NULL)
+        o->report = cfg->report;
     if (!o->set_chunk && cfg->has_chunk) {
         o->chunk = cfg->chunk;
         o->chunk_config = cfg->path;
@@ -633,6 +640,7 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
         job.overlap_seconds = o->overlap; /* < 0: the engine's choice */
         job.cancel = stop_flag();
         job.provenance = it->provenance;
+        webreport_watch(rep->web, &job);
         memset(&pl, 0, sizeof pl);
         if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
             pl.out = stderr;
@@ -793,13 +801,26 @@ int main(int argc, char **argv)
             write_log_header(rep.log, &o, argc, argv);
             log_sink_attach(&sink, rep.log);
             for (i = 0; i < samsep_batch_count(batch); i++)
-                report_plan(&(reporter){ 0, -1, rep.log }, samsep_batch_item(batch, i), 0);
+                report_plan(&(reporter){ .verbosity = -1, .log = rep.log }, samsep_batch_item(batch, i), 0);
             if (o.verbosity > 0)
                 fprintf(stderr, "samsep: log: %s\n", logpath);
         }
     }
 
+    if (o.report != NULL) {
+        webreport_settings ws = { o.report, o.outdir, o.engine, o.prompt };
+
+        rep.web = webreport_open(&ws, batch, err, sizeof err);
+        if (rep.web == NULL) {
+            fprintf(stderr, "samsep: %s\n", err);
+            code = EXIT_USAGE;
+            if (rep.log != NULL)
+                fclose(rep.log);
+            goto out;
+        }
+    }
     code = run_batch(&o, engine, batch, &rep);
+    webreport_close(rep.web, code);
     log_sink_attach(&sink, NULL);
     if (rep.log != NULL)
         fclose(rep.log);
