@@ -37,11 +37,20 @@ mkdir -p "$HOME"
 
 _scn_mounts=()
 _scn_pids=()
+_scn_hooks=()
+
+# at_exit COMMAND: run COMMAND (through eval) when the scenario ends, pass
+# or fail, before its processes are killed and its folder removed; the
+# last registered runs first.
+at_exit() { _scn_hooks+=("$*"); }
 
 _scn_cleanup() {
     local rc=$? p m i
     trap - EXIT
     set +e
+    for ((i = ${#_scn_hooks[@]} - 1; i >= 0; i--)); do
+        eval "${_scn_hooks[$i]}"
+    done
     for p in "${_scn_pids[@]:+${_scn_pids[@]}}"; do
         kill -KILL "$p" 2>/dev/null
         wait "$p" 2>/dev/null
@@ -469,4 +478,26 @@ numpy_check() {
     shift
     "$PY" -c "import sys, numpy as np
 $code" "$@"
+}
+
+# ------------------------------------------------------------------- PNG
+
+# png_stats FILE: "WIDTH HEIGHT NONWHITE DISTINCT" of a picture: the
+# fraction of its pixels that are not white and the number of distinct
+# colours (decoded by ffmpeg, so a test needs no imaging library).
+png_stats() {
+    local size
+    size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height \
+        -of csv=p=0:s=x "$1") || return 1
+    ffmpeg -v error -i "$1" -f rawvideo -pix_fmt rgb24 - |
+        python3 -c '
+import sys
+w, h = map(int, sys.argv[1].split("x"))
+px = sys.stdin.buffer.read()
+if len(px) != w * h * 3:
+    sys.exit("short picture")
+pixels = [px[i:i + 3] for i in range(0, len(px), 3)]
+white = pixels.count(b"\xff\xff\xff")
+print(w, h, f"{1 - white / (w * h):.3f}", len(set(pixels)))
+' "$size"
 }
