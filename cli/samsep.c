@@ -96,7 +96,7 @@ static void usage(FILE *f)
 "      --json             one JSON object per event on stdout\n"
 "      --config FILE      config file (default: $XDG_CONFIG_HOME/samsep/config.json)\n"
 "      --log-dir DIR      where the run's log goes ($XDG_STATE_HOME/samsep/logs)\n"
-"      --report DIR       write DIR/index.html: each input's spectrograms and players\n"
+"      --report DIR       write DIR/index.html: spectrograms and players per input\n"
 "      --threads N        worker threads for engines that use them\n"
 "  -i, --interactive      ask for folders, prompt and engine\n"
 "  -q, --quiet / -v, --verbose\n"

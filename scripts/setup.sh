@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev libcmocka-dev libopenblas-dev
 libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
-flac sox ffmpeg python3 python3-numpy xz-utils"
+flac sox ffmpeg python3 python3-numpy xz-utils
+libcairo2-dev fonts-dejavu-core
+slurm-wlm munge chromium"
 
 missing=""
 for p in $PACKAGES; do
