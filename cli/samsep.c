@@ -788,6 +788,17 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (o.report != NULL) {
+        webreport_settings ws = { o.report, o.outdir, o.engine, o.prompt };
+
+        rep.web = webreport_open(&ws, batch, err, sizeof err);
+        if (rep.web == NULL) {
+            fprintf(stderr, "samsep: %s\n", err);
+            code = EXIT_USAGE;
+            goto out;
+        }
+    }
+
     /* The run's log. */
     if (o.log_dir != NULL)
         snprintf(logdir, sizeof logdir, "%s", o.log_dir);
@@ -807,18 +818,6 @@ int main(int argc, char **argv)
         }
     }
 
-    if (o.report != NULL) {
-        webreport_settings ws = { o.report, o.outdir, o.engine, o.prompt };
-
-        rep.web = webreport_open(&ws, batch, err, sizeof err);
-        if (rep.web == NULL) {
-            fprintf(stderr, "samsep: %s\n", err);
-            code = EXIT_USAGE;
-            if (rep.log != NULL)
-                fclose(rep.log);
-            goto out;
-        }
-    }
     code = run_batch(&o, engine, batch, &rep);
     webreport_close(rep.web, code);
     log_sink_attach(&sink, NULL);

@@ -520,9 +520,15 @@ static void init_row(webreport *w, row *r, const samsep_item *it)
 webreport *webreport_open(const webreport_settings *s, const samsep_batch *b,
                           char *err, size_t errlen)
 {
+    char helper[PATH_MAX];
     webreport *w;
     int i;
 
+    if (find_helper(helper, sizeof helper) != 0) {
+        snprintf(err, errlen, "cannot find %s (looked beside samsep and in %s); it "
+                 "draws the report's pictures", PICTURE_PROGRAM, SAMSEP_LIBEXECDIR);
+        return NULL;
+    }
     if (samsep_make_dirs(s->dir) != 0) {
         snprintf(err, errlen, "%s: cannot create the report folder: %s", s->dir,
                  strerror(errno));
@@ -549,12 +555,7 @@ webreport *webreport_open(const webreport_settings *s, const samsep_batch *b,
         webreport_close(w, -2);
         return NULL;
     }
-    if (find_helper(w->helper, sizeof w->helper) != 0) {
-        snprintf(err, errlen, "cannot find %s (looked beside samsep and in %s); it "
-                 "draws the report's pictures", PICTURE_PROGRAM, SAMSEP_LIBEXECDIR);
-        webreport_close(w, -2);
-        return NULL;
-    }
+    memcpy(w->helper, helper, sizeof helper);
     for (i = 0; i < w->n; i++)
         init_row(w, &w->rows[i], samsep_batch_item(b, i));
     write_page(w, 1);

@@ -113,6 +113,22 @@ ss -r --report rep in -o out
 assert_rc 1
 check_page rep "in/a.wav=skipped:pic" "in/c.wav=failed" "in/sub/b #1 50%.flac=skipped:pic"
 
+say "without samsep-picture beside it (nor installed), --report is refused before any work"
+mkdir -p "$T/bin"
+cp "$SAMSEP_BIN" "$T/bin/samsep"
+LAST_CMD="samsep (a copy alone) --report rep_none in/a.wav -o out_none"
+set +e
+"$T/bin/samsep" --report rep_none in/a.wav -o out_none </dev/null >"$OUT" 2>"$ERR"
+RC=$?
+set -e
+if [ "$RC" = 0 ]; then
+    echo "   (it found an installed samsep-picture: not checked here)"
+else
+    assert_rc 2
+    assert_err 'cannot find samsep-picture'
+    assert_absent out_none rep_none
+fi
+
 say "the config file's \"report\" key"
 mkdir -p "$XDG_CONFIG_HOME/samsep"
 echo '{"report": "rep_cfg"}' >"$XDG_CONFIG_HOME/samsep/config.json"
