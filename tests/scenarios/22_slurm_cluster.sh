@@ -401,8 +401,8 @@ assert_eq "$(json_query "$first" 'sum(1 for e in ev if e["event"]=="start" and e
     "starts of the long file before the cancel"
 assert_eq "$(json_query "$first" 'sum(1 for e in ev if e["event"]=="done" and e["input"].endswith("m_long.wav"))')" 0 \
     "the long file must not be done when cancelled"
-assert_eq "$(json_query "$first" '[e["exit"] for e in ev if e["event"]=="summary"]')" 130 \
-    "the cancelled task's exit status (interrupted)"
+assert_eq "$(json_query "$first" '[e["exit"] for e in ev if e["event"]=="summary"]')" 143 \
+    "the cancelled task's exit status (128 + SIGTERM)"
 before=$(json_query "$first" 'sorted(e["input"] for e in ev if e["event"]=="done")')
 echo "   done before the cancel: $(echo "$before" | grep -c . || true) input(s)"
 assert_no_pair out3 m_long wav
