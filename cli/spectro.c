@@ -115,8 +115,8 @@ void spectro_free(spectro *s)
     free(s);
 }
 
-/* About 40 ms, a power of two: fine enough in time for speech, in
- * frequency for the low rows. */
+/* About 40 ms, a power of two (the rings are indexed with a mask): fine
+ * enough in time for speech, in frequency for the low rows. */
 static int frame_length(int rate)
 {
     int len = 64;
@@ -323,7 +323,7 @@ static void analyse(spectro *s, int at_end)
 
             s->frame[k] = at < 0 || at >= s->pos
                               ? 0.0f
-                              : s->win[k] * s->ring[i][at % s->len];
+                              : s->win[k] * s->ring[i][at & (s->len - 1)];
         }
         fftwf_execute(s->plan);
         for (r = 0; r < s->rows; r++) {
@@ -339,13 +339,42 @@ static void analyse(spectro *s, int at_end)
     s->next += s->hop;
 }
 
+/* Downmix `n` frames of the block, from frame `f`, into the rings. */
+static void push(spectro *s, const samsep_tap_block *b, int64_t f, int64_t n)
+{
+    const float *sig[SPECTRO_SIGNALS] = { b->mixture, b->target, b->residual };
+    int64_t mask = s->len - 1, k;
+    int ch = b->channels, i, c;
+    float scale = 1.0f / (float)ch;
+
+    for (i = 0; i < SPECTRO_SIGNALS; i++) {
+        const float *x = sig[i] + (size_t)f * (size_t)ch;
+        float *ring = s->ring[i];
+
+        if (ch == 1) {
+            for (k = 0; k < n; k++)
+                ring[(s->pos + k) & mask] = x[k];
+            continue;
+        }
+        for (k = 0; k < n; k++, x += ch) {
+            float m = 0;
+
+            for (c = 0; c < ch; c++)
+                m += x[c];
+            ring[(s->pos + k) & mask] = m * scale;
+        }
+    }
+    s->pos += n;
+}
+
+/* Samples that no frame will read are not even downmixed: those before
+ * the next frame's window (hops longer than a frame, in long files), except
+ * the last frame's worth of each block, which the frames at the very end
+ * may need. Between two frames, the samples go in as one run. */
 void spectro_tap(void *user, const samsep_tap_block *b)
 {
     spectro *s = user;
-    const float *sig[SPECTRO_SIGNALS];
-    int64_t f;
-    int i, ch;
-    float scale;
+    int64_t f = 0;
 
     if (b->frames <= 0 || b->channels <= 0)
         return;
@@ -353,22 +382,25 @@ void spectro_tap(void *user, const samsep_tap_block *b)
         return;
     if (s->len == 0 || s->finished)
         return;
-    sig[0] = b->mixture;
-    sig[1] = b->target;
-    sig[2] = b->residual;
-    ch = b->channels;
-    scale = 1.0f / (float)ch;
-    for (f = 0; f < b->frames; f++) {
-        for (i = 0; i < SPECTRO_SIGNALS; i++) {
-            const float *x = sig[i] + (size_t)f * (size_t)ch;
-            float m = 0;
-            int c;
+    while (f < b->frames) {
+        int64_t need = s->next - s->len / 2;
+        int64_t keep = s->pos + (b->frames - f) - s->len;
+        int64_t from = need < keep ? need : keep;
+        int64_t until = s->next + s->len / 2, run;
 
-            for (c = 0; c < ch; c++)
-                m += x[c];
-            s->ring[i][s->pos % s->len] = m * scale;
+        if (from > s->pos) {
+            f += from - s->pos;
+            s->pos = from;
         }
-        s->pos++;
+        if (until < s->len)
+            until = s->len;
+        run = until - s->pos;
+        if (run < 1)
+            run = 1;
+        if (run > b->frames - f)
+            run = b->frames - f;
+        push(s, b, f, run);
+        f += run;
         while (s->next + s->len / 2 <= s->pos && s->pos >= s->len)
             analyse(s, 0);
     }

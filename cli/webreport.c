@@ -223,7 +223,7 @@ static void put_player(FILE *f, const char *label, const char *link)
     fputs("\"></audio></div>", f);
 }
 
-static void put_row(FILE *f, const webreport *w, const row *r, int index)
+static void put_row(FILE *f, const row *r, int index)
 {
     fprintf(f, "<tr class=\"item %s\" id=\"item-%d\">\n<td class=\"about\">"
             "<div class=\"name\">", status_classes[r->status], index + 1);
@@ -269,7 +269,6 @@ static void put_row(FILE *f, const webreport *w, const row *r, int index)
     put_player(f, "target", r->href_target);
     put_player(f, "residual", r->href_residual);
     fputs("</td>\n</tr>\n", f);
-    (void)w;
 }
 
 static const char page_style[] =
@@ -330,7 +329,7 @@ static void put_page(FILE *f, const webreport *w)
     fputs("</p>\n<table>\n<thead><tr><th>input</th><th>spectrograms: mixture, target, "
           "residual</th><th>listen</th></tr></thead>\n<tbody>\n", f);
     for (i = 0; i < w->n; i++)
-        put_row(f, w, &w->rows[i], i);
+        put_row(f, &w->rows[i], i);
     fputs("</tbody>\n</table>\n</body>\n</html>\n", f);
 }
 

@@ -128,11 +128,12 @@ static void test_tones_in_rows(void **state)
 /* Silence, then a tone from the middle on: the change is in the middle
  * column. With the length unknown the 60 s guess is outgrown twice by a
  * 180 s file; the grid then covers 240 s and uses three quarters of it. */
-static void check_step(int64_t total_given, int expect_used)
+static void check_step(int rate, int seconds, int cols, int64_t total_given,
+                       int expect_used)
 {
     static const int sizes[] = { 8192, 0 };
-    const int rate = 8000, cols = 400, rows = 32;
-    int64_t i, frames = 180 * rate;
+    const int rows = 32;
+    int64_t i, frames = (int64_t)seconds * rate;
     int r = row_of(500, rows, rate), used, c;
     spectro *sp = spectro_new(cols, rows);
     sigs s;
@@ -158,13 +159,21 @@ static void check_step(int64_t total_given, int expect_used)
 static void test_step_known_length(void **state)
 {
     (void)state;
-    check_step(180 * 8000, 400);
+    check_step(8000, 180, 400, 180 * 8000, 400);
 }
 
 static void test_step_unknown_length(void **state)
 {
     (void)state;
-    check_step(-1, 300);
+    check_step(8000, 180, 400, -1, 300);
+}
+
+/* 20 minutes in 40 columns: hops of 30 frames' length, most samples never
+ * analysed, and still the change is in the middle column. */
+static void test_step_long_hops(void **state)
+{
+    (void)state;
+    check_step(4000, 1200, 40, 1200 * 4000, 40);
 }
 
 /* A length that was underestimated grows like an unknown one: 70 s, 140 s,
@@ -172,36 +181,78 @@ static void test_step_unknown_length(void **state)
 static void test_length_underestimated(void **state)
 {
     (void)state;
-    check_step(70 * 8000, 258);
+    check_step(8000, 180, 400, 70 * 8000, 258);
 }
 
-/* Blocks of one frame and one big block give the same cells. */
-static void test_blocks_do_not_matter(void **state)
+/* Blocks of one frame, of odd sizes and one big block give the same
+ * cells: with every sample analysed (3 s) and with hops far longer than a
+ * frame, where samples between frames are skipped (10 minutes in 40
+ * columns), the length known or not. */
+static void check_blocks(int rate, int64_t frames, int cols, int known, int ch)
 {
     static const int ones[] = { 1, 0 };
+    static const int odd[] = { 100, 7, 3001, 255, 256, 257, 0 };
     static const int big[] = { 1 << 30, 0 };
-    const int rate = 22050, cols = 100, rows = 48;
-    int64_t frames = 3 * rate;
+    const int *cuts[] = { ones, odd };
+    const int rows = 48;
     spectro *a = spectro_new(cols, rows), *b = spectro_new(cols, rows);
     sigs s;
-    int i;
+    int i, c;
 
-    (void)state;
-    sigs_alloc(&s, frames, 2);
+    sigs_alloc(&s, frames, ch);
     for (i = 0; i < SPECTRO_SIGNALS; i++) {
         int64_t k;
 
-        for (k = 0; k < frames * 2; k++)
+        for (k = 0; k < frames * ch; k++)
             s.x[i][k] = (float)sin(0.37 * k * (i + 1)) * (float)(k % 1000) / 1000.0f;
     }
-    feed(a, &s, rate, frames, ones);
-    feed(b, &s, rate, frames, big);
-    for (i = 0; i < SPECTRO_SIGNALS; i++)
-        assert_memory_equal(spectro_cells(a, i), spectro_cells(b, i),
-                            (size_t)cols * rows);
+    feed(b, &s, rate, known ? frames : -1, big);
+    for (c = 0; c < 2; c++) {
+        feed(a, &s, rate, known ? frames : -1, cuts[c]);
+        assert_int_equal(spectro_columns(a), spectro_columns(b));
+        for (i = 0; i < SPECTRO_SIGNALS; i++)
+            assert_memory_equal(spectro_cells(a, i), spectro_cells(b, i),
+                                (size_t)cols * rows);
+    }
     sigs_free(&s);
     spectro_free(a);
     spectro_free(b);
+}
+
+static void test_blocks_do_not_matter(void **state)
+{
+    (void)state;
+    check_blocks(22050, 3 * 22050, 100, 1, 2);
+    /* 1875-frame hops; the last frame is centred 20 samples before the end,
+     * so it is analysed at the end from the last 128 samples */
+    check_blocks(4000, 2400957, 40, 1, 1);
+    check_blocks(4000, 2400957, 40, 0, 1);
+}
+
+/* The same 10-minute file, silent but for a tone in 40 samples just inside
+ * its last 128: the frame centred 20 samples before the end is analysed
+ * from the last 128 samples, which the long hops must not have skipped
+ * (its own window would start after the tone), and the tone shows in the
+ * last column. */
+static void test_tail_reaches_last_column(void **state)
+{
+    static const int sizes[] = { 4096, 0 };
+    const int rate = 4000, cols = 40, rows = 32;
+    int64_t i, frames = 2400957;
+    int r = row_of(1000, rows, rate);
+    spectro *sp = spectro_new(cols, rows);
+    sigs s;
+
+    (void)state;
+    sigs_alloc(&s, frames, 1);
+    for (i = frames - 128; i < frames - 88; i++)
+        s.x[0][i] = 0.5f * (float)sin(2 * PI * 1000.0 * i / rate);
+    feed(sp, &s, rate, frames, sizes);
+    assert_int_equal(spectro_columns(sp), cols);
+    assert_true(cell_db(sp, 0, cols - 1, r) > -60);
+    assert_true(cell_db(sp, 0, cols - 2, r) < -100);
+    sigs_free(&s);
+    spectro_free(sp);
 }
 
 /* 100 frames at 48 kHz, far less than one analysis frame: every column
@@ -265,7 +316,9 @@ int main(void)
         cmocka_unit_test(test_step_known_length),
         cmocka_unit_test(test_step_unknown_length),
         cmocka_unit_test(test_length_underestimated),
+        cmocka_unit_test(test_step_long_hops),
         cmocka_unit_test(test_blocks_do_not_matter),
+        cmocka_unit_test(test_tail_reaches_last_column),
         cmocka_unit_test(test_tiny_file_fills_columns),
         cmocka_unit_test(test_downmix),
     };
