@@ -54,7 +54,7 @@ typedef struct row {
     char *picture_error;
     int has_picture;
     double audio_s, speed;
-    long long clamped;
+    long long clamped, repaired;
     char *href_in, *href_target, *href_residual; /* NULL: no player */
 } row;
 
@@ -246,8 +246,10 @@ static void put_row(FILE *f, const row *r, int index)
         fputs("<dl><dt>duration</dt><dd class=\"duration\">", f);
         put_duration(f, r->audio_s);
         fprintf(f, "</dd><dt>speed</dt><dd class=\"speed\">%.0f&times; real time</dd>"
-                "<dt>clamped</dt><dd class=\"clamped\">%lld sample%s</dd></dl>\n",
-                r->speed, r->clamped, r->clamped == 1 ? "" : "s");
+                "<dt>clamped</dt><dd class=\"clamped\">%lld sample%s</dd>"
+                "<dt>repaired</dt><dd class=\"repaired\">%lld sample%s</dd></dl>\n",
+                r->speed, r->clamped, r->clamped == 1 ? "" : "s", r->repaired,
+                r->repaired == 1 ? "" : "s");
     }
     if (r->picture_error != NULL) {
         fputs("<div class=\"warn\">no picture: ", f);
@@ -610,6 +612,7 @@ void webreport_done(webreport *w, const char *input, const samsep_report *rep)
     r->audio_s = rep->sample_rate > 0 ? (double)rep->frames / rep->sample_rate : 0;
     r->speed = rep->seconds > 0 ? r->audio_s / rep->seconds : 0;
     r->clamped = (long long)(rep->clipped_target + rep->clipped_residual);
+    r->repaired = (long long)rep->nonfinite;
     free(r->href_target);
     free(r->href_residual);
     r->href_target = href(w, r->it->target);

@@ -3,7 +3,8 @@
  * batch. Per input, a PNG of the spectrograms of mixture, target and
  * residual (computed while the file streams, drawn by samsep-picture), and
  * one DIR/index.html for the batch with a row per input: status and why,
- * duration, x real time, clamped samples, the picture and players for the
+ * duration, x real time, clamped samples and repaired (non-finite) input
+ * samples, the picture and players for the
  * input and both outputs, linked relative to DIR. The page is rewritten
  * (temporary file, then rename) as results come, so it can be opened while
  * the batch runs.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # --report DIR: per input a PNG of the spectrograms (mixture, target,
 # residual) and one index.html with a row per input - status and why,
-# figures, the picture, players for the input and both outputs - all linked
+# figures (repaired NaN/infinite samples among them), the picture, players
+# for the input and both outputs - all linked
 # relative to DIR. A re-run that skips finished inputs still shows their
 # pictures; --dry-run writes no report; the config file's "report" key
 # works like the flag. (23_report_browser.sh opens the page in a browser.)
@@ -74,8 +75,22 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
-say "three inputs: a mono WAV, a stereo FLAC with an awkward name in a sub-folder, and a file that is not audio"
-tone in/a.wav 2 16000 1 440
+say "three inputs: a mono float WAV with a NaN and an infinity, a stereo FLAC with an awkward name in a sub-folder, and a file that is not audio"
+mkdir -p in
+python3 - in/a.wav <<'EOF'
+import math, random, struct, sys
+rate, n = 16000, 32000
+random.seed(3)
+x = [0.3 * math.sin(2 * math.pi * 440 * i / rate) + 0.1 * (random.random() - 0.5)
+     for i in range(n)]
+x[1000], x[20000] = float("nan"), float("inf")
+data = struct.pack("<%df" % n, *x)
+fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+with open(sys.argv[1], "wb") as f:
+    f.write(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE")
+    f.write(b"fmt " + struct.pack("<I", len(fmt)) + fmt)
+    f.write(b"data" + struct.pack("<I", len(data)) + data)
+EOF
 mkdir -p in/sub
 sox -q -n -r 48000 -c 2 -b 16 "in/sub/b #1 50%.flac" synth 3 sine 200-4000 vol 0.4
 printf 'this is not audio\n' >in/c.wav
@@ -98,6 +113,8 @@ assert_grep rep/index.html 'failed: .*not a readable audio file' "index.html"
 assert_grep rep/index.html 'finished.*exit status 1' "index.html"
 assert_grep rep/index.html '<dd class="duration">2.00 s</dd>' "index.html"
 assert_grep rep/index.html '<dd class="clamped">0 samples</dd>' "index.html"
+assert_grep rep/index.html '<dd class="repaired">2 samples</dd>' "index.html"
+assert_grep rep/index.html '<dd class="repaired">0 samples</dd>' "index.html"
 
 say "the pictures: one size whatever the file, and not blank"
 for f in rep/a.png "rep/sub/b #1 50%.png"; do
