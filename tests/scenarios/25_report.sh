@@ -5,7 +5,7 @@
 # for the input and both outputs - all linked
 # relative to DIR. A re-run that skips finished inputs still shows their
 # pictures; --dry-run writes no report; the config file's "report" key
-# works like the flag. (23_report_browser.sh opens the page in a browser.)
+# works like the flag. (26_report_browser.sh opens the page in a browser.)
 . "$(dirname "$0")/lib.sh"
 need ffmpeg ffprobe
 
