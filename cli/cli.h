@@ -1,11 +1,14 @@
 /*
  * cli.h - what the parts of the samsep program share: the settings of one
- * run, exit statuses, and the steps interactive mode reuses.
+ * run, exit statuses, and the steps of a run. main.c calls options.c,
+ * interactive.c and run.c; interactive.c reuses run.c's plan and engine
+ * check; nothing calls back into main.c.
  */
 #ifndef SAMSEP_CLI_H
 #define SAMSEP_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "samsep.h"
@@ -47,8 +50,27 @@ typedef struct options {
     const char *ask_inputs[1];
 } options;
 
-/* Whether the engine would open with these settings, without loading a
- * model (samsep_engine_check). */
+/* options.c: the usage text; the flags (0 to go on, an exit status, or -1
+ * for "exit 0 now": --help, --version, the lists); config values for what
+ * the flags left unset; the checks that need no engine (0 or an exit
+ * status); the engine configuration of the settings. */
+void cli_usage(FILE *f);
+int cli_parse_options(int argc, char **argv, options *o);
+void cli_options_free(options *o);
+void cli_apply_config(options *o, config *cfg);
+int cli_check_settings(const options *o);
+samsep_engine_config cli_engine_config(const options *o);
+
+/* run.c: send the library's messages to the terminal up to the level -q/-v
+ * chose (and to the run's log once open). */
+void cli_log_start(int verbosity);
+
+/* run.c: plan the batch, show it, open the engine and process every input.
+ * Returns the exit status. */
+int cli_run(const options *o, int argc, char **argv);
+
+/* run.c, also for interactive mode. Whether the engine would open with
+ * these settings, without loading a model (samsep_engine_check). */
 int cli_check_engine(const options *o, char *err, size_t errlen);
 int cli_open_engine(const options *o, samsep_engine **engine, char *err,
                     size_t errlen);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The documentation cannot drift from the program: every option in samsep's
-# getopt table (cli/samsep.c) is in `samsep --help`, in the README's options
+# getopt table (cli/options.c) is in `samsep --help`, in the README's options
 # table and among the man page's OPTIONS; every option those three name is
 # one the program accepts; and every file of the project the README and the
 # man page name exists.
@@ -11,9 +11,9 @@ README=$ROOT/README.md
 MAN=$ROOT/doc/samsep.1
 
 # The program's options, from its getopt_long table and option string.
-longs=$(grep -oE '\{ *"[a-z0-9-]+", *(no|required|optional)_argument' "$ROOT/cli/samsep.c" |
+longs=$(grep -oE '\{ *"[a-z0-9-]+", *(no|required|optional)_argument' "$ROOT/cli/options.c" |
     sed -E 's/\{ *"([a-z0-9-]+)".*/\1/' | sort -u)
-shorts=$(grep -oE 'getopt_long\([^"]*"[^"]*"' "$ROOT/cli/samsep.c" |
+shorts=$(grep -oE 'getopt_long\([^"]*"[^"]*"' "$ROOT/cli/options.c" |
     sed -E 's/.*"([^"]*)"$/\1/' | tr -d ':' | fold -w1 | sort -u)
 [ "$(echo "$longs" | wc -l)" -ge 20 ] || fail "could not read the option table: $longs"
 [ -n "$shorts" ] || fail "could not read the getopt option string"

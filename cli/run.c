@@ -1,0 +1,411 @@
+/*
+ * run.c - one run of the program: the plan, the engine, the batch.
+ *
+ * The library plans the batch (folder collisions, own outputs, duplicates,
+ * names, resume) before anything is created; this file shows the plan,
+ * applies the runaway guard, opens the engine only when there is work for
+ * it, then claims and processes one item at a time, reporting each result
+ * as it comes, in words or as JSON lines, and in the run's log. A failing
+ * input is one failure and the next one is processed. Interactive mode
+ * reuses the plan, the engine check and the counts (cli.h).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "progress.h"
+#include "report.h"
+#include "samsep.h"
+#include "stop.h"
+#include "values.h"
+#include "webreport.h"
+
+/* Where the library's messages go: the terminal up to the level -q/-v
+ * chose; the run's log (once open; kept until then) up to info, so that a
+ * worker's stderr always reaches the log. */
+#define EARLY_MAX 128
+#define EARLY_LINE 400
+
+typedef struct log_sink {
+    int terminal;      /* most detailed level shown on stderr */
+    FILE *file;        /* the run's log, or NULL */
+    char early[EARLY_MAX][EARLY_LINE]; /* level digit, then the message */
+    int n_early;
+} log_sink;
+
+static log_sink sink;
+
+static const char *level_name(int level)
+{
+    static const char *const names[] = { "error", "warning", "info", "debug" };
+
+    return level >= 0 && level <= 3 ? names[level] : "log";
+}
+
+static void log_message(void *user, int level, const char *msg)
+{
+    log_sink *s = user;
+
+    if (level <= s->terminal)
+        fprintf(stderr, "samsep: %s: %s\n", level_name(level), msg);
+    if (level < 0 || level > SAMSEP_LOG_INFO)
+        return;
+    if (s->file != NULL)
+        report_message(s->file, level_name(level), msg);
+    else if (s->n_early < EARLY_MAX)
+        snprintf(s->early[s->n_early++], EARLY_LINE, "%d%s", level, msg);
+}
+
+/* Send the messages kept so far to `file` (NULL: drop them); later ones go
+ * straight to it. */
+static void log_sink_attach(log_sink *s, FILE *file)
+{
+    int i;
+
+    for (i = 0; i < s->n_early && file != NULL; i++)
+        report_message(file, level_name(s->early[i][0] - '0'), s->early[i] + 1);
+    s->n_early = 0;
+    s->file = file;
+}
+
+void cli_log_start(int verbosity)
+{
+    sink.terminal = verbosity < 0 ? SAMSEP_LOG_ERROR
+                    : verbosity == 0 ? SAMSEP_LOG_WARN
+                    : verbosity == 1 ? SAMSEP_LOG_INFO : SAMSEP_LOG_DEBUG;
+    samsep_set_log(log_message, &sink,
+                   sink.terminal > SAMSEP_LOG_INFO ? sink.terminal : SAMSEP_LOG_INFO);
+}
+
+int cli_check_engine(const options *o, char *err, size_t errlen)
+{
+    samsep_engine_config cfg = cli_engine_config(o);
+
+    return samsep_engine_check(o->engine, &cfg, err, errlen);
+}
+
+int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t errlen)
+{
+    samsep_engine_config cfg = cli_engine_config(o);
+    int rc;
+
+    rc = samsep_engine_open(o->engine, &cfg, engine, err, errlen);
+    if (rc == SAMSEP_OK &&
+        value_check_chunking(o, o->engine, samsep_engine_get_info(*engine), err,
+                             errlen) != 0) {
+        samsep_engine_close(*engine);
+        *engine = NULL;
+        rc = SAMSEP_ERR_INVALID;
+    }
+    return rc;
+}
+
+int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
+{
+    samsep_batch_config bc;
+    char settings[4 * PATH_MAX];
+    int exec = strcasecmp(o->engine, "exec") == 0;
+
+    /* what the outputs depend on; for exec, the worker's command line */
+    snprintf(settings, sizeof settings,
+             "engine=%s;prompt=%s;model=%s;t5=%s;residual=%d;seed=%llu;chunk=%.6g;"
+             "overlap=%.6g;format=%d;subtype=%d%s%s",
+             o->engine, o->prompt, o->model != NULL ? o->model : "",
+             o->t5 != NULL ? o->t5 : "", o->residual, o->seed, o->chunk, o->overlap,
+             o->format, o->subtype, exec ? ";worker=" : "",
+             exec && o->worker != NULL ? o->worker : "");
+    memset(&bc, 0, sizeof bc);
+    bc.inputs = o->inputs;
+    bc.n_inputs = o->n_inputs;
+    bc.outdir = o->outdir;
+    bc.recursive = o->recursive;
+    bc.skip_suffixes = (const char *const *)o->skip_suffixes;
+    bc.n_skip_suffixes = o->n_skip_suffixes;
+    bc.format = o->format;
+    bc.overwrite = o->overwrite;
+    bc.shard_index = o->shard_index;
+    bc.shard_count = o->shard_count;
+    bc.settings = settings;
+    return samsep_batch_plan(&bc, batch, err, errlen);
+}
+
+void cli_plan_counts(const samsep_batch *b, int *process, int *skip, int *fail)
+{
+    int i;
+
+    *process = *skip = *fail = 0;
+    for (i = 0; i < samsep_batch_count(b); i++) {
+        int a = samsep_batch_item(b, i)->action;
+
+        *process += a == SAMSEP_ACTION_PROCESS;
+        *skip += a == SAMSEP_ACTION_SKIP;
+        *fail += a == SAMSEP_ACTION_FAIL;
+    }
+}
+
+/* Ask a yes/no question on the terminal; default no. */
+int cli_confirm(const char *question)
+{
+    char line[64];
+
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    if (fgets(line, sizeof line, stdin) == NULL)
+        return 0;
+    return line[0] == 'y' || line[0] == 'Y';
+}
+
+static void write_log_header(FILE *log, const options *o, int argc, char **argv)
+{
+    int i;
+
+    fprintf(log, "samsep %s\n", samsep_version());
+    fprintf(log, "command:");
+    for (i = 0; i < argc; i++)
+        fprintf(log, " %s", argv[i]);
+    fprintf(log, "\nsettings: engine=%s prompt=\"%s\" model=%s chunk=%g overlap=%g "
+            "format=%d subtype=%d recursive=%d overwrite=%d max_files=%d shard=%d/%d\n",
+            o->engine, o->prompt, o->model != NULL ? o->model : "-", o->chunk,
+            o->overlap, o->format, o->subtype, o->recursive, o->overwrite,
+            o->max_files, o->shard_index, o->shard_count);
+    if (strcasecmp(o->engine, "exec") == 0 && o->worker != NULL)
+        fprintf(log, "worker: %s\n", o->worker);
+    fprintf(log, "output: %s\n", o->outdir);
+    for (i = 0; i < o->n_inputs; i++)
+        fprintf(log, "input: %s\n", o->inputs[i]);
+    fflush(log);
+}
+
+static int default_log_dir(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+    if (xdg != NULL && xdg[0] == '/')
+        snprintf(buf, len, "%s/samsep/logs", xdg);
+    else if (home != NULL && home[0] != '\0')
+        snprintf(buf, len, "%s/.local/state/samsep/logs", home);
+    else
+        return -1;
+    return 0;
+}
+
+/* Process every planned item; returns the exit status. */
+static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
+                     reporter *rep)
+{
+    int i, n = samsep_batch_count(b), done = 0, skipped = 0, failed = 0, code;
+    int total = 0, index = 0;
+    char err[SAMSEP_MSG_MAX];
+
+    for (i = 0; i < n; i++)
+        total += samsep_batch_item(b, i)->action == SAMSEP_ACTION_PROCESS;
+    for (i = 0; i < n && stop_signal() == 0; i++) {
+        const samsep_item *it = samsep_batch_item(b, i);
+        samsep_claim *claim = NULL;
+        samsep_report r;
+        samsep_job job;
+        progress_line pl;
+        int rc;
+
+        if (it->action == SAMSEP_ACTION_SKIP) {
+            skipped++;
+            continue;
+        }
+        if (it->action == SAMSEP_ACTION_FAIL) {
+            report_failed(rep, it->input, it->reason);
+            failed++;
+            continue;
+        }
+        index++;
+        rc = samsep_batch_claim(b, i, &claim, err, sizeof err);
+        if (rc == SAMSEP_ERR_BUSY || rc == SAMSEP_ERR_EMPTY) {
+            report_skipped(rep, it->input, err);
+            skipped++;
+            continue;
+        }
+        if (rc != SAMSEP_OK) {
+            report_failed(rep, it->input, err);
+            failed++;
+            continue;
+        }
+        report_start(rep, it->input);
+        samsep_job_init(&job);
+        job.input_path = it->input;
+        job.target_path = it->target;
+        job.residual_path = it->residual;
+        job.format = o->format;
+        job.subtype = o->subtype;
+        job.chunk_seconds = o->chunk;
+        job.overlap_seconds = o->overlap; /* < 0: the engine's choice */
+        job.cancel = stop_flag();
+        job.provenance = it->provenance;
+        webreport_watch(rep->web, &job);
+        memset(&pl, 0, sizeof pl);
+        if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
+            pl.out = stderr;
+            pl.label = strrchr(it->input, '/') != NULL ? strrchr(it->input, '/') + 1
+                                                       : it->input;
+            pl.index = index;
+            pl.count = total;
+            job.progress = progress_update;
+            job.progress_user = &pl;
+        }
+        rc = samsep_separate_file(engine, &job, &r);
+        if (pl.out != NULL)
+            progress_clear(&pl);
+        samsep_claim_release(claim);
+        if (rc == SAMSEP_ERR_CANCELLED)
+            break;
+        if (rc != SAMSEP_OK) {
+            report_failed(rep, it->input, r.message);
+            failed++;
+            continue;
+        }
+        report_done(rep, it, &r);
+        done++;
+    }
+    code = stop_signal() != 0 ? EXIT_SIGNAL_BASE + stop_signal()
+           : failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+    if (stop_signal() != 0)
+        report_stopped(rep, stop_reason(stop_signal()), done);
+    else if (failed > 0)
+        fprintf(stderr, "samsep: %d input(s) failed, %d done, %d skipped\n", failed,
+                done, skipped);
+    report_summary(rep, done, skipped, failed, code);
+    return code;
+}
+
+
+/* Every planned item as the user sees it (--dry-run: all of them). */
+static void show_plan(const options *o, const samsep_batch *batch, reporter *rep)
+{
+    int i;
+
+    for (i = 0; i < samsep_batch_count(batch) && stop_signal() == 0; i++) {
+        const samsep_item *it = samsep_batch_item(batch, i);
+
+        report_plan(rep, it, o->dry_run || (o->verbosity > 0 &&
+                                            it->action == SAMSEP_ACTION_SKIP));
+    }
+}
+
+/* Runaway guard: more than --max-files inputs only with --yes or a yes on
+ * the terminal. Returns 0 to go on, or the exit status. */
+static int runaway_guard(const options *o, int n_process)
+{
+    char q[128];
+
+    if (n_process <= o->max_files || o->yes)
+        return 0;
+    snprintf(q, sizeof q, "Process %d files (more than --max-files %d)?",
+             n_process, o->max_files);
+    if (isatty(STDIN_FILENO) && !o->json && cli_confirm(q))
+        return 0;
+    fprintf(stderr, "samsep: refusing to process %d files (more than "
+            "--max-files %d); nothing was written. Use --yes or a larger "
+            "--max-files if this is what you want.\n", n_process, o->max_files);
+    return EXIT_USAGE;
+}
+
+/* The run's log: its header, then the library's messages kept so far and
+ * the plan. Without one the run goes on, with a warning. */
+static void open_run_log(const options *o, const samsep_batch *batch, reporter *rep,
+                         int argc, char **argv)
+{
+    char err[SAMSEP_MSG_MAX], logpath[PATH_MAX], logdir[PATH_MAX];
+    int i;
+
+    if (o->log_dir != NULL)
+        snprintf(logdir, sizeof logdir, "%s", o->log_dir);
+    else if (default_log_dir(logdir, sizeof logdir) != 0)
+        return;
+    if (logdir[0] == '\0')
+        return;
+    rep->log = log_open(logdir, logpath, sizeof logpath, err, sizeof err);
+    if (rep->log == NULL) {
+        fprintf(stderr, "samsep: warning: %s; continuing without a log\n", err);
+        return;
+    }
+    write_log_header(rep->log, o, argc, argv);
+    log_sink_attach(&sink, rep->log);
+    for (i = 0; i < samsep_batch_count(batch); i++)
+        report_plan(&(reporter){ .verbosity = -1, .log = rep->log },
+                    samsep_batch_item(batch, i), 0);
+    if (o->verbosity > 0)
+        fprintf(stderr, "samsep: log: %s\n", logpath);
+}
+
+/* Show the plan, then (unless a dry run) open the engine, the report and
+ * the log and process the batch. Returns the exit status. */
+static int run_plan(const options *o, samsep_batch *batch, samsep_engine **engine,
+                    int argc, char **argv)
+{
+    reporter rep;
+    char err[SAMSEP_MSG_MAX];
+    int n_process, n_skip, n_fail, code;
+
+    /* From the first line of output on, a signal or a closed output stops
+     * the run cleanly (stop.c). */
+    stop_catch();
+    memset(&rep, 0, sizeof rep);
+    rep.json = o->json;
+    rep.verbosity = o->verbosity;
+    cli_plan_counts(batch, &n_process, &n_skip, &n_fail);
+    show_plan(o, batch, &rep);
+    if (o->dry_run) {
+        if (!o->json)
+            printf("%d to process, %d skipped, %d failing\n", n_process, n_skip, n_fail);
+        return EXIT_ALL_DONE;
+    }
+    if (!o->json && !o->interactive && n_skip > 0 && o->verbosity == 0)
+        printf("%d input(s) skipped (see --dry-run or -v for why)\n", n_skip);
+    if (runaway_guard(o, n_process) != 0)
+        return EXIT_USAGE;
+
+    /* The engine (its model) is loaded only when there is work for it. */
+    if (n_process > 0 && cli_open_engine(o, engine, err, sizeof err) != SAMSEP_OK) {
+        fprintf(stderr, "samsep: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (o->report != NULL) {
+        webreport_settings ws = { o->report, o->outdir, o->engine, o->prompt };
+
+        rep.web = webreport_open(&ws, batch, err, sizeof err);
+        if (rep.web == NULL) {
+            fprintf(stderr, "samsep: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    open_run_log(o, batch, &rep, argc, argv);
+    code = run_batch(o, *engine, batch, &rep);
+    webreport_close(rep.web, code);
+    log_sink_attach(&sink, NULL);
+    if (rep.log != NULL)
+        fclose(rep.log);
+    return code;
+}
+
+int cli_run(const options *o, int argc, char **argv)
+{
+    samsep_engine *engine = NULL;
+    samsep_batch *batch = NULL;
+    char err[SAMSEP_MSG_MAX];
+    int code;
+
+    /* An unknown engine or prompt, or a model folder without its files, is
+     * refused before any planning; nothing is loaded yet. */
+    if (cli_check_engine(o, err, sizeof err) != SAMSEP_OK ||
+        cli_plan(o, &batch, err, sizeof err) != SAMSEP_OK) {
+        fprintf(stderr, "samsep: %s\n", err);
+        return EXIT_USAGE;
+    }
+    code = run_plan(o, batch, &engine, argc, argv);
+    log_sink_attach(&sink, NULL);
+    samsep_batch_free(batch);
+    samsep_engine_close(engine);
+    return code;
+}
