@@ -26,7 +26,8 @@
  *    the order of the inputs.
  *  - Double work. An item's outputs are "current" when both exist and their
  *    provenance names the same source identity (device, inode, size, mtime)
- *    and the same settings; such items are skipped unless overwriting.
+ *    and the same settings (provenance.c); such items are skipped unless
+ *    overwriting.
  *    Processing takes an fcntl lock on a per-output lock file, so any number
  *    of processes, on one host or over NFS, share a folder without doing an
  *    item twice.
@@ -52,6 +53,7 @@
 #include <unistd.h>
 
 #include "audio/audio.h"
+#include "batch/provenance.h"
 #include "core/internal.h"
 
 #define MAX_DEPTH 512        /* ancestors walked; deeper trees are refused */
@@ -174,17 +176,6 @@ static int ends_with_ci(const char *s, const char *suffix)
     size_t ls = strlen(s), lx = strlen(suffix);
 
     return lx > 0 && ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
-}
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h;
 }
 
 /* ---- identity chains ---------------------------------------------------- */
@@ -361,7 +352,7 @@ static int outputs_current(const item *it, const char *provenance)
             return 0;
         if (samsep_probe_file(paths[i], &info, NULL, 0) != SAMSEP_OK)
             return 0;
-        if (strstr(info.comment, provenance) == NULL)
+        if (!provenance_has_key(info.comment, provenance))
             return 0;
     }
     return 1;
@@ -508,7 +499,7 @@ static int consider_file(planner *pl, const char *path, const char *rel,
     if (rc != SAMSEP_OK)
         return rc;
     if (cfg->shard_count > 1 &&
-        (int)(fnv1a(rel) % (uint64_t)cfg->shard_count) != cfg->shard_index - 1)
+        (int)(samsep_fnv1a(rel) % (uint64_t)cfg->shard_count) != cfg->shard_index - 1)
         return set_action(it, SAMSEP_ACTION_SKIP,
                           fmt("other shard (not %d/%d)", cfg->shard_index,
                               cfg->shard_count));
@@ -532,17 +523,12 @@ static int consider_file(planner *pl, const char *path, const char *rel,
         return set_action(it, SAMSEP_ACTION_SKIP,
                           xstrdup("not audio (no decoder reads it)"));
     }
-    if (strncmp(info.software, SAMSEP_SOFTWARE_TAG, strlen(SAMSEP_SOFTWARE_TAG)) == 0)
+    if (provenance_by_samsep(info.software))
         return set_action(it, SAMSEP_ACTION_SKIP,
                           fmt("written by samsep (its tags say \"%s\")", info.software));
     it->ext = samsep_format_extension(cfg->format != SAMSEP_FORMAT_AUTO
                                           ? cfg->format : info.auto_format);
-    it->provenance = fmt("source_id=%llu:%llu:%lld:%lld.%09ld; settings=%016llx",
-                         (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-                         (long long)st->st_size, (long long)st->st_mtim.tv_sec,
-                         (long)st->st_mtim.tv_nsec,
-                         (unsigned long long)fnv1a(cfg->settings != NULL
-                                                       ? cfg->settings : ""));
+    it->provenance = provenance_key(st, cfg->settings);
     if (it->provenance == NULL)
         return SAMSEP_ERR_NOMEM;
     it->pub.action = SAMSEP_ACTION_PROCESS;
@@ -665,7 +651,7 @@ static int name_level(samsep_batch *b, int level)
             snprintf(key, sizeof key, "%llu:%llu", (unsigned long long)it->id.dev,
                      (unsigned long long)it->id.ino);
             snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "-%06llx",
-                     (unsigned long long)(fnv1a(key) & 0xffffff));
+                     (unsigned long long)(samsep_fnv1a(key) & 0xffffff));
         }
         free(it->target);
         free(it->residual);
@@ -746,8 +732,7 @@ static int written_by_samsep(const char *path)
     samsep_file_info info;
 
     return samsep_probe_file(path, &info, NULL, 0) == SAMSEP_OK &&
-           strncmp(info.software, SAMSEP_SOFTWARE_TAG,
-                   strlen(SAMSEP_SOFTWARE_TAG)) == 0;
+           provenance_by_samsep(info.software);
 }
 
 /* Refuse a plan in which an output would replace one of the run's input

@@ -34,7 +34,7 @@ int samsep_make_dirs(const char *path)
     return 0;
 }
 
-static uint64_t fnv1a64(const char *s)
+uint64_t samsep_fnv1a(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull;
 
@@ -58,5 +58,5 @@ void samsep_hidden_key(const char *name, char key[SAMSEP_HIDDEN_KEY_MAX + 1])
         keep--;
     memcpy(key, name, keep);
     snprintf(key + keep, SAMSEP_HIDDEN_KEY_MAX + 1 - keep, "~%016llx",
-             (unsigned long long)fnv1a64(name));
+             (unsigned long long)samsep_fnv1a(name));
 }

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "samsep.h"
 
@@ -52,6 +53,10 @@ void temporary_untrack(int slot);
 /* Write the key of output file name `name` (no folder) into
  * key[0..SAMSEP_HIDDEN_KEY_MAX]. */
 void samsep_hidden_key(const char *name, char key[SAMSEP_HIDDEN_KEY_MAX + 1] /* OUT */);
+
+/* FNV-1a, 64 bits, of a string: names hashed for keys, shards and
+ * provenance (stable across runs and hosts). */
+uint64_t samsep_fnv1a(const char *s);
 
 /* Record the process group of a child this process started (an exec
  * worker), for samsep_remove_temporaries() to kill; untrack it before the

@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "audio/audio.h"
+#include "batch/provenance.h"
 #include "core/internal.h"
 #include "engine/engine_handle.h"
 #include "stream/fifo.h"
@@ -108,51 +109,12 @@ void samsep_job_init(samsep_job *job)
     job->overlap_frames = -1;
 }
 
-const char *samsep_format_extension(int format)
-{
-    switch (format) {
-    case SAMSEP_FORMAT_WAV: return "wav";
-    case SAMSEP_FORMAT_FLAC: return "flac";
-    }
-    return NULL;
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
-                      size_t errlen)
-{
-    audio_reader *r;
-    int fmt, sub, rc;
-
-    if (path == NULL || info == NULL) {
-        set_err(err, errlen, "no file given");
-        return SAMSEP_ERR_INVALID;
-    }
-    memset(info, 0, sizeof *info);
-    rc = audio_reader_open_header(path, &r, err, errlen);
-    if (rc != SAMSEP_OK)
-        return rc;
-    info->frames = audio_reader_frames(r);
-    info->sample_rate = audio_reader_rate(r);
-    info->channels = audio_reader_channels(r);
-    fmt = audio_reader_sf_format(r);
-    snprintf(info->software, sizeof info->software, "%s", audio_reader_software(r));
-    snprintf(info->comment, sizeof info->comment, "%s", audio_reader_comment(r));
-    snprintf(info->container, sizeof info->container, "%s", audio_reader_container(r));
-    audio_reader_close(r);
-    info->auto_format = SAMSEP_FORMAT_AUTO;
-    sub = SAMSEP_SUBTYPE_AUTO;
-    if (audio_resolve_format(fmt, info->sample_rate, info->channels,
-                             &info->auto_format, &sub, NULL, 0) != SAMSEP_OK)
-        info->auto_format = SAMSEP_FORMAT_WAV;
-    return SAMSEP_OK;
 }
 
 /* ---- sizes ------------------------------------------------------------ */
@@ -612,7 +574,6 @@ static int open_writers(pipe *p)
     const samsep_job *job = p->job;
     char software[64], comment[3 * PATH_MAX];
     char source[PATH_MAX];
-    const char *extra;
     audio_tags tags;
     int format = job->format, subtype = job->subtype;
     int rc;
@@ -628,26 +589,20 @@ static int open_writers(pipe *p)
     }
     if (realpath(job->input_path, source) == NULL)
         snprintf(source, sizeof source, "%s", job->input_path);
-    snprintf(software, sizeof software, "%s %s", SAMSEP_SOFTWARE_TAG,
-             SAMSEP_VERSION_STRING);
+    provenance_software(software, sizeof software);
     tags.software = software;
     tags.comment = comment;
 
-    extra = job->provenance != NULL ? job->provenance : "";
     tags.title = "target";
-    snprintf(comment, sizeof comment,
-             "%s provenance; role=target; engine=%s; prompt=%s; source=%s%s%s",
-             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source,
-             *extra ? "; " : "", extra);
+    provenance_comment(comment, sizeof comment, "target", p->eng->vt->name,
+                       p->eng->prompt, source, job->provenance);
     rc = audio_writer_open(job->target_path, format, subtype, p->rate, p->ech,
                            &tags, &p->wt, p->err, p->errlen);
     if (rc != SAMSEP_OK)
         return rc;
     tags.title = "residual";
-    snprintf(comment, sizeof comment,
-             "%s provenance; role=residual; engine=%s; prompt=%s; source=%s%s%s",
-             SAMSEP_SOFTWARE_TAG, p->eng->vt->name, p->eng->prompt, source,
-             *extra ? "; " : "", extra);
+    provenance_comment(comment, sizeof comment, "residual", p->eng->vt->name,
+                       p->eng->prompt, source, job->provenance);
     return audio_writer_open(job->residual_path, format, subtype, p->rate,
                              p->ech, &tags, &p->wr, p->err, p->errlen);
 }
