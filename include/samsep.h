@@ -173,8 +173,9 @@ typedef enum samsep_residual_mode {
 typedef struct samsep_engine_info {
     int sample_rate;        /* rate the engine works at; 0 = the file's rate */
     int channels;           /* 0 = any (the file's channels, interleaved);
-                               1 = mono: the pipeline downmixes and the outputs
-                               are mono */
+                               1 = mono: the pipeline downmixes, and the
+                               outputs are mono or have the file's channels
+                               as samsep_job.channels says */
     int streaming;          /* 1: the engine keeps state across calls and wants
                                consecutive blocks without overlap; chunk and
                                overlap settings then only size the blocks */
@@ -381,6 +382,22 @@ typedef struct samsep_tap_block {
 
 typedef void (*samsep_tap_fn)(void *user, const samsep_tap_block *block);
 
+/*
+ * The outputs of an engine that works in mono (samsep_engine_info.channels
+ * == 1) for an input of several channels. Engines that take any channels
+ * give the input's channels whatever this says.
+ */
+typedef enum samsep_channels {
+    /* The input's channels: per time-frequency bin (an STFT at the file's
+     * rate), each channel of the mixture times |T| / |X|, the mono target
+     * over the mono mixture, limited to [0, 1]; each channel's residual is
+     * its mixture minus its target (an engine's own residual is not used).
+     * The outputs stay frame for frame as long as the input. */
+    SAMSEP_CHANNELS_KEEP = 0,
+    /* Mono outputs: the engine's target and residual of the downmix. */
+    SAMSEP_CHANNELS_MONO = 1
+} samsep_channels;
+
 typedef struct samsep_job {
     const char *input_path;
     const char *target_path;   /* final path of the target output */
@@ -403,6 +420,7 @@ typedef struct samsep_job {
     /* Called with every block the outputs receive. May be NULL. */
     samsep_tap_fn tap;
     void *tap_user;
+    int channels;              /* samsep_channels; 0 = SAMSEP_CHANNELS_KEEP */
 } samsep_job;
 
 /* Initialise a job with defaults (AUTO format, engine's chunking). */

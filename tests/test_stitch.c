@@ -2,7 +2,8 @@
  * test_stitch.c - the file pipeline through test-only engines: identity,
  * per-chunk gains (so the crossfade matters), a recording engine that checks
  * the streaming chunker against the pure plan, a delaying streaming engine,
- * a mono engine at another rate, and failing/cancelling engines; and a tap
+ * a mono engine at another rate (mono outputs, or the file's channels made
+ * by the time-frequency mask), and failing/cancelling engines; and a tap
  * that must see what the files get. Every check reads the real output files
  * back through libsndfile.
  */
@@ -190,6 +191,7 @@ typedef struct run {
     char *dir, *in, *tgt, *res;
     samsep_report rep;
     int rc;
+    int channels; /* samsep_channels of the job */
 } run;
 
 static void run_init(run *r, const char *ext)
@@ -228,6 +230,7 @@ static int separate(samsep_engine *e, run *r, int64_t chunk, int64_t overlap,
     job.format = format;
     job.subtype = subtype;
     job.cancel = &eng.cancel_flag;
+    job.channels = r->channels;
     r->rc = samsep_separate_file(e, &job, &r->rep);
     return r->rc;
 }
@@ -598,8 +601,9 @@ static void test_streaming_latency(void **state)
     }
 }
 
-/* A mono engine at 48 kHz on a 44.1 kHz stereo file: outputs are mono, at
- * the file's rate, of the file's length; the target is the downmix
+/* A mono engine at 48 kHz on a 44.1 kHz stereo file, mono outputs asked
+ * for: outputs are mono, at the file's rate, of the file's length; the
+ * target is the downmix
  * (band-limited, so resampling twice returns it), and target + residual is
  * the downmixed mixture exactly. */
 static void test_resample_mono(void **state)
@@ -639,6 +643,7 @@ static void test_resample_mono(void **state)
     free(r.res);
     r.tgt = tu_path(r.dir, "in_target.flac");
     r.res = tu_path(r.dir, "in_residual.flac");
+    r.channels = SAMSEP_CHANNELS_MONO;
     assert_int_equal(separate(e, &r, 48000, 9600, 0, 0), SAMSEP_OK);
     /* FLAC input -> FLAC output; 24-bit quantisation of the result */
     t = tu_read(r.tgt, &n, &rate, &ch, NULL);
@@ -663,6 +668,113 @@ static void test_resample_mono(void **state)
     free(res);
     samsep_engine_close(e);
     run_free(&r);
+}
+
+/* A mono engine on a stereo file keeps its channels (the default): through
+ * 48 kHz and back, per-chunk gains joined by the crossfade, and for an
+ * engine with its own residual, each channel of the target is the gain
+ * times that channel (the mask of the mono target), the residual is the
+ * channel's mixture minus its target, the outputs and the tap have two
+ * channels and the file's length, and the tap's mixture is the file. */
+static void test_mono_engine_keeps_channels(void **state)
+{
+    static const int modes[3] = { M_IDENTITY, M_GAIN, M_SPLIT };
+    int64_t frames = 44100 * 3 + 7, n, i, k;
+    float *x, *t, *res, *mono;
+    int ch, rate, c;
+    tap_log log;
+    run r;
+
+    (void)state;
+    x = malloc((size_t)(frames * 2) * sizeof(float));
+    for (i = 0; i < frames; i++) {
+        x[2 * i] = 0.4f * sinf(2.0f * (float)M_PI * 1000.0f * (float)i / 44100.0f);
+        x[2 * i + 1] = 0.3f * sinf(2.0f * (float)M_PI * 3000.0f * (float)i / 44100.0f);
+    }
+    for (k = 0; k < 3; k++) {
+        samsep_engine *e;
+        samsep_job job;
+        char err[256];
+        double worst = 0, worst_sum = 0, worst_mean = 0;
+
+        run_init(&r, "wav");
+        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, x,
+                                  frames), 0);
+        memset(&eng, 0, sizeof eng);
+        eng.mode = modes[k];
+        eng.mono = 1;
+        eng.rate = modes[k] == M_IDENTITY ? 48000 : 0;
+        assert_int_equal(samsep_engine_open_custom(&test_vt, NULL, &e, err, sizeof err),
+                         SAMSEP_OK);
+        /* the mono run first, for the gains */
+        r.channels = SAMSEP_CHANNELS_MONO;
+        assert_int_equal(separate(e, &r, eng.rate ? 48000 : 44100,
+                                  eng.rate ? 9600 : 8820, 0, 0), SAMSEP_OK);
+        mono = tu_read(r.tgt, &n, NULL, &ch, NULL);
+        assert_int_equal(ch, 1);
+        memset(&log, 0, sizeof log);
+        log.cap = frames;
+        log.order_ok = 1;
+        log.m = malloc((size_t)(frames * 2) * sizeof(float));
+        log.t = malloc((size_t)(frames * 2) * sizeof(float));
+        log.r = malloc((size_t)(frames * 2) * sizeof(float));
+        samsep_job_init(&job);
+        job.input_path = r.in;
+        job.target_path = r.tgt;
+        job.residual_path = r.res;
+        job.chunk_frames = eng.rate ? 48000 : 44100;
+        job.overlap_frames = eng.rate ? 9600 : 8820;
+        job.tap = tap_record;
+        job.tap_user = &log;
+        assert_int_equal(job.channels, SAMSEP_CHANNELS_KEEP);
+        assert_int_equal(samsep_separate_file(e, &job, &r.rep), SAMSEP_OK);
+        assert_int_equal(r.rep.channels, 2);
+        assert_int_equal(r.rep.out_channels, 2);
+        t = tu_read(r.tgt, &n, &rate, &ch, NULL);
+        assert_int_equal(n, frames);
+        assert_int_equal(rate, 44100);
+        assert_int_equal(ch, 2);
+        res = tu_read(r.res, &n, NULL, &ch, NULL);
+        assert_int_equal(n, frames);
+        assert_int_equal(ch, 2);
+        assert_true(log.order_ok);
+        assert_int_equal(log.frames, frames);
+        assert_int_equal(log.channels, 2);
+        assert_memory_equal(log.m, x, (size_t)(frames * 2) * sizeof(float));
+        assert_memory_equal(log.t, t, (size_t)(frames * 2) * sizeof(float));
+        assert_memory_equal(log.r, res, (size_t)(frames * 2) * sizeof(float));
+        for (i = 0; i < frames; i++) {
+            double g = modes[k] == M_IDENTITY ? 1.0 : modes[k] == M_SPLIT ? 0.7 : 0.0;
+            double mean = 0.5 * ((double)t[2 * i] + t[2 * i + 1]);
+
+            for (c = 0; c < 2; c++) {
+                double sum = (double)t[2 * i + c] + res[2 * i + c];
+
+                if (fabs(sum - x[2 * i + c]) > worst_sum)
+                    worst_sum = fabs(sum - x[2 * i + c]);
+                if (g > 0 && i > 2000 && i < frames - 2000 &&
+                    fabs(t[2 * i + c] - g * x[2 * i + c]) > worst)
+                    worst = fabs(t[2 * i + c] - g * x[2 * i + c]);
+            }
+            /* both channels took the mono target's gain: their mean is it */
+            if (i > 2000 && i < frames - 2000 && fabs(mean - mono[i]) > worst_mean)
+                worst_mean = fabs(mean - mono[i]);
+        }
+        print_message("mode %d: |t - g x| <= %.2e, |mean(t) - mono| <= %.2e, "
+                      "|t + r - x| <= %.2e\n", modes[k], worst, worst_mean, worst_sum);
+        assert_true(worst_sum < 1e-6);
+        assert_true(worst < 2e-3);
+        assert_true(worst_mean < 2e-3);
+        free(t);
+        free(res);
+        free(mono);
+        free(log.m);
+        free(log.t);
+        free(log.r);
+        samsep_engine_close(e);
+        run_free(&r);
+    }
+    free(x);
 }
 
 /* Integer output clamps and counts what does not fit. */
@@ -853,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_crossfade_shape),
         cmocka_unit_test(test_streaming_latency),
         cmocka_unit_test(test_resample_mono),
+        cmocka_unit_test(test_mono_engine_keeps_channels),
         cmocka_unit_test(test_clamping_counted),
         cmocka_unit_test(test_failures_leave_nothing),
         cmocka_unit_test(test_provenance_tags),

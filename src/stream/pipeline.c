@@ -13,6 +13,12 @@
  *     -> resample back to the file's rate                   -> tout (, rout)
  *   writers: target = tout; residual = mixq - tout (or the engine's rout)
  *
+ * A mono engine's outputs of a file of several channels take the file's
+ * channels (samsep_job.channels KEEP): the file's frames also go to mixc,
+ * and upmix.c masks each of their channels with the mono target's
+ * time-frequency mask, tout and mixq -> uout; then target = uout and
+ * residual = mixc - uout, channel by channel, the engine's rout unused.
+ *
  * Only the chunk being processed, the overlap tail and what the resamplers
  * hold are ever in memory, so peak memory depends on the chunk length, not
  * on the file's. The crossfade is out = tail + w * (cur - tail) with a
@@ -49,6 +55,7 @@
 #include "core/internal.h"
 #include "engine/engine_handle.h"
 #include "stream/fifo.h"
+#include "stream/upmix.h"
 
 #define READ_BLOCK 8192      /* file frames per read */
 #define STREAM_BLOCK 16384   /* engine frames per call to a streaming engine */
@@ -67,7 +74,9 @@ typedef struct pipe {
 
     audio_reader *rd;
     int rate, in_ch;        /* the file's */
-    int erate, ech;         /* the engine's; ech is also the outputs' */
+    int erate, ech;         /* the engine's */
+    int och;                /* the outputs': ech, or in_ch when `up` spreads
+                               a mono target over the file's channels */
     int64_t frames_est;     /* the file's frame count, -1 if unknown */
     int64_t frames_read;    /* file frames read so far */
     int64_t written;        /* file frames written to both outputs */
@@ -75,7 +84,9 @@ typedef struct pipe {
     int eof;                /* all input is in ein (resampler flushed) */
 
     int subtract;           /* pipeline computes the residual */
-    int keep_mix;           /* mixq is kept: for the residual or the tap */
+    int use_rout;           /* the engine's residual is written */
+    int keep_mix;           /* mixq is kept: for the residual, the mask of
+                               `up` or the tap */
     int64_t chunk, overlap, hop;
     int64_t latency, skip;  /* streaming engine delay; frames still to drop */
     int64_t chunk_index;
@@ -91,9 +102,12 @@ typedef struct pipe {
     float *tgt, *res;       /* chunk * ech, engine outputs */
     float *tail_t, *tail_r; /* overlap * ech, blended tails */
     float *fade;            /* overlap weights */
-    float *rbufres;         /* READ_BLOCK * ech, residual being written */
+    float *rbufres;         /* READ_BLOCK * och, residual being written */
 
     fifo ein, mixq, tout, rout;
+    upmix *up;              /* or NULL: the outputs have the engine's channels */
+    fifo mixc, uout;        /* up: the file's frames; the target, och each */
+    int64_t fed;            /* up: frames of tout and mixq it has taken */
     audio_writer *wt, *wr;
     double t0;              /* when the file was opened */
 } pipe;
@@ -180,7 +194,7 @@ static int alloc_buffers(pipe *p)
 
     p->rbuf = malloc((size_t)READ_BLOCK * (size_t)p->in_ch * sizeof(float));
     p->dbuf = malloc((size_t)READ_BLOCK * ech * sizeof(float));
-    p->rbufres = malloc((size_t)READ_BLOCK * ech * sizeof(float));
+    p->rbufres = malloc((size_t)READ_BLOCK * (size_t)p->och * sizeof(float));
     p->tgt = malloc((size_t)p->chunk * ech * sizeof(float));
     p->tail_t = calloc(ov * ech, sizeof(float));
     p->fade = malloc(ov * sizeof(float));
@@ -195,7 +209,9 @@ static int alloc_buffers(pipe *p)
     if (fifo_init(&p->ein, p->ech, p->chunk + READ_BLOCK) != 0 ||
         fifo_init(&p->mixq, p->ech, READ_BLOCK) != 0 ||
         fifo_init(&p->tout, p->ech, READ_BLOCK) != 0 ||
-        fifo_init(&p->rout, p->ech, p->subtract ? 0 : READ_BLOCK) != 0)
+        fifo_init(&p->rout, p->ech, p->use_rout ? READ_BLOCK : 0) != 0 ||
+        fifo_init(&p->mixc, p->och, p->up != NULL ? p->chunk + READ_BLOCK : 0) != 0 ||
+        fifo_init(&p->uout, p->och, p->up != NULL ? READ_BLOCK : 0) != 0)
         return SAMSEP_ERR_NOMEM;
     /* Raised cosine sampled at frame centres: w[i] + w[O-1-i] == 1. */
     for (i = 0; i < p->overlap; i++)
@@ -299,6 +315,8 @@ static int read_more(pipe *p)
     }
     if (p->keep_mix && fifo_push(&p->mixq, mono, got) != 0)
         return SAMSEP_ERR_NOMEM;
+    if (p->up != NULL && fifo_push(&p->mixc, p->rbuf, got) != 0)
+        return SAMSEP_ERR_NOMEM;
     return resample_into(p, p->rs_in, mono, got, &p->ein);
 }
 
@@ -306,7 +324,7 @@ static int read_more(pipe *p)
  * (an engine's are caught per chunk; this catches an overflow after it). */
 static int check_output(pipe *p, const float *t, const float *r, int64_t n)
 {
-    size_t count = (size_t)n * (size_t)p->ech;
+    size_t count = (size_t)n * (size_t)p->och;
     int64_t bad = first_nonfinite(t, count);
     const char *which = "target";
 
@@ -319,7 +337,7 @@ static int check_output(pipe *p, const float *t, const float *r, int64_t n)
     set_err(p->err, p->errlen,
             "%s: non-finite %s sample at frame %lld (the input's values overflow "
             "float arithmetic); outputs not written", p->job->input_path, which,
-            (long long)(p->written + bad / p->ech));
+            (long long)(p->written + bad / p->och));
     return SAMSEP_ERR_ENGINE;
 }
 
@@ -333,32 +351,57 @@ static void tap(const pipe *p, const float *m, const float *t, const float *r,
     b.frames = n;
     b.frames_total = p->eof ? p->frames_read : p->frames_est;
     b.sample_rate = p->rate;
-    b.channels = p->ech;
+    b.channels = p->och;
     b.mixture = m;
     b.target = t;
     b.residual = r;
     p->job->tap(p->job->tap_user, &b);
 }
 
+/* Hand the mono target that is ready, with its mixtures, to the stage
+ * that gives it the file's channels (uout). mixc starts at the first frame
+ * not yet written, which trails what the stage has taken by its delay. */
+static int spread(pipe *p)
+{
+    int64_t n = p->tout.len, room = p->frames_read - p->fed;
+    const float *x;
+
+    if (n > room)
+        n = room;
+    if (n <= 0)
+        return SAMSEP_OK;
+    x = fifo_peek(&p->mixc) + (size_t)(p->fed - p->written) * (size_t)p->och;
+    if (upmix_push(p->up, fifo_peek(&p->mixq), fifo_peek(&p->tout), x, n, &p->uout) != 0)
+        return SAMSEP_ERR_NOMEM;
+    fifo_drop(&p->mixq, n);
+    fifo_drop(&p->tout, n);
+    p->fed += n;
+    return SAMSEP_OK;
+}
+
 /* Write what both outputs have ready, never past the frames read. */
 static int drain(pipe *p)
 {
-    int64_t ready = p->tout.len;
-    int64_t room = p->frames_read - p->written;
+    fifo *tq = p->up != NULL ? &p->uout : &p->tout;
+    fifo *mq = p->up != NULL ? &p->mixc : &p->mixq;
+    int64_t ready, room = p->frames_read - p->written;
     int rc;
 
-    if (!p->subtract && p->rout.len < ready)
+    if (p->up != NULL && (rc = spread(p)) != SAMSEP_OK)
+        return rc;
+    ready = tq->len;
+    if (p->use_rout && p->rout.len < ready)
         ready = p->rout.len;
     if (ready > room)
         ready = room;
     while (ready > 0) {
         int64_t n = ready < READ_BLOCK ? ready : READ_BLOCK;
-        const float *t = fifo_peek(&p->tout);
-        const float *m = p->keep_mix ? fifo_peek(&p->mixq) : NULL;
+        const float *t = fifo_peek(tq);
+        const float *m = p->keep_mix ? fifo_peek(mq) : NULL;
         const float *r;
 
-        if (p->subtract) {
-            size_t i, count = (size_t)n * (size_t)p->ech;
+        if (!p->use_rout) {
+            size_t i, count = (size_t)n * (size_t)p->och;
 
             for (i = 0; i < count; i++)
                 p->rbufres[i] = m[i] - t[i];
@@ -377,10 +420,10 @@ static int drain(pipe *p)
             return rc;
         if (p->job->tap != NULL)
             tap(p, m, t, r, n);
-        fifo_drop(&p->tout, n);
+        fifo_drop(tq, n);
         if (p->keep_mix)
-            fifo_drop(&p->mixq, n);
-        if (!p->subtract)
+            fifo_drop(mq, n);
+        if (p->use_rout)
             fifo_drop(&p->rout, n);
         p->written += n;
         ready -= n;
@@ -405,7 +448,7 @@ static int emit(pipe *p, const float *t, const float *r, int64_t n)
     if (n == 0)
         return SAMSEP_OK;
     rc = resample_into(p, p->rs_t, t, n, &p->tout);
-    if (rc == SAMSEP_OK && r != NULL)
+    if (rc == SAMSEP_OK && p->use_rout)
         rc = resample_into(p, p->rs_r, r, n, &p->rout);
     if (rc == SAMSEP_OK)
         rc = drain(p);
@@ -555,14 +598,20 @@ static int finish_outputs(pipe *p)
     rc = drain(p);
     if (rc != SAMSEP_OK)
         return rc;
-    if (p->written < p->frames_read) {
-        int64_t missing = p->frames_read - p->written;
+    if ((p->up != NULL ? p->fed : p->written) < p->frames_read) {
+        int64_t missing = p->frames_read - (p->up != NULL ? p->fed : p->written);
 
         /* A resampler may come back a frame or two short of the exact length. */
         LOG_DEBUG("%s: padding %lld frame(s) at the end", p->job->input_path,
                   (long long)missing);
         if (fifo_push_zeros(&p->tout, missing) != 0 ||
-            (!p->subtract && fifo_push_zeros(&p->rout, missing) != 0))
+            (p->use_rout && fifo_push_zeros(&p->rout, missing) != 0))
+            return SAMSEP_ERR_NOMEM;
+        rc = drain(p);
+    }
+    if (rc == SAMSEP_OK && p->up != NULL) {
+        /* the frames the stage still holds, its delay */
+        if (upmix_finish(p->up, &p->uout) != 0)
             return SAMSEP_ERR_NOMEM;
         rc = drain(p);
     }
@@ -578,7 +627,7 @@ static int open_writers(pipe *p)
     int format = job->format, subtype = job->subtype;
     int rc;
 
-    rc = audio_resolve_format(audio_reader_sf_format(p->rd), p->rate, p->ech,
+    rc = audio_resolve_format(audio_reader_sf_format(p->rd), p->rate, p->och,
                               &format, &subtype, p->err, p->errlen);
     if (rc != SAMSEP_OK) {
         char why[SAMSEP_MSG_MAX];
@@ -596,7 +645,7 @@ static int open_writers(pipe *p)
     tags.title = "target";
     provenance_comment(comment, sizeof comment, "target", p->eng->vt->name,
                        p->eng->prompt, source, job->provenance);
-    rc = audio_writer_open(job->target_path, format, subtype, p->rate, p->ech,
+    rc = audio_writer_open(job->target_path, format, subtype, p->rate, p->och,
                            &tags, &p->wt, p->err, p->errlen);
     if (rc != SAMSEP_OK)
         return rc;
@@ -604,7 +653,7 @@ static int open_writers(pipe *p)
     provenance_comment(comment, sizeof comment, "residual", p->eng->vt->name,
                        p->eng->prompt, source, job->provenance);
     return audio_writer_open(job->residual_path, format, subtype, p->rate,
-                             p->ech, &tags, &p->wr, p->err, p->errlen);
+                             p->och, &tags, &p->wr, p->err, p->errlen);
 }
 
 static int setup(pipe *p)
@@ -626,11 +675,22 @@ static int setup(pipe *p)
     }
     p->erate = info->sample_rate > 0 ? info->sample_rate : p->rate;
     p->ech = info->channels == 1 ? 1 : p->in_ch;
+    p->och = p->ech == 1 && p->job->channels != SAMSEP_CHANNELS_MONO ? p->in_ch : p->ech;
     p->subtract = info->residual_mode != SAMSEP_RESIDUAL_ENGINE;
-    p->keep_mix = p->subtract || p->job->tap != NULL;
+    p->use_rout = !p->subtract && p->och == p->ech;
+    p->keep_mix = !p->use_rout || p->job->tap != NULL;
     rc = plan_sizes(p);
     if (rc != SAMSEP_OK)
         return rc;
+    if (p->och != p->ech) {
+        rc = upmix_create(p->rate, p->och, &p->up);
+        if (rc != SAMSEP_OK) {
+            set_err(p->err, p->errlen, "%s: cannot give the outputs %d channels at "
+                    "%d Hz: %s", p->job->input_path, p->och, p->rate,
+                    samsep_strerror(rc));
+            return rc;
+        }
+    }
     rc = alloc_buffers(p);
     if (rc != SAMSEP_OK) {
         set_err(p->err, p->errlen, "%s: out of memory", p->job->input_path);
@@ -641,7 +701,7 @@ static int setup(pipe *p)
         if (rc == SAMSEP_OK)
             rc = resampler_create(p->erate, p->rate, p->ech, &p->rs_t, p->err,
                                   p->errlen);
-        if (rc == SAMSEP_OK && !p->subtract)
+        if (rc == SAMSEP_OK && p->use_rout)
             rc = resampler_create(p->erate, p->rate, p->ech, &p->rs_r, p->err,
                                   p->errlen);
         if (rc != SAMSEP_OK)
@@ -684,6 +744,9 @@ static void teardown(pipe *p)
     fifo_free(&p->mixq);
     fifo_free(&p->tout);
     fifo_free(&p->rout);
+    fifo_free(&p->mixc);
+    fifo_free(&p->uout);
+    upmix_destroy(p->up);
     free(p->rbuf);
     free(p->dbuf);
     free(p->rbufres);
@@ -769,7 +832,7 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     report->frames = p.frames_read;
     report->sample_rate = p.rate;
     report->channels = p.in_ch;
-    report->out_channels = p.ech;
+    report->out_channels = p.och;
     report->chunks = p.chunk_index;
     report->nonfinite = p.nonfinite;
     if (p.rd != NULL)
