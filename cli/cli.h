@@ -31,6 +31,7 @@ typedef struct options {
     double worker_timeout, worker_start_timeout; /* 0: the engine's default */
     const char *report; /* --report DIR */
     int residual;       /* samsep_residual_request */
+    int channels;       /* VALUE_CHANNELS index + 1 (keep, mono); 0: keep */
     unsigned long long seed;
     double chunk;   /* 0: engine default */
     double overlap; /* < 0: engine default */

@@ -258,6 +258,9 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
             rc = want_choice(path, v, VALUE_SUBTYPES, VALUE_N_SUBTYPES, &cfg->subtype,
                              err, errlen);
             cfg->has_subtype = rc == 0;
+        } else if (strcmp(k, "channels") == 0) {
+            rc = want_choice(path, v, VALUE_CHANNELS, VALUE_N_CHANNELS, &cfg->channels,
+                             err, errlen);
         } else if (strcmp(k, "threads") == 0) {
             rc = want_int(path, v, &VALUE_THREADS, &cfg->threads, err, errlen);
             cfg->has_threads = rc == 0;
@@ -299,9 +302,9 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
             rc = parse_last(path, v, cfg, err, errlen);
         } else {
             snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, engine, model, "
-                     "output, chunk, overlap, format, subtype, threads, max_files, "
-                     "recursive, skip_suffixes, log_dir, worker, worker_timeout, "
-                     "worker_start_timeout, report, last)", path, k);
+                     "output, chunk, overlap, format, subtype, channels, threads, "
+                     "max_files, recursive, skip_suffixes, log_dir, worker, "
+                     "worker_timeout, worker_start_timeout, report, last)", path, k);
             rc = -1;
         }
         if (rc != 0)

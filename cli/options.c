@@ -44,7 +44,8 @@ enum {
     OPT_WORKER,
     OPT_WORKER_TIMEOUT,
     OPT_WORKER_START_TIMEOUT,
-    OPT_REPORT
+    OPT_REPORT,
+    OPT_CHANNELS
 };
 
 #define DEFAULT_MAX_FILES 100
@@ -64,6 +65,8 @@ void cli_usage(FILE *f)
 "      --t5 DIR           text encoder folder (default: MODEL/t5)\n"
 "      --residual model|subtract  sam-audio: the model's residual, or mixture - target\n"
 "      --seed N           seed of the model's noise (default 0)\n"
+"      --channels keep|mono  mono engines (sam-audio) on a multichannel input:\n"
+"                         outputs with the input's channels (default) or mono\n"
 "      --worker \"COMMAND ARGS...\"  exec: the worker program (doc/exec-protocol.md)\n"
 "      --worker-timeout S  exec: seconds a chunk may take (default 600)\n"
 "      --worker-start-timeout S  exec: seconds to start the worker (default 1800)\n"
@@ -166,6 +169,7 @@ int cli_parse_options(int argc, char **argv, options *o)
         { "t5", required_argument, NULL, OPT_T5 },
         { "residual", required_argument, NULL, OPT_RESIDUAL },
         { "seed", required_argument, NULL, OPT_SEED },
+        { "channels", required_argument, NULL, OPT_CHANNELS },
         { "worker", required_argument, NULL, OPT_WORKER },
         { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
         { "worker-start-timeout", required_argument, NULL, OPT_WORKER_START_TIMEOUT },
@@ -211,6 +215,12 @@ int cli_parse_options(int argc, char **argv, options *o)
         case OPT_RESIDUAL:
             if (refused(value_choice_from_text("--residual", optarg, VALUE_RESIDUALS,
                                                VALUE_N_RESIDUALS, &o->residual, err,
+                                               sizeof err), err))
+                return EXIT_USAGE;
+            break;
+        case OPT_CHANNELS:
+            if (refused(value_choice_from_text("--channels", optarg, VALUE_CHANNELS,
+                                               VALUE_N_CHANNELS, &o->channels, err,
                                                sizeof err), err))
                 return EXIT_USAGE;
             break;
@@ -357,6 +367,8 @@ void cli_apply_config(options *o, config *cfg)
         o->format = cfg->format;
     if (o->subtype == 0 && cfg->has_subtype)
         o->subtype = cfg->subtype;
+    if (o->channels == 0)
+        o->channels = cfg->channels;
     if (!o->set_threads && cfg->has_threads)
         o->threads = cfg->threads;
     if (!o->set_max_files && cfg->has_max_files)

@@ -104,6 +104,12 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
     return rc;
 }
 
+/* --channels as a word, for the settings and the log; unset is keep. */
+static const char *channels_name(const options *o)
+{
+    return VALUE_CHANNELS[o->channels > 0 ? o->channels - 1 : 0];
+}
+
 int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
 {
     samsep_batch_config bc;
@@ -113,10 +119,10 @@ int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
     /* what the outputs depend on; for exec, the worker's command line */
     snprintf(settings, sizeof settings,
              "engine=%s;prompt=%s;model=%s;t5=%s;residual=%d;seed=%llu;chunk=%.6g;"
-             "overlap=%.6g;format=%d;subtype=%d%s%s",
+             "overlap=%.6g;format=%d;subtype=%d;channels=%s%s%s",
              o->engine, o->prompt, o->model != NULL ? o->model : "",
              o->t5 != NULL ? o->t5 : "", o->residual, o->seed, o->chunk, o->overlap,
-             o->format, o->subtype, exec ? ";worker=" : "",
+             o->format, o->subtype, channels_name(o), exec ? ";worker=" : "",
              exec && o->worker != NULL ? o->worker : "");
     memset(&bc, 0, sizeof bc);
     bc.inputs = o->inputs;
@@ -168,9 +174,10 @@ static void write_log_header(FILE *log, const options *o, int argc, char **argv)
     for (i = 0; i < argc; i++)
         fprintf(log, " %s", argv[i]);
     fprintf(log, "\nsettings: engine=%s prompt=\"%s\" model=%s chunk=%g overlap=%g "
-            "format=%d subtype=%d recursive=%d overwrite=%d max_files=%d shard=%d/%d\n",
+            "format=%d subtype=%d channels=%s recursive=%d overwrite=%d max_files=%d "
+            "shard=%d/%d\n",
             o->engine, o->prompt, o->model != NULL ? o->model : "-", o->chunk,
-            o->overlap, o->format, o->subtype, o->recursive, o->overwrite,
+            o->overlap, o->format, o->subtype, channels_name(o), o->recursive, o->overwrite,
             o->max_files, o->shard_index, o->shard_count);
     if (strcasecmp(o->engine, "exec") == 0 && o->worker != NULL)
         fprintf(log, "worker: %s\n", o->worker);
@@ -241,6 +248,7 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
         job.subtype = o->subtype;
         job.chunk_seconds = o->chunk;
         job.overlap_seconds = o->overlap; /* < 0: the engine's choice */
+        job.channels = o->channels == 2 ? SAMSEP_CHANNELS_MONO : SAMSEP_CHANNELS_KEEP;
         job.cancel = stop_flag();
         job.provenance = it->provenance;
         webreport_watch(rep->web, &job);

@@ -40,6 +40,7 @@ const value_range VALUE_WORKER_START_TIMEOUT = {
 const char *const VALUE_FORMATS[] = { "wav", "flac" };
 const char *const VALUE_SUBTYPES[] = { "pcm16", "pcm24", "float" };
 const char *const VALUE_RESIDUALS[] = { "model", "subtract" };
+const char *const VALUE_CHANNELS[] = { "keep", "mono" };
 
 #define SHARD_MAX 1000000
 

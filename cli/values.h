@@ -5,7 +5,7 @@
  * the same values, because both check them against the same range here; a
  * value outside it is refused at start with a message naming the option or
  * key and the value, never found out file by file. Enumerated settings
- * (--format, --subtype, --residual) are lists of words kept beside them.
+ * (--format, --subtype, --residual, --channels) are lists of words kept beside them.
  */
 #ifndef SAMSEP_CLI_VALUES_H
 #define SAMSEP_CLI_VALUES_H
@@ -39,9 +39,11 @@ extern const value_range VALUE_WORKER_TIMEOUT, VALUE_WORKER_START_TIMEOUT;
 extern const char *const VALUE_FORMATS[];  /* samsep_format 1..n */
 extern const char *const VALUE_SUBTYPES[]; /* samsep_subtype 1..n */
 extern const char *const VALUE_RESIDUALS[]; /* samsep_residual_request 1..n */
+extern const char *const VALUE_CHANNELS[]; /* samsep_channels + 1: keep, mono */
 #define VALUE_N_FORMATS 2
 #define VALUE_N_SUBTYPES 3
 #define VALUE_N_RESIDUALS 2
+#define VALUE_N_CHANNELS 2
 
 /* "a whole number from 0 to 1024" (with the reason for the bounds, if any)
  * into buf. */

@@ -3,8 +3,10 @@
  * a user runs it: a model folder laid out like the official download
  * (config.json, checkpoint.pt, t5/ with model.safetensors and spiece.model;
  * here the tiny reference model), a 44.1 kHz stereo recording in, mono
- * outputs at 44.1 kHz of exactly the input's length out. Checks the
- * subtracting residual sums to the downmixed mixture, the model's own
+ * outputs (--channels mono) at 44.1 kHz of exactly the input's length out.
+ * Checks the subtracting residual sums to the downmixed mixture; by default
+ * the outputs have the input's two channels, which target and residual sum
+ * to, channel by channel, even with the model's own residual; the model's own
  * residual differs from it, seeds make runs reproducible, and a missing or
  * wrong model folder, or a chunk the model cannot take, is a clear usage
  * error.
@@ -123,7 +125,7 @@ static void test_sam_engine_cli(void **state)
 
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
                          "--residual", "subtract", "--chunk", "1", "--overlap", "0.25",
-                         in, "-o", out1), 0);
+                         "--channels", "mono", in, "-o", out1), 0);
     t1 = tu_path(out1, "street_target.wav");
     r1 = tu_path(out1, "street_residual.wav");
     t = tu_read(t1, &n, &rate, &ch, NULL);
@@ -143,8 +145,8 @@ static void test_sam_engine_cli(void **state)
 
     /* the model's own residual: not mixture - target */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
-                         "--chunk", "1", "--overlap", "0.25", "--subtype", "float", in,
-                         "-o", out2), 0);
+                         "--chunk", "1", "--overlap", "0.25", "--subtype", "float",
+                         "--channels", "mono", in, "-o", out2), 0);
     r2 = tu_path(out2, "street_residual.wav");
     rm = tu_read(r2, &n, NULL, NULL, NULL);
     assert_int_equal(n, frames);
@@ -155,17 +157,51 @@ static void test_sam_engine_cli(void **state)
     /* same seed, same result; another seed, another result */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
                          "--residual", "subtract", "--chunk", "1", "--overlap", "0.25",
-                         "--seed", "0", in, "-o", out3), 0);
+                         "--seed", "0", "--channels", "mono", in, "-o", out3), 0);
     t3 = tu_path(out3, "street_target.wav");
     tt = tu_read(t3, &n, NULL, NULL, NULL);
     assert_memory_equal(tt, t, (size_t)frames * sizeof(float));
     free(tt);
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
                          "--residual", "subtract", "--chunk", "1", "--overlap", "0.25",
-                         "--seed", "99", "--overwrite", in, "-o", out3), 0);
+                         "--seed", "99", "--channels", "mono", "--overwrite", in, "-o",
+                         out3), 0);
     tt = tu_read(t3, &n, NULL, NULL, NULL);
     assert_memory_not_equal(tt, t, (size_t)frames * sizeof(float));
     free(tt);
+
+    /* by default the input's channels, with the model's own residual too:
+     * target + residual is each channel of the input */
+    {
+        char *out6 = tu_path(root, "out6"), *t6, *r6;
+        float *a, *b;
+        int64_t na, nb;
+        int cha, chb;
+
+        assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                             "dog barking", "--chunk", "1", "--overlap", "0.25", "--subtype",
+                             "float", in, "-o", out6), 0);
+        t6 = tu_path(out6, "street_target.wav");
+        r6 = tu_path(out6, "street_residual.wav");
+        a = tu_read(t6, &na, &rate, &cha, NULL);
+        b = tu_read(r6, &nb, NULL, &chb, NULL);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(na, frames);
+        assert_int_equal(nb, frames);
+        assert_int_equal(rate, 44100);
+        assert_int_equal(cha, 2);
+        assert_int_equal(chb, 2);
+        worst = 0;
+        for (i = 0; i < 2 * frames; i++)
+            worst = fmax(worst, fabs((double)a[i] + b[i] - x[i]));
+        assert_true(worst < 1e-5);
+        free(a);
+        free(b);
+        free(t6);
+        free(r6);
+        free(out6);
+    }
 
     /* a real recording (4 s of drums and guitar, 48 kHz mono), as FLAC */
     {

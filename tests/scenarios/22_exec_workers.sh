@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The exec engine with the example workers, end to end: the C gain worker
 # and the numpy spectral gate give outputs of the input's rate, length and
-# (or mono, when the worker asks for it) channels; target + residual is the
+# channels (or mono, when the worker asks for it and --channels mono for
+# mono outputs; tests/scenarios/33_channels.sh has the default, keep); target + residual is the
 # mixture where the worker promises it; the rate and channels a worker asks
 # for are what it receives; each chunk's start frame is its place in the
 # file; the worker's stderr reaches the run log (and the terminal with -v);
@@ -38,7 +39,7 @@ sys.exit(0 if len(t) == len(x) and e1 < 1e-6 and e2 < 1e-6 else 1)' \
 
 say "C worker asking for 16 kHz mono: mono 44.1 kHz outputs of the input's length, t + r = mix"
 ss -e exec --worker "$GAIN_WORKER --gain 0.5 --rate 16000 --mono" --subtype float \
-    in/tones.wav -o out2
+    --channels mono in/tones.wav -o out2
 assert_rc 0
 assert_pair out2 tones wav "$(frames in/tones.wav)"
 assert_eq "$(soxi -V1 -c out2/tones_target.wav) $(soxi -V1 -r out2/tones_target.wav)" "1 44100" \
@@ -71,7 +72,7 @@ sys.exit(0 if e < 1e-5 and 0.05 < share < 0.999 else 1)' \
 
 say "numpy spectral gate asking for 16 kHz mono (it refuses any other chunk)"
 ss -e exec --worker "$PY $SRC_DIR/examples/spectral_gate_worker.py --rate 16000 --mono" \
-    in/st.wav -o out4
+    --channels mono in/st.wav -o out4
 assert_rc 0
 assert_pair out4 st wav "$(frames in/st.wav)"
 assert_eq "$(soxi -V1 -c out4/st_target.wav) $(soxi -V1 -r out4/st_target.wav)" "1 44100" \
