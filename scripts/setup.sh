@@ -6,7 +6,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
+PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
 libsndfile1-dev libsoxr-dev libfftw3-dev libcjson-dev libcmocka-dev libopenblas-dev
 libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
 flac sox ffmpeg python3 python3-numpy xz-utils
