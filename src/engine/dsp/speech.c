@@ -11,14 +11,10 @@
  *     the noise level within a few frames and needs no buffer of past
  *     minima. A bin whose SPP stays near 1 for long is capped at 0.99 so
  *     that the estimate cannot freeze under a noise step. One departure
- *     from the paper, measured: its noise smoothing of 0.8 per 16 ms makes
- *     the estimate follow every short rise of real noises (rain, traffic,
- *     crowds) and fluctuate by several dB per bin, which leaves musical
- *     noise; 0.99 (a time constant of about 1.6 s) averages over such
- *     rises and scored +0.7 dB SI-SDRi better on the project's 16 speech
- *     cases, no SNR group worse (-5 dB: -0.7 -> +0.2 dB). The tracker
- *     decides which frames are speech-free (4.); the gain uses the mean of
- *     those frames.
+ *     from the paper: the noise smoothing is 0.99 per 16 ms (a time
+ *     constant of about 1.6 s), not 0.8, which follows every short rise of
+ *     real noises and leaves musical noise. The tracker decides which
+ *     frames are speech-free (4.); the gain uses the mean of those frames.
  *  2. A priori SNR by the decision-directed rule (Ephraim & Malah 1984),
  *     its new evidence taken over a short look-ahead (5.).
  *  3. Gain: the MMSE log-spectral amplitude estimator (Ephraim & Malah 1985)
@@ -28,14 +24,11 @@
  *  4. The noise power of the gain, for bursty noise. The SPP tracker of 1.
  *     decides per bin: a noise burst (a crowd's roar, water, a bird) raises
  *     the periodogram of its bins well above the estimate, so the posterior
- *     calls it speech and leaves it out. For such noise the tracker settles
- *     near the level between bursts, far below the mean power: measured
- *     against the true noise of the project's speech cases, up to 14 dB low
- *     in whole bands (stadium roar under 500 Hz, river and birds at 2-8
- *     kHz), while nothing in them is too high. So the noise power the gain
- *     uses is `ambient`, a running mean of every bin over whole frames
- *     judged free of speech, bursts included. A frame is judged so by
- *     either of two cues: (a) the mean posterior over 100-2000 Hz, where
+ *     calls it speech and leaves it out, and the tracker settles near the
+ *     level between bursts, far below the mean power. So the noise power
+ *     the gain uses is `ambient`, a running mean of every bin over whole
+ *     frames judged free of speech, bursts included. A frame is judged so
+ *     by either of two cues: (a) the mean posterior over 100-2000 Hz, where
  *     voiced speech covers many bins at once and one burst covers few, is
  *     below 0.15, and the frame is not clearly voiced (below 0.45 on the
  *     measure that follows); (b) the frame is not voiced and has the
@@ -49,52 +42,31 @@
  *     1.64). Cue (a) alone favours the quieter stretches of noise, since a
  *     burst in the band looks like speech to it; (b) does not look at the
  *     level, so the frames of a crowd's roar or of rushing water count as
- *     noise however loud they swell. Without its shape condition (b) also
- *     takes in unvoiced speech, harmless in loud noise but not in clean
- *     recordings, where a fricative is far from the noise's shape: clean
- *     speech came out at 20.5 dB SI-SDR instead of 22.4, and speech with
- *     white noise 20 dB down lost 4.3 dB instead of gaining 4.4
- *     (tests/test_cli.c). Without its voicing condition (a) takes in voiced
- *     speech wherever the tracker has drifted up under it (machinery, crowd
- *     chant at +5 and -5 dB): about one in ten of the frames whose speech
- *     is at most 5 dB below the noise. The mean has a time constant of
- *     about 0.3 s, so it follows the noise from one pause to the next.
+ *     noise however loud they swell. The shape condition keeps unvoiced
+ *     speech of clean recordings (a fricative is far from the noise's
+ *     shape) out of (b); the voicing condition keeps voiced speech out of
+ *     (a) wherever the tracker has drifted up under it. The mean has a time
+ *     constant of about 0.3 s, so it follows the noise from one pause to
+ *     the next.
  *  5. Look-ahead: the evidence term of the decision-directed rule, the
  *     periodogram over the noise power minus one, is taken from the mean
  *     periodogram of this frame and the next DSP_SPEECH_DELAY (about 43 ms
  *     in all), a non-causal a priori SNR estimate in the spirit of Cohen
  *     (IEEE TSAP 13(5), 2005). It is steadier than one periodogram, so the
- *     decision-directed weight drops from 0.96 to 0.94 per 16 ms (faster
- *     to follow onsets) without more musical noise. The noise power is the
+ *     decision-directed weight is 0.94 per 16 ms, not 0.96 (faster to
+ *     follow onsets), without more musical noise. The noise power is the
  *     newest, 43 ms later than the frame.
  *  6. Nothing below 60 Hz is speech (the lowest voices start near 70 Hz),
  *     and the noises of recordings have much there (rumble, wind,
  *     traffic, a turntable's motor): those bins get gain 0, so they go to
  *     the residual whole.
  *
- * Measured on the 16 speech cases (SI-SDRi, bench/quality/run.sh): a 1.6 s
- * mean with (a) at 0.1 alone, and the larger of it and the tracker as the
- * noise power, scored +2.89 dB; a 0.3 s mean with (a) at 0.15 +3.27;
- * adding (b) +3.53 (-5 dB group +1.23 -> +1.67); (a)'s voicing condition
- * +3.68; the mean alone as the noise power +3.76; the look-ahead of 5.
- * +3.94; 6. +4.14. Thresholds for (a) of 0.2 and above let speech into the
- * mean and fall off steeply (+2.6 at 0.2); (a)'s voicing bound at 0.35 /
- * 0.45 / 0.55 / none scored +4.17 / +4.14 / +4.12 / +3.95; the look-ahead at
- * 0 / 1 / 2 / 3 frames +3.99 / +4.10 / +4.14 / +4.15; the decision-directed
- * weight at 0.92 / 0.94 / 0.96 +4.14 / +4.14 / +4.10; the lowest speech
- * frequency at 0 / 40 / 60 / 80 / 100 Hz +3.94 / +4.08 / +4.14 / +4.14 /
- * +3.96 (100 Hz cuts into low voices); the larger of tracker and mean as
- * the noise power +4.07. Without its shape condition, (b) scored +3.66 with
- * the rest as at +3.53; the voicing threshold at 0.2 / 0.25 / 0.3 +3.44 /
- * +3.66 / +3.55 there, and the shape threshold at 2.5 / 2.75 / 3 +3.53 /
- * +3.57 / +3.57, the higher two losing 2-3 dB on speech with white noise
- * 30 dB down.
+ * Every constant was chosen by measuring its neighbours on the project's
+ * 16 speech cases; the measurements, and what was tried and dropped, are in
+ * bench/README.md ("How `dsp speech` was tuned").
  *
- * Frames: about 43 ms (2048 samples at 48 kHz) at half overlap. Against
- * 32 ms at three-quarter overlap this does less than half the work per
- * second and scored the same on the speech cases (+2.81 against +2.89 dB
- * with everything else unchanged); what decides the gain is the noise
- * estimate, not the frame.
+ * Frames: about 43 ms (2048 samples at 48 kHz) at half overlap; what
+ * decides the gain is the noise estimate, not the frame.
  *
  * Start-up: nothing is assumed about the first frames. The noise estimate
  * starts as the average periodogram of the first ~0.1 s (weighted for the
@@ -119,7 +91,8 @@
 #include "engine/dsp/stft.h"
 #include "samsep.h"
 
-/* Frame length, seconds. */
+/* Frame length, seconds: half the work of 32 ms at three-quarter overlap,
+ * for the same score. */
 #define SP_FRAME_S 0.043
 /* Hop, seconds, at which the papers' smoothing constants are given. */
 #define SP_REF_HOP_S 0.016
@@ -128,30 +101,34 @@
 
 /* Gerkmann & Hendriks 2012: fixed a priori SNR under H1 (15 dB), SPP
  * smoothing 0.9, stagnation cap 0.99; noise smoothing 0.99 instead of the
- * paper's 0.8 (see the top of the file). */
+ * paper's 0.8, which fluctuates by several dB per bin in real noise. */
 #define SP_XI_H1 31.622776f
 #define SP_ALPHA_PBAR 0.9
 #define SP_ALPHA_NOISE 0.99
 #define SP_PBAR_CAP 0.99f
 
 /* Decision-directed weight (Ephraim & Malah 1984), per 16 ms like the
- * tracker's constants, and a priori SNR floor. */
+ * tracker's constants: 0.94 with the look-ahead of 5. (0.92 scores the
+ * same, 0.96 lower); a priori SNR floor. */
 #define SP_ALPHA_DD 0.94
 #define SP_XI_MIN 0.0031622777f /* -25 dB */
 
 /* Noise floor of 4.: band of the frame decision, Hz; threshold on the mean
- * posterior there; smoothing of the running mean (per 16 ms, like the
- * tracker's: a time constant of about 0.3 s). */
+ * posterior there (0.2 and above let speech into the mean); smoothing of
+ * the running mean (per 16 ms, like the tracker's: a time constant of
+ * about 0.3 s, which follows the noise from pause to pause). */
 #define SP_FRAME_LO_HZ 100.0
 #define SP_FRAME_HI_HZ 2000.0
 #define SP_FRAME_QUIET 0.15f
 #define SP_ALPHA_AMBIENT 0.95
-/* ... a quiet frame counts only if its voicing (below) is under this. */
+/* ... a quiet frame counts only if its voicing (below) is under this
+ * (keeps voiced speech out where the tracker drifted up under it). */
 #define SP_VOICED_QUIET 0.45f
 
 /* Voicing of 4.: band of the autocorrelation, Hz; pitch range, Hz; step of
  * the lag grid, seconds; a frame whose normalised autocorrelation stays
- * below SP_UNVOICED at every lag of the range counts as speech-free. */
+ * below SP_UNVOICED at every lag of the range counts as speech-free (0.2
+ * and 0.3 score lower). */
 #define SP_VOICE_LO_HZ 40.0
 #define SP_VOICE_HI_HZ 2000.0
 #define SP_PITCH_LO_HZ 70.0
@@ -161,14 +138,17 @@
 /* ... and when its spectrum has the shape of the noise estimate: over
  * [voicing band's low edge, SP_SHAPE_HI_HZ), the variance of the log of
  * power / noise is at most SP_SHAPE_MAX (pi^2 / 6 = 1.64 for noise of exactly
- * that shape, whatever its level). */
+ * that shape, whatever its level; 2.75 and 3 lose 2-3 dB on speech with
+ * white noise 30 dB down). */
 #define SP_SHAPE_HI_HZ 8000.0
 #define SP_SHAPE_MAX 2.5f
 
-/* Lowest frequency of speech, Hz: bins below get gain 0. */
+/* Lowest frequency of speech, Hz: bins below get gain 0 (voices start
+ * near 70 Hz; 100 Hz cuts into low voices). */
 #define SP_SPEECH_LO_HZ 60.0
 
-/* OM-LSA: gain under speech absence and a priori speech absence prob. */
+/* OM-LSA: gain under speech absence and a priori speech absence prob.
+ * (-15/-25 dB and 0.3/0.7 score within 0.05 dB of these). */
 #define SP_GMIN_DB (-20.0)
 #define SP_Q_ABSENT 0.5f
 
