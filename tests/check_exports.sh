@@ -1,11 +1,15 @@
 #!/bin/sh
-# check_exports.sh LIBSAMSEP.SO SAMSEP.H: the shared library exports exactly
-# the functions samsep.h declares with SAMSEP_API - no internal symbol leaks
-# (nn_*, dit_*, set_err, ... would collide with other libraries) and no
-# public function was left unexported.
+# check_exports.sh LIBSAMSEP.SO SAMSEP.H [LIBSAMSEP.A]: the shared library
+# exports exactly the functions samsep.h declares with SAMSEP_API - no
+# internal symbol leaks (nn_*, dit_*, set_err, ... would collide with other
+# libraries) and no public function was left unexported. Given the static
+# library, also checks that its objects were built with hidden visibility:
+# only samsep.h's functions have default visibility there, so that whatever
+# links them into a shared object of its own exports nothing else either.
 set -eu
 lib=$1
 header=$2
+archive=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -37,5 +41,16 @@ if [ -s "$tmp/missing" ]; then
     sed 's/^/  /' "$tmp/missing"
     status=1
 fi
-[ "$status" -ne 0 ] || echo "$lib: exports the $(wc -l <"$tmp/declared") functions of samsep.h and nothing else"
+if [ -n "$archive" ]; then
+    readelf -Ws --wide "$archive" |
+        awk '($5 == "GLOBAL" || $5 == "WEAK") && $6 == "DEFAULT" && $7 != "UND" { print $8 }' |
+        sort -u >"$tmp/visible"
+    comm -23 "$tmp/visible" "$tmp/declared" >"$tmp/unhidden"
+    if [ -s "$tmp/unhidden" ]; then
+        echo "FAIL: $archive has symbols of default visibility that samsep.h does not declare:"
+        sed 's/^/  /' "$tmp/unhidden"
+        status=1
+    fi
+fi
+[ "$status" -ne 0 ] || echo "$lib${archive:+ and $archive}: export the $(wc -l <"$tmp/declared") functions of samsep.h and nothing else"
 exit "$status"
