@@ -8,6 +8,8 @@
  * file outgrows 4 GiB) or FLAC under a temporary name in the destination
  * folder; only audio_writer_commit() gives the file its final name, after
  * its data has reached the disk. Resampling is libsoxr's streaming API.
+ * Probing (probe.c, samsep_probe_file) reads a file's header and tags only,
+ * for the batch planner.
  */
 #ifndef SAMSEP_AUDIO_H
 #define SAMSEP_AUDIO_H
