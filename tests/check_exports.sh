@@ -1,15 +1,18 @@
 #!/bin/sh
-# check_exports.sh LIBSAMSEP.SO SAMSEP.H [LIBSAMSEP.A]: the shared library
-# exports exactly the functions samsep.h declares with SAMSEP_API - no
-# internal symbol leaks (nn_*, dit_*, set_err, ... would collide with other
-# libraries) and no public function was left unexported. Given the static
-# library, also checks that its objects were built with hidden visibility:
-# only samsep.h's functions have default visibility there, so that whatever
-# links them into a shared object of its own exports nothing else either.
+# check_exports.sh LIBSAMSEP.SO SAMSEP.H [SEALED.A [OBJECTS.A]]: the shared
+# library exports exactly the functions samsep.h declares with SAMSEP_API -
+# no internal symbol leaks (nn_*, dit_*, set_err, ... would collide with
+# other libraries) and no public function was left unexported. Given the
+# installed static library (SEALED.A), checks that it defines no global
+# symbol but samsep.h's functions, so that a program linking it statically
+# cannot clash with an internal name. Given the archive of the library's
+# own objects (OBJECTS.A), checks that they were built with hidden
+# visibility: only samsep.h's functions have default visibility there.
 set -eu
 lib=$1
 header=$2
-archive=${3:-}
+sealed=${3:-}
+archive=${4:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -41,6 +44,17 @@ if [ -s "$tmp/missing" ]; then
     sed 's/^/  /' "$tmp/missing"
     status=1
 fi
+if [ -n "$sealed" ]; then
+    readelf -Ws --wide "$sealed" |
+        awk '($5 == "GLOBAL" || $5 == "WEAK") && $7 != "UND" { print $8 }' |
+        sort -u >"$tmp/global"
+    comm -23 "$tmp/global" "$tmp/declared" >"$tmp/unsealed"
+    if [ -s "$tmp/unsealed" ]; then
+        echo "FAIL: $sealed defines global symbols that samsep.h does not declare:"
+        sed 's/^/  /' "$tmp/unsealed"
+        status=1
+    fi
+fi
 if [ -n "$archive" ]; then
     readelf -Ws --wide "$archive" |
         awk '($5 == "GLOBAL" || $5 == "WEAK") && $6 == "DEFAULT" && $7 != "UND" { print $8 }' |
@@ -52,5 +66,5 @@ if [ -n "$archive" ]; then
         status=1
     fi
 fi
-[ "$status" -ne 0 ] || echo "$lib${archive:+ and $archive}: export the $(wc -l <"$tmp/declared") functions of samsep.h and nothing else"
+[ "$status" -ne 0 ] || echo "$lib${sealed:+ and $sealed}: export the $(wc -l <"$tmp/declared") functions of samsep.h and nothing else"
 exit "$status"

@@ -44,4 +44,26 @@ for f in target residual; do
     n=$(soxi -s "$tmp/out/$f.wav")
     [ "$n" = "$in" ] || fail "$f.wav has $n frames, the input $in"
 done
-echo "installed into a temporary prefix; examples/separate.c built with pkg-config and separated the example"
+
+# Linked statically, the installed archive brings in no name but samsep_*:
+# a program that defines functions named like the library's internal ones
+# (hidden, but global inside the build's own archive) still links, and runs.
+names=$(readelf -Ws --wide "$build/libsamsep.a" |
+    awk '$4 == "FUNC" && $5 == "GLOBAL" && $6 == "HIDDEN" && $7 != "UND" { print $8 }' |
+    sort -u | head -8)
+[ -n "$names" ] || fail "no hidden internal function in $build/libsamsep.a to clash with"
+for n in $names; do printf 'int %s(void) { return 0; }\n' "$n"; done >"$tmp/clash.c"
+# libsamsep itself from the archive, its dependencies as shared libraries
+others="$(pkg-config --libs $(pkg-config --print-requires-private samsep)) -lpthread -lm"
+# shellcheck disable=SC2086
+"$cc" "$@" -o "$tmp/separate-static" "$src/examples/separate.c" "$tmp/clash.c" \
+    $(pkg-config --cflags samsep) "$libdir/libsamsep.a" $others ||
+    fail "a program defining $(echo $names | tr '\n' ' ')cannot link libsamsep.a"
+if ldd "$tmp/separate-static" | grep -q libsamsep.so; then
+    fail "the static program is linked to libsamsep.so"
+fi
+"$tmp/separate-static" "$src/examples/speech_in_noise.flac" "$tmp/out-static" ||
+    fail "the statically linked program failed"
+cmp -s "$tmp/out/target.wav" "$tmp/out-static/target.wav" ||
+    fail "the statically linked program's target differs from the shared one's"
+echo "installed into a temporary prefix; examples/separate.c built with pkg-config and separated the example, linked shared and static"
