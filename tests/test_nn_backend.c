@@ -839,6 +839,8 @@ static void test_convt1d(void **state)
     one_convt(1, 6, 30, 9, 5, 3, 2, 2, 1, 0, 3, 1);     /* dilation, groups */
     one_convt(1, 5, 7, 3, 3, 1, 1, 0, 0, 0, 1, 0);      /* stride 1 */
     one_convt(1, 2, 5, 2, 2, 7, 1, 0, 0, 0, 1, 1);      /* stride > K: gaps */
+    /* several output tiles (256 * stride samples) and channel blocks */
+    one_convt(1, 3, 700, 1100, 4, 2, 1, 1, 0, 0, 1, 1);
     for (b = 0; b < g_nb; b++) {
         nn_ctx *k = K(b, 0);
         nn_convt1d_args bad = { 1, 2, 5, 2, 3, 2, 1, 0, 2, 0, 1 };
@@ -1341,6 +1343,8 @@ static void test_gemm_paths(void **state)
         one_gemm(151, 545, 531, lay, 1.0f, 0.0f);
         one_gemm(25, 70, 300, lay, -2.0f, 0.75f);
         one_gemm(12, 32, 16, lay, 1.0f, 1.0f); /* exactly one microkernel */
+        one_gemm(3, 37, 531, lay, 1.0f, 0.5f); /* few rows: direct products */
+        one_gemm(8, 5, 17, lay, 1.0f, 0.0f);
         one_gemm(5, 7, 0, lay, 1.0f, 0.5f);
     }
     report("gemm");

@@ -42,13 +42,14 @@
 
 /* Below this much work (roughly, flops) per thread a job stays inline. */
 #define K_MIN_WORK 32768.0
-/* Matmul output tiles: the largest of tile_m x MM_TN_MAX (tile_m from the
- * kernel table, a multiple of its microkernel's rows), halved down to
- * tile_m/2 x MM_TN_MIN, that still gives MM_UNITS tiles (bigger tiles
- * run sgemm faster; enough tiles keep many threads busy). Chosen from the
- * shape and the kernel alone, never from the thread count. */
+/* Matmul output tiles: rows split evenly into pieces of at most the
+ * kernel's tile_m (rounded up to its microkernel's rows: a ragged last
+ * piece would pack the weights again for a few rows), columns the largest
+ * of MM_TN_MAX halved down to MM_TN_MIN that still gives MM_UNITS tiles
+ * (bigger tiles run faster; enough tiles keep many threads busy). Chosen
+ * from the shape and the kernel alone, never from the thread count. */
 #define MM_TN_MAX 512
-#define MM_TN_MIN 256
+#define MM_TN_MIN 128
 #define MM_UNITS 48
 /* Attention query block. */
 #define ATT_QB 32
@@ -191,6 +192,7 @@ static const char *cpu_path(const void *ctx, nn_op op)
     case NN_OP_CONV1D:
     case NN_OP_CONVT1D:
     case NN_OP_LSTM:
+    case NN_OP_SNAKE:
         return ((const cpu_ctx *)ctx)->kern->name;
     default:
         return "c";
@@ -342,7 +344,7 @@ static int cpu_matmul(void *ctx, const float *x, int64_t ldx, const float *W,
                       int64_t N, int64_t K, float beta)
 {
     mm_job j;
-    int64_t tm_min;
+    int64_t nm;
     j.k = ctx;
     j.x = x;
     j.W = W;
@@ -354,13 +356,11 @@ static int cpu_matmul(void *ctx, const float *x, int64_t ldx, const float *W,
     j.N = N;
     j.K = K;
     j.beta = beta;
-    j.tm = j.k->kern->tile_m;
-    tm_min = j.tm / 2;
+    nm = cdiv(M, j.k->kern->tile_m);
+    j.tm = cdiv(cdiv(M, nm), j.k->kern->mr) * j.k->kern->mr;
     j.tn = MM_TN_MAX;
     while (j.tn > MM_TN_MIN && cdiv(M, j.tm) * cdiv(N, j.tn) < MM_UNITS)
         j.tn /= 2;
-    while (j.tm > tm_min && cdiv(M, j.tm) * cdiv(N, j.tn) < MM_UNITS)
-        j.tm /= 2;
     j.ntn = cdiv(N, j.tn);
     kpar(ctx, cdiv(M, j.tm) * j.ntn,
          2.0 * (double)imin(M, j.tm) * (double)imin(N, j.tn) * (double)(K + 1),
@@ -730,6 +730,33 @@ static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
     }
 }
 
+/* One row of the im2col matrix: dst[t] = padded x at p0 + t * stride for
+ * t < n. The columns that read inside x are copied (one memcpy when the
+ * stride is 1); only the padded ends go through pad_index. */
+static void im2col_row(const nn_conv1d_args *a, const float *xr, int64_t p0,
+                       int64_t n, float *dst)
+{
+    int64_t s = a->stride, L = a->Lin, t, ta, tb;
+    /* inside: 0 <= p0 + t s < L  <=>  ta <= t < tb */
+    ta = p0 >= 0 ? 0 : imin(n, cdiv(-p0, s));
+    tb = p0 >= L ? 0 : imin(n, cdiv(L - p0, s));
+    if (tb < ta)
+        tb = ta;
+    for (t = 0; t < ta; t++) {
+        int64_t q = pad_index(p0 + t * s, L, a->pad_mode);
+        dst[t] = q < 0 ? 0.0f : xr[q];
+    }
+    if (s == 1)
+        memcpy(dst + ta, xr + p0 + ta, (size_t)(tb - ta) * sizeof(float));
+    else
+        for (t = ta; t < tb; t++)
+            dst[t] = xr[p0 + t * s];
+    for (t = tb; t < n; t++) {
+        int64_t q = pad_index(p0 + t * s, L, a->pad_mode);
+        dst[t] = q < 0 ? 0.0f : xr[q];
+    }
+}
+
 typedef struct conv_job {
     const nn_conv1d_args *a;
     cpu_ctx *k;
@@ -755,23 +782,17 @@ static void conv_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         const float *bm;
         int64_t ldb, ci, k2, t, r;
         float beta = 0.0f;
+        (void)t;
 
         if (conv_direct(a)) {
             bm = xg + t0;
             ldb = a->Lin;
         } else {
-            for (ci = 0; ci < cig; ci++) {
-                const float *xr = xg + ci * a->Lin;
-                for (k2 = 0; k2 < a->K; k2++) {
-                    float *cr = col + (ci * a->K + k2) * n;
-                    int64_t p0 = t0 * a->stride + k2 * a->dilation - a->pad_left;
-                    for (t = 0; t < n; t++) {
-                        int64_t p = p0 + t * a->stride;
-                        int64_t q = pad_index(p, a->Lin, a->pad_mode);
-                        cr[t] = q < 0 ? 0.0f : xr[q];
-                    }
-                }
-            }
+            for (ci = 0; ci < cig; ci++)
+                for (k2 = 0; k2 < a->K; k2++)
+                    im2col_row(a, xg + ci * a->Lin,
+                               t0 * a->stride + k2 * a->dilation - a->pad_left, n,
+                               col + (ci * a->K + k2) * n);
             bm = col;
             ldb = n;
         }
@@ -817,19 +838,28 @@ static int64_t convt_cols(const nn_convt1d_args *a, int64_t tl)
     return (tl - 1 + (a->K - 1) * a->dilation) / a->stride + 2;
 }
 
+/* Output samples per tile: about 256 input columns per product (fewer
+ * make the products thin and the weights' packing dominant). */
 static int64_t convt_tile(const nn_convt1d_args *a)
 {
-    int64_t rows = (a->Cout / a->groups) * a->K, tl = 256;
-    while (tl > 16 && rows * convt_cols(a, tl) > CONV_SLAB)
-        tl /= 2;
-    return tl;
+    return 256 * a->stride;
+}
+
+/* Output channels per unit: as many as keep the column slab (channels x
+ * taps x input columns) within CONV_SLAB, split evenly. */
+static int64_t convt_chans(const nn_convt1d_args *a)
+{
+    int64_t cog = a->Cout / a->groups;
+    int64_t per = a->K * convt_cols(a, convt_tile(a));
+    int64_t cb = imax(1, CONV_SLAB / per);
+    return cdiv(cog, cdiv(cog, cb));
 }
 
 static size_t cpu_convt1d_scratch(const nn_convt1d_args *a)
 {
     if (nn_convt1d_out_len(a) < 0)
         return 0;
-    return (size_t)((a->Cout / a->groups) * a->K * convt_cols(a, convt_tile(a)));
+    return (size_t)(convt_chans(a) * a->K * convt_cols(a, convt_tile(a)));
 }
 
 typedef struct convt_job {
@@ -837,9 +867,12 @@ typedef struct convt_job {
     cpu_ctx *k;
     const float *x, *W, *bias;
     float *y;
-    int64_t Lout, tl, ntl;
+    int64_t Lout, tl, ntl, cb, ncb;
 } convt_job;
 
+/* unit = (batch item and group, output tile, block of output channels):
+ * col = W^T x for the block's channels and the tile's input columns, then
+ * each output sums its taps */
 static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const convt_job *j = ctx;
@@ -849,8 +882,10 @@ static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     float *col = j->k->scr[wk];
 
     for (u = ub; u < ue; u++) {
-        int64_t tile = u % j->ntl, bg = u / j->ntl;
+        int64_t cblk = u % j->ncb, tile = (u / j->ncb) % j->ntl;
+        int64_t bg = u / (j->ncb * j->ntl);
         int64_t b = bg / a->groups, g = bg % a->groups;
+        int64_t c0 = cblk * j->cb, c1 = imin(cog, c0 + j->cb);
         int64_t o0 = tile * j->tl, o1 = imin(j->Lout, o0 + j->tl);
         int64_t p0 = o0 + a->padding, p1 = o1 + a->padding;
         int64_t tlo = imax(0, -fdiv(-(p0 - (K - 1) * d), s));
@@ -859,29 +894,28 @@ static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         float *yt = j->y + (b * a->Cout + g * cog) * j->Lout;
 
         if (nt > 0)
-            gemm(j->k, wk, cog * K, nt, cig, 1.0f, j->W + g * cig * cog * K, 1,
-                 cog * K, j->x + (b * a->Cin + g * cig) * a->Lin + tlo, a->Lin, 1,
-                 0.0f, col, nt);
-        for (co = 0; co < cog; co++) {
-            const float *cr = col + co * K * (nt > 0 ? nt : 0);
+            gemm(j->k, wk, (c1 - c0) * K, nt, cig, 1.0f,
+                 j->W + g * cig * cog * K + c0 * K, 1, cog * K,
+                 j->x + (b * a->Cin + g * cig) * a->Lin + tlo, a->Lin, 1, 0.0f, col,
+                 nt);
+        /* scatter: tap k2 of input t lands on o = t s + k2 d - padding;
+         * each output sums its taps in increasing k2, then the bias */
+        for (co = c0; co < c1; co++) {
+            const float *cr = col + (co - c0) * K * (nt > 0 ? nt : 0);
             float bv = j->bias != NULL ? j->bias[g * cog + co] : 0.0f;
-            for (o = o0; o < o1; o++) {
-                int64_t p = o + a->padding;
-                float acc = 0.0f;
-                if (nt > 0) {
-                    for (k2 = 0; k2 < K; k2++) {
-                        int64_t num = p - k2 * d, t;
-                        if (num < 0)
-                            break;
-                        if (num % s != 0)
-                            continue;
-                        t = num / s;
-                        if (t >= tlo && t <= thi)
-                            acc += cr[k2 * nt + (t - tlo)];
-                    }
-                }
-                yt[co * j->Lout + o] = acc + bv;
+            float *yr = yt + co * j->Lout;
+            for (o = o0; o < o1; o++)
+                yr[o] = 0.0f;
+            for (k2 = 0; k2 < K && nt > 0; k2++) {
+                int64_t off = k2 * d - a->padding, t;
+                int64_t ta = imax(tlo, -fdiv(-(o0 - off), s));
+                int64_t tb = imin(thi + 1, -fdiv(-(o1 - off), s));
+                const float *ck = cr + k2 * nt - tlo;
+                for (t = ta; t < tb; t++)
+                    yr[t * s + off] += ck[t];
             }
+            for (o = o0; o < o1; o++)
+                yr[o] += bv;
         }
     }
 }
@@ -903,9 +937,11 @@ static int cpu_convt1d(void *ctx, const nn_convt1d_args *a, const float *x,
     j.Lout = Lout;
     j.tl = convt_tile(a);
     j.ntl = cdiv(Lout, j.tl);
-    kpar(k, a->B * a->groups * j.ntl,
-         2.0 * (double)(a->Cout / a->groups) * (double)(a->Cin / a->groups) *
-             (double)a->K * (double)convt_cols(a, j.tl),
+    j.cb = convt_chans(a);
+    j.ncb = cdiv(a->Cout / a->groups, j.cb);
+    kpar(k, a->B * a->groups * j.ntl * j.ncb,
+         2.0 * (double)j.cb * (double)(a->Cin / a->groups) * (double)a->K *
+             (double)convt_cols(a, imin(Lout, j.tl)),
          convt_fn, &j);
     return SAMSEP_OK;
 }
@@ -1152,6 +1188,7 @@ static int cpu_axpy(void *ctx, float a, const float *x, const float *y, float *o
 }
 
 typedef struct snake_job {
+    const cpu_ctx *k;
     const float *x, *alpha;
     float *y;
     int64_t C, T;
@@ -1160,24 +1197,19 @@ typedef struct snake_job {
 static void snake_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const snake_job *j = ctx;
-    int64_t r, t;
+    int64_t r;
     (void)wk;
     for (r = ub; r < ue; r++) {
         float al = j->alpha[r % j->C];
-        float inv = 1.0f / (al + 1e-9f);
-        const float *x = j->x + r * j->T;
-        float *y = j->y + r * j->T;
-        for (t = 0; t < j->T; t++) {
-            float s = sinf(al * x[t]);
-            y[t] = x[t] + inv * (s * s);
-        }
+        j->k->kern->snake(j->x + r * j->T, j->y + r * j->T, j->T, al,
+                          1.0f / (al + 1e-9f));
     }
 }
 
 static int cpu_snake(void *ctx, const float *x, const float *alpha, float *y,
                      int64_t B, int64_t C, int64_t T)
 {
-    snake_job j = { x, alpha, y, C, T };
+    snake_job j = { ctx, x, alpha, y, C, T };
     kpar(ctx, B * C, 25.0 * (double)T, snake_fn, &j);
     return SAMSEP_OK;
 }

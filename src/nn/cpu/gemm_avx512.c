@@ -123,11 +123,62 @@ static void gemm_pack_b_cols(const float *s, int64_t cs, int64_t kc, float *d)
 }
 #define gemm_pack_b_cols gemm_pack_b_cols
 
+#define GEMM_DOT_ROWS 8
+
+/* Sum of the 16 lanes in a fixed order. */
+static inline float hsum(__m512 v)
+{
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+    __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    q = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    q = _mm_add_ss(q, _mm_movehdup_ps(q));
+    return _mm_cvtss_f32(q);
+}
+
+/* C(i, j) = alpha * A(i, :) . B(:, j) (+ beta C), both contiguous in k:
+ * four columns of B at a time (read from memory once, then from L1 for
+ * every row of A), 16 lanes of k per step, masked at the end. */
+static void gemm_dots(const nn_gemm *g)
+{
+    int64_t i, j, p, r;
+    for (j = 0; j < g->N; j += 4) {
+        int64_t nr = g->N - j < 4 ? g->N - j : 4;
+        for (i = 0; i < g->M; i++) {
+            const float *a = g->A + i * g->rsa;
+            float *c = g->C + i * g->ldc;
+            __m512 acc[4];
+            for (r = 0; r < 4; r++)
+                acc[r] = _mm512_setzero_ps();
+            for (p = 0; p < g->K; p += 16) {
+                __mmask16 m = g->K - p >= 16 ? (__mmask16)0xFFFF
+                                             : (__mmask16)((1u << (g->K - p)) - 1u);
+                __m512 av = _mm512_maskz_loadu_ps(m, a + p);
+                for (r = 0; r < nr; r++)
+                    acc[r] = _mm512_fmadd_ps(
+                        av, _mm512_maskz_loadu_ps(m, g->B + (j + r) * g->csb + p), acc[r]);
+            }
+            for (r = 0; r < nr; r++) {
+                float v = g->alpha * hsum(acc[r]);
+                c[j + r] = g->beta == 0.0f ? v : fmaf(g->beta, c[j + r], v);
+            }
+        }
+    }
+}
+#define gemm_dots gemm_dots
+
 #include "nn/cpu/gemm_driver.h"
+
+#define SNAKE_FN nn_snake_avx512
+#include "nn/cpu/snake_body.h"
 
 #else
 void nn_sgemm_avx512(const nn_gemm *g, float *pack)
 {
     nn_sgemm_blas(g, pack);
+}
+
+void nn_snake_avx512(const float *x, float *y, int64_t n, float al, float inv)
+{
+    nn_snake_c(x, y, n, al, inv);
 }
 #endif

@@ -5,6 +5,7 @@
  * chose for this CPU when it was loaded.
  */
 #include <cblas.h>
+#include <math.h>
 
 #include "nn/cpu/isa.h"
 
@@ -57,4 +58,13 @@ void nn_sgemm_blas(const nn_gemm *g, float *pack)
     cblas_sgemm(CblasRowMajor, ta, tb, (blasint)g->M, (blasint)g->N, (blasint)g->K,
                 g->alpha, g->A, (blasint)lda, g->B, (blasint)ldb, g->beta, g->C,
                 (blasint)g->ldc);
+}
+
+void nn_snake_c(const float *x, float *y, int64_t n, float al, float inv)
+{
+    int64_t t;
+    for (t = 0; t < n; t++) {
+        float s = sinf(al * x[t]);
+        y[t] = x[t] + inv * (s * s);
+    }
 }

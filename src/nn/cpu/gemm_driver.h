@@ -14,12 +14,15 @@
  * and may define faster packing of the strided cases (else plain loops):
  *   gemm_pack_a_rows(s, rs, kc, d)   MR full rows of a row-major A
  *   gemm_pack_b_cols(s, cs, kc, d)   NR full columns of a column-major B
+ * and a direct product for at most GEMM_DOT_ROWS rows of A against B given
+ * as [N, K] rows, where packing does not pay:
+ *   gemm_dots(g)
  *
  * Blocks: a KC x NC slab of B (packed once, reused by every row block),
  * an MC x KC block of A, each MR x NR piece of C accumulated over KC in
  * registers. Each element's sum runs over K in KC-long pieces in a fixed
- * order, whatever the size of the matrices or the thread: that is what
- * keeps the results bit-identical for any thread count. Edge pieces (M or N
+ * order, whatever the thread: that is what keeps the results bit-identical
+ * for any thread count (callers cut their work into tiles by shape alone). Edge pieces (M or N
  * not a multiple) are computed in full on zero-padded panels into a small
  * buffer, then copied with the same arithmetic.
  */
@@ -138,6 +141,14 @@ void GEMM_FN(const nn_gemm *g, float *pack)
         gd_scale_c(g);
         return;
     }
+#ifdef gemm_dots
+    /* a few rows against [N, K] weights (an LSTM step): packing the
+     * weights would cost more than the products */
+    if (g->M <= GEMM_DOT_ROWS && g->csa == 1 && g->rsb == 1) {
+        gemm_dots(g);
+        return;
+    }
+#endif
     for (jc = 0; jc < g->N; jc += GEMM_NC) {
         int64_t nc = gd_min(GEMM_NC, g->N - jc);
         for (pc = 0; pc < g->K; pc += GEMM_KC) {

@@ -31,9 +31,12 @@ static const char *const isa_names[NN_ISA_COUNT] = {
 };
 
 static const nn_cpu_kern kerns[] = {
-    { "avx512", NN_ISA_AVX512, nn_sgemm_avx512, 120 },
-    { "avx2", NN_ISA_AVX2, nn_sgemm_avx2, 120 },
-    { "openblas", NN_ISA_GENERIC, nn_sgemm_blas, 128 },
+    { .name = "avx512", .isa = NN_ISA_AVX512, .sgemm = nn_sgemm_avx512,
+      .tile_m = 144, .mr = 12, .snake = nn_snake_avx512 },
+    { .name = "avx2", .isa = NN_ISA_AVX2, .sgemm = nn_sgemm_avx2,
+      .tile_m = 144, .mr = 6, .snake = nn_snake_avx2 },
+    { .name = "openblas", .isa = NN_ISA_GENERIC, .sgemm = nn_sgemm_blas,
+      .tile_m = 128, .mr = 1, .snake = nn_snake_c },
 };
 
 #define N_KERNS ((int)(sizeof kerns / sizeof kerns[0]))

@@ -67,7 +67,7 @@ void nn_cpu_isa_describe(char *buf, size_t len);
  *   A(i, p) = A[i * rsa + p * csa],  B(p, j) = B[p * rsb + j * csb],
  *   C(i, j) = C[i * ldc + j].
  * beta 0: C is write-only (may hold anything). The result of each element
- * depends on K and the kernel only, never on M, N or where C is cut.
+ * depends on the call's shape and the kernel, never on the thread.
  */
 typedef struct nn_gemm {
     int64_t M, N, K;
@@ -87,8 +87,11 @@ typedef struct nn_cpu_kern {
      * worker's own, 64-byte aligned. The generic row needs rsa or csa,
      * and rsb or csb, to be 1. */
     void (*sgemm)(const nn_gemm *g, float *pack);
-    /* preferred matmul tile rows (a multiple of the kernel's rows) */
-    int64_t tile_m;
+    /* matmul tiles: at most tile_m rows, a multiple of mr (the
+     * microkernel's rows) */
+    int64_t tile_m, mr;
+    /* one row of Snake: y[t] = x[t] + inv * sin(al x[t])^2, t < n */
+    void (*snake)(const float *x, float *y, int64_t n, float al, float inv);
 } nn_cpu_kern;
 
 /* Packing memory per worker, floats (the largest any kernel asks). */
@@ -103,5 +106,9 @@ const nn_cpu_kern *nn_cpu_kern_at(int index);
 void nn_sgemm_avx512(const nn_gemm *g, float *pack);
 void nn_sgemm_avx2(const nn_gemm *g, float *pack);
 void nn_sgemm_blas(const nn_gemm *g, float *pack);
+/* Snake rows: vectorised by ISA, and with libm's sinf (snake_c). */
+void nn_snake_avx512(const float *x, float *y, int64_t n, float al, float inv);
+void nn_snake_avx2(const float *x, float *y, int64_t n, float al, float inv);
+void nn_snake_c(const float *x, float *y, int64_t n, float al, float inv);
 
 #endif
