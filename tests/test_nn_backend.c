@@ -6,6 +6,12 @@
  * on shapes chosen to be odd and to cross the kernels' tile boundaries; and
  * the same output, bit for bit, with 1, 2 and 3 threads.
  *
+ * The CPU backend has a kernel path per ISA: the program runs itself once
+ * per row of the ISA table this CPU can run, capped with SAMSEP_ISA as a
+ * user would, and skips the others with the reason. The matrix-product
+ * core of each path is also checked on its own, on shapes that cross every
+ * cache block and in every operand layout.
+ *
  * Inputs go to each backend through nn_upload and results come back
  * through nn_download, so a backend whose memory is not the host's (CUDA,
  * next) is checked by this same file. The last test fails if a kernel of
@@ -21,10 +27,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "kernels_ref.h"
+#include "nn/cpu/isa.h"
 #include "nn/cpu/threadpool.h"
 #include "nn/nn.h"
 #include "samsep.h"
@@ -34,7 +43,8 @@
 #define MAXB 8
 
 typedef struct backend {
-    const char *name;
+    const char *name;  /* the backend */
+    char label[48];    /* backend/path, for messages */
     nn_ctx *k[NCTX];
 } backend;
 
@@ -127,13 +137,13 @@ static void check(int b, const char *what, const float *out, const float *ref,
     if (e > g_worst)
         g_worst = e;
     if (!(e <= TOL))
-        fail_msg("%s on %s: normalised error %.3g > %.0e", what, g_bk[b].name, e, TOL);
+        fail_msg("%s on %s: normalised error %.3g > %.0e", what, g_bk[b].label, e, TOL);
 }
 
 static void same(int b, const char *what, const float *a, const float *c, int64_t n)
 {
     if (memcmp(a, c, (size_t)n * sizeof *a) != 0)
-        fail_msg("%s on %s: output differs between thread counts", what, g_bk[b].name);
+        fail_msg("%s on %s: output differs between thread counts", what, g_bk[b].label);
 }
 
 /* Compare result t of backend b with the reference and with t = 0. */
@@ -831,6 +841,8 @@ static void test_convt1d(void **state)
     one_convt(1, 6, 30, 9, 5, 3, 2, 2, 1, 0, 3, 1);     /* dilation, groups */
     one_convt(1, 5, 7, 3, 3, 1, 1, 0, 0, 0, 1, 0);      /* stride 1 */
     one_convt(1, 2, 5, 2, 2, 7, 1, 0, 0, 0, 1, 1);      /* stride > K: gaps */
+    /* several output tiles (256 * stride samples) and channel blocks */
+    one_convt(1, 3, 700, 1100, 4, 2, 1, 1, 0, 0, 1, 1);
     for (b = 0; b < g_nb; b++) {
         nn_ctx *k = K(b, 0);
         nn_convt1d_args bad = { 1, 2, 5, 2, 3, 2, 1, 0, 2, 0, 1 };
@@ -1243,6 +1255,151 @@ static void test_layouts(void **state)
     report("layouts");
 }
 
+/* ---- the CPU backend's ISA paths ---------------------------------------- */
+
+/* C = alpha A B + beta C in double, for nn_gemm's strided operands. */
+static void ref_gemm(const nn_gemm *g, const float *C0, float *out)
+{
+    int64_t i, j, p;
+    for (i = 0; i < g->M; i++)
+        for (j = 0; j < g->N; j++) {
+            double acc = 0.0;
+            for (p = 0; p < g->K; p++)
+                acc += (double)g->A[i * g->rsa + p * g->csa] *
+                       (double)g->B[p * g->rsb + j * g->csb];
+            acc *= g->alpha;
+            if (g->beta != 0.0f)
+                acc += (double)g->beta * C0[i * g->ldc + j];
+            out[i * g->ldc + j] = (float)acc;
+        }
+}
+
+/* One product on every table row the CPU runs, in layout `lay` (bit 0: A
+ * transposed, bit 1: B given as [N, K]). */
+static void one_gemm(int64_t M, int64_t N, int64_t K, int lay, float alpha,
+                     float beta)
+{
+    int64_t ldc = N + 3, nc = M * ldc, i;
+    float *A = rnd(M * K, 1.0f), *B = rnd(K * N, 1.0f), *C0 = rnd(nc, 1.0f);
+    float *ref = zeros(nc), *C = zeros(nc), *before = zeros(nc), *pack = NULL;
+    const nn_cpu_kern *row;
+    nn_gemm g;
+    int r;
+
+    assert_int_equal(posix_memalign((void **)&pack, 64,
+                                    NN_GEMM_PACK_FLOATS * sizeof(float)), 0);
+    g.M = M;
+    g.N = N;
+    g.K = K;
+    g.alpha = alpha;
+    g.beta = beta;
+    g.A = A;
+    g.rsa = (lay & 1) ? 1 : K;
+    g.csa = (lay & 1) ? M : 1;
+    g.B = B;
+    g.rsb = (lay & 2) ? 1 : N;
+    g.csb = (lay & 2) ? K : 1;
+    g.ldc = ldc;
+    ref_gemm(&g, C0, ref);
+    for (r = 0; (row = nn_cpu_kern_at(r)) != NULL; r++) {
+        if (row->isa > nn_cpu_isa())
+            continue;
+        memcpy(C, C0, (size_t)nc * sizeof *C);
+        if (beta == 0.0f) /* C is write-only: garbage must not leak in */
+            for (i = 0; i < nc; i++)
+                C[i] = NAN;
+        memcpy(before, C, (size_t)nc * sizeof *C);
+        g.C = C;
+        row->sgemm(&g, pack);
+        for (i = 0; i < M; i++) { /* the gaps between rows are not written */
+            if (memcmp(C + i * ldc + N, before + i * ldc + N, 3 * sizeof *C) != 0)
+                fail_msg("gemm %s wrote past row %lld", row->name, (long long)i);
+            memcpy(C + i * ldc + N, ref + i * ldc + N, 3 * sizeof *C);
+        }
+        {
+            double e = nerr(C, ref, nc) / (K > 0 ? sqrt((double)K) : 1.0);
+            if (e > g_worst)
+                g_worst = e;
+            if (!(e <= TOL))
+                fail_msg("gemm %s %lldx%lldx%lld layout %d: error %.3g", row->name,
+                         (long long)M, (long long)N, (long long)K, lay, e);
+        }
+    }
+    free(A);
+    free(B);
+    free(C0);
+    free(C);
+    free(before);
+    free(ref);
+    free(pack);
+}
+
+static void test_gemm_paths(void **state)
+{
+    int lay;
+    (void)state;
+    for (lay = 0; lay < 4; lay++) {
+        one_gemm(1, 1, 1, lay, 1.0f, 0.0f);
+        one_gemm(13, 33, 17, lay, 0.5f, 1.0f);
+        /* past every block: M > 144, N > 512, K > 256, with edges */
+        one_gemm(151, 545, 531, lay, 1.0f, 0.0f);
+        one_gemm(25, 70, 300, lay, -2.0f, 0.75f);
+        one_gemm(12, 32, 16, lay, 1.0f, 1.0f); /* exactly one microkernel */
+        one_gemm(3, 37, 531, lay, 1.0f, 0.5f); /* few rows: direct products */
+        one_gemm(8, 5, 17, lay, 1.0f, 0.0f);
+        one_gemm(5, 7, 0, lay, 1.0f, 0.5f);
+    }
+    report("gemm");
+}
+
+static void test_isa(void **state)
+{
+    nn_ctx *k = NULL;
+    nn_params p = { "cpu", 1 };
+    char err[160] = "", flags[256];
+    const nn_cpu_kern *row;
+    (void)state;
+    /* the ladder and its names */
+    assert_string_equal(nn_isa_name(NN_ISA_AVX512), "avx512");
+    assert_null(nn_isa_name(NN_ISA_COUNT));
+    assert_int_equal(nn_isa_parse("AVX2"), NN_ISA_AVX2);
+    assert_int_equal(nn_isa_parse("avx512_bf16"), NN_ISA_AVX512_BF16);
+    assert_int_equal(nn_isa_parse("sse9"), -1);
+    assert_int_equal(nn_isa_parse(NULL), -1);
+    nn_cpu_isa_describe(flags, sizeof flags);
+    print_message("    this CPU: %s (%s)\n", nn_isa_name(nn_cpu_isa()), flags);
+    /* a level implies the features below it */
+    if (nn_cpu_isa() >= NN_ISA_AVX2)
+        assert_true((nn_cpu_isa_flags() & (NN_CPU_AVX2 | NN_CPU_FMA)) ==
+                    (NN_CPU_AVX2 | NN_CPU_FMA));
+    if (nn_cpu_isa() >= NN_ISA_AVX512)
+        assert_true(nn_cpu_isa_flags() & NN_CPU_AVX512F);
+    /* the best row is chosen without a cap; a cap above the CPU is harmless */
+    row = nn_cpu_kern_for(NN_ISA_COUNT);
+    assert_true(row->isa <= nn_cpu_isa());
+    assert_ptr_equal(nn_cpu_kern_for(NN_ISA_AMX), row);
+    assert_string_equal(nn_cpu_kern_for(NN_ISA_GENERIC)->name, "openblas");
+    unsetenv("SAMSEP_ISA");
+    assert_int_equal(nn_ctx_create(&p, &k, err, sizeof err), SAMSEP_OK);
+    assert_string_equal(nn_ctx_path(k, NN_OP_CONV1D), row->name);
+    assert_string_equal(nn_ctx_path(k, NN_OP_RELU), "c");
+    assert_null(nn_ctx_path(k, NN_OP_COUNT));
+    assert_null(nn_ctx_path(NULL, NN_OP_MATMUL));
+    nn_ctx_destroy(k);
+    /* an unknown cap is refused, naming the variable */
+    setenv("SAMSEP_ISA", "avx9000", 1);
+    k = NULL;
+    assert_int_equal(nn_ctx_create(&p, &k, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_null(k);
+    assert_non_null(strstr(err, "SAMSEP_ISA"));
+    assert_non_null(strstr(err, "avx9000"));
+    setenv("SAMSEP_ISA", "generic", 1);
+    assert_int_equal(nn_ctx_create(&p, &k, err, sizeof err), SAMSEP_OK);
+    assert_string_equal(nn_ctx_path(k, NN_OP_MATMUL), "openblas");
+    nn_ctx_destroy(k);
+    unsetenv("SAMSEP_ISA");
+}
+
 /* ---- coverage --------------------------------------------------------- */
 
 static void test_every_kernel_ran(void **state)
@@ -1257,7 +1414,7 @@ static void test_every_kernel_ran(void **state)
                 calls += nn_ctx_op_calls(K(b, t), (nn_op)op);
             if (calls == 0)
                 fail_msg("kernel %s never ran on backend %s: add a case to "
-                         "test_nn_backend.c", nn_op_name((nn_op)op), g_bk[b].name);
+                         "test_nn_backend.c", nn_op_name((nn_op)op), g_bk[b].label);
         }
     assert_null(nn_op_name(NN_OP_COUNT));
 }
@@ -1272,11 +1429,24 @@ static int setup(void **state)
         g_bk[b].name = nn_backend_name(b);
         for (t = 0; t < NCTX; t++) {
             nn_params p = { g_bk[b].name, t + 1 };
-            if (nn_ctx_create(&p, &g_bk[b].k[t], err, sizeof err) != SAMSEP_OK)
+            if (nn_ctx_create(&p, &g_bk[b].k[t], err, sizeof err) != SAMSEP_OK) {
+                print_error("%s: %s\n", g_bk[b].name, err);
                 return -1;
+            }
             if (nn_reserve(g_bk[b].k[t], (size_t)1 << 21) != SAMSEP_OK)
                 return -1;
         }
+        snprintf(g_bk[b].label, sizeof g_bk[b].label, "%s/%s", g_bk[b].name,
+                 nn_ctx_path(g_bk[b].k[0], NN_OP_MATMUL));
+        /* the CPU backend runs the path this run is for */
+        if (strcmp(g_bk[b].name, "cpu") == 0 &&
+            strcmp(nn_ctx_path(g_bk[b].k[0], NN_OP_MATMUL),
+                   getenv("NN_BACKEND_TEST_PATH")) != 0) {
+            print_error("asked for path %s, the context runs %s\n",
+                        getenv("NN_BACKEND_TEST_PATH"), g_bk[b].label);
+            return -1;
+        }
+        print_message("    path %s\n", g_bk[b].label);
     }
     return 0;
 }
@@ -1291,7 +1461,41 @@ static int teardown(void **state)
     return 0;
 }
 
-int main(void)
+/* Run this program again with SAMSEP_ISA = each level of the CPU
+ * backend's table the CPU has; the exit status of the worst. */
+static int run_each_path(char **argv)
+{
+    const nn_cpu_kern *row;
+    int i, worst = 0;
+
+    for (i = 0; (row = nn_cpu_kern_at(i)) != NULL; i++) {
+        pid_t pid;
+        int st;
+        if (row->isa > nn_cpu_isa()) {
+            printf("skipped path cpu/%s: this CPU's ISA is %s, the path needs %s\n",
+                   row->name, nn_isa_name(nn_cpu_isa()), nn_isa_name(row->isa));
+            continue;
+        }
+        printf("== path cpu/%s (SAMSEP_ISA=%s)\n", row->name, nn_isa_name(row->isa));
+        fflush(stdout);
+        pid = fork();
+        if (pid < 0)
+            return 1;
+        if (pid == 0) {
+            setenv("SAMSEP_ISA", nn_isa_name(row->isa), 1);
+            setenv("NN_BACKEND_TEST_PATH", row->name, 1);
+            execv("/proc/self/exe", argv);
+            _exit(127);
+        }
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            printf("path cpu/%s FAILED\n", row->name);
+            worst = 1;
+        }
+    }
+    return worst;
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_threadpool),
@@ -1311,7 +1515,13 @@ int main(void)
         cmocka_unit_test(test_elementwise),
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_layouts),
+        cmocka_unit_test(test_gemm_paths),
+        cmocka_unit_test(test_isa),
         cmocka_unit_test(test_every_kernel_ran),
     };
+    const char *path = getenv("NN_BACKEND_TEST_PATH");
+    (void)argc;
+    if (path == NULL)
+        return run_each_path(argv);
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,6 +20,12 @@
  *       "name<TAB>[shape]" of every tensor of a .safetensors / .pt file,
  *       read by the project's own reader (validates mkweights' output).
  *
+ * Every mode first prints the machine: the CPU model, the ISA features the
+ * kernels can use, and the path each kind of kernel runs (nn_ctx_path);
+ * --stages also measures the fp32 peak (nn_matmul 2048^3 on the same
+ * context, the best path at hand) and gives each stage's GFLOP/s as a
+ * fraction of it.
+ *
  * Results are printed as "RESULT key value" lines (for bench/sam/run.sh)
  * between human-readable lines on stderr.
  */
@@ -43,6 +49,7 @@
 #include "engine/sam/sam.h"
 #include "engine/sam/text/t5.h"
 #include "engine/sam/text/tokenizer.h"
+#include "nn/cpu/isa.h"
 #include "nn/io/tensors.h"
 #include "nn/nn.h"
 #include "nn/weights.h"
@@ -130,6 +137,51 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* ---- the machine ----------------------------------------------------------- */
+
+static void cpu_model(char *out, size_t n)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+
+    snprintf(out, n, "?");
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *c = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && c != NULL) {
+            c += c[1] == ' ' ? 2 : 1;
+            c[strcspn(c, "\n")] = '\0';
+            snprintf(out, n, "%s", c);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+/* CPU model, ISA, and the path of each kernel family on k. */
+static void print_machine(const nn_ctx *k)
+{
+    static const nn_op ops[] = { NN_OP_MATMUL, NN_OP_CONV1D, NN_OP_CONVT1D,
+                                 NN_OP_ATTENTION, NN_OP_LSTM, NN_OP_SNAKE };
+    char model[256], flags[256], key[64];
+    size_t i;
+
+    cpu_model(model, sizeof model);
+    nn_cpu_isa_describe(flags, sizeof flags);
+    fprintf(stderr, "cpu: %s; isa %s (%s)\n", model, nn_isa_name(nn_cpu_isa()), flags);
+    result("cpu_model", "%s", model);
+    result("cpu_isa", "%s", nn_isa_name(nn_cpu_isa()));
+    result("cpu_flags", "%s", flags);
+    fprintf(stderr, "kernel paths:");
+    for (i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        fprintf(stderr, " %s=%s", nn_op_name(ops[i]), nn_ctx_path(k, ops[i]));
+        snprintf(key, sizeof key, "path_%s", nn_op_name(ops[i]));
+        result(key, "%s", nn_ctx_path(k, ops[i]));
+    }
+    fprintf(stderr, "\n");
+}
+
 /* ---- sgemm peak ------------------------------------------------------------ */
 
 #define PEAK_N 2048
@@ -192,6 +244,7 @@ static void run_peak(int threads)
         if (nn_ctx_create(&p, &k, err, sizeof err) != SAMSEP_OK)
             die("nn_ctx_create", err);
     }
+    print_machine(k);
     best = time_sgemm(A, B, C, k, &med);
     fprintf(stderr, "nn_matmul %d^3 on a %d-thread nn_ctx: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
             PEAK_N, threads, best, flop / best * 1e-9, flop / med * 1e-9);
@@ -439,11 +492,17 @@ static double sum_cpu(const tap_timer *tt)
     return c;
 }
 
+/* The fp32 peak of this run (run_stages), GFLOP/s; 0 until measured. */
+static double g_peak, g_peak_cpu; /* per second, per CPU-second */
+static const char *g_conv_path = "?";
+static double cpu_now(void);
+
 static void tap_report(const tap_timer *tt, const char *what)
 {
     int i;
 
-    fprintf(stderr, "  %s, time since the previous tap (row 0; 'cpu' = process CPU s):\n", what);
+    fprintf(stderr, "  %s, time since the previous tap (row 0; 'cpu' = process CPU s; "
+            "path %s; %% of the %.1f GFLOP/s peak):\n", what, g_conv_path, g_peak);
     for (i = 0; i < tt->n; i++) {
         double f = tap_flops(tt->c, tt->name[i], tt->T);
         char key[96];
@@ -452,8 +511,10 @@ static void tap_report(const tap_timer *tt, const char *what)
             continue;
         if (f > 0)
             fprintf(stderr, "    %-24s %7.3f s  cpu %7.3f s  %8.1f GFLOP  %6.1f GFLOP/s  "
-                    "%6.1f GFLOP/cpu-s\n", tt->name[i], tt->dt[i], tt->cpu[i], f * 1e-9,
-                    f / tt->dt[i] * 1e-9, f / tt->cpu[i] * 1e-9);
+                    "%6.1f GFLOP/cpu-s  peak %3.0f%% (cpu %3.0f%%)\n", tt->name[i], tt->dt[i],
+                    tt->cpu[i], f * 1e-9, f / tt->dt[i] * 1e-9, f / tt->cpu[i] * 1e-9,
+                    g_peak > 0 ? 100 * f / tt->dt[i] * 1e-9 / g_peak : 0.0,
+                    g_peak_cpu > 0 ? 100 * f / tt->cpu[i] * 1e-9 / g_peak_cpu : 0.0);
         else
             fprintf(stderr, "    %-24s %7.3f s  cpu %7.3f s\n", tt->name[i], tt->dt[i],
                     tt->cpu[i]);
@@ -462,6 +523,8 @@ static void tap_report(const tap_timer *tt, const char *what)
         if (f > 0) {
             snprintf(key, sizeof key, "tap_%s_gflop", tt->name[i]);
             result(key, "%.2f", f * 1e-9);
+            snprintf(key, sizeof key, "tap_%s_peak_frac", tt->name[i]);
+            result(key, "%.3f", g_peak > 0 ? f / tt->dt[i] * 1e-9 / g_peak : 0.0);
         }
     }
 }
@@ -637,6 +700,17 @@ static void weights_size(const char *dir)
     result("weights_total_bytes", "%lld", ck + t5);
 }
 
+/* One row of the stage table: wall time, CPU time, and the rates against
+ * the peak by each (per CPU-second holds up under a load from others). */
+static void stage_line(const char *name, const char *path, double t, double cpu,
+                       double fl)
+{
+    fprintf(stderr, "  %-20s %-9s %8.2f %8.2f %8.1f %8.1f %5.0f%% %8.1f %5.0f%%\n", name,
+            path, t, cpu, fl * 1e-9, fl / t * 1e-9,
+            g_peak > 0 ? 100 * fl / t * 1e-9 / g_peak : 0.0, fl / cpu * 1e-9,
+            g_peak_cpu > 0 ? 100 * fl / cpu * 1e-9 / g_peak_cpu : 0.0);
+}
+
 static void run_stages(const char *dir, int threads, double seconds, const char *text,
                        int interleave_rounds, int skip_codec)
 {
@@ -662,7 +736,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     nfe_timer tm;
     tap_timer tt;
     dit_inputs in;
-    double cpu_sum = 0;
+    double cpu_sum = 0, c_text = 0, c_enc = 0, c_dec = 0, c0;
 
     note_load("stages-start");
     weights_size(dir);
@@ -678,6 +752,19 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
             nn_ctx_create(&p, &k, err, sizeof err) != SAMSEP_OK)
             die("nn_ctx_create", err);
     }
+    print_machine(k);
+    g_conv_path = nn_ctx_path(k, NN_OP_CONV1D);
+    {
+        double pf = 2.0 * PEAK_N * (double)PEAK_N * PEAK_N;
+        c0 = cpu_now();
+        g_peak = matmul_gflops(k, PEAK_N, PEAK_N, PEAK_N, 3);
+        g_peak_cpu = 4 * pf / (cpu_now() - c0) * 1e-9;
+    }
+    fprintf(stderr, "fp32 peak: nn_matmul %d^3 on %d threads (path %s): %.1f GFLOP/s; "
+            "%.1f GFLOP per CPU-second\n", PEAK_N, nn_ctx_threads(k),
+            nn_ctx_path(k, NN_OP_MATMUL), g_peak, g_peak_cpu);
+    result("peak_gflops", "%.1f", g_peak);
+    result("peak_gflop_per_cpu_s", "%.1f", g_peak_cpu);
     if (nn_weights_open(path, wk, &ws, err, sizeof err) != SAMSEP_OK)
         die("nn_weights_open", err);
     if (dacvae_model_load(ws, "audio_codec.", &cm, err, sizeof err) != SAMSEP_OK ||
@@ -717,9 +804,11 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         die("tokenize", err);
     text_feat = malloc((size_t)L * (size_t)t5_model_dim(t5m) * sizeof *text_feat);
     t0 = now();
+    c0 = cpu_now();
     if (t5_encode(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
         die("t5", err);
     t_text = now() - t0;
+    c_text = cpu_now() - c0;
     t0 = now();
     if (t5_encode(t5, ids, NULL, 1, L, text_feat, err, sizeof err) != SAMSEP_OK)
         die("t5", err);
@@ -788,6 +877,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         t_enc = now() - t0;
         fprintf(stderr, "codec encode %.1f s of audio -> %lld frames: %.2f s (cpu %.2f s)\n",
                 seconds, (long long)T, t_enc, cpu_now() - tt.cpu_last + sum_cpu(&tt));
+        c_enc = cpu_now() - tt.cpu_last + sum_cpu(&tt);
         result("encode_s", "%.3f", t_enc);
         tap_report(&tt, "encoder stages");
     }
@@ -877,6 +967,7 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         t_dec = now() - t0;
         fprintf(stderr, "codec decode 2 rows x %lld frames: %.2f s (cpu %.2f s)\n", (long long)T,
                 t_dec, cpu_now() - tt.cpu_last + sum_cpu(&tt));
+        c_dec = cpu_now() - tt.cpu_last + sum_cpu(&tt);
         result("decode_s", "%.3f", t_dec);
         tap_report(&tt, "decoder stages");
         dacvae_set_tap(codec, NULL, NULL);
@@ -895,6 +986,32 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         result("decode_gflops", "%.1f", fl_dec / t_dec * 1e-9);
         result("decode_wm_gflop", "%.1f", fl_wm * 1e-9);
         result("chunk_total_s", "%.3f", t_text + t_enc + t_cond + t_ode + t_dec);
+        {
+            double tot = t_text + t_enc + t_cond + t_ode + t_dec;
+            double fl_all = fl_enc + tm.n * fl_dit + fl_dec;
+            const char *mp = nn_ctx_path(k, NN_OP_MATMUL);
+
+            fprintf(stderr, "per stage, against the fp32 peak of %.1f GFLOP/s (%.1f per "
+                    "CPU-second):\n", g_peak, g_peak_cpu);
+            fprintf(stderr, "  %-20s %-9s %8s %8s %8s %8s %6s %8s %6s\n", "stage", "path",
+                    "s", "cpu s", "GFLOP", "GFLOP/s", "peak", "/cpu-s", "peak");
+            fprintf(stderr, "  %-20s %-9s %8.2f %8.2f   (not counted)\n", "T5 text", mp,
+                    t_text, c_text);
+            stage_line("codec encode", g_conv_path, t_enc, c_enc, fl_enc);
+            stage_line("DiT 32 evaluations", mp, t_ode, cpu_sum, tm.n * fl_dit);
+            stage_line("codec decode x2", g_conv_path, t_dec, c_dec, fl_dec);
+            stage_line("whole chunk", "-", tot, c_text + c_enc + cpu_sum + c_dec, fl_all);
+            result("chunk_gflop_per_cpu_s", "%.1f",
+                   fl_all / (c_text + c_enc + cpu_sum + c_dec) * 1e-9);
+            result("chunk_cpu_peak_frac", "%.3f",
+                   fl_all / (c_text + c_enc + cpu_sum + c_dec) * 1e-9 / g_peak_cpu);
+            result("encode_peak_frac", "%.3f", fl_enc / t_enc * 1e-9 / g_peak);
+            result("dit_peak_frac", "%.3f", tm.n * fl_dit / t_ode * 1e-9 / g_peak);
+            result("decode_peak_frac", "%.3f", fl_dec / t_dec * 1e-9 / g_peak);
+            result("chunk_gflops", "%.1f", fl_all / tot * 1e-9);
+            result("chunk_peak_frac", "%.3f", fl_all / tot * 1e-9 / g_peak);
+            result("process_cpu_s", "%.2f", cpu_now());
+        }
         result("maxrss_kib", "%ld", maxrss_kib());
         result("rss_now_kib", "%ld", rss_now_kib());
     }

@@ -27,10 +27,13 @@ typedef struct nn_backend {
     const char *name;
     int host_memory; /* 1: its memory is host memory (nn_ctx_host_memory) */
 
-    /* context: threads as nn_params says; err for the reason of a failure */
-    int (*init)(int threads, void **ctx, char *err, size_t errlen);
+    /* context from nn_params (NULL: defaults); err for the reason of a
+     * failure */
+    int (*init)(const nn_params *p, void **ctx, char *err, size_t errlen);
     void (*done)(void *ctx);
     int (*threads)(const void *ctx);
+    /* the implementation op runs (nn_ctx_path); op is valid */
+    const char *(*path)(const void *ctx, nn_op op);
 
     /* memory */
     void *(*alloc)(void *ctx, size_t bytes);
@@ -99,7 +102,8 @@ typedef struct nn_backend {
                     int64_t B);
 } nn_backend;
 
-/* The CPU backend: OpenBLAS sgemm on a persistent thread pool (cpu/). */
+/* The CPU backend: per-ISA packed products (or OpenBLAS) on a persistent
+ * thread pool (cpu/). */
 extern const nn_backend nn_backend_cpu;
 
 #endif

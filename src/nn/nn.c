@@ -75,7 +75,7 @@ int nn_ctx_create(const nn_params *p, nn_ctx **out, char *err, size_t errlen)
         return SAMSEP_ERR_NOMEM;
     }
     k->be = be;
-    rc = be->init(p != NULL ? p->threads : 0, &k->impl, err, errlen);
+    rc = be->init(p, &k->impl, err, errlen);
     if (rc != SAMSEP_OK) {
         free(k);
         return rc;
@@ -116,6 +116,13 @@ int nn_ctx_shares_memory(const nn_ctx *a, const nn_ctx *b)
 const char *nn_op_name(nn_op op)
 {
     return (unsigned)op < NN_OP_COUNT ? op_names[op] : NULL;
+}
+
+const char *nn_ctx_path(const nn_ctx *k, nn_op op)
+{
+    if (k == NULL || (unsigned)op >= NN_OP_COUNT)
+        return NULL;
+    return k->be->path(k->impl, op);
 }
 
 uint64_t nn_ctx_op_calls(const nn_ctx *k, nn_op op)

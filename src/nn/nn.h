@@ -58,6 +58,14 @@ typedef struct nn_params {
     int threads;         /* CPU threads: 0 = online CPUs, 1 = no workers */
 } nn_params;
 
+/*
+ * The CPU backend's kernels use the best instruction set the CPU has, up
+ * to the cap the SAMSEP_ISA environment variable names when the context is
+ * created: "generic" (OpenBLAS), "avx2", "avx512", "avx512_bf16" or "amx".
+ * A cap above the CPU's own level is harmless; an unknown name makes
+ * nn_ctx_create fail (SAMSEP_ERR_INVALID).
+ */
+
 /* The backends built in: names by index 0 .. count-1 (NULL past the end). */
 int nn_backend_count(void);
 const char *nn_backend_name(int index);
@@ -116,6 +124,10 @@ typedef enum nn_op {
 } nn_op;
 
 const char *nn_op_name(nn_op op);
+/* Which implementation op runs on k, e.g. "avx512", "avx2", "openblas" for
+ * the products on the CPU backend, "c" for plain C; NULL for a bad op.
+ * Benchmarks print it; the kernel test checks each path. */
+const char *nn_ctx_path(const nn_ctx *k, nn_op op);
 /* Calls of `op` on k since it was created (tests check that every kernel
  * of the table was exercised). */
 uint64_t nn_ctx_op_calls(const nn_ctx *k, nn_op op);

@@ -15,11 +15,18 @@
  * calling thread (kpar) - that changes who runs the units, not what they
  * compute.
  *
- * Matrix products call cblas_sgemm per tile with OpenBLAS held to one
- * thread; convolutions are turned into such products (im2col for conv1d,
- * W^T x followed by a gather for the transposed conv); attention runs two
- * sgemms per (batch, head, block of 32 queries) with only the unmasked keys
- * gathered, so padding costs nothing. Norm statistics and softmax sums are
+ * Matrix products run per tile on one thread through the context's row
+ * of isa.h's kernel table, chosen at creation from the CPU's ISA (capped
+ * by SAMSEP_ISA): our own packed AVX-512 or AVX2+FMA
+ * microkernels (gemm_*.c), else OpenBLAS held to one thread. Measured on
+ * the real shapes, the AVX-512 kernels match or beat OpenBLAS's best core
+ * per tile, and unlike OpenBLAS they do not depend on the library having
+ * recognised the CPU when it was loaded (Debian's 0.3.21 runs its Haswell
+ * or generic kernels on current EPYC and Xeon CPUs). Convolutions are
+ * turned into such products (im2col for conv1d, W^T x followed by a gather
+ * for the transposed conv); attention runs two products per (batch, head,
+ * block of 32 queries) with only the unmasked keys gathered, so padding
+ * costs nothing. Norm statistics and softmax sums are
  * accumulated in double, which keeps them within an ulp or two of the exact
  * value (PyTorch's float reductions are within a few ulps of it too).
  */
@@ -30,18 +37,19 @@
 
 #include "core/internal.h"
 #include "nn/backend.h"
+#include "nn/cpu/isa.h"
 #include "nn/cpu/threadpool.h"
 
 /* Below this much work (roughly, flops) per thread a job stays inline. */
 #define K_MIN_WORK 32768.0
-/* Matmul output tiles: the largest of MM_TM_MAX x MM_TN_MAX, halved down
- * to MM_TM_MIN x MM_TN_MIN, that still gives MM_UNITS tiles (bigger tiles
- * run sgemm faster; enough tiles keep many threads busy). Chosen from the
- * shape alone, never from the thread count. */
-#define MM_TM_MAX 128
-#define MM_TM_MIN 64
+/* Matmul output tiles: rows split evenly into pieces of at most the
+ * kernel's tile_m (rounded up to its microkernel's rows: a ragged last
+ * piece would pack the weights again for a few rows), columns the largest
+ * of MM_TN_MAX halved down to MM_TN_MIN that still gives MM_UNITS tiles
+ * (bigger tiles run faster; enough tiles keep many threads busy). Chosen
+ * from the shape and the kernel alone, never from the thread count. */
 #define MM_TN_MAX 512
-#define MM_TN_MIN 256
+#define MM_TN_MIN 128
 #define MM_UNITS 48
 /* Attention query block. */
 #define ATT_QB 32
@@ -59,7 +67,32 @@ typedef struct cpu_ctx {
     int n;
     float **scr;
     size_t scr_floats;
+    const nn_cpu_kern *kern; /* the kernels this context dispatches to */
+    float **pack;            /* per worker, NN_GEMM_PACK_FLOATS */
 } cpu_ctx;
+
+/* One product on worker wk's packing memory. */
+static void gemm(const cpu_ctx *k, int wk, int64_t M, int64_t N, int64_t K,
+                 float alpha, const float *A, int64_t rsa, int64_t csa,
+                 const float *B, int64_t rsb, int64_t csb, float beta, float *C,
+                 int64_t ldc)
+{
+    nn_gemm g;
+    g.M = M;
+    g.N = N;
+    g.K = K;
+    g.alpha = alpha;
+    g.beta = beta;
+    g.A = A;
+    g.rsa = rsa;
+    g.csa = csa;
+    g.B = B;
+    g.rsb = rsb;
+    g.csb = csb;
+    g.C = C;
+    g.ldc = ldc;
+    k->kern->sgemm(&g, k->pack[wk]);
+}
 
 /* ---- context and memory ----------------------------------------------- */
 
@@ -70,33 +103,69 @@ static void cpu_done(void *ctx)
     if (k == NULL)
         return;
     nn_tpool_destroy(k->pool);
-    for (i = 0; i < k->n; i++)
+    for (i = 0; k->scr != NULL && i < k->n; i++)
         free(k->scr[i]);
+    for (i = 0; k->pack != NULL && i < k->n; i++)
+        free(k->pack[i]);
     free(k->scr);
+    free(k->pack);
     free(k);
 }
 
-static int cpu_init(int threads, void **out, char *err, size_t errlen)
+/* The ISA cap: SAMSEP_ISA, else none. */
+static int isa_cap(nn_isa *cap, char *err, size_t errlen)
 {
-    cpu_ctx *k = calloc(1, sizeof *k);
-    int rc;
+    const char *s = getenv("SAMSEP_ISA");
+    int v;
+
+    *cap = NN_ISA_COUNT;
+    if (s == NULL || s[0] == '\0')
+        return SAMSEP_OK;
+    v = nn_isa_parse(s);
+    if (v < 0) {
+        set_err(err, errlen,
+                "SAMSEP_ISA: unknown ISA \"%s\" (generic, avx2, avx512, "
+                "avx512_bf16, amx)", s);
+        return SAMSEP_ERR_INVALID;
+    }
+    *cap = (nn_isa)v;
+    return SAMSEP_OK;
+}
+
+static int cpu_init(const nn_params *p, void **out, char *err, size_t errlen)
+{
+    cpu_ctx *k;
+    nn_isa cap;
+    int rc, i;
 
     *out = NULL;
+    rc = isa_cap(&cap, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    k = calloc(1, sizeof *k);
     if (k == NULL) {
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
     }
-    rc = nn_tpool_create(threads, &k->pool);
+    k->kern = nn_cpu_kern_for(cap);
+    rc = nn_tpool_create(p != NULL ? p->threads : 0, &k->pool);
     if (rc != SAMSEP_OK) {
         set_err(err, errlen, rc == SAMSEP_ERR_INVALID
                                  ? "invalid thread count %d"
-                                 : "cannot start %d threads", threads);
+                                 : "cannot start %d threads", p != NULL ? p->threads : 0);
         free(k);
         return rc;
     }
     k->n = nn_tpool_size(k->pool);
     k->scr = calloc((size_t)k->n, sizeof *k->scr);
-    if (k->scr == NULL) {
+    k->pack = calloc((size_t)k->n, sizeof *k->pack);
+    for (i = 0; k->pack != NULL && i < k->n; i++) {
+        void *q = NULL;
+        if (posix_memalign(&q, 64, NN_GEMM_PACK_FLOATS * sizeof(float)) != 0)
+            break;
+        k->pack[i] = q;
+    }
+    if (k->scr == NULL || k->pack == NULL || i < k->n) {
         cpu_done(k);
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
@@ -111,6 +180,23 @@ static int cpu_init(int threads, void **out, char *err, size_t errlen)
 static int cpu_threads(const void *ctx)
 {
     return ((const cpu_ctx *)ctx)->n;
+}
+
+/* The products' kernels name the path; the other kernels are plain C
+ * (vectorised by the compiler for the baseline ISA). */
+static const char *cpu_path(const void *ctx, nn_op op)
+{
+    switch (op) {
+    case NN_OP_MATMUL:
+    case NN_OP_ATTENTION:
+    case NN_OP_CONV1D:
+    case NN_OP_CONVT1D:
+    case NN_OP_LSTM:
+    case NN_OP_SNAKE:
+        return ((const cpu_ctx *)ctx)->kern->name;
+    default:
+        return "c";
+    }
 }
 
 static void *cpu_alloc(void *ctx, size_t bytes)
@@ -207,13 +293,14 @@ static int64_t fdiv(int64_t a, int64_t b)
 /* ---- matmul ----------------------------------------------------------- */
 
 typedef struct mm_job {
+    const cpu_ctx *k;
     const float *x, *W, *bias;
     float *y;
     int64_t ldx, ldy, M, N, K, tm, tn, ntn;
     float beta;
 } mm_job;
 
-static void mm_tile(const mm_job *j, int64_t m0, int64_t m1, int64_t n0,
+static void mm_tile(const mm_job *j, int wk, int64_t m0, int64_t m1, int64_t n0,
                     int64_t n1)
 {
     float *yt = j->y + m0 * j->ldy + n0;
@@ -238,20 +325,17 @@ static void mm_tile(const mm_job *j, int64_t m0, int64_t m1, int64_t n0,
                 memset(yt + r * j->ldy, 0, (size_t)(n1 - n0) * sizeof(float));
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(m1 - m0),
-                (blasint)(n1 - n0), (blasint)j->K, 1.0f, j->x + m0 * j->ldx,
-                (blasint)j->ldx, j->W + n0 * j->K, (blasint)j->K, beta, yt,
-                (blasint)j->ldy);
+    gemm(j->k, wk, m1 - m0, n1 - n0, j->K, 1.0f, j->x + m0 * j->ldx, j->ldx, 1,
+         j->W + n0 * j->K, 1, j->K, beta, yt, j->ldy);
 }
 
 static void mm_fn(void *ctx, int64_t b, int64_t e, int w)
 {
     const mm_job *j = ctx;
     int64_t u;
-    (void)w;
     for (u = b; u < e; u++) {
         int64_t m0 = (u / j->ntn) * j->tm, n0 = (u % j->ntn) * j->tn;
-        mm_tile(j, m0, imin(j->M, m0 + j->tm), n0, imin(j->N, n0 + j->tn));
+        mm_tile(j, w, m0, imin(j->M, m0 + j->tm), n0, imin(j->N, n0 + j->tn));
     }
 }
 
@@ -260,6 +344,8 @@ static int cpu_matmul(void *ctx, const float *x, int64_t ldx, const float *W,
                       int64_t N, int64_t K, float beta)
 {
     mm_job j;
+    int64_t nm;
+    j.k = ctx;
     j.x = x;
     j.W = W;
     j.bias = bias;
@@ -270,12 +356,11 @@ static int cpu_matmul(void *ctx, const float *x, int64_t ldx, const float *W,
     j.N = N;
     j.K = K;
     j.beta = beta;
-    j.tm = MM_TM_MAX;
+    nm = cdiv(M, j.k->kern->tile_m);
+    j.tm = cdiv(cdiv(M, nm), j.k->kern->mr) * j.k->kern->mr;
     j.tn = MM_TN_MAX;
     while (j.tn > MM_TN_MIN && cdiv(M, j.tm) * cdiv(N, j.tn) < MM_UNITS)
         j.tn /= 2;
-    while (j.tm > MM_TM_MIN && cdiv(M, j.tm) * cdiv(N, j.tn) < MM_UNITS)
-        j.tm /= 2;
     j.ntn = cdiv(N, j.tn);
     kpar(ctx, cdiv(M, j.tm) * j.ntn,
          2.0 * (double)imin(M, j.tm) * (double)imin(N, j.tn) * (double)(K + 1),
@@ -515,9 +600,7 @@ static void att_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         for (i = 0; i < nq; i++)
             for (jj = 0; jj < dh; jj++)
                 qb[i * dh + jj] = qbase[(i0 + i) * a->q_s.t + jj * a->q_s.j];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)nq,
-                    (blasint)nv, (blasint)dh, a->scale, qb, (blasint)dh, kc,
-                    (blasint)dh, 0.0f, sc, (blasint)nv);
+        gemm(jb->k, wk, nq, nv, dh, a->scale, qb, dh, 1, kc, 1, dh, 0.0f, sc, nv);
         if (a->bias != NULL) {
             const float *bb = a->bias + b * a->bias_s.b + h * a->bias_s.h;
             for (i = 0; i < nq; i++) {
@@ -529,9 +612,7 @@ static void att_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         }
         for (i = 0; i < nq; i++)
             softmax_row(sc + i * nv, sc + i * nv, nv);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)nq,
-                    (blasint)dh, (blasint)nv, 1.0f, sc, (blasint)nv, vc,
-                    (blasint)dh, 0.0f, ob, (blasint)dh);
+        gemm(jb->k, wk, nq, dh, nv, 1.0f, sc, nv, 1, vc, dh, 1, 0.0f, ob, dh);
         for (i = 0; i < nq; i++)
             for (jj = 0; jj < dh; jj++)
                 obase[(i0 + i) * a->out_s.t + jj * a->out_s.j] = ob[i * dh + jj];
@@ -649,6 +730,33 @@ static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
     }
 }
 
+/* One row of the im2col matrix: dst[t] = padded x at p0 + t * stride for
+ * t < n. The columns that read inside x are copied (one memcpy when the
+ * stride is 1); only the padded ends go through pad_index. */
+static void im2col_row(const nn_conv1d_args *a, const float *xr, int64_t p0,
+                       int64_t n, float *dst)
+{
+    int64_t s = a->stride, L = a->Lin, t, ta, tb;
+    /* inside: 0 <= p0 + t s < L  <=>  ta <= t < tb */
+    ta = p0 >= 0 ? 0 : imin(n, cdiv(-p0, s));
+    tb = p0 >= L ? 0 : imin(n, cdiv(L - p0, s));
+    if (tb < ta)
+        tb = ta;
+    for (t = 0; t < ta; t++) {
+        int64_t q = pad_index(p0 + t * s, L, a->pad_mode);
+        dst[t] = q < 0 ? 0.0f : xr[q];
+    }
+    if (s == 1)
+        memcpy(dst + ta, xr + p0 + ta, (size_t)(tb - ta) * sizeof(float));
+    else
+        for (t = ta; t < tb; t++)
+            dst[t] = xr[p0 + t * s];
+    for (t = tb; t < n; t++) {
+        int64_t q = pad_index(p0 + t * s, L, a->pad_mode);
+        dst[t] = q < 0 ? 0.0f : xr[q];
+    }
+}
+
 typedef struct conv_job {
     const nn_conv1d_args *a;
     cpu_ctx *k;
@@ -674,23 +782,17 @@ static void conv_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         const float *bm;
         int64_t ldb, ci, k2, t, r;
         float beta = 0.0f;
+        (void)t;
 
         if (conv_direct(a)) {
             bm = xg + t0;
             ldb = a->Lin;
         } else {
-            for (ci = 0; ci < cig; ci++) {
-                const float *xr = xg + ci * a->Lin;
-                for (k2 = 0; k2 < a->K; k2++) {
-                    float *cr = col + (ci * a->K + k2) * n;
-                    int64_t p0 = t0 * a->stride + k2 * a->dilation - a->pad_left;
-                    for (t = 0; t < n; t++) {
-                        int64_t p = p0 + t * a->stride;
-                        int64_t q = pad_index(p, a->Lin, a->pad_mode);
-                        cr[t] = q < 0 ? 0.0f : xr[q];
-                    }
-                }
-            }
+            for (ci = 0; ci < cig; ci++)
+                for (k2 = 0; k2 < a->K; k2++)
+                    im2col_row(a, xg + ci * a->Lin,
+                               t0 * a->stride + k2 * a->dilation - a->pad_left, n,
+                               col + (ci * a->K + k2) * n);
             bm = col;
             ldb = n;
         }
@@ -700,9 +802,8 @@ static void conv_fn(void *ctx, int64_t ub, int64_t ue, int wk)
                     yt[r * j->Lout + t] = j->bias[g * cog + r];
             beta = 1.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)cog,
-                    (blasint)n, (blasint)kk, 1.0f, j->W + g * cog * kk,
-                    (blasint)kk, bm, (blasint)ldb, beta, yt, (blasint)j->Lout);
+        gemm(j->k, wk, cog, n, kk, 1.0f, j->W + g * cog * kk, kk, 1, bm, ldb, 1,
+             beta, yt, j->Lout);
     }
 }
 
@@ -737,19 +838,28 @@ static int64_t convt_cols(const nn_convt1d_args *a, int64_t tl)
     return (tl - 1 + (a->K - 1) * a->dilation) / a->stride + 2;
 }
 
+/* Output samples per tile: about 256 input columns per product (fewer
+ * make the products thin and the weights' packing dominant). */
 static int64_t convt_tile(const nn_convt1d_args *a)
 {
-    int64_t rows = (a->Cout / a->groups) * a->K, tl = 256;
-    while (tl > 16 && rows * convt_cols(a, tl) > CONV_SLAB)
-        tl /= 2;
-    return tl;
+    return 256 * a->stride;
+}
+
+/* Output channels per unit: as many as keep the column slab (channels x
+ * taps x input columns) within CONV_SLAB, split evenly. */
+static int64_t convt_chans(const nn_convt1d_args *a)
+{
+    int64_t cog = a->Cout / a->groups;
+    int64_t per = a->K * convt_cols(a, convt_tile(a));
+    int64_t cb = imax(1, CONV_SLAB / per);
+    return cdiv(cog, cdiv(cog, cb));
 }
 
 static size_t cpu_convt1d_scratch(const nn_convt1d_args *a)
 {
     if (nn_convt1d_out_len(a) < 0)
         return 0;
-    return (size_t)((a->Cout / a->groups) * a->K * convt_cols(a, convt_tile(a)));
+    return (size_t)(convt_chans(a) * a->K * convt_cols(a, convt_tile(a)));
 }
 
 typedef struct convt_job {
@@ -757,9 +867,12 @@ typedef struct convt_job {
     cpu_ctx *k;
     const float *x, *W, *bias;
     float *y;
-    int64_t Lout, tl, ntl;
+    int64_t Lout, tl, ntl, cb, ncb;
 } convt_job;
 
+/* unit = (batch item and group, output tile, block of output channels):
+ * col = W^T x for the block's channels and the tile's input columns, then
+ * each output sums its taps */
 static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const convt_job *j = ctx;
@@ -769,8 +882,10 @@ static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     float *col = j->k->scr[wk];
 
     for (u = ub; u < ue; u++) {
-        int64_t tile = u % j->ntl, bg = u / j->ntl;
+        int64_t cblk = u % j->ncb, tile = (u / j->ncb) % j->ntl;
+        int64_t bg = u / (j->ncb * j->ntl);
         int64_t b = bg / a->groups, g = bg % a->groups;
+        int64_t c0 = cblk * j->cb, c1 = imin(cog, c0 + j->cb);
         int64_t o0 = tile * j->tl, o1 = imin(j->Lout, o0 + j->tl);
         int64_t p0 = o0 + a->padding, p1 = o1 + a->padding;
         int64_t tlo = imax(0, -fdiv(-(p0 - (K - 1) * d), s));
@@ -779,31 +894,28 @@ static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         float *yt = j->y + (b * a->Cout + g * cog) * j->Lout;
 
         if (nt > 0)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans,
-                        (blasint)(cog * K), (blasint)nt, (blasint)cig, 1.0f,
-                        j->W + g * cig * cog * K, (blasint)(cog * K),
-                        j->x + (b * a->Cin + g * cig) * a->Lin + tlo,
-                        (blasint)a->Lin, 0.0f, col, (blasint)nt);
-        for (co = 0; co < cog; co++) {
-            const float *cr = col + co * K * (nt > 0 ? nt : 0);
+            gemm(j->k, wk, (c1 - c0) * K, nt, cig, 1.0f,
+                 j->W + g * cig * cog * K + c0 * K, 1, cog * K,
+                 j->x + (b * a->Cin + g * cig) * a->Lin + tlo, a->Lin, 1, 0.0f, col,
+                 nt);
+        /* scatter: tap k2 of input t lands on o = t s + k2 d - padding;
+         * each output sums its taps in increasing k2, then the bias */
+        for (co = c0; co < c1; co++) {
+            const float *cr = col + (co - c0) * K * (nt > 0 ? nt : 0);
             float bv = j->bias != NULL ? j->bias[g * cog + co] : 0.0f;
-            for (o = o0; o < o1; o++) {
-                int64_t p = o + a->padding;
-                float acc = 0.0f;
-                if (nt > 0) {
-                    for (k2 = 0; k2 < K; k2++) {
-                        int64_t num = p - k2 * d, t;
-                        if (num < 0)
-                            break;
-                        if (num % s != 0)
-                            continue;
-                        t = num / s;
-                        if (t >= tlo && t <= thi)
-                            acc += cr[k2 * nt + (t - tlo)];
-                    }
-                }
-                yt[co * j->Lout + o] = acc + bv;
+            float *yr = yt + co * j->Lout;
+            for (o = o0; o < o1; o++)
+                yr[o] = 0.0f;
+            for (k2 = 0; k2 < K && nt > 0; k2++) {
+                int64_t off = k2 * d - a->padding, t;
+                int64_t ta = imax(tlo, -fdiv(-(o0 - off), s));
+                int64_t tb = imin(thi + 1, -fdiv(-(o1 - off), s));
+                const float *ck = cr + k2 * nt - tlo;
+                for (t = ta; t < tb; t++)
+                    yr[t * s + off] += ck[t];
             }
+            for (o = o0; o < o1; o++)
+                yr[o] += bv;
         }
     }
 }
@@ -825,9 +937,11 @@ static int cpu_convt1d(void *ctx, const nn_convt1d_args *a, const float *x,
     j.Lout = Lout;
     j.tl = convt_tile(a);
     j.ntl = cdiv(Lout, j.tl);
-    kpar(k, a->B * a->groups * j.ntl,
-         2.0 * (double)(a->Cout / a->groups) * (double)(a->Cin / a->groups) *
-             (double)a->K * (double)convt_cols(a, j.tl),
+    j.cb = convt_chans(a);
+    j.ncb = cdiv(a->Cout / a->groups, j.cb);
+    kpar(k, a->B * a->groups * j.ntl * j.ncb,
+         2.0 * (double)j.cb * (double)(a->Cin / a->groups) * (double)a->K *
+             (double)convt_cols(a, imin(Lout, j.tl)),
          convt_fn, &j);
     return SAMSEP_OK;
 }
@@ -875,6 +989,7 @@ static float sigm(float x)
 }
 
 typedef struct lstm_job {
+    const cpu_ctx *k;
     const float *W_hh, *hprev;
     float *g;     /* gates of this step [B, 4H] */
     float *c;     /* [B, H] */
@@ -886,14 +1001,11 @@ static void lstm_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const lstm_job *j = ctx;
     int64_t H = j->H, u, q, b, i;
-    (void)wk;
     for (u = ub; u < ue; u++) {
         int64_t h0 = u * LSTM_TH, h1 = imin(H, h0 + LSTM_TH);
         for (q = 0; q < 4; q++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)j->B,
-                        (blasint)(h1 - h0), (blasint)H, 1.0f, j->hprev,
-                        (blasint)H, j->W_hh + (q * H + h0) * H, (blasint)H,
-                        1.0f, j->g + q * H + h0, (blasint)(4 * H));
+            gemm(j->k, wk, j->B, h1 - h0, H, 1.0f, j->hprev, H, 1,
+                 j->W_hh + (q * H + h0) * H, 1, H, 1.0f, j->g + q * H + h0, 4 * H);
         for (b = 0; b < j->B; b++) {
             const float *g = j->g + b * 4 * H;
             for (i = h0; i < h1; i++) {
@@ -924,6 +1036,7 @@ static int cpu_lstm(void *ctx, const float *x, const float *W_ih, const float *W
         memcpy(hz, h0, (size_t)(B * H) * sizeof(float));
     else
         memset(hz, 0, (size_t)(B * H) * sizeof(float));
+    j.k = ctx;
     j.W_hh = W_hh;
     j.c = c;
     j.B = B;
@@ -1075,6 +1188,7 @@ static int cpu_axpy(void *ctx, float a, const float *x, const float *y, float *o
 }
 
 typedef struct snake_job {
+    const cpu_ctx *k;
     const float *x, *alpha;
     float *y;
     int64_t C, T;
@@ -1083,24 +1197,19 @@ typedef struct snake_job {
 static void snake_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 {
     const snake_job *j = ctx;
-    int64_t r, t;
+    int64_t r;
     (void)wk;
     for (r = ub; r < ue; r++) {
         float al = j->alpha[r % j->C];
-        float inv = 1.0f / (al + 1e-9f);
-        const float *x = j->x + r * j->T;
-        float *y = j->y + r * j->T;
-        for (t = 0; t < j->T; t++) {
-            float s = sinf(al * x[t]);
-            y[t] = x[t] + inv * (s * s);
-        }
+        j->k->kern->snake(j->x + r * j->T, j->y + r * j->T, j->T, al,
+                          1.0f / (al + 1e-9f));
     }
 }
 
 static int cpu_snake(void *ctx, const float *x, const float *alpha, float *y,
                      int64_t B, int64_t C, int64_t T)
 {
-    snake_job j = { x, alpha, y, C, T };
+    snake_job j = { ctx, x, alpha, y, C, T };
     kpar(ctx, B * C, 25.0 * (double)T, snake_fn, &j);
     return SAMSEP_OK;
 }
@@ -1325,6 +1434,7 @@ const nn_backend nn_backend_cpu = {
     .init = cpu_init,
     .done = cpu_done,
     .threads = cpu_threads,
+    .path = cpu_path,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy_mem,
