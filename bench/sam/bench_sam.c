@@ -1095,6 +1095,50 @@ static double u_balance(const ukernel *k, int P)
     return (double)k->units / ((double)P * (double)u_cdiv(k->units, ranges));
 }
 
+/* A stage's FLOPs, and its FLOPs over each kernel's balance at P threads. */
+static double u_flops(const ustage *s)
+{
+    double f = 0;
+    int i;
+
+    for (i = 0; i < s->n; i++)
+        f += s->k[i].flops;
+    return f;
+}
+
+static double u_cost(const ustage *s, int P)
+{
+    double c = 0;
+    int i;
+
+    for (i = 0; i < s->n; i++)
+        c += s->k[i].flops / u_balance(&s->k[i], P);
+    return c;
+}
+
+/* The chunk as the engine runs it with --residual subtract: one encode,
+ * `nfe` DiT evaluations, one decode (T5 runs once per prompt, not per
+ * chunk). */
+static void u_chunk(const ustage *enc, const ustage *dit, const ustage *dec, int nfe,
+                    const char *preset)
+{
+    double f = u_flops(enc) + nfe * u_flops(dit) + u_flops(dec);
+    char key[384];
+    int p;
+
+    fprintf(stderr, "%s, chunk (encode, %d DiT evaluations, decode of the target): %.0f GFLOP;"
+            "\n    bound on the speed-up:", preset, nfe, f * 1e-9);
+    for (p = 0; p < U_MAX_P; p++) {
+        int P = U_THREADS[p];
+        double c = u_cost(enc, P) + nfe * u_cost(dit, P) + u_cost(dec, P);
+
+        fprintf(stderr, " %d: %.1fx", P, P * f / c);
+        snprintf(key, sizeof key, "units_%s_chunk_speedup_%dt", preset, P);
+        result(key, "%.2f", P * f / c);
+    }
+    fprintf(stderr, "\n");
+}
+
 static void u_report(const ustage *s, const char *preset)
 {
     double total = 0, b[U_MAX_P] = { 0 };
@@ -1271,6 +1315,7 @@ static void run_units(const char *dir, double seconds, int L)
 
     for (i = 0; i < 4; i++)
         u_report(&st[i], preset);
+    u_chunk(&st[1], &st[2], &st[3], NFE, preset);
     cJSON_Delete(cfg);
     cJSON_Delete(t5);
     free(st);
