@@ -940,7 +940,9 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
  * stage's bound at P threads is its FLOPs over the sum of each kernel's
  * FLOPs divided by that kernel's balance, n / (P * ceil(n / ranges)): what
  * the unit counts allow if every unit ran at the same speed. The constants
- * mirror cpu.c's and must follow them.
+ * mirror cpu.c's and must follow them. The watermark's sizes (hidden 512,
+ * 32 channels, 128 out: the published codec's) are not in config.json and
+ * are taken as they are.
  */
 #define U_MIN_WORK 32768.0
 #define U_MM_TM_MAX 128

@@ -159,7 +159,7 @@ fi
 
 if [ "$SCALING" = 1 ]; then
     echo "== work units per stage (from the configurations)"
-    LARGE=bench/data/sam-large-config
+    LARGE=bench/data/sam-large
     "$MK" large "$LARGE" --config >/dev/null
     "$BS" --units --model "$SMALL" >"$OUT/units_small.txt" 2>"$OUT/units_small.err"
     "$BS" --units --model "$LARGE" >"$OUT/units_large.txt" 2>"$OUT/units_large.err"
