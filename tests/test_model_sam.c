@@ -4,7 +4,9 @@
  * prompt) and full/case_b2 (two prompts, padded audio and text) from the
  * official implementation, with their saved noise and watermark bits;
  * one loaded model shared by two states running at once in two threads
- * (identical to a state alone, bit for bit); the folder checks that load
+ * (identical to a state alone, bit for bit); targets decoded without their
+ * residuals (identical to those of a full decode, bit for bit); the folder
+ * checks that load
  * nothing against the errors of a real open. Tolerance (MANIFEST §0): 1e-5
  * relative for the text features, 1e-4 for ODE results and waveforms.
  */
@@ -179,6 +181,14 @@ static void run_case(const char *cas, int threads)
         free(t[b].d);
         free(r[b].d);
     }
+    /* targets only (the engine's --residual subtract): the same targets,
+     * bit for bit, every item's with its own watermark bits */
+    got = malloc((size_t)(n * hopT) * sizeof *got);
+    assert_non_null(got);
+    if (sam_separate(s, wav, lengths, N, noise.d, msg.d, got, NULL, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_memory_equal(got, tgt, (size_t)(n * hopT) * sizeof *got);
+    free(got);
     for (i = 0; i < n; i++)
         free(texts[i]);
     free(texts);

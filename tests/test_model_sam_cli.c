@@ -7,7 +7,9 @@
  * Checks the subtracting residual sums to the downmixed mixture; by default
  * the outputs have the input's two channels, which target and residual sum
  * to, channel by channel, even with the model's own residual; the model's own
- * residual differs from it, seeds make runs reproducible, and a missing or
+ * residual differs from it, the target is the same bit for bit whichever
+ * residual is asked for (the subtracting run never decodes the model's
+ * residual), seeds make runs reproducible, and a missing or
  * wrong model folder, or a chunk the model cannot take, is a clear usage
  * error.
  */
@@ -153,6 +155,38 @@ static void test_sam_engine_cli(void **state)
     for (i = 0; i < frames; i++)
         diff += fabs((double)rm[i] - r[i]);
     assert_true(diff / (double)frames > 1e-3);
+
+    /* the target does not depend on the residual mode, bit for bit; the
+     * subtracting residual is mixture - target */
+    {
+        char *out7 = tu_path(root, "out7"), *t7 = tu_path(out7, "street_target.wav");
+        char *r7 = tu_path(out7, "street_residual.wav"), *t2 = tu_path(out2, "street_target.wav");
+        float *te = tu_read(t2, &n, NULL, NULL, NULL), *ts, *rs;
+
+        assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                             "dog barking", "--residual", "subtract", "--chunk", "1",
+                             "--overlap", "0.25", "--subtype", "float", "--channels", "mono",
+                             in, "-o", out7), 0);
+        ts = tu_read(t7, &n, NULL, NULL, NULL);
+        rs = tu_read(r7, &n, NULL, NULL, NULL);
+        assert_non_null(te);
+        assert_non_null(ts);
+        assert_non_null(rs);
+        assert_int_equal(n, frames);
+        assert_memory_equal(ts, te, (size_t)frames * sizeof(float));
+        worst = 0;
+        for (i = 0; i < frames; i++)
+            worst = fmax(worst, fabs((double)ts[i] + rs[i] -
+                                     0.5 * ((double)x[2 * i] + x[2 * i + 1])));
+        assert_true(worst < 1e-6);
+        free(te);
+        free(ts);
+        free(rs);
+        free(t2);
+        free(t7);
+        free(r7);
+        free(out7);
+    }
 
     /* same seed, same result; another seed, another result */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",

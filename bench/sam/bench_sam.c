@@ -14,8 +14,14 @@
  *   bench_sam --chunks K --model DIR [--threads N] [--seconds S]
  *       K consecutive chunks through sam_model_open, sam_state_create,
  *       sam_set_text and sam_separate
- *       (the engine's calls), with wall time, peak RSS (ru_maxrss) and
- *       current RSS after each.
+ *       (the engine's calls), with wall and CPU time, peak RSS (ru_maxrss)
+ *       and current RSS after each. --target-only decodes only the target
+ *       (the engine's --residual subtract).
+ *   bench_sam --units --model DIR [--seconds S] [--tokens L]
+ *       the work units the thread pool gets in each kernel of each stage
+ *       (T5, codec encode, one DiT evaluation, codec decode of one row),
+ *       counted from DIR/config.json and DIR/t5/config.json alone (no
+ *       weights needed), and the speed-up they allow at 1 to 64 threads.
  *   bench_sam --keys FILE
  *       "name<TAB>[shape]" of every tensor of a .safetensors / .pt file,
  *       read by the project's own reader (validates mkweights' output).
@@ -1039,10 +1045,405 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     cJSON_Delete(cfg);
 }
 
+/* ---- work units per stage, from the configuration -------------------------- */
+
+/*
+ * How the CPU backend cuts each kernel into the fixed units its thread pool
+ * shares out (src/nn/cpu/cpu.c: matmul tiles, conv1d / convt1d column
+ * tiles, attention query blocks, LSTM hidden slices), computed from a
+ * model's config.json alone, so that `large` needs no weights. The pool
+ * splits a job's n units into min(threads, n, ranges) contiguous ranges,
+ * `ranges` from the job's size (kpar: one range per K_MIN_WORK flops); a
+ * stage's bound at P threads is its FLOPs over the sum of each kernel's
+ * FLOPs divided by that kernel's balance, n / (P * ceil(n / ranges)): what
+ * the unit counts allow if every unit ran at the same speed. The constants
+ * mirror cpu.c's and must follow them. The watermark's sizes (hidden 512,
+ * 32 channels, 128 out: the published codec's) are not in config.json and
+ * are taken as they are.
+ */
+#define U_MIN_WORK 32768.0
+#define U_MM_TM_MAX 128
+#define U_MM_TM_MIN 64
+#define U_MM_TN_MAX 512
+#define U_MM_TN_MIN 256
+#define U_MM_UNITS 48
+#define U_ATT_QB 32
+#define U_LSTM_TB 32
+#define U_LSTM_TH 32
+#define U_CONV_SLAB (1 << 20)
+#define U_MAX_KERNELS 64
+#define U_MAX_P 7
+
+static const int U_THREADS[U_MAX_P] = { 1, 2, 4, 8, 16, 32, 64 };
+
+typedef struct ukernel {
+    char what[64];
+    double flops;   /* all calls together */
+    double calls;
+    int64_t units;  /* per call */
+    double ranges;  /* kpar's range limit per call */
+} ukernel;
+
+typedef struct ustage {
+    const char *name;
+    int n;
+    ukernel k[U_MAX_KERNELS];
+} ustage;
+
+static int64_t u_cdiv(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static int64_t u_min(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Add `calls` runs of a kernel of n units costing `unit_cost` flops each
+ * (kpar's estimate) and `flops` in all per call. */
+static void u_add(ustage *s, double calls, int64_t n, double unit_cost, double flops,
+                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static void u_add(ustage *s, double calls, int64_t n, double unit_cost, double flops,
+                  const char *fmt, ...)
+{
+    char what[64];
+    ukernel *k;
+    va_list ap;
+    int i;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    for (i = 0; i < s->n; i++) /* a kernel seen before: count it again */
+        if (strcmp(s->k[i].what, what) == 0)
+            break;
+    if (i == s->n) {
+        if (s->n == U_MAX_KERNELS)
+            die("units", "too many kernels in a stage");
+        k = &s->k[s->n++];
+        memset(k, 0, sizeof *k);
+        memcpy(k->what, what, sizeof what);
+        k->units = n;
+        k->ranges = (double)n * unit_cost / U_MIN_WORK;
+    }
+    s->k[i].calls += calls;
+    s->k[i].flops += calls * flops;
+}
+
+/* y[M, N] = x[M, K] W^T: cpu_matmul's tile choice */
+static void u_matmul(ustage *s, double calls, int64_t M, int64_t N, int64_t K,
+                     const char *what)
+{
+    int64_t tm = U_MM_TM_MAX, tn = U_MM_TN_MAX;
+
+    while (tn > U_MM_TN_MIN && u_cdiv(M, tm) * u_cdiv(N, tn) < U_MM_UNITS)
+        tn /= 2;
+    while (tm > U_MM_TM_MIN && u_cdiv(M, tm) * u_cdiv(N, tn) < U_MM_UNITS)
+        tm /= 2;
+    u_add(s, calls, u_cdiv(M, tm) * u_cdiv(N, tn),
+          2.0 * (double)u_min(M, tm) * (double)u_min(N, tn) * (double)(K + 1),
+          2.0 * (double)M * (double)N * (double)K, "%s %lldx%lldx%lld", what, (long long)M,
+          (long long)N, (long long)K);
+}
+
+/* conv1d [Cin, L] -> [Cout, Lout], kernel K; direct: K = 1, stride 1, no pad */
+static void u_conv(ustage *s, double calls, int64_t Cin, int64_t Cout, int64_t K,
+                   int64_t Lout, int direct, const char *what)
+{
+    int64_t tl = direct ? 512 : 256;
+
+    while (!direct && tl > 16 && Cin * K * tl > U_CONV_SLAB)
+        tl /= 2;
+    u_add(s, calls, u_cdiv(Lout, tl), 2.0 * (double)Cout * (double)Cin * (double)K *
+          (double)u_min(Lout, tl), 2.0 * (double)Cout * (double)Cin * (double)K * (double)Lout,
+          "%s conv %lld->%lld k%lld x%lld", what, (long long)Cin, (long long)Cout,
+          (long long)K, (long long)Lout);
+}
+
+/* transposed conv1d, kernel K = 2 stride */
+static void u_convt(ustage *s, double calls, int64_t Cin, int64_t Cout, int64_t K,
+                    int64_t stride, int64_t Lout, const char *what)
+{
+    int64_t tl = 256;
+
+    while (tl > 16 && Cout * K * ((tl - 1 + K - 1) / stride + 2) > U_CONV_SLAB)
+        tl /= 2;
+    u_add(s, calls, u_cdiv(Lout, tl),
+          2.0 * (double)Cout * (double)Cin * (double)K * (double)((tl - 1 + K - 1) / stride + 2),
+          2.0 * (double)Cout * (double)Cin * (double)K * (double)Lout / (double)stride,
+          "%s convT %lld->%lld k%lld x%lld", what, (long long)Cin, (long long)Cout,
+          (long long)K, (long long)Lout);
+}
+
+static void u_attention(ustage *s, double calls, int64_t B, int64_t H, int64_t Lq,
+                        int64_t Lk, int64_t dh, const char *what)
+{
+    u_add(s, calls, B * H * u_cdiv(Lq, U_ATT_QB),
+          (4.0 * (double)dh + 20.0) * (double)Lk * U_ATT_QB,
+          4.0 * (double)B * (double)H * (double)Lq * (double)Lk * (double)dh,
+          "%s attention %lldx%lld heads, %lld keys", what, (long long)Lq, (long long)H,
+          (long long)Lk);
+}
+
+/* a 1-item LSTM of `layers` layers over n steps: input projections per
+ * block of steps, then per step the recurrent product in hidden slices */
+static void u_lstm(ustage *s, double calls, int layers, int64_t H, int64_t n, const char *what)
+{
+    char w[48];
+
+    snprintf(w, sizeof w, "%s W_ih", what);
+    u_matmul(s, calls * layers * (double)(n / U_LSTM_TB), U_LSTM_TB, 4 * H, H, w);
+    if (n % U_LSTM_TB != 0)
+        u_matmul(s, calls * layers, n % U_LSTM_TB, 4 * H, H, w);
+    u_add(s, calls * layers * (double)n, u_cdiv(H, U_LSTM_TH), 8.0 * U_LSTM_TH * (double)H,
+          8.0 * (double)H * (double)H, "%s step (W_hh, 1 step; x%lld steps)", what,
+          (long long)n);
+}
+
+static double u_balance(const ukernel *k, int P)
+{
+    double r = k->ranges < 1 ? 1 : k->ranges;
+    int64_t ranges = (int64_t)(r < P ? r : P);
+
+    if (ranges > k->units)
+        ranges = k->units;
+    if (ranges < 1)
+        ranges = 1;
+    return (double)k->units / ((double)P * (double)u_cdiv(k->units, ranges));
+}
+
+/* A stage's FLOPs, and its FLOPs over each kernel's balance at P threads. */
+static double u_flops(const ustage *s)
+{
+    double f = 0;
+    int i;
+
+    for (i = 0; i < s->n; i++)
+        f += s->k[i].flops;
+    return f;
+}
+
+static double u_cost(const ustage *s, int P)
+{
+    double c = 0;
+    int i;
+
+    for (i = 0; i < s->n; i++)
+        c += s->k[i].flops / u_balance(&s->k[i], P);
+    return c;
+}
+
+/* The chunk as the engine runs it with --residual subtract: one encode,
+ * `nfe` DiT evaluations, one decode (T5 runs once per prompt, not per
+ * chunk). */
+static void u_chunk(const ustage *enc, const ustage *dit, const ustage *dec, int nfe,
+                    const char *preset)
+{
+    double f = u_flops(enc) + nfe * u_flops(dit) + u_flops(dec);
+    char key[384];
+    int p;
+
+    fprintf(stderr, "%s, chunk (encode, %d DiT evaluations, decode of the target): %.0f GFLOP;"
+            "\n    bound on the speed-up:", preset, nfe, f * 1e-9);
+    for (p = 0; p < U_MAX_P; p++) {
+        int P = U_THREADS[p];
+        double c = u_cost(enc, P) + nfe * u_cost(dit, P) + u_cost(dec, P);
+
+        fprintf(stderr, " %d: %.1fx", P, P * f / c);
+        snprintf(key, sizeof key, "units_%s_chunk_speedup_%dt", preset, P);
+        result(key, "%.2f", P * f / c);
+    }
+    fprintf(stderr, "\n");
+}
+
+static void u_report(const ustage *s, const char *preset)
+{
+    double total = 0, b[U_MAX_P] = { 0 };
+    int i, p;
+    char key[384];
+
+    for (i = 0; i < s->n; i++)
+        total += s->k[i].flops;
+    fprintf(stderr, "%s, %s: %.1f GFLOP\n", preset, s->name, total * 1e-9);
+    fprintf(stderr, "    %-52s %7s %6s %7s  balance at 2/4/8/16/32/64 threads\n", "kernel",
+            "GFLOP", "calls", "units");
+    for (i = 0; i < s->n; i++) {
+        const ukernel *k = &s->k[i];
+
+        if (k->flops < 0.005 * total)
+            continue; /* under 0.5 %: in the total, not listed */
+        fprintf(stderr, "    %-52s %7.2f %6.0f %7lld ", k->what, k->flops * 1e-9, k->calls,
+                (long long)k->units);
+        for (p = 1; p < U_MAX_P; p++)
+            fprintf(stderr, " %3.0f%%", 100 * u_balance(k, U_THREADS[p]));
+        fprintf(stderr, "\n");
+    }
+    for (i = 0; i < s->n; i++)
+        for (p = 0; p < U_MAX_P; p++)
+            b[p] += s->k[i].flops / u_balance(&s->k[i], U_THREADS[p]);
+    fprintf(stderr, "    bound on the speed-up:");
+    for (p = 0; p < U_MAX_P; p++) {
+        double speedup = U_THREADS[p] * total / b[p];
+
+        fprintf(stderr, " %d: %.1fx", U_THREADS[p], speedup);
+        snprintf(key, sizeof key, "units_%s_%s_speedup_%dt", preset, s->name, U_THREADS[p]);
+        result(key, "%.2f", speedup);
+    }
+    fprintf(stderr, "\n");
+    snprintf(key, sizeof key, "units_%s_%s_gflop", preset, s->name);
+    result(key, "%.2f", total * 1e-9);
+}
+
+static int cfg_int(const cJSON *o, const char *k)
+{
+    return (int)jnum(o, k);
+}
+
+/* The stages of one chunk of `seconds` with a prompt of L tokens. */
+static void run_units(const char *dir, double seconds, int L)
+{
+    char path[4096], name[64];
+    cJSON *cfg, *t5;
+    const cJSON *tr, *cc;
+    int64_t D, H, layers, F, C2, fdim, T, N, hop = 1, up = 1, Lc, dim, i, r;
+    int64_t ed, er[4], latent, dd, dr[4], cbd, wmh = 512, wmc = 32, wmo = 128;
+    int64_t td, th, tdkv, tff, tl;
+    static const int wm_rates[4] = { 8, 5, 4, 2 };
+    ustage *st = calloc(5, sizeof *st);
+    const char *preset;
+
+    if (st == NULL)
+        die("units", "out of memory");
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    cfg = read_json(path);
+    snprintf(path, sizeof path, "%s/t5/config.json", dir);
+    t5 = read_json(path);
+    snprintf(name, sizeof name, "%s", dir);
+    preset = strrchr(name, '/') != NULL ? strrchr(name, '/') + 1 : name;
+    if (strncmp(preset, "sam-", 4) == 0)
+        preset += 4;
+    tr = jget(cfg, "transformer");
+    cc = jget(cfg, "audio_codec");
+    D = cfg_int(tr, "dim");
+    H = cfg_int(tr, "n_heads");
+    layers = cfg_int(tr, "n_layers");
+    F = 2 * cfg_int(tr, "ffn_exp") * D / 3;
+    F = cfg_int(tr, "multiple_of") * u_cdiv(F, cfg_int(tr, "multiple_of"));
+    C2 = cfg_int(tr, "out_channels");
+    fdim = cfg_int(tr, "frequency_embedding_dim");
+    ed = cfg_int(cc, "encoder_dim");
+    latent = cfg_int(cc, "latent_dim");
+    dd = cfg_int(cc, "decoder_dim");
+    cbd = cfg_int(cc, "codebook_dim");
+    for (i = 0; i < 4; i++) {
+        er[i] = cJSON_GetArrayItem(jget(cc, "encoder_rates"), (int)i)->valueint;
+        dr[i] = cJSON_GetArrayItem(jget(cc, "decoder_rates"), (int)i)->valueint;
+        hop *= er[i];
+        up *= dr[i];
+    }
+    td = cfg_int(t5, "d_model");
+    th = cfg_int(t5, "num_heads");
+    tdkv = cfg_int(t5, "d_kv");
+    tff = cfg_int(t5, "d_ff");
+    tl = cfg_int(t5, "num_layers");
+    N = (int64_t)(seconds * 48000 + 0.5);
+    T = u_cdiv(N, hop);
+    N = T * hop;
+    fprintf(stderr, "%s: DiT %lld x %lld heads x %lld layers (FFN %lld); a %.0f s chunk = %lld "
+            "frames, a prompt of %d tokens\n", preset, (long long)D, (long long)H,
+            (long long)layers, (long long)F, seconds, (long long)T, L);
+
+    /* T5, once per prompt */
+    st[0].name = "t5";
+    u_matmul(&st[0], 3.0 * tl, L, th * tdkv, td, "q/k/v");
+    u_attention(&st[0], (double)tl, 1, th, L, L, tdkv, "self");
+    u_matmul(&st[0], (double)tl, L, td, th * tdkv, "o");
+    u_matmul(&st[0], (double)tl, L, tff, td, "ff in");
+    u_matmul(&st[0], (double)tl, L, td, tff, "ff out");
+
+    /* codec encode, one row */
+    st[1].name = "encode";
+    u_conv(&st[1], 1, 1, ed, 7, N, 0, "in");
+    Lc = N;
+    dim = ed;
+    for (i = 0; i < 4; i++) {
+        u_conv(&st[1], 3, dim, dim, 7, Lc, 0, "res");
+        u_conv(&st[1], 3, dim, dim, 1, Lc, 1, "res");
+        Lc /= er[i];
+        u_conv(&st[1], 1, dim, 2 * dim, 2 * er[i], Lc, 0, "down");
+        dim *= 2;
+    }
+    u_conv(&st[1], 1, dim, latent, 3, T, 0, "out");
+    u_conv(&st[1], 1, latent, 2 * cbd, 1, T, 1, "in_proj");
+
+    /* one DiT evaluation; 32 per chunk */
+    st[2].name = "dit_eval";
+    u_matmul(&st[2], 1, T, D, C2, "proj");
+    u_matmul(&st[2], 3, L, D, D, "y SwiGLU");
+    u_matmul(&st[2], 2, 1, D, fdim, "t SwiGLU in");
+    u_matmul(&st[2], 1, 1, D, D, "t SwiGLU out");
+    u_matmul(&st[2], 1, 1, 6 * D, D, "t_block");
+    u_conv(&st[2], 2, D, D, 3, T, 0, "x_embedder");
+    u_matmul(&st[2], 6.0 * layers, T, D, D, "q/k/v/o, cross q/o");
+    u_matmul(&st[2], 2.0 * layers, L, D, D, "cross k/v");
+    u_attention(&st[2], (double)layers, 1, H, T, T, D / H, "self");
+    u_attention(&st[2], (double)layers, 1, H, T, L, D / H, "cross");
+    u_matmul(&st[2], 2.0 * layers, T, F, D, "FFN w1/w3");
+    u_matmul(&st[2], (double)layers, T, D, F, "FFN w2");
+    u_matmul(&st[2], 1, T, C2, D, "output");
+
+    /* codec decode, one row (the target; the residual doubles it) */
+    st[3].name = "decode";
+    u_conv(&st[3], 1, cbd, latent, 1, T, 1, "out_proj");
+    u_conv(&st[3], 1, latent, dd, 7, T, 0, "in");
+    Lc = T;
+    dim = dd;
+    for (i = 0; i < 4; i++) {
+        Lc *= dr[i];
+        u_convt(&st[3], 1, dim, dim / 2, 2 * dr[i], dr[i], Lc, "up");
+        dim /= 2;
+        u_conv(&st[3], 3, dim, dim, 7, Lc, 0, "res");
+        u_conv(&st[3], 3, dim, dim, 1, Lc, 1, "res");
+    }
+    /* the watermark at N samples, down to N / 320 and back */
+    u_conv(&st[3], 1, dim, 1, 7, N, 0, "wm pre");
+    u_conv(&st[3], 1, 1, wmc, 7, N, 0, "wm pre2");
+    Lc = N;
+    for (r = 3; r >= 0; r--) {
+        int64_t lo = wmh >> (r + 1);
+
+        u_conv(&st[3], 1, lo, lo / 2, 3, Lc, 0, "wm res");
+        u_conv(&st[3], 1, lo / 2, lo, 1, Lc, 1, "wm res");
+        Lc /= wm_rates[r];
+        u_conv(&st[3], 1, lo, 2 * lo, 2 * wm_rates[r], Lc, 0, "wm down");
+    }
+    u_lstm(&st[3], 2, 2, wmh, Lc, "wm LSTM");
+    u_conv(&st[3], 1, wmh, wmo, 7, Lc, 0, "wm post");
+    u_conv(&st[3], 1, wmo, wmh, 7, Lc, 0, "wm dec pre");
+    for (r = 0; r < 4; r++) {
+        int64_t hi = wmh >> r;
+
+        Lc *= wm_rates[r];
+        u_convt(&st[3], 1, hi, hi / 2, 2 * wm_rates[r], wm_rates[r], Lc, "wm up");
+        u_conv(&st[3], 1, hi / 2, hi / 4, 3, Lc, 0, "wm res");
+        u_conv(&st[3], 1, hi / 4, hi / 2, 1, Lc, 1, "wm res");
+    }
+    u_conv(&st[3], 1, wmc, 1, 7, N, 0, "wm post");
+
+    for (i = 0; i < 4; i++)
+        u_report(&st[i], preset);
+    u_chunk(&st[1], &st[2], &st[3], NFE, preset);
+    cJSON_Delete(cfg);
+    cJSON_Delete(t5);
+    free(st);
+}
+
 /* ---- consecutive chunks through sam_separate -------------------------------- */
 
 static void run_chunks(const char *dir, int threads, double seconds, const char *text,
-                       int chunks)
+                       int chunks, int targets_only)
 {
     char err[1024];
     sam_model *m = NULL;
@@ -1051,7 +1452,7 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     int64_t N, T;
     int hop, C, bits, ch, L;
     float *wav, *noise, *msg, *tgt, *res;
-    double t0;
+    double t0, c0;
 
     note_load("chunks-start");
     weights_size(dir);
@@ -1088,13 +1489,19 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
         sam_noise(0, (uint64_t)ch, noise, 2 * C * T);
         sam_message(0, (uint64_t)ch, msg, 2 * bits);
         t0 = now();
-        if (sam_separate(st, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK)
+        c0 = cpu_now();
+        if (sam_separate(st, wav, NULL, N, noise, msg, tgt, targets_only ? NULL : res, err,
+                         sizeof err) != SAMSEP_OK)
             die("sam_separate", err);
         dt = now() - t0;
-        fprintf(stderr, "chunk %d (%.1f s of audio): %.2f s, peak RSS %ld KiB, RSS now %ld KiB\n",
-                ch, seconds, dt, maxrss_kib(), rss_now_kib());
+        c0 = cpu_now() - c0;
+        fprintf(stderr, "chunk %d (%.1f s of audio%s): %.2f s (cpu %.2f s), peak RSS %ld KiB, "
+                "RSS now %ld KiB\n", ch, seconds, targets_only ? ", target only" : "", dt, c0,
+                maxrss_kib(), rss_now_kib());
         snprintf(key, sizeof key, "chunk%d_s", ch);
         result(key, "%.3f", dt);
+        snprintf(key, sizeof key, "chunk%d_cpu_s", ch);
+        result(key, "%.3f", c0);
         snprintf(key, sizeof key, "chunk%d_maxrss_kib", ch);
         result(key, "%ld", maxrss_kib());
         snprintf(key, sizeof key, "chunk%d_rss_now_kib", ch);
@@ -1136,6 +1543,8 @@ static void usage(void)
     fputs("usage: bench_sam --peak [--threads N]\n"
           "       bench_sam --stages --model DIR [--threads N] [--seconds S] [--text T]\n"
           "       bench_sam --chunks K --model DIR [--threads N] [--seconds S] [--text T]\n"
+          "                 [--target-only]\n"
+          "       bench_sam --units --model DIR [--seconds S] [--tokens L]\n"
           "       bench_sam --keys FILE\n",
           stderr);
     exit(2);
@@ -1145,6 +1554,7 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *keys = NULL, *text = "a dog barking in the distance";
     int threads = 2, peak = 0, stages = 0, chunks = 0, rounds = 3, skip_codec = 0, i;
+    int units = 0, tokens = 8, targets_only = 0;
     double seconds = 10.0;
 
     for (i = 1; i < argc; i++) {
@@ -1164,6 +1574,12 @@ int main(int argc, char **argv)
             text = argv[++i];
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
             rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--target-only") == 0)
+            targets_only = 1;
+        else if (strcmp(argv[i], "--units") == 0)
+            units = 1;
+        else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc)
+            tokens = atoi(argv[++i]);
         else if (strcmp(argv[i], "--dit-only") == 0)
             skip_codec = 1;
         else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
@@ -1179,13 +1595,18 @@ int main(int argc, char **argv)
     }
     if (peak)
         run_peak(threads);
-    if ((stages || chunks > 0) && model == NULL)
+    if ((stages || chunks > 0 || units) && model == NULL)
         usage();
+    if (units) {
+        if (tokens < 1)
+            usage();
+        run_units(model, seconds, tokens);
+    }
     if (stages)
         run_stages(model, threads, seconds, text, rounds, skip_codec);
     if (chunks > 0)
-        run_chunks(model, threads, seconds, text, chunks);
-    if (!peak && !stages && chunks <= 0)
+        run_chunks(model, threads, seconds, text, chunks, targets_only);
+    if (!peak && !stages && chunks <= 0 && !units)
         usage();
     return 0;
 }

@@ -2,12 +2,14 @@
  * mkweights.c - write a complete SAM-Audio model folder with random weights
  * at a given size, for benchmarks: the official layout that sam_open reads.
  *
- *   mkweights PRESET OUTDIR [--spm FILE] [--seed N] [--list] [--count]
+ *   mkweights PRESET OUTDIR [--spm FILE] [--seed N] [--config] [--list] [--count]
  *
  * PRESET: tiny-check (the sizes of the reference model full/ in
  * tests/data/samref.tar.xz: its key set and shapes must come out
  * identical), small (DiT 1024 x 8 heads x 12 layers),
- * base (2048 x 16 x 16). small and base use the published DAC-VAE (encoder
+ * base (2048 x 16 x 16), large (2816 x 22 x 22; FFN 7552 by the same
+ * ffn_exp 4 / multiple_of 64 rule). small, base and large use the
+ * published DAC-VAE (encoder
  * 64, rates 2/8/10/12, latent 1024, decoder 1536, codebook 128, watermark
  * hidden 512 / 32 channels / 128 out) and a t5-base text encoder (768 x 12).
  *
@@ -31,7 +33,9 @@
  *
  * --list prints "key<TAB>[shape]" for every tensor of the checkpoint and of
  * t5/ (prefixed "t5:") and writes nothing; --count prints parameter counts
- * and sizes and writes nothing.
+ * and sizes and writes nothing; --config writes only config.json and
+ * t5/config.json (what bench_sam --units reads: large's 12 GB of weights
+ * are not needed to count its work units).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -74,6 +78,11 @@ static const preset PRESETS[] = {
       64, { 2, 8, 10, 12 }, 1024, 1536, { 12, 10, 8, 2 }, 128, 16, 1024,
       512, 32, 128, 16, { 8, 5, 4, 2 },
       2048, 16, 16, 4, 64, 256, 10000, 1024, 3, 128,
+      768, 64, 12, 3072, 12, 32128, 32, 128, "t5-base" },
+    { "large",
+      64, { 2, 8, 10, 12 }, 1024, 1536, { 12, 10, 8, 2 }, 128, 16, 1024,
+      512, 32, 128, 16, { 8, 5, 4, 2 },
+      2816, 22, 22, 4, 64, 256, 10000, 1024, 3, 128,
       768, 64, 12, 3072, 12, 32128, 32, 128, "t5-base" },
 };
 
@@ -757,9 +766,9 @@ static void make_dir(const char *path)
 
 static void usage(void)
 {
-    fputs("usage: mkweights PRESET OUTDIR [--spm FILE] [--seed N]\n"
+    fputs("usage: mkweights PRESET OUTDIR [--spm FILE] [--seed N] [--config]\n"
           "       mkweights PRESET --list | --count\n"
-          "PRESET: tiny-check, small, base\n",
+          "PRESET: tiny-check, small, base, large\n",
           stderr);
     exit(2);
 }
@@ -780,7 +789,7 @@ int main(int argc, char **argv)
     const preset *p = NULL;
     const char *out = NULL, *spm = "build/tests/samref/tokenizer/spiece.model";
     uint64_t seed = 20240601;
-    int do_list = 0, do_count = 0, i;
+    int do_list = 0, do_count = 0, config_only = 0, i;
     list ck = { 0 }, t5 = { 0 };
     char path[4096];
 
@@ -800,6 +809,8 @@ int main(int argc, char **argv)
             do_list = 1;
         else if (strcmp(argv[i], "--count") == 0)
             do_count = 1;
+        else if (strcmp(argv[i], "--config") == 0)
+            config_only = 1;
         else if (argv[i][0] != '-' && out == NULL)
             out = argv[i];
         else
@@ -839,6 +850,14 @@ int main(int argc, char **argv)
     make_dir(path);
     snprintf(path, sizeof path, "%s/config.json", out);
     write_config(p, path);
+    if (config_only) {
+        snprintf(path, sizeof path, "%s/t5/config.json", out);
+        write_t5_config(p, path);
+        printf("%s: config.json and t5/config.json only\n", out);
+        free(ck.v);
+        free(t5.v);
+        return 0;
+    }
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
     write_safetensors(&ck, path, seed);
     snprintf(path, sizeof path, "%s/t5/config.json", out);

@@ -15,6 +15,12 @@
 #                    the engine's memory does not grow with the file
 #   SHORT_S [30]  LONG_S [120]
 #   BASE [0]         1: also generate (5.5 GB) and time the `base` size
+#   SCALING [1]      1: the work units of each stage at `small` and `large`
+#                    (counted from the configurations; large's 12 GB of
+#                    weights are not written), and one chunk through
+#                    sam_separate on 1 thread, on THREADS threads, and on
+#                    THREADS threads decoding only the target (what
+#                    --residual subtract runs), with wall and CPU seconds
 #   SIZE [small]     the preset benchmarked (tiny-check: a 2-minute dry run
 #                    of the whole script)
 #   ROUNDS [3]       sgemm / DiT-evaluation pairs measured back to back
@@ -33,6 +39,7 @@ CLI=${CLI:-1}
 SHORT_S=${SHORT_S:-30}
 LONG_S=${LONG_S:-120}
 BASE=${BASE:-0}
+SCALING=${SCALING:-1}
 SIZE=${SIZE:-small}
 ROUNDS=${ROUNDS:-3}
 BUILD=${BUILD:-build-bench}
@@ -100,7 +107,7 @@ fi
 echo "tiny-check folder opens with sam_open and separates 2 s"
 
 echo "== sizes"
-for p in small base; do
+for p in small base large; do
     "$MK" $p --count | awk -v p=$p '
         /^params_total/ {t = $2} /^params_transformer/ {d = $2} /^params_codec/ {c = $2}
         /^params_t5/ {x = $2} /^bytes_checkpoint/ {b = $2} /^bytes_t5/ {bt = $2}
@@ -148,6 +155,20 @@ if [ "$CLI" = 1 ]; then
     cli "$SMALL" 18 | tee "$OUT/cli_main.txt"
     cli "$TINY" "$SHORT_S" | tee "$OUT/cli_tiny_short.txt"
     cli "$TINY" "$LONG_S" | tee "$OUT/cli_tiny_long.txt"
+fi
+
+if [ "$SCALING" = 1 ]; then
+    echo "== work units per stage (from the configurations)"
+    LARGE=bench/data/sam-large
+    "$MK" large "$LARGE" --config >/dev/null
+    "$BS" --units --model "$SMALL" >"$OUT/units_small.txt" 2>"$OUT/units_small.err"
+    "$BS" --units --model "$LARGE" >"$OUT/units_large.txt" 2>"$OUT/units_large.err"
+    cat "$OUT/units_small.err" "$OUT/units_large.err"
+    for t in 1 "$THREADS" "$THREADS --target-only"; do
+        echo "== $SIZE: one chunk through sam_separate, --threads $t   [$(uptime | sed 's/.*load/load/')]"
+        # shellcheck disable=SC2086
+        "$BS" --chunks 1 --model "$SMALL" --threads $t 2>&1 >/dev/null | grep '^chunk'
+    done
 fi
 
 if [ "$BASE" = 1 ]; then

@@ -13,7 +13,9 @@
  * features f [B, C, T]; feed cat([f^T, f^T]) with the text features to the
  * DiT's conditioning; integrate 16 midpoint steps from the noise; split
  * the result into target and residual latents [2B, C, T] and decode both
- * in one batch with the watermark bits; download the rows. Text features
+ * with the watermark bits (only the targets when the caller makes its own
+ * residual: the codec decodes row by row, so a target does not depend on
+ * whether its residual was decoded); download the rows. Text features
  * are computed by sam_set_text() and reused, since a batch's prompt does
  * not change from chunk to chunk. Working buffers grow to the largest
  * excerpt seen and are then reused: a steady stream of equal chunks
@@ -519,6 +521,25 @@ static int flow(sam_state *s, int64_t T, char *err, size_t errlen)
     return rc;
 }
 
+/* [2B, C, T] -> [2B, 1, T*hop]: every row, or (targets_only) rows 0, 2, ...
+ * with their own bits, the residual rows left undecoded. */
+static int decode(sam_state *s, int64_t T, const float *message, int targets_only,
+                  char *err, size_t errlen)
+{
+    const sam_model *m = s->m;
+    int64_t b, ct = (int64_t)m->C * T, hopT = T * m->hop;
+    int rc = SAMSEP_OK;
+
+    if (!targets_only)
+        return dacvae_decode(s->codec, s->latent, 2 * s->batch, T, message, s->decoded,
+                             err, errlen);
+    for (b = 0; b < s->batch && rc == SAMSEP_OK; b++)
+        rc = dacvae_decode(s->codec, s->latent + 2 * b * ct, 1, T,
+                           message + 2 * b * m->bits, s->decoded + 2 * b * hopT, err,
+                           errlen);
+    return rc;
+}
+
 int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t N,
                  const float *noise, const float *message, float *target,
                  float *residual, char *err, size_t errlen)
@@ -528,7 +549,7 @@ int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t
     int B, rc;
 
     if (s == NULL || wav == NULL || noise == NULL || message == NULL ||
-        target == NULL || residual == NULL || N < 1 || s->batch < 1) {
+        target == NULL || N < 1 || s->batch < 1) {
         set_err(err, errlen, "sam-audio: separate needs audio, noise, message, "
                 "outputs and a prompt (sam_set_text)");
         return SAMSEP_ERR_INVALID;
@@ -555,16 +576,15 @@ int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t
     rc = dacvae_encode(s->codec, s->wav, B, N, s->features, err, errlen);
     if (rc == SAMSEP_OK)
         rc = flow(s, T, err, errlen);
-    /* [2B, C, T] -> [2B, 1, T*hop] */
     if (rc == SAMSEP_OK)
-        rc = dacvae_decode(s->codec, s->latent, 2 * B, T, message, s->decoded, err, errlen);
+        rc = decode(s, T, message, residual == NULL, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
     hopT = T * m->hop;
     for (b = 0; b < B && rc == SAMSEP_OK; b++) {
         rc = nn_download(s->k, target + b * hopT, s->decoded + (2 * b) * hopT,
                          (size_t)hopT * sizeof(float));
-        if (rc == SAMSEP_OK)
+        if (rc == SAMSEP_OK && residual != NULL)
             rc = nn_download(s->k, residual + b * hopT, s->decoded + (2 * b + 1) * hopT,
                              (size_t)hopT * sizeof(float));
     }

@@ -90,6 +90,9 @@ int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
  *   message [2B, bits] watermark bits (0/1) for rows target_0, residual_0, ...
  *   target, residual [B, T * hop]: the decoded rows; item b's are valid up
  *   to ceil(lengths[b] / hop) * hop samples (what the official code keeps).
+ *   residual NULL: only the targets are decoded (half the decoder's work;
+ *   the caller makes its own residual), each bit for bit what it is when
+ *   both rows are decoded.
  */
 int sam_separate(sam_state *s, const float *wav, const int64_t *lengths,
                  int64_t N, const float *noise, const float *message,

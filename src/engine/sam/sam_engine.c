@@ -17,7 +17,8 @@
  * from the seed and the chunk's index within the file, so a run is
  * reproducible. The model returns its own residual; with --residual
  * subtract the pipeline uses mixture - target instead, so the two outputs
- * sum exactly to the mixture.
+ * sum exactly to the mixture, and the model's residual is never decoded
+ * (half the codec's decoding saved; the target is the same bit for bit).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -56,7 +57,7 @@ typedef struct sam_stream {
     float *noise;         /* [1, T, 2C] */
     float *message;       /* [2, bits] */
     float *target;        /* [T * hop] */
-    float *residual;      /* [T * hop] */
+    float *residual;      /* [T * hop]; NULL with --residual subtract */
 } sam_stream;
 
 /* ---- the table of loaded models --------------------------------------- */
@@ -244,9 +245,10 @@ static int se_stream_open(void *engine, int rate, int channels, int64_t max_fram
     s->noise = malloc((size_t)(T * 2 * sam_latent_channels(m)) * sizeof(float));
     s->message = malloc((size_t)(2 * sam_message_bits(m)) * sizeof(float));
     s->target = malloc((size_t)s->padded * sizeof(float));
-    s->residual = malloc((size_t)s->padded * sizeof(float));
+    if (!e->subtract)
+        s->residual = malloc((size_t)s->padded * sizeof(float));
     if (s->noise == NULL || s->message == NULL || s->target == NULL ||
-        s->residual == NULL) {
+        (!e->subtract && s->residual == NULL)) {
         se_stream_close(s);
         set_err(err, errlen, "out of memory for chunks of %lld frames",
                 (long long)max_frames);
@@ -280,7 +282,7 @@ static int se_process(void *state, const float *in, float *target, float *residu
     }
     /* the model's output covers whole frames; the input's length is kept */
     memcpy(target, s->target, (size_t)frames * sizeof(float));
-    if (residual != NULL)
+    if (residual != NULL && s->residual != NULL)
         memcpy(residual, s->residual, (size_t)frames * sizeof(float));
     return SAMSEP_OK;
 }
