@@ -133,6 +133,38 @@ SAMSEP_API int samsep_plan_chunk(int64_t frames, int64_t chunk, int64_t overlap,
 /* Engines                                                             */
 /* ------------------------------------------------------------------ */
 
+/*
+ * A span prompt (a temporal anchor of SAM-Audio): sign '+' says the target
+ * sounds from `start` to `end` seconds, '-' that it does not. Times are
+ * seconds of the file (samsep_job) or, as an engine's set_anchors receives
+ * them, of the chunk. Where spans overlap, a later one overrides an earlier.
+ */
+typedef struct samsep_anchor {
+    char sign;    /* '+' or '-' */
+    double start; /* seconds, >= 0 */
+    double end;   /* seconds, > start */
+} samsep_anchor;
+
+/*
+ * Read a span prompt written "+START:END" or "-START:END" (seconds, plain
+ * decimal numbers, e.g. "+1.5:4"). Returns SAMSEP_OK, or SAMSEP_ERR_INVALID
+ * with err saying what is wrong (malformed, or empty: end <= start).
+ */
+SAMSEP_API int samsep_anchor_parse(const char *text, samsep_anchor *out /* OUT */,
+                                   char *err, size_t errlen);
+
+/*
+ * The spans of a file (`anchors`, n of them, seconds of the file) that
+ * concern the chunk of `frames` frames starting at frame `start` at `rate`
+ * Hz: those that overlap it, in their order, cut to it and shifted to its
+ * time (0 = its first frame), written to out (room for n). Returns how
+ * many, or SAMSEP_ERR_INVALID. The pipeline hands these to an engine's
+ * set_anchors before each chunk.
+ */
+SAMSEP_API int samsep_anchors_for_chunk(const samsep_anchor *anchors, int n, int64_t start,
+                                        int64_t frames, int rate,
+                                        samsep_anchor *out /* OUT */);
+
 /* Settings given to an engine when it is opened (once per batch). */
 typedef struct samsep_engine_config {
     const char *prompt;     /* what to isolate; NULL means "speech" */

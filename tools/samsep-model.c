@@ -8,7 +8,8 @@
  *   samsep-model tokenize ...  print T5 token ids of texts
  *   samsep-model t5 ...        run the T5 text encoder, write a .npy
  *   samsep-model separate ...  SAM-Audio on one whole file, with optional
- *                              noise and watermark bits, to .npy
+ *                              span prompts, noise and watermark bits, to
+ *                              .npy
  *   samsep-model --help        list the subcommands
  *
  * Each subcommand is a function `cmd_<name>(argc, argv)` (argv[0] is the
@@ -779,12 +780,14 @@ static void separate_usage(void)
     fprintf(stderr,
             "usage: samsep-model separate --model DIR --text TEXT [--t5 DIR]\n"
             "           [--tokenizer PATH] [--noise FILE.npy] [--message FILE.npy]\n"
-            "           [--seed N] [--threads N] IN.wav OUTDIR\n"
+            "           [--seed N] [--threads N] [--span +START:END]... IN.wav OUTDIR\n"
             "Runs SAM-Audio on the whole of IN (mono, or mixed to mono, at the model's\n"
             "48 kHz) in one piece and writes OUTDIR/target.npy and OUTDIR/residual.npy\n"
             "(float32, the model's own length: whole latent frames). --noise [1,T,2C]\n"
             "and --message [2,bits] replace the seeded ones, to compare with the\n"
-            "official implementation on the same inputs.\n");
+            "official implementation on the same inputs. Each --span (repeatable, in\n"
+            "order) is a span prompt in seconds of IN: +START:END the target sounds\n"
+            "there, -START:END it does not (the official processor's anchors).\n");
 }
 
 /* Whole file as mono float; NULL with err set on failure. */
@@ -862,6 +865,8 @@ static int cmd_separate(int argc, char **argv)
     sam_state *st = NULL;
     float *wav = NULL, *noise = NULL, *msg = NULL, *tgt = NULL, *res = NULL;
     int64_t N = 0, T, hop, shape[2];
+    samsep_anchor spans[64];
+    int nspans = 0;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -869,6 +874,17 @@ static int cmd_separate(int argc, char **argv)
 
         if (strcmp(a, "--model") == 0 && has)
             model = argv[++i];
+        else if (strcmp(a, "--span") == 0 && has) {
+            if (nspans == (int)(sizeof spans / sizeof spans[0])) {
+                fprintf(stderr, "samsep-model separate: at most %d --span\n", nspans);
+                return EXIT_USAGE;
+            }
+            if (samsep_anchor_parse(argv[++i], &spans[nspans++], err, sizeof err) !=
+                SAMSEP_OK) {
+                fprintf(stderr, "samsep-model separate: --span: %s\n", err);
+                return EXIT_USAGE;
+            }
+        }
         else if (strcmp(a, "--text") == 0 && has)
             text = argv[++i];
         else if (strcmp(a, "--t5") == 0 && has)
@@ -915,7 +931,8 @@ static int cmd_separate(int argc, char **argv)
     status = EXIT_BAD_FILE;
     if (sam_model_open(model, t5, tok, NULL, &m, err, sizeof err) != SAMSEP_OK ||
         sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK ||
-        sam_set_text(st, &text, 1, err, sizeof err) < 0) {
+        sam_set_text(st, &text, 1, err, sizeof err) < 0 ||
+        sam_set_anchors(st, 0, spans, nspans, err, sizeof err) != SAMSEP_OK) {
         fprintf(stderr, "samsep-model separate: %s\n", err);
         goto done;
     }
@@ -1002,9 +1019,9 @@ static const subcommand commands[] = {
     {"tokenize", "(--spm FILE | --tokenizer PATH) [--max-len N] TEXT...",
      "print each TEXT's T5 token ids (</s> included), one line per TEXT", cmd_tokenize},
     {"separate", "--model DIR --text TEXT [--t5 DIR] [--tokenizer PATH] [--noise F.npy] "
-     "[--message F.npy] [--seed N] IN.wav OUTDIR",
-     "run SAM-Audio on the whole of IN (48 kHz) and write OUTDIR/target.npy and "
-     "residual.npy at the model's own length", cmd_separate},
+     "[--message F.npy] [--seed N] [--span +START:END]... IN.wav OUTDIR",
+     "run SAM-Audio on the whole of IN (48 kHz), with span prompts if given, and "
+     "write OUTDIR/target.npy and residual.npy at the model's own length", cmd_separate},
 };
 
 static void usage(FILE *f)

@@ -808,6 +808,41 @@ int dit_latent_to_codec(nn_ctx *k, const float *g, int64_t B, int64_t T, int64_t
 
 /* ---- conditioning ----------------------------------------------------- */
 
+/* Span prompts: every id a row of the embedding, every index one of K. */
+static int check_anchors(const dit_inputs *in, int64_t rows, char *err, size_t errlen)
+{
+    int64_t i, K = in->anchor_count;
+
+    if (K < 1 || in->anchor_alignment == NULL) {
+        set_err(err, errlen, "dit_condition: anchor ids need a count >= 1 and an alignment");
+        return SAMSEP_ERR_INVALID;
+    }
+    for (i = 0; i < (int64_t)in->batch * K; i++)
+        if (in->anchor_ids[i] < 0 || in->anchor_ids[i] >= rows) {
+            set_err(err, errlen, "dit_condition: anchor id %d is not one of the model's "
+                    "%lld", (int)in->anchor_ids[i], (long long)rows);
+            return SAMSEP_ERR_INVALID;
+        }
+    for (i = 0; i < (int64_t)in->batch * in->frames; i++)
+        if (in->anchor_alignment[i] < 0 || in->anchor_alignment[i] >= K) {
+            set_err(err, errlen, "dit_condition: anchor alignment %d is not in 0..%lld",
+                    (int)in->anchor_alignment[i], (long long)(K - 1));
+            return SAMSEP_ERR_INVALID;
+        }
+    return SAMSEP_OK;
+}
+
+/* The embedding row of each frame: its item's id at the frame's index
+ * (embed.weight[anchor_ids.gather(1, anchor_alignment)], MANIFEST §4). */
+static void anchor_rows(const dit_inputs *in, int32_t *row)
+{
+    int64_t b, t, T = in->frames, K = in->anchor_count;
+
+    for (b = 0; b < in->batch; b++)
+        for (t = 0; t < T; t++)
+            row[b * T + t] = in->anchor_ids[b * K + in->anchor_alignment[b * T + t]];
+}
+
 int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen)
 {
     const dit_model *m;
@@ -824,6 +859,9 @@ int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen)
     B = in->batch;
     T = in->frames;
     L = in->text_len;
+    if (in->anchor_ids != NULL &&
+        (rc = check_anchors(in, m->rows, err, errlen)) != SAMSEP_OK)
+        return rc;
     for (b = 0; b < B; b++) {
         if (in->valid_frames != NULL &&
             (in->valid_frames[b] < 1 || in->valid_frames[b] > T)) {
@@ -861,6 +899,8 @@ int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen)
             s->harow[b * T + t] = t < nv ? 0 : (int32_t)(m->rows - 1);
         }
     }
+    if (in->anchor_ids != NULL)
+        anchor_rows(in, s->harow);
     if (rc == SAMSEP_OK)
         rc = nn_upload(s->k, s->fmask, s->hmask, (size_t)(B * T));
     if (rc == SAMSEP_OK)

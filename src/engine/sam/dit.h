@@ -28,9 +28,10 @@
  * latents) are the backend's memory of the state's context (nn.h); lengths
  * are host memory.
  *
- * Text-only prompting: the masked-video features are zeros and the anchors
- * are <null> on valid frames, <pad> on padded frames (Batch.process_anchors
- * with no anchors), as separate() does for text prompts.
+ * Prompting: the masked-video features are zeros (text prompts). The
+ * anchors are what Batch.process_anchors makes: without span prompts
+ * <null> on valid frames and <pad> on padded ones; with them, per item a
+ * list of anchor ids and per frame an index into it (dit_inputs).
  *
  * Lifetime and threads: a model's weights belong to the nn_weights it was
  * loaded from, which MUST outlive it; a model MUST outlive its states; a
@@ -120,12 +121,25 @@ typedef struct dit_inputs {
     const float *text_features;  /* [B, L, Dt] T5 last_hidden_state */
     /* [B]: valid tokens of item b (1..L, the rest padding); NULL = all L. */
     const int *text_lengths;
+    /* Span prompts, as Batch.process_anchors makes them: anchor_ids
+     * [B, K] holds item b's anchor tokens (DIT_ANCHOR_*, rows of the anchor
+     * embedding), anchor_alignment [B, T] per frame an index 0..K-1 into its
+     * item's ids. NULL (both) = no span prompts: <null> on valid frames,
+     * <pad> on padded ones. */
+    int anchor_count;                 /* K >= 1 when anchor_ids is set */
+    const int32_t *anchor_ids;
+    const int32_t *anchor_alignment;
 } dit_inputs;
+
+/* The anchor tokens (the official processor's anchor_dict). */
+enum { DIT_ANCHOR_NULL = 0, DIT_ANCHOR_POSITIVE = 1, DIT_ANCHOR_NEGATIVE = 2,
+       DIT_ANCHOR_PAD = 3 };
 
 /*
  * Set the conditioning for the following dit_forward / dit_ode_solve calls
  * (grows the buffers if needed; the inputs are copied or consumed, not
- * kept). Returns SAMSEP_OK, SAMSEP_ERR_INVALID (bad sizes or lengths) or
+ * kept). Returns SAMSEP_OK, SAMSEP_ERR_INVALID (bad sizes, lengths, anchor
+ * ids outside the embedding or alignment indices outside 0..K-1) or
  * SAMSEP_ERR_NOMEM, err set.
  */
 int dit_condition(dit_state *s, const dit_inputs *in, char *err,

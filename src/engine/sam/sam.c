@@ -84,6 +84,13 @@ struct sam_state {
     float *latent;         /* [2B, C, T] */
     float *decoded;        /* [2B, 1, T*hop] */
     int *valid;            /* [B] host */
+
+    /* span prompts of the current batch, per item, in the excerpt's time */
+    samsep_anchor *anchors[MAX_TEXT_BATCH];
+    int n_anchors[MAX_TEXT_BATCH];
+    int32_t *anchor_ids;   /* [B, K] host, grown */
+    int32_t *anchor_align; /* [B, T] host, grown */
+    size_t cap_ids, cap_align;
 };
 
 /* ---- files ------------------------------------------------------------ */
@@ -353,9 +360,15 @@ int sam_state_create(const sam_model *m, int threads, sam_state **out, char *err
 
 void sam_state_destroy(sam_state *s)
 {
+    int b;
+
     if (s == NULL)
         return;
     free_buffers(s);
+    for (b = 0; b < MAX_TEXT_BATCH; b++)
+        free(s->anchors[b]);
+    free(s->anchor_ids);
+    free(s->anchor_align);
     free(s->ids);
     free(s->lengths);
     nn_free(s->k, s->text);
@@ -394,7 +407,7 @@ int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
                  size_t errlen)
 {
     int32_t *ids;
-    int *lens, L, Dt, rc;
+    int *lens, L, Dt, rc, b;
     float *text;
 
     if (s == NULL || texts == NULL || batch < 1 || batch > MAX_TEXT_BATCH) {
@@ -422,6 +435,11 @@ int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
     free(s->ids);
     free(s->lengths);
     nn_free(s->k, s->text);
+    for (b = 0; b < MAX_TEXT_BATCH; b++) {
+        free(s->anchors[b]);
+        s->anchors[b] = NULL;
+        s->n_anchors[b] = 0;
+    }
     s->ids = ids;
     s->lengths = lens;
     s->text = text;
@@ -429,6 +447,116 @@ int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
     s->text_len = L;
     s->text_dim = Dt;
     return L;
+}
+
+/* ---- span prompts ----------------------------------------------------- */
+
+/* Frame index of a time: ceil(seconds * rate / hop), as the processor
+ * computes it in double precision, limited to 0..T. */
+static int64_t anchor_frame(double seconds, int rate, int hop, int64_t T)
+{
+    double f = ceil(seconds * (double)rate / (double)hop);
+
+    return f <= 0 ? 0 : f >= (double)T ? T : (int64_t)f;
+}
+
+void sam_anchor_alignment(const samsep_anchor *a, int n, int rate, int hop,
+                          int64_t valid, int64_t T, int32_t *ids, int32_t *align)
+{
+    int64_t t;
+    int k;
+
+    ids[0] = DIT_ANCHOR_NULL;
+    ids[1] = DIT_ANCHOR_PAD;
+    for (t = 0; t < T; t++)
+        align[t] = t < valid ? 0 : 1;
+    for (k = 0; k < n; k++) {
+        int64_t from = anchor_frame(a[k].start, rate, hop, T);
+        int64_t to = anchor_frame(a[k].end, rate, hop, T);
+
+        ids[2 + k] = a[k].sign == '+' ? DIT_ANCHOR_POSITIVE : DIT_ANCHOR_NEGATIVE;
+        for (t = from; t < to; t++) /* a later span overwrites an earlier one */
+            align[t] = 2 + k;
+    }
+}
+
+int sam_set_anchors(sam_state *s, int item, const samsep_anchor *anchors, int n,
+                    char *err, size_t errlen)
+{
+    samsep_anchor *copy = NULL;
+    int k;
+
+    if (s == NULL || item < 0 || item >= s->batch || n < 0 || n > SAM_MAX_ANCHORS ||
+        (n > 0 && anchors == NULL)) {
+        set_err(err, errlen, "sam-audio: span prompts need an item of the batch and "
+                "0 to %d spans", SAM_MAX_ANCHORS);
+        return SAMSEP_ERR_INVALID;
+    }
+    for (k = 0; k < n; k++) {
+        const samsep_anchor *a = &anchors[k];
+
+        if ((a->sign != '+' && a->sign != '-') || !isfinite(a->start) ||
+            !isfinite(a->end) || a->start < 0 || a->end <= a->start) {
+            set_err(err, errlen, "sam-audio: span %d (%c%g:%g) is not '+' or '-' with "
+                    "0 <= start < end", k + 1, a->sign, a->start, a->end);
+            return SAMSEP_ERR_INVALID;
+        }
+    }
+    if (n > 0) {
+        copy = malloc((size_t)n * sizeof *copy);
+        if (copy == NULL)
+            return SAMSEP_ERR_NOMEM;
+        memcpy(copy, anchors, (size_t)n * sizeof *copy);
+    }
+    free(s->anchors[item]);
+    s->anchors[item] = copy;
+    s->n_anchors[item] = n;
+    return SAMSEP_OK;
+}
+
+/* The batch's anchor ids [B, K] and alignment [B, T] into the host buffers,
+ * K into *K; 0 when no item has spans (the DiT's default then applies). */
+static int anchor_inputs(sam_state *s, int64_t T, int *K)
+{
+    int b, n = 0, any = 0;
+    size_t nid, nal = (size_t)s->batch * (size_t)T;
+
+    for (b = 0; b < s->batch; b++) {
+        n = s->n_anchors[b] > n ? s->n_anchors[b] : n;
+        any |= s->n_anchors[b] > 0;
+    }
+    *K = 0;
+    if (!any)
+        return SAMSEP_OK;
+    nid = (size_t)s->batch * (size_t)(n + 2);
+    if (nid > s->cap_ids || nal > s->cap_align) {
+        int32_t *ids = realloc(s->anchor_ids, (nid > s->cap_ids ? nid : s->cap_ids) *
+                                                  sizeof *ids);
+        int32_t *al;
+
+        if (ids == NULL)
+            return SAMSEP_ERR_NOMEM;
+        s->anchor_ids = ids;
+        s->cap_ids = nid > s->cap_ids ? nid : s->cap_ids;
+        al = realloc(s->anchor_align, (nal > s->cap_align ? nal : s->cap_align) *
+                                          sizeof *al);
+        if (al == NULL)
+            return SAMSEP_ERR_NOMEM;
+        s->anchor_align = al;
+        s->cap_align = nal > s->cap_align ? nal : s->cap_align;
+    }
+    /* rows padded with <pad> to the longest (pad_sequence) */
+    for (b = 0; b < s->batch; b++) {
+        int32_t *ids = s->anchor_ids + (size_t)b * (size_t)(n + 2);
+        int k;
+
+        sam_anchor_alignment(s->anchors[b], s->n_anchors[b], s->m->rate, s->m->hop,
+                             s->valid[b], T, ids, s->anchor_align + (size_t)b * (size_t)T);
+        for (k = 2 + s->n_anchors[b]; k < n + 2; k++)
+            ids[k] = DIT_ANCHOR_PAD;
+    }
+    *K = n + 2;
+    return SAMSEP_OK;
 }
 
 /* ---- separation ------------------------------------------------------- */
@@ -510,6 +638,15 @@ static int flow(sam_state *s, int64_t T, char *err, size_t errlen)
     in.text_len = s->text_len;
     in.text_features = s->text;
     in.text_lengths = s->lengths;
+    rc = anchor_inputs(s, T, &in.anchor_count);
+    if (rc != SAMSEP_OK) {
+        set_err(err, errlen, "sam-audio: out of memory for the span prompts");
+        return rc;
+    }
+    if (in.anchor_count > 0) {
+        in.anchor_ids = s->anchor_ids;
+        in.anchor_alignment = s->anchor_align;
+    }
     rc = dit_condition(s->dit, &in, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;

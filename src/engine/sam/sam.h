@@ -13,7 +13,8 @@
  *
  * sam_separate() runs one excerpt (a chunk, or a whole short file) of B
  * items: codec encode, the 16-step midpoint ODE from the given noise under
- * the text features of sam_set_text(), and the decode of the target and
+ * the text features of sam_set_text() (and the span prompts of
+ * sam_set_anchors(), if any), and the decode of the target and
  * residual latents with the given watermark bits. Noise and bits are
  * inputs so that results can be checked against the official
  * implementation; sam_noise() and sam_message() make seeded ones. Every
@@ -27,6 +28,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "samsep.h"
 
 typedef struct sam_model sam_model;
 typedef struct sam_state sam_state;
@@ -81,6 +84,28 @@ void sam_state_destroy(sam_state *s); /* NULL allowed */
  */
 int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
                  size_t errlen);
+
+/*
+ * Span prompts (samsep_anchor, in seconds of the excerpt) of item `item`
+ * (0..B-1 of the last sam_set_text) for the following sam_separate()
+ * calls, copied; n = 0 removes them. sam_set_text removes every item's.
+ * Returns SAMSEP_OK or SAMSEP_ERR_INVALID (no such item, more than
+ * SAM_MAX_ANCHORS, a sign not '+' or '-', not 0 <= start < end).
+ */
+#define SAM_MAX_ANCHORS 4096
+int sam_set_anchors(sam_state *s, int item, const samsep_anchor *anchors, int n,
+                    char *err, size_t errlen);
+
+/*
+ * What the official processor (Batch.process_anchors) makes of one item's
+ * n spans over T latent frames of which the first `valid` hold audio:
+ * ids [n + 2] = <null>, <pad>, then each span's token (dit.h's
+ * DIT_ANCHOR_*); align [T] = 0 on valid frames, 1 on padded ones, and 2 + k
+ * on the frames [ceil(start * rate / hop), ceil(end * rate / hop)) of span
+ * k, cut at T, a later span overwriting an earlier one.
+ */
+void sam_anchor_alignment(const samsep_anchor *a, int n, int rate, int hop,
+                          int64_t valid, int64_t T, int32_t *ids, int32_t *align);
 
 /*
  * Separate B items (B as in the last sam_set_text) of mono 48 kHz audio:
