@@ -251,6 +251,13 @@ typedef struct samsep_engine_info {
  *               starts at k * (chunk - overlap)), and that may say why it
  *               failed in err (errlen bytes). The pipeline calls it instead
  *               of process() when it is set; process may then be NULL.
+ * set_anchors:  optional (NULL: the engine takes no span prompts, and a job
+ *               with spans fails before any chunk): the span prompts of the
+ *               next process/process_at call, `count` of them (0: none), in
+ *               seconds of that chunk (samsep_anchors_for_chunk), valid
+ *               during the call only. Called before every chunk of every
+ *               file, so an engine keeps no spans from one chunk or file to
+ *               the next. A chunked engine takes them; err says why not.
  */
 typedef struct samsep_engine_vtable {
     const char *name;
@@ -268,6 +275,8 @@ typedef struct samsep_engine_vtable {
     int (*process_at)(void *stream, const float *in, float *target,
                       float *residual, int64_t frames, int64_t start, char *err,
                       size_t errlen);
+    int (*set_anchors)(void *stream, const samsep_anchor *anchors, int count,
+                       char *err, size_t errlen);
 } samsep_engine_vtable;
 
 typedef struct samsep_engine samsep_engine;
@@ -453,6 +462,12 @@ typedef struct samsep_job {
     samsep_tap_fn tap;
     void *tap_user;
     int channels;              /* samsep_channels; 0 = SAMSEP_CHANNELS_KEEP */
+    /* Span prompts in seconds of the file, in order (a later one overrides
+     * an earlier where they overlap); each chunk gets those that overlap it
+     * (samsep_anchors_for_chunk). Only for engines with set_anchors; the
+     * job fails otherwise. NULL / 0: none. */
+    const samsep_anchor *anchors;
+    int n_anchors;
 } samsep_job;
 
 /* Initialise a job with defaults (AUTO format, engine's chunking). */

@@ -11,6 +11,13 @@
  * shifted to its time. The first chunk starts at 0, so a file no longer
  * than one chunk gets its spans unchanged but for the cut at its end,
  * which the processor makes too: exactly what the official code computes.
+ * Later chunks are shifted in frames (time x rate, as the processor
+ * computes it, minus the chunk's first frame: exact) rather than in
+ * seconds, and turned back into seconds that give that frame position back
+ * to an engine's own time x rate arithmetic: where a chunk starts on a
+ * whole latent frame (SAM-Audio's default 8 s hop does), every span edge
+ * then lands on the very frame the processor gives it in the whole file,
+ * even an edge that falls exactly on a frame boundary.
  */
 #include <ctype.h>
 #include <math.h>
@@ -66,26 +73,62 @@ int samsep_anchor_parse(const char *text, samsep_anchor *out, char *err, size_t 
     return SAMSEP_OK;
 }
 
+/* Whether y, as an engine gets it back (seconds x rate), puts a span edge
+ * at frame position d on the same frame for every frame size: no integer
+ * (so no multiple of any hop) between them, and an integer d not passed. */
+static int same_frames(double y, double d)
+{
+    if (d == floor(d))
+        return y <= d && y > d - 1;
+    return floor(y) == floor(d) && ceil(y) == ceil(d);
+}
+
+/* Seconds for frame position d (>= 0) of a chunk: d / rate, or the nearest
+ * double to it whose product with the rate lands on the same frames as d
+ * (d / rate x rate need not give d back). */
+static double seconds_of(double d, int rate)
+{
+    double c = d / rate, up = c, down = c;
+    int i;
+
+    for (i = 0; i < 8 && !same_frames(c * rate, d); i++) {
+        up = nextafter(up, INFINITY);
+        down = nextafter(down, -INFINITY);
+        if (same_frames(up * rate, d))
+            c = up;
+        else if (same_frames(down * rate, d))
+            c = down;
+    }
+    return c;
+}
+
+/* Time `seconds` (= `frame` / rate) in the time of a chunk starting at
+ * frame `from`; unchanged in the first chunk. */
+static double shift(double seconds, double frame, double from, int rate)
+{
+    return from == 0 ? seconds : seconds_of(frame - from, rate);
+}
+
 int samsep_anchors_for_chunk(const samsep_anchor *anchors, int n, int64_t start,
                              int64_t frames, int rate, samsep_anchor *out)
 {
-    double from, to;
+    double from = (double)start, to = (double)(start + frames);
     int k, m = 0;
 
     if (n < 0 || (n > 0 && (anchors == NULL || out == NULL)) || start < 0 ||
         frames < 1 || rate < 1)
         return SAMSEP_ERR_INVALID;
-    from = (double)start / rate;
-    to = (double)(start + frames) / rate;
     for (k = 0; k < n; k++) {
-        const samsep_anchor *a = &anchors[k];
+        /* in frames, as the processor's start_time * sampling_rate, so that
+         * the shift by a whole frame count changes no rounding of it */
+        double a = anchors[k].start * rate, b = anchors[k].end * rate;
         samsep_anchor c;
 
-        if (a->end <= from || a->start >= to)
+        if (b <= from || a >= to)
             continue;
-        c.sign = a->sign;
-        c.start = a->start > from ? a->start - from : 0.0;
-        c.end = (a->end < to ? a->end : to) - from;
+        c.sign = anchors[k].sign;
+        c.start = a > from ? shift(anchors[k].start, a, from, rate) : 0.0;
+        c.end = b < to ? shift(anchors[k].end, b, from, rate) : (to - from) / rate;
         if (c.end > c.start) /* never a span the rounding made empty */
             out[m++] = c;
     }

@@ -15,10 +15,12 @@
  * and resamples), 10 s with 2 s of overlap by default, the length the
  * model was trained on. Each chunk draws its ODE noise and watermark bits
  * from the seed and the chunk's index within the file, so a run is
- * reproducible. The model returns its own residual; with --residual
- * subtract the pipeline uses mixture - target instead, so the two outputs
- * sum exactly to the mixture, and the model's residual is never decoded
- * (half the codec's decoding saved; the target is the same bit for bit).
+ * reproducible. Span prompts (set_anchors) come before each chunk, in the
+ * chunk's own time, and condition that chunk only. The model returns its
+ * own residual; with --residual subtract the pipeline uses mixture -
+ * target instead, so the two outputs sum exactly to the mixture, and the
+ * model's residual is never decoded (half the codec's decoding saved; the
+ * target is the same bit for bit).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -254,6 +256,8 @@ static int se_stream_open(void *engine, int rate, int channels, int64_t max_fram
                 (long long)max_frames);
         return SAMSEP_ERR_NOMEM;
     }
+    /* a file starts without the spans of the one before */
+    sam_set_anchors(e->state, 0, NULL, 0, NULL, 0);
     *stream = s;
     *latency = 0;
     return SAMSEP_OK;
@@ -287,6 +291,16 @@ static int se_process(void *state, const float *in, float *target, float *residu
     return SAMSEP_OK;
 }
 
+/* The chunk's span prompts, for the next se_process (the pipeline sets
+ * them before every chunk, so none are left from another file). */
+static int se_set_anchors(void *state, const samsep_anchor *anchors, int count,
+                          char *err, size_t errlen)
+{
+    sam_stream *s = state;
+
+    return sam_set_anchors(s->e->state, 0, anchors, count, err, errlen);
+}
+
 const samsep_engine_vtable samsep_engine_sam_audio = {
     .name = "sam-audio",
     .description = "SAM-Audio (native C): any sound named in free text; needs --model DIR",
@@ -296,4 +310,5 @@ const samsep_engine_vtable samsep_engine_sam_audio = {
     .stream_close = se_stream_close,
     .close = se_close,
     .check = se_check,
+    .set_anchors = se_set_anchors,
 };
