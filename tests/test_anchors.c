@@ -10,20 +10,25 @@
  * property the mapping is for: over a plan of 10 s chunks with 2 s of
  * overlap, what the official processor makes of each chunk's spans
  * (sam_anchor_alignment) labels every latent frame as the whole file's
- * spans label it.
+ * spans label it. Through samsep_separate_file, an engine of the caller's
+ * own gets each chunk's spans before the chunk, and a job with spans fails
+ * on an engine that takes none.
  */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <sndfile.h>
 
 #include "engine/sam/sam.h"
 #include "samsep.h"
+#include "testutil.h"
 
 #define RATE 48000
 #define HOP 1920
@@ -168,6 +173,136 @@ static void test_chunks_label_as_the_file(void **state)
     free(part);
 }
 
+/* An engine of the caller's own that records the spans of each chunk. */
+typedef struct recorder {
+    int chunks;
+    int count[8];
+    samsep_anchor got[8][4];
+    int64_t frames[8];
+} recorder;
+
+static recorder rec;
+
+static int rec_open(const samsep_engine_config *c, void **e, samsep_engine_info *info,
+                    char *err, size_t errlen)
+{
+    (void)c;
+    (void)err;
+    (void)errlen;
+    memset(info, 0, sizeof *info);
+    info->sample_rate = RATE;
+    info->channels = 1;
+    info->residual_mode = SAMSEP_RESIDUAL_SUBTRACT;
+    info->overlap_seconds = -1;
+    *e = &rec;
+    return SAMSEP_OK;
+}
+
+static int rec_stream_open(void *e, int rate, int ch, int64_t max, void **s,
+                           int64_t *latency, char *err, size_t errlen)
+{
+    (void)rate;
+    (void)ch;
+    (void)max;
+    (void)err;
+    (void)errlen;
+    *s = e;
+    *latency = 0;
+    return SAMSEP_OK;
+}
+
+static int rec_process(void *s, const float *in, float *t, float *r, int64_t n)
+{
+    recorder *rc = s;
+
+    (void)r;
+    memcpy(t, in, (size_t)n * sizeof *t);
+    rc->frames[rc->chunks - 1] = n;
+    return SAMSEP_OK;
+}
+
+static int rec_set_anchors(void *s, const samsep_anchor *a, int n, char *err, size_t errlen)
+{
+    recorder *rc = s;
+
+    (void)err;
+    (void)errlen;
+    assert_true(rc->chunks < 8 && n <= 4);
+    rc->count[rc->chunks] = n;
+    if (n > 0)
+        memcpy(rc->got[rc->chunks], a, (size_t)n * sizeof *a);
+    rc->chunks++;
+    return SAMSEP_OK;
+}
+
+static void rec_nop(void *s)
+{
+    (void)s;
+}
+
+static void test_pipeline_hands_chunks_their_spans(void **state)
+{
+    samsep_engine_vtable vt = { .name = "recorder",
+                                .description = "records spans",
+                                .open = rec_open,
+                                .stream_open = rec_stream_open,
+                                .process = rec_process,
+                                .stream_close = rec_nop,
+                                .close = rec_nop,
+                                .set_anchors = rec_set_anchors };
+    const samsep_anchor a[3] = { { '+', 9.0, 12.0 }, { '-', 1.0, 2.0 }, { '+', 19.0, 30.0 } };
+    char *dir = tu_mkdtemp(), *in = tu_path(dir, "in.wav");
+    char *t = tu_path(dir, "t.wav"), *r = tu_path(dir, "r.wav");
+    float *x = calloc(20 * RATE, sizeof *x);
+    samsep_engine *eng = NULL;
+    samsep_report rep;
+    samsep_job job;
+    char err[1024];
+
+    (void)state;
+    assert_non_null(x);
+    tu_noise(x, 20 * RATE, 0.1f, 7);
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, RATE, 1, x, 20 * RATE),
+                     0);
+    memset(&rec, 0, sizeof rec);
+    assert_int_equal(samsep_engine_open_custom(&vt, NULL, &eng, err, sizeof err), SAMSEP_OK);
+    samsep_job_init(&job);
+    job.input_path = in;
+    job.target_path = t;
+    job.residual_path = r;
+    job.chunk_seconds = 10;
+    job.overlap_seconds = 2;
+    job.anchors = a;
+    job.n_anchors = 3;
+    assert_int_equal(samsep_separate_file(eng, &job, &rep), SAMSEP_OK);
+    /* chunks [0, 10), [8, 18), [16, 20) s */
+    assert_int_equal(rec.chunks, 3);
+    assert_int_equal(rec.count[0], 2);
+    expect(&rec.got[0][0], '+', 9.0, 10.0);
+    expect(&rec.got[0][1], '-', 1.0, 2.0);
+    assert_int_equal(rec.count[1], 1);
+    expect(&rec.got[1][0], '+', 1.0, 4.0);
+    assert_int_equal(rec.count[2], 1);
+    expect(&rec.got[2][0], '+', 3.0, 4.0);
+    samsep_engine_close(eng);
+
+    /* an engine without set_anchors: the job fails before any output */
+    vt.set_anchors = NULL;
+    remove(t);
+    remove(r);
+    assert_int_equal(samsep_engine_open_custom(&vt, NULL, &eng, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(samsep_separate_file(eng, &job, &rep), SAMSEP_ERR_INVALID);
+    assert_non_null(strstr(rep.message, "takes no span prompts"));
+    assert_false(tu_file_exists(t));
+    samsep_engine_close(eng);
+    free(x);
+    free(in);
+    free(t);
+    free(r);
+    tu_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_first_chunk_unchanged),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_chunks_label_as_the_file),
+        cmocka_unit_test(test_pipeline_hands_chunks_their_spans),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

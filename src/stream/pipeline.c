@@ -8,6 +8,7 @@
  *     -> downmix to mono if the engine wants mono          -> mixq
  *     -> resample to the engine's rate                      -> ein
  *   chunker: chunk k = ein[k*hop, k*hop + chunk), the plan of plan.c
+ *     -> engine set_anchors() (the job's spans cut to the chunk, anchors.c)
  *     -> engine process()
  *     -> crossfade the first `overlap` frames with the previous chunk's tail
  *     -> resample back to the file's rate                   -> tout (, rout)
@@ -103,6 +104,7 @@ typedef struct pipe {
     float *tail_t, *tail_r; /* overlap * ech, blended tails */
     float *fade;            /* overlap weights */
     float *rbufres;         /* READ_BLOCK * och, residual being written */
+    samsep_anchor *anchors; /* job->n_anchors: the current chunk's spans */
 
     fifo ein, mixq, tout, rout;
     upmix *up;              /* or NULL: the outputs have the engine's channels */
@@ -516,6 +518,20 @@ static int check_engine_output(pipe *p, int64_t n)
     return SAMSEP_ERR_ENGINE;
 }
 
+/* Hand the engine the spans of the chunk of n frames at ein_pos, in its
+ * time (every chunk, none included, so that none carry over). */
+static int chunk_anchors(pipe *p, int64_t n, char *why, size_t whylen)
+{
+    const samsep_engine_vtable *vt = p->eng->vt;
+    int m;
+
+    if (vt->set_anchors == NULL)
+        return SAMSEP_OK;
+    m = samsep_anchors_for_chunk(p->job->anchors, p->job->n_anchors, p->ein_pos, n,
+                                 p->erate, p->anchors);
+    return m < 0 ? m : vt->set_anchors(p->stream, p->anchors, m, why, whylen);
+}
+
 /* The chunk loop: the streaming form of samsep_plan_chunk(). */
 static int run_chunks(pipe *p)
 {
@@ -543,11 +559,12 @@ static int run_chunks(pipe *p)
         last = p->ein.len <= p->chunk;
         n = last ? p->ein.len : p->chunk;
         why[0] = '\0';
-        if (vt->process_at != NULL)
+        rc = chunk_anchors(p, n, why, sizeof why);
+        if (rc == SAMSEP_OK && vt->process_at != NULL)
             rc = vt->process_at(p->stream, fifo_peek(&p->ein), p->tgt,
                                 p->subtract ? NULL : p->res, n, p->ein_pos, why,
                                 sizeof why);
-        else
+        else if (rc == SAMSEP_OK)
             rc = vt->process(p->stream, fifo_peek(&p->ein), p->tgt,
                              p->subtract ? NULL : p->res, n);
         if (rc != SAMSEP_OK) {
@@ -656,6 +673,41 @@ static int open_writers(pipe *p)
                              p->och, &tags, &p->wr, p->err, p->errlen);
 }
 
+/* Spans only for an engine that takes them, and where they make sense. */
+static int check_anchors(pipe *p)
+{
+    const samsep_job *job = p->job;
+    int k;
+
+    if (job->n_anchors == 0)
+        return SAMSEP_OK;
+    if (job->n_anchors < 0 || job->anchors == NULL) {
+        set_err(p->err, p->errlen, "%s: bad span prompts", job->input_path);
+        return SAMSEP_ERR_INVALID;
+    }
+    if (p->eng->vt->set_anchors == NULL || p->eng->info.streaming) {
+        set_err(p->err, p->errlen, "%s: engine \"%s\" takes no span prompts",
+                job->input_path, p->eng->vt->name);
+        return SAMSEP_ERR_INVALID;
+    }
+    for (k = 0; k < job->n_anchors; k++) {
+        const samsep_anchor *a = &job->anchors[k];
+
+        if ((a->sign != '+' && a->sign != '-') || !(a->start >= 0) || !(a->end > a->start) ||
+            !isfinite(a->end)) {
+            set_err(p->err, p->errlen, "%s: span %d (%c%g:%g) is not +START:END or "
+                    "-START:END with 0 <= START < END", job->input_path, k + 1, a->sign,
+                    a->start, a->end);
+            return SAMSEP_ERR_INVALID;
+        }
+        if (p->frames_est > 0 && a->start * p->rate >= (double)p->frames_est)
+            LOG_WARN("%s: span %d starts at %g s, after the file's end", job->input_path,
+                     k + 1, a->start);
+    }
+    p->anchors = malloc((size_t)job->n_anchors * sizeof *p->anchors);
+    return p->anchors != NULL ? SAMSEP_OK : SAMSEP_ERR_NOMEM;
+}
+
 static int setup(pipe *p)
 {
     const samsep_engine_info *info = &p->eng->info;
@@ -691,6 +743,9 @@ static int setup(pipe *p)
             return rc;
         }
     }
+    rc = check_anchors(p);
+    if (rc != SAMSEP_OK)
+        return rc;
     rc = alloc_buffers(p);
     if (rc != SAMSEP_OK) {
         set_err(p->err, p->errlen, "%s: out of memory", p->job->input_path);
@@ -755,6 +810,7 @@ static void teardown(pipe *p)
     free(p->tail_t);
     free(p->tail_r);
     free(p->fade);
+    free(p->anchors);
 }
 
 /* A file that held fewer frames than its header promised was processed for
