@@ -21,6 +21,7 @@ enum {
 };
 
 #define MAX_SKIP_SUFFIXES 64
+#define MAX_SPANS 64
 
 typedef struct options {
     const char *const *inputs;
@@ -41,6 +42,9 @@ typedef struct options {
     int verbosity;  /* -1 quiet, 0 normal, 1+ verbose */
     char *skip_suffixes[MAX_SKIP_SUFFIXES];
     int n_skip_suffixes;
+    /* --span, in order (or the config's "spans" when no flag gave any) */
+    samsep_anchor spans[MAX_SPANS];
+    int n_spans;
     /* which settings came from flags (they beat the config file) */
     int set_chunk, set_overlap, set_threads, set_max_files, set_recursive;
     /* the config file that set chunk / overlap, or NULL (for messages) */

@@ -106,6 +106,36 @@ static int want_string(const char *path, const cJSON *v, char **out, char *err,
     return *out != NULL ? 0 : -1;
 }
 
+/* "spans": an array of span prompts as --span writes them, in order. */
+static int want_spans(const char *path, const cJSON *v, config *cfg, char *err,
+                      size_t errlen)
+{
+    const cJSON *s;
+    char why[SAMSEP_MSG_MAX];
+
+    if (!cJSON_IsArray(v))
+        return wrong(path, v->string, "an array of spans such as \"+1.5:4\"", v, err,
+                     errlen);
+    cfg->n_spans = 0;
+    cJSON_ArrayForEach(s, v) {
+        if (!cJSON_IsString(s))
+            return wrong(path, v->string, "an array of span strings such as \"+1.5:4\"",
+                         s, err, errlen);
+        if (cfg->n_spans >= CONFIG_MAX_SPANS) {
+            snprintf(err, errlen, "%s: key \"spans\" holds more than %d spans", path,
+                     CONFIG_MAX_SPANS);
+            return -1;
+        }
+        if (samsep_anchor_parse(s->valuestring, &cfg->spans[cfg->n_spans], why,
+                                sizeof why) != SAMSEP_OK) {
+            snprintf(err, errlen, "%s: key \"spans\": %s", path, why);
+            return -1;
+        }
+        cfg->n_spans++;
+    }
+    return 0;
+}
+
 /* A number in the range the matching flag accepts (values.h). */
 static int want_number(const char *path, const cJSON *v, const value_range *r,
                        double *out, char *err, size_t errlen)
@@ -298,13 +328,15 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
                     cfg->n_skip_suffixes++;
                 }
             }
+        } else if (strcmp(k, "spans") == 0) {
+            rc = want_spans(path, v, cfg, err, errlen);
         } else if (strcmp(k, "last") == 0) {
             rc = parse_last(path, v, cfg, err, errlen);
         } else {
             snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, engine, model, "
                      "output, chunk, overlap, format, subtype, channels, threads, "
                      "max_files, recursive, skip_suffixes, log_dir, worker, "
-                     "worker_timeout, worker_start_timeout, report, last)", path, k);
+                     "worker_timeout, worker_start_timeout, report, spans, last)", path, k);
             rc = -1;
         }
         if (rc != 0)

@@ -12,7 +12,10 @@
 
 #include <stddef.h>
 
+#include "samsep.h"
+
 #define CONFIG_MAX_SUFFIXES 32
+#define CONFIG_MAX_SPANS 64
 
 typedef struct config {
     const char *path; /* the file read (not owned), or NULL */
@@ -25,6 +28,8 @@ typedef struct config {
         has_max_files, has_recursive, has_worker_timeout, has_worker_start_timeout;
     char *skip_suffixes[CONFIG_MAX_SUFFIXES];
     int n_skip_suffixes;
+    samsep_anchor spans[CONFIG_MAX_SPANS]; /* "spans": ["+1:2.5", "-4:6"] */
+    int n_spans;
     /* interactive mode's last answers */
     char *last_input, *last_output, *last_prompt, *last_engine;
 } config;

@@ -45,7 +45,8 @@ enum {
     OPT_WORKER_TIMEOUT,
     OPT_WORKER_START_TIMEOUT,
     OPT_REPORT,
-    OPT_CHANNELS
+    OPT_CHANNELS,
+    OPT_SPAN
 };
 
 #define DEFAULT_MAX_FILES 100
@@ -67,6 +68,8 @@ void cli_usage(FILE *f)
 "      --seed N           seed of the model's noise (default 0)\n"
 "      --channels keep|mono  mono engines (sam-audio) on a multichannel input:\n"
 "                         outputs with the input's channels (default) or mono\n"
+"      --span +START:END  sam-audio: the target sounds from START to END seconds\n"
+"                         (-START:END: it does not there); repeatable, in order\n"
 "      --worker \"COMMAND ARGS...\"  exec: the worker program (doc/exec-protocol.md)\n"
 "      --worker-timeout S  exec: seconds a chunk may take (default 600)\n"
 "      --worker-start-timeout S  exec: seconds to start the worker (default 1800)\n"
@@ -170,6 +173,7 @@ int cli_parse_options(int argc, char **argv, options *o)
         { "residual", required_argument, NULL, OPT_RESIDUAL },
         { "seed", required_argument, NULL, OPT_SEED },
         { "channels", required_argument, NULL, OPT_CHANNELS },
+        { "span", required_argument, NULL, OPT_SPAN },
         { "worker", required_argument, NULL, OPT_WORKER },
         { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
         { "worker-start-timeout", required_argument, NULL, OPT_WORKER_START_TIMEOUT },
@@ -227,6 +231,18 @@ int cli_parse_options(int argc, char **argv, options *o)
         case OPT_SEED:
             if (refused(value_seed_from_text(optarg, &o->seed, err, sizeof err), err))
                 return EXIT_USAGE;
+            break;
+        case OPT_SPAN:
+            if (o->n_spans >= MAX_SPANS) {
+                fprintf(stderr, "samsep: --span: at most %d spans\n", MAX_SPANS);
+                return EXIT_USAGE;
+            }
+            if (samsep_anchor_parse(optarg, &o->spans[o->n_spans], err, sizeof err) !=
+                SAMSEP_OK) {
+                fprintf(stderr, "samsep: --span: %s\n", err);
+                return EXIT_USAGE;
+            }
+            o->n_spans++;
             break;
         case OPT_WORKER:
             o->worker = optarg;
@@ -375,6 +391,9 @@ void cli_apply_config(options *o, config *cfg)
         o->max_files = cfg->max_files;
     if (!o->set_recursive && cfg->has_recursive)
         o->recursive = cfg->recursive;
+    if (o->n_spans == 0)
+        for (i = 0; i < cfg->n_spans && i < MAX_SPANS; i++)
+            o->spans[o->n_spans++] = cfg->spans[i];
     for (i = 0; i < cfg->n_skip_suffixes && o->n_skip_suffixes < MAX_SKIP_SUFFIXES; i++)
         o->skip_suffixes[o->n_skip_suffixes++] = cfg->skip_suffixes[i];
     if (o->prompt == NULL)
@@ -383,6 +402,27 @@ void cli_apply_config(options *o, config *cfg)
         o->engine = "dsp";
     if (!o->set_max_files && !cfg->has_max_files)
         o->max_files = DEFAULT_MAX_FILES;
+}
+
+/* Spans only for an engine that takes them (set_anchors); 0 or -1. */
+static int check_span_engine(const char *engine)
+{
+    const samsep_engine_vtable *vt;
+    char names[256] = "";
+    int i, takes = 0;
+
+    for (i = 0; (vt = samsep_engine_builtin(i)) != NULL; i++) {
+        if (vt->set_anchors == NULL)
+            continue;
+        takes |= strcasecmp(vt->name, engine) == 0;
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                 names[0] != '\0' ? ", " : "", vt->name);
+    }
+    if (takes)
+        return 0;
+    fprintf(stderr, "samsep: --span: engine \"%s\" takes no span prompts; the engines "
+            "that do: %s\n", engine, names);
+    return -1;
 }
 
 int cli_check_settings(const options *o)
@@ -399,6 +439,8 @@ int cli_check_settings(const options *o)
                 "\"%s\"\n", o->engine);
         return EXIT_USAGE;
     }
+    if (o->n_spans > 0 && !o->interactive && check_span_engine(o->engine) != 0)
+        return EXIT_USAGE;
     if (refused(value_check_chunking(o, o->engine, NULL, err, sizeof err), err))
         return EXIT_USAGE;
     if (o->outdir != NULL && o->outdir[0] == '\0') {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -110,6 +111,20 @@ static const char *channels_name(const options *o)
     return VALUE_CHANNELS[o->channels > 0 ? o->channels - 1 : 0];
 }
 
+/* ";spans=+1:2,-3:4" onto the settings the outputs depend on (nothing
+ * without spans, so that earlier outputs stay current). */
+static void append_spans(char *buf, size_t len, const options *o)
+{
+    int i;
+
+    for (i = 0; i < o->n_spans; i++) {
+        size_t n = strlen(buf);
+
+        snprintf(buf + n, len - n, "%s%c%.17g:%.17g", i == 0 ? ";spans=" : ",",
+                 o->spans[i].sign, o->spans[i].start, o->spans[i].end);
+    }
+}
+
 int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
 {
     samsep_batch_config bc;
@@ -124,6 +139,7 @@ int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
              o->t5 != NULL ? o->t5 : "", o->residual, o->seed, o->chunk, o->overlap,
              o->format, o->subtype, channels_name(o), exec ? ";worker=" : "",
              exec && o->worker != NULL ? o->worker : "");
+    append_spans(settings, sizeof settings, o);
     memset(&bc, 0, sizeof bc);
     bc.inputs = o->inputs;
     bc.n_inputs = o->n_inputs;
@@ -181,6 +197,9 @@ static void write_log_header(FILE *log, const options *o, int argc, char **argv)
             o->max_files, o->shard_index, o->shard_count);
     if (strcasecmp(o->engine, "exec") == 0 && o->worker != NULL)
         fprintf(log, "worker: %s\n", o->worker);
+    for (i = 0; i < o->n_spans; i++)
+        fprintf(log, "span: %c%g:%g\n", o->spans[i].sign, o->spans[i].start,
+                o->spans[i].end);
     fprintf(log, "output: %s\n", o->outdir);
     for (i = 0; i < o->n_inputs; i++)
         fprintf(log, "input: %s\n", o->inputs[i]);
@@ -251,6 +270,8 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
         job.channels = o->channels == 2 ? SAMSEP_CHANNELS_MONO : SAMSEP_CHANNELS_KEEP;
         job.cancel = stop_flag();
         job.provenance = it->provenance;
+        job.anchors = o->spans;
+        job.n_anchors = o->n_spans;
         webreport_watch(rep->web, &job);
         memset(&pl, 0, sizeof pl);
         if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
@@ -397,6 +418,36 @@ static int run_plan(const options *o, samsep_batch *batch, samsep_engine **engin
     return code;
 }
 
+/* A span that starts after the end of a file named on the command line is
+ * a mistake worth stopping for (one past the end of a file found in a
+ * folder is only warned about, by the library). Returns 0 or EXIT_USAGE. */
+static int check_spans(const options *o)
+{
+    samsep_file_info info;
+    struct stat st;
+    char err[SAMSEP_MSG_MAX];
+    int i, k;
+
+    for (i = 0; i < o->n_inputs && o->n_spans > 0; i++) {
+        if (stat(o->inputs[i], &st) != 0 || !S_ISREG(st.st_mode) ||
+            samsep_probe_file(o->inputs[i], &info, err, sizeof err) != SAMSEP_OK ||
+            info.frames < 0 || info.sample_rate < 1)
+            continue; /* the plan says what is wrong with it */
+        for (k = 0; k < o->n_spans; k++) {
+            const samsep_anchor *a = &o->spans[k];
+            double seconds = (double)info.frames / info.sample_rate;
+
+            if (a->start >= seconds) {
+                fprintf(stderr, "samsep: --span %c%g:%g starts after the end of %s "
+                        "(%.3f s long)\n", a->sign, a->start, a->end, o->inputs[i],
+                        seconds);
+                return EXIT_USAGE;
+            }
+        }
+    }
+    return 0;
+}
+
 int cli_run(const options *o, int argc, char **argv)
 {
     samsep_engine *engine = NULL;
@@ -406,6 +457,8 @@ int cli_run(const options *o, int argc, char **argv)
 
     /* An unknown engine or prompt, or a model folder without its files, is
      * refused before any planning; nothing is loaded yet. */
+    if (check_spans(o) != 0)
+        return EXIT_USAGE;
     if (cli_check_engine(o, err, sizeof err) != SAMSEP_OK ||
         cli_plan(o, &batch, err, sizeof err) != SAMSEP_OK) {
         fprintf(stderr, "samsep: %s\n", err);
