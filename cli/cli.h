@@ -65,6 +65,9 @@ void cli_options_free(options *o);
 void cli_apply_config(options *o, config *cfg);
 int cli_check_settings(const options *o);
 samsep_engine_config cli_engine_config(const options *o);
+/* options.c: spans (--span or the config's) only for an engine that takes
+ * them; 0, or EXIT_USAGE with the engines that do named on stderr. */
+int cli_check_span_engine(const options *o);
 
 /* run.c: send the library's messages to the terminal up to the level -q/-v
  * chose (and to the run's log once open). */

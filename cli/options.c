@@ -404,9 +404,11 @@ void cli_apply_config(options *o, config *cfg)
         o->max_files = DEFAULT_MAX_FILES;
 }
 
-/* Spans only for an engine that takes them (set_anchors); 0 or -1. */
-static int check_span_engine(const char *engine)
+/* The engines with set_anchors, named when the chosen one is not among them
+ * (checked at the run, so that interactive mode's engine counts too). */
+int cli_check_span_engine(const options *o)
 {
+    const char *engine = o->engine;
     const samsep_engine_vtable *vt;
     char names[256] = "";
     int i, takes = 0;
@@ -418,11 +420,11 @@ static int check_span_engine(const char *engine)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
                  names[0] != '\0' ? ", " : "", vt->name);
     }
-    if (takes)
+    if (takes || o->n_spans == 0)
         return 0;
     fprintf(stderr, "samsep: --span: engine \"%s\" takes no span prompts; the engines "
             "that do: %s\n", engine, names);
-    return -1;
+    return EXIT_USAGE;
 }
 
 int cli_check_settings(const options *o)
@@ -439,8 +441,6 @@ int cli_check_settings(const options *o)
                 "\"%s\"\n", o->engine);
         return EXIT_USAGE;
     }
-    if (o->n_spans > 0 && !o->interactive && check_span_engine(o->engine) != 0)
-        return EXIT_USAGE;
     if (refused(value_check_chunking(o, o->engine, NULL, err, sizeof err), err))
         return EXIT_USAGE;
     if (o->outdir != NULL && o->outdir[0] == '\0') {

@@ -457,7 +457,7 @@ int cli_run(const options *o, int argc, char **argv)
 
     /* An unknown engine or prompt, or a model folder without its files, is
      * refused before any planning; nothing is loaded yet. */
-    if (check_spans(o) != 0)
+    if (cli_check_span_engine(o) != 0 || check_spans(o) != 0)
         return EXIT_USAGE;
     if (cli_check_engine(o, err, sizeof err) != SAMSEP_OK ||
         cli_plan(o, &batch, err, sizeof err) != SAMSEP_OK) {
