@@ -216,7 +216,7 @@ static void test_bad_spans(void **state)
     char *dir = tu_mkdtemp(), *out = tu_path(dir, "out");
     char cmd[8192], err[1024];
     const char *bad[] = { "0.5:1.8", "+1.8:0.5", "+1:1", "+a:2", "+1:2x", "+-1:2", "+1",
-                          "+inf:2", "+0x1:2", "" };
+                          "+inf:2", "+0x1:2", "+1e1:20", "+1.2.3:4", "" };
     size_t i;
     samsep_anchor a;
 

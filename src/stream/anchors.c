@@ -26,8 +26,8 @@
 #include "core/internal.h"
 #include "samsep.h"
 
-/* A plain decimal number of seconds at *p (no sign, "inf", "nan" or hex);
- * advances *p past it. */
+/* A plain decimal number of seconds at *p (digits and one point: no sign,
+ * exponent, "inf", "nan" or hex); advances *p past it. */
 static int read_seconds(const char **p, double *out)
 {
     const char *s = *p;
@@ -38,10 +38,8 @@ static int read_seconds(const char **p, double *out)
         return -1;
     for (i = 0; isdigit((unsigned char)s[i]) || s[i] == '.'; i++)
         ;
-    if (s[i] == 'x' || s[i] == 'X')
-        return -1;
     *out = strtod(s, &end);
-    if (end == s || !isfinite(*out))
+    if (end != s + i || !isfinite(*out)) /* "1e3", "0x1", "1.2.3" */
         return -1;
     *p = end;
     return 0;
