@@ -32,6 +32,10 @@
  * context, the best path at hand) and gives each stage's GFLOP/s as a
  * fraction of it.
  *
+ *   --precision fp32|bf16 (stages, chunks): the weights' precision (nn.h);
+ *   --save FILE (chunks): the last chunk's target and residual as raw
+ *   float32, to compare the two precisions (bench/sam/snr.py).
+ *
  * Results are printed as "RESULT key value" lines (for bench/sam/run.sh)
  * between human-readable lines on stderr.
  */
@@ -63,6 +67,9 @@
 
 #define ODE_STEPS 16
 #define NFE (2 * ODE_STEPS)
+
+static int g_precision = NN_PRECISION_F32;
+static const char *g_save;
 
 static double now(void)
 {
@@ -771,6 +778,10 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
             nn_ctx_path(k, NN_OP_MATMUL), g_peak, g_peak_cpu);
     result("peak_gflops", "%.1f", g_peak);
     result("peak_gflop_per_cpu_s", "%.1f", g_peak_cpu);
+    nn_ctx_set_precision(wk, (nn_precision)g_precision);
+    fprintf(stderr, "precision %s (bf16 kernels: %s)\n",
+            nn_precision_name((nn_precision)g_precision), nn_ctx_path(k, NN_OP_MATMUL_BF16));
+    result("precision", "%s", nn_precision_name((nn_precision)g_precision));
     if (nn_weights_open(path, wk, &ws, err, sizeof err) != SAMSEP_OK)
         die("nn_weights_open", err);
     if (dacvae_model_load(ws, "audio_codec.", &cm, err, sizeof err) != SAMSEP_OK ||
@@ -1458,7 +1469,9 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     weights_size(dir);
     result("maxrss_start_kib", "%ld", maxrss_kib());
     t0 = now();
-    if (sam_model_open(dir, NULL, NULL, NULL, &m, err, sizeof err) != SAMSEP_OK ||
+    fprintf(stderr, "precision %s\n", nn_precision_name((nn_precision)g_precision));
+    result("precision", "%s", nn_precision_name((nn_precision)g_precision));
+    if (sam_model_load(dir, NULL, NULL, NULL, g_precision, &m, err, sizeof err) != SAMSEP_OK ||
         sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK)
         die("sam_model_open", err);
     fprintf(stderr, "sam_open: %.2f s, peak RSS %ld KiB\n", now() - t0, maxrss_kib());
@@ -1508,6 +1521,13 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
         result(key, "%ld", rss_now_kib());
         note_load("chunk");
     }
+    if (g_save != NULL) {
+        FILE *f = fopen(g_save, "wb");
+        if (f == NULL || fwrite(tgt, sizeof *tgt, (size_t)(T * hop), f) != (size_t)(T * hop) ||
+            fwrite(res, sizeof *res, (size_t)(T * hop), f) != (size_t)(T * hop) ||
+            fclose(f) != 0)
+            die(g_save, strerror(errno));
+    }
     free(wav);
     free(noise);
     free(msg);
@@ -1545,7 +1565,8 @@ static void usage(void)
           "       bench_sam --chunks K --model DIR [--threads N] [--seconds S] [--text T]\n"
           "                 [--target-only]\n"
           "       bench_sam --units --model DIR [--seconds S] [--tokens L]\n"
-          "       bench_sam --keys FILE\n",
+          "       bench_sam --keys FILE\n"
+          "       (--stages, --chunks: [--precision fp32|bf16]; --chunks: [--save FILE])\n",
           stderr);
     exit(2);
 }
@@ -1584,6 +1605,11 @@ int main(int argc, char **argv)
             skip_codec = 1;
         else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
             keys = argv[++i];
+        else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc &&
+                 (g_precision = nn_precision_parse(argv[i + 1])) >= 0)
+            i++;
+        else if (strcmp(argv[i], "--save") == 0 && i + 1 < argc)
+            g_save = argv[++i];
         else
             usage();
     }
