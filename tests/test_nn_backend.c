@@ -1554,6 +1554,7 @@ static void bf16_cases(void)
     one_matmul_bf16(130, 300, 67, 0, 1, 0.0f);
     one_matmul_bf16(129, 257, 33, 3, 0, 1.0f);
     one_matmul_bf16(65, 70, 1100, 1, 1, 1.0f); /* K over two packed blocks, odd tail */
+    one_matmul_bf16(300, 70, 40, 0, 1, 0.0f);  /* M over two tiles */
     one_conv_bf16(c1, 1);
     one_conv_bf16(c2, 1);
     one_conv_bf16(c3, 1);

@@ -359,8 +359,16 @@ const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
         return NULL;
     }
     mark(ws, t, MARK_COPIED);
-    if (dtype == NN_BF16)
-        return adopt_bf16(ws, host_f32(t), t->numel);
+    if (dtype == NN_BF16) {
+        const void *w = adopt_bf16(ws, host_f32(t), t->numel);
+        int i = nn_tensor_file_index(ws->tf, t);
+
+        /* give the float32 pages back now, not at nn_weights_trim(): the
+         * peak while loading stays near the bf16 size */
+        if (i >= 0 && ws->marks[i] == MARK_COPIED)
+            nn_tensor_file_release_tensor(ws->tf, t);
+        return w;
+    }
     return nn_weight_adopt(ws, host_f32(t), t->numel);
 }
 

@@ -38,8 +38,10 @@
 
 /* Tile of C: TI rows (a multiple of MR) by TJ columns (a multiple of NR);
  * contraction packed KC (even) at a time. With these the buffers below
- * take 1 MiB, under NN_BF16_BUF_BYTES. */
-#define TI 64
+ * take 1.75 MiB, under NN_BF16_BUF_BYTES. Packing B costs about as much
+ * per element as TI / 64 cycles of vdpbf16ps: TI is large so that it
+ * stays a small part. */
+#define TI 256
 #define TJ 256
 #define KC 512
 #define MR 8
@@ -98,6 +100,79 @@ static float from_bf16(uint16_t b)
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
+}
+
+/* dst[2t] = bf16(r0[t]), dst[2t + 1] = bf16(r1[t]) (0 when r1 is NULL), for
+ * t < n: two rows of B interleaved as pairs of k. */
+static void pairs_c(const float *r0, const float *r1, uint16_t *dst, int64_t n)
+{
+    int64_t t;
+
+    for (t = 0; t < n; t++) {
+        dst[2 * t] = to_bf16(r0[t]);
+        dst[2 * t + 1] = r1 != NULL ? to_bf16(r1[t]) : 0;
+    }
+}
+
+#if HAVE_X86
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+pairs_avx512(const float *r0, const float *r1, uint16_t *dst, int64_t n)
+{
+    static const uint16_t order[32] = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                        15, 31 };
+    __m512i idx = _mm512_loadu_si512((const void *)order);
+    int64_t t;
+
+    for (t = 0; t + 16 <= n; t += 16) {
+        __m256i a = (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r0 + t));
+        __m256i b = r1 != NULL ? (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(r1 + t))
+                               : _mm256_setzero_si256();
+        __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+        _mm512_storeu_si512((void *)(dst + 2 * t), _mm512_permutexvar_epi16(idx, v));
+    }
+    pairs_c(r0 + t, r1 != NULL ? r1 + t : NULL, dst + 2 * t, n - t);
+}
+
+/* dst[i] = bf16(src[i]), i < n */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+row_avx512(const float *src, uint16_t *dst, int64_t n)
+{
+    int64_t i;
+
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(void *)(dst + i),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + i)));
+    for (; i < n; i++)
+        dst[i] = to_bf16(src[i]);
+}
+#endif
+
+static void pairs(const nn_bf16_env *e, const float *r0, const float *r1, uint16_t *dst,
+                  int64_t n)
+{
+#if HAVE_X86
+    if (e->avx512bf16) {
+        pairs_avx512(r0, r1, dst, n);
+        return;
+    }
+#endif
+    (void)e;
+    pairs_c(r0, r1, dst, n);
+}
+
+static void row_bf16(const nn_bf16_env *e, const float *src, uint16_t *dst, int64_t n)
+{
+    int64_t i;
+#if HAVE_X86
+    if (e->avx512bf16) {
+        row_avx512(src, dst, n);
+        return;
+    }
+#endif
+    (void)e;
+    for (i = 0; i < n; i++)
+        dst[i] = to_bf16(src[i]);
 }
 
 /* ---- the packed block product ----------------------------------------- */
@@ -246,7 +321,16 @@ static void pack_a_bf16(const uint16_t *src, int64_t rs, int64_t cs, int64_t i0,
 {
     int64_t i, k;
 
-    for (i = 0; i < ni; i++) {
+    if (rs == 1) { /* read down the columns: rows of the source are k */
+        for (k = 0; k < kc; k++) {
+            const uint16_t *s = src + i0 + (k0 + k) * cs;
+            for (i = 0; i < ni; i++)
+                dst[i * kc2 + k] = s[i];
+        }
+        for (i = 0; kc2 > kc && i < ni; i++)
+            dst[i * kc2 + kc] = 0;
+    }
+    for (i = 0; rs != 1 && i < ni; i++) {
         const uint16_t *s = src + (i0 + i) * rs + k0 * cs;
         uint16_t *d = dst + i * kc2;
         if (cs == 1)
@@ -259,29 +343,6 @@ static void pack_a_bf16(const uint16_t *src, int64_t rs, int64_t cs, int64_t i0,
     }
     if (nip > ni)
         memset(dst + ni * kc2, 0, (size_t)((nip - ni) * kc2) * sizeof *dst);
-}
-
-/* B from a bf16 matrix: B(j, k) = src[(j0 + j) * rs + k0 + k]. */
-static void pack_b_bf16(const uint16_t *src, int64_t rs, int64_t j0, int64_t nj,
-                        int64_t k0, int64_t kc, uint16_t *dst, int64_t njp,
-                        int64_t kc2)
-{
-    int64_t j, p, kp = kc2 / 2;
-    uint32_t *d32 = (uint32_t *)(void *)dst;
-
-    for (j = 0; j < nj; j++) {
-        const uint16_t *s = src + (j0 + j) * rs + k0;
-        for (p = 0; p < kc / 2; p++) {
-            uint32_t v;
-            memcpy(&v, s + 2 * p, sizeof v);
-            d32[p * njp + j] = v;
-        }
-        if (kc & 1)
-            d32[(kp - 1) * njp + j] = s[kc - 1];
-    }
-    for (p = 0; p < kp; p++)
-        for (j = nj; j < njp; j++)
-            d32[p * njp + j] = 0;
 }
 
 /* Zero what a B packer leaves: columns nj..njp, and the odd last k. */
@@ -314,30 +375,40 @@ typedef struct mm_job {
     float beta;
 } mm_job;
 
+/*
+ * A = the weight's rows (n), B = the rows of x (m): y^T is computed, so the
+ * weight, the operand read in pairs, needs no packing beyond a copy and x
+ * is converted once per tile.
+ */
 static void mm_pack_a(const void *job, int64_t unit, int64_t i0, int64_t ni, int64_t k0,
                       int64_t kc, uint16_t *dst, int64_t nip, int64_t kc2)
 {
     const mm_job *j = job;
-    int64_t i, k;
     (void)unit;
-    for (i = 0; i < ni; i++) {
-        const float *s = j->x + (i0 + i) * j->ldx + k0;
-        uint16_t *d = dst + i * kc2;
-        for (k = 0; k < kc; k++)
-            d[k] = to_bf16(s[k]);
-        if (kc2 > kc)
-            d[kc] = 0;
-    }
-    if (nip > ni)
-        memset(dst + ni * kc2, 0, (size_t)((nip - ni) * kc2) * sizeof *dst);
+    pack_a_bf16(j->W, j->K, 1, i0, ni, k0, kc, dst, nip, kc2);
 }
 
 static void mm_pack_b(const void *job, int64_t unit, int64_t j0, int64_t nj, int64_t k0,
                       int64_t kc, uint16_t *dst, int64_t njp, int64_t kc2)
 {
     const mm_job *j = job;
+    uint32_t *d32 = (uint32_t *)(void *)dst;
+    uint16_t row[KC + 2];
+    int64_t m, p, kp = kc2 / 2;
     (void)unit;
-    pack_b_bf16(j->W, j->K, j0, nj, k0, kc, dst, njp, kc2);
+
+    for (m = 0; m < nj; m++) {
+        row_bf16(j->e, j->x + (j0 + m) * j->ldx + k0, row, kc);
+        row[kc] = 0;
+        for (p = 0; p < kp; p++) {
+            uint32_t v;
+            memcpy(&v, row + 2 * p, sizeof v);
+            d32[p * njp + m] = v;
+        }
+    }
+    for (p = 0; p < kp; p++)
+        for (m = nj; m < njp; m++)
+            d32[p * njp + m] = 0;
 }
 
 static void mm_fn(void *ctx, int64_t ub, int64_t ue, int wk)
@@ -346,18 +417,17 @@ static void mm_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     int64_t u, r, c, ldc;
 
     for (u = ub; u < ue; u++) {
-        int64_t m0 = (u / j->ntj) * TI, n0 = (u % j->ntj) * TJ;
-        int64_t mi = imin(TI, j->M - m0), nj = imin(TJ, j->N - n0);
-        const float *C = tile_product(j, u, mm_pack_a, mm_pack_b, m0, mi, n0, nj, j->K,
+        int64_t n0 = (u / j->ntj) * TI, m0 = (u % j->ntj) * TJ;
+        int64_t ni = imin(TI, j->N - n0), mj = imin(TJ, j->M - m0);
+        const float *C = tile_product(j, u, mm_pack_a, mm_pack_b, n0, ni, m0, mj, j->K,
                                       j->e, wk, &ldc);
-        for (r = 0; r < mi; r++) {
+        for (r = 0; r < mj; r++) {
             float *yr = j->y + (m0 + r) * j->ldy + n0;
-            const float *cr = C + r * ldc;
-            for (c = 0; c < nj; c++) {
+            for (c = 0; c < ni; c++) {
                 float base = j->bias != NULL ? j->bias[n0 + c] : 0.0f;
                 if (j->beta != 0.0f)
                     base += j->beta * yr[c];
-                yr[c] = base + cr[c];
+                yr[c] = base + C[c * ldc + r];
             }
         }
     }
@@ -380,8 +450,8 @@ int nn_cpu_matmul_bf16(const nn_bf16_env *e, const float *x, int64_t ldx,
     j.N = N;
     j.K = K;
     j.beta = beta;
-    j.ntj = cdiv(N, TJ);
-    par(e, cdiv(M, TI) * j.ntj, 2.0 * (double)imin(M, TI) * (double)imin(N, TJ) * (double)(K + 1),
+    j.ntj = cdiv(M, TJ);
+    par(e, cdiv(N, TI) * j.ntj, 2.0 * (double)imin(N, TI) * (double)imin(M, TJ) * (double)(K + 1),
         mm_fn, &j);
     return SAMSEP_OK;
 }
@@ -436,16 +506,28 @@ static void conv_pack_b(const void *job, int64_t u, int64_t j0, int64_t nj, int6
     const conv_job *j = job;
     const nn_conv1d_args *a = j->a;
     int64_t bg = u / (j->nti * j->ntj), b = bg / a->groups, g = bg % a->groups;
-    int64_t k, t;
+    int64_t k, t, e, span = (nj - 1) * a->stride + 1;
 
-    for (k = 0; k < kc; k++) {
-        int64_t ci = (k0 + k) / a->K, k2 = (k0 + k) % a->K;
-        const float *xr = j->x + (b * a->Cin + g * j->cig + ci) * a->Lin;
-        int64_t p0 = j0 * a->stride + k2 * a->dilation - a->pad_left;
-        uint16_t *d = dst + (k / 2) * njp * 2 + (k & 1);
-        for (t = 0; t < nj; t++) {
-            int64_t q = pad_index(p0 + t * a->stride, a->Lin, a->pad_mode);
-            d[2 * t] = q < 0 ? 0 : to_bf16(xr[q]);
+    for (k = 0; k < kc; k += 2) {
+        const float *xr[2] = { NULL, NULL };
+        int64_t p0[2] = { 0, 0 }, inside = a->stride == 1;
+        for (e = 0; e < 2 && k + e < kc; e++) {
+            int64_t ci = (k0 + k + e) / a->K, k2 = (k0 + k + e) % a->K;
+            xr[e] = j->x + (b * a->Cin + g * j->cig + ci) * a->Lin;
+            p0[e] = j0 * a->stride + k2 * a->dilation - a->pad_left;
+            inside = inside && p0[e] >= 0 && p0[e] + span <= a->Lin;
+        }
+        if (inside) { /* the common case: two shifted runs of the input */
+            pairs(j->e, xr[0] + p0[0], xr[1] != NULL ? xr[1] + p0[1] : NULL,
+                  dst + (k / 2) * njp * 2, nj);
+            continue;
+        }
+        for (e = 0; e < 2 && k + e < kc; e++) {
+            uint16_t *d = dst + (k / 2) * njp * 2 + e;
+            for (t = 0; t < nj; t++) {
+                int64_t q = pad_index(p0[e] + t * a->stride, a->Lin, a->pad_mode);
+                d[2 * t] = q < 0 ? 0 : to_bf16(xr[e][q]);
+            }
         }
     }
     pack_b_pad(dst, nj, njp, kc, kc2);
@@ -539,14 +621,12 @@ static void convt_pack_b(const void *job, int64_t u, int64_t j0, int64_t nj, int
     const convt_job *j = job;
     const nn_convt1d_args *a = j->a;
     int64_t bg = u / (j->nto * j->ncb), b = bg / a->groups, g = bg % a->groups;
-    int64_t k, t;
+    const float *x0 = j->x + (b * a->Cin + g * j->cig + k0) * a->Lin + j0;
+    int64_t k;
 
-    for (k = 0; k < kc; k++) {
-        const float *xr = j->x + (b * a->Cin + g * j->cig + k0 + k) * a->Lin + j0;
-        uint16_t *d = dst + (k / 2) * njp * 2 + (k & 1);
-        for (t = 0; t < nj; t++)
-            d[2 * t] = to_bf16(xr[t]);
-    }
+    for (k = 0; k < kc; k += 2)
+        pairs(j->e, x0 + k * a->Lin, k + 1 < kc ? x0 + (k + 1) * a->Lin : NULL,
+              dst + (k / 2) * njp * 2, nj);
     pack_b_pad(dst, nj, njp, kc, kc2);
 }
 
@@ -574,7 +654,14 @@ static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
             for (o = o0; o < o1; o++) {
                 int64_t p = o + a->padding;
                 float acc = 0.0f;
-                for (k2 = 0; nt > 0 && k2 < K; k2++) {
+                /* undilated: only the taps k2 = p mod s (+ s, ...) land on an
+                 * input sample, visited in the same increasing order */
+                for (k2 = d == 1 ? p % s : K; nt > 0 && k2 < K && p - k2 >= 0; k2 += s) {
+                    int64_t t = (p - k2) / s;
+                    if (t >= tlo && t <= thi)
+                        acc += C[((co - c0) * K + k2) * ldc + (t - tlo)];
+                }
+                for (k2 = 0; d != 1 && nt > 0 && k2 < K; k2++) {
                     int64_t num = p - k2 * d, t;
                     if (num < 0)
                         break;
@@ -609,8 +696,10 @@ int nn_cpu_convt1d_bf16(const nn_bf16_env *e, const nn_convt1d_args *a, const fl
     j.cob = TI / a->K;
     j.ncb = cdiv(j.cog, j.cob);
     /* output tile: the longest whose input columns fit a tile of C */
-    for (j.tl = TJ; j.tl > 1 && convt_cols(a, j.tl) > TJ; j.tl /= 2)
+    for (j.tl = TJ * a->stride; j.tl > 1 && convt_cols(a, j.tl) > TJ; j.tl -= a->stride)
         ;
+    if (j.tl < 1)
+        j.tl = 1;
     if (convt_cols(a, j.tl) > TJ)
         return SAMSEP_ERR_INVALID;
     j.nto = cdiv(j.Lout, j.tl);

@@ -7,7 +7,7 @@
  * NN_BF16_BUF_BYTES that the backend allocates with its context (tiles are
  * sized to fit them from the shapes alone), so a forward pass still
  * allocates nothing. A kernel whose smallest tile would not fit (a
- * transposed convolution with K > 64) returns SAMSEP_ERR_INVALID.
+ * transposed convolution with K > 256) returns SAMSEP_ERR_INVALID.
  */
 #ifndef SAMSEP_NN_CPU_BF16_H
 #define SAMSEP_NN_CPU_BF16_H
@@ -18,7 +18,7 @@
 #include "nn/cpu/isa.h"
 #include "nn/cpu/threadpool.h"
 
-#define NN_BF16_BUF_BYTES ((size_t)1536 * 1024)
+#define NN_BF16_BUF_BYTES ((size_t)2 << 20)
 
 /*
  * What a context's bf16 kernels run with: its pool, one buffer of
