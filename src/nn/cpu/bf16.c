@@ -388,16 +388,81 @@ static void mm_pack_a(const void *job, int64_t unit, int64_t i0, int64_t ni, int
     pack_a_bf16(j->W, j->K, 1, i0, ni, k0, kc, dst, nip, kc2);
 }
 
+#if HAVE_X86
+/*
+ * Rows m0 .. m0+15 of x, pairs p0 .. p0+15 of k: converted 32 floats at a
+ * time and transposed as 16 x 16 dwords in registers, so each pair lands
+ * at d32[p * njp + m] with whole-vector stores.
+ */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
+mm_pack16(const float *x, int64_t ldx, uint32_t *d32, int64_t njp, int64_t m0, int64_t p0)
+{
+    __m512i r[16], t[16], u[16];
+    int i, c;
+
+    for (i = 0; i < 16; i++) {
+        const float *q = x + (m0 + i) * ldx + 2 * p0;
+        r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(q + 16), _mm512_loadu_ps(q));
+    }
+    for (i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (i = 0; i < 4; i++) {
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (c = 0; c < 4; c++) {
+        __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);
+        __m512i s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
+        __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+        __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+        _mm512_storeu_si512((void *)(d32 + (p0 + c) * njp + m0),
+                            _mm512_shuffle_i32x4(s0, s2, 0x88));
+        _mm512_storeu_si512((void *)(d32 + (p0 + 8 + c) * njp + m0),
+                            _mm512_shuffle_i32x4(s0, s2, 0xDD));
+        _mm512_storeu_si512((void *)(d32 + (p0 + 4 + c) * njp + m0),
+                            _mm512_shuffle_i32x4(s1, s3, 0x88));
+        _mm512_storeu_si512((void *)(d32 + (p0 + 12 + c) * njp + m0),
+                            _mm512_shuffle_i32x4(s1, s3, 0xDD));
+    }
+}
+#endif
+
 static void mm_pack_b(const void *job, int64_t unit, int64_t j0, int64_t nj, int64_t k0,
                       int64_t kc, uint16_t *dst, int64_t njp, int64_t kc2)
 {
     const mm_job *j = job;
     uint32_t *d32 = (uint32_t *)(void *)dst;
     uint16_t row[KC + 2];
-    int64_t m, p, kp = kc2 / 2;
+    int64_t m = 0, p, kp = kc2 / 2, pv = 0;
     (void)unit;
 
-    for (m = 0; m < nj; m++) {
+#if HAVE_X86
+    if (j->e->avx512bf16) {
+        int64_t mb;
+        pv = (kc / 32) * 16; /* pairs done by whole blocks */
+        for (mb = 0; mb + 16 <= nj; mb += 16) {
+            for (p = 0; p < pv; p += 16)
+                mm_pack16(j->x + j0 * j->ldx + k0, j->ldx, d32, njp, mb, p);
+            for (m = mb; m < mb + 16 && pv < kp; m++) {
+                row_bf16(j->e, j->x + (j0 + m) * j->ldx + k0 + 2 * pv, row,
+                         kc - 2 * pv);
+                row[kc - 2 * pv] = 0;
+                for (p = pv; p < kp; p++) {
+                    uint32_t v;
+                    memcpy(&v, row + 2 * (p - pv), sizeof v);
+                    d32[p * njp + m] = v;
+                }
+            }
+        }
+        m = mb;
+    }
+#endif
+    (void)pv;
+    for (; m < nj; m++) {
         row_bf16(j->e, j->x + (j0 + m) * j->ldx + k0, row, kc);
         row[kc] = 0;
         for (p = 0; p < kp; p++) {
