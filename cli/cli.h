@@ -33,6 +33,7 @@ typedef struct options {
     const char *report; /* --report DIR */
     int residual;       /* samsep_residual_request */
     int channels;       /* VALUE_CHANNELS index + 1 (keep, mono); 0: keep */
+    int precision;      /* samsep_precision + 1; 0: unset (fp32) */
     unsigned long long seed;
     double chunk;   /* 0: engine default */
     double overlap; /* < 0: engine default */

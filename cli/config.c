@@ -291,6 +291,10 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
         } else if (strcmp(k, "channels") == 0) {
             rc = want_choice(path, v, VALUE_CHANNELS, VALUE_N_CHANNELS, &cfg->channels,
                              err, errlen);
+        } else if (strcmp(k, "precision") == 0) {
+            rc = want_choice(path, v, VALUE_PRECISIONS, VALUE_N_PRECISIONS, &cfg->precision,
+                             err, errlen);
+            cfg->has_precision = rc == 0;
         } else if (strcmp(k, "threads") == 0) {
             rc = want_int(path, v, &VALUE_THREADS, &cfg->threads, err, errlen);
             cfg->has_threads = rc == 0;

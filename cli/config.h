@@ -22,8 +22,9 @@ typedef struct config {
     /* each field is set only if has_<field> */
     char *prompt, *engine, *model, *output, *log_dir, *worker, *report;
     double chunk, overlap, worker_timeout, worker_start_timeout;
-    int format, subtype, threads, max_files, recursive;
+    int format, subtype, threads, max_files, recursive, precision;
     int channels; /* VALUE_CHANNELS index + 1; 0 when the key is absent */
+    int has_precision; /* precision: samsep_precision + 1 */
     int has_chunk, has_overlap, has_format, has_subtype, has_threads,
         has_max_files, has_recursive, has_worker_timeout, has_worker_start_timeout;
     char *skip_suffixes[CONFIG_MAX_SUFFIXES];

@@ -131,13 +131,15 @@ int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
     char settings[4 * PATH_MAX];
     int exec = strcasecmp(o->engine, "exec") == 0;
 
-    /* what the outputs depend on; for exec, the worker's command line */
+    /* what the outputs depend on; for exec, the worker's command line; bf16
+     * only when asked (fp32 outputs made before the option stay current) */
     snprintf(settings, sizeof settings,
              "engine=%s;prompt=%s;model=%s;t5=%s;residual=%d;seed=%llu;chunk=%.6g;"
-             "overlap=%.6g;format=%d;subtype=%d;channels=%s%s%s",
+             "overlap=%.6g;format=%d;subtype=%d;channels=%s%s%s%s",
              o->engine, o->prompt, o->model != NULL ? o->model : "",
              o->t5 != NULL ? o->t5 : "", o->residual, o->seed, o->chunk, o->overlap,
-             o->format, o->subtype, channels_name(o), exec ? ";worker=" : "",
+             o->format, o->subtype, channels_name(o),
+             o->precision == 2 ? ";precision=bf16" : "", exec ? ";worker=" : "",
              exec && o->worker != NULL ? o->worker : "");
     append_spans(settings, sizeof settings, o);
     memset(&bc, 0, sizeof bc);

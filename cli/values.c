@@ -41,6 +41,7 @@ const char *const VALUE_FORMATS[] = { "wav", "flac" };
 const char *const VALUE_SUBTYPES[] = { "pcm16", "pcm24", "float" };
 const char *const VALUE_RESIDUALS[] = { "model", "subtract" };
 const char *const VALUE_CHANNELS[] = { "keep", "mono" };
+const char *const VALUE_PRECISIONS[] = { "fp32", "bf16" };
 
 #define SHARD_MAX 1000000
 

@@ -44,6 +44,8 @@ extern const char *const VALUE_CHANNELS[]; /* samsep_channels + 1: keep, mono */
 #define VALUE_N_SUBTYPES 3
 #define VALUE_N_RESIDUALS 2
 #define VALUE_N_CHANNELS 2
+extern const char *const VALUE_PRECISIONS[]; /* samsep_precision + 1 */
+#define VALUE_N_PRECISIONS 2
 
 /* "a whole number from 0 to 1024" (with the reason for the bounds, if any)
  * into buf. */

@@ -183,7 +183,18 @@ typedef struct samsep_engine_config {
      * when it becomes non-zero they stop and return SAMSEP_ERR_CANCELLED.
      * Usually the jobs' cancel flag. May be NULL. */
     const volatile int *cancel;
+    int precision;          /* samsep_precision of the engine's networks */
 } samsep_engine_config;
+
+/* Precision of the weights of an engine's networks (sam-audio; others
+ * ignore it). bf16 halves the model's memory and, on CPUs with bf16
+ * arithmetic, runs faster; outputs stay within the rounding of bf16
+ * (bench/README.md gives the SNR against fp32 measured on this project's
+ * reference cases). */
+typedef enum samsep_precision {
+    SAMSEP_PRECISION_FP32 = 0,
+    SAMSEP_PRECISION_BF16 = 1
+} samsep_precision;
 
 /* What the caller asks of an engine that can make its own residual. */
 typedef enum samsep_residual_request {

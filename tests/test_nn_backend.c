@@ -1400,6 +1400,213 @@ static void test_isa(void **state)
     unsetenv("SAMSEP_ISA");
 }
 
+/* ---- bf16 weights ------------------------------------------------------ */
+
+/* n floats rounded to bf16: the bit patterns (for the kernel) and the
+ * values (for the reference). */
+static uint16_t *bf16_of(const float *w, int64_t n, float *rounded)
+{
+    uint16_t *h = malloc((size_t)(n > 0 ? n : 1) * sizeof *h);
+    int64_t i;
+
+    assert_non_null(h);
+    for (i = 0; i < n; i++)
+        h[i] = nn_bf16_from_f32(w[i]);
+    kref_bf16_round(w, rounded, n);
+    for (i = 0; i < n; i++)
+        if (nn_f32_from_bf16(h[i]) != rounded[i])
+            fail_msg("nn_bf16_from_f32(%.9g) = %.9g, reference %.9g", w[i],
+                     nn_f32_from_bf16(h[i]), rounded[i]);
+    return h;
+}
+
+static void one_matmul_bf16(int64_t M, int64_t N, int64_t K, int64_t padx, int bias,
+                            float beta)
+{
+    int64_t ldx = K + padx, ldy = N, ny = M * ldy;
+    float *x = rnd(M * ldx, 1.0f), *W = rnd(N * K, 1.0f), *xr = zeros(M * ldx);
+    float *Wr = zeros(N * K), *bv = bias ? rnd(N, 1.0f) : NULL;
+    float *y0 = rnd(ny, 1.0f), *ref = zeros(ny), *out[NCTX] = { NULL };
+    uint16_t *Wb = bf16_of(W, N * K, Wr);
+    char what[96];
+    int b, t;
+
+    kref_bf16_round(x, xr, M * ldx);
+    memcpy(ref, y0, (size_t)ny * sizeof *ref);
+    kref_matmul_ex(xr, ldx, Wr, bv, ref, ldy, M, N, K, beta);
+    snprintf(what, sizeof what, "matmul_bf16 %lldx%lldx%lld beta %g", (long long)M,
+             (long long)N, (long long)K, beta);
+    FOR_EACH_CTX(b, t) {
+        nn_ctx *k = K(b, t);
+        float *dx = up(k, x, M * ldx), *db = up(k, bv, N), *dy = up(k, y0, ny);
+        nn_w w = { upb(k, Wb, (size_t)(N * K) * sizeof *Wb), 1 };
+        assert_int_equal(nn_matmul_ex_w(k, dx, ldx, w, db, dy, ldy, M, N, K, beta),
+                         SAMSEP_OK);
+        out[t] = down(k, dy, ny);
+        judge(b, t, what, out, ref, ny);
+        if (t == NCTX - 1)
+            free_outs(out); /* the next backend fills the same slots */
+        nn_free(k, dx);
+        nn_free(k, (void *)w.data);
+        nn_free(k, db);
+        nn_free(k, dy);
+    }
+    free_outs(out);
+    free(x);
+    free(xr);
+    free(W);
+    free(Wr);
+    free(Wb);
+    free(bv);
+    free(y0);
+    free(ref);
+}
+
+static void one_conv_bf16(nn_conv1d_args a, int bias)
+{
+    int64_t Lout = nn_conv1d_out_len(&a), nx = a.B * a.Cin * a.Lin;
+    int64_t nw = a.Cout * (a.Cin / a.groups) * a.K, ny = a.B * a.Cout * Lout;
+    float *x = rnd(nx, 1.0f), *xr = zeros(nx), *W = rnd(nw, 0.5f), *Wr = zeros(nw);
+    float *bv = bias ? rnd(a.Cout, 1.0f) : NULL, *ref = zeros(ny), *out[NCTX];
+    uint16_t *Wb = bf16_of(W, nw, Wr);
+    char what[128];
+    int b, t;
+
+    kref_bf16_round(x, xr, nx);
+    assert_int_equal(kref_conv1d(&a, xr, Wr, bv, ref), SAMSEP_OK);
+    snprintf(what, sizeof what, "conv1d_bf16 Cin%lld Cout%lld K%lld s%lld g%lld",
+             (long long)a.Cin, (long long)a.Cout, (long long)a.K, (long long)a.stride,
+             (long long)a.groups);
+    FOR_EACH_CTX(b, t) {
+        nn_ctx *k = K(b, t);
+        float *dx = up(k, x, nx), *db = up(k, bv, a.Cout), *dy = nn_alloc_f32(k, ny);
+        nn_w w = { upb(k, Wb, (size_t)nw * sizeof *Wb), 1 };
+        assert_int_equal(nn_conv1d_w(k, &a, dx, w, db, dy), SAMSEP_OK);
+        out[t] = down(k, dy, ny);
+        judge(b, t, what, out, ref, ny);
+        if (t == NCTX - 1)
+            free_outs(out); /* the next backend fills the same slots */
+        nn_free(k, dx);
+        nn_free(k, (void *)w.data);
+        nn_free(k, db);
+        nn_free(k, dy);
+    }
+    free_outs(out);
+    free(x);
+    free(xr);
+    free(W);
+    free(Wr);
+    free(Wb);
+    free(bv);
+    free(ref);
+}
+
+static void one_convt_bf16(nn_convt1d_args a, int bias)
+{
+    int64_t Lout = nn_convt1d_out_len(&a), nx = a.B * a.Cin * a.Lin;
+    int64_t nw = a.Cin * (a.Cout / a.groups) * a.K, ny = a.B * a.Cout * Lout;
+    float *x = rnd(nx, 1.0f), *xr = zeros(nx), *W = rnd(nw, 0.5f), *Wr = zeros(nw);
+    float *bv = bias ? rnd(a.Cout, 1.0f) : NULL, *ref = zeros(ny), *out[NCTX];
+    uint16_t *Wb = bf16_of(W, nw, Wr);
+    char what[128];
+    int b, t;
+
+    kref_bf16_round(x, xr, nx);
+    assert_int_equal(kref_convt1d(&a, xr, Wr, bv, ref), SAMSEP_OK);
+    snprintf(what, sizeof what, "convt1d_bf16 Cin%lld Cout%lld K%lld s%lld g%lld",
+             (long long)a.Cin, (long long)a.Cout, (long long)a.K, (long long)a.stride,
+             (long long)a.groups);
+    FOR_EACH_CTX(b, t) {
+        nn_ctx *k = K(b, t);
+        float *dx = up(k, x, nx), *db = up(k, bv, a.Cout), *dy = nn_alloc_f32(k, ny);
+        nn_w w = { upb(k, Wb, (size_t)nw * sizeof *Wb), 1 };
+        assert_int_equal(nn_convt1d_w(k, &a, dx, w, db, dy), SAMSEP_OK);
+        out[t] = down(k, dy, ny);
+        judge(b, t, what, out, ref, ny);
+        if (t == NCTX - 1)
+            free_outs(out); /* the next backend fills the same slots */
+        nn_free(k, dx);
+        nn_free(k, (void *)w.data);
+        nn_free(k, db);
+        nn_free(k, dy);
+    }
+    free_outs(out);
+    free(x);
+    free(xr);
+    free(W);
+    free(Wr);
+    free(Wb);
+    free(bv);
+    free(ref);
+}
+
+/* Every shape on the path the CPU backend takes. */
+static void bf16_cases(void)
+{
+    nn_conv1d_args c1 = { 2, 3, 50, 5, 3, 1, 1, 1, 1, 1, NN_PAD_ZERO };
+    nn_conv1d_args c2 = { 1, 40, 601, 70, 7, 1, 9, 27, 27, 1, NN_PAD_ZERO };
+    nn_conv1d_args c3 = { 2, 6, 77, 9, 5, 3, 2, 4, 1, 3, NN_PAD_REFLECT };
+    nn_conv1d_args c4 = { 1, 160, 40, 17, 7, 1, 1, 3, 3, 1, NN_PAD_REFLECT }; /* kk > KC */
+    nn_conv1d_args c5 = { 3, 12, 700, 10, 1, 1, 1, 0, 0, 1, NN_PAD_ZERO };
+    nn_convt1d_args t1 = { 2, 6, 40, 3, 24, 12, 1, 6, 0, 0, 1 };
+    nn_convt1d_args t2 = { 1, 4, 101, 5, 10, 5, 1, 3, 1, 0, 1 };
+    nn_convt1d_args t3 = { 1, 600, 60, 20, 16, 8, 1, 0, 0, 8, 1 }; /* Cin > KC */
+    nn_convt1d_args t4 = { 1, 6, 30, 9, 5, 3, 2, 2, 1, 0, 3 };
+    nn_convt1d_args t5 = { 1, 2, 5, 2, 2, 7, 1, 0, 0, 0, 1 };
+
+    one_matmul_bf16(1, 1, 1, 0, 0, 0.0f);
+    one_matmul_bf16(7, 13, 5, 0, 1, 0.0f);
+    one_matmul_bf16(3, 5, 0, 0, 1, 0.0f);
+    one_matmul_bf16(130, 300, 67, 0, 1, 0.0f);
+    one_matmul_bf16(129, 257, 33, 3, 0, 1.0f);
+    one_matmul_bf16(65, 70, 1100, 1, 1, 1.0f); /* K over two packed blocks, odd tail */
+    one_matmul_bf16(300, 70, 40, 0, 1, 0.0f);  /* M over two tiles */
+    one_conv_bf16(c1, 1);
+    one_conv_bf16(c2, 1);
+    one_conv_bf16(c3, 1);
+    one_conv_bf16(c4, 0);
+    one_conv_bf16(c5, 1);
+    one_convt_bf16(t1, 1);
+    one_convt_bf16(t2, 1);
+    one_convt_bf16(t3, 1);
+    one_convt_bf16(t4, 1);
+    one_convt_bf16(t5, 0);
+}
+
+/*
+ * Kernels with bf16 weights against the float32 reference on rounded
+ * operands, on every path of the CPU backend this machine runs: with the
+ * ISA capped below AVX512-BF16 each row of the table widens bf16 tiles to
+ * float32 for its own product; the context with no cap (added by setup
+ * when the CPU has AVX512-BF16, skipped with the reason otherwise) runs
+ * the vdpbf16ps microkernel.
+ */
+static void test_bf16(void **state)
+{
+    int b;
+
+    (void)state;
+    if (nn_cpu_isa() < NN_ISA_AVX512_BF16)
+        print_message("    skipped cpu/avx512_bf16: this CPU's ISA is %s\n",
+                      nn_isa_name(nn_cpu_isa()));
+    for (b = 0; b < g_nb; b++)
+        print_message("    bf16 on %s runs %s\n", g_bk[b].label,
+                      nn_ctx_path(K(b, 0), NN_OP_MATMUL_BF16));
+    bf16_cases();
+    report("bf16");
+    {
+        /* rounding: ties to even, NaN kept; the names */
+        float half_up, f = 1.0f + 1.0f / 256.0f; /* halfway between 1 and 1+2^-7 */
+        assert_int_equal(nn_bf16_from_f32(f), 0x3f80);
+        half_up = 1.0f + 3.0f / 256.0f; /* halfway, odd below: rounds up */
+        assert_int_equal(nn_bf16_from_f32(half_up), 0x3f82);
+        assert_true(isnan(nn_f32_from_bf16(nn_bf16_from_f32(NAN))));
+        assert_int_equal(nn_precision_parse("bf16"), NN_PRECISION_BF16);
+        assert_int_equal(nn_precision_parse("fp32"), NN_PRECISION_F32);
+        assert_int_equal(nn_precision_parse("fp16"), -1);
+    }
+}
+
 /* ---- coverage --------------------------------------------------------- */
 
 static void test_every_kernel_ran(void **state)
@@ -1492,6 +1699,32 @@ static int run_each_path(char **argv)
             worst = 1;
         }
     }
+    /* no row needs AVX512-BF16: the bf16 kernels alone use it, in a run
+     * capped there (the fp32 products take the best row below) */
+    if (nn_cpu_isa() < NN_ISA_AVX512_BF16) {
+        printf("skipped bf16 path cpu/avx512_bf16: this CPU's ISA is %s\n",
+               nn_isa_name(nn_cpu_isa()));
+        return worst;
+    }
+    row = nn_cpu_kern_for(NN_ISA_AVX512_BF16);
+    printf("== path cpu/%s with bf16 avx512_bf16 (SAMSEP_ISA=avx512_bf16)\n", row->name);
+    fflush(stdout);
+    {
+        pid_t pid = fork();
+        int st;
+        if (pid < 0)
+            return 1;
+        if (pid == 0) {
+            setenv("SAMSEP_ISA", "avx512_bf16", 1);
+            setenv("NN_BACKEND_TEST_PATH", row->name, 1);
+            execv("/proc/self/exe", argv);
+            _exit(127);
+        }
+        if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            printf("bf16 path cpu/avx512_bf16 FAILED\n");
+            worst = 1;
+        }
+    }
     return worst;
 }
 
@@ -1517,6 +1750,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_layouts),
         cmocka_unit_test(test_gemm_paths),
         cmocka_unit_test(test_isa),
+        cmocka_unit_test(test_bf16),
         cmocka_unit_test(test_every_kernel_ran),
     };
     const char *path = getenv("NN_BACKEND_TEST_PATH");

@@ -243,6 +243,47 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Matrices in bf16: float32 tensors rounded once (to nearest even), a bf16
+ * tensor used in place, derived matrices kept in the same precision; at
+ * fp32 the same calls hand out float32. */
+static void test_bf16_matrices(void **state)
+{
+    nn_weights *ws;
+    nn_w w, b, d;
+    float *host = malloc(2 * sizeof *host);
+    char err[512] = "";
+    int i;
+
+    (void)state;
+    assert_int_equal(nn_ctx_precision(g_k), NN_PRECISION_F32);
+    ws = open_ws();
+    w = nn_wmat(ws, NN_DIMS(2, 3), "enc.%s", "w");
+    assert_false(w.bf16);
+    assert_ptr_equal(w.data, nn_weights_find(ws, "enc.w")->data);
+    nn_weights_close(ws);
+    nn_ctx_set_precision(g_k, NN_PRECISION_BF16);
+    ws = open_ws();
+    assert_int_equal(nn_weights_precision(ws), NN_PRECISION_BF16);
+    w = nn_wmat(ws, NN_DIMS(2, 3), "enc.w");
+    assert_true(w.bf16);
+    for (i = 0; i < 6; i++)
+        assert_int_equal(((const uint16_t *)w.data)[i], nn_bf16_from_f32(w_vals[i]));
+    b = nn_wmat(ws, NN_DIMS(1), "enc.b");
+    assert_ptr_equal(b.data, nn_weights_find(ws, "enc.b")->data); /* in place */
+    host[0] = 1.0f + 1.0f / 512.0f; /* rounds to 1 */
+    host[1] = -3.0f;
+    d = nn_wmat_adopt(ws, host, 2);
+    assert_true(d.bf16);
+    assert_int_equal(((const uint16_t *)d.data)[0], 0x3f80);
+    assert_int_equal(((const uint16_t *)d.data)[1], 0xc040);
+    assert_int_equal(nn_weights_status(ws, err, sizeof err), SAMSEP_OK);
+    /* a missing matrix is recorded like any weight */
+    assert_null(nn_wmat(ws, NN_DIMS(2), "enc.none").data);
+    assert_int_equal(nn_weights_status(ws, err, sizeof err), SAMSEP_ERR_FORMAT);
+    nn_weights_close(ws);
+    nn_ctx_set_precision(g_k, NN_PRECISION_F32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_host_adopt_trim),
         cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_bf16_matrices),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

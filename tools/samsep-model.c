@@ -780,14 +780,17 @@ static void separate_usage(void)
     fprintf(stderr,
             "usage: samsep-model separate --model DIR --text TEXT [--t5 DIR]\n"
             "           [--tokenizer PATH] [--noise FILE.npy] [--message FILE.npy]\n"
-            "           [--seed N] [--threads N] [--span +START:END]... IN.wav OUTDIR\n"
+            "           [--seed N] [--threads N] [--precision fp32|bf16]\n"
+            "           [--span +START:END]... IN.wav OUTDIR\n"
             "Runs SAM-Audio on the whole of IN (mono, or mixed to mono, at the model's\n"
             "48 kHz) in one piece and writes OUTDIR/target.npy and OUTDIR/residual.npy\n"
             "(float32, the model's own length: whole latent frames). --noise [1,T,2C]\n"
             "and --message [2,bits] replace the seeded ones, to compare with the\n"
             "official implementation on the same inputs. Each --span (repeatable, in\n"
             "order) is a span prompt in seconds of IN: +START:END the target sounds\n"
-            "there, -START:END it does not (the official processor's anchors).\n");
+            "there, -START:END it does not (the official processor's anchors).\n"
+            "--precision bf16 keeps the weights of the products and convolutions in\n"
+            "bf16 (default fp32).\n");
 }
 
 /* Whole file as mono float; NULL with err set on failure. */
@@ -859,7 +862,7 @@ static int cmd_separate(int argc, char **argv)
     const char *model = NULL, *text = NULL, *t5 = NULL, *tok = NULL;
     const char *noise_path = NULL, *msg_path = NULL, *pos[2] = { NULL, NULL };
     unsigned long long seed = 0;
-    int threads = 0, npos = 0, i, rate, status = EXIT_USAGE;
+    int threads = 0, npos = 0, i, rate, status = EXIT_USAGE, prec = NN_PRECISION_F32;
     char err[1024], path[4096];
     sam_model *m = NULL;
     sam_state *st = NULL;
@@ -895,7 +898,14 @@ static int cmd_separate(int argc, char **argv)
             noise_path = argv[++i];
         else if (strcmp(a, "--message") == 0 && has)
             msg_path = argv[++i];
-        else if ((strcmp(a, "--seed") == 0 || strcmp(a, "--threads") == 0) && has) {
+        else if (strcmp(a, "--precision") == 0 && has) {
+            prec = nn_precision_parse(argv[++i]);
+            if (prec < 0) {
+                fprintf(stderr, "samsep-model separate: bad value for --precision: '%s' "
+                        "(fp32 or bf16)\n", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if ((strcmp(a, "--seed") == 0 || strcmp(a, "--threads") == 0) && has) {
             char *end;
             unsigned long long v = strtoull(argv[i + 1], &end, 10);
 
@@ -929,7 +939,7 @@ static int cmd_separate(int argc, char **argv)
         return EXIT_USAGE;
     }
     status = EXIT_BAD_FILE;
-    if (sam_model_open(model, t5, tok, NULL, &m, err, sizeof err) != SAMSEP_OK ||
+    if (sam_model_load(model, t5, tok, NULL, prec, &m, err, sizeof err) != SAMSEP_OK ||
         sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK ||
         sam_set_text(st, &text, 1, err, sizeof err) < 0 ||
         sam_set_anchors(st, 0, spans, nspans, err, sizeof err) != SAMSEP_OK) {
@@ -1019,7 +1029,7 @@ static const subcommand commands[] = {
     {"tokenize", "(--spm FILE | --tokenizer PATH) [--max-len N] TEXT...",
      "print each TEXT's T5 token ids (</s> included), one line per TEXT", cmd_tokenize},
     {"separate", "--model DIR --text TEXT [--t5 DIR] [--tokenizer PATH] [--noise F.npy] "
-     "[--message F.npy] [--seed N] [--span +START:END]... IN.wav OUTDIR",
+     "[--message F.npy] [--seed N] [--precision fp32|bf16] [--span +START:END]... IN.wav OUTDIR",
      "run SAM-Audio on the whole of IN (48 kHz), with span prompts if given, and "
      "write OUTDIR/target.npy and residual.npy at the model's own length", cmd_separate},
 };

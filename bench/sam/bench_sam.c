@@ -25,12 +25,19 @@
  *   bench_sam --keys FILE
  *       "name<TAB>[shape]" of every tensor of a .safetensors / .pt file,
  *       read by the project's own reader (validates mkweights' output).
+ *   bench_sam --kernels [--threads N] [--rounds R]
+ *       the products of `small` at their shapes with fp32 and bf16 weights,
+ *       alternately, best of R each: the bf16 speed-up kernel by kernel.
  *
  * Every mode first prints the machine: the CPU model, the ISA features the
  * kernels can use, and the path each kind of kernel runs (nn_ctx_path);
  * --stages also measures the fp32 peak (nn_matmul 2048^3 on the same
  * context, the best path at hand) and gives each stage's GFLOP/s as a
  * fraction of it.
+ *
+ *   --precision fp32|bf16 (stages, chunks): the weights' precision (nn.h);
+ *   --save FILE (chunks): the last chunk's target and residual as raw
+ *   float32, to compare the two precisions (bench/sam/snr.py).
  *
  * Results are printed as "RESULT key value" lines (for bench/sam/run.sh)
  * between human-readable lines on stderr.
@@ -63,6 +70,9 @@
 
 #define ODE_STEPS 16
 #define NFE (2 * ODE_STEPS)
+
+static int g_precision = NN_PRECISION_F32;
+static const char *g_save;
 
 static double now(void)
 {
@@ -771,6 +781,10 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
             nn_ctx_path(k, NN_OP_MATMUL), g_peak, g_peak_cpu);
     result("peak_gflops", "%.1f", g_peak);
     result("peak_gflop_per_cpu_s", "%.1f", g_peak_cpu);
+    nn_ctx_set_precision(wk, (nn_precision)g_precision);
+    fprintf(stderr, "precision %s (bf16 kernels: %s)\n",
+            nn_precision_name((nn_precision)g_precision), nn_ctx_path(k, NN_OP_MATMUL_BF16));
+    result("precision", "%s", nn_precision_name((nn_precision)g_precision));
     if (nn_weights_open(path, wk, &ws, err, sizeof err) != SAMSEP_OK)
         die("nn_weights_open", err);
     if (dacvae_model_load(ws, "audio_codec.", &cm, err, sizeof err) != SAMSEP_OK ||
@@ -1043,6 +1057,128 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     nn_weights_close(ws);
     nn_ctx_destroy(wk);
     cJSON_Delete(cfg);
+}
+
+/* ---- fp32 against bf16 weights, kernel by kernel ------------------------------ */
+
+typedef struct kshape {
+    const char *what;
+    int op; /* 0 matmul, 1 conv1d, 2 convt1d */
+    int64_t M, N, K;         /* matmul */
+    nn_conv1d_args c;        /* conv1d */
+    nn_convt1d_args t;       /* convt1d */
+} kshape;
+
+/* One call of shape s with weights W (fp32 or bf16); returns FLOPs. */
+static double kcall(nn_ctx *k, const kshape *s, const float *x, nn_w W, float *y)
+{
+    int rc;
+
+    if (s->op == 0) {
+        rc = nn_matmul_w(k, x, W, NULL, y, s->M, s->N, s->K);
+        if (rc != SAMSEP_OK)
+            die("kernels", "matmul failed");
+        return 2.0 * (double)s->M * (double)s->N * (double)s->K;
+    }
+    if (s->op == 1) {
+        if (nn_conv1d_w(k, &s->c, x, W, NULL, y) != SAMSEP_OK)
+            die("kernels", "conv1d failed");
+        return 2.0 * (double)s->c.Cout * (double)s->c.Cin * (double)s->c.K *
+               (double)nn_conv1d_out_len(&s->c);
+    }
+    if (nn_convt1d_w(k, &s->t, x, W, NULL, y) != SAMSEP_OK)
+        die("kernels", "convt1d failed");
+    return 2.0 * (double)s->t.Cout * (double)s->t.Cin * (double)s->t.K * (double)s->t.Lin;
+}
+
+/*
+ * The products of the `small` model at their real shapes, with float32 and
+ * with bf16 weights, measured alternately (best of `reps` each, wall and
+ * process CPU time), so that the ratio holds on a shared machine.
+ */
+static void run_kernels(int threads, int reps)
+{
+    static const kshape sh[] = {
+        { "DiT linear 250x1024x1024", 0, 250, 1024, 1024, { 0 }, { 0 } },
+        { "DiT FFN 250x4096x1024", 0, 250, 4096, 1024, { 0 }, { 0 } },
+        { "codec conv 768ch K7 L3000", 1, 0, 0, 0,
+          { 1, 768, 3000, 768, 7, 1, 1, 3, 3, 1, NN_PAD_ZERO }, { 0 } },
+        { "codec conv 192ch K7 L24000", 1, 0, 0, 0,
+          { 1, 192, 24000, 192, 7, 1, 3, 9, 9, 1, NN_PAD_ZERO }, { 0 } },
+        { "codec convT 1536->768 K24 s12", 2, 0, 0, 0, { 0 },
+          { 1, 1536, 250, 768, 24, 12, 1, 6, 0, 0, 1 } },
+    };
+    nn_params p = { NULL, threads };
+    nn_ctx *k = NULL;
+    char err[256];
+    size_t i;
+
+    if (nn_ctx_create(&p, &k, err, sizeof err) != SAMSEP_OK)
+        die("nn_ctx_create", err);
+    fprintf(stderr, "kernels on %d threads: fp32 %s, bf16 %s\n", nn_ctx_threads(k),
+            nn_ctx_path(k, NN_OP_MATMUL), nn_ctx_path(k, NN_OP_MATMUL_BF16));
+    for (i = 0; i < sizeof sh / sizeof sh[0]; i++) {
+        const kshape *s = &sh[i];
+        int64_t nx, nw, ny, j;
+        float *x, *W32, *y;
+        uint16_t *W16;
+        double best[2][2] = { { 1e30, 1e30 }, { 1e30, 1e30 } }, fl = 0;
+        int r, b;
+
+        if (s->op == 0) {
+            nx = s->M * s->K;
+            nw = s->N * s->K;
+            ny = s->M * s->N;
+        } else if (s->op == 1) {
+            nx = s->c.Cin * s->c.Lin;
+            nw = s->c.Cout * s->c.Cin * s->c.K;
+            ny = s->c.Cout * nn_conv1d_out_len(&s->c);
+            if (nn_reserve(k, nn_conv1d_scratch(k, &s->c)) != SAMSEP_OK)
+                die("kernels", "scratch");
+        } else {
+            nx = s->t.Cin * s->t.Lin;
+            nw = s->t.Cin * s->t.Cout * s->t.K;
+            ny = s->t.Cout * nn_convt1d_out_len(&s->t);
+            if (nn_reserve(k, nn_convt1d_scratch(k, &s->t)) != SAMSEP_OK)
+                die("kernels", "scratch");
+        }
+        x = nn_alloc_f32(k, nx);
+        W32 = nn_alloc_f32(k, nw);
+        W16 = nn_alloc(k, (size_t)nw * sizeof *W16);
+        y = nn_alloc_f32(k, ny);
+        if (x == NULL || W32 == NULL || W16 == NULL || y == NULL)
+            die("kernels", "out of memory");
+        for (j = 0; j < nx; j++)
+            x[j] = (float)(j % 17) * 0.01f - 0.08f;
+        for (j = 0; j < nw; j++) {
+            W32[j] = (float)(j % 13) * 0.01f - 0.06f;
+            W16[j] = nn_bf16_from_f32(W32[j]);
+        }
+        for (r = -1; r < reps; r++)
+            for (b = 0; b < 2; b++) {
+                nn_w w = { b ? (const void *)W16 : (const void *)W32, b };
+                double t0 = now(), c0 = cpu_now(), dt, dc;
+
+                fl = kcall(k, s, x, w, y);
+                dt = now() - t0;
+                dc = cpu_now() - c0;
+                if (r >= 0 && dt < best[b][0])
+                    best[b][0] = dt;
+                if (r >= 0 && dc < best[b][1])
+                    best[b][1] = dc;
+            }
+        fprintf(stderr, "  %-30s %6.1f GFLOP: fp32 %.3f s (cpu %.3f), bf16 %.3f s (cpu %.3f): "
+                "%.1f / %.1f GFLOP/s wall, bf16 x%.2f (cpu x%.2f)\n", s->what, fl * 1e-9,
+                best[0][0], best[0][1], best[1][0], best[1][1], fl / best[0][0] * 1e-9,
+                fl / best[1][0] * 1e-9, best[0][0] / best[1][0], best[0][1] / best[1][1]);
+        result("kernel", "%s|fp32_s=%.4f|bf16_s=%.4f|fp32_cpu_s=%.4f|bf16_cpu_s=%.4f", s->what,
+               best[0][0], best[1][0], best[0][1], best[1][1]);
+        nn_free(k, x);
+        nn_free(k, W32);
+        nn_free(k, W16);
+        nn_free(k, y);
+    }
+    nn_ctx_destroy(k);
 }
 
 /* ---- work units per stage, from the configuration -------------------------- */
@@ -1458,7 +1594,9 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     weights_size(dir);
     result("maxrss_start_kib", "%ld", maxrss_kib());
     t0 = now();
-    if (sam_model_open(dir, NULL, NULL, NULL, &m, err, sizeof err) != SAMSEP_OK ||
+    fprintf(stderr, "precision %s\n", nn_precision_name((nn_precision)g_precision));
+    result("precision", "%s", nn_precision_name((nn_precision)g_precision));
+    if (sam_model_load(dir, NULL, NULL, NULL, g_precision, &m, err, sizeof err) != SAMSEP_OK ||
         sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK)
         die("sam_model_open", err);
     fprintf(stderr, "sam_open: %.2f s, peak RSS %ld KiB\n", now() - t0, maxrss_kib());
@@ -1508,6 +1646,13 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
         result(key, "%ld", rss_now_kib());
         note_load("chunk");
     }
+    if (g_save != NULL) {
+        FILE *f = fopen(g_save, "wb");
+        if (f == NULL || fwrite(tgt, sizeof *tgt, (size_t)(T * hop), f) != (size_t)(T * hop) ||
+            fwrite(res, sizeof *res, (size_t)(T * hop), f) != (size_t)(T * hop) ||
+            fclose(f) != 0)
+            die(g_save, strerror(errno));
+    }
     free(wav);
     free(noise);
     free(msg);
@@ -1545,7 +1690,9 @@ static void usage(void)
           "       bench_sam --chunks K --model DIR [--threads N] [--seconds S] [--text T]\n"
           "                 [--target-only]\n"
           "       bench_sam --units --model DIR [--seconds S] [--tokens L]\n"
-          "       bench_sam --keys FILE\n",
+          "       bench_sam --keys FILE\n"
+          "       bench_sam --kernels [--threads N] [--rounds R]\n"
+          "       (--stages, --chunks: [--precision fp32|bf16]; --chunks: [--save FILE])\n",
           stderr);
     exit(2);
 }
@@ -1555,6 +1702,7 @@ int main(int argc, char **argv)
     const char *model = NULL, *keys = NULL, *text = "a dog barking in the distance";
     int threads = 2, peak = 0, stages = 0, chunks = 0, rounds = 3, skip_codec = 0, i;
     int units = 0, tokens = 8, targets_only = 0;
+    int kernels = 0;
     double seconds = 10.0;
 
     for (i = 1; i < argc; i++) {
@@ -1584,6 +1732,13 @@ int main(int argc, char **argv)
             skip_codec = 1;
         else if (strcmp(argv[i], "--keys") == 0 && i + 1 < argc)
             keys = argv[++i];
+        else if (strcmp(argv[i], "--precision") == 0 && i + 1 < argc &&
+                 (g_precision = nn_precision_parse(argv[i + 1])) >= 0)
+            i++;
+        else if (strcmp(argv[i], "--save") == 0 && i + 1 < argc)
+            g_save = argv[++i];
+        else if (strcmp(argv[i], "--kernels") == 0)
+            kernels = 1;
         else
             usage();
     }
@@ -1595,6 +1750,8 @@ int main(int argc, char **argv)
     }
     if (peak)
         run_peak(threads);
+    if (kernels)
+        run_kernels(threads, rounds);
     if ((stages || chunks > 0 || units) && model == NULL)
         usage();
     if (units) {
@@ -1606,7 +1763,7 @@ int main(int argc, char **argv)
         run_stages(model, threads, seconds, text, rounds, skip_codec);
     if (chunks > 0)
         run_chunks(model, threads, seconds, text, chunks, targets_only);
-    if (!peak && !stages && chunks <= 0 && !units)
+    if (!peak && !stages && chunks <= 0 && !units && !kernels)
         usage();
     return 0;
 }

@@ -100,6 +100,15 @@ typedef struct nn_backend {
     int (*sum_rows)(void *ctx, const float *x, float *y, int64_t M, int64_t D);
     int (*sinusoid)(void *ctx, const float *f, int64_t half, float t, float *y,
                     int64_t B);
+
+    /* bf16 weights (W: bf16 bit patterns, nn.h's nn_w), same semantics */
+    int (*matmul_bf16)(void *ctx, const float *x, int64_t ldx, const uint16_t *W,
+                       const float *bias, float *y, int64_t ldy, int64_t M,
+                       int64_t N, int64_t K, float beta);
+    int (*conv1d_bf16)(void *ctx, const nn_conv1d_args *a, const float *x,
+                       const uint16_t *W, const float *bias, float *y);
+    int (*convt1d_bf16)(void *ctx, const nn_convt1d_args *a, const float *x,
+                        const uint16_t *W, const float *bias, float *y);
 } nn_backend;
 
 /* The CPU backend: per-ISA packed products (or OpenBLAS) on a persistent

@@ -27,6 +27,7 @@ struct nn_ctx {
     const nn_backend *be;
     void *impl;
     uint64_t calls[NN_OP_COUNT];
+    nn_precision precision; /* of the weights loaded for it */
 };
 
 static const char *const op_names[NN_OP_COUNT] = {
@@ -34,7 +35,7 @@ static const char *const op_names[NN_OP_COUNT] = {
     "attention", "rope_table", "rope", "conv1d", "convt1d", "pad1d", "lstm", "relu",
     "gelu_tanh", "gelu_erf", "silu", "sigmoid", "elu", "tanh", "snake", "add", "mul",
     "scale", "axpy", "add_bcast", "modulate", "add_gated", "transpose", "embedding",
-    "sum_rows", "sinusoid",
+    "sum_rows", "sinusoid", "matmul_bf16", "conv1d_bf16", "convt1d_bf16",
 };
 
 /* ---- backends and contexts -------------------------------------------- */
@@ -638,4 +639,101 @@ int nn_sinusoid(nn_ctx *k, const float *f, int64_t half, float t, float *y, int6
     if (f == NULL || y == NULL)
         return SAMSEP_ERR_INVALID;
     return CALL(k, sinusoid, f, half, t, y, B);
+}
+
+/* ---- bf16 weights ----------------------------------------------------- */
+
+int nn_precision_parse(const char *s)
+{
+    if (s != NULL && strcmp(s, "fp32") == 0)
+        return NN_PRECISION_F32;
+    if (s != NULL && strcmp(s, "bf16") == 0)
+        return NN_PRECISION_BF16;
+    return -1;
+}
+
+const char *nn_precision_name(nn_precision p)
+{
+    return p == NN_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+void nn_ctx_set_precision(nn_ctx *k, nn_precision p)
+{
+    if (k != NULL)
+        k->precision = p == NN_PRECISION_BF16 ? NN_PRECISION_BF16 : NN_PRECISION_F32;
+}
+
+nn_precision nn_ctx_precision(const nn_ctx *k)
+{
+    return k != NULL ? k->precision : NN_PRECISION_F32;
+}
+
+uint16_t nn_bf16_from_f32(float f)
+{
+    uint32_t u;
+
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40u); /* NaN: keep it a quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float nn_f32_from_bf16(uint16_t b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+nn_w nn_w_f32(const float *p)
+{
+    nn_w w = { p, 0 };
+    return w;
+}
+
+int nn_matmul_ex_w(nn_ctx *k, const float *x, int64_t ldx, nn_w W,
+                   const float *bias, float *y, int64_t ldy, int64_t M,
+                   int64_t N, int64_t K, float beta)
+{
+    if (!W.bf16)
+        return nn_matmul_ex(k, x, ldx, W.data, bias, y, ldy, M, N, K, beta);
+    ENTER(k, NN_OP_MATMUL_BF16);
+    if (M < 0 || N < 0 || K < 0 || ldx < K || ldy < N)
+        return SAMSEP_ERR_INVALID;
+    if (M == 0 || N == 0)
+        return SAMSEP_OK;
+    if (y == NULL || (K > 0 && (x == NULL || W.data == NULL)))
+        return SAMSEP_ERR_INVALID;
+    return CALL(k, matmul_bf16, x, ldx, W.data, bias, y, ldy, M, N, K, beta);
+}
+
+int nn_matmul_w(nn_ctx *k, const float *x, nn_w W, const float *bias, float *y,
+                int64_t M, int64_t N, int64_t K)
+{
+    return nn_matmul_ex_w(k, x, K, W, bias, y, N, M, N, K, 0.0f);
+}
+
+int nn_conv1d_w(nn_ctx *k, const nn_conv1d_args *a, const float *x, nn_w W,
+                const float *bias, float *y)
+{
+    if (!W.bf16)
+        return nn_conv1d(k, a, x, W.data, bias, y);
+    ENTER(k, NN_OP_CONV1D_BF16);
+    if (nn_conv1d_out_len(a) < 0 || x == NULL || W.data == NULL || y == NULL)
+        return SAMSEP_ERR_INVALID;
+    return a->B > 0 ? CALL(k, conv1d_bf16, a, x, W.data, bias, y) : SAMSEP_OK;
+}
+
+int nn_convt1d_w(nn_ctx *k, const nn_convt1d_args *a, const float *x, nn_w W,
+                 const float *bias, float *y)
+{
+    if (!W.bf16)
+        return nn_convt1d(k, a, x, W.data, bias, y);
+    ENTER(k, NN_OP_CONVT1D_BF16);
+    if (nn_convt1d_out_len(a) < 0 || x == NULL || W.data == NULL || y == NULL)
+        return SAMSEP_ERR_INVALID;
+    return a->B > 0 ? CALL(k, convt1d_bf16, a, x, W.data, bias, y) : SAMSEP_OK;
 }

@@ -120,6 +120,7 @@ typedef enum nn_op {
     NN_OP_ELU, NN_OP_TANH, NN_OP_SNAKE, NN_OP_ADD, NN_OP_MUL, NN_OP_SCALE,
     NN_OP_AXPY, NN_OP_ADD_BCAST, NN_OP_MODULATE, NN_OP_ADD_GATED,
     NN_OP_TRANSPOSE, NN_OP_EMBEDDING, NN_OP_SUM_ROWS, NN_OP_SINUSOID,
+    NN_OP_MATMUL_BF16, NN_OP_CONV1D_BF16, NN_OP_CONVT1D_BF16,
     NN_OP_COUNT
 } nn_op;
 
@@ -394,5 +395,60 @@ int nn_sum_rows(nn_ctx *k, const float *x, float *y, int64_t M, int64_t D);
  * items: a timestep embedding [B, 2 half]. */
 int nn_sinusoid(nn_ctx *k, const float *f, int64_t half, float t, float *y,
                 int64_t B);
+
+/* ---- bf16 weights ------------------------------------------------------ */
+
+/*
+ * Precision of the weights of matrix products and convolutions. With
+ * NN_PRECISION_BF16 those weights are kept as bfloat16 (the upper 16 bits
+ * of a float32, rounded to nearest even), which halves their memory; the
+ * kernels reading them round the activations of each tile to bf16 too and
+ * accumulate in float32 (products of two bf16 are exact in float32, so
+ * only the order of the sums differs from a scalar reference). Everything
+ * else (norms, softmax, biases, the ODE state, recurrent state) stays
+ * float32.
+ */
+typedef enum nn_precision {
+    NN_PRECISION_F32 = 0,
+    NN_PRECISION_BF16 = 1
+} nn_precision;
+
+/* "fp32" / "bf16" -> the precision, or -1. */
+int nn_precision_parse(const char *s);
+const char *nn_precision_name(nn_precision p);
+
+/* The precision weights loaded for k are kept in (nn_weights reads it when
+ * it opens a file on k); NN_PRECISION_F32 unless set. */
+void nn_ctx_set_precision(nn_ctx *k, nn_precision p);
+nn_precision nn_ctx_precision(const nn_ctx *k);
+
+/* Round to nearest even (NaN stays a quiet NaN), and back (exact). */
+uint16_t nn_bf16_from_f32(float f);
+float nn_f32_from_bf16(uint16_t b);
+
+/* A weight matrix of either precision: float32, or bf16 bit patterns. */
+typedef struct nn_w {
+    const void *data;
+    int bf16;
+} nn_w;
+
+/* The float32 weight p as an nn_w. */
+nn_w nn_w_f32(const float *p);
+
+/* nn_matmul / nn_matmul_ex / nn_conv1d / nn_convt1d with a weight of
+ * either precision (same layouts, same semantics up to the rounding
+ * described above). */
+int nn_matmul_w(nn_ctx *k, const float *x, nn_w W, const float *bias, float *y,
+                int64_t M, int64_t N, int64_t K);
+int nn_matmul_ex_w(nn_ctx *k, const float *x, int64_t ldx, nn_w W,
+                   const float *bias, float *y, int64_t ldy, int64_t M,
+                   int64_t N, int64_t K, float beta);
+int nn_conv1d_w(nn_ctx *k, const nn_conv1d_args *a, const float *x, nn_w W,
+                const float *bias, float *y);
+int nn_convt1d_w(nn_ctx *k, const nn_convt1d_args *a, const float *x, nn_w W,
+                 const float *bias, float *y);
+
+/* nn_ctx_path(k, NN_OP_MATMUL_BF16) names the path those take on the CPU:
+ * "avx512_bf16", or "<fp32 path>+widen" (bf16 weights widened per tile). */
 
 #endif

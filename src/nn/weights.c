@@ -33,6 +33,7 @@ struct nn_weights {
     unsigned char *marks;  /* [count] MARK_* per tensor of tf */
     owned_mem *owned;      /* memory handed out */
     size_t n_owned, cap_owned;
+    nn_precision precision; /* of the matrices (nn_wmat), from the context */
     int rc;                /* first error, or SAMSEP_OK */
     char err[SAMSEP_MSG_MAX];
 };
@@ -62,6 +63,7 @@ int nn_weights_wrap(nn_tensor_file *tf, const char *name, nn_ctx *k,
     ws->tf = tf;
     ws->k = k;
     ws->host = nn_ctx_host_memory(k);
+    ws->precision = nn_ctx_precision(k);
     *out = ws;
     return SAMSEP_OK;
 }
@@ -299,6 +301,38 @@ static float *host_f32(const nn_tensor *t)
     return p;
 }
 
+/* Round n host floats (taken over) to bf16 once, in memory of the
+ * backend owned by ws. */
+static const uint16_t *adopt_bf16(nn_weights *ws, float *host, int64_t n)
+{
+    uint16_t *h;
+    const void *d;
+    int64_t i;
+
+    if (ws->rc != SAMSEP_OK || host == NULL) {
+        free(host);
+        if (ws->rc == SAMSEP_OK)
+            nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory loading %s", ws->path);
+        return NULL;
+    }
+    if (n < 1)
+        n = 1;
+    h = malloc((size_t)n * sizeof *h);
+    if (h == NULL) {
+        free(host);
+        nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory loading %s", ws->path);
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        h[i] = nn_bf16_from_f32(host[i]);
+    free(host);
+    if (ws->host)
+        return own(ws, h, 0);
+    d = upload(ws, h, (size_t)n * sizeof *h);
+    free(h);
+    return d;
+}
+
 /* ---- weights ---------------------------------------------------------- */
 
 const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
@@ -319,12 +353,22 @@ const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
         mark(ws, t, MARK_COPIED);
         return upload(ws, t->data, (size_t)t->numel * nn_dtype_size(dtype));
     }
-    if (dtype != NN_F32) {
+    if (dtype != NN_F32 && dtype != NN_BF16) {
         nn_weights_fail(ws, SAMSEP_ERR_FORMAT, "tensor %s%s is %s; it cannot be used as %s",
                         ws->prefix, name, nn_dtype_name(t->dtype), nn_dtype_name(dtype));
         return NULL;
     }
     mark(ws, t, MARK_COPIED);
+    if (dtype == NN_BF16) {
+        const void *w = adopt_bf16(ws, host_f32(t), t->numel);
+        int i = nn_tensor_file_index(ws->tf, t);
+
+        /* give the float32 pages back now, not at nn_weights_trim(): the
+         * peak while loading stays near the bf16 size */
+        if (i >= 0 && ws->marks[i] == MARK_COPIED)
+            nn_tensor_file_release_tensor(ws->tf, t);
+        return w;
+    }
     return nn_weight_adopt(ws, host_f32(t), t->numel);
 }
 
@@ -391,4 +435,41 @@ void nn_weights_trim(nn_weights *ws)
     for (i = 0; i < nn_tensor_file_count(ws->tf); i++)
         if (ws->marks[i] == MARK_COPIED)
             nn_tensor_file_release_tensor(ws->tf, nn_tensor_file_at(ws->tf, i));
+}
+
+/* ---- matrices in the model's precision -------------------------------- */
+
+nn_precision nn_weights_precision(const nn_weights *ws)
+{
+    return ws != NULL ? ws->precision : NN_PRECISION_F32;
+}
+
+nn_w nn_wmat(nn_weights *ws, nn_dims dims, const char *fmt, ...)
+{
+    char name[NAME_MAX_LEN];
+    va_list ap;
+    nn_w w = { NULL, 0 };
+
+    if (ws == NULL)
+        return w;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    w.bf16 = ws->precision == NN_PRECISION_BF16;
+    w.data = nn_weight(ws, name, dims, w.bf16 ? NN_BF16 : NN_F32);
+    return w;
+}
+
+nn_w nn_wmat_adopt(nn_weights *ws, float *host, int64_t n)
+{
+    nn_w w = { NULL, 0 };
+
+    if (ws == NULL) {
+        free(host);
+        return w;
+    }
+    w.bf16 = ws->precision == NN_PRECISION_BF16;
+    w.data = w.bf16 ? (const void *)adopt_bf16(ws, host, n)
+                    : (const void *)nn_weight_adopt(ws, host, n);
+    return w;
 }

@@ -85,7 +85,8 @@ const nn_tensor *nn_weights_findf(const nn_weights *ws, const char *fmt, ...)
 
 /*
  * The weight `name` of shape `dims` as `dtype`: the tensor itself when it
- * is stored in that dtype, else (to NN_F32 only) a converted copy. NULL
+ * is stored in that dtype, else (to NN_F32 or NN_BF16, rounded to nearest
+ * even) a converted copy. NULL
  * when it is missing, of another shape or cannot be converted; the error
  * is recorded.
  */
@@ -124,5 +125,19 @@ int nn_weights_status(nn_weights *ws, char *err, size_t errlen);
 /* Give back to the system the pages of the mapping that hold tensors
  * which were only copied (converted, derived), never used in place. */
 void nn_weights_trim(nn_weights *ws);
+
+/*
+ * Matrices of products and convolutions in the precision of the context
+ * the file was opened on (nn_ctx_precision): float32 as nn_weight does, or
+ * bf16, kept in place when the file stores bf16, else rounded once (to
+ * nearest even) into memory of ws; the float32 pages of the file are then
+ * only copied, and nn_weights_trim() gives them back. A NULL data on
+ * error, recorded as for nn_weight.
+ */
+nn_precision nn_weights_precision(const nn_weights *ws);
+nn_w nn_wmat(nn_weights *ws, nn_dims dims, const char *fmt, ...) SAMSEP_PRINTF(3, 4);
+/* nn_weight_adopt for a derived matrix: host floats taken over, kept in
+ * the same precision. */
+nn_w nn_wmat_adopt(nn_weights *ws, float *host, int64_t n);
 
 #endif

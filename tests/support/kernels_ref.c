@@ -535,3 +535,30 @@ void kref_rope_table(float *cos_t, float *sin_t, int64_t L, int64_t dh, float th
             sin_t[t * half + i] = (float)sin(a);
         }
 }
+
+void kref_bf16_round(const float *x, float *y, int64_t n)
+{
+    int64_t i;
+
+    for (i = 0; i < n; i++) {
+        /* nearest of the two bf16 neighbours, the even one on a tie */
+        float lo, hi, v = x[i];
+        uint32_t u;
+
+        memcpy(&u, &v, sizeof u);
+        if (isnan(v) || isinf(v)) {
+            y[i] = v;
+            continue;
+        }
+        u &= 0xffff0000u;
+        memcpy(&lo, &u, sizeof lo); /* toward zero */
+        u += 0x10000u;
+        memcpy(&hi, &u, sizeof hi); /* away from zero */
+        if (fabs((double)v - lo) < fabs((double)hi - v))
+            y[i] = lo;
+        else if (fabs((double)v - lo) > fabs((double)hi - v))
+            y[i] = hi;
+        else
+            y[i] = ((u >> 16) & 1u) ? lo : hi;
+    }
+}

@@ -30,6 +30,13 @@ int kref_conv1d(const nn_conv1d_args *a, const float *x, const float *W,
                 const float *bias, float *y);
 int kref_convt1d(const nn_convt1d_args *a, const float *x, const float *W,
                  const float *bias, float *y);
+/*
+ * y = x rounded to bfloat16 (to nearest, ties to even; written
+ * independently of nn_bf16_from_f32), as float. The reference of a kernel
+ * with bf16 weights is the float32 reference on rounded weights and rounded
+ * activations: products of bf16 are exact in float32, only sums round.
+ */
+void kref_bf16_round(const float *x, float *y, int64_t n);
 int kref_pad1d(const float *x, float *y, int64_t B, int64_t C, int64_t L,
                int64_t left, int64_t right, nn_pad_mode mode);
 /* Returns SAMSEP_ERR_NOMEM if its temporaries cannot be allocated. */

@@ -68,13 +68,15 @@ typedef enum pad_kind {
 } pad_kind;
 
 typedef struct conv {
-    const float *w, *b; /* [cout, cin, k], [cout] */
+    nn_w w;             /* [cout, cin, k], the model's precision */
+    const float *b;     /* [cout] */
     int64_t cin, cout, k, stride, dil;
     pad_kind pad;
 } conv;
 
 typedef struct convt {
-    const float *w, *b; /* [cin, cout, k], [cout] */
+    nn_w w;             /* [cin, cout, k], the model's precision */
+    const float *b;     /* [cout] */
     int64_t cin, cout, k, stride;
     int causal;   /* 1: no padding, drop the last k - stride samples */
 } convt;
@@ -259,10 +261,10 @@ static void fold_weight_norm(float *v, const float *g, int64_t n0, int64_t rest)
 /*
  * The weight [d0, d1, d2] of module `name`: plain "weight", or weight norm
  * ("weight_g" [d0,1,1] + "weight_v", or parametrizations.weight.original0/1)
- * folded. dims: wanted sizes (-1 = any), filled in on return.
+ * folded (in float32, before any rounding to the model's precision). dims:
+ * wanted sizes (-1 = any), filled in on return.
  */
-static int load_weight(loader *ld, const char *name, int64_t dims[3],
-                       const float **out)
+static int load_weight(loader *ld, const char *name, int64_t dims[3], nn_w *out)
 {
     char wn[NAME_LEN], gn[NAME_LEN];
     const nn_tensor *w = find(ld, wn, "%s.weight", name), *g = NULL;
@@ -285,8 +287,11 @@ static int load_weight(loader *ld, const char *name, int64_t dims[3],
         return bad_shape(ld, name, w);
     for (i = 0; i < 3; i++)
         dims[i] = w->shape[i];
-    if (g == NULL)
-        return take(ld, wn, w, out);
+    if (g == NULL) {
+        *out = nn_wmat(ld->ws, dims_of(w), "%s", wn);
+        return out->data != NULL ? SAMSEP_OK
+                                 : nn_weights_status(ld->ws, ld->err, ld->errlen);
+    }
     if (g->numel != dims[0] || g->shape[0] != dims[0])
         return bad_shape(ld, name, g);
     v = nn_weight_host(ld->ws, wn, dims_of(w));
@@ -294,8 +299,8 @@ static int load_weight(loader *ld, const char *name, int64_t dims[3],
     if (v != NULL && gv != NULL)
         fold_weight_norm(v, gv, dims[0], dims[1] * dims[2]);
     free(gv);
-    *out = nn_weight_adopt(ld->ws, v, w->numel);
-    return *out != NULL ? SAMSEP_OK : nn_weights_status(ld->ws, ld->err, ld->errlen);
+    *out = nn_wmat_adopt(ld->ws, v, w->numel);
+    return out->data != NULL ? SAMSEP_OK : nn_weights_status(ld->ws, ld->err, ld->errlen);
 }
 
 static int load_vec(loader *ld, const char *name, const char *what, int64_t n,
@@ -1002,7 +1007,7 @@ static int run_conv(dacvae_state *s, const conv *cv, const float *x, int64_t L,
 {
     nn_conv1d_args a = conv_args(cv, L);
     *Lout = nn_conv1d_out_len(&a);
-    return nn_conv1d(s->k, &a, x, cv->w, cv->b, y);
+    return nn_conv1d_w(s->k, &a, x, cv->w, cv->b, y);
 }
 
 /* x = conv(x) */
@@ -1017,7 +1022,7 @@ static int step_conv(dacvae_state *s, const conv *cv, bufs *b, int64_t *L)
 static int step_convt(dacvae_state *s, const convt *ct, bufs *b, int64_t *L)
 {
     nn_convt1d_args a = convt_args(ct, *L);
-    TRY(nn_convt1d(s->k, &a, b->x, ct->w, ct->b, b->t1));
+    TRY(nn_convt1d_w(s->k, &a, b->x, ct->w, ct->b, b->t1));
     *L = nn_convt1d_out_len(&a);
     swap(&b->x, &b->t1);
     return SAMSEP_OK;

@@ -59,12 +59,12 @@
 
 /* y = w2(silu(w1 x) * w3 x) (+ biases when fc_bias) */
 typedef struct swiglu_w {
-    const float *w1, *w2, *w3;   /* [F, In], [F, F] or [D, F], [F, In] */
+    nn_w w1, w2, w3;             /* [F, In], [F, F] or [D, F], [F, In] */
     const float *b1, *b2, *b3;   /* NULL without fc_bias */
 } swiglu_w;
 
 typedef struct attn_w {
-    const float *wq, *wk, *wv, *wo;  /* [D, D] each */
+    nn_w wq, wk, wv, wo;             /* [D, D] each */
     const float *bq, *bk, *bv, *bo;  /* [D] or NULL */
     const float *q_norm, *k_norm;    /* [hd] or NULL (qk_norm false) */
 } attn_w;
@@ -86,9 +86,9 @@ struct dit_model {
     float eps, theta;
 
     /* conditioning layers */
-    const float *Wn, *Wa;    /* [D, C2] column blocks of proj.weight */
+    nn_w Wn, Wa;             /* [D, C2] column blocks of proj.weight */
     const float *proj_b;     /* [D] */
-    const float *mproj_w;    /* memory_proj [D, Dt] */
+    nn_w mproj_w;            /* memory_proj [D, Dt] */
     const float *mproj_b;    /* [D] */
     const float *vconst;     /* [D] */
     const float *anchors;    /* [rows, D] */
@@ -99,14 +99,14 @@ struct dit_model {
     swiglu_w y_w;            /* D -> D */
     const float *y_norm;     /* [D] (context_norm) or NULL */
     const float *tfreq;      /* [fdim/2] t_embedder freqs */
-    const float *tblock_w;   /* [6D, D] */
+    nn_w tblock_w;           /* [6D, D] */
     const float *tblock_b;   /* [6D] or NULL */
-    const float *gn1_w, *gn1_b, *cv1_w, *cv1_b;  /* [D], [D], [D, D, 3], [D] */
-    const float *gn2_w, *gn2_b, *cv2_w, *cv2_b;
+    const float *gn1_w, *gn1_b, *cv1_b, *gn2_w, *gn2_b, *cv2_b; /* [D] */
+    nn_w cv1_w, cv2_w;       /* [D, D, 3] */
     dit_layer *lay;
     const float *fsst;       /* final_layer_scale_shift_table [2, D] */
     const float *norm_w;     /* [D] */
-    const float *out_w;      /* [C2, D] */
+    nn_w out_w;              /* [C2, D] */
     const float *out_b;      /* [C2] or NULL */
 };
 
@@ -362,29 +362,33 @@ static int parse_config(dit_model *m, const cJSON *root,
 
 /* ---- weights ---------------------------------------------------------- */
 
-/* "<prefix>.<w>.weight" [d0, d1] and, with bias, "<prefix>.<w>.bias" [d0]. */
+/* "<prefix>.<w>.weight" [d0, d1] (in the model's precision; float32 when
+ * f32) and, with bias, "<prefix>.<w>.bias" [d0]. */
 static void lin(nn_weights *ws, const char *prefix, const char *w, int64_t d0,
-                int64_t d1, int bias, const float **W, const float **b)
+                int64_t d1, int bias, int f32, nn_w *W, const float **b)
 {
-    *W = nn_weightf(ws, NN_DIMS(d0, d1), "%s.%s.weight", prefix, w);
+    if (f32)
+        *W = nn_w_f32(nn_weightf(ws, NN_DIMS(d0, d1), "%s.%s.weight", prefix, w));
+    else
+        *W = nn_wmat(ws, NN_DIMS(d0, d1), "%s.%s.weight", prefix, w);
     *b = bias ? nn_weightf(ws, NN_DIMS(d0), "%s.%s.bias", prefix, w) : NULL;
 }
 
 static void load_swiglu(nn_weights *ws, const char *prefix, int64_t in,
-                        int64_t hid, int64_t out, int bias, swiglu_w *s)
+                        int64_t hid, int64_t out, int bias, int f32, swiglu_w *s)
 {
-    lin(ws, prefix, "w1", hid, in, bias, &s->w1, &s->b1);
-    lin(ws, prefix, "w2", out, hid, bias, &s->w2, &s->b2);
-    lin(ws, prefix, "w3", hid, in, bias, &s->w3, &s->b3);
+    lin(ws, prefix, "w1", hid, in, bias, f32, &s->w1, &s->b1);
+    lin(ws, prefix, "w2", out, hid, bias, f32, &s->w2, &s->b2);
+    lin(ws, prefix, "w3", hid, in, bias, f32, &s->w3, &s->b3);
 }
 
 static void load_attn(dit_model *m, nn_weights *ws, const char *prefix, int bias,
                       attn_w *a)
 {
-    lin(ws, prefix, "wq", m->D, m->D, bias, &a->wq, &a->bq);
-    lin(ws, prefix, "wk", m->D, m->D, bias, &a->wk, &a->bk);
-    lin(ws, prefix, "wv", m->D, m->D, bias, &a->wv, &a->bv);
-    lin(ws, prefix, "wo", m->D, m->D, bias, &a->wo, &a->bo);
+    lin(ws, prefix, "wq", m->D, m->D, bias, 0, &a->wq, &a->bq);
+    lin(ws, prefix, "wk", m->D, m->D, bias, 0, &a->wk, &a->bk);
+    lin(ws, prefix, "wv", m->D, m->D, bias, 0, &a->wv, &a->bv);
+    lin(ws, prefix, "wo", m->D, m->D, bias, 0, &a->wo, &a->bo);
     a->q_norm = a->k_norm = NULL;
     if (m->qk_norm) {
         a->q_norm = nn_weightf(ws, NN_DIMS(m->hd), "%s.q_norm.weight", prefix);
@@ -426,8 +430,8 @@ static void load_proj(dit_model *m, nn_weights *ws)
     else if (pw != NULL)
         nn_weights_fail(ws, SAMSEP_ERR_NOMEM, "out of memory");
     free(pw);
-    m->Wn = nn_weight_adopt(ws, Wn, D * C2);
-    m->Wa = nn_weight_adopt(ws, Wa, D * C2);
+    m->Wn = nn_wmat_adopt(ws, Wn, D * C2);
+    m->Wa = nn_wmat_adopt(ws, Wa, D * C2);
     m->proj_b = nn_weightf(ws, NN_DIMS(D), "proj.bias");
 }
 
@@ -500,7 +504,7 @@ static void load_layer(dit_model *m, nn_weights *ws, int i, int fc_bias)
     snprintf(pf, sizeof pf, "transformer.layers.%d.cross_attention", i);
     load_attn(m, ws, pf, fc_bias, &l->cross);
     snprintf(pf, sizeof pf, "transformer.layers.%d.feed_forward", i);
-    load_swiglu(ws, pf, m->D, m->F, m->D, fc_bias, &l->ffn);
+    load_swiglu(ws, pf, m->D, m->F, m->D, fc_bias, 0, &l->ffn);
 }
 
 static int load_weights(dit_model *m, nn_weights *ws, int fc_bias, int t_block_bias,
@@ -512,22 +516,25 @@ static int load_weights(dit_model *m, nn_weights *ws, int fc_bias, int t_block_b
 
     load_proj(m, ws);
     load_constants(m, ws);
-    m->mproj_w = nn_weightf(ws, NN_DIMS(D, m->Dt), "memory_proj.weight");
+    m->mproj_w = nn_wmat(ws, NN_DIMS(D, m->Dt), "memory_proj.weight");
     m->mproj_b = nn_weightf(ws, NN_DIMS(D), "memory_proj.bias");
-    load_swiglu(ws, "transformer.t_embedder.projection", m->fdim, D, D, fc_bias, &m->temb_w);
-    load_swiglu(ws, "transformer.y_embedder.projection", D, D, D, fc_bias, &m->y_w);
-    lin(ws, "transformer", "t_block", 6 * D, D, t_block_bias, &m->tblock_w, &m->tblock_b);
+    /* the time embedding and its modulation stay float32 in any precision */
+    load_swiglu(ws, "transformer.t_embedder.projection", m->fdim, D, D, fc_bias, 1,
+                &m->temb_w);
+    load_swiglu(ws, "transformer.y_embedder.projection", D, D, D, fc_bias, 0, &m->y_w);
+    lin(ws, "transformer", "t_block", 6 * D, D, t_block_bias, 1, &m->tblock_w,
+        &m->tblock_b);
     m->gn1_w = nn_weightf(ws, NN_DIMS(D), "%s.block1.groupnorm.weight", xe);
     m->gn1_b = nn_weightf(ws, NN_DIMS(D), "%s.block1.groupnorm.bias", xe);
-    m->cv1_w = nn_weightf(ws, NN_DIMS(D, D, 3), "%s.block1.project.weight", xe);
+    m->cv1_w = nn_wmat(ws, NN_DIMS(D, D, 3), "%s.block1.project.weight", xe);
     m->cv1_b = nn_weightf(ws, NN_DIMS(D), "%s.block1.project.bias", xe);
     m->gn2_w = nn_weightf(ws, NN_DIMS(D), "%s.block2.groupnorm.weight", xe);
     m->gn2_b = nn_weightf(ws, NN_DIMS(D), "%s.block2.groupnorm.bias", xe);
-    m->cv2_w = nn_weightf(ws, NN_DIMS(D, D, 3), "%s.block2.project.weight", xe);
+    m->cv2_w = nn_wmat(ws, NN_DIMS(D, D, 3), "%s.block2.project.weight", xe);
     m->cv2_b = nn_weightf(ws, NN_DIMS(D), "%s.block2.project.bias", xe);
     m->fsst = nn_weightf(ws, NN_DIMS(2, D), "transformer.final_layer_scale_shift_table");
     m->norm_w = nn_weightf(ws, NN_DIMS(D), "transformer.norm.weight");
-    lin(ws, "transformer", "output", C2, D, fc_bias, &m->out_w, &m->out_b);
+    lin(ws, "transformer", "output", C2, D, fc_bias, 0, &m->out_w, &m->out_b);
     m->y_norm = m->context_norm
                     ? nn_weightf(ws, NN_DIMS(D), "transformer.y_embedder.norm.weight")
                     : NULL;
@@ -885,11 +892,11 @@ int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen)
     s->T = T;
     s->L = L;
     /* A = audio_features Wa^T + proj.bias                       [B*T, D] */
-    rc = nn_matmul(s->k, in->audio_features, m->Wa, m->proj_b, s->A_in, B * T, D, m->C2);
+    rc = nn_matmul_w(s->k, in->audio_features, m->Wa, m->proj_b, s->A_in, B * T, D, m->C2);
     /* mp = memory_proj(text_features)                           [B*L, D] */
     if (rc == SAMSEP_OK)
-        rc = nn_matmul(s->k, in->text_features, m->mproj_w, m->mproj_b, s->mp, B * L, D,
-                       m->Dt);
+        rc = nn_matmul_w(s->k, in->text_features, m->mproj_w, m->mproj_b, s->mp, B * L, D,
+                         m->Dt);
     /* masks and anchor rows: made here, uploaded */
     for (b = 0; b < B; b++) {
         int64_t nv = in->valid_frames != NULL ? in->valid_frames[b] : T;
@@ -974,22 +981,22 @@ static int swiglu(nn_ctx *k, const swiglu_w *w, const float *x, float *h1,
                   float *h3, float *out, int64_t M, int64_t in, int64_t hid,
                   int64_t dout)
 {
-    TRY(nn_matmul(k, x, w->w1, w->b1, h1, M, hid, in));
-    TRY(nn_matmul(k, x, w->w3, w->b3, h3, M, hid, in));
+    TRY(nn_matmul_w(k, x, w->w1, w->b1, h1, M, hid, in));
+    TRY(nn_matmul_w(k, x, w->w3, w->b3, h3, M, hid, in));
     TRY(nn_silu(k, h1, h1, M * hid));
     TRY(nn_mul(k, h1, h3, h1, M * hid));
-    return nn_matmul(k, h1, w->w2, w->b2, out, M, dout, hid);
+    return nn_matmul_w(k, h1, w->w2, w->b2, out, M, dout, hid);
 }
 
 /*
  * Project x [B*S, D] with wq/wk into split heads [B, S, H, hd], RMS-normed
  * per head: p = x W^T (+b) (interleaved heads), ph = its heads.
  */
-static int heads(dit_state *s, const float *x, const float *W, const float *bias,
+static int heads(dit_state *s, const float *x, nn_w W, const float *bias,
                  const float *norm, float *p, float *ph, int64_t BS)
 {
     const dit_model *m = s->m;
-    TRY(nn_matmul(s->k, x, W, bias, p, BS, m->D, m->D));
+    TRY(nn_matmul_w(s->k, x, W, bias, p, BS, m->D, m->D));
     /* per frame [hd, H] -> [H, hd] */
     TRY(nn_transpose(s->k, p, ph, BS, m->hd, m->H));
     return norm != NULL ? nn_rmsnorm(s->k, ph, norm, m->eps, ph, BS * m->H, m->hd)
@@ -1004,7 +1011,7 @@ static int input_layer(dit_state *s, const float *x)
     int64_t B = s->B, T = s->T, D = m->D, BT = B * T;
 
     TRY(nn_copy(k, s->A_in, s->h, BT * D));
-    TRY(nn_matmul_ex(k, x, m->C2, m->Wn, NULL, s->h, D, BT, D, m->C2, 1.0f));
+    TRY(nn_matmul_ex_w(k, x, m->C2, m->Wn, NULL, s->h, D, BT, D, m->C2, 1.0f));
     TAP("proj_out", s->h, 3, B, T, D, 0);
     TRY(nn_add_bcast(k, s->h, m->vconst, (const int64_t[3]){ 0, 0, 1 }, s->h,
                      (const int64_t[3]){ 1, BT, D }));
@@ -1037,7 +1044,7 @@ static int time_and_text(dit_state *s, float t)
     TRY(swiglu(k, &m->temb_w, s->fe, s->th1, s->th3, s->temb, B, m->fdim, D, D));
     TAP("dit_t_emb", s->temb, 2, B, D, 0, 0);
     TRY(nn_silu(k, s->temb, s->tsil, B * D));
-    TRY(nn_matmul(k, s->tsil, m->tblock_w, m->tblock_b, s->t0, B, 6 * D, D)); /* [B, 6D] */
+    TRY(nn_matmul_w(k, s->tsil, m->tblock_w, m->tblock_b, s->t0, B, 6 * D, D)); /* [B, 6D] */
     TAP("dit_t0", s->t0, 2, B, 6 * D, 0, 0);
     return SAMSEP_OK;
 }
@@ -1053,10 +1060,10 @@ static int x_embedder(dit_state *s)
     TRY(nn_transpose(k, s->h, s->hc, B, T, D));                     /* [B, D, T] */
     TRY(nn_groupnorm(k, s->hc, m->gn1_w, m->gn1_b, 1e-5f, s->z1, B, D, T, 1));
     TRY(nn_silu(k, s->z1, s->z1, BT * D));
-    TRY(nn_conv1d(k, &ca, s->z1, m->cv1_w, m->cv1_b, s->z2));
+    TRY(nn_conv1d_w(k, &ca, s->z1, m->cv1_w, m->cv1_b, s->z2));
     TRY(nn_groupnorm(k, s->z2, m->gn2_w, m->gn2_b, 1e-5f, s->z2, B, D, T, 1));
     TRY(nn_silu(k, s->z2, s->z2, BT * D));
-    TRY(nn_conv1d(k, &ca, s->z2, m->cv2_w, m->cv2_b, s->z1));
+    TRY(nn_conv1d_w(k, &ca, s->z2, m->cv2_w, m->cv2_b, s->z1));
     TRY(nn_add(k, s->z1, s->hc, s->z1, BT * D));                    /* [B, D, T] */
     TAP("dit_x_embedder_out_BCT", s->z1, 3, B, D, T, 0);
     return nn_transpose(k, s->z1, s->h, B, D, T);                   /* [B, T, D] */
@@ -1100,7 +1107,7 @@ static int layer(dit_state *s, int li)
     TAPL(li, "attn_in", s->xn, 3, B, T, D, 0);
     TRY(heads(s, s->xn, l->self.wq, l->self.bq, l->self.q_norm, s->q, s->qh, BT));
     TRY(heads(s, s->xn, l->self.wk, l->self.bk, l->self.k_norm, s->kk, s->kh, BT));
-    TRY(nn_matmul(k, s->xn, l->self.wv, l->self.bv, s->v, BT, D, D));
+    TRY(nn_matmul_w(k, s->xn, l->self.wv, l->self.bv, s->v, BT, D, D));
     TAPL(li, "wq_out", s->q, 3, B, T, D, 0);
     TAPL(li, "wk_out", s->kk, 3, B, T, D, 0);
     TAPL(li, "wv_out", s->v, 3, B, T, D, 0);
@@ -1122,7 +1129,7 @@ static int layer(dit_state *s, int li)
     aa.key_mask = s->fmask;
     TRY(nn_attention(k, &aa));
     TAPL(li, "sdpa_out_BTC", s->att, 3, B, T, D, 0);
-    TRY(nn_matmul(k, s->att, l->self.wo, l->self.bo, s->o, BT, D, D));
+    TRY(nn_matmul_w(k, s->att, l->self.wo, l->self.bo, s->o, BT, D, D));
     TAPL(li, "attn_out", s->o, 3, B, T, D, 0);
     TRY(nn_add_gated(k, s->o, g_msa, ld, s->h, B, T, D));
     TAPL(li, "cross_in", s->h, 3, B, T, D, 0);
@@ -1130,7 +1137,7 @@ static int layer(dit_state *s, int li)
     /* cross-attention: q from h (no norm, no modulation), k/v from y */
     TRY(heads(s, s->h, l->cross.wq, l->cross.bq, l->cross.q_norm, s->q, s->qh, BT));
     TRY(heads(s, s->y, l->cross.wk, l->cross.bk, l->cross.k_norm, s->kk, s->kh, BL));
-    TRY(nn_matmul(k, s->y, l->cross.wv, l->cross.bv, s->v, BL, D, D));
+    TRY(nn_matmul_w(k, s->y, l->cross.wv, l->cross.bv, s->v, BL, D, D));
     aa.Lk = L;
     aa.q = s->qh;
     aa.k = s->kh;
@@ -1140,7 +1147,7 @@ static int layer(dit_state *s, int li)
     aa.v_s = nn_strides_interleaved(L, H, hd);
     aa.key_mask = s->tmask;
     TRY(nn_attention(k, &aa));
-    TRY(nn_matmul(k, s->att, l->cross.wo, l->cross.bo, s->o, BT, D, D));
+    TRY(nn_matmul_w(k, s->att, l->cross.wo, l->cross.bo, s->o, BT, D, D));
     TAPL(li, "cross_out", s->o, 3, B, T, D, 0);
     TRY(nn_add(k, s->h, s->o, s->h, BT * D));
 
@@ -1169,7 +1176,7 @@ static int final_layer(dit_state *s, float *vout)
     TAP("final_norm_out", s->xn, 3, B, T, D, 0);
     TRY(nn_modulate(k, s->xn, s->fmod, s->fmod + B * D, D, s->xn, B, T, D));
     TAP("final_modulated", s->xn, 3, B, T, D, 0);
-    TRY(nn_matmul(k, s->xn, m->out_w, m->out_b, vout, BT, m->C2, D));
+    TRY(nn_matmul_w(k, s->xn, m->out_w, m->out_b, vout, BT, m->C2, D));
     TAP("out", vout, 3, B, T, m->C2, 0);
     return SAMSEP_OK;
 }

@@ -234,6 +234,14 @@ static int load_checkpoint(sam_model *m, const char *dir, const char *path, char
 int sam_model_open(const char *dir, const char *t5_dir, const char *tokenizer,
                    const char *backend, sam_model **out, char *err, size_t errlen)
 {
+    return sam_model_load(dir, t5_dir, tokenizer, backend, NN_PRECISION_F32, out, err,
+                          errlen);
+}
+
+int sam_model_load(const char *dir, const char *t5_dir, const char *tokenizer,
+                   const char *backend, int precision, sam_model **out, char *err,
+                   size_t errlen)
+{
     char path[PATH_MAX], t5path[PATH_MAX];
     nn_params p;
     sam_model *m;
@@ -258,6 +266,8 @@ int sam_model_open(const char *dir, const char *t5_dir, const char *tokenizer,
         rc = find_checkpoint(dir, path, err, errlen);
     if (rc == SAMSEP_OK)
         rc = nn_ctx_create(&p, &m->wk, err, errlen);
+    if (rc == SAMSEP_OK)
+        nn_ctx_set_precision(m->wk, (nn_precision)precision);
     if (rc == SAMSEP_OK)
         rc = load_checkpoint(m, dir, path, err, errlen);
     if (rc == SAMSEP_OK) {

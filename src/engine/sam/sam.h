@@ -57,6 +57,13 @@ int sam_check(const char *dir, const char *t5_dir, const char *tokenizer,
 int sam_model_open(const char *dir, const char *t5_dir, const char *tokenizer,
                    const char *backend, sam_model **out /* OUT */, char *err,
                    size_t errlen);
+/* sam_model_open with the precision of the weights of the matrix products
+ * and convolutions of the three networks: nn.h's NN_PRECISION_F32 (what
+ * sam_model_open loads) or NN_PRECISION_BF16 (half the memory, results
+ * within the rounding of bf16; nn.h says what stays float32). */
+int sam_model_load(const char *dir, const char *t5_dir, const char *tokenizer,
+                   const char *backend, int precision, sam_model **out /* OUT */,
+                   char *err, size_t errlen);
 void sam_model_close(sam_model *m); /* NULL allowed; no state may be left */
 
 int sam_sample_rate(const sam_model *m);     /* 48000 */

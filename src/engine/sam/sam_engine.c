@@ -31,6 +31,7 @@
 #include "core/internal.h"
 #include "engine/engines.h"
 #include "engine/sam/sam.h"
+#include "nn/nn.h"
 #include "samsep.h"
 
 /* A loaded model and the engines using it. */
@@ -64,9 +65,9 @@ typedef struct sam_stream {
 
 /* ---- the table of loaded models --------------------------------------- */
 
-/* "model\nt5" with both folders resolved, so that two spellings of one
- * folder share the model. */
-static char *model_key(const char *dir, const char *t5_dir)
+/* "model\nt5\nprecision" with both folders resolved, so that two
+ * spellings of one folder share the model (and two precisions do not). */
+static char *model_key(const char *dir, const char *t5_dir, int precision)
 {
     char a[PATH_MAX], b[PATH_MAX], *key;
     size_t n;
@@ -77,10 +78,10 @@ static char *model_key(const char *dir, const char *t5_dir)
         b[0] = '\0';
     else if (realpath(t5_dir, b) == NULL)
         snprintf(b, sizeof b, "%s", t5_dir);
-    n = strlen(a) + strlen(b) + 2;
+    n = strlen(a) + strlen(b) + 16;
     key = malloc(n);
     if (key != NULL)
-        snprintf(key, n, "%s\n%s", a, b);
+        snprintf(key, n, "%s\n%s\n%d", a, b, precision);
     return key;
 }
 
@@ -88,7 +89,7 @@ static char *model_key(const char *dir, const char *t5_dir)
 static int acquire_model(const samsep_engine_config *cfg, shared_model **out,
                          char *err, size_t errlen)
 {
-    char *key = model_key(cfg->model_path, cfg->text_encoder_path);
+    char *key = model_key(cfg->model_path, cfg->text_encoder_path, cfg->precision);
     shared_model *sm;
     int rc = SAMSEP_OK;
 
@@ -102,7 +103,9 @@ static int acquire_model(const samsep_engine_config *cfg, shared_model **out,
         if (sm == NULL)
             rc = SAMSEP_ERR_NOMEM;
         else
-            rc = sam_model_open(cfg->model_path, cfg->text_encoder_path, NULL, NULL,
+            rc = sam_model_load(cfg->model_path, cfg->text_encoder_path, NULL, NULL,
+                                cfg->precision == SAMSEP_PRECISION_BF16
+                                    ? NN_PRECISION_BF16 : NN_PRECISION_F32,
                                 &sm->model, err, errlen);
         if (rc == SAMSEP_OK) {
             sm->key = key;

@@ -38,6 +38,7 @@
 #include "core/internal.h"
 #include "nn/backend.h"
 #include "nn/cpu/isa.h"
+#include "nn/cpu/bf16.h"
 #include "nn/cpu/threadpool.h"
 
 /* Below this much work (roughly, flops) per thread a job stays inline. */
@@ -69,6 +70,7 @@ typedef struct cpu_ctx {
     size_t scr_floats;
     const nn_cpu_kern *kern; /* the kernels this context dispatches to */
     float **pack;            /* per worker, NN_GEMM_PACK_FLOATS */
+    nn_bf16_env b16;          /* what the bf16 kernels (bf16.c) run with */
 } cpu_ctx;
 
 /* One product on worker wk's packing memory. */
@@ -109,6 +111,9 @@ static void cpu_done(void *ctx)
         free(k->pack[i]);
     free(k->scr);
     free(k->pack);
+    for (i = 0; k->b16.buf != NULL && i < k->n; i++)
+        free(k->b16.buf[i]);
+    free(k->b16.buf);
     free(k);
 }
 
@@ -130,6 +135,27 @@ static int isa_cap(nn_isa *cap, char *err, size_t errlen)
     }
     *cap = (nn_isa)v;
     return SAMSEP_OK;
+}
+
+/* The bf16 kernels' buffers and path (AVX512-BF16 when the CPU has it
+ * within the cap, else widening to this context's fp32 product). Returns
+ * how many workers got their buffer (k->n when all did). */
+static int bf16_init(cpu_ctx *k, nn_isa cap)
+{
+    int i;
+
+    k->b16.pool = k->pool;
+    k->b16.avx512bf16 = cap >= NN_ISA_AVX512_BF16 && nn_cpu_isa() >= NN_ISA_AVX512_BF16;
+    k->b16.kern = k->kern;
+    k->b16.pack = k->pack;
+    k->b16.buf = calloc((size_t)k->n, sizeof *k->b16.buf);
+    for (i = 0; k->b16.buf != NULL && i < k->n; i++) {
+        void *q = NULL;
+        if (posix_memalign(&q, 64, NN_BF16_BUF_BYTES) != 0)
+            break;
+        k->b16.buf[i] = q;
+    }
+    return k->b16.buf != NULL ? i : 0;
 }
 
 static int cpu_init(const nn_params *p, void **out, char *err, size_t errlen)
@@ -165,6 +191,8 @@ static int cpu_init(const nn_params *p, void **out, char *err, size_t errlen)
             break;
         k->pack[i] = q;
     }
+    if (k->pack != NULL && i == k->n)
+        i = bf16_init(k, cap);
     if (k->scr == NULL || k->pack == NULL || i < k->n) {
         cpu_done(k);
         set_err(err, errlen, "out of memory");
@@ -194,6 +222,10 @@ static const char *cpu_path(const void *ctx, nn_op op)
     case NN_OP_LSTM:
     case NN_OP_SNAKE:
         return ((const cpu_ctx *)ctx)->kern->name;
+    case NN_OP_MATMUL_BF16:
+    case NN_OP_CONV1D_BF16:
+    case NN_OP_CONVT1D_BF16:
+        return nn_cpu_bf16_path(&((const cpu_ctx *)ctx)->b16);
     default:
         return "c";
     }
@@ -1426,6 +1458,28 @@ static int cpu_embedding(void *ctx, const float *table, int64_t vocab, int64_t D
     return SAMSEP_OK;
 }
 
+/* ---- bf16 weights (bf16.c) --------------------------------------------- */
+
+static int cpu_matmul_bf16(void *ctx, const float *x, int64_t ldx, const uint16_t *W,
+                           const float *bias, float *y, int64_t ldy, int64_t M,
+                           int64_t N, int64_t K, float beta)
+{
+    return nn_cpu_matmul_bf16(&((cpu_ctx *)ctx)->b16, x, ldx, W, bias, y, ldy, M, N, K,
+                              beta);
+}
+
+static int cpu_conv1d_bf16(void *ctx, const nn_conv1d_args *a, const float *x,
+                           const uint16_t *W, const float *bias, float *y)
+{
+    return nn_cpu_conv1d_bf16(&((cpu_ctx *)ctx)->b16, a, x, W, bias, y);
+}
+
+static int cpu_convt1d_bf16(void *ctx, const nn_convt1d_args *a, const float *x,
+                            const uint16_t *W, const float *bias, float *y)
+{
+    return nn_cpu_convt1d_bf16(&((cpu_ctx *)ctx)->b16, a, x, W, bias, y);
+}
+
 /* ---- the table -------------------------------------------------------- */
 
 const nn_backend nn_backend_cpu = {
@@ -1470,4 +1524,7 @@ const nn_backend nn_backend_cpu = {
     .embedding = cpu_embedding,
     .sum_rows = cpu_sum_rows,
     .sinusoid = cpu_sinusoid,
+    .matmul_bf16 = cpu_matmul_bf16,
+    .conv1d_bf16 = cpu_conv1d_bf16,
+    .convt1d_bf16 = cpu_convt1d_bf16,
 };

@@ -40,8 +40,9 @@
 typedef enum t5_act { ACT_RELU, ACT_GELU_TANH, ACT_GELU_ERF, ACT_SILU } t5_act;
 
 typedef struct t5_block {
-    const float *ln0, *q, *k, *v, *o;  /* [D], [HD, D] x3, [D, HD] */
-    const float *ln1, *wi, *wi1, *wo;  /* [D], [F, D] (wi1 gated only), [D, F] */
+    const float *ln0, *ln1;            /* [D] */
+    nn_w q, k, v, o;                   /* [HD, D] x3, [D, HD] */
+    nn_w wi, wi1, wo;                  /* [F, D] (wi1 gated only), [D, F] */
 } t5_block;
 
 struct t5_model {
@@ -233,11 +234,11 @@ static void load_block(t5_model *e, int i)
 
     b->ln0 = nn_weightf(ws, NN_DIMS(D), "%s.%d.layer.0.layer_norm.weight", pf, i);
     b->ln1 = nn_weightf(ws, NN_DIMS(D), "%s.%d.layer.1.layer_norm.weight", pf, i);
-    b->q = nn_weightf(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.q.weight", pf, i);
-    b->k = nn_weightf(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.k.weight", pf, i);
-    b->v = nn_weightf(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.v.weight", pf, i);
-    b->o = nn_weightf(ws, NN_DIMS(D, HD), "%s.%d.layer.0.SelfAttention.o.weight", pf, i);
-    b->wo = nn_weightf(ws, NN_DIMS(D, F), "%s.%d.layer.1.DenseReluDense.wo.weight", pf, i);
+    b->q = nn_wmat(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.q.weight", pf, i);
+    b->k = nn_wmat(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.k.weight", pf, i);
+    b->v = nn_wmat(ws, NN_DIMS(HD, D), "%s.%d.layer.0.SelfAttention.v.weight", pf, i);
+    b->o = nn_wmat(ws, NN_DIMS(D, HD), "%s.%d.layer.0.SelfAttention.o.weight", pf, i);
+    b->wo = nn_wmat(ws, NN_DIMS(D, F), "%s.%d.layer.1.DenseReluDense.wo.weight", pf, i);
     /* the other kind's weight present means the config lies */
     if (nn_weights_findf(ws, "%s.%d.layer.1.DenseReluDense.%s.weight", pf, i,
                          e->gated ? "wi_0" : "wi") == NULL &&
@@ -246,11 +247,11 @@ static void load_block(t5_model *e, int i)
                         "present but config.json says feed_forward_proj is %s", pf, i,
                         other, e->gated ? "gated" : "not gated");
     if (e->gated) {
-        b->wi = nn_weightf(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_0.weight", pf, i);
-        b->wi1 = nn_weightf(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_1.weight", pf,
-                            i);
+        b->wi = nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_0.weight", pf, i);
+        b->wi1 = nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_1.weight", pf,
+                         i);
     } else {
-        b->wi = nn_weightf(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi.weight", pf, i);
+        b->wi = nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi.weight", pf, i);
     }
 }
 
@@ -649,21 +650,21 @@ static int block(t5_state *s, const t5_block *w, const nn_attn_args *at, int64_t
 
     /* self-attention: h += o(attn(rms(h))) */
     TRY(nn_rmsnorm(k, s->h, w->ln0, e->eps, s->x, N, D));    /* x [N, D] */
-    TRY(nn_matmul(k, s->x, w->q, NULL, s->q, N, HD, D));     /* q [N, HD] */
-    TRY(nn_matmul(k, s->x, w->k, NULL, s->kb, N, HD, D));
-    TRY(nn_matmul(k, s->x, w->v, NULL, s->v, N, HD, D));
+    TRY(nn_matmul_w(k, s->x, w->q, NULL, s->q, N, HD, D));   /* q [N, HD] */
+    TRY(nn_matmul_w(k, s->x, w->k, NULL, s->kb, N, HD, D));
+    TRY(nn_matmul_w(k, s->x, w->v, NULL, s->v, N, HD, D));
     TRY(nn_attention(k, at));                                 /* a [N, HD] */
-    TRY(nn_matmul_ex(k, s->a, HD, w->o, NULL, s->h, D, N, D, HD, 1.0f));
+    TRY(nn_matmul_ex_w(k, s->a, HD, w->o, NULL, s->h, D, N, D, HD, 1.0f));
 
     /* feed-forward: h += wo(act(wi(rms(h)))) */
     TRY(nn_rmsnorm(k, s->h, w->ln1, e->eps, s->x, N, D));
-    TRY(nn_matmul(k, s->x, w->wi, NULL, s->f, N, F, D));     /* f [N, F] */
+    TRY(nn_matmul_w(k, s->x, w->wi, NULL, s->f, N, F, D));   /* f [N, F] */
     TRY(ffn_act(s, s->f, N * F));
     if (e->gated) {
-        TRY(nn_matmul(k, s->x, w->wi1, NULL, s->f1, N, F, D));
+        TRY(nn_matmul_w(k, s->x, w->wi1, NULL, s->f1, N, F, D));
         TRY(nn_mul(k, s->f, s->f1, s->f, N * F));
     }
-    return nn_matmul_ex(k, s->f, F, w->wo, NULL, s->h, D, N, D, F, 1.0f);
+    return nn_matmul_ex_w(k, s->f, F, w->wo, NULL, s->h, D, N, D, F, 1.0f);
 }
 
 int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch,
