@@ -588,12 +588,39 @@ typedef struct samsep_item {
     int action;           /* samsep_action */
     const char *reason;   /* why skipped or failed; NULL when processed */
     const char *provenance; /* for samsep_job.provenance */
+    /* In a plan for several prompts (samsep_batch_plan_prompts): the item's
+     * prompt and its index, or NULL and -1 for an item that stands for its
+     * input alone (skipped or failed before any prompt); otherwise NULL, 0. */
+    const char *prompt;
+    int prompt_index;
 } samsep_item;
 
 typedef struct samsep_batch samsep_batch;
 
 SAMSEP_API int samsep_batch_plan(const samsep_batch_config *config,
                                  samsep_batch **out /* OUT */, char *err, size_t errlen);
+
+/*
+ * A plan for several prompts (1 <= n_prompts <= SAMSEP_MAX_PROMPTS): each
+ * input that is processed becomes n_prompts consecutive items, one per
+ * prompt in order, named "<stem>_<part>_target.<ext>" and "..._residual",
+ * where <part> is the prompt made into a file-name part: ASCII letters
+ * lowered and digits kept, every other run of bytes one '-', no '-' at
+ * either end, at most SAMSEP_PROMPT_PART_MAX bytes; when that had to be
+ * cut, is empty, or is the part of another of the prompts, "-" and six hex
+ * digits of a hash of the whole prompt follow (only the hash when empty),
+ * so parts are stable from run to run and distinct within one. Settings
+ * hash with ";prompt=<prompt>" appended, so each prompt's outputs are
+ * current or not on their own: resume, claims and locks are per (input,
+ * prompt). Inputs skipped or failing before that stay one item. Two equal
+ * prompts are refused. With one prompt this is samsep_batch_plan (names
+ * and settings as there).
+ */
+#define SAMSEP_PROMPT_PART_MAX 32
+SAMSEP_API int samsep_batch_plan_prompts(const samsep_batch_config *config,
+                                         const char *const *prompts, int n_prompts,
+                                         samsep_batch **out /* OUT */, char *err,
+                                         size_t errlen);
 SAMSEP_API void samsep_batch_free(samsep_batch *batch);
 SAMSEP_API int samsep_batch_count(const samsep_batch *batch);
 SAMSEP_API const samsep_item *samsep_batch_item(const samsep_batch *batch, int index);
