@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #define CONFIG_MAX_SUFFIXES 32
+#define CONFIG_MAX_PROMPTS 64 /* = SAMSEP_MAX_PROMPTS */
 
 typedef struct config {
     const char *path; /* the file read (not owned), or NULL */
@@ -25,6 +26,8 @@ typedef struct config {
         has_max_files, has_recursive, has_worker_timeout, has_worker_start_timeout;
     char *skip_suffixes[CONFIG_MAX_SUFFIXES];
     int n_skip_suffixes;
+    char *prompts[CONFIG_MAX_PROMPTS]; /* "prompts": several prompts */
+    int n_prompts;
     /* interactive mode's last answers */
     char *last_input, *last_output, *last_prompt, *last_engine;
 } config;
