@@ -46,6 +46,10 @@ typedef struct options {
     /* --span, in order (or the config's "spans" when no flag gave any) */
     samsep_anchor spans[MAX_SPANS];
     int n_spans;
+    /* -p given more than once (or "prompts" in the config): all of them,
+     * prompt being the first; n_prompts <= 1 means prompt alone */
+    const char *prompts[SAMSEP_MAX_PROMPTS];
+    int n_prompts;
     /* which settings came from flags (they beat the config file) */
     int set_chunk, set_overlap, set_threads, set_max_files, set_recursive;
     /* the config file that set chunk / overlap, or NULL (for messages) */
@@ -65,6 +69,8 @@ int cli_parse_options(int argc, char **argv, options *o);
 void cli_options_free(options *o);
 void cli_apply_config(options *o, config *cfg);
 int cli_check_settings(const options *o);
+/* The run's prompts: o->prompts, or o->prompt alone; *n (OUT) how many. */
+const char *const *cli_prompts(const options *o, int *n);
 samsep_engine_config cli_engine_config(const options *o);
 /* options.c: spans (--span or the config's) only for an engine that takes
  * them; 0, or EXIT_USAGE with the engines that do named on stderr. */

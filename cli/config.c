@@ -136,6 +136,35 @@ static int want_spans(const char *path, const cJSON *v, config *cfg, char *err,
     return 0;
 }
 
+/* An array of 1 to `max` non-empty strings, appended to out[*n]. */
+static int want_strings(const char *path, const cJSON *v, char **out, int *n, int max,
+                        char *err, size_t errlen)
+{
+    const cJSON *s;
+
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
+        return wrong(path, v->string, "a non-empty array of strings", v, err, errlen);
+    cJSON_ArrayForEach(s, v) {
+        if (!cJSON_IsString(s) || s->valuestring[0] == '\0') {
+            char is[128];
+
+            describe(s, is, sizeof is);
+            snprintf(err, errlen, "%s: key \"%s\" must be an array of non-empty "
+                     "strings; it holds %s", path, v->string, is);
+            return -1;
+        }
+        if (*n >= max) {
+            snprintf(err, errlen, "%s: key \"%s\" holds more than %d strings", path,
+                     v->string, max);
+            return -1;
+        }
+        if ((out[*n] = strdup(s->valuestring)) == NULL)
+            return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
 /* A number in the range the matching flag accepts (values.h). */
 static int want_number(const char *path, const cJSON *v, const value_range *r,
                        double *out, char *err, size_t errlen)
@@ -254,6 +283,9 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
 
         if (strcmp(k, "prompt") == 0)
             rc = want_string(path, v, &cfg->prompt, err, errlen);
+        else if (strcmp(k, "prompts") == 0)
+            rc = want_strings(path, v, cfg->prompts, &cfg->n_prompts, CONFIG_MAX_PROMPTS,
+                              err, errlen);
         else if (strcmp(k, "engine") == 0)
             rc = want_string(path, v, &cfg->engine, err, errlen);
         else if (strcmp(k, "model") == 0)
@@ -337,9 +369,9 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
         } else if (strcmp(k, "last") == 0) {
             rc = parse_last(path, v, cfg, err, errlen);
         } else {
-            snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, engine, model, "
-                     "output, chunk, overlap, format, subtype, channels, threads, "
-                     "max_files, recursive, skip_suffixes, log_dir, worker, "
+            snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, prompts, engine, "
+                     "model, output, chunk, overlap, format, subtype, channels, threads, "
+                     "max_files, recursive, skip_suffixes, log_dir, precision, worker, "
                      "worker_timeout, worker_start_timeout, report, spans, last)", path, k);
             rc = -1;
         }
@@ -348,6 +380,11 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
     }
     cJSON_Delete(root);
     free(text);
+    if (rc == 0 && cfg->prompt != NULL && cfg->n_prompts > 0) {
+        snprintf(err, errlen, "%s: keys \"prompt\" and \"prompts\" both set; keep one",
+                 path);
+        rc = -1;
+    }
     if (rc != 0)
         config_free(cfg);
     else
@@ -368,6 +405,8 @@ void config_free(config *cfg)
     free(cfg->report);
     for (i = 0; i < cfg->n_skip_suffixes; i++)
         free(cfg->skip_suffixes[i]);
+    for (i = 0; i < cfg->n_prompts; i++)
+        free(cfg->prompts[i]);
     free(cfg->last_input);
     free(cfg->last_output);
     free(cfg->last_prompt);

@@ -16,6 +16,7 @@
 
 #define CONFIG_MAX_SUFFIXES 32
 #define CONFIG_MAX_SPANS 64
+#define CONFIG_MAX_PROMPTS 64 /* = SAMSEP_MAX_PROMPTS */
 
 typedef struct config {
     const char *path; /* the file read (not owned), or NULL */
@@ -31,6 +32,8 @@ typedef struct config {
     int n_skip_suffixes;
     samsep_anchor spans[CONFIG_MAX_SPANS]; /* "spans": ["+1:2.5", "-4:6"] */
     int n_spans;
+    char *prompts[CONFIG_MAX_PROMPTS]; /* "prompts": several prompts */
+    int n_prompts;
     /* interactive mode's last answers */
     char *last_input, *last_output, *last_prompt, *last_engine;
 } config;

@@ -97,6 +97,7 @@ int interactive_ask(options *o, const config *cfg, const char *config_path)
         if (o->ask_engine == NULL)
             return EXIT_USAGE;
         o->prompt = o->ask_prompt;
+        o->n_prompts = 0; /* the answer is the one prompt */
         o->engine = o->ask_engine;
         if (cli_check_engine(o, err, sizeof err) == SAMSEP_OK)
             break;

@@ -61,7 +61,8 @@ void cli_usage(FILE *f)
 "and OUTDIR/<stem>_residual.<ext> (everything else) for each input.\n"
 "\n"
 "  -o, --output DIR       output folder; never an input folder, inside or around one\n"
-"  -p, --prompt TEXT      what to isolate (default: speech)\n"
+"  -p, --prompt TEXT      what to isolate (default: speech); give -p again for\n"
+"                         several prompts in one pass: outputs STEM_PROMPT_target...\n"
 "  -e, --engine NAME      separation engine (default: dsp; see --list-engines)\n"
 "      --model DIR        model folder (sam-audio: config.json, checkpoint.pt, t5/)\n"
 "      --t5 DIR           text encoder folder (default: MODEL/t5)\n"
@@ -213,7 +214,14 @@ int cli_parse_options(int argc, char **argv, options *o)
     while ((c = getopt_long(argc, argv, "o:p:e:ryiqvh", longs, NULL)) != -1) {
         switch (c) {
         case 'o': o->outdir = optarg; break;
-        case 'p': o->prompt = optarg; break;
+        case 'p':
+            if (o->n_prompts >= SAMSEP_MAX_PROMPTS) {
+                fprintf(stderr, "samsep: at most %d prompts (-p)\n", SAMSEP_MAX_PROMPTS);
+                return EXIT_USAGE;
+            }
+            o->prompts[o->n_prompts++] = optarg;
+            o->prompt = o->prompts[0];
+            break;
         case 'e': o->engine = optarg; break;
         case 'r': o->recursive = 1; o->set_recursive = 1; break;
         case 'y': o->yes = 1; break;
@@ -363,6 +371,12 @@ void cli_apply_config(options *o, config *cfg)
 {
     int i;
 
+    if (o->prompt == NULL && cfg->n_prompts > 0) {
+        for (i = 0; i < cfg->n_prompts; i++)
+            o->prompts[i] = cfg->prompts[i];
+        o->n_prompts = cfg->n_prompts;
+        o->prompt = o->prompts[0];
+    }
     if (o->prompt == NULL)
         o->prompt = cfg->prompt;
     if (o->engine == NULL)
@@ -461,6 +475,12 @@ int cli_check_settings(const options *o)
         return EXIT_USAGE;
     }
     return 0;
+}
+
+const char *const *cli_prompts(const options *o, int *n)
+{
+    *n = o->n_prompts > 1 ? o->n_prompts : 1;
+    return o->n_prompts > 1 ? o->prompts : &o->prompt;
 }
 
 samsep_engine_config cli_engine_config(const options *o)

@@ -82,6 +82,8 @@ void report_plan(reporter *r, const samsep_item *it, int print)
             cJSON_AddStringToObject(o, "target", it->target);
             cJSON_AddStringToObject(o, "residual", it->residual);
         }
+        if (it->prompt != NULL)
+            cJSON_AddStringToObject(o, "prompt", it->prompt);
         emit(o);
     } else if (print) {
         if (it->action == SAMSEP_ACTION_PROCESS)
@@ -123,6 +125,8 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
 
         cJSON_AddStringToObject(o, "target", it->target);
         cJSON_AddStringToObject(o, "residual", it->residual);
+        if (it->prompt != NULL)
+            cJSON_AddStringToObject(o, "prompt", it->prompt);
         cJSON_AddNumberToObject(o, "frames", (double)rep->frames);
         cJSON_AddNumberToObject(o, "audio_seconds", secs);
         cJSON_AddNumberToObject(o, "seconds", rep->seconds);

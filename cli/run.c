@@ -85,8 +85,21 @@ void cli_log_start(int verbosity)
 int cli_check_engine(const options *o, char *err, size_t errlen)
 {
     samsep_engine_config cfg = cli_engine_config(o);
+    const char *const *prompts;
+    int n, i, j, rc = SAMSEP_OK;
 
-    return samsep_engine_check(o->engine, &cfg, err, errlen);
+    prompts = cli_prompts(o, &n);
+    for (i = 0; i < n && rc == SAMSEP_OK; i++) {
+        for (j = 0; j < i; j++)
+            if (strcmp(prompts[i], prompts[j]) == 0) {
+                snprintf(err, errlen, "the prompt \"%s\" is given twice (-p)",
+                         prompts[i]);
+                return SAMSEP_ERR_INVALID;
+            }
+        cfg.prompt = prompts[i];
+        rc = samsep_engine_check(o->engine, &cfg, err, errlen);
+    }
+    return rc;
 }
 
 int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t errlen)
@@ -94,7 +107,11 @@ int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t 
     samsep_engine_config cfg = cli_engine_config(o);
     int rc;
 
-    rc = samsep_engine_open(o->engine, &cfg, engine, err, errlen);
+    const char *const *prompts;
+    int n;
+
+    prompts = cli_prompts(o, &n);
+    rc = samsep_engine_open_prompts(o->engine, &cfg, prompts, n, engine, err, errlen);
     if (rc == SAMSEP_OK &&
         value_check_chunking(o, o->engine, samsep_engine_get_info(*engine), err,
                              errlen) != 0) {
@@ -129,14 +146,17 @@ int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
 {
     samsep_batch_config bc;
     char settings[4 * PATH_MAX];
-    int exec = strcasecmp(o->engine, "exec") == 0;
+    int exec = strcasecmp(o->engine, "exec") == 0, n;
+    const char *const *prompts = cli_prompts(o, &n);
 
     /* what the outputs depend on; for exec, the worker's command line; bf16
-     * only when asked (fp32 outputs made before the option stay current) */
+     * only when asked (fp32 outputs made before the option stay current).
+     * With several prompts the plan adds each item's own (so that adding a
+     * prompt leaves the others' outputs current). */
     snprintf(settings, sizeof settings,
              "engine=%s;prompt=%s;model=%s;t5=%s;residual=%d;seed=%llu;chunk=%.6g;"
              "overlap=%.6g;format=%d;subtype=%d;channels=%s%s%s%s",
-             o->engine, o->prompt, o->model != NULL ? o->model : "",
+             o->engine, n > 1 ? "" : o->prompt, o->model != NULL ? o->model : "",
              o->t5 != NULL ? o->t5 : "", o->residual, o->seed, o->chunk, o->overlap,
              o->format, o->subtype, channels_name(o),
              o->precision == 2 ? ";precision=bf16" : "", exec ? ";worker=" : "",
@@ -154,7 +174,7 @@ int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen)
     bc.shard_index = o->shard_index;
     bc.shard_count = o->shard_count;
     bc.settings = settings;
-    return samsep_batch_plan(&bc, batch, err, errlen);
+    return samsep_batch_plan_prompts(&bc, prompts, n, batch, err, errlen);
 }
 
 void cli_plan_counts(const samsep_batch *b, int *process, int *skip, int *fail)
@@ -197,6 +217,8 @@ static void write_log_header(FILE *log, const options *o, int argc, char **argv)
             o->engine, o->prompt, o->model != NULL ? o->model : "-", o->chunk,
             o->overlap, o->format, o->subtype, channels_name(o), o->recursive, o->overwrite,
             o->max_files, o->shard_index, o->shard_count);
+    for (i = 1; i < o->n_prompts; i++)
+        fprintf(log, "prompt: \"%s\"\n", o->prompts[i]);
     if (strcasecmp(o->engine, "exec") == 0 && o->worker != NULL)
         fprintf(log, "worker: %s\n", o->worker);
     for (i = 0; i < o->n_spans; i++)
@@ -221,95 +243,160 @@ static int default_log_dir(char *buf, size_t len)
     return 0;
 }
 
-/* Process every planned item; returns the exit status. */
-static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
-                     reporter *rep)
+/* Where the items of one input end: i + 1, or past the consecutive items
+ * of its other prompts in a several-prompt plan. */
+static int group_end(const samsep_batch *b, int i)
 {
-    int i, n = samsep_batch_count(b), done = 0, skipped = 0, failed = 0, code;
-    int total = 0, index = 0;
-    char err[SAMSEP_MSG_MAX];
+    const samsep_item *first = samsep_batch_item(b, i), *it;
+    int j = i + 1;
 
-    for (i = 0; i < n; i++)
-        total += samsep_batch_item(b, i)->action == SAMSEP_ACTION_PROCESS;
-    for (i = 0; i < n && stop_signal() == 0; i++) {
-        const samsep_item *it = samsep_batch_item(b, i);
-        samsep_claim *claim = NULL;
-        samsep_report r;
-        samsep_job job;
-        progress_line pl;
+    if (first->prompt == NULL)
+        return j;
+    while ((it = samsep_batch_item(b, j)) != NULL && it->prompt != NULL &&
+           it->prompt_index > samsep_batch_item(b, j - 1)->prompt_index &&
+           strcmp(it->input, first->input) == 0)
+        j++;
+    return j;
+}
+
+typedef struct tally {
+    int done, skipped, failed, index, total;
+} tally;
+
+/* Claim the items [i, end) of one input that are to be processed: their
+ * outputs go into out[] at their prompt's index (NULL left for the
+ * others) and their claims into claims[]. Returns how many were claimed. */
+static int claim_group(samsep_batch *b, int i, int end, samsep_output_pair *out,
+                       samsep_claim **claims, reporter *rep, tally *t)
+{
+    char err[SAMSEP_MSG_MAX];
+    int k, n = 0;
+
+    for (k = i; k < end; k++) {
+        const samsep_item *it = samsep_batch_item(b, k);
         int rc;
 
+        claims[k - i] = NULL;
         if (it->action == SAMSEP_ACTION_SKIP) {
-            skipped++;
+            t->skipped++;
             continue;
         }
         if (it->action == SAMSEP_ACTION_FAIL) {
             report_failed(rep, it->input, it->reason);
-            failed++;
+            t->failed++;
             continue;
         }
-        index++;
-        rc = samsep_batch_claim(b, i, &claim, err, sizeof err);
+        rc = samsep_batch_claim(b, k, &claims[k - i], err, sizeof err);
         if (rc == SAMSEP_ERR_BUSY || rc == SAMSEP_ERR_EMPTY) {
             report_skipped(rep, it->input, err);
-            skipped++;
-            continue;
-        }
-        if (rc != SAMSEP_OK) {
+            t->skipped++;
+        } else if (rc != SAMSEP_OK) {
             report_failed(rep, it->input, err);
-            failed++;
-            continue;
+            t->failed++;
+        } else {
+            out[it->prompt_index].target_path = it->target;
+            out[it->prompt_index].residual_path = it->residual;
+            out[it->prompt_index].provenance = it->provenance;
+            n++;
         }
-        report_start(rep, it->input);
-        samsep_job_init(&job);
-        job.input_path = it->input;
-        job.target_path = it->target;
-        job.residual_path = it->residual;
-        job.format = o->format;
-        job.subtype = o->subtype;
-        job.chunk_seconds = o->chunk;
-        job.overlap_seconds = o->overlap; /* < 0: the engine's choice */
-        job.channels = o->channels == 2 ? SAMSEP_CHANNELS_MONO : SAMSEP_CHANNELS_KEEP;
-        job.cancel = stop_flag();
-        job.provenance = it->provenance;
-        job.anchors = o->spans;
-        job.n_anchors = o->n_spans;
-        webreport_watch(rep->web, &job);
-        memset(&pl, 0, sizeof pl);
-        if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
-            pl.out = stderr;
-            pl.label = strrchr(it->input, '/') != NULL ? strrchr(it->input, '/') + 1
-                                                       : it->input;
-            pl.index = index;
-            pl.count = total;
-            job.progress = progress_update;
-            job.progress_user = &pl;
-        }
-        rc = samsep_separate_file(engine, &job, &r);
-        if (pl.out != NULL)
-            progress_clear(&pl);
-        samsep_claim_release(claim);
-        if (rc == SAMSEP_ERR_CANCELLED)
-            break;
-        if (rc != SAMSEP_OK) {
-            report_failed(rep, it->input, r.message);
-            failed++;
-            continue;
-        }
-        report_done(rep, it, &r);
-        done++;
     }
-    code = stop_signal() != 0 ? EXIT_SIGNAL_BASE + stop_signal()
-           : failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
-    if (stop_signal() != 0)
-        report_stopped(rep, stop_reason(stop_signal()), done);
-    else if (failed > 0)
-        fprintf(stderr, "samsep: %d input(s) failed, %d done, %d skipped\n", failed,
-                done, skipped);
-    report_summary(rep, done, skipped, failed, code);
-    return code;
+    return n;
 }
 
+/* Separate one input for its claimed items [i, end) in one pass. Returns
+ * the library's status (SAMSEP_ERR_CANCELLED stops the run). */
+static int run_group(const options *o, samsep_engine *engine, samsep_batch *b, int i,
+                     int end, reporter *rep, tally *t)
+{
+    samsep_output_pair out[SAMSEP_MAX_PROMPTS];
+    samsep_claim *claims[SAMSEP_MAX_PROMPTS];
+    const samsep_item *first = samsep_batch_item(b, i);
+    int k, claimed, rc;
+    samsep_report r;
+    samsep_job job;
+    progress_line pl;
+
+    memset(out, 0, sizeof out);
+    claimed = claim_group(b, i, end, out, claims, rep, t);
+    if (claimed == 0)
+        return SAMSEP_OK;
+    t->index++;
+    report_start(rep, first->input);
+    samsep_job_init(&job);
+    job.input_path = first->input;
+    job.format = o->format;
+    job.subtype = o->subtype;
+    job.chunk_seconds = o->chunk;
+    job.overlap_seconds = o->overlap; /* < 0: the engine's choice */
+    job.channels = o->channels == 2 ? SAMSEP_CHANNELS_MONO : SAMSEP_CHANNELS_KEEP;
+    job.cancel = stop_flag();
+    job.anchors = o->spans;
+    job.n_anchors = o->n_spans;
+    webreport_watch(rep->web, &job);
+    memset(&pl, 0, sizeof pl);
+    if (o->verbosity >= 0 && !o->json && isatty(STDERR_FILENO)) {
+        pl.out = stderr;
+        pl.label = strrchr(first->input, '/') != NULL ? strrchr(first->input, '/') + 1
+                                                      : first->input;
+        pl.index = t->index;
+        pl.count = t->total;
+        job.progress = progress_update;
+        job.progress_user = &pl;
+    }
+    rc = samsep_separate_file_prompts(engine, &job, out,
+                                      samsep_engine_prompt_count(engine), &r);
+    if (pl.out != NULL)
+        progress_clear(&pl);
+    for (k = 0; k < end - i; k++)
+        samsep_claim_release(claims[k]);
+    if (rc == SAMSEP_ERR_CANCELLED)
+        return rc;
+    for (k = i; k < end; k++) {
+        const samsep_item *it = samsep_batch_item(b, k);
+
+        if (claims[k - i] == NULL)
+            continue;
+        if (rc != SAMSEP_OK) {
+            report_failed(rep, it->input, r.message);
+            t->failed++;
+        } else {
+            report_done(rep, it, &r);
+            t->done++;
+        }
+    }
+    return rc;
+}
+
+/* Process every planned item, the items of one input in one pass; returns
+ * the exit status. */
+static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
+                     reporter *rep)
+{
+    int i, end, n = samsep_batch_count(b), code;
+    tally t;
+
+    memset(&t, 0, sizeof t);
+    for (i = 0; i < n; i = end) {
+        end = group_end(b, i);
+        while (i < end && samsep_batch_item(b, i)->action != SAMSEP_ACTION_PROCESS)
+            i++;
+        t.total += i < end;
+    }
+    for (i = 0; i < n && stop_signal() == 0; i = end) {
+        end = group_end(b, i);
+        if (run_group(o, engine, b, i, end, rep, &t) == SAMSEP_ERR_CANCELLED)
+            break;
+    }
+    code = stop_signal() != 0 ? EXIT_SIGNAL_BASE + stop_signal()
+           : t.failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+    if (stop_signal() != 0)
+        report_stopped(rep, stop_reason(stop_signal()), t.done);
+    else if (t.failed > 0)
+        fprintf(stderr, "samsep: %d input(s) failed, %d done, %d skipped\n", t.failed,
+                t.done, t.skipped);
+    report_summary(rep, t.done, t.skipped, t.failed, code);
+    return code;
+}
 
 /* Every planned item as the user sees it (--dry-run: all of them). */
 static void show_plan(const options *o, const samsep_batch *batch, reporter *rep)
@@ -332,13 +419,15 @@ static int runaway_guard(const options *o, int n_process)
 
     if (n_process <= o->max_files || o->yes)
         return 0;
-    snprintf(q, sizeof q, "Process %d files (more than --max-files %d)?",
-             n_process, o->max_files);
+    /* with several prompts every (file, prompt) pair counts */
+    snprintf(q, sizeof q, "Process %d %s (more than --max-files %d)?", n_process,
+             o->n_prompts > 1 ? "(file, prompt) pairs" : "files", o->max_files);
     if (isatty(STDIN_FILENO) && !o->json && cli_confirm(q))
         return 0;
-    fprintf(stderr, "samsep: refusing to process %d files (more than "
+    fprintf(stderr, "samsep: refusing to process %d %s (more than "
             "--max-files %d); nothing was written. Use --yes or a larger "
-            "--max-files if this is what you want.\n", n_process, o->max_files);
+            "--max-files if this is what you want.\n", n_process,
+            o->n_prompts > 1 ? "(file, prompt) pairs" : "files", o->max_files);
     return EXIT_USAGE;
 }
 

@@ -288,6 +288,30 @@ typedef struct samsep_engine_vtable {
                       size_t errlen);
     int (*set_anchors)(void *stream, const samsep_anchor *anchors, int count,
                        char *err, size_t errlen);
+    /*
+     * Several prompts in one pass (optional; both NULL if unused). An engine
+     * that shares work between prompts (sam-audio: one codec encode and one
+     * batched transformer per chunk) sets both; the handle uses them when it
+     * is opened for more than one prompt (samsep_engine_open_prompts).
+     * open_prompts:    open() for prompts[0..n) (config->prompt is
+     *                  ignored); the streams of that engine serve all n.
+     * process_prompts: process_at() for every prompt j whose targets[j] is
+     *                  not NULL: `frames` frames of `in` into targets[j] and,
+     *                  when residual_mode is SAMSEP_RESIDUAL_ENGINE,
+     *                  residuals[j] (else residuals[j] is NULL). A NULL
+     *                  targets[j] means prompt j is not wanted for this file
+     *                  (its outputs are already done); the engine should
+     *                  skip its work. Prompt j's outputs must be those that
+     *                  the engine opened for prompt j alone would give.
+     * An engine without them, opened for n prompts, is opened once per
+     * prompt and each chunk is run through each of those in turn.
+     */
+    int (*open_prompts)(const samsep_engine_config *config,
+                        const char *const *prompts, int n, void **engine /* OUT */,
+                        samsep_engine_info *info /* OUT */, char *err, size_t errlen);
+    int (*process_prompts)(void *stream, const float *in, float *const *targets,
+                           float *const *residuals, int64_t frames, int64_t start,
+                           char *err, size_t errlen);
 } samsep_engine_vtable;
 
 typedef struct samsep_engine samsep_engine;
@@ -308,6 +332,28 @@ SAMSEP_API int samsep_engine_open_custom(const samsep_engine_vtable *vtable,
                                          size_t errlen);
 
 /*
+ * Open the built-in engine `name` for the n_prompts prompts `prompts`
+ * (1 <= n_prompts <= SAMSEP_MAX_PROMPTS; config->prompt is ignored): one
+ * pass over a file then writes a target and a residual per prompt
+ * (samsep_separate_file_prompts). Engines with process_prompts share the
+ * work of a chunk between the prompts; others are opened once per prompt
+ * (the exec engine: one worker per prompt). With one prompt this is
+ * samsep_engine_open. Two equal prompts are refused (SAMSEP_ERR_INVALID).
+ */
+#define SAMSEP_MAX_PROMPTS 64
+SAMSEP_API int samsep_engine_open_prompts(const char *name,
+                                          const samsep_engine_config *config,
+                                          const char *const *prompts, int n_prompts,
+                                          samsep_engine **out /* OUT */, char *err,
+                                          size_t errlen);
+SAMSEP_API int samsep_engine_open_prompts_custom(const samsep_engine_vtable *vtable,
+                                                 const samsep_engine_config *config,
+                                                 const char *const *prompts,
+                                                 int n_prompts,
+                                                 samsep_engine **out /* OUT */,
+                                                 char *err, size_t errlen);
+
+/*
  * Check that the built-in engine `name` would open with `config` (NULL for
  * defaults) without opening it: its check function, or an open and close
  * for engines without one. Returns SAMSEP_OK or the status open would
@@ -322,9 +368,14 @@ SAMSEP_API int samsep_engine_check_custom(const samsep_engine_vtable *vtable,
 /* Close an engine; NULL is allowed. */
 SAMSEP_API void samsep_engine_close(samsep_engine *engine);
 
-/* Name, prompt and declared needs of an open engine. */
+/* Name, prompt (the first, when several) and declared needs of an open
+ * engine. */
 SAMSEP_API const char *samsep_engine_name(const samsep_engine *engine);
 SAMSEP_API const char *samsep_engine_prompt(const samsep_engine *engine);
+/* How many prompts it was opened for, and prompt `index` of them (NULL out
+ * of range). */
+SAMSEP_API int samsep_engine_prompt_count(const samsep_engine *engine);
+SAMSEP_API const char *samsep_engine_prompt_at(const samsep_engine *engine, int index);
 SAMSEP_API const samsep_engine_info *samsep_engine_get_info(const samsep_engine *engine);
 
 /* The built-in engines: the i-th table for 0 <= i < count, else NULL. */
@@ -521,6 +572,30 @@ typedef struct samsep_report {
 SAMSEP_API int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
                                     samsep_report *report /* OUT */);
 
+/*
+ * One pass over job->input_path for an engine opened for several prompts:
+ * outputs[j] names prompt j's target and residual (n_outputs equals
+ * samsep_engine_prompt_count); job->target_path and residual_path are not
+ * used. A NULL target_path leaves prompt j out of this file (e.g. its
+ * outputs are done). The file is read, resampled and chunked once; each
+ * pair is written as samsep_separate_file writes its two, with the pair's
+ * own provenance (NULL: job->provenance) and its prompt in the tags. On
+ * failure no pair is left under its final names, except pairs committed
+ * before a later pair's commit failed, which are complete. report counts
+ * clipped samples over all pairs; a tap sees the first pair written. With
+ * one prompt this is samsep_separate_file.
+ */
+typedef struct samsep_output_pair {
+    const char *target_path;   /* NULL: this prompt is not wanted */
+    const char *residual_path;
+    const char *provenance;    /* as samsep_job.provenance, for this pair */
+} samsep_output_pair;
+
+SAMSEP_API int samsep_separate_file_prompts(samsep_engine *engine,
+                                            const samsep_job *job,
+                                            const samsep_output_pair *outputs,
+                                            int n_outputs,
+                                            samsep_report *report /* OUT */);
 
 /* ------------------------------------------------------------------ */
 /* Batches: from command-line inputs to a safe plan                    */
@@ -571,12 +646,39 @@ typedef struct samsep_item {
     int action;           /* samsep_action */
     const char *reason;   /* why skipped or failed; NULL when processed */
     const char *provenance; /* for samsep_job.provenance */
+    /* In a plan for several prompts (samsep_batch_plan_prompts): the item's
+     * prompt and its index, or NULL and -1 for an item that stands for its
+     * input alone (skipped or failed before any prompt); otherwise NULL, 0. */
+    const char *prompt;
+    int prompt_index;
 } samsep_item;
 
 typedef struct samsep_batch samsep_batch;
 
 SAMSEP_API int samsep_batch_plan(const samsep_batch_config *config,
                                  samsep_batch **out /* OUT */, char *err, size_t errlen);
+
+/*
+ * A plan for several prompts (1 <= n_prompts <= SAMSEP_MAX_PROMPTS): each
+ * input that is processed becomes n_prompts consecutive items, one per
+ * prompt in order, named "<stem>_<part>_target.<ext>" and "..._residual",
+ * where <part> is the prompt made into a file-name part: ASCII letters
+ * lowered and digits kept, every other run of bytes one '-', no '-' at
+ * either end, at most SAMSEP_PROMPT_PART_MAX bytes; when that had to be
+ * cut, is empty, or is the part of another of the prompts, "-" and six hex
+ * digits of a hash of the whole prompt follow (only the hash when empty),
+ * so parts are stable from run to run and distinct within one. Settings
+ * hash with ";prompt=<prompt>" appended, so each prompt's outputs are
+ * current or not on their own: resume, claims and locks are per (input,
+ * prompt). Inputs skipped or failing before that stay one item. Two equal
+ * prompts are refused. With one prompt this is samsep_batch_plan (names
+ * and settings as there).
+ */
+#define SAMSEP_PROMPT_PART_MAX 32
+SAMSEP_API int samsep_batch_plan_prompts(const samsep_batch_config *config,
+                                         const char *const *prompts, int n_prompts,
+                                         samsep_batch **out /* OUT */, char *err,
+                                         size_t errlen);
 SAMSEP_API void samsep_batch_free(samsep_batch *batch);
 SAMSEP_API int samsep_batch_count(const samsep_batch *batch);
 SAMSEP_API const samsep_item *samsep_batch_item(const samsep_batch *batch, int index);

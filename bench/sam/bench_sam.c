@@ -22,6 +22,10 @@
  *       (T5, codec encode, one DiT evaluation, codec decode of one row),
  *       counted from DIR/config.json and DIR/t5/config.json alone (no
  *       weights needed), and the speed-up they allow at 1 to 64 threads.
+ *   bench_sam --prompts N --model DIR [--threads N] [--seconds S]
+ *       the cost of several prompts: one chunk through sam_separate (one
+ *       prompt) and through sam_separate_prompts with 1 .. N prompts (one
+ *       codec encode, the DiT on a batch of N, N decodes), wall and CPU.
  *   bench_sam --keys FILE
  *       "name<TAB>[shape]" of every tensor of a .safetensors / .pt file,
  *       read by the project's own reader (validates mkweights' output).
@@ -1662,6 +1666,105 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     sam_model_close(m);
 }
 
+/* ---- several prompts ------------------------------------------------------------ */
+
+/* What a second and third prompt cost: the model's load, then one chunk of
+ * `seconds` through sam_separate (one prompt, the engine's usual path) and
+ * through sam_separate_prompts with 1 .. n_max prompts (one encode, one DiT
+ * batch of n, n decodes), each with its text encoding, wall and CPU time. */
+static void run_prompts(const char *dir, int threads, double seconds, int n_max)
+{
+    static const char *const texts[] = { "drums", "a bass guitar", "a woman singing",
+                                         "a dog barking in the distance" };
+    char err[1024], key[64];
+    sam_model *m = NULL;
+    sam_state *st = NULL;
+    int64_t N, T;
+    int hop, C, bits, n, j, which[4];
+    float *wav, *noise, *msg, *tgt[4], *res[4];
+    double t0, c0, t_open, one = 0;
+
+    if (n_max < 1 || n_max > 4)
+        die("--prompts", "1 to 4");
+    note_load("prompts-start");
+    weights_size(dir);
+    t0 = now();
+    if (sam_model_open(dir, NULL, NULL, NULL, &m, err, sizeof err) != SAMSEP_OK)
+        die("sam_model_open", err);
+    t_open = now() - t0;
+    result("sam_model_open_s", "%.3f", t_open);
+    t0 = now();
+    if (sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK)
+        die("sam_state_create", err);
+    result("sam_state_create_s", "%.3f", now() - t0);
+    fprintf(stderr, "model load %.2f s, state %.3f s, peak RSS %ld KiB\n", t_open,
+            now() - t0, maxrss_kib());
+    hop = sam_hop(m);
+    C = sam_latent_channels(m);
+    bits = sam_message_bits(m);
+    N = (int64_t)(seconds * sam_sample_rate(m) + 0.5);
+    T = (N + hop - 1) / hop;
+    wav = malloc((size_t)N * sizeof *wav);
+    noise = malloc((size_t)(2 * C * T) * sizeof *noise);
+    msg = malloc((size_t)(2 * bits) * sizeof *msg);
+    if (wav == NULL || noise == NULL || msg == NULL)
+        die("buffers", "out of memory");
+    for (j = 0; j < 4; j++) {
+        tgt[j] = malloc((size_t)(T * hop) * sizeof(float));
+        res[j] = malloc((size_t)(T * hop) * sizeof(float));
+        if (tgt[j] == NULL || res[j] == NULL)
+            die("buffers", "out of memory");
+        which[j] = j;
+    }
+    make_audio(wav, N, 0);
+    sam_noise(0, 0, noise, 2 * C * T);
+    sam_message(0, 0, msg, 2 * bits);
+    result("chunk_seconds", "%.3f", seconds);
+    /* n = 0: the single-prompt path (sam_separate) as the engine runs it */
+    for (n = 0; n <= n_max; n++) {
+        double t_text, dt, dc;
+        int nt = n > 0 ? n : 1;
+
+        t0 = now();
+        if (sam_set_text(st, texts, nt, err, sizeof err) < 1)
+            die("sam_set_text", err);
+        t_text = now() - t0;
+        note_load("prompts");
+        t0 = now();
+        c0 = cpu_now();
+        if (n == 0 ? sam_separate(st, wav, NULL, N, noise, msg, tgt[0], res[0], err,
+                                  sizeof err)
+                   : sam_separate_prompts(st, wav, N, noise, msg, which, n, tgt, res, err,
+                                          sizeof err))
+            die("separate", err);
+        dt = now() - t0;
+        dc = cpu_now() - c0;
+        if (n == 1)
+            one = dt;
+        fprintf(stderr, "%s %d prompt(s), %.1f s chunk: text %.3f s, chunk %.2f s wall, "
+                "%.2f s CPU%s", n == 0 ? "sam_separate        " : "sam_separate_prompts",
+                nt, seconds, t_text, dt, dc, n > 1 ? "" : "\n");
+        if (n > 1)
+            fprintf(stderr, " (%.2fx one prompt)\n", dt / one);
+        snprintf(key, sizeof key, n == 0 ? "single_text_s" : "p%d_text_s", n);
+        result(key, "%.3f", t_text);
+        snprintf(key, sizeof key, n == 0 ? "single_chunk_s" : "p%d_chunk_s", n);
+        result(key, "%.3f", dt);
+        snprintf(key, sizeof key, n == 0 ? "single_chunk_cpu_s" : "p%d_chunk_cpu_s", n);
+        result(key, "%.3f", dc);
+    }
+    result("maxrss_kib", "%ld", maxrss_kib());
+    free(wav);
+    free(noise);
+    free(msg);
+    for (j = 0; j < 4; j++) {
+        free(tgt[j]);
+        free(res[j]);
+    }
+    sam_state_destroy(st);
+    sam_model_close(m);
+}
+
 /* ---- key listing -------------------------------------------------------------- */
 
 static void run_keys(const char *path)
@@ -1690,6 +1793,7 @@ static void usage(void)
           "       bench_sam --chunks K --model DIR [--threads N] [--seconds S] [--text T]\n"
           "                 [--target-only]\n"
           "       bench_sam --units --model DIR [--seconds S] [--tokens L]\n"
+          "       bench_sam --prompts N --model DIR [--threads N] [--seconds S]\n"
           "       bench_sam --keys FILE\n"
           "       bench_sam --kernels [--threads N] [--rounds R]\n"
           "       (--stages, --chunks: [--precision fp32|bf16]; --chunks: [--save FILE])\n",
@@ -1701,7 +1805,7 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *keys = NULL, *text = "a dog barking in the distance";
     int threads = 2, peak = 0, stages = 0, chunks = 0, rounds = 3, skip_codec = 0, i;
-    int units = 0, tokens = 8, targets_only = 0;
+    int units = 0, tokens = 8, targets_only = 0, prompts = 0;
     int kernels = 0;
     double seconds = 10.0;
 
@@ -1712,6 +1816,8 @@ int main(int argc, char **argv)
             stages = 1;
         else if (strcmp(argv[i], "--chunks") == 0 && i + 1 < argc)
             chunks = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--prompts") == 0 && i + 1 < argc)
+            prompts = atoi(argv[++i]);
         else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc)
             model = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
@@ -1752,7 +1858,7 @@ int main(int argc, char **argv)
         run_peak(threads);
     if (kernels)
         run_kernels(threads, rounds);
-    if ((stages || chunks > 0 || units) && model == NULL)
+    if ((stages || chunks > 0 || units || prompts > 0) && model == NULL)
         usage();
     if (units) {
         if (tokens < 1)
@@ -1763,7 +1869,9 @@ int main(int argc, char **argv)
         run_stages(model, threads, seconds, text, rounds, skip_codec);
     if (chunks > 0)
         run_chunks(model, threads, seconds, text, chunks, targets_only);
-    if (!peak && !stages && chunks <= 0 && !units && !kernels)
+    if (prompts > 0)
+        run_prompts(model, threads, seconds, prompts);
+    if (!peak && !stages && chunks <= 0 && !units && !kernels && prompts <= 0)
         usage();
     return 0;
 }

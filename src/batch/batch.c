@@ -81,6 +81,7 @@ typedef struct item {
     ident id;
     int has_id;        /* id is set (the file could be stat'ed) */
     int named;         /* target/residual computed */
+    int prompt;        /* index of its prompt; -1: the input alone */
 } item;
 
 /* The samsep temporaries found in one output folder, sorted. */
@@ -97,6 +98,9 @@ struct samsep_batch {
     char *settings;
     int overwrite;
     tmplist temps;     /* of the folder of the last claim */
+    int n_prompts;     /* 1: a plan as samsep_batch_plan makes */
+    char **prompts;    /* [n_prompts] when n_prompts > 1 */
+    char **parts;      /* their file-name parts */
 };
 
 struct samsep_claim {
@@ -314,6 +318,7 @@ static item *new_item(samsep_batch *b, const char *input, const char *rel,
     }
     it = &b->items[b->n];
     memset(it, 0, sizeof *it);
+    it->prompt = b->n_prompts > 1 ? -1 : 0;
     it->input = xstrdup(input);
     it->rel = xstrdup(rel);
     it->outsub = xstrdup(outsub);
@@ -462,6 +467,52 @@ typedef struct planner {
     size_t errlen;
 } planner;
 
+/* The item's provenance: the source's identity and a hash of the settings
+ * (with its prompt appended, in a several-prompt plan). */
+static int set_provenance(item *it, const char *settings, const char *prompt,
+                          const struct stat *st)
+{
+    char *all = prompt != NULL ? fmt("%s;prompt=%s", settings != NULL ? settings : "",
+                                     prompt)
+                               : NULL;
+
+    if (prompt != NULL && all == NULL)
+        return SAMSEP_ERR_NOMEM;
+    it->provenance = provenance_key(st, all != NULL ? all : settings);
+    free(all);
+    return it->provenance != NULL ? SAMSEP_OK : SAMSEP_ERR_NOMEM;
+}
+
+/* The processed item `index` becomes one item per prompt: itself for the
+ * first, and copies after it for the others. */
+static int split_prompts(planner *pl, int index, const struct stat *st)
+{
+    samsep_batch *b = pl->b;
+    int k, rc;
+
+    b->items[index].prompt = 0;
+    rc = set_provenance(&b->items[index], pl->cfg->settings, b->prompts[0], st);
+    for (k = 1; k < b->n_prompts && rc == SAMSEP_OK; k++) {
+        item *c = new_item(b, b->items[index].input, b->items[index].rel,
+                           b->items[index].outsub);
+        const item *src = &b->items[index]; /* new_item may have moved it */
+
+        if (c == NULL)
+            return SAMSEP_ERR_NOMEM;
+        c->stem = xstrdup(src->stem);
+        c->srcext = xstrdup(src->srcext);
+        if (c->stem == NULL || c->srcext == NULL)
+            return SAMSEP_ERR_NOMEM;
+        c->ext = src->ext;
+        c->id = src->id;
+        c->has_id = src->has_id;
+        c->prompt = k;
+        c->pub.action = SAMSEP_ACTION_PROCESS;
+        rc = set_provenance(c, pl->cfg->settings, b->prompts[k], st);
+    }
+    return rc;
+}
+
 /* Decide what to do with one regular file. */
 static int consider_file(planner *pl, const char *path, const char *rel,
                          const char *outsub, const struct stat *st, int explicit_arg)
@@ -528,11 +579,9 @@ static int consider_file(planner *pl, const char *path, const char *rel,
                           fmt("written by samsep (its tags say \"%s\")", info.software));
     it->ext = samsep_format_extension(cfg->format != SAMSEP_FORMAT_AUTO
                                           ? cfg->format : info.auto_format);
-    it->provenance = provenance_key(st, cfg->settings);
-    if (it->provenance == NULL)
-        return SAMSEP_ERR_NOMEM;
     it->pub.action = SAMSEP_ACTION_PROCESS;
-    return SAMSEP_OK;
+    return b->n_prompts > 1 ? split_prompts(pl, index, st)
+                            : set_provenance(it, cfg->settings, NULL, st);
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -639,7 +688,7 @@ static int name_level(samsep_batch *b, int level)
 
     for (i = 0; i < b->n; i++) {
         item *it = &b->items[i];
-        char tag[32] = "";
+        char tag[32 + SAMSEP_PROMPT_PART_MAX + 16] = "";
 
         if (it->pub.action != SAMSEP_ACTION_PROCESS || it->named < level)
             continue;
@@ -652,6 +701,11 @@ static int name_level(samsep_batch *b, int level)
                      (unsigned long long)it->id.ino);
             snprintf(tag + strlen(tag), sizeof tag - strlen(tag), "-%06llx",
                      (unsigned long long)(samsep_fnv1a(key) & 0xffffff));
+        }
+        if (b->n_prompts > 1) {
+            size_t len = strlen(tag);
+
+            snprintf(tag + len, sizeof tag - len, "_%s", b->parts[it->prompt]);
         }
         free(it->target);
         free(it->residual);
@@ -789,11 +843,98 @@ static void publish(samsep_batch *b)
                              ? it->target : NULL;
         it->pub.residual = it->pub.target != NULL ? it->residual : NULL;
         it->pub.provenance = it->provenance;
+        it->pub.prompt = b->n_prompts > 1 && it->prompt >= 0 ? b->prompts[it->prompt]
+                                                             : NULL;
+        it->pub.prompt_index = it->prompt;
     }
+}
+
+/* ---- prompts ------------------------------------------------------------ */
+
+/* The prompt as a file-name part before any hash: ASCII letters (lowered)
+ * and digits, every other run of bytes one '-' between them; *cut when it
+ * had to stop at SAMSEP_PROMPT_PART_MAX bytes. */
+static void prompt_base(const char *p, char *out, int *cut)
+{
+    size_t n = 0;
+    int dash = 0;
+
+    *cut = 0;
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+            dash = n > 0;
+            continue;
+        }
+        if (n + (size_t)dash + 1 > SAMSEP_PROMPT_PART_MAX) {
+            *cut = 1;
+            break;
+        }
+        if (dash)
+            out[n++] = '-';
+        out[n++] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        dash = 0;
+    }
+    out[n] = '\0';
+}
+
+/* Copy the prompts into b and give each its file-name part (see
+ * samsep_batch_plan_prompts); refuse prompts that would share one. */
+static int set_prompts(samsep_batch *b, const char *const *prompts, int n, char *err,
+                       size_t errlen)
+{
+    char (*base)[SAMSEP_PROMPT_PART_MAX + 1] = calloc((size_t)n, sizeof *base);
+    int *cut = calloc((size_t)n, sizeof *cut);
+    int i, j, rc = SAMSEP_OK;
+
+    b->n_prompts = n;
+    b->prompts = calloc((size_t)n, sizeof *b->prompts);
+    b->parts = calloc((size_t)n, sizeof *b->parts);
+    if (base == NULL || cut == NULL || b->prompts == NULL || b->parts == NULL)
+        rc = SAMSEP_ERR_NOMEM;
+    for (i = 0; i < n && rc == SAMSEP_OK; i++) {
+        if ((b->prompts[i] = xstrdup(prompts[i])) == NULL)
+            rc = SAMSEP_ERR_NOMEM;
+        else
+            prompt_base(prompts[i], base[i], &cut[i]);
+    }
+    for (i = 0; i < n && rc == SAMSEP_OK; i++) {
+        int hash = cut[i] || base[i][0] == '\0';
+        unsigned long long h = (unsigned long long)(samsep_fnv1a(prompts[i]) & 0xffffff);
+
+        for (j = 0; j < n && !hash; j++)
+            hash = j != i && strcmp(base[i], base[j]) == 0;
+        b->parts[i] = !hash ? xstrdup(base[i])
+                      : base[i][0] != '\0' ? fmt("%s-%06llx", base[i], h)
+                                           : fmt("%06llx", h);
+        if (b->parts[i] == NULL)
+            rc = SAMSEP_ERR_NOMEM;
+    }
+    for (i = 0; i < n && rc == SAMSEP_OK; i++)
+        for (j = 0; j < i && rc == SAMSEP_OK; j++)
+            if (strcmp(b->parts[i], b->parts[j]) == 0) {
+                if (strcmp(prompts[i], prompts[j]) == 0)
+                    set_err(err, errlen, "the prompt \"%s\" is given twice", prompts[i]);
+                else
+                    set_err(err, errlen, "the prompts \"%s\" and \"%s\" would name "
+                            "their outputs alike; reword one", prompts[j], prompts[i]);
+                rc = SAMSEP_ERR_INVALID;
+            }
+    free(base);
+    free(cut);
+    return rc;
 }
 
 int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
                       char *err, size_t errlen)
+{
+    return samsep_batch_plan_prompts(cfg, NULL, 1, out, err, errlen);
+}
+
+int samsep_batch_plan_prompts(const samsep_batch_config *cfg, const char *const *prompts,
+                              int n_prompts, samsep_batch **out, char *err,
+                              size_t errlen)
 {
     planner pl;
     outinfo *o = NULL;
@@ -805,6 +946,8 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
         *out = NULL;
     if (cfg == NULL || out == NULL || cfg->outdir == NULL || cfg->outdir[0] == '\0' ||
         cfg->n_inputs < 1 || cfg->inputs == NULL || cfg->n_skip_suffixes < 0 ||
+        n_prompts < 1 || n_prompts > SAMSEP_MAX_PROMPTS ||
+        (n_prompts > 1 && prompts == NULL) ||
         (cfg->shard_count > 0 &&
          (cfg->shard_index < 1 || cfg->shard_index > cfg->shard_count))) {
         set_err(err, errlen, "batch: invalid configuration");
@@ -820,6 +963,24 @@ int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
         return SAMSEP_ERR_NOMEM;
     }
     b->overwrite = cfg->overwrite;
+    b->n_prompts = 1;
+    if (n_prompts > 1) {
+        for (i = 0; i < n_prompts; i++)
+            if (prompts[i] == NULL) {
+                free(o);
+                samsep_batch_free(b);
+                set_err(err, errlen, "batch: prompt %d is missing", i + 1);
+                return SAMSEP_ERR_INVALID;
+            }
+        rc = set_prompts(b, prompts, n_prompts, err, errlen);
+        if (rc != SAMSEP_OK) {
+            if (rc == SAMSEP_ERR_NOMEM)
+                set_err(err, errlen, "out of memory");
+            free(o);
+            samsep_batch_free(b);
+            return rc;
+        }
+    }
     memset(&pl, 0, sizeof pl);
     pl.cfg = cfg;
     pl.b = b;
@@ -929,6 +1090,13 @@ void samsep_batch_free(samsep_batch *b)
         free(it->provenance);
     }
     free(b->items);
+    for (i = 0; i < b->n_prompts && b->prompts != NULL; i++) {
+        free(b->prompts[i]);
+        if (b->parts != NULL)
+            free(b->parts[i]);
+    }
+    free(b->prompts);
+    free(b->parts);
     tmplist_free(&b->temps);
     free(b->outdir);
     free(b->settings);

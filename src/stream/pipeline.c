@@ -17,8 +17,16 @@
  * A mono engine's outputs of a file of several channels take the file's
  * channels (samsep_job.channels KEEP): the file's frames also go to mixc,
  * and upmix.c masks each of their channels with the mono target's
- * time-frequency mask, tout and mixq -> uout; then target = uout and
- * residual = mixc - uout, channel by channel, the engine's rout unused.
+ * time-frequency mask, tout and the mono mixture -> uout; then target =
+ * uout and residual = mixc - uout, channel by channel, the engine's rout
+ * unused. With several prompts each lane has its own stage, its own copy
+ * of the mono mixture (lmix) and its own uout.
+ *
+ * An engine opened for several prompts gives one chunk's outputs per prompt
+ * at once (engine_process); from there each prompt has a lane of its own
+ * (crossfade tails, resamplers, tout and rout, writers), and the lanes
+ * advance in step, so the file is read, downmixed and resampled once and
+ * each pair of outputs equals what a run for its prompt alone writes.
  *
  * Only the chunk being processed, the overlap tail and what the resamplers
  * hold are ever in memory, so peak memory depends on the chunk length, not
@@ -34,7 +42,9 @@
  * A job's tap is shown each block as it is written, mixture included (kept
  * in mixq for it even when the engine makes its own residual).
  * Every input frame gets exactly one output frame: a streaming engine's
- * latency is fed as trailing silence and dropped from the front, and what
+ * latency is fed as trailing silence and dropped from the front (per lane:
+ * the longest is fed, each lane drops its own, and what runs past the
+ * input's length is never written), and what
  * the resampler returns is trimmed or padded to the input's length.
  *
  * Non-finite samples never travel: NaN and infinities in the input are
@@ -66,6 +76,23 @@
 #define DEFAULT_CHUNK_SECONDS 30.0
 #define DEFAULT_OVERLAP_SECONDS 2.0
 
+/* One prompt's way out: the engine's chunk, the blended tails, the
+ * resamplers back to the file's rate, and the writers. Every lane gets the
+ * same number of frames per chunk, so all advance together. */
+typedef struct lane {
+    int prompt;             /* index among the engine's prompts */
+    const samsep_output_pair *out;
+    float *tgt, *res;       /* chunk * ech, engine outputs */
+    float *tail_t, *tail_r; /* overlap * ech, blended tails */
+    int64_t skip;           /* frames still to drop: its stream's latency */
+    resampler *rs_t, *rs_r;
+    fifo tout, rout;
+    upmix *up;              /* or NULL: the outputs have the engine's channels */
+    fifo lmix, uout;        /* up: its mono mixture; its target, och each */
+    int64_t fed;            /* up: frames of tout and lmix it has taken */
+    audio_writer *wt, *wr;
+} lane;
+
 typedef struct pipe {
     const samsep_job *job;
     samsep_engine *eng;
@@ -76,8 +103,9 @@ typedef struct pipe {
     audio_reader *rd;
     int rate, in_ch;        /* the file's */
     int erate, ech;         /* the engine's */
-    int och;                /* the outputs': ech, or in_ch when `up` spreads
-                               a mono target over the file's channels */
+    int och;                /* the outputs': ech, or in_ch when the lanes'
+                               `up` spread a mono target over the file's
+                               channels */
     int64_t frames_est;     /* the file's frame count, -1 if unknown */
     int64_t frames_read;    /* file frames read so far */
     int64_t written;        /* file frames written to both outputs */
@@ -86,31 +114,33 @@ typedef struct pipe {
 
     int subtract;           /* pipeline computes the residual */
     int use_rout;           /* the engine's residual is written */
-    int keep_mix;           /* mixq is kept: for the residual, the mask of
-                               `up` or the tap */
+    int keep_mix;           /* mixq (mixc with up) is kept: for the residual,
+                               the mask of up or the tap */
+    int upmixing;           /* the lanes have an up */
     int64_t chunk, overlap, hop;
-    int64_t latency, skip;  /* streaming engine delay; frames still to drop */
+    int64_t latency;        /* streaming engine delay (the lanes' longest) */
     int64_t chunk_index;
     int64_t ein_pos;        /* engine-rate frames dropped from ein so far:
                                where the next chunk starts in the file */
     int64_t chunks_est;
 
-    void *stream;           /* engine per-file state */
-    resampler *rs_in, *rs_t, *rs_r;
+    void **streams;         /* engine per-file state(s) */
+    int n_streams;
+    resampler *rs_in;
 
     float *rbuf;            /* READ_BLOCK * in_ch */
     float *dbuf;            /* READ_BLOCK * ech (downmix) */
-    float *tgt, *res;       /* chunk * ech, engine outputs */
-    float *tail_t, *tail_r; /* overlap * ech, blended tails */
     float *fade;            /* overlap weights */
     float *rbufres;         /* READ_BLOCK * och, residual being written */
     samsep_anchor *anchors; /* job->n_anchors: the current chunk's spans */
 
-    fifo ein, mixq, tout, rout;
-    upmix *up;              /* or NULL: the outputs have the engine's channels */
-    fifo mixc, uout;        /* up: the file's frames; the target, och each */
-    int64_t fed;            /* up: frames of tout and mixq it has taken */
-    audio_writer *wt, *wr;
+    int64_t latencies[SAMSEP_MAX_PROMPTS]; /* per engine prompt */
+    lane *lanes;            /* one per output pair */
+    int n_lanes;
+    float **targets, **residuals; /* per engine prompt: its lane's buffers or NULL */
+
+    fifo ein, mixq;
+    fifo mixc;              /* up: the file's frames, och each */
     double t0;              /* when the file was opened */
 } pipe;
 
@@ -188,32 +218,49 @@ static int plan_sizes(pipe *p)
     return SAMSEP_OK;
 }
 
+static int alloc_lane(pipe *p, lane *l)
+{
+    size_t ech = (size_t)p->ech;
+    size_t ov = (size_t)(p->overlap > 0 ? p->overlap : 1);
+
+    l->tgt = malloc((size_t)p->chunk * ech * sizeof(float));
+    l->tail_t = calloc(ov * ech, sizeof(float));
+    if (!p->subtract) {
+        l->res = malloc((size_t)p->chunk * ech * sizeof(float));
+        l->tail_r = calloc(ov * ech, sizeof(float));
+    }
+    if (l->tgt == NULL || l->tail_t == NULL ||
+        (!p->subtract && (l->res == NULL || l->tail_r == NULL)))
+        return SAMSEP_ERR_NOMEM;
+    if (fifo_init(&l->tout, p->ech, READ_BLOCK) != 0 ||
+        fifo_init(&l->rout, p->ech, p->use_rout ? READ_BLOCK : 0) != 0 ||
+        fifo_init(&l->lmix, p->ech, p->upmixing ? p->chunk + READ_BLOCK : 0) != 0 ||
+        fifo_init(&l->uout, p->och, p->upmixing ? READ_BLOCK : 0) != 0)
+        return SAMSEP_ERR_NOMEM;
+    p->targets[l->prompt] = l->tgt;
+    p->residuals[l->prompt] = l->res;
+    return SAMSEP_OK;
+}
+
 static int alloc_buffers(pipe *p)
 {
     size_t ech = (size_t)p->ech;
     size_t ov = (size_t)(p->overlap > 0 ? p->overlap : 1);
     int64_t i;
+    int j;
 
     p->rbuf = malloc((size_t)READ_BLOCK * (size_t)p->in_ch * sizeof(float));
     p->dbuf = malloc((size_t)READ_BLOCK * ech * sizeof(float));
     p->rbufres = malloc((size_t)READ_BLOCK * (size_t)p->och * sizeof(float));
-    p->tgt = malloc((size_t)p->chunk * ech * sizeof(float));
-    p->tail_t = calloc(ov * ech, sizeof(float));
     p->fade = malloc(ov * sizeof(float));
-    if (!p->subtract) {
-        p->res = malloc((size_t)p->chunk * ech * sizeof(float));
-        p->tail_r = calloc(ov * ech, sizeof(float));
-    }
-    if (p->rbuf == NULL || p->dbuf == NULL || p->rbufres == NULL ||
-        p->tgt == NULL || p->tail_t == NULL || p->fade == NULL ||
-        (!p->subtract && (p->res == NULL || p->tail_r == NULL)))
+    if (p->rbuf == NULL || p->dbuf == NULL || p->rbufres == NULL || p->fade == NULL)
         return SAMSEP_ERR_NOMEM;
+    for (j = 0; j < p->n_lanes; j++)
+        if (alloc_lane(p, &p->lanes[j]) != SAMSEP_OK)
+            return SAMSEP_ERR_NOMEM;
     if (fifo_init(&p->ein, p->ech, p->chunk + READ_BLOCK) != 0 ||
-        fifo_init(&p->mixq, p->ech, READ_BLOCK) != 0 ||
-        fifo_init(&p->tout, p->ech, READ_BLOCK) != 0 ||
-        fifo_init(&p->rout, p->ech, p->use_rout ? READ_BLOCK : 0) != 0 ||
-        fifo_init(&p->mixc, p->och, p->up != NULL ? p->chunk + READ_BLOCK : 0) != 0 ||
-        fifo_init(&p->uout, p->och, p->up != NULL ? READ_BLOCK : 0) != 0)
+        fifo_init(&p->mixq, p->ech, p->upmixing ? 0 : READ_BLOCK) != 0 ||
+        fifo_init(&p->mixc, p->och, p->upmixing ? p->chunk + READ_BLOCK : 0) != 0)
         return SAMSEP_ERR_NOMEM;
     /* Raised cosine sampled at frame centres: w[i] + w[O-1-i] == 1. */
     for (i = 0; i < p->overlap; i++)
@@ -315,10 +362,17 @@ static int read_more(pipe *p)
     } else {
         mono = p->rbuf;
     }
-    if (p->keep_mix && fifo_push(&p->mixq, mono, got) != 0)
+    if (p->upmixing) {
+        int j;
+
+        for (j = 0; j < p->n_lanes; j++)
+            if (fifo_push(&p->lanes[j].lmix, mono, got) != 0)
+                return SAMSEP_ERR_NOMEM;
+        if (fifo_push(&p->mixc, p->rbuf, got) != 0)
+            return SAMSEP_ERR_NOMEM;
+    } else if (p->keep_mix && fifo_push(&p->mixq, mono, got) != 0) {
         return SAMSEP_ERR_NOMEM;
-    if (p->up != NULL && fifo_push(&p->mixc, p->rbuf, got) != 0)
-        return SAMSEP_ERR_NOMEM;
+    }
     return resample_into(p, p->rs_in, mono, got, &p->ein);
 }
 
@@ -360,98 +414,112 @@ static void tap(const pipe *p, const float *m, const float *t, const float *r,
     p->job->tap(p->job->tap_user, &b);
 }
 
-/* Hand the mono target that is ready, with its mixtures, to the stage
+/* Write lane l's n frames (with mixture m) to its two outputs. */
+static int write_lane(pipe *p, lane *l, const float *m, int64_t n, int first)
+{
+    fifo *tq = p->upmixing ? &l->uout : &l->tout;
+    const float *t = fifo_peek(tq), *r;
+    int rc;
+
+    if (!p->use_rout) {
+        size_t i, count = (size_t)n * (size_t)p->och;
+
+        for (i = 0; i < count; i++)
+            p->rbufres[i] = m[i] - t[i];
+        r = p->rbufres;
+    } else {
+        r = fifo_peek(&l->rout);
+    }
+    rc = check_output(p, t, r, n);
+    if (rc == SAMSEP_OK)
+        rc = audio_writer_write(l->wt, t, n, &p->rep->clipped_target, p->err, p->errlen);
+    if (rc == SAMSEP_OK)
+        rc = audio_writer_write(l->wr, r, n, &p->rep->clipped_residual, p->err,
+                                p->errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    if (first && p->job->tap != NULL)
+        tap(p, m, t, r, n);
+    fifo_drop(tq, n);
+    if (p->use_rout)
+        fifo_drop(&l->rout, n);
+    return SAMSEP_OK;
+}
+
+/* Hand lane l's mono target that is ready, with its mixtures, to the stage
  * that gives it the file's channels (uout). mixc starts at the first frame
  * not yet written, which trails what the stage has taken by its delay. */
-static int spread(pipe *p)
+static int spread(pipe *p, lane *l)
 {
-    int64_t n = p->tout.len, room = p->frames_read - p->fed;
+    int64_t n = l->tout.len, room = p->frames_read - l->fed;
     const float *x;
 
     if (n > room)
         n = room;
     if (n <= 0)
         return SAMSEP_OK;
-    x = fifo_peek(&p->mixc) + (size_t)(p->fed - p->written) * (size_t)p->och;
-    if (upmix_push(p->up, fifo_peek(&p->mixq), fifo_peek(&p->tout), x, n, &p->uout) != 0)
+    x = fifo_peek(&p->mixc) + (size_t)(l->fed - p->written) * (size_t)p->och;
+    if (upmix_push(l->up, fifo_peek(&l->lmix), fifo_peek(&l->tout), x, n, &l->uout) != 0)
         return SAMSEP_ERR_NOMEM;
-    fifo_drop(&p->mixq, n);
-    fifo_drop(&p->tout, n);
-    p->fed += n;
+    fifo_drop(&l->lmix, n);
+    fifo_drop(&l->tout, n);
+    l->fed += n;
     return SAMSEP_OK;
 }
 
-/* Write what both outputs have ready, never past the frames read. */
+/* Write what all outputs have ready, never past the frames read. */
 static int drain(pipe *p)
 {
-    fifo *tq = p->up != NULL ? &p->uout : &p->tout;
-    fifo *mq = p->up != NULL ? &p->mixc : &p->mixq;
-    int64_t ready, room = p->frames_read - p->written;
-    int rc;
+    int64_t ready = p->frames_read - p->written;
+    int j, rc;
 
-    if (p->up != NULL && (rc = spread(p)) != SAMSEP_OK)
-        return rc;
-    ready = tq->len;
-    if (p->use_rout && p->rout.len < ready)
-        ready = p->rout.len;
-    if (ready > room)
-        ready = room;
+    fifo *mq = p->upmixing ? &p->mixc : &p->mixq;
+
+    for (j = 0; j < p->n_lanes; j++) {
+        lane *l = &p->lanes[j];
+
+        if (p->upmixing && (rc = spread(p, l)) != SAMSEP_OK)
+            return rc;
+        if ((p->upmixing ? l->uout.len : l->tout.len) < ready)
+            ready = p->upmixing ? l->uout.len : l->tout.len;
+        if (p->use_rout && l->rout.len < ready)
+            ready = l->rout.len;
+    }
     while (ready > 0) {
         int64_t n = ready < READ_BLOCK ? ready : READ_BLOCK;
-        const float *t = fifo_peek(tq);
         const float *m = p->keep_mix ? fifo_peek(mq) : NULL;
-        const float *r;
 
-        if (!p->use_rout) {
-            size_t i, count = (size_t)n * (size_t)p->och;
-
-            for (i = 0; i < count; i++)
-                p->rbufres[i] = m[i] - t[i];
-            r = p->rbufres;
-        } else {
-            r = fifo_peek(&p->rout);
+        for (j = 0; j < p->n_lanes; j++) {
+            rc = write_lane(p, &p->lanes[j], m, n, j == 0);
+            if (rc != SAMSEP_OK)
+                return rc;
         }
-        rc = check_output(p, t, r, n);
-        if (rc == SAMSEP_OK)
-                rc = audio_writer_write(p->wt, t, n, &p->rep->clipped_target, p->err,
-                                    p->errlen);
-        if (rc == SAMSEP_OK)
-            rc = audio_writer_write(p->wr, r, n, &p->rep->clipped_residual,
-                                    p->err, p->errlen);
-        if (rc != SAMSEP_OK)
-            return rc;
-        if (p->job->tap != NULL)
-            tap(p, m, t, r, n);
-        fifo_drop(tq, n);
         if (p->keep_mix)
             fifo_drop(mq, n);
-        if (p->use_rout)
-            fifo_drop(&p->rout, n);
         p->written += n;
         ready -= n;
     }
     return SAMSEP_OK;
 }
 
-/* Hand `n` finished engine-rate frames to the output side. */
-static int emit(pipe *p, const float *t, const float *r, int64_t n)
+/* Hand `n` finished engine-rate frames of every lane's chunk to the output
+ * side. */
+static int emit(pipe *p, int64_t n)
 {
-    int rc;
+    int j, rc = SAMSEP_OK;
 
-    if (p->skip > 0) {
-        int64_t d = p->skip < n ? p->skip : n;
+    for (j = 0; j < p->n_lanes && rc == SAMSEP_OK; j++) {
+        lane *l = &p->lanes[j];
+        int64_t d = l->skip < n ? l->skip : n;
+        size_t off = (size_t)d * (size_t)p->ech;
 
-        p->skip -= d;
-        n -= d;
-        t += (size_t)d * (size_t)p->ech;
-        if (r != NULL)
-            r += (size_t)d * (size_t)p->ech;
+        l->skip -= d;
+        if (d == n)
+            continue;
+        rc = resample_into(p, l->rs_t, l->tgt + off, n - d, &l->tout);
+        if (rc == SAMSEP_OK && p->use_rout)
+            rc = resample_into(p, l->rs_r, l->res + off, n - d, &l->rout);
     }
-    if (n == 0)
-        return SAMSEP_OK;
-    rc = resample_into(p, p->rs_t, t, n, &p->tout);
-    if (rc == SAMSEP_OK && p->use_rout)
-        rc = resample_into(p, p->rs_r, r, n, &p->rout);
     if (rc == SAMSEP_OK)
         rc = drain(p);
     return rc;
@@ -484,7 +552,7 @@ static void report_progress(pipe *p)
     pr.chunks_done = p->chunk_index;
     pr.chunks_total = p->chunks_est > p->chunk_index ? p->chunks_est
                                                      : p->chunk_index;
-    if (p->eof && p->skip == 0 && pr.frames_done == pr.frames_total)
+    if (p->eof && pr.frames_done == pr.frames_total)
         pr.chunks_total = p->chunk_index;
     pr.sample_rate = p->rate;
     pr.elapsed = now_seconds() - p->t0;
@@ -498,47 +566,74 @@ static int cancelled(const pipe *p)
 
 /* An engine may never emit NaN or an infinity: its chunk of `n` frames is
  * checked before it is blended or written. */
-static int check_engine_output(pipe *p, int64_t n)
+static int check_engine_output(pipe *p, const lane *l, int64_t n)
 {
     size_t count = (size_t)n * (size_t)p->ech;
-    int64_t bad = first_nonfinite(p->tgt, count);
+    int64_t bad = first_nonfinite(l->tgt, count);
     const char *which = "target";
 
     if (bad < 0 && !p->subtract) {
-        bad = first_nonfinite(p->res, count);
+        bad = first_nonfinite(l->res, count);
         which = "residual";
     }
     if (bad < 0)
         return SAMSEP_OK;
     set_err(p->err, p->errlen,
             "%s: engine \"%s\" emitted a non-finite %s sample (NaN or infinity) in "
-            "chunk %lld, frame %lld of the chunk, channel %lld; outputs not written",
-            p->job->input_path, p->eng->vt->name, which, (long long)p->chunk_index,
-            (long long)(bad / p->ech), (long long)(bad % p->ech));
+            "chunk %lld, frame %lld of the chunk, channel %lld%s%s%s; outputs not "
+            "written", p->job->input_path, p->eng->vt->name, which,
+            (long long)p->chunk_index, (long long)(bad / p->ech),
+            (long long)(bad % p->ech), p->eng->n_prompts > 1 ? ", prompt \"" : "",
+            p->eng->n_prompts > 1 ? p->eng->prompts[l->prompt] : "",
+            p->eng->n_prompts > 1 ? "\"" : "");
     return SAMSEP_ERR_ENGINE;
 }
 
 /* Hand the engine the spans of the chunk of n frames at ein_pos, in its
- * time (every chunk, none included, so that none carry over). */
+ * time (every chunk, none included, so that none carry over), on each of
+ * its streams (one per prompt for an engine opened once per prompt). */
 static int chunk_anchors(pipe *p, int64_t n, char *why, size_t whylen)
 {
     const samsep_engine_vtable *vt = p->eng->vt;
-    int m;
+    int m, j, rc = SAMSEP_OK;
 
     if (vt->set_anchors == NULL)
         return SAMSEP_OK;
     m = samsep_anchors_for_chunk(p->job->anchors, p->job->n_anchors, p->ein_pos, n,
                                  p->erate, p->anchors);
-    return m < 0 ? m : vt->set_anchors(p->stream, p->anchors, m, why, whylen);
+    if (m < 0)
+        return m;
+    for (j = 0; j < p->n_streams && rc == SAMSEP_OK; j++)
+        rc = vt->set_anchors(p->streams[j], p->anchors, m, why, whylen);
+    return rc;
+}
+
+/* Blend a finished chunk of n frames into the previous one's tail and keep
+ * its own tail for the next (unless it is the last). */
+static void blend(pipe *p, lane *l, int last)
+{
+    size_t ech = (size_t)p->ech;
+
+    if (p->chunk_index > 0 && p->overlap > 0) {
+        crossfade(p->fade, l->tgt, l->tail_t, p->overlap, p->ech);
+        if (!p->subtract)
+            crossfade(p->fade, l->res, l->tail_r, p->overlap, p->ech);
+    }
+    if (!last && p->overlap > 0) {
+        memcpy(l->tail_t, l->tgt + (size_t)p->hop * ech,
+               (size_t)p->overlap * ech * sizeof(float));
+        if (!p->subtract)
+            memcpy(l->tail_r, l->res + (size_t)p->hop * ech,
+                   (size_t)p->overlap * ech * sizeof(float));
+    }
 }
 
 /* The chunk loop: the streaming form of samsep_plan_chunk(). */
 static int run_chunks(pipe *p)
 {
     const samsep_engine_vtable *vt = p->eng->vt;
-    size_t ech = (size_t)p->ech;
     char why[SAMSEP_MSG_MAX];
-    int rc;
+    int j, rc;
 
     for (;;) {
         int64_t n;
@@ -560,35 +655,22 @@ static int run_chunks(pipe *p)
         n = last ? p->ein.len : p->chunk;
         why[0] = '\0';
         rc = chunk_anchors(p, n, why, sizeof why);
-        if (rc == SAMSEP_OK && vt->process_at != NULL)
-            rc = vt->process_at(p->stream, fifo_peek(&p->ein), p->tgt,
-                                p->subtract ? NULL : p->res, n, p->ein_pos, why,
-                                sizeof why);
-        else if (rc == SAMSEP_OK)
-            rc = vt->process(p->stream, fifo_peek(&p->ein), p->tgt,
-                             p->subtract ? NULL : p->res, n);
+        if (rc == SAMSEP_OK)
+            rc = engine_process(p->eng, p->streams, fifo_peek(&p->ein), p->targets,
+                                p->residuals, n, p->ein_pos, why, sizeof why);
         if (rc != SAMSEP_OK) {
             set_err(p->err, p->errlen, "%s: engine \"%s\" failed on chunk %lld: %s",
                     p->job->input_path, vt->name, (long long)p->chunk_index,
                     why[0] != '\0' ? why : samsep_strerror(rc));
             return rc < 0 ? rc : SAMSEP_ERR_ENGINE;
         }
-        rc = check_engine_output(p, n);
-        if (rc != SAMSEP_OK)
-            return rc;
-        if (p->chunk_index > 0 && p->overlap > 0) {
-            crossfade(p->fade, p->tgt, p->tail_t, p->overlap, p->ech);
-            if (!p->subtract)
-                crossfade(p->fade, p->res, p->tail_r, p->overlap, p->ech);
+        for (j = 0; j < p->n_lanes; j++) {
+            rc = check_engine_output(p, &p->lanes[j], n);
+            if (rc != SAMSEP_OK)
+                return rc;
+            blend(p, &p->lanes[j], last);
         }
-        if (!last && p->overlap > 0) {
-            memcpy(p->tail_t, p->tgt + (size_t)p->hop * ech,
-                   (size_t)p->overlap * ech * sizeof(float));
-            if (!p->subtract)
-                memcpy(p->tail_r, p->res + (size_t)p->hop * ech,
-                       (size_t)p->overlap * ech * sizeof(float));
-        }
-        rc = emit(p, p->tgt, p->subtract ? NULL : p->res, last ? n : p->hop);
+        rc = emit(p, last ? n : p->hop);
         if (rc != SAMSEP_OK)
             return rc;
         fifo_drop(&p->ein, last ? n : p->hop);
@@ -600,46 +682,58 @@ static int run_chunks(pipe *p)
     }
 }
 
+/* Zeros at the end of q until it holds n frames. */
+static int pad_to(fifo *q, int64_t n)
+{
+    return q->len < n ? fifo_push_zeros(q, n - q->len) : 0;
+}
+
 /* After the last chunk: flush the output resamplers, pad to full length. */
 static int finish_outputs(pipe *p)
 {
-    int rc;
+    int j, rc = SAMSEP_OK;
 
-    if (p->rs_t != NULL) {
-        rc = resample_into(p, p->rs_t, NULL, 0, &p->tout);
-        if (rc == SAMSEP_OK && p->rs_r != NULL)
-            rc = resample_into(p, p->rs_r, NULL, 0, &p->rout);
-        if (rc != SAMSEP_OK)
-            return rc;
+    for (j = 0; j < p->n_lanes && rc == SAMSEP_OK; j++) {
+        lane *l = &p->lanes[j];
+
+        if (l->rs_t != NULL)
+            rc = resample_into(p, l->rs_t, NULL, 0, &l->tout);
+        if (rc == SAMSEP_OK && l->rs_r != NULL)
+            rc = resample_into(p, l->rs_r, NULL, 0, &l->rout);
     }
-    rc = drain(p);
+    if (rc == SAMSEP_OK)
+        rc = drain(p);
     if (rc != SAMSEP_OK)
         return rc;
-    if ((p->up != NULL ? p->fed : p->written) < p->frames_read) {
-        int64_t missing = p->frames_read - (p->up != NULL ? p->fed : p->written);
+    for (j = 0; j < p->n_lanes; j++) {
+        lane *l = &p->lanes[j];
+        int64_t missing = p->frames_read - (p->upmixing ? l->fed : p->written);
 
+        if (missing <= l->tout.len)
+            continue;
         /* A resampler may come back a frame or two short of the exact length. */
         LOG_DEBUG("%s: padding %lld frame(s) at the end", p->job->input_path,
-                  (long long)missing);
-        if (fifo_push_zeros(&p->tout, missing) != 0 ||
-            (p->use_rout && fifo_push_zeros(&p->rout, missing) != 0))
+                  (long long)(missing - l->tout.len));
+        if (pad_to(&l->tout, missing) != 0 ||
+            (p->use_rout && pad_to(&l->rout, missing) != 0))
             return SAMSEP_ERR_NOMEM;
-        rc = drain(p);
     }
-    if (rc == SAMSEP_OK && p->up != NULL) {
-        /* the frames the stage still holds, its delay */
-        if (upmix_finish(p->up, &p->uout) != 0)
+    rc = drain(p);
+    /* the frames the stages still hold, their delay */
+    for (j = 0; j < p->n_lanes && rc == SAMSEP_OK && p->upmixing; j++)
+        if (upmix_finish(p->lanes[j].up, &p->lanes[j].uout) != 0)
             return SAMSEP_ERR_NOMEM;
+    if (rc == SAMSEP_OK && p->upmixing)
         rc = drain(p);
-    }
     return rc;
 }
 
-static int open_writers(pipe *p)
+static int open_writers(pipe *p, lane *l)
 {
     const samsep_job *job = p->job;
     char software[64], comment[3 * PATH_MAX];
     char source[PATH_MAX];
+    const char *extra, *prompt = p->eng->prompts[l->prompt];
     audio_tags tags;
     int format = job->format, subtype = job->subtype;
     int rc;
@@ -659,18 +753,19 @@ static int open_writers(pipe *p)
     tags.software = software;
     tags.comment = comment;
 
+    extra = l->out->provenance != NULL ? l->out->provenance : job->provenance;
     tags.title = "target";
-    provenance_comment(comment, sizeof comment, "target", p->eng->vt->name,
-                       p->eng->prompt, source, job->provenance);
-    rc = audio_writer_open(job->target_path, format, subtype, p->rate, p->och,
-                           &tags, &p->wt, p->err, p->errlen);
+    provenance_comment(comment, sizeof comment, "target", p->eng->vt->name, prompt,
+                       source, extra);
+    rc = audio_writer_open(l->out->target_path, format, subtype, p->rate, p->och,
+                           &tags, &l->wt, p->err, p->errlen);
     if (rc != SAMSEP_OK)
         return rc;
     tags.title = "residual";
-    provenance_comment(comment, sizeof comment, "residual", p->eng->vt->name,
-                       p->eng->prompt, source, job->provenance);
-    return audio_writer_open(job->residual_path, format, subtype, p->rate,
-                             p->och, &tags, &p->wr, p->err, p->errlen);
+    provenance_comment(comment, sizeof comment, "residual", p->eng->vt->name, prompt,
+                       source, extra);
+    return audio_writer_open(l->out->residual_path, format, subtype, p->rate,
+                             p->och, &tags, &l->wr, p->err, p->errlen);
 }
 
 /* Spans only for an engine that takes them, and where they make sense. */
@@ -712,7 +807,7 @@ static int setup(pipe *p)
 {
     const samsep_engine_info *info = &p->eng->info;
     const samsep_engine_vtable *vt = p->eng->vt;
-    int rc;
+    int j, rc;
 
     rc = audio_reader_open(p->job->input_path, &p->rd, p->err, p->errlen);
     if (rc != SAMSEP_OK)
@@ -731,11 +826,12 @@ static int setup(pipe *p)
     p->subtract = info->residual_mode != SAMSEP_RESIDUAL_ENGINE;
     p->use_rout = !p->subtract && p->och == p->ech;
     p->keep_mix = !p->use_rout || p->job->tap != NULL;
+    p->upmixing = p->och != p->ech;
     rc = plan_sizes(p);
     if (rc != SAMSEP_OK)
         return rc;
-    if (p->och != p->ech) {
-        rc = upmix_create(p->rate, p->och, &p->up);
+    for (j = 0; j < p->n_lanes && p->upmixing; j++) {
+        rc = upmix_create(p->rate, p->och, &p->lanes[j].up);
         if (rc != SAMSEP_OK) {
             set_err(p->err, p->errlen, "%s: cannot give the outputs %d channels at "
                     "%d Hz: %s", p->job->input_path, p->och, p->rate,
@@ -753,12 +849,13 @@ static int setup(pipe *p)
     }
     if (p->erate != p->rate) {
         rc = resampler_create(p->rate, p->erate, p->ech, &p->rs_in, p->err, p->errlen);
-        if (rc == SAMSEP_OK)
-            rc = resampler_create(p->erate, p->rate, p->ech, &p->rs_t, p->err,
+        for (j = 0; j < p->n_lanes && rc == SAMSEP_OK; j++) {
+            rc = resampler_create(p->erate, p->rate, p->ech, &p->lanes[j].rs_t, p->err,
                                   p->errlen);
-        if (rc == SAMSEP_OK && p->use_rout)
-            rc = resampler_create(p->erate, p->rate, p->ech, &p->rs_r, p->err,
-                                  p->errlen);
+            if (rc == SAMSEP_OK && p->use_rout)
+                rc = resampler_create(p->erate, p->rate, p->ech, &p->lanes[j].rs_r,
+                                      p->err, p->errlen);
+        }
         if (rc != SAMSEP_OK)
             return rc;
     }
@@ -769,8 +866,8 @@ static int setup(pipe *p)
             p->chunks_est = 0;
     }
     p->err[0] = '\0';
-    rc = vt->stream_open(p->eng->state, p->erate, p->ech, p->chunk, &p->stream,
-                         &p->latency, p->err, p->errlen);
+    rc = engine_streams_open(p->eng, p->erate, p->ech, p->chunk, &p->streams,
+                             &p->n_streams, p->latencies, p->err, p->errlen);
     if (rc != SAMSEP_OK) {
         char why[SAMSEP_MSG_MAX];
 
@@ -779,36 +876,53 @@ static int setup(pipe *p)
                 p->job->input_path, vt->name, why);
         return rc < 0 ? rc : SAMSEP_ERR_ENGINE;
     }
-    if (p->latency < 0)
-        p->latency = 0;
-    p->skip = p->latency;
-    return open_writers(p);
+    /* Streams may lag by different amounts (dsp: one per prompt): the
+     * input is fed the longest lag of silence, each lane drops its own. */
+    for (j = 0; j < p->n_lanes; j++) {
+        lane *l = &p->lanes[j];
+
+        l->skip = p->latencies[l->prompt] > 0 ? p->latencies[l->prompt] : 0;
+        if (l->skip > p->latency)
+            p->latency = l->skip;
+    }
+    for (j = 0; j < p->n_lanes && rc == SAMSEP_OK; j++)
+        rc = open_writers(p, &p->lanes[j]);
+    return rc;
 }
 
 static void teardown(pipe *p)
 {
-    if (p->stream != NULL && p->eng->vt->stream_close != NULL)
-        p->eng->vt->stream_close(p->stream);
-    audio_writer_abort(p->wt);
-    audio_writer_abort(p->wr);
+    int j;
+
+    engine_streams_close(p->eng, p->streams, p->n_streams);
+    for (j = 0; j < p->n_lanes; j++) {
+        lane *l = &p->lanes[j];
+
+        audio_writer_abort(l->wt);
+        audio_writer_abort(l->wr);
+        resampler_destroy(l->rs_t);
+        resampler_destroy(l->rs_r);
+        fifo_free(&l->tout);
+        fifo_free(&l->rout);
+        fifo_free(&l->lmix);
+        fifo_free(&l->uout);
+        upmix_destroy(l->up);
+        free(l->tgt);
+        free(l->res);
+        free(l->tail_t);
+        free(l->tail_r);
+    }
+    free(p->lanes);
+    free(p->targets);
+    free(p->residuals);
     resampler_destroy(p->rs_in);
-    resampler_destroy(p->rs_t);
-    resampler_destroy(p->rs_r);
     audio_reader_close(p->rd);
     fifo_free(&p->ein);
     fifo_free(&p->mixq);
-    fifo_free(&p->tout);
-    fifo_free(&p->rout);
     fifo_free(&p->mixc);
-    fifo_free(&p->uout);
-    upmix_destroy(p->up);
     free(p->rbuf);
     free(p->dbuf);
     free(p->rbufres);
-    free(p->tgt);
-    free(p->res);
-    free(p->tail_t);
-    free(p->tail_r);
     free(p->fade);
     free(p->anchors);
 }
@@ -836,20 +950,69 @@ static void report_short_file(pipe *p)
              *why ? " (the decoder stopped: " : "", why, *why ? ")" : "");
 }
 
-int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
-                         samsep_report *report)
+/* Commit every lane's pair; a pair whose residual cannot be committed
+ * takes its target away too (never one output without the other). */
+static int commit_outputs(pipe *p)
+{
+    int j, rc = SAMSEP_OK;
+
+    for (j = 0; j < p->n_lanes && rc == SAMSEP_OK; j++) {
+        lane *l = &p->lanes[j];
+
+        rc = audio_writer_commit(l->wt, p->err, p->errlen);
+        l->wt = NULL;
+        if (rc == SAMSEP_OK) {
+            rc = audio_writer_commit(l->wr, p->err, p->errlen);
+            l->wr = NULL;
+            if (rc != SAMSEP_OK)
+                remove(l->out->target_path);
+        }
+    }
+    return rc;
+}
+
+/* A lane per wanted output pair; `outputs` are checked. */
+static int make_lanes(pipe *p, const samsep_output_pair *outputs, int n)
+{
+    int j;
+
+    p->lanes = calloc((size_t)n, sizeof *p->lanes);
+    p->targets = calloc((size_t)n, sizeof *p->targets);
+    p->residuals = calloc((size_t)n, sizeof *p->residuals);
+    if (p->lanes == NULL || p->targets == NULL || p->residuals == NULL)
+        return SAMSEP_ERR_NOMEM;
+    for (j = 0; j < n; j++) {
+        if (outputs[j].target_path == NULL)
+            continue;
+        p->lanes[p->n_lanes].prompt = j;
+        p->lanes[p->n_lanes].out = &outputs[j];
+        p->n_lanes++;
+    }
+    return SAMSEP_OK;
+}
+
+int samsep_separate_file_prompts(samsep_engine *engine, const samsep_job *job,
+                                 const samsep_output_pair *outputs, int n_outputs,
+                                 samsep_report *report)
 {
     samsep_report scratch;
     pipe p;
-    int rc;
+    int rc, j, wanted = 0;
 
     if (report == NULL)
         report = &scratch;
     memset(report, 0, sizeof *report);
-    if (engine == NULL || job == NULL || job->input_path == NULL ||
-        job->target_path == NULL || job->residual_path == NULL) {
+    for (j = 0; outputs != NULL && j < n_outputs; j++) {
+        if (outputs[j].target_path != NULL && outputs[j].residual_path == NULL)
+            break;
+        wanted += outputs[j].target_path != NULL;
+    }
+    if (engine == NULL || job == NULL || job->input_path == NULL || outputs == NULL ||
+        n_outputs != engine->n_prompts || j < n_outputs || wanted == 0) {
         set_err(report->message, sizeof report->message,
-                "separate: engine, input and both output paths are required");
+                "separate: engine, input and both output paths of at least one of "
+                "the engine's %d prompt(s) are required",
+                engine != NULL ? engine->n_prompts : 0);
         return SAMSEP_ERR_INVALID;
     }
     memset(&p, 0, sizeof p);
@@ -860,7 +1023,9 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     p.errlen = sizeof report->message;
     p.t0 = now_seconds();
 
-    rc = setup(&p);
+    rc = make_lanes(&p, outputs, n_outputs);
+    if (rc == SAMSEP_OK)
+        rc = setup(&p);
     if (rc == SAMSEP_OK)
         rc = run_chunks(&p);
     if (rc == SAMSEP_OK && p.frames_read == 0) {
@@ -870,16 +1035,8 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     }
     if (rc == SAMSEP_OK)
         rc = finish_outputs(&p);
-    if (rc == SAMSEP_OK) {
-        rc = audio_writer_commit(p.wt, p.err, p.errlen);
-        p.wt = NULL;
-        if (rc == SAMSEP_OK) {
-            rc = audio_writer_commit(p.wr, p.err, p.errlen);
-            p.wr = NULL;
-            if (rc != SAMSEP_OK)
-                remove(job->target_path); /* never one output without the other */
-        }
-    }
+    if (rc == SAMSEP_OK)
+        rc = commit_outputs(&p);
     if (rc == SAMSEP_ERR_CANCELLED)
         set_err(p.err, p.errlen, "%s: cancelled", job->input_path);
     else if (rc == SAMSEP_ERR_NOMEM && p.err[0] == '\0')
@@ -910,4 +1067,33 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     }
     teardown(&p);
     return rc;
+}
+
+int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
+                         samsep_report *report)
+{
+    samsep_output_pair out;
+
+    if (engine != NULL && engine->n_prompts != 1) {
+        if (report != NULL) {
+            memset(report, 0, sizeof *report);
+            set_err(report->message, sizeof report->message, "separate: the engine "
+                    "has %d prompts; samsep_separate_file_prompts writes them",
+                    engine->n_prompts);
+        }
+        return SAMSEP_ERR_INVALID;
+    }
+    if (engine == NULL || job == NULL || job->input_path == NULL ||
+        job->target_path == NULL || job->residual_path == NULL) {
+        if (report != NULL) {
+            memset(report, 0, sizeof *report);
+            set_err(report->message, sizeof report->message,
+                    "separate: engine, input and both output paths are required");
+        }
+        return SAMSEP_ERR_INVALID;
+    }
+    out.target_path = job->target_path;
+    out.residual_path = job->residual_path;
+    out.provenance = job->provenance;
+    return samsep_separate_file_prompts(engine, job, &out, 1, report);
 }

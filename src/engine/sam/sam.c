@@ -71,11 +71,15 @@ struct sam_state {
     int32_t *ids;          /* [batch, text_len] host */
     int *lengths;          /* [batch] host */
     float *text;           /* [batch, text_len, text_dim] */
+    float *sel_text;       /* [sel_cap, text_len, text_dim]: a subset of text */
+    int *sel_lengths;      /* [sel_cap] host */
+    int sel_cap;
 
     /* working buffers (the backend's), grown to the largest excerpt */
     int64_t cap_frames;    /* T the buffers hold for `batch` items */
     int cap_batch;
     int64_t T;             /* frames of the last excerpt */
+    int ode_batch;         /* its items */
     float *wav;            /* [B, T*hop] */
     float *noise;          /* [B, T, 2C] */
     float *features;       /* [B, C, T] */
@@ -382,6 +386,8 @@ void sam_state_destroy(sam_state *s)
     free(s->ids);
     free(s->lengths);
     nn_free(s->k, s->text);
+    nn_free(s->k, s->sel_text);
+    free(s->sel_lengths);
     t5_state_destroy(s->t5);
     dit_state_destroy(s->dit);
     dacvae_state_destroy(s->codec);
@@ -450,6 +456,11 @@ int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
         s->anchors[b] = NULL;
         s->n_anchors[b] = 0;
     }
+    nn_free(s->k, s->sel_text);
+    free(s->sel_lengths);
+    s->sel_text = NULL;
+    s->sel_lengths = NULL;
+    s->sel_cap = 0;
     s->ids = ids;
     s->lengths = lens;
     s->text = text;
@@ -524,21 +535,24 @@ int sam_set_anchors(sam_state *s, int item, const samsep_anchor *anchors, int n,
     return SAMSEP_OK;
 }
 
-/* The batch's anchor ids [B, K] and alignment [B, T] into the host buffers,
- * K into *K; 0 when no item has spans (the DiT's default then applies). */
-static int anchor_inputs(sam_state *s, int64_t T, int *K)
+/* The anchor ids [B, K] and alignment [B, T] of the B rows run (row b is
+ * item which[b], or item b when which is NULL) into the host buffers, K
+ * into *K; 0 when no row has spans (the DiT's default then applies). */
+static int anchor_inputs(sam_state *s, int B, const int *which, int64_t T, int *K)
 {
     int b, n = 0, any = 0;
-    size_t nid, nal = (size_t)s->batch * (size_t)T;
+    size_t nid, nal = (size_t)B * (size_t)T;
 
-    for (b = 0; b < s->batch; b++) {
-        n = s->n_anchors[b] > n ? s->n_anchors[b] : n;
-        any |= s->n_anchors[b] > 0;
+    for (b = 0; b < B; b++) {
+        int i = which != NULL ? which[b] : b;
+
+        n = s->n_anchors[i] > n ? s->n_anchors[i] : n;
+        any |= s->n_anchors[i] > 0;
     }
     *K = 0;
     if (!any)
         return SAMSEP_OK;
-    nid = (size_t)s->batch * (size_t)(n + 2);
+    nid = (size_t)B * (size_t)(n + 2);
     if (nid > s->cap_ids || nal > s->cap_align) {
         int32_t *ids = realloc(s->anchor_ids, (nid > s->cap_ids ? nid : s->cap_ids) *
                                                   sizeof *ids);
@@ -556,13 +570,13 @@ static int anchor_inputs(sam_state *s, int64_t T, int *K)
         s->cap_align = nal > s->cap_align ? nal : s->cap_align;
     }
     /* rows padded with <pad> to the longest (pad_sequence) */
-    for (b = 0; b < s->batch; b++) {
+    for (b = 0; b < B; b++) {
         int32_t *ids = s->anchor_ids + (size_t)b * (size_t)(n + 2);
-        int k;
+        int i = which != NULL ? which[b] : b, k;
 
-        sam_anchor_alignment(s->anchors[b], s->n_anchors[b], s->m->rate, s->m->hop,
+        sam_anchor_alignment(s->anchors[i], s->n_anchors[i], s->m->rate, s->m->hop,
                              s->valid[b], T, ids, s->anchor_align + (size_t)b * (size_t)T);
-        for (k = 2 + s->n_anchors[b]; k < n + 2; k++)
+        for (k = 2 + s->n_anchors[i]; k < n + 2; k++)
             ids[k] = DIT_ANCHOR_PAD;
     }
     *K = n + 2;
@@ -625,30 +639,37 @@ static int check_excerpt(sam_state *s, const int64_t *lengths, int64_t N, int64_
     return SAMSEP_OK;
 }
 
-/* features -> conditioning -> ODE -> latents of target and residual. */
-static int flow(sam_state *s, int64_t T, char *err, size_t errlen)
+/* s->features [B, C, T] -> s->audio_features [B, T, 2C], the DiT's input
+ * (s->latent is free until the ODE is done). */
+static int audio_features(sam_state *s, int B, int64_t T, char *err, size_t errlen)
+{
+    int rc = dit_audio_features_from_codec(s->k, s->features, B, s->m->C, T, s->latent,
+                                           s->audio_features);
+
+    if (rc != SAMSEP_OK)
+        set_err(err, errlen, "sam-audio: kernel failed: %s", samsep_strerror(rc));
+    return rc;
+}
+
+/* features -> conditioning -> ODE -> latents of target and residual, for
+ * the B items of s->audio_features (filled by the caller) under `text`
+ * [B, text_len, Dt] of `lengths` tokens. */
+static int flow(sam_state *s, int B, int64_t T, const float *text, const int *lengths,
+                const int *which, char *err, size_t errlen)
 {
     const sam_model *m = s->m;
-    int B = s->batch;
     dit_inputs in;
     int rc;
 
-    /* [B, C, T] -> [B, T, 2C] (latent is free until the ODE is done) */
-    rc = dit_audio_features_from_codec(s->k, s->features, B, m->C, T, s->latent,
-                                       s->audio_features);
-    if (rc != SAMSEP_OK) {
-        set_err(err, errlen, "sam-audio: kernel failed: %s", samsep_strerror(rc));
-        return rc;
-    }
     memset(&in, 0, sizeof in);
     in.batch = B;
     in.frames = (int)T;
     in.audio_features = s->audio_features;
     in.valid_frames = s->valid;
     in.text_len = s->text_len;
-    in.text_features = s->text;
-    in.text_lengths = s->lengths;
-    rc = anchor_inputs(s, T, &in.anchor_count);
+    in.text_features = text;
+    in.text_lengths = lengths;
+    rc = anchor_inputs(s, B, which, T, &in.anchor_count);
     if (rc != SAMSEP_OK) {
         set_err(err, errlen, "sam-audio: out of memory for the span prompts");
         return rc;
@@ -712,6 +733,7 @@ int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t
     for (b = 0; b < B; b++)
         s->valid[b] = (int)(((lengths != NULL ? lengths[b] : N) + m->hop - 1) / m->hop);
     s->T = T;
+    s->ode_batch = B;
     rc = nn_upload(s->k, s->wav, wav, (size_t)(B * N) * sizeof *wav);
     if (rc == SAMSEP_OK)
         rc = nn_upload(s->k, s->noise, noise, (size_t)(B * T * 2 * m->C) * sizeof *noise);
@@ -721,8 +743,11 @@ int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t
     }
     /* [B, N] -> features [B, C, T] */
     rc = dacvae_encode(s->codec, s->wav, B, N, s->features, err, errlen);
+    /* [B, C, T] -> [B, T, 2C] (latent is free until the ODE is done) */
     if (rc == SAMSEP_OK)
-        rc = flow(s, T, err, errlen);
+        rc = audio_features(s, B, T, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = flow(s, B, T, s->text, s->lengths, NULL, err, errlen);
     if (rc == SAMSEP_OK)
         rc = decode(s, T, message, residual == NULL, err, errlen);
     if (rc != SAMSEP_OK)
@@ -738,6 +763,129 @@ int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t
     if (rc != SAMSEP_OK)
         set_err(err, errlen, "sam-audio: cannot download the outputs: %s",
                 samsep_strerror(rc));
+    return rc;
+}
+
+/* The text features of prompts which[0..n) of the batch, as a [n, L, Dt]
+ * block with their lengths: the batch's own when which is 0, 1, ..., else
+ * a copy gathered into the state's selection buffer. */
+static int select_text(sam_state *s, const int *which, int n, const float **text,
+                       const int **lengths, char *err, size_t errlen)
+{
+    int64_t row = (int64_t)s->text_len * s->text_dim;
+    int j, rc = SAMSEP_OK, all = n == s->batch;
+
+    for (j = 0; j < n && all; j++)
+        all = which[j] == j;
+    if (all) {
+        *text = s->text;
+        *lengths = s->lengths;
+        return SAMSEP_OK;
+    }
+    if (n > s->sel_cap) {
+        nn_free(s->k, s->sel_text);
+        free(s->sel_lengths);
+        s->sel_text = nn_alloc_f32(s->k, n * row);
+        s->sel_lengths = malloc((size_t)n * sizeof *s->sel_lengths);
+        s->sel_cap = s->sel_text != NULL && s->sel_lengths != NULL ? n : 0;
+        if (s->sel_cap == 0) {
+            set_err(err, errlen, "sam-audio: out of memory for %d prompts", n);
+            return SAMSEP_ERR_NOMEM;
+        }
+    }
+    for (j = 0; j < n && rc == SAMSEP_OK; j++) {
+        rc = nn_copy(s->k, s->text + which[j] * row, s->sel_text + j * row, row);
+        s->sel_lengths[j] = s->lengths[which[j]];
+    }
+    if (rc != SAMSEP_OK)
+        set_err(err, errlen, "sam-audio: kernel failed: %s", samsep_strerror(rc));
+    *text = s->sel_text;
+    *lengths = s->sel_lengths;
+    return rc;
+}
+
+/* Decode prompt j's target and residual latents (rows 2j, 2j+1 of
+ * s->latent) with the chunk's bits and download them; the target alone
+ * when residual is NULL (as sam_separate decodes for a subtracting run). */
+static int decode_prompt(sam_state *s, int j, int64_t T, const float *message,
+                         float *target, float *residual, char *err, size_t errlen)
+{
+    const sam_model *m = s->m;
+    int64_t hopT = T * m->hop;
+    int rc;
+
+    rc = dacvae_decode(s->codec, s->latent + (int64_t)2 * j * m->C * T,
+                       residual != NULL ? 2 : 1, T, message, s->decoded, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    rc = nn_download(s->k, target, s->decoded, (size_t)hopT * sizeof(float));
+    if (rc == SAMSEP_OK && residual != NULL)
+        rc = nn_download(s->k, residual, s->decoded + hopT, (size_t)hopT * sizeof(float));
+    if (rc != SAMSEP_OK)
+        set_err(err, errlen, "sam-audio: cannot download the outputs: %s",
+                samsep_strerror(rc));
+    return rc;
+}
+
+int sam_separate_prompts(sam_state *s, const float *wav, int64_t N, const float *noise,
+                         const float *message, const int *which, int n,
+                         float *const *targets, float *const *residuals, char *err,
+                         size_t errlen)
+{
+    const sam_model *m;
+    const float *text = NULL;
+    const int *lengths = NULL;
+    int64_t T, row;
+    int j, rc;
+
+    if (s == NULL || wav == NULL || noise == NULL || message == NULL || which == NULL ||
+        targets == NULL || residuals == NULL || N < 1 || s->batch < 1 || n < 1 ||
+        n > s->batch) {
+        set_err(err, errlen, "sam-audio: separate needs audio, noise, message, "
+                "outputs and 1 to %d prompts (sam_set_text)", s != NULL ? s->batch : 0);
+        return SAMSEP_ERR_INVALID;
+    }
+    for (j = 0; j < n; j++)
+        if (which[j] < 0 || which[j] >= s->batch || targets[j] == NULL) {
+            set_err(err, errlen, "sam-audio: output %d: no prompt %d or no buffers", j,
+                    which[j]);
+            return SAMSEP_ERR_INVALID;
+        }
+    m = s->m;
+    T = (N + m->hop - 1) / m->hop;
+    row = T * 2 * m->C;
+    rc = check_excerpt(s, NULL, N, T, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = reserve(s, n, T, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = select_text(s, which, n, &text, &lengths, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    for (j = 0; j < n; j++)
+        s->valid[j] = (int)T;
+    s->T = T;
+    s->ode_batch = n;
+    rc = nn_upload(s->k, s->wav, wav, (size_t)N * sizeof *wav);
+    /* every prompt starts from the chunk's one noise, as a run of it alone */
+    for (j = 0; j < n && rc == SAMSEP_OK; j++)
+        rc = nn_upload(s->k, s->noise + j * row, noise, (size_t)row * sizeof *noise);
+    if (rc != SAMSEP_OK) {
+        set_err(err, errlen, "sam-audio: cannot upload the excerpt: %s", samsep_strerror(rc));
+        return rc;
+    }
+    /* one encode: [1, N] -> [1, C, T] -> [1, T, 2C], then a row per prompt */
+    rc = dacvae_encode(s->codec, s->wav, 1, N, s->features, err, errlen);
+    if (rc == SAMSEP_OK)
+        rc = audio_features(s, 1, T, err, errlen);
+    for (j = 1; j < n && rc == SAMSEP_OK; j++) {
+        rc = nn_copy(s->k, s->audio_features, s->audio_features + j * row, row);
+        if (rc != SAMSEP_OK)
+            set_err(err, errlen, "sam-audio: kernel failed: %s", samsep_strerror(rc));
+    }
+    if (rc == SAMSEP_OK)
+        rc = flow(s, n, T, text, lengths, which, err, errlen);
+    for (j = 0; j < n && rc == SAMSEP_OK; j++)
+        rc = decode_prompt(s, j, T, message, targets[j], residuals[j], err, errlen);
     return rc;
 }
 
@@ -839,7 +987,7 @@ int sam_text_features(sam_state *s, float *out, int *L, int *Dt)
 
 int sam_last_ode_result(sam_state *s, float *out, int64_t *n)
 {
-    int64_t len = (int64_t)s->batch * s->T * 2 * s->m->C;
+    int64_t len = (int64_t)s->ode_batch * s->T * 2 * s->m->C;
 
     if (n != NULL)
         *n = len;

@@ -130,6 +130,24 @@ int sam_separate(sam_state *s, const float *wav, const int64_t *lengths,
                  int64_t N, const float *noise, const float *message,
                  float *target, float *residual, char *err, size_t errlen);
 
+/*
+ * Separate one excerpt of mono 48 kHz audio for n prompts at once: prompts
+ * which[0..n) of the last sam_set_text (each 0 .. B-1). wav [N] is encoded
+ * once; the DiT runs the n prompts as one batch from the same noise
+ * [T, 2C] (each prompt's from the noise a run of it alone would get); each
+ * prompt's target and residual are then decoded with the bits message
+ * [2, bits] into targets[j], residuals[j] [T * hop] (residuals[j] NULL:
+ * the target alone is decoded). Prompt j's outputs are
+ * those of sam_separate() run with that prompt alone up to float rounding
+ * (a few 1e-6 on the reference model): the batched matrix products and
+ * the text encoder's padded batch sum in another order than a batch of
+ * one; padded text tokens are never keys.
+ */
+int sam_separate_prompts(sam_state *s, const float *wav, int64_t N, const float *noise,
+                         const float *message, const int *which, int n,
+                         float *const *targets, float *const *residuals, char *err,
+                         size_t errlen);
+
 /* Deterministic standard-normal noise and 0/1 bits from (seed, stream):
  * the same arguments give the same values on every machine. */
 void sam_noise(uint64_t seed, uint64_t stream, float *out, int64_t n);

@@ -16,11 +16,16 @@
  * model was trained on. Each chunk draws its ODE noise and watermark bits
  * from the seed and the chunk's index within the file, so a run is
  * reproducible. Span prompts (set_anchors) come before each chunk, in the
- * chunk's own time, and condition that chunk only. The model returns its
- * own residual; with --residual subtract the pipeline uses mixture -
- * target instead, so the two outputs sum exactly to the mixture, and the
- * model's residual is never decoded (half the codec's decoding saved; the
- * target is the same bit for bit).
+ * chunk's own time, and condition that chunk only (every prompt's). Opened
+ * for several prompts, the engine encodes them together at open, and per
+ * chunk encodes the audio once and runs the DiT on all prompts as one
+ * batch from the chunk's one noise, then decodes each prompt: each
+ * prompt's outputs are those of a run for it alone, to float rounding (the
+ * batched products sum in another order). The model returns its own
+ * residual; with --residual subtract the pipeline uses mixture - target
+ * instead, so the two outputs sum exactly to the mixture, and the model's
+ * residual is never decoded (half the codec's decoding saved; the target
+ * is the same bit for bit).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -50,6 +55,7 @@ typedef struct sam_engine {
     sam_state *state;
     uint64_t seed;
     int subtract;
+    int n_prompts;             /* of sam_set_text */
 } sam_engine;
 
 typedef struct sam_stream {
@@ -59,8 +65,8 @@ typedef struct sam_stream {
     int64_t chunk;        /* index of the next chunk in this file */
     float *noise;         /* [1, T, 2C] */
     float *message;       /* [2, bits] */
-    float *target;        /* [T * hop] */
-    float *residual;      /* [T * hop]; NULL with --residual subtract */
+    float *target;        /* [n_prompts, T * hop] */
+    float *residual;      /* [n_prompts, T * hop]; NULL with --residual subtract */
 } sam_stream;
 
 /* ---- the table of loaded models --------------------------------------- */
@@ -149,21 +155,31 @@ static void release_model(shared_model *sm)
 
 /* ---- the engine ------------------------------------------------------- */
 
-static int se_check(const samsep_engine_config *cfg, char *err, size_t errlen)
+/* The settings and prompts that open() would refuse. */
+static int check_prompts(const samsep_engine_config *cfg, const char *const *prompts,
+                         int n, char *err, size_t errlen)
 {
-    const char *prompt = cfg->prompt != NULL ? cfg->prompt : "speech";
+    int j;
 
     if (cfg->model_path == NULL) {
         set_err(err, errlen, "engine \"sam-audio\" needs --model DIR (the folder with "
                 "SAM-Audio's config.json and checkpoint.pt)");
         return SAMSEP_ERR_INVALID;
     }
-    if (prompt[strspn(prompt, " \t\r\n")] == '\0') {
-        set_err(err, errlen, "engine \"sam-audio\" needs a prompt naming the sound, "
-                "e.g. -p \"dog barking\"");
-        return SAMSEP_ERR_UNKNOWN_PROMPT;
-    }
+    for (j = 0; j < n; j++)
+        if (prompts[j][strspn(prompts[j], " \t\r\n")] == '\0') {
+            set_err(err, errlen, "engine \"sam-audio\" needs a prompt naming the "
+                    "sound, e.g. -p \"dog barking\"");
+            return SAMSEP_ERR_UNKNOWN_PROMPT;
+        }
     return sam_check(cfg->model_path, cfg->text_encoder_path, NULL, err, errlen);
+}
+
+static int se_check(const samsep_engine_config *cfg, char *err, size_t errlen)
+{
+    const char *prompt = cfg->prompt != NULL ? cfg->prompt : "speech";
+
+    return check_prompts(cfg, &prompt, 1, err, errlen);
 }
 
 static void se_close(void *state)
@@ -177,14 +193,16 @@ static void se_close(void *state)
     free(e);
 }
 
-static int se_open(const samsep_engine_config *cfg, void **state,
-                   samsep_engine_info *info, char *err, size_t errlen)
+/* Open for prompts[0..n): their text features are computed here, once for
+ * the whole batch of files, in one batch of the text encoder. */
+static int se_open_prompts(const samsep_engine_config *cfg, const char *const *prompts,
+                           int n, void **state, samsep_engine_info *info, char *err,
+                           size_t errlen)
 {
-    const char *prompt = cfg->prompt != NULL ? cfg->prompt : "speech";
     sam_engine *e;
     int rc;
 
-    rc = se_check(cfg, err, errlen);
+    rc = check_prompts(cfg, prompts, n, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
     e = calloc(1, sizeof *e);
@@ -194,7 +212,7 @@ static int se_open(const samsep_engine_config *cfg, void **state,
     if (rc == SAMSEP_OK)
         rc = sam_state_create(e->shared->model, cfg->threads, &e->state, err, errlen);
     if (rc == SAMSEP_OK) {
-        rc = sam_set_text(e->state, &prompt, 1, err, errlen);
+        rc = sam_set_text(e->state, prompts, n, err, errlen);
         if (rc > 0)
             rc = SAMSEP_OK;
     }
@@ -202,6 +220,7 @@ static int se_open(const samsep_engine_config *cfg, void **state,
         se_close(e);
         return rc;
     }
+    e->n_prompts = n;
     e->seed = cfg->seed;
     e->subtract = cfg->residual == SAMSEP_RESIDUAL_MIX_MINUS;
     info->sample_rate = sam_sample_rate(e->shared->model);
@@ -213,6 +232,14 @@ static int se_open(const samsep_engine_config *cfg, void **state,
     info->max_chunk_seconds = (double)sam_max_samples(e->shared->model) / info->sample_rate;
     *state = e;
     return SAMSEP_OK;
+}
+
+static int se_open(const samsep_engine_config *cfg, void **state,
+                   samsep_engine_info *info, char *err, size_t errlen)
+{
+    const char *prompt = cfg->prompt != NULL ? cfg->prompt : "speech";
+
+    return se_open_prompts(cfg, &prompt, 1, state, info, err, errlen);
 }
 
 static void se_stream_close(void *state)
@@ -249,9 +276,9 @@ static int se_stream_open(void *engine, int rate, int channels, int64_t max_fram
     s->padded = T * hop;
     s->noise = malloc((size_t)(T * 2 * sam_latent_channels(m)) * sizeof(float));
     s->message = malloc((size_t)(2 * sam_message_bits(m)) * sizeof(float));
-    s->target = malloc((size_t)s->padded * sizeof(float));
+    s->target = malloc((size_t)e->n_prompts * (size_t)s->padded * sizeof(float));
     if (!e->subtract)
-        s->residual = malloc((size_t)s->padded * sizeof(float));
+        s->residual = malloc((size_t)e->n_prompts * (size_t)s->padded * sizeof(float));
     if (s->noise == NULL || s->message == NULL || s->target == NULL ||
         (!e->subtract && s->residual == NULL)) {
         se_stream_close(s);
@@ -294,14 +321,63 @@ static int se_process(void *state, const float *in, float *target, float *residu
     return SAMSEP_OK;
 }
 
-/* The chunk's span prompts, for the next se_process (the pipeline sets
- * them before every chunk, so none are left from another file). */
+/* The chunk's span prompts, for the next chunk of every prompt (the
+ * pipeline sets them before every chunk, so none are left from another
+ * file). */
 static int se_set_anchors(void *state, const samsep_anchor *anchors, int count,
                           char *err, size_t errlen)
 {
     sam_stream *s = state;
+    int j, rc = SAMSEP_OK;
 
-    return sam_set_anchors(s->e->state, 0, anchors, count, err, errlen);
+    for (j = 0; j < s->e->n_prompts && rc == SAMSEP_OK; j++)
+        rc = sam_set_anchors(s->e->state, j, anchors, count, err, errlen);
+    return rc;
+}
+
+/* Several prompts: the chunk is encoded once and the wanted prompts run as
+ * one batch of the DiT (sam_separate_prompts), from the chunk's one noise
+ * and bits, so each prompt's outputs are those of a run of it alone (to
+ * float rounding). */
+static int se_process_prompts(void *state, const float *in, float *const *targets,
+                              float *const *residuals, int64_t frames, int64_t start,
+                              char *err, size_t errlen)
+{
+    sam_stream *s = state;
+    const sam_model *m = s->e->shared->model;
+    int which[SAMSEP_MAX_PROMPTS];
+    float *tb[SAMSEP_MAX_PROMPTS], *rb[SAMSEP_MAX_PROMPTS];
+    int64_t T, hop = sam_hop(m);
+    int j, n = 0, rc;
+
+    (void)start;
+    if (frames < 1 || frames > s->max_frames)
+        return SAMSEP_ERR_INVALID;
+    for (j = 0; j < s->e->n_prompts; j++)
+        if (targets[j] != NULL) {
+            which[n] = j;
+            tb[n] = s->target + (size_t)n * (size_t)s->padded;
+            rb[n] = s->residual != NULL ? s->residual + (size_t)n * (size_t)s->padded
+                                        : NULL;
+            n++;
+        }
+    if (n == 0)
+        return SAMSEP_OK;
+    T = (frames + hop - 1) / hop;
+    sam_noise(s->e->seed, (uint64_t)s->chunk, s->noise, T * 2 * sam_latent_channels(m));
+    sam_message(s->e->seed, (uint64_t)s->chunk, s->message, 2 * sam_message_bits(m));
+    s->chunk++;
+    rc = sam_separate_prompts(s->e->state, in, frames, s->noise, s->message, which, n,
+                              tb, rb, err, errlen);
+    if (rc != SAMSEP_OK)
+        return rc;
+    /* the model's output covers whole frames; the input's length is kept */
+    for (j = 0; j < n; j++) {
+        memcpy(targets[which[j]], tb[j], (size_t)frames * sizeof(float));
+        if (residuals[which[j]] != NULL && rb[j] != NULL)
+            memcpy(residuals[which[j]], rb[j], (size_t)frames * sizeof(float));
+    }
+    return SAMSEP_OK;
 }
 
 const samsep_engine_vtable samsep_engine_sam_audio = {
@@ -314,4 +390,6 @@ const samsep_engine_vtable samsep_engine_sam_audio = {
     .close = se_close,
     .check = se_check,
     .set_anchors = se_set_anchors,
+    .open_prompts = se_open_prompts,
+    .process_prompts = se_process_prompts,
 };
