@@ -6,7 +6,9 @@
  * of a run of that prompt alone, to 1e-5, named <stem>_<prompt>_target (the
  * outputs keep the two channels, each prompt through its own upmix stage);
  * the prompts' outputs differ from each other; with --residual subtract
- * each pair sums to the mixture, channel by channel.
+ * each pair sums to the mixture, channel by channel. Span prompts given with
+ * several prompts condition every prompt of the batch as they condition a
+ * run of that prompt alone, chunk by chunk.
  */
 #include <fcntl.h>
 #include <math.h>
@@ -217,10 +219,76 @@ static void test_prompts_cli(void **state)
     free(root);
 }
 
+/* --span with several prompts: each prompt's outputs are those of a run of
+ * it alone with the same spans (the spans reach every row of the DiT's
+ * batch, cut to each chunk), and the spans change them. */
+static void test_prompts_spans_cli(void **state)
+{
+    static const char *const prompts[] = { "drums", "Bass!" };
+    static const char *const parts[] = { "drums", "bass" };
+    char *root = tu_mkdtemp(), *in_dir = tu_path(root, "in"), *in, *model;
+    char *out = tu_path(root, "out"), *one = tu_path(root, "one");
+    char *plain = tu_path(root, "plain"), *a, *b;
+    char err[8192], name[256];
+    int64_t frames = 48000 * 2 + 77, i;
+    float *x = malloc((size_t)frames * sizeof(float));
+    int j;
+    double d;
+
+    (void)state;
+    assert_int_equal(mkdir(in_dir, 0777), 0);
+    in = tu_path(in_dir, "yard.wav");
+    for (i = 0; i < frames; i++)
+        x[i] = 0.3f * sinf((float)i * 0.023f) + 0.1f * sinf((float)i * 0.41f);
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, frames), 0);
+    model = make_model_dir(root);
+
+    /* one span inside the first chunk, one across the first boundary */
+    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", prompts[0],
+                         "-p", prompts[1], "--span", "+0.2:0.5", "--span", "-0.6:1.3",
+                         "--chunk", "1", "--overlap", "0.25", "--subtype", "float", in,
+                         "-o", out), 0);
+    for (j = 0; j < 2; j++) {
+        assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                             prompts[j], "--span", "+0.2:0.5", "--span", "-0.6:1.3",
+                             "--chunk", "1", "--overlap", "0.25", "--subtype", "float",
+                             "--overwrite", in, "-o", one), 0);
+        snprintf(name, sizeof name, "yard_%s_target.wav", parts[j]);
+        a = tu_path(out, name);
+        b = tu_path(one, "yard_target.wav");
+        d = max_diff(a, b, frames);
+        printf("prompt \"%s\" with spans: max |several - alone| = %.3g\n", prompts[j], d);
+        assert_true(d <= 1e-5);
+        free(a);
+        free(b);
+    }
+    /* without the spans the target is another one */
+    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", prompts[0],
+                         "-p", prompts[1], "--chunk", "1", "--overlap", "0.25",
+                         "--subtype", "float", in, "-o", plain), 0);
+    a = tu_path(out, "yard_drums_target.wav");
+    b = tu_path(plain, "yard_drums_target.wav");
+    d = max_diff(a, b, frames);
+    printf("with spans against without: max difference %.3g\n", d);
+    assert_true(d > 1e-4);
+    free(a);
+    free(b);
+    free(x);
+    free(in);
+    free(in_dir);
+    free(model);
+    free(out);
+    free(one);
+    free(plain);
+    tu_rmtree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prompts_cli),
+        cmocka_unit_test(test_prompts_spans_cli),
     };
     const char *model_bin = getenv("SAMSEP_MODEL_BIN");
     char probe[4096];
