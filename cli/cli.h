@@ -27,20 +27,20 @@ typedef struct options {
     const char *const *inputs;
     int n_inputs;
     const char *outdir, *prompt, *engine, *model, *config_path, *log_dir;
-    const char *t5;     /* --t5 DIR */
-    const char *worker; /* --worker "COMMAND" (engine exec) */
+    const char *t5;                              /* --t5 DIR */
+    const char *worker;                          /* --worker "COMMAND" (engine exec) */
     double worker_timeout, worker_start_timeout; /* 0: the engine's default */
-    const char *report; /* --report DIR */
-    int residual;       /* samsep_residual_request */
-    int channels;       /* VALUE_CHANNELS index + 1 (keep, mono); 0: keep */
-    int precision;      /* samsep_precision + 1; 0: unset (fp32) */
+    const char *report;                          /* --report DIR */
+    int residual;                                /* samsep_residual_request */
+    int channels;  /* VALUE_CHANNELS index + 1 (keep, mono); 0: keep */
+    int precision; /* samsep_precision + 1; 0: unset (fp32) */
     unsigned long long seed;
     double chunk;   /* 0: engine default */
     double overlap; /* < 0: engine default */
     int format, subtype, threads, max_files, recursive, yes, overwrite;
     int shard_index, shard_count;
     int dry_run, json, interactive;
-    int verbosity;  /* -1 quiet, 0 normal, 1+ verbose */
+    int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
     char *skip_suffixes[MAX_SKIP_SUFFIXES];
     int n_skip_suffixes;
     /* --span, in order (or the config's "spans" when no flag gave any) */
@@ -87,8 +87,7 @@ int cli_run(const options *o, int argc, char **argv);
 /* run.c, also for interactive mode. Whether the engine would open with
  * these settings, without loading a model (samsep_engine_check). */
 int cli_check_engine(const options *o, char *err, size_t errlen);
-int cli_open_engine(const options *o, samsep_engine **engine, char *err,
-                    size_t errlen);
+int cli_open_engine(const options *o, samsep_engine **engine, char *err, size_t errlen);
 int cli_plan(const options *o, samsep_batch **batch, char *err, size_t errlen);
 void cli_plan_counts(const samsep_batch *b, int *process, int *skip, int *fail);
 int cli_confirm(const char *question);

@@ -117,7 +117,8 @@ static int want_spans(const char *path, const cJSON *v, config *cfg, char *err,
         return wrong(path, v->string, "an array of spans such as \"+1.5:4\"", v, err,
                      errlen);
     cfg->n_spans = 0;
-    cJSON_ArrayForEach(s, v) {
+    cJSON_ArrayForEach(s, v)
+    {
         if (!cJSON_IsString(s))
             return wrong(path, v->string, "an array of span strings such as \"+1.5:4\"",
                          s, err, errlen);
@@ -144,13 +145,16 @@ static int want_strings(const char *path, const cJSON *v, char **out, int *n, in
 
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1)
         return wrong(path, v->string, "a non-empty array of strings", v, err, errlen);
-    cJSON_ArrayForEach(s, v) {
+    cJSON_ArrayForEach(s, v)
+    {
         if (!cJSON_IsString(s) || s->valuestring[0] == '\0') {
             char is[128];
 
             describe(s, is, sizeof is);
-            snprintf(err, errlen, "%s: key \"%s\" must be an array of non-empty "
-                     "strings; it holds %s", path, v->string, is);
+            snprintf(err, errlen,
+                     "%s: key \"%s\" must be an array of non-empty "
+                     "strings; it holds %s",
+                     path, v->string, is);
             return -1;
         }
         if (*n >= max) {
@@ -194,8 +198,8 @@ static int want_int(const char *path, const cJSON *v, const value_range *r, int 
     return 0;
 }
 
-static int want_choice(const char *path, const cJSON *v, const char *const *names,
-                       int n, int *out, char *err, size_t errlen)
+static int want_choice(const char *path, const cJSON *v, const char *const *names, int n,
+                       int *out, char *err, size_t errlen)
 {
     char want[128] = "one of";
     int i;
@@ -225,7 +229,8 @@ static int parse_last(const char *path, const cJSON *last, config *cfg, char *er
 
     if (!cJSON_IsObject(last))
         return wrong(path, "last", "an object", last, err, errlen);
-    cJSON_ArrayForEach(v, last) {
+    cJSON_ArrayForEach(v, last)
+    {
         char **dst = strcmp(v->string, "input") == 0    ? &cfg->last_input
                      : strcmp(v->string, "output") == 0 ? &cfg->last_output
                      : strcmp(v->string, "prompt") == 0 ? &cfg->last_prompt
@@ -233,8 +238,10 @@ static int parse_last(const char *path, const cJSON *last, config *cfg, char *er
                                                         : NULL;
 
         if (dst == NULL) {
-            snprintf(err, errlen, "%s: unknown key \"last.%s\" (known: input, output, "
-                     "prompt, engine)", path, v->string);
+            snprintf(err, errlen,
+                     "%s: unknown key \"last.%s\" (known: input, output, "
+                     "prompt, engine)",
+                     path, v->string);
             return -1;
         }
         if (!cJSON_IsString(v)) {
@@ -249,8 +256,7 @@ static int parse_last(const char *path, const cJSON *last, config *cfg, char *er
     return 0;
 }
 
-int config_load(const char *path, int must_exist, config *cfg, char *err,
-                size_t errlen)
+int config_load(const char *path, int must_exist, config *cfg, char *err, size_t errlen)
 {
     const cJSON *v;
     cJSON *root;
@@ -278,7 +284,8 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
         free(text);
         return -1;
     }
-    cJSON_ArrayForEach(v, root) {
+    cJSON_ArrayForEach(v, root)
+    {
         const char *k = v->string;
 
         if (strcmp(k, "prompt") == 0)
@@ -324,8 +331,8 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
             rc = want_choice(path, v, VALUE_CHANNELS, VALUE_N_CHANNELS, &cfg->channels,
                              err, errlen);
         } else if (strcmp(k, "precision") == 0) {
-            rc = want_choice(path, v, VALUE_PRECISIONS, VALUE_N_PRECISIONS, &cfg->precision,
-                             err, errlen);
+            rc = want_choice(path, v, VALUE_PRECISIONS, VALUE_N_PRECISIONS,
+                             &cfg->precision, err, errlen);
             cfg->has_precision = rc == 0;
         } else if (strcmp(k, "threads") == 0) {
             rc = want_int(path, v, &VALUE_THREADS, &cfg->threads, err, errlen);
@@ -345,19 +352,24 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
 
             if (!cJSON_IsArray(v))
                 rc = wrong(path, k, "an array of strings", v, err, errlen);
-            cJSON_ArrayForEach(s, v) {
+            cJSON_ArrayForEach(s, v)
+            {
                 if (rc != 0)
                     break;
                 if (!cJSON_IsString(s) || s->valuestring[0] == '\0') {
                     char is[128];
 
                     describe(s, is, sizeof is);
-                    snprintf(err, errlen, "%s: key \"skip_suffixes\" must be an array "
-                             "of non-empty strings; it holds %s", path, is);
+                    snprintf(err, errlen,
+                             "%s: key \"skip_suffixes\" must be an array "
+                             "of non-empty strings; it holds %s",
+                             path, is);
                     rc = -1;
                 } else if (cfg->n_skip_suffixes >= CONFIG_MAX_SUFFIXES) {
-                    snprintf(err, errlen, "%s: key \"skip_suffixes\" holds more than %d "
-                             "suffixes", path, CONFIG_MAX_SUFFIXES);
+                    snprintf(err, errlen,
+                             "%s: key \"skip_suffixes\" holds more than %d "
+                             "suffixes",
+                             path, CONFIG_MAX_SUFFIXES);
                     rc = -1;
                 } else if ((cfg->skip_suffixes[cfg->n_skip_suffixes] =
                                 strdup(s->valuestring)) != NULL) {
@@ -369,10 +381,12 @@ int config_load(const char *path, int must_exist, config *cfg, char *err,
         } else if (strcmp(k, "last") == 0) {
             rc = parse_last(path, v, cfg, err, errlen);
         } else {
-            snprintf(err, errlen, "%s: unknown key \"%s\" (known: prompt, prompts, engine, "
+            snprintf(err, errlen,
+                     "%s: unknown key \"%s\" (known: prompt, prompts, engine, "
                      "model, output, chunk, overlap, format, subtype, channels, threads, "
                      "max_files, recursive, skip_suffixes, log_dir, precision, worker, "
-                     "worker_timeout, worker_start_timeout, report, spans, last)", path, k);
+                     "worker_timeout, worker_start_timeout, report, spans, last)",
+                     path, k);
             rc = -1;
         }
         if (rc != 0)

@@ -24,10 +24,10 @@ typedef struct config {
     char *prompt, *engine, *model, *output, *log_dir, *worker, *report;
     double chunk, overlap, worker_timeout, worker_start_timeout;
     int format, subtype, threads, max_files, recursive, precision;
-    int channels; /* VALUE_CHANNELS index + 1; 0 when the key is absent */
+    int channels;      /* VALUE_CHANNELS index + 1; 0 when the key is absent */
     int has_precision; /* precision: samsep_precision + 1 */
-    int has_chunk, has_overlap, has_format, has_subtype, has_threads,
-        has_max_files, has_recursive, has_worker_timeout, has_worker_start_timeout;
+    int has_chunk, has_overlap, has_format, has_subtype, has_threads, has_max_files,
+        has_recursive, has_worker_timeout, has_worker_start_timeout;
     char *skip_suffixes[CONFIG_MAX_SUFFIXES];
     int n_skip_suffixes;
     samsep_anchor spans[CONFIG_MAX_SPANS]; /* "spans": ["+1:2.5", "-4:6"] */
@@ -44,14 +44,12 @@ const char *config_default_path(void);
 
 /* Load `path`. A missing file is not an error when `must_exist` is 0 (the
  * config is then empty). Returns 0, or -1 with err filled. */
-int config_load(const char *path, int must_exist, config *cfg, char *err,
-                size_t errlen);
+int config_load(const char *path, int must_exist, config *cfg, char *err, size_t errlen);
 void config_free(config *cfg);
 
 /* Store interactive mode's answers under "last" in `path`, keeping the
  * file's other keys; written to a temporary and renamed. */
 int config_save_last(const char *path, const char *input, const char *output,
-                     const char *prompt, const char *engine, char *err,
-                     size_t errlen);
+                     const char *prompt, const char *engine, char *err, size_t errlen);
 
 #endif

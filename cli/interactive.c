@@ -67,8 +67,8 @@ int interactive_ask(options *o, const config *cfg, const char *config_path)
     o->n_inputs = 1;
     for (;;) {
         free(o->ask_output);
-        o->ask_output = ask("Output folder", cfg->last_output != NULL ? cfg->last_output
-                                                                      : cfg->output);
+        o->ask_output = ask("Output folder",
+                            cfg->last_output != NULL ? cfg->last_output : cfg->output);
         if (o->ask_output == NULL)
             return EXIT_USAGE;
         if (o->ask_output[0] == '\0')
@@ -121,8 +121,9 @@ int interactive_ask(options *o, const config *cfg, const char *config_path)
             const samsep_item *it = samsep_batch_item(batch, i);
 
             if (it->action != SAMSEP_ACTION_PROCESS) {
-                printf("  %s %s: %s\n", it->action == SAMSEP_ACTION_SKIP ? "skip" : "fail",
-                       it->input, it->reason);
+                printf("  %s %s: %s\n",
+                       it->action == SAMSEP_ACTION_SKIP ? "skip" : "fail", it->input,
+                       it->reason);
                 shown++;
             }
         }

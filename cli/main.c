@@ -26,7 +26,8 @@ static int check_inputs(const options *o)
 {
     if (o->n_inputs < 1) {
         fputs("samsep: no inputs; give files or folders (or run samsep with no "
-              "arguments on a terminal)\n", stderr);
+              "arguments on a terminal)\n",
+              stderr);
         cli_usage(stderr);
         return EXIT_USAGE;
     }

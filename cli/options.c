@@ -55,54 +55,70 @@ enum {
 void cli_usage(FILE *f)
 {
     fputs(
-"Usage: samsep [OPTIONS] INPUT... -o OUTDIR     (files and/or folders)\n"
-"       samsep [-i]                            interactive mode on a terminal\n"
-"Isolate one sound: writes OUTDIR/<stem>_target.<ext> (the sound asked for)\n"
-"and OUTDIR/<stem>_residual.<ext> (everything else) for each input.\n"
-"\n"
-"  -o, --output DIR       output folder; never an input folder, inside or around one\n"
-"  -p, --prompt TEXT      what to isolate (default: speech); give -p again for\n"
-"                         several prompts in one pass: outputs STEM_PROMPT_target...\n"
-"  -e, --engine NAME      separation engine (default: dsp; see --list-engines)\n"
-"      --model DIR        model folder (sam-audio: config.json, checkpoint.pt, t5/)\n"
-"      --t5 DIR           text encoder folder (default: MODEL/t5)\n"
-"      --residual model|subtract  sam-audio: the model's residual, or mixture - target\n"
-"      --precision fp32|bf16  sam-audio: weights in float32 (default) or bf16 (half\n"
-"                         the memory; faster on CPUs with bf16 arithmetic)\n"
-"      --seed N           seed of the model's noise (default 0)\n"
-"      --channels keep|mono  mono engines (sam-audio) on a multichannel input:\n"
-"                         outputs with the input's channels (default) or mono\n"
-"      --span +START:END  sam-audio: the target sounds from START to END seconds\n"
-"                         (-START:END: it does not there); repeatable, in order\n"
-"      --worker \"COMMAND ARGS...\"  exec: the worker program (doc/exec-protocol.md)\n"
-"      --worker-timeout S  exec: seconds a chunk may take (default 600)\n"
-"      --worker-start-timeout S  exec: seconds to start the worker (default 1800)\n"
-"  -r, --recursive        descend into sub-folders; outputs mirror them\n"
-"      --chunk SECONDS    chunk length (default: engine's, else 30)\n"
-"      --overlap SECONDS  overlap between chunks (default: engine's, else 2)\n"
-"      --format wav|flac  output format (default: as input if WAV/FLAC, else WAV)\n"
-"      --subtype pcm16|pcm24|float   sample format (default: as input)\n"
-"      --max-files N      refuse more than N inputs without --yes (default 100)\n"
-"  -y, --yes              proceed past the --max-files guard\n"
-"      --overwrite        redo inputs whose outputs are already current\n"
-"      --shard I/N        process only share I of N (for many workers)\n"
-"      --skip-suffix S    also skip inputs whose name ends in S (repeatable)\n"
-"      --dry-run          print the plan (what is processed or skipped, and why)\n"
-"      --json             one JSON object per event on stdout\n"
-"      --config FILE      config file (default: $XDG_CONFIG_HOME/samsep/config.json)\n"
-"      --log-dir DIR      where the run's log goes ($XDG_STATE_HOME/samsep/logs)\n"
-"      --report DIR       write DIR/index.html: spectrograms and players per input\n"
-"      --threads N        worker threads for engines that use them\n"
-"  -i, --interactive      ask for folders, prompt and engine\n"
-"  -q, --quiet / -v, --verbose\n"
-"  -h, --help / --version / --list-engines\n"
-"      --list-prompts     the words the dsp engine understands, and what each isolates\n"
-"      --formats          the input formats this build reads\n"
-"\n"
-"dsp prompts: speech, noise, music, drums, vocals, hum (--list-prompts for all\n"
-"words); sam-audio: any text, e.g. -p \"dog barking\"; exec: what the worker takes.\n"
-"Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused,\n"
-"128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM, 141 closed pipe).\n",
+        "Usage: samsep [OPTIONS] INPUT... -o OUTDIR     (files and/or folders)\n"
+        "       samsep [-i]                            interactive mode on a terminal\n"
+        "Isolate one sound: writes OUTDIR/<stem>_target.<ext> (the sound asked for)\n"
+        "and OUTDIR/<stem>_residual.<ext> (everything else) for each input.\n"
+        "\n"
+        "  -o, --output DIR       output folder; never an input folder, inside or around "
+        "one\n"
+        "  -p, --prompt TEXT      what to isolate (default: speech); give -p again for\n"
+        "                         several prompts in one pass: outputs "
+        "STEM_PROMPT_target...\n"
+        "  -e, --engine NAME      separation engine (default: dsp; see --list-engines)\n"
+        "      --model DIR        model folder (sam-audio: config.json, checkpoint.pt, "
+        "t5/)\n"
+        "      --t5 DIR           text encoder folder (default: MODEL/t5)\n"
+        "      --residual model|subtract  sam-audio: the model's residual, or mixture - "
+        "target\n"
+        "      --precision fp32|bf16  sam-audio: weights in float32 (default) or bf16 "
+        "(half\n"
+        "                         the memory; faster on CPUs with bf16 arithmetic)\n"
+        "      --seed N           seed of the model's noise (default 0)\n"
+        "      --channels keep|mono  mono engines (sam-audio) on a multichannel input:\n"
+        "                         outputs with the input's channels (default) or mono\n"
+        "      --span +START:END  sam-audio: the target sounds from START to END "
+        "seconds\n"
+        "                         (-START:END: it does not there); repeatable, in order\n"
+        "      --worker \"COMMAND ARGS...\"  exec: the worker program "
+        "(doc/exec-protocol.md)\n"
+        "      --worker-timeout S  exec: seconds a chunk may take (default 600)\n"
+        "      --worker-start-timeout S  exec: seconds to start the worker (default "
+        "1800)\n"
+        "  -r, --recursive        descend into sub-folders; outputs mirror them\n"
+        "      --chunk SECONDS    chunk length (default: engine's, else 30)\n"
+        "      --overlap SECONDS  overlap between chunks (default: engine's, else 2)\n"
+        "      --format wav|flac  output format (default: as input if WAV/FLAC, else "
+        "WAV)\n"
+        "      --subtype pcm16|pcm24|float   sample format (default: as input)\n"
+        "      --max-files N      refuse more than N inputs without --yes (default 100)\n"
+        "  -y, --yes              proceed past the --max-files guard\n"
+        "      --overwrite        redo inputs whose outputs are already current\n"
+        "      --shard I/N        process only share I of N (for many workers)\n"
+        "      --skip-suffix S    also skip inputs whose name ends in S (repeatable)\n"
+        "      --dry-run          print the plan (what is processed or skipped, and "
+        "why)\n"
+        "      --json             one JSON object per event on stdout\n"
+        "      --config FILE      config file (default: "
+        "$XDG_CONFIG_HOME/samsep/config.json)\n"
+        "      --log-dir DIR      where the run's log goes "
+        "($XDG_STATE_HOME/samsep/logs)\n"
+        "      --report DIR       write DIR/index.html: spectrograms and players per "
+        "input\n"
+        "      --threads N        worker threads for engines that use them\n"
+        "  -i, --interactive      ask for folders, prompt and engine\n"
+        "  -q, --quiet / -v, --verbose\n"
+        "  -h, --help / --version / --list-engines\n"
+        "      --list-prompts     the words the dsp engine understands, and what each "
+        "isolates\n"
+        "      --formats          the input formats this build reads\n"
+        "\n"
+        "dsp prompts: speech, noise, music, drums, vocals, hum (--list-prompts for all\n"
+        "words); sam-audio: any text, e.g. -p \"dog barking\"; exec: what the worker "
+        "takes.\n"
+        "Exit status: 0 all done, 1 some inputs failed, 2 usage error or refused,\n"
+        "128+N stopped by signal N (130 Ctrl-C, 129 SIGHUP, 143 SIGTERM, 141 closed "
+        "pipe).\n",
         f);
 }
 
@@ -223,7 +239,10 @@ int cli_parse_options(int argc, char **argv, options *o)
             o->prompt = o->prompts[0];
             break;
         case 'e': o->engine = optarg; break;
-        case 'r': o->recursive = 1; o->set_recursive = 1; break;
+        case 'r':
+            o->recursive = 1;
+            o->set_recursive = 1;
+            break;
         case 'y': o->yes = 1; break;
         case 'i': o->interactive = 1; break;
         case OPT_MODEL: o->model = optarg; break;
@@ -231,19 +250,22 @@ int cli_parse_options(int argc, char **argv, options *o)
         case OPT_RESIDUAL:
             if (refused(value_choice_from_text("--residual", optarg, VALUE_RESIDUALS,
                                                VALUE_N_RESIDUALS, &o->residual, err,
-                                               sizeof err), err))
+                                               sizeof err),
+                        err))
                 return EXIT_USAGE;
             break;
         case OPT_CHANNELS:
             if (refused(value_choice_from_text("--channels", optarg, VALUE_CHANNELS,
                                                VALUE_N_CHANNELS, &o->channels, err,
-                                               sizeof err), err))
+                                               sizeof err),
+                        err))
                 return EXIT_USAGE;
             break;
         case OPT_PRECISION:
             if (refused(value_choice_from_text("--precision", optarg, VALUE_PRECISIONS,
                                                VALUE_N_PRECISIONS, &o->precision, err,
-                                               sizeof err), err))
+                                               sizeof err),
+                        err))
                 return EXIT_USAGE;
             break;
         case OPT_SEED:
@@ -288,13 +310,15 @@ int cli_parse_options(int argc, char **argv, options *o)
         case OPT_FORMAT:
             if (refused(value_choice_from_text("--format", optarg, VALUE_FORMATS,
                                                VALUE_N_FORMATS, &o->format, err,
-                                               sizeof err), err))
+                                               sizeof err),
+                        err))
                 return EXIT_USAGE;
             break;
         case OPT_SUBTYPE:
             if (refused(value_choice_from_text("--subtype", optarg, VALUE_SUBTYPES,
                                                VALUE_N_SUBTYPES, &o->subtype, err,
-                                               sizeof err), err))
+                                               sizeof err),
+                        err))
                 return EXIT_USAGE;
             break;
         case OPT_THREADS:
@@ -310,13 +334,16 @@ int cli_parse_options(int argc, char **argv, options *o)
         case OPT_OVERWRITE: o->overwrite = 1; break;
         case OPT_SHARD:
             if (refused(value_shard_from_text(optarg, &o->shard_index, &o->shard_count,
-                                              err, sizeof err), err))
+                                              err, sizeof err),
+                        err))
                 return EXIT_USAGE;
             break;
         case OPT_SKIP_SUFFIX:
             if (optarg[0] == '\0' || o->n_skip_suffixes >= MAX_SKIP_SUFFIXES) {
-                fprintf(stderr, "samsep: --skip-suffix wants a non-empty suffix "
-                        "(at most %d)\n", MAX_SKIP_SUFFIXES);
+                fprintf(stderr,
+                        "samsep: --skip-suffix wants a non-empty suffix "
+                        "(at most %d)\n",
+                        MAX_SKIP_SUFFIXES);
                 return EXIT_USAGE;
             }
             o->skip_suffixes[o->n_skip_suffixes++] = optarg;
@@ -330,7 +357,8 @@ int cli_parse_options(int argc, char **argv, options *o)
             for (i = 0; samsep_engine_builtin(i) != NULL; i++)
                 printf("%-10s %s\n", samsep_engine_builtin(i)->name,
                        samsep_engine_builtin(i)->description != NULL
-                           ? samsep_engine_builtin(i)->description : "");
+                           ? samsep_engine_builtin(i)->description
+                           : "");
             return -1;
         case OPT_LIST_PROMPTS: {
             const char *kw, *words, *what;
@@ -339,18 +367,12 @@ int cli_parse_options(int argc, char **argv, options *o)
                 printf("%-8s %s\n%-8s %s\n", kw, words, "", what);
             return -1;
         }
-        case OPT_FORMATS:
-            print_formats();
-            return -1;
+        case OPT_FORMATS: print_formats(); return -1;
         case 'q': o->verbosity = -1; break;
         case 'v': o->verbosity++; break;
         case 'h': cli_usage(stdout); return -1;
-        case OPT_VERSION:
-            printf("samsep %s\n", samsep_version());
-            return -1;
-        default:
-            fputs("Try 'samsep --help'.\n", stderr);
-            return EXIT_USAGE;
+        case OPT_VERSION: printf("samsep %s\n", samsep_version()); return -1;
+        default: fputs("Try 'samsep --help'.\n", stderr); return EXIT_USAGE;
         }
     }
     o->inputs = (const char *const *)argv + optind;
@@ -448,8 +470,10 @@ int cli_check_span_engine(const options *o)
     }
     if (takes || o->n_spans == 0)
         return 0;
-    fprintf(stderr, "samsep: --span: engine \"%s\" takes no span prompts; the engines "
-            "that do: %s\n", engine, names);
+    fprintf(stderr,
+            "samsep: --span: engine \"%s\" takes no span prompts; the engines "
+            "that do: %s\n",
+            engine, names);
     return EXIT_USAGE;
 }
 
@@ -459,19 +483,23 @@ int cli_check_settings(const options *o)
 
     if (o->format == SAMSEP_FORMAT_FLAC && o->subtype == SAMSEP_SUBTYPE_FLOAT) {
         fputs("samsep: FLAC cannot store float samples; use --subtype pcm16 or "
-              "pcm24, or --format wav\n", stderr);
+              "pcm24, or --format wav\n",
+              stderr);
         return EXIT_USAGE;
     }
     if (o->set_worker && !o->interactive && strcasecmp(o->engine, "exec") != 0) {
-        fprintf(stderr, "samsep: --worker is for the exec engine (-e exec), not for "
-                "\"%s\"\n", o->engine);
+        fprintf(stderr,
+                "samsep: --worker is for the exec engine (-e exec), not for "
+                "\"%s\"\n",
+                o->engine);
         return EXIT_USAGE;
     }
     if (refused(value_check_chunking(o, o->engine, NULL, err, sizeof err), err))
         return EXIT_USAGE;
     if (o->outdir != NULL && o->outdir[0] == '\0') {
         fputs("samsep: the output folder (-o, or \"output\" in the config) is an "
-              "empty name\n", stderr);
+              "empty name\n",
+              stderr);
         return EXIT_USAGE;
     }
     return 0;

@@ -31,13 +31,13 @@
 
 #include "spectro.h"
 
-#define PLOT_W 800      /* pixels of the time axis */
-#define LEFT 66         /* frequency labels */
-#define RIGHT 92        /* colour bar and its labels */
-#define TOP 74          /* title, subtitle and the first panel's name */
-#define GAP 24          /* between panels: the next panel's name */
-#define BOTTOM 50       /* time labels and caption */
-#define RANGE_DB 90.0   /* the colour scale spans this much below its top */
+#define PLOT_W 800    /* pixels of the time axis */
+#define LEFT 66       /* frequency labels */
+#define RIGHT 92      /* colour bar and its labels */
+#define TOP 74        /* title, subtitle and the first panel's name */
+#define GAP 24        /* between panels: the next panel's name */
+#define BOTTOM 50     /* time labels and caption */
+#define RANGE_DB 90.0 /* the colour scale spans this much below its top */
 
 typedef struct args {
     const char *out, *title, *subtitle;
@@ -56,7 +56,8 @@ static const char *const panel_names[SPECTRO_SIGNALS] = { "mixture", "target",
 static int usage(void)
 {
     fputs("usage: samsep-picture --out FILE.png --columns C --rows H --rate R "
-          "--frames N --title TEXT [--subtitle TEXT] < cells\n", stderr);
+          "--frames N --title TEXT [--subtitle TEXT] < cells\n",
+          stderr);
     return 2;
 }
 
@@ -75,16 +76,14 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out)
 
 static int parse_args(int argc, char **argv, args *a)
 {
-    static const struct option longs[] = {
-        { "out", required_argument, NULL, 'o' },
-        { "title", required_argument, NULL, 't' },
-        { "subtitle", required_argument, NULL, 's' },
-        { "columns", required_argument, NULL, 'c' },
-        { "rows", required_argument, NULL, 'r' },
-        { "rate", required_argument, NULL, 'R' },
-        { "frames", required_argument, NULL, 'n' },
-        { NULL, 0, NULL, 0 }
-    };
+    static const struct option longs[] = { { "out", required_argument, NULL, 'o' },
+                                           { "title", required_argument, NULL, 't' },
+                                           { "subtitle", required_argument, NULL, 's' },
+                                           { "columns", required_argument, NULL, 'c' },
+                                           { "rows", required_argument, NULL, 'r' },
+                                           { "rate", required_argument, NULL, 'R' },
+                                           { "frames", required_argument, NULL, 'n' },
+                                           { NULL, 0, NULL, 0 } };
     long long v;
     int c;
 
@@ -115,8 +114,7 @@ static int parse_args(int argc, char **argv, args *a)
                 return -1;
             a->frames = v;
             break;
-        default:
-            return -1;
+        default: return -1;
         }
     }
     if (optind != argc || a->out == NULL || a->title == NULL || a->columns == 0 ||
@@ -147,10 +145,10 @@ static int read_cells(uint8_t *buf, size_t n)
  * rises steadily, so the scale reads in grey too. */
 static uint32_t colour(double v)
 {
-    static const double stops[][3] = {
-        { 4, 4, 18 },    { 46, 18, 92 },   { 118, 28, 118 }, { 186, 52, 86 },
-        { 232, 104, 44 }, { 250, 178, 60 }, { 252, 246, 190 }
-    };
+    static const double stops[][3] = { { 4, 4, 18 },     { 46, 18, 92 },
+                                       { 118, 28, 118 }, { 186, 52, 86 },
+                                       { 232, 104, 44 }, { 250, 178, 60 },
+                                       { 252, 246, 190 } };
     const int n = (int)(sizeof stops / sizeof stops[0]) - 1;
     double x, f;
     int i, k, rgb[3];
@@ -196,8 +194,8 @@ static void draw_raster(cairo_surface_t *s, const args *a, const layout *l,
     int stride, p, x, y, code;
 
     for (code = 0; code < 256; code++)
-        lut[code] = colour((spectro_code_db(code) - l->bottom_db) /
-                           (l->top_db - l->bottom_db));
+        lut[code] =
+            colour((spectro_code_db(code) - l->bottom_db) / (l->top_db - l->bottom_db));
     cairo_surface_flush(s);
     data = cairo_image_surface_get_data(s);
     stride = cairo_image_surface_get_stride(s);
@@ -218,8 +216,8 @@ static void draw_raster(cairo_surface_t *s, const args *a, const layout *l,
     cairo_surface_mark_dirty(s);
 }
 
-static void text(cairo_t *cr, double x, double y, double size, int bold,
-                 double align, const char *s)
+static void text(cairo_t *cr, double x, double y, double size, int bold, double align,
+                 const char *s)
 {
     cairo_text_extents_t e;
 
@@ -245,8 +243,9 @@ static double mel_top(const args *a)
 
 static void frequency_axis(cairo_t *cr, const args *a, const layout *l, int p)
 {
-    static const double ticks[] = { 100, 200, 500, 1000, 2000, 5000, 10000, 20000,
-                                    50000 };
+    static const double ticks[] = {
+        100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000
+    };
     double top = mel_top(a), bottom = panel_top(l, p) + l->panel_h, last = 1e9;
     char label[16];
     size_t i;
@@ -272,9 +271,9 @@ static void frequency_axis(cairo_t *cr, const args *a, const layout *l, int p)
 
 static double nice_step(double seconds)
 {
-    static const double steps[] = { 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10,
-                                    15, 30, 60, 120, 300, 600, 900, 1800, 3600,
-                                    7200, 10800, 21600, 43200, 86400 };
+    static const double steps[] = { 0.01, 0.02, 0.05, 0.1,  0.2,   0.5,   1,     2,
+                                    5,    10,   15,   30,   60,    120,   300,   600,
+                                    900,  1800, 3600, 7200, 10800, 21600, 43200, 86400 };
     size_t i;
 
     for (i = 0; i < sizeof steps / sizeof steps[0]; i++)
@@ -295,7 +294,10 @@ static void time_axis(cairo_t *cr, const layout *l)
         double x = LEFT + (l->seconds > 0 ? t / l->seconds * PLOT_W : 0);
 
         line(cr, x + 0.5, y, x + 0.5, y + 5);
-        snprintf(label, sizeof label, step < 0.1 ? "%.2f" : step < 1 ? "%.1f" : "%.0f",
+        snprintf(label, sizeof label,
+                 step < 0.1 ? "%.2f"
+                 : step < 1 ? "%.1f"
+                            : "%.0f",
                  t);
         text(cr, x, y + 18, 10, 0, x > LEFT + PLOT_W - 20 ? 1.0 : 0.5, label);
     }
@@ -400,8 +402,10 @@ int main(int argc, char **argv)
     n = (size_t)SPECTRO_SIGNALS * (size_t)a.columns * (size_t)a.rows;
     cells = malloc(n);
     if (cells == NULL || read_cells(cells, n) != 0) {
-        fprintf(stderr, "samsep-picture: expected %zu bytes of cells on standard "
-                "input\n", n);
+        fprintf(stderr,
+                "samsep-picture: expected %zu bytes of cells on standard "
+                "input\n",
+                n);
         free(cells);
         return 1;
     }

@@ -57,7 +57,9 @@ void progress_update(void *user, const samsep_progress *p)
         bar[i] = i < fill ? '#' : '.';
     bar[20] = '\0';
     format_duration(eta, etabuf, sizeof etabuf);
-    fprintf(pl->out, "\r\033[K[%d/%d] %.40s  chunk %lld/%lld  [%s] %3.0f%%  %.0fx real time  ETA %s",
+    fprintf(pl->out,
+            "\r\033[K[%d/%d] %.40s  chunk %lld/%lld  [%s] %3.0f%%  %.0fx real time  ETA "
+            "%s",
             pl->index, pl->count, pl->label, (long long)p->chunks_done,
             (long long)p->chunks_total, bar, frac * 100, speed, etabuf);
     fflush(pl->out);

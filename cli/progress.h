@@ -9,11 +9,11 @@
 #include "samsep.h"
 
 typedef struct progress_line {
-    FILE *out;          /* where to draw (a terminal) */
-    const char *label;  /* file being processed */
-    int index, count;   /* file index (1-based) and number of files */
-    double last_draw;   /* monotonic seconds of the last redraw */
-    int drawn;          /* something is on the line */
+    FILE *out;         /* where to draw (a terminal) */
+    const char *label; /* file being processed */
+    int index, count;  /* file index (1-based) and number of files */
+    double last_draw;  /* monotonic seconds of the last redraw */
+    int drawn;         /* something is on the line */
 } progress_line;
 
 /* samsep_progress_fn: redraws at most ten times a second. */

@@ -59,8 +59,9 @@ static void stamp(FILE *log)
 
 static const char *action_name(int a)
 {
-    return a == SAMSEP_ACTION_PROCESS ? "process" : a == SAMSEP_ACTION_SKIP ? "skip"
-                                                                             : "fail";
+    return a == SAMSEP_ACTION_PROCESS ? "process"
+           : a == SAMSEP_ACTION_SKIP  ? "skip"
+                                      : "fail";
 }
 
 void report_message(FILE *log, const char *level, const char *message)
@@ -138,8 +139,8 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
             cJSON_AddStringToObject(o, "note", rep->note);
         emit(o);
     } else if (r->verbosity >= 0) {
-        printf("%s -> %s, %s (%.1f s of audio, %.0fx real time)\n", it->input,
-               it->target, it->residual, secs, speed);
+        printf("%s -> %s, %s (%.1f s of audio, %.0fx real time)\n", it->input, it->target,
+               it->residual, secs, speed);
         if (clipped > 0)
             printf("  warning: %lld target and %lld residual samples clamped to fit the "
                    "output format (use --subtype float to keep them)\n",
@@ -150,15 +151,17 @@ void report_done(reporter *r, const samsep_item *it, const samsep_report *rep)
     }
     if (r->log != NULL) {
         stamp(r->log);
-        fprintf(r->log, "done %s -> %s, %s: %lld frames, %.1f s audio in %.2f s "
+        fprintf(r->log,
+                "done %s -> %s, %s: %lld frames, %.1f s audio in %.2f s "
                 "(%.0fx real time), %lld samples clamped, %lld non-finite input "
-                "samples replaced by 0\n", it->input, it->target, it->residual,
-                (long long)rep->frames, secs, rep->seconds, speed, clipped,
-                (long long)rep->nonfinite);
+                "samples replaced by 0\n",
+                it->input, it->target, it->residual, (long long)rep->frames, secs,
+                rep->seconds, speed, clipped, (long long)rep->nonfinite);
         if (rep->frames_promised > 0)
-            fprintf(r->log, "  %s is shorter than its header says: %lld frames "
-                    "promised, %lld read\n", it->input,
-                    (long long)rep->frames_promised, (long long)rep->frames);
+            fprintf(r->log,
+                    "  %s is shorter than its header says: %lld frames "
+                    "promised, %lld read\n",
+                    it->input, (long long)rep->frames_promised, (long long)rep->frames);
         if (rep->note[0] != '\0')
             fprintf(r->log, "  note on %s: %s\n", it->input, rep->note);
         fflush(r->log);
@@ -227,8 +230,10 @@ void report_summary(reporter *r, int processed, int skipped, int failed, int cod
     }
     if (r->log != NULL) {
         stamp(r->log);
-        fprintf(r->log, "summary: %d processed, %d skipped, %d failed; peak RSS %ld KiB; "
-                "exit %d\n", processed, skipped, failed, peak_rss_kib(), code);
+        fprintf(r->log,
+                "summary: %d processed, %d skipped, %d failed; peak RSS %ld KiB; "
+                "exit %d\n",
+                processed, skipped, failed, peak_rss_kib(), code);
         fflush(r->log);
     }
 }

@@ -32,8 +32,8 @@
 #define EARLY_LINE 400
 
 typedef struct log_sink {
-    int terminal;      /* most detailed level shown on stderr */
-    FILE *file;        /* the run's log, or NULL */
+    int terminal;                      /* most detailed level shown on stderr */
+    FILE *file;                        /* the run's log, or NULL */
     char early[EARLY_MAX][EARLY_LINE]; /* level digit, then the message */
     int n_early;
 } log_sink;
@@ -75,9 +75,10 @@ static void log_sink_attach(log_sink *s, FILE *file)
 
 void cli_log_start(int verbosity)
 {
-    sink.terminal = verbosity < 0 ? SAMSEP_LOG_ERROR
+    sink.terminal = verbosity < 0    ? SAMSEP_LOG_ERROR
                     : verbosity == 0 ? SAMSEP_LOG_WARN
-                    : verbosity == 1 ? SAMSEP_LOG_INFO : SAMSEP_LOG_DEBUG;
+                    : verbosity == 1 ? SAMSEP_LOG_INFO
+                                     : SAMSEP_LOG_DEBUG;
     samsep_set_log(log_message, &sink,
                    sink.terminal > SAMSEP_LOG_INFO ? sink.terminal : SAMSEP_LOG_INFO);
 }
@@ -211,11 +212,12 @@ static void write_log_header(FILE *log, const options *o, int argc, char **argv)
     fprintf(log, "command:");
     for (i = 0; i < argc; i++)
         fprintf(log, " %s", argv[i]);
-    fprintf(log, "\nsettings: engine=%s prompt=\"%s\" model=%s chunk=%g overlap=%g "
+    fprintf(log,
+            "\nsettings: engine=%s prompt=\"%s\" model=%s chunk=%g overlap=%g "
             "format=%d subtype=%d channels=%s recursive=%d overwrite=%d max_files=%d "
             "shard=%d/%d\n",
-            o->engine, o->prompt, o->model != NULL ? o->model : "-", o->chunk,
-            o->overlap, o->format, o->subtype, channels_name(o), o->recursive, o->overwrite,
+            o->engine, o->prompt, o->model != NULL ? o->model : "-", o->chunk, o->overlap,
+            o->format, o->subtype, channels_name(o), o->recursive, o->overwrite,
             o->max_files, o->shard_index, o->shard_count);
     for (i = 1; i < o->n_prompts; i++)
         fprintf(log, "prompt: \"%s\"\n", o->prompts[i]);
@@ -388,7 +390,8 @@ static int run_batch(const options *o, samsep_engine *engine, samsep_batch *b,
             break;
     }
     code = stop_signal() != 0 ? EXIT_SIGNAL_BASE + stop_signal()
-           : t.failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+           : t.failed > 0     ? EXIT_SOME_FAILED
+                              : EXIT_ALL_DONE;
     if (stop_signal() != 0)
         report_stopped(rep, stop_reason(stop_signal()), t.done);
     else if (t.failed > 0)
@@ -406,8 +409,8 @@ static void show_plan(const options *o, const samsep_batch *batch, reporter *rep
     for (i = 0; i < samsep_batch_count(batch) && stop_signal() == 0; i++) {
         const samsep_item *it = samsep_batch_item(batch, i);
 
-        report_plan(rep, it, o->dry_run || (o->verbosity > 0 &&
-                                            it->action == SAMSEP_ACTION_SKIP));
+        report_plan(rep, it,
+                    o->dry_run || (o->verbosity > 0 && it->action == SAMSEP_ACTION_SKIP));
     }
 }
 
@@ -424,10 +427,11 @@ static int runaway_guard(const options *o, int n_process)
              o->n_prompts > 1 ? "(file, prompt) pairs" : "files", o->max_files);
     if (isatty(STDIN_FILENO) && !o->json && cli_confirm(q))
         return 0;
-    fprintf(stderr, "samsep: refusing to process %d %s (more than "
+    fprintf(stderr,
+            "samsep: refusing to process %d %s (more than "
             "--max-files %d); nothing was written. Use --yes or a larger "
-            "--max-files if this is what you want.\n", n_process,
-            o->n_prompts > 1 ? "(file, prompt) pairs" : "files", o->max_files);
+            "--max-files if this is what you want.\n",
+            n_process, o->n_prompts > 1 ? "(file, prompt) pairs" : "files", o->max_files);
     return EXIT_USAGE;
 }
 
@@ -529,9 +533,10 @@ static int check_spans(const options *o)
             double seconds = (double)info.frames / info.sample_rate;
 
             if (a->start >= seconds) {
-                fprintf(stderr, "samsep: --span %c%g:%g starts after the end of %s "
-                        "(%.3f s long)\n", a->sign, a->start, a->end, o->inputs[i],
-                        seconds);
+                fprintf(stderr,
+                        "samsep: --span %c%g:%g starts after the end of %s "
+                        "(%.3f s long)\n",
+                        a->sign, a->start, a->end, o->inputs[i], seconds);
                 return EXIT_USAGE;
             }
         }

@@ -33,20 +33,20 @@ struct spectro {
 
     /* per file */
     int rate, len, begun, finished;
-    int64_t span;      /* frames the columns cover */
+    int64_t span; /* frames the columns cover */
     int64_t hop;
-    int64_t next;      /* centre of the next analysis frame */
-    int64_t pos;       /* samples received */
-    int cur;           /* column being filled, -1 none */
-    int used;          /* columns in use after spectro_finish */
-    float *ring[SPECTRO_SIGNALS];    /* [len] */
-    double *acc[SPECTRO_SIGNALS];    /* [rows] power sums of column cur */
-    int *row_lo, *row_hi;            /* [rows] FFT bins of each row */
-    float *win;                      /* [len] Hann */
-    float *frame;                    /* [len] */
-    fftwf_complex *spec;             /* [len/2 + 1] */
+    int64_t next;                 /* centre of the next analysis frame */
+    int64_t pos;                  /* samples received */
+    int cur;                      /* column being filled, -1 none */
+    int used;                     /* columns in use after spectro_finish */
+    float *ring[SPECTRO_SIGNALS]; /* [len] */
+    double *acc[SPECTRO_SIGNALS]; /* [rows] power sums of column cur */
+    int *row_lo, *row_hi;         /* [rows] FFT bins of each row */
+    float *win;                   /* [len] Hann */
+    float *frame;                 /* [len] */
+    fftwf_complex *spec;          /* [len/2 + 1] */
     fftwf_plan plan;
-    double norm;       /* power of a full-scale sine's peak bin */
+    double norm; /* power of a full-scale sine's peak bin */
 };
 
 spectro *spectro_new(int columns, int rows)
@@ -138,8 +138,8 @@ static int alloc_frame(spectro *s, int len)
     s->win = malloc((size_t)len * sizeof(float));
     for (i = 0; i < SPECTRO_SIGNALS; i++)
         s->ring[i] = malloc((size_t)len * sizeof(float));
-    if (s->frame == NULL || s->spec == NULL || s->win == NULL ||
-        s->ring[0] == NULL || s->ring[1] == NULL || s->ring[2] == NULL)
+    if (s->frame == NULL || s->spec == NULL || s->win == NULL || s->ring[0] == NULL ||
+        s->ring[1] == NULL || s->ring[2] == NULL)
         goto fail;
     s->plan = fftwf_plan_dft_r2c_1d(len, s->frame, s->spec, FFTW_ESTIMATE);
     if (s->plan == NULL)
@@ -195,8 +195,7 @@ int spectro_begin(spectro *s, int sample_rate, int64_t frames_total)
     if (sample_rate <= 0 || alloc_frame(s, frame_length(sample_rate)) != 0)
         return -1;
     s->rate = sample_rate;
-    s->span = frames_total > 0 ? frames_total
-                               : (int64_t)(GUESS_SECONDS * sample_rate);
+    s->span = frames_total > 0 ? frames_total : (int64_t)(GUESS_SECONDS * sample_rate);
     s->begun = 1;
     s->finished = 0;
     s->pos = 0;
@@ -321,9 +320,8 @@ static void analyse(spectro *s, int at_end)
         for (k = 0; k < s->len; k++) {
             int64_t at = first + k;
 
-            s->frame[k] = at < 0 || at >= s->pos
-                              ? 0.0f
-                              : s->win[k] * s->ring[i][at & (s->len - 1)];
+            s->frame[k] =
+                at < 0 || at >= s->pos ? 0.0f : s->win[k] * s->ring[i][at & (s->len - 1)];
         }
         fftwf_execute(s->plan);
         for (r = 0; r < s->rows; r++) {
@@ -416,8 +414,7 @@ static void fill_gaps(spectro *s)
         if (s->count[c] == 0)
             for (i = 0; i < SPECTRO_SIGNALS; i++)
                 memcpy(s->cells[i] + (size_t)c * (size_t)s->rows,
-                       s->cells[i] + (size_t)(c - 1) * (size_t)s->rows,
-                       (size_t)s->rows);
+                       s->cells[i] + (size_t)(c - 1) * (size_t)s->rows, (size_t)s->rows);
 }
 
 void spectro_finish(spectro *s)

@@ -23,9 +23,9 @@
 
 #include "samsep.h"
 
-#define SPECTRO_SIGNALS 3          /* mixture, target, residual */
-#define SPECTRO_DB_FLOOR (-140.0)  /* dB of code 0 */
-#define SPECTRO_DB_STEP 0.625      /* dB per code step: code 255 is +19.4 dB */
+#define SPECTRO_SIGNALS 3            /* mixture, target, residual */
+#define SPECTRO_DB_FLOOR (-140.0)    /* dB of code 0 */
+#define SPECTRO_DB_STEP 0.625        /* dB per code step: code 255 is +19.4 dB */
 #define SPECTRO_FRAMES_PER_COLUMN 32 /* most analysis frames per column */
 
 typedef struct spectro spectro;

@@ -19,15 +19,12 @@
  * which is already far from "memory that does not grow with the file";
  * the pipeline itself refuses a buffer over 1 GiB (93 minutes of mono
  * 48 kHz). The shortest chunk, 1 ms, is 48 samples at 48 kHz. */
-const value_range VALUE_CHUNK = {
-    "--chunk", "chunk", 0.001, 3600, 0,
-    "a chunk is held in memory whole"
-};
+const value_range VALUE_CHUNK = { "--chunk", "chunk", 0.001,
+                                  3600,      0,       "a chunk is held in memory whole" };
 const value_range VALUE_OVERLAP = { "--overlap", "overlap", 0, 3600, 0, NULL };
 /* 0 is the engine's choice; more threads than 1024 is a typo. */
-const value_range VALUE_THREADS = {
-    "--threads", "threads", 0, 1024, 1, "0: the engine's choice"
-};
+const value_range VALUE_THREADS = { "--threads", "threads", 0,
+                                    1024,        1,         "0: the engine's choice" };
 const value_range VALUE_MAX_FILES = { "--max-files", "max_files", 0, 1e9, 1, NULL };
 /* The exec engine's limits on its worker: more than a week is a typo. */
 const value_range VALUE_WORKER_TIMEOUT = {
@@ -47,7 +44,8 @@ const char *const VALUE_PRECISIONS[] = { "fp32", "bf16" };
 
 void value_describe(const value_range *r, char *buf, size_t len)
 {
-    snprintf(buf, len, r->integer ? "%s from %.0f to %.0f%s%s%s" : "%s from %g to %g%s%s%s",
+    snprintf(buf, len,
+             r->integer ? "%s from %.0f to %.0f%s%s%s" : "%s from %g to %g%s%s%s",
              r->integer ? "a whole number" : "a number of seconds", r->lo, r->hi,
              r->why != NULL ? " (" : "", r->why != NULL ? r->why : "",
              r->why != NULL ? ")" : "");
@@ -110,8 +108,7 @@ static int digits(const char *s, const char *stop, unsigned long long max,
     return 0;
 }
 
-int value_seed_from_text(const char *s, unsigned long long *out, char *err,
-                         size_t errlen)
+int value_seed_from_text(const char *s, unsigned long long *out, char *err, size_t errlen)
 {
     if (digits(s, s + strlen(s), ~0ULL, out) != 0) {
         snprintf(err, errlen, "--seed wants a whole number from 0 to %llu, not \"%s\"",
@@ -121,17 +118,17 @@ int value_seed_from_text(const char *s, unsigned long long *out, char *err,
     return 0;
 }
 
-int value_shard_from_text(const char *s, int *index, int *count, char *err,
-                          size_t errlen)
+int value_shard_from_text(const char *s, int *index, int *count, char *err, size_t errlen)
 {
     const char *slash = strchr(s, '/');
     unsigned long long i, n;
 
     if (slash == NULL || digits(s, slash, SHARD_MAX, &i) != 0 ||
-        digits(slash + 1, slash + strlen(slash), SHARD_MAX, &n) != 0 || i < 1 ||
-        i > n) {
-        snprintf(err, errlen, "--shard wants I/N with 1 <= I <= N <= %d, e.g. 3/8 "
-                 "(not \"%s\")", SHARD_MAX, s);
+        digits(slash + 1, slash + strlen(slash), SHARD_MAX, &n) != 0 || i < 1 || i > n) {
+        snprintf(err, errlen,
+                 "--shard wants I/N with 1 <= I <= N <= %d, e.g. 3/8 "
+                 "(not \"%s\")",
+                 SHARD_MAX, s);
         return -1;
     }
     *index = (int)i;
@@ -182,10 +179,12 @@ int value_check_chunking(const options *o, const char *engine,
 {
     int engine_chunk = o->chunk <= 0 && info != NULL && info->chunk_seconds > 0;
     int engine_overlap = o->overlap < 0 && info != NULL && info->overlap_seconds >= 0;
-    double chunk = o->chunk > 0 ? o->chunk
-                   : engine_chunk ? info->chunk_seconds : VALUE_DEFAULT_CHUNK;
-    double overlap = o->overlap >= 0 ? o->overlap
-                     : engine_overlap ? info->overlap_seconds : VALUE_DEFAULT_OVERLAP;
+    double chunk = o->chunk > 0   ? o->chunk
+                   : engine_chunk ? info->chunk_seconds
+                                  : VALUE_DEFAULT_CHUNK;
+    double overlap = o->overlap >= 0  ? o->overlap
+                     : engine_overlap ? info->overlap_seconds
+                                      : VALUE_DEFAULT_OVERLAP;
     const char *file = o->chunk_config != NULL ? o->chunk_config : o->overlap_config;
     char c[128], v[128], in[SAMSEP_MSG_MAX / 2] = "";
 
@@ -193,8 +192,8 @@ int value_check_chunking(const options *o, const char *engine,
         return 0; /* decided by the engine, checked once it is open */
     origin(c, sizeof c, &VALUE_CHUNK, o->set_chunk, o->chunk_config != NULL, engine,
            engine_chunk, chunk);
-    origin(v, sizeof v, &VALUE_OVERLAP, o->set_overlap, o->overlap_config != NULL,
-           engine, engine_overlap, overlap);
+    origin(v, sizeof v, &VALUE_OVERLAP, o->set_overlap, o->overlap_config != NULL, engine,
+           engine_overlap, overlap);
     if (file != NULL)
         snprintf(in, sizeof in, " (in %s)", file);
     if (!(overlap <= chunk - VALUE_MIN_HOP)) {
@@ -203,8 +202,8 @@ int value_check_chunking(const options *o, const char *engine,
         return -1;
     }
     if (info != NULL && info->max_chunk_seconds > 0 && chunk > info->max_chunk_seconds) {
-        snprintf(err, errlen, "%s is longer than engine \"%s\" takes (%g s at most)%s",
-                 c, engine, info->max_chunk_seconds, o->chunk_config != NULL ? in : "");
+        snprintf(err, errlen, "%s is longer than engine \"%s\" takes (%g s at most)%s", c,
+                 engine, info->max_chunk_seconds, o->chunk_config != NULL ? in : "");
         return -1;
     }
     return 0;

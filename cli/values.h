@@ -36,10 +36,10 @@ extern const value_range VALUE_WORKER_TIMEOUT, VALUE_WORKER_START_TIMEOUT;
  * samples at 48 kHz, so the two never round to the same number of frames. */
 #define VALUE_MIN_HOP 0.001
 
-extern const char *const VALUE_FORMATS[];  /* samsep_format 1..n */
-extern const char *const VALUE_SUBTYPES[]; /* samsep_subtype 1..n */
+extern const char *const VALUE_FORMATS[];   /* samsep_format 1..n */
+extern const char *const VALUE_SUBTYPES[];  /* samsep_subtype 1..n */
 extern const char *const VALUE_RESIDUALS[]; /* samsep_residual_request 1..n */
-extern const char *const VALUE_CHANNELS[]; /* samsep_channels + 1: keep, mono */
+extern const char *const VALUE_CHANNELS[];  /* samsep_channels + 1: keep, mono */
 #define VALUE_N_FORMATS 2
 #define VALUE_N_SUBTYPES 3
 #define VALUE_N_RESIDUALS 2

@@ -41,16 +41,18 @@ extern char **environ;
 
 enum status { PENDING, RUNNING, DONE, SKIPPED, FAILED, INTERRUPTED, NOT_REACHED };
 
-static const char *const status_names[] = { "pending", "processing", "done", "skipped",
-                                            "failed", "interrupted", "not reached" };
-static const char *const status_classes[] = { "pending", "processing", "done", "skipped",
-                                              "failed", "interrupted", "not-reached" };
+static const char *const status_names[] = { "pending",    "processing", "done",
+                                            "skipped",    "failed",     "interrupted",
+                                            "not reached" };
+static const char *const status_classes[] = { "pending",    "processing", "done",
+                                              "skipped",    "failed",     "interrupted",
+                                              "not-reached" };
 
 typedef struct row {
     const samsep_item *it;
     int status;
-    char *why;         /* skipped or failed: the reason */
-    char *picture;     /* path under the report folder, NULL if none planned */
+    char *why;     /* skipped or failed: the reason */
+    char *picture; /* path under the report folder, NULL if none planned */
     char *picture_error;
     int has_picture;
     double audio_s, speed;
@@ -59,13 +61,13 @@ typedef struct row {
 } row;
 
 struct webreport {
-    char *dir;         /* real path of the report folder */
+    char *dir; /* real path of the report folder */
     char *outdir, *engine, *prompt;
     char helper[PATH_MAX];
     spectro *grid;
     row *rows;
     int n, cursor, current;
-    int exit_code;     /* -1 while running */
+    int exit_code; /* -1 while running */
     double last_end, last_cost;
 };
 
@@ -217,16 +219,20 @@ static void put_player(FILE *f, const char *label, const char *link)
 {
     if (link == NULL)
         return;
-    fprintf(f, "<div class=\"player\"><span>%s</span><audio controls preload=\"none\" "
-            "src=\"", label);
+    fprintf(f,
+            "<div class=\"player\"><span>%s</span><audio controls preload=\"none\" "
+            "src=\"",
+            label);
     put_url(f, link);
     fputs("\"></audio></div>", f);
 }
 
 static void put_row(FILE *f, const row *r, int index)
 {
-    fprintf(f, "<tr class=\"item %s\" id=\"item-%d\">\n<td class=\"about\">"
-            "<div class=\"name\">", status_classes[r->status], index + 1);
+    fprintf(f,
+            "<tr class=\"item %s\" id=\"item-%d\">\n<td class=\"about\">"
+            "<div class=\"name\">",
+            status_classes[r->status], index + 1);
     if (r->href_in != NULL) {
         fputs("<a href=\"", f);
         put_url(f, r->href_in);
@@ -245,7 +251,8 @@ static void put_row(FILE *f, const row *r, int index)
     if (r->status == DONE) {
         fputs("<dl><dt>duration</dt><dd class=\"duration\">", f);
         put_duration(f, r->audio_s);
-        fprintf(f, "</dd><dt>speed</dt><dd class=\"speed\">%.0f&times; real time</dd>"
+        fprintf(f,
+                "</dd><dt>speed</dt><dd class=\"speed\">%.0f&times; real time</dd>"
                 "<dt>clamped</dt><dd class=\"clamped\">%lld sample%s</dd>"
                 "<dt>repaired</dt><dd class=\"repaired\">%lld sample%s</dd></dl>\n",
                 r->speed, r->clamped, r->clamped == 1 ? "" : "s", r->repaired,
@@ -314,9 +321,10 @@ static void put_page(FILE *f, const webreport *w)
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
     count(w, &done, &skipped, &failed);
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n", f);
-    fprintf(f, "<title>samsep report: %d input%s</title>\n<style>%s</style>\n</head>\n"
-            "<body>\n<h1>samsep report</h1>\n<p class=\"summary\">engine <b>", w->n,
-            w->n == 1 ? "" : "s", page_style);
+    fprintf(f,
+            "<title>samsep report: %d input%s</title>\n<style>%s</style>\n</head>\n"
+            "<body>\n<h1>samsep report</h1>\n<p class=\"summary\">engine <b>",
+            w->n, w->n == 1 ? "" : "s", page_style);
     put_text(f, w->engine);
     fputs("</b>, prompt <b>", f);
     put_text(f, w->prompt);
@@ -329,7 +337,8 @@ static void put_page(FILE *f, const webreport *w)
         fprintf(f, "<span class=\"state\">finished</span> %s, exit status %d", stamp,
                 w->exit_code);
     fputs("</p>\n<table>\n<thead><tr><th>input</th><th>spectrograms: mixture, target, "
-          "residual</th><th>listen</th></tr></thead>\n<tbody>\n", f);
+          "residual</th><th>listen</th></tr></thead>\n<tbody>\n",
+          f);
     for (i = 0; i < w->n; i++)
         put_row(f, &w->rows[i], i);
     fputs("</tbody>\n</table>\n</body>\n</html>\n", f);
@@ -441,8 +450,10 @@ static const char *draw(webreport *w, row *r, const samsep_report *rep)
     snprintf(rows, sizeof rows, "%d", nrows);
     snprintf(rate, sizeof rate, "%d", spectro_rate(w->grid));
     snprintf(frames, sizeof frames, "%lld", (long long)spectro_frames(w->grid));
-    snprintf(sub, sizeof sub, "engine %s \xc2\xb7 prompt \"%s\" \xc2\xb7 %d Hz, %d ch "
-             "\xc2\xb7 %.1f s", w->engine, w->prompt, rep->sample_rate, rep->channels,
+    snprintf(sub, sizeof sub,
+             "engine %s \xc2\xb7 prompt \"%s\" \xc2\xb7 %d Hz, %d ch "
+             "\xc2\xb7 %.1f s",
+             w->engine, w->prompt, rep->sample_rate, rep->channels,
              rep->sample_rate > 0 ? (double)rep->frames / rep->sample_rate : 0.0);
     i = 0;
     argv[i++] = (char *)PICTURE_PROGRAM;
@@ -481,7 +492,8 @@ static const char *draw(webreport *w, row *r, const samsep_report *rep)
     }
     ok = 1;
     for (i = 0; i < SPECTRO_SIGNALS && ok; i++)
-        ok = send_all(sv[0], spectro_cells(w->grid, i), (size_t)used * (size_t)nrows) == 0;
+        ok = send_all(sv[0], spectro_cells(w->grid, i), (size_t)used * (size_t)nrows) ==
+             0;
     close(sv[0]);
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) {
@@ -518,16 +530,18 @@ static void init_row(webreport *w, row *r, const samsep_item *it)
     }
 }
 
-webreport *webreport_open(const webreport_settings *s, const samsep_batch *b,
-                          char *err, size_t errlen)
+webreport *webreport_open(const webreport_settings *s, const samsep_batch *b, char *err,
+                          size_t errlen)
 {
     char helper[PATH_MAX];
     webreport *w;
     int i;
 
     if (find_helper(helper, sizeof helper) != 0) {
-        snprintf(err, errlen, "cannot find %s (looked beside samsep and in %s); it "
-                 "draws the report's pictures", PICTURE_PROGRAM, SAMSEP_LIBEXECDIR);
+        snprintf(err, errlen,
+                 "cannot find %s (looked beside samsep and in %s); it "
+                 "draws the report's pictures",
+                 PICTURE_PROGRAM, SAMSEP_LIBEXECDIR);
         return NULL;
     }
     if (samsep_make_dirs(s->dir) != 0) {

@@ -19,8 +19,8 @@
 typedef struct webreport webreport;
 
 typedef struct webreport_settings {
-    const char *dir;      /* the report folder (created) */
-    const char *outdir;   /* the batch's output folder, as given */
+    const char *dir;    /* the report folder (created) */
+    const char *outdir; /* the batch's output folder, as given */
     const char *engine;
     const char *prompt;
 } webreport_settings;
@@ -28,8 +28,8 @@ typedef struct webreport_settings {
 /* Start the report of batch `b` (which must outlive it): creates the
  * folder, finds samsep-picture, writes the first page. NULL with err filled
  * on failure. */
-webreport *webreport_open(const webreport_settings *settings,
-                          const samsep_batch *b, char *err, size_t errlen);
+webreport *webreport_open(const webreport_settings *settings, const samsep_batch *b,
+                          char *err, size_t errlen);
 
 /* Let the report see the audio of the job about to run (sets its tap). */
 void webreport_watch(webreport *w, samsep_job *job);

@@ -100,10 +100,11 @@ static int build_zip(buf *z, const entry *e, int n)
         size_t pad = (64 - at % 64) % 64, k;
         uint32_t crc = crc32_of(e[i].data, e[i].len);
         const field local[] = {
-            {0x04034b50, 4}, {20, 2}, {0, 2}, {0, 2}, {0, 4}, {crc, 4},
-            {e[i].len, 4}, {e[i].len, 4}, {nl, 2}, {4 + pad, 2},
+            { 0x04034b50, 4 }, { 20, 2 },      { 0, 2 },        { 0, 2 },
+            { 0, 4 },          { crc, 4 },     { e[i].len, 4 }, { e[i].len, 4 },
+            { nl, 2 },         { 4 + pad, 2 },
         };
-        const field fb[] = {{0x4246, 2}, {pad, 2}};
+        const field fb[] = { { 0x4246, 2 }, { pad, 2 } };
 
         offs[i] = z->n;
         rc |= put_fields(z, local, sizeof local / sizeof local[0]);
@@ -117,9 +118,22 @@ static int build_zip(buf *z, const entry *e, int n)
     for (i = 0; i < n; i++) {
         size_t nl = strlen(e[i].name);
         const field central[] = {
-            {0x02014b50, 4}, {20, 2}, {20, 2}, {0, 2}, {0, 2}, {0, 4},
-            {crc32_of(e[i].data, e[i].len), 4}, {e[i].len, 4}, {e[i].len, 4},
-            {nl, 2}, {0, 2}, {0, 2}, {0, 2}, {0, 2}, {0, 4}, {offs[i], 4},
+            { 0x02014b50, 4 },
+            { 20, 2 },
+            { 20, 2 },
+            { 0, 2 },
+            { 0, 2 },
+            { 0, 4 },
+            { crc32_of(e[i].data, e[i].len), 4 },
+            { e[i].len, 4 },
+            { e[i].len, 4 },
+            { nl, 2 },
+            { 0, 2 },
+            { 0, 2 },
+            { 0, 2 },
+            { 0, 2 },
+            { 0, 4 },
+            { offs[i], 4 },
         };
 
         rc |= put_fields(z, central, sizeof central / sizeof central[0]);
@@ -127,8 +141,8 @@ static int build_zip(buf *z, const entry *e, int n)
     }
     {
         const field eocd[] = {
-            {0x06054b50, 4}, {0, 2}, {0, 2}, {(uint64_t)n, 2}, {(uint64_t)n, 2},
-            {z->n - cd, 4}, {cd, 4}, {0, 2},
+            { 0x06054b50, 4 },  { 0, 2 },         { 0, 2 },  { (uint64_t)n, 2 },
+            { (uint64_t)n, 2 }, { z->n - cd, 4 }, { cd, 4 }, { 0, 2 },
         };
 
         rc |= put_fields(z, eocd, sizeof eocd / sizeof eocd[0]);
@@ -153,7 +167,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (copy == NULL)
             return 0;
         memcpy(copy, data, size);
-        if (nn_tensor_file_open_memory(copy, size, "fuzz.pt", &tf, err, sizeof err) == 0) {
+        if (nn_tensor_file_open_memory(copy, size, "fuzz.pt", &tf, err, sizeof err) ==
+            0) {
             fuzz_touch_tensors(tf);
             nn_tensor_file_close(tf);
         }
@@ -165,12 +180,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         for (k = 0; k < sizeof storage; k++)
             storage[k] = (uint8_t)(k * 37 + 11);
-        e[0] = (entry){"archive/data.pkl", data, size};
-        e[1] = (entry){"archive/data/0", storage, 64};
-        e[2] = (entry){"archive/data/1", storage + 64, 32};
-        e[3] = (entry){"archive/data/2", storage + 96, 32};
-        e[4] = (entry){"archive/data/3", storage + 128, 16};
-        e[5] = (entry){"archive/version", (const uint8_t *)"3\n", 2};
+        e[0] = (entry){ "archive/data.pkl", data, size };
+        e[1] = (entry){ "archive/data/0", storage, 64 };
+        e[2] = (entry){ "archive/data/1", storage + 64, 32 };
+        e[3] = (entry){ "archive/data/2", storage + 96, 32 };
+        e[4] = (entry){ "archive/data/3", storage + 128, 16 };
+        e[5] = (entry){ "archive/version", (const uint8_t *)"3\n", 2 };
         if (build_zip(&z, e, 6) != 0)
             return 0;
         if (nn_tensor_file_open_memory(z.p, z.n, "fuzz.pt", &tf, err, sizeof err) == 0) {

@@ -37,7 +37,7 @@
 #define BLOCK 4096
 
 static const char *const exts[] = { "m4a", "mp4", "webm", "mkv", "wma",
-                                    "aac", "ts", "ogg", "wav", "bin" };
+                                    "aac", "ts",  "ogg",  "wav", "bin" };
 #define N_EXTS ((int)(sizeof exts / sizeof exts[0]))
 
 static char dir[64];
@@ -73,8 +73,8 @@ static void read_ffmpeg(const char *path)
     }
     check(ff_reader_rate(r) > 0 && ff_reader_channels(r) > 0);
     if (ff_reader_channels(r) <= 64)
-        while (total < MAX_FRAMES && (n = ff_reader_read(r, buf, BLOCK, err,
-                                                          sizeof err)) > 0) {
+        while (total < MAX_FRAMES &&
+               (n = ff_reader_read(r, buf, BLOCK, err, sizeof err)) > 0) {
             check(n <= BLOCK);
             total += n;
         }
@@ -98,8 +98,8 @@ static void read_any(const char *path)
     }
     check(audio_reader_rate(r) > 0 && audio_reader_channels(r) > 0 &&
           audio_reader_channels(r) <= 64);
-    while (total < MAX_FRAMES && (n = audio_reader_read(r, buf, BLOCK, err,
-                                                        sizeof err)) > 0) {
+    while (total < MAX_FRAMES &&
+           (n = audio_reader_read(r, buf, BLOCK, err, sizeof err)) > 0) {
         check(n <= BLOCK);
         total += n;
     }

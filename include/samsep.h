@@ -161,29 +161,29 @@ SAMSEP_API int samsep_anchor_parse(const char *text, samsep_anchor *out /* OUT *
  * many, or SAMSEP_ERR_INVALID. The pipeline hands these to an engine's
  * set_anchors before each chunk.
  */
-SAMSEP_API int samsep_anchors_for_chunk(const samsep_anchor *anchors, int n, int64_t start,
-                                        int64_t frames, int rate,
+SAMSEP_API int samsep_anchors_for_chunk(const samsep_anchor *anchors, int n,
+                                        int64_t start, int64_t frames, int rate,
                                         samsep_anchor *out /* OUT */);
 
 /* Settings given to an engine when it is opened (once per batch). */
 typedef struct samsep_engine_config {
-    const char *prompt;     /* what to isolate; NULL means "speech" */
-    const char *model_path; /* model folder for engines that need one, or NULL */
-    int threads;            /* worker threads; 0 = engine's choice */
+    const char *prompt;            /* what to isolate; NULL means "speech" */
+    const char *model_path;        /* model folder for engines that need one, or NULL */
+    int threads;                   /* worker threads; 0 = engine's choice */
     const char *text_encoder_path; /* text encoder folder, or NULL for the
                                       engine's default (e.g. MODEL/t5) */
-    int residual;           /* samsep_residual_request */
-    uint64_t seed;          /* for engines that draw noise */
-    const char *worker;     /* "exec": the worker's command line, run by
+    int residual;                  /* samsep_residual_request */
+    uint64_t seed;                 /* for engines that draw noise */
+    const char *worker;            /* "exec": the worker's command line, run by
                                /bin/sh -c (doc/exec-protocol.md) */
-    double worker_timeout;  /* "exec": seconds a chunk may take; 0 = 600 */
-    double worker_start_timeout; /* "exec": seconds the worker may take to
+    double worker_timeout;         /* "exec": seconds a chunk may take; 0 = 600 */
+    double worker_start_timeout;   /* "exec": seconds the worker may take to
                                     start and finish its handshake; 0 = 1800 */
     /* Polled by engines that wait on something else (exec: its worker);
      * when it becomes non-zero they stop and return SAMSEP_ERR_CANCELLED.
      * Usually the jobs' cancel flag. May be NULL. */
     const volatile int *cancel;
-    int precision;          /* samsep_precision of the engine's networks */
+    int precision; /* samsep_precision of the engine's networks */
 } samsep_engine_config;
 
 /* Precision of the weights of an engine's networks (sam-audio; others
@@ -214,17 +214,17 @@ typedef enum samsep_residual_mode {
 
 /* What an engine needs from the pipeline, declared when it is opened. */
 typedef struct samsep_engine_info {
-    int sample_rate;        /* rate the engine works at; 0 = the file's rate */
-    int channels;           /* 0 = any (the file's channels, interleaved);
+    int sample_rate;          /* rate the engine works at; 0 = the file's rate */
+    int channels;             /* 0 = any (the file's channels, interleaved);
                                1 = mono: the pipeline downmixes, and the
                                outputs are mono or have the file's channels
                                as samsep_job.channels says */
-    int streaming;          /* 1: the engine keeps state across calls and wants
+    int streaming;            /* 1: the engine keeps state across calls and wants
                                consecutive blocks without overlap; chunk and
                                overlap settings then only size the blocks */
-    int residual_mode;      /* samsep_residual_mode */
-    double chunk_seconds;   /* preferred chunk (or block) length; 0 = default */
-    double overlap_seconds; /* preferred overlap; < 0 = default */
+    int residual_mode;        /* samsep_residual_mode */
+    double chunk_seconds;     /* preferred chunk (or block) length; 0 = default */
+    double overlap_seconds;   /* preferred overlap; < 0 = default */
     double max_chunk_seconds; /* longest chunk the engine can take (a model's
                                  positions); 0 = no limit */
 } samsep_engine_info;
@@ -276,18 +276,17 @@ typedef struct samsep_engine_vtable {
     int (*open)(const samsep_engine_config *config, void **engine /* OUT */,
                 samsep_engine_info *info /* OUT */, char *err, size_t errlen);
     int (*stream_open)(void *engine, int rate, int channels, int64_t max_frames,
-                       void **stream /* OUT */, int64_t *latency /* OUT */,
-                       char *err, size_t errlen);
+                       void **stream /* OUT */, int64_t *latency /* OUT */, char *err,
+                       size_t errlen);
     int (*process)(void *stream, const float *in, float *target, float *residual,
                    int64_t frames);
     void (*stream_close)(void *stream);
     void (*close)(void *engine);
     int (*check)(const samsep_engine_config *config, char *err, size_t errlen);
-    int (*process_at)(void *stream, const float *in, float *target,
-                      float *residual, int64_t frames, int64_t start, char *err,
-                      size_t errlen);
-    int (*set_anchors)(void *stream, const samsep_anchor *anchors, int count,
-                       char *err, size_t errlen);
+    int (*process_at)(void *stream, const float *in, float *target, float *residual,
+                      int64_t frames, int64_t start, char *err, size_t errlen);
+    int (*set_anchors)(void *stream, const samsep_anchor *anchors, int count, char *err,
+                       size_t errlen);
     /*
      * Several prompts in one pass (optional; both NULL if unused). An engine
      * that shares work between prompts (sam-audio: one codec encode and one
@@ -306,8 +305,8 @@ typedef struct samsep_engine_vtable {
      * An engine without them, opened for n prompts, is opened once per
      * prompt and each chunk is run through each of those in turn.
      */
-    int (*open_prompts)(const samsep_engine_config *config,
-                        const char *const *prompts, int n, void **engine /* OUT */,
+    int (*open_prompts)(const samsep_engine_config *config, const char *const *prompts,
+                        int n, void **engine /* OUT */,
                         samsep_engine_info *info /* OUT */, char *err, size_t errlen);
     int (*process_prompts)(void *stream, const float *in, float *const *targets,
                            float *const *residuals, int64_t frames, int64_t start,
@@ -350,8 +349,8 @@ SAMSEP_API int samsep_engine_open_prompts_custom(const samsep_engine_vtable *vta
                                                  const samsep_engine_config *config,
                                                  const char *const *prompts,
                                                  int n_prompts,
-                                                 samsep_engine **out /* OUT */,
-                                                 char *err, size_t errlen);
+                                                 samsep_engine **out /* OUT */, char *err,
+                                                 size_t errlen);
 
 /*
  * Check that the built-in engine `name` would open with `config` (NULL for
@@ -413,12 +412,12 @@ typedef enum samsep_subtype {
 
 /* What an input file holds, as read from its header and tags. */
 typedef struct samsep_file_info {
-    int64_t frames;       /* -1 when the file cannot say before it is read */
+    int64_t frames; /* -1 when the file cannot say before it is read */
     int sample_rate;
     int channels;
-    char container[32];   /* e.g. "WAV", "FLAC", "OGG", "MPEG" */
-    int auto_format;      /* what SAMSEP_FORMAT_AUTO gives for this input */
-    char software[256];   /* the file's software tag, "" if none */
+    char container[32];           /* e.g. "WAV", "FLAC", "OGG", "MPEG" */
+    int auto_format;              /* what SAMSEP_FORMAT_AUTO gives for this input */
+    char software[256];           /* the file's software tag, "" if none */
     char comment[SAMSEP_MSG_MAX]; /* the file's comment tag, "" if none */
 } samsep_file_info;
 
@@ -475,11 +474,11 @@ typedef void (*samsep_progress_fn)(void *user, const samsep_progress *progress);
  * second pass and holds no more than it chooses to.
  */
 typedef struct samsep_tap_block {
-    int64_t start;        /* first frame of the block in the file */
+    int64_t start; /* first frame of the block in the file */
     int64_t frames;
     int64_t frames_total; /* the file's length as far as known, -1 if not */
     int sample_rate;
-    int channels;         /* of the outputs */
+    int channels;                             /* of the outputs */
     const float *mixture, *target, *residual; /* valid during the call only */
 } samsep_tap_block;
 
@@ -523,7 +522,7 @@ typedef struct samsep_job {
     /* Called with every block the outputs receive. May be NULL. */
     samsep_tap_fn tap;
     void *tap_user;
-    int channels;              /* samsep_channels; 0 = SAMSEP_CHANNELS_KEEP */
+    int channels; /* samsep_channels; 0 = SAMSEP_CHANNELS_KEEP */
     /* Span prompts in seconds of the file, in order (a later one overrides
      * an earlier where they overlap); each chunk gets those that overlap it
      * (samsep_anchors_for_chunk). Only for engines with set_anchors; the
@@ -536,22 +535,22 @@ typedef struct samsep_job {
 SAMSEP_API void samsep_job_init(samsep_job *job);
 
 typedef struct samsep_report {
-    int64_t frames;          /* input frames read (== frames of each output) */
-    int sample_rate;         /* of the input and the outputs */
-    int channels;            /* of the input */
-    int out_channels;        /* of the outputs */
-    int64_t chunks;          /* engine calls */
-    int64_t clipped_target;  /* samples clamped to fit an integer format */
+    int64_t frames;         /* input frames read (== frames of each output) */
+    int sample_rate;        /* of the input and the outputs */
+    int channels;           /* of the input */
+    int out_channels;       /* of the outputs */
+    int64_t chunks;         /* engine calls */
+    int64_t clipped_target; /* samples clamped to fit an integer format */
     int64_t clipped_residual;
-    int64_t nonfinite;       /* input samples that were NaN or infinite and
+    int64_t nonfinite;            /* input samples that were NaN or infinite and
                                 were replaced by 0 before the engine saw them */
-    int64_t frames_promised; /* when the file held fewer frames than its
+    int64_t frames_promised;      /* when the file held fewer frames than its
                                 header promised (it was cut short): the
                                 header's count; else 0 */
-    char note[256];          /* what the reader chose that the user should
+    char note[256];               /* what the reader chose that the user should
                                 know, e.g. which of several audio streams it
                                 decoded; "" when nothing */
-    double seconds;          /* wall time */
+    double seconds;               /* wall time */
     char message[SAMSEP_MSG_MAX]; /* on failure: what went wrong, naming the file */
 } samsep_report;
 
@@ -586,13 +585,12 @@ SAMSEP_API int samsep_separate_file(samsep_engine *engine, const samsep_job *job
  * one prompt this is samsep_separate_file.
  */
 typedef struct samsep_output_pair {
-    const char *target_path;   /* NULL: this prompt is not wanted */
+    const char *target_path; /* NULL: this prompt is not wanted */
     const char *residual_path;
-    const char *provenance;    /* as samsep_job.provenance, for this pair */
+    const char *provenance; /* as samsep_job.provenance, for this pair */
 } samsep_output_pair;
 
-SAMSEP_API int samsep_separate_file_prompts(samsep_engine *engine,
-                                            const samsep_job *job,
+SAMSEP_API int samsep_separate_file_prompts(samsep_engine *engine, const samsep_job *job,
                                             const samsep_output_pair *outputs,
                                             int n_outputs,
                                             samsep_report *report /* OUT */);
@@ -625,26 +623,26 @@ typedef enum samsep_action {
 } samsep_action;
 
 typedef struct samsep_batch_config {
-    const char *const *inputs;  /* files and folders */
+    const char *const *inputs; /* files and folders */
     int n_inputs;
-    const char *outdir;         /* need not exist yet */
-    int recursive;              /* descend into sub-folders; outputs mirror them */
+    const char *outdir;               /* need not exist yet */
+    int recursive;                    /* descend into sub-folders; outputs mirror them */
     const char *const *skip_suffixes; /* extra stem suffixes that mark outputs */
     int n_skip_suffixes;
-    int format;                 /* samsep_format of the outputs */
-    int overwrite;              /* plan complete, current outputs again */
-    int shard_index;            /* 1..shard_count; 0 = no sharding */
+    int format;      /* samsep_format of the outputs */
+    int overwrite;   /* plan complete, current outputs again */
+    int shard_index; /* 1..shard_count; 0 = no sharding */
     int shard_count;
-    const char *settings;       /* what makes outputs current besides the
+    const char *settings; /* what makes outputs current besides the
                                    source, e.g. "engine=dsp;prompt=speech;..." */
 } samsep_batch_config;
 
 typedef struct samsep_item {
-    const char *input;    /* path as found (input argument + relative path) */
-    const char *target;   /* planned output paths; NULL when skipped before naming */
+    const char *input;  /* path as found (input argument + relative path) */
+    const char *target; /* planned output paths; NULL when skipped before naming */
     const char *residual;
-    int action;           /* samsep_action */
-    const char *reason;   /* why skipped or failed; NULL when processed */
+    int action;             /* samsep_action */
+    const char *reason;     /* why skipped or failed; NULL when processed */
     const char *provenance; /* for samsep_job.provenance */
     /* In a plan for several prompts (samsep_batch_plan_prompts): the item's
      * prompt and its index, or NULL and -1 for an item that stands for its

@@ -18,7 +18,7 @@ void run_program(result *r, const char *bin, const char *const *args);
 /* RUN(&r, "arg", ...) runs the suite's `bin`. */
 #define RUN(r, ...)                                        \
     do {                                                   \
-        const char *const args_[] = {__VA_ARGS__, NULL};   \
+        const char *const args_[] = { __VA_ARGS__, NULL }; \
         run_program((r), bin, args_);                      \
     } while (0)
 

@@ -37,7 +37,7 @@ int64_t run_engine(const char *prompt, int rate, int channels, const float *in,
     char err[SAMSEP_MSG_MAX];
     void *eng = NULL, *st = NULL;
     float *x, *y;
-    rng r = {seed + 11};
+    rng r = { seed + 11 };
 
     assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err), SAMSEP_OK);
     assert_int_equal(vt->stream_open(eng, rate, channels, max_frames, &st, &lat, err,

@@ -58,9 +58,9 @@ static void test_across_a_boundary(void **state)
 
 static void test_outside_a_chunk(void **state)
 {
-    const samsep_anchor a[4] = { { '+', 1.0, 8.0 },    /* ends where the chunk starts */
-                                 { '-', 20.0, 25.0 },  /* after it */
-                                 { '+', 18.0, 19.0 },  /* starts where it ends */
+    const samsep_anchor a[4] = { { '+', 1.0, 8.0 },   /* ends where the chunk starts */
+                                 { '-', 20.0, 25.0 }, /* after it */
+                                 { '+', 18.0, 19.0 }, /* starts where it ends */
                                  { '-', 17.5, 30.0 } };
     samsep_anchor out[4];
 
@@ -73,7 +73,8 @@ static void test_outside_a_chunk(void **state)
 
 static void test_overlapping_keep_order(void **state)
 {
-    const samsep_anchor a[3] = { { '+', 11.0, 15.0 }, { '-', 12.0, 13.0 },
+    const samsep_anchor a[3] = { { '+', 11.0, 15.0 },
+                                 { '-', 12.0, 13.0 },
                                  { '+', 12.5, 20.0 } };
     samsep_anchor out[3];
 
@@ -103,10 +104,14 @@ static void test_bad_arguments(void **state)
     samsep_anchor out[1];
 
     (void)state;
-    assert_int_equal(samsep_anchors_for_chunk(a, -1, 0, 10, RATE, out), SAMSEP_ERR_INVALID);
-    assert_int_equal(samsep_anchors_for_chunk(NULL, 1, 0, 10, RATE, out), SAMSEP_ERR_INVALID);
-    assert_int_equal(samsep_anchors_for_chunk(a, 1, 0, 10, RATE, NULL), SAMSEP_ERR_INVALID);
-    assert_int_equal(samsep_anchors_for_chunk(a, 1, -1, 10, RATE, out), SAMSEP_ERR_INVALID);
+    assert_int_equal(samsep_anchors_for_chunk(a, -1, 0, 10, RATE, out),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(samsep_anchors_for_chunk(NULL, 1, 0, 10, RATE, out),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(samsep_anchors_for_chunk(a, 1, 0, 10, RATE, NULL),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(samsep_anchors_for_chunk(a, 1, -1, 10, RATE, out),
+                     SAMSEP_ERR_INVALID);
     assert_int_equal(samsep_anchors_for_chunk(a, 1, 0, 0, RATE, out), SAMSEP_ERR_INVALID);
     assert_int_equal(samsep_anchors_for_chunk(a, 1, 0, 10, 0, out), SAMSEP_ERR_INVALID);
 }
@@ -166,8 +171,9 @@ static void test_chunks_label_as_the_file(void **state)
         for (t = 0; t < Tc; t++)
             if (part[t] != whole[off + t])
                 fail_msg("chunk %lld frame %lld (file frame %lld): token %d, the file "
-                         "has %d", (long long)k, (long long)t, (long long)(off + t),
-                         part[t], whole[off + t]);
+                         "has %d",
+                         (long long)k, (long long)t, (long long)(off + t), part[t],
+                         whole[off + t]);
     }
     free(whole);
     free(part);
@@ -221,7 +227,8 @@ static int rec_process(void *s, const float *in, float *t, float *r, int64_t n)
     return SAMSEP_OK;
 }
 
-static int rec_set_anchors(void *s, const samsep_anchor *a, int n, char *err, size_t errlen)
+static int rec_set_anchors(void *s, const samsep_anchor *a, int n, char *err,
+                           size_t errlen)
 {
     recorder *rc = s;
 
@@ -250,7 +257,9 @@ static void test_pipeline_hands_chunks_their_spans(void **state)
                                 .stream_close = rec_nop,
                                 .close = rec_nop,
                                 .set_anchors = rec_set_anchors };
-    const samsep_anchor a[3] = { { '+', 9.0, 12.0 }, { '-', 1.0, 2.0 }, { '+', 19.0, 30.0 } };
+    const samsep_anchor a[3] = { { '+', 9.0, 12.0 },
+                                 { '-', 1.0, 2.0 },
+                                 { '+', 19.0, 30.0 } };
     char *dir = tu_mkdtemp(), *in = tu_path(dir, "in.wav");
     char *t = tu_path(dir, "t.wav"), *r = tu_path(dir, "r.wav");
     float *x = calloc(20 * RATE, sizeof *x);
@@ -265,7 +274,8 @@ static void test_pipeline_hands_chunks_their_spans(void **state)
     assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, RATE, 1, x, 20 * RATE),
                      0);
     memset(&rec, 0, sizeof rec);
-    assert_int_equal(samsep_engine_open_custom(&vt, NULL, &eng, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(samsep_engine_open_custom(&vt, NULL, &eng, err, sizeof err),
+                     SAMSEP_OK);
     samsep_job_init(&job);
     job.input_path = in;
     job.target_path = t;
@@ -290,7 +300,8 @@ static void test_pipeline_hands_chunks_their_spans(void **state)
     vt.set_anchors = NULL;
     remove(t);
     remove(r);
-    assert_int_equal(samsep_engine_open_custom(&vt, NULL, &eng, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(samsep_engine_open_custom(&vt, NULL, &eng, err, sizeof err),
+                     SAMSEP_OK);
     assert_int_equal(samsep_separate_file(eng, &job, &rep), SAMSEP_ERR_INVALID);
     assert_non_null(strstr(rep.message, "takes no span prompts"));
     assert_false(tu_file_exists(t));

@@ -53,19 +53,20 @@ static int id_process(void *s, const float *in, float *t, float *r, int64_t n)
     return SAMSEP_OK;
 }
 
-static const samsep_engine_vtable id_vt = {
-    .name = "identity", .description = "test", .open = id_open,
-    .stream_open = id_stream_open, .process = id_process
-};
+static const samsep_engine_vtable id_vt = { .name = "identity",
+                                            .description = "test",
+                                            .open = id_open,
+                                            .stream_open = id_stream_open,
+                                            .process = id_process };
 
 typedef struct fcase {
     const char *ext;
     int in_format;
     int rate;
     int channels;
-    int want_major;   /* of the outputs with AUTO */
+    int want_major; /* of the outputs with AUTO */
     int want_sub;
-    int lossy;        /* decoded length may differ from what was written */
+    int lossy; /* decoded length may differ from what was written */
 } fcase;
 
 static void signal_of(float *x, int64_t frames, int ch, int rate)
@@ -102,8 +103,9 @@ static void run_case(const fcase *fc, int format, int subtype)
     assert_true(n_in > 0);
     {
         const char *ext = format == SAMSEP_FORMAT_FLAC ? "flac"
-                          : format == SAMSEP_FORMAT_WAV ? "wav"
-                          : (fc->want_major == SF_FORMAT_FLAC ? "flac" : "wav");
+                          : format == SAMSEP_FORMAT_WAV
+                              ? "wav"
+                              : (fc->want_major == SF_FORMAT_FLAC ? "flac" : "wav");
 
         snprintf(name, sizeof name, "out_target.%s", ext);
         tgt = tu_path(dir, name);
@@ -141,9 +143,9 @@ static void run_case(const fcase *fc, int format, int subtype)
     }
     /* identity: the target is the decoded input, to the output's precision */
     {
-        double tol = (fmt & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16 ? 1.0 / 32768
+        double tol = (fmt & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_16   ? 1.0 / 32768
                      : (fmt & SF_FORMAT_SUBMASK) == SF_FORMAT_PCM_24 ? 1.0 / 8388608
-                                                                      : 1e-6;
+                                                                     : 1e-6;
 
         for (i = 0; i < n_in * fc->channels; i++) {
             assert_true(fabs((double)t[i] - (double)din[i]) <= tol);
@@ -165,19 +167,32 @@ static void run_case(const fcase *fc, int format, int subtype)
 static void test_containers(void **state)
 {
     static const fcase cases[] = {
-        { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, SF_FORMAT_WAV, SF_FORMAT_PCM_16, 0 },
-        { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_24, 48000, 1, SF_FORMAT_WAV, SF_FORMAT_PCM_24, 0 },
-        { "wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 96000, 3, SF_FORMAT_WAV, SF_FORMAT_FLOAT, 0 },
-        { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_U8, 8000, 1, SF_FORMAT_WAV, SF_FORMAT_FLOAT, 0 },
-        { "wav", SF_FORMAT_WAVEX | SF_FORMAT_PCM_16, 48000, 6, SF_FORMAT_WAV, SF_FORMAT_PCM_16, 0 },
-        { "flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 22050, 2, SF_FORMAT_FLAC, SF_FORMAT_PCM_16, 0 },
-        { "flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 192000, 1, SF_FORMAT_FLAC, SF_FORMAT_PCM_24, 0 },
-        { "flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 384000, 2, SF_FORMAT_FLAC, SF_FORMAT_PCM_24, 0 },
-        { "ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, 2, SF_FORMAT_WAV, SF_FORMAT_FLOAT, 1 },
-        { "opus", SF_FORMAT_OGG | SF_FORMAT_OPUS, 48000, 1, SF_FORMAT_WAV, SF_FORMAT_FLOAT, 1 },
-        { "mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100, 2, SF_FORMAT_WAV, SF_FORMAT_FLOAT, 1 },
-        { "aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 11025, 1, SF_FORMAT_WAV, SF_FORMAT_FLOAT, 0 },
-        { "wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 384000, 1, SF_FORMAT_WAV, SF_FORMAT_FLOAT, 0 },
+        { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 44100, 2, SF_FORMAT_WAV,
+          SF_FORMAT_PCM_16, 0 },
+        { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_24, 48000, 1, SF_FORMAT_WAV,
+          SF_FORMAT_PCM_24, 0 },
+        { "wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 96000, 3, SF_FORMAT_WAV,
+          SF_FORMAT_FLOAT, 0 },
+        { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_U8, 8000, 1, SF_FORMAT_WAV,
+          SF_FORMAT_FLOAT, 0 },
+        { "wav", SF_FORMAT_WAVEX | SF_FORMAT_PCM_16, 48000, 6, SF_FORMAT_WAV,
+          SF_FORMAT_PCM_16, 0 },
+        { "flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 22050, 2, SF_FORMAT_FLAC,
+          SF_FORMAT_PCM_16, 0 },
+        { "flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 192000, 1, SF_FORMAT_FLAC,
+          SF_FORMAT_PCM_24, 0 },
+        { "flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 384000, 2, SF_FORMAT_FLAC,
+          SF_FORMAT_PCM_24, 0 },
+        { "ogg", SF_FORMAT_OGG | SF_FORMAT_VORBIS, 44100, 2, SF_FORMAT_WAV,
+          SF_FORMAT_FLOAT, 1 },
+        { "opus", SF_FORMAT_OGG | SF_FORMAT_OPUS, 48000, 1, SF_FORMAT_WAV,
+          SF_FORMAT_FLOAT, 1 },
+        { "mp3", SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III, 44100, 2, SF_FORMAT_WAV,
+          SF_FORMAT_FLOAT, 1 },
+        { "aiff", SF_FORMAT_AIFF | SF_FORMAT_PCM_16, 11025, 1, SF_FORMAT_WAV,
+          SF_FORMAT_FLOAT, 0 },
+        { "wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 384000, 1, SF_FORMAT_WAV,
+          SF_FORMAT_FLOAT, 0 },
     };
     size_t i;
 
@@ -188,10 +203,17 @@ static void test_containers(void **state)
 
 static void test_forced_formats(void **state)
 {
-    static const fcase wav = { "wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, 2,
-                               SF_FORMAT_WAV, SF_FORMAT_FLOAT, 0 };
-    static const fcase flac = { "flac", SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 16000, 1,
-                                SF_FORMAT_FLAC, SF_FORMAT_PCM_16, 0 };
+    static const fcase wav = {
+        "wav", SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, 2, SF_FORMAT_WAV, SF_FORMAT_FLOAT,
+        0
+    };
+    static const fcase flac = { "flac",
+                                SF_FORMAT_FLAC | SF_FORMAT_PCM_16,
+                                16000,
+                                1,
+                                SF_FORMAT_FLAC,
+                                SF_FORMAT_PCM_16,
+                                0 };
 
     (void)state;
     run_case(&wav, SAMSEP_FORMAT_FLAC, SAMSEP_SUBTYPE_PCM16);
@@ -204,8 +226,10 @@ static void test_forced_formats(void **state)
 /* WAV outputs under 4 GiB are plain RIFF/WAVE (RF64 downgraded). */
 static void test_wav_is_riff(void **state)
 {
-    static const fcase wav = { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1,
-                               SF_FORMAT_WAV, SF_FORMAT_PCM_16, 0 };
+    static const fcase wav = {
+        "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, SF_FORMAT_WAV, SF_FORMAT_PCM_16,
+        0
+    };
     samsep_engine *e;
     char err[256], head[12];
     char *dir = tu_mkdtemp(), *in = tu_path(dir, "a.wav");
@@ -256,10 +280,11 @@ static int abrupt_process(void *s, const float *in, float *t, float *r, int64_t 
     return SAMSEP_OK;
 }
 
-static const samsep_engine_vtable abrupt_vt = {
-    .name = "abrupt", .description = "test", .open = id_open,
-    .stream_open = id_stream_open, .process = abrupt_process
-};
+static const samsep_engine_vtable abrupt_vt = { .name = "abrupt",
+                                                .description = "test",
+                                                .open = id_open,
+                                                .stream_open = id_stream_open,
+                                                .process = abrupt_process };
 
 static void run_into(const samsep_engine_vtable *vt, const char *in, const char *dir,
                      int want)
@@ -286,8 +311,10 @@ static void run_into(const samsep_engine_vtable *vt, const char *in, const char 
  * samsep_remove_temporaries(); finished outputs are never touched. */
 static void test_remove_temporaries(void **state)
 {
-    static const fcase wav = { "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1,
-                               SF_FORMAT_WAV, SF_FORMAT_PCM_16, 0 };
+    static const fcase wav = {
+        "wav", SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, SF_FORMAT_WAV, SF_FORMAT_PCM_16,
+        0
+    };
     char *dir = tu_mkdtemp(), *in = tu_path(dir, "a.wav");
     char *done = tu_path(dir, "done"), *cut = tu_path(dir, "cut");
     float x[4000];

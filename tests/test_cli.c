@@ -160,8 +160,8 @@ static void test_example_speech(void **state)
  */
 static void test_clean_speech_kept(void **state)
 {
-    static const int snrs[] = {0, 20, 30}; /* 0: no noise */
-    static const double min_sisdr[] = {21.0, 22.0, 24.5};
+    static const int snrs[] = { 0, 20, 30 }; /* 0: no noise */
+    static const double min_sisdr[] = { 21.0, 22.0, 24.5 };
     char *in = tu_mkdtemp(), *out = tu_mkdtemp();
     int64_t n, m, i;
     float *ref, *x, *v, *tgt;
@@ -312,8 +312,10 @@ static void test_bad_input_batch_goes_on(void **state)
     (void)state;
     for (i = 0; i < 16000; i++)
         x[i] = 0.3f * sinf((float)i * 0.05f);
-    assert_int_equal(tu_write(good, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, x, 16000), 0);
-    assert_int_equal(tu_write(empty, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, x, 0), 0);
+    assert_int_equal(tu_write(good, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, x, 16000),
+                     0);
+    assert_int_equal(tu_write(empty, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 16000, 1, x, 0),
+                     0);
     f = fopen(bad, "w");
     assert_non_null(f);
     fputs("RIFF....WAVEjunk", f);
@@ -345,7 +347,8 @@ static void test_formats_and_name_clash(void **state)
 {
     char *dir = tu_mkdtemp(), *outroot = tu_mkdtemp(), *out = tu_path(outroot, "out");
     char *aw = tu_path(dir, "a.wav"), *af = tu_path(dir, "a.flac");
-    char *tw = tu_path(out, "a.wav_target.flac"), *tf = tu_path(out, "a.flac_target.flac");
+    char *tw = tu_path(out, "a.wav_target.flac"),
+         *tf = tu_path(out, "a.flac_target.flac");
     float x[8000];
     int64_t n;
     int fmt;
@@ -355,7 +358,8 @@ static void test_formats_and_name_clash(void **state)
     (void)state;
     tu_noise(x, 8000, 0.3f, 5);
     assert_int_equal(tu_write(aw, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, 8000), 0);
-    assert_int_equal(tu_write(af, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 1, x, 8000), 0);
+    assert_int_equal(tu_write(af, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, 8000, 1, x, 8000),
+                     0);
     RUN(&r, "--format", "flac", "--subtype", "pcm16", aw, af, "-o", out);
     assert_int_equal(r.status, 0);
     y = tu_read(tw, &n, NULL, NULL, &fmt);
@@ -403,13 +407,16 @@ static const struct bad_value {
     { { "--overlap", "NaN" }, { "--overlap", "\"NaN\"" } },
     { { "--overlap", "2,5" }, { "--overlap", "\"2,5\"" } },
     /* as long as the chunk: given, or the default one */
-    { { "--chunk", "2", "--overlap", "2" }, { "--overlap (2 s)", "--chunk (2 s)", "shorter" } },
-    { { "--chunk", "10", "--overlap", "9.9995" }, { "--overlap (9.9995 s)", "--chunk (10 s)" } },
+    { { "--chunk", "2", "--overlap", "2" },
+      { "--overlap (2 s)", "--chunk (2 s)", "shorter" } },
+    { { "--chunk", "10", "--overlap", "9.9995" },
+      { "--overlap (9.9995 s)", "--chunk (10 s)" } },
     { { "--overlap", "30" }, { "--overlap (30 s)", "default chunk (30 s)" } },
     { { "--threads", "1.5" }, { "--threads", "\"1.5\"", "whole number" } },
     { { "--threads", "-1" }, { "--threads", "\"-1\"" } },
     { { "--threads", "1025" }, { "--threads", "\"1025\"", "1024" } },
-    { { "--threads", "99999999999999999999" }, { "--threads", "\"99999999999999999999\"" } },
+    { { "--threads", "99999999999999999999" },
+      { "--threads", "\"99999999999999999999\"" } },
     { { "--threads", "4x" }, { "--threads", "\"4x\"" } },
     { { "--threads", "1e3" }, { "--threads", "\"1e3\"" } },
     { { "--max-files", "-1" }, { "--max-files", "\"-1\"" } },
@@ -431,7 +438,8 @@ static const struct bad_value {
     { { "--shard", "-1/3" }, { "--shard", "\"-1/3\"" } },
     { { "--shard", "1/ 3" }, { "--shard", "\"1/ 3\"" } },
     { { "--shard", "1/1000001" }, { "--shard", "\"1/1000001\"" } },
-    { { "--shard", "99999999999999999999/3" }, { "--shard", "\"99999999999999999999/3\"" } },
+    { { "--shard", "99999999999999999999/3" },
+      { "--shard", "\"99999999999999999999/3\"" } },
     { { "--format", "mp3" }, { "--format", "\"mp3\"", "wav flac" } },
     { { "--format", "WAV" }, { "--format", "\"WAV\"" } },
     { { "--format", "" }, { "--format", "\"\"" } },
@@ -492,8 +500,8 @@ static void test_values_out_of_range(void **state)
         assert_non_null(strstr(r.err, "samsep: "));
         for (k = 0; k < 3 && c->want[k] != NULL; k++)
             if (strstr(r.err, c->want[k]) == NULL)
-                fail_msg("%s %s: the message does not say %s: %s", c->args[0],
-                         c->args[1], c->want[k], r.err);
+                fail_msg("%s %s: the message does not say %s: %s", c->args[0], c->args[1],
+                         c->want[k], r.err);
         assert_false(tu_file_exists(out));
     }
     RUN(&r, example, "-o", "");
@@ -592,7 +600,8 @@ static void test_broken_model_message(void **state)
     f = fopen(cfg, "w");
     assert_non_null(f);
     fputs("{\"transformer\": {}, \"audio_codec\": {}, \"text_encoder\": {}, "
-          "\"vision_encoder\": {}}\n", f);
+          "\"vision_encoder\": {}}\n",
+          f);
     fclose(f);
     f = fopen(ckpt, "wb");
     assert_non_null(f);

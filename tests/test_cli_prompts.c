@@ -157,7 +157,8 @@ static void test_hum_on_speech(void **state)
     double after = hum_band_db(resid + a, m, rate, 50.0);
     double orig = hum_band_db(x + a, m, rate, 50.0);
     double keep = sisdr(x + a, resid + a, m);
-    print_message("hum on speech: hum band %.1f -> %.1f dB (example alone %.1f); residual vs "
+    print_message("hum on speech: hum band %.1f -> %.1f dB (example alone %.1f); "
+                  "residual vs "
                   "example SI-SDR %+.2f dB (input %+.2f)\n",
                   before, after, orig, keep, sisdr(x + a, hum + a, m));
     assert_true(after < before - 20.0);
@@ -194,15 +195,18 @@ static void test_speech_rumble(void **state)
     for (int64_t i = 0; i < n; i++) {
         double tt = fmod((double)i / rate, 0.5), env = 0.0;
         if (tt < 0.25)
-            env = tt < edge ? 0.5 - 0.5 * cos(PI * tt / edge)
-                  : tt > 0.25 - edge ? 0.5 - 0.5 * cos(PI * (0.25 - tt) / edge) : 1.0;
+            env = tt < edge          ? 0.5 - 0.5 * cos(PI * tt / edge)
+                  : tt > 0.25 - edge ? 0.5 - 0.5 * cos(PI * (0.25 - tt) / edge)
+                                     : 1.0;
         x[i] = s[i] + (float)(amp * env * sin(2.0 * PI * 30.0 * (double)i / rate));
     }
     separate("speech", x, n, rate, 1, &y, &resid);
-    double mix = tu_band_db(x, n, rate, 30.0, 1.0), tgt = tu_band_db(y, n, rate, 30.0, 1.0);
+    double mix = tu_band_db(x, n, rate, 30.0, 1.0),
+           tgt = tu_band_db(y, n, rate, 30.0, 1.0);
     double rest = tu_band_db(resid, n, rate, 30.0, 1.0);
     double keep = sisdr(s, y, n);
-    print_message("speech over rumble: 30 Hz band %.1f -> target %.1f, residual %.1f dB; target vs "
+    print_message("speech over rumble: 30 Hz band %.1f -> target %.1f, residual %.1f dB; "
+                  "target vs "
                   "speech SI-SDR %+.2f dB (input %+.2f)\n",
                   mix, tgt, rest, keep, sisdr(s, x, n));
     assert_true(tgt < mix - 30.0);
@@ -239,7 +243,8 @@ static void hit_energy(const float *x, int64_t n, const char *is_hit, double *at
 static void test_drums_and_music(void **state)
 {
     char *dir = tu_mkdtemp(), *od = tu_path(dir, "drums"), *om = tu_path(dir, "music");
-    char *dt = tu_path(od, "drums_guitar_target.wav"), *mt = tu_path(om, "drums_guitar_target.wav");
+    char *dt = tu_path(od, "drums_guitar_target.wav"),
+         *mt = tu_path(om, "drums_guitar_target.wav");
     char *mr = tu_path(om, "drums_guitar_residual.wav");
     int64_t n, nd, n1, n2, n3;
     int rate;
@@ -269,7 +274,8 @@ static void test_drums_and_music(void **state)
     double t_mix = sisdr(tonal, x, n), t_est = sisdr(tonal, ymu, n);
     double r_est = sisdr(drums, rmu, n);
     print_message("drums: target vs drums %+.2f dB (mixture %+.2f)\n", d_est, d_mix);
-    print_message("music: target vs guitar %+.2f dB (mixture %+.2f); residual vs drums %+.2f dB\n",
+    print_message("music: target vs guitar %+.2f dB (mixture %+.2f); residual vs drums "
+                  "%+.2f dB\n",
                   t_est, t_mix, r_est);
     assert_true(d_est > d_mix + 5.0);
     assert_true(t_est > t_mix + 5.0);
@@ -296,7 +302,8 @@ static void test_drums_and_music(void **state)
     double xh, xb, yh, yb;
     hit_energy(x, n, is_hit, &xh, &xb);
     hit_energy(ydr, n, is_hit, &yh, &yb);
-    print_message("drums: %d hits; at/between hits: mixture %.1f/%.1f dB, target %.1f/%.1f dB\n",
+    print_message("drums: %d hits; at/between hits: mixture %.1f/%.1f dB, target "
+                  "%.1f/%.1f dB\n",
                   hits, xh, xb, yh, yb);
     assert_true(hits >= 4);
     assert_true(yh - yb > xh - xb + 6.0);
@@ -354,7 +361,8 @@ static void test_vocals_stereo(void **state)
     double l_mix = sisdr(v, xl, n), l_est = sisdr(v, yl, n);
     double m_mix = sisdr(v, xm, n), m_est = sisdr(v, ym, n);
     print_message("vocals: target vs speech, left %+.2f dB (mixture %+.2f), mid %+.2f dB "
-                  "(mixture %+.2f)\n", l_est, l_mix, m_est, m_mix);
+                  "(mixture %+.2f)\n",
+                  l_est, l_mix, m_est, m_mix);
     assert_true(l_est > l_mix + 8.0);
     assert_true(m_est > m_mix + 4.0);
     free(xl);
@@ -372,7 +380,7 @@ static void test_vocals_stereo(void **state)
  * runs and the outputs sum to the input (the residual is mixture - target). */
 static void test_outputs_sum(void **state)
 {
-    static const char *const prompts[] = {"vocals", "drums", "hum", "music"};
+    static const char *const prompts[] = { "vocals", "drums", "hum", "music" };
     int64_t n;
     int rate;
     float *x = must_read(example, &n, &rate, NULL);
@@ -396,12 +404,9 @@ static void test_outputs_sum(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_prompts),
-        cmocka_unit_test(test_hum_on_speech),
-        cmocka_unit_test(test_speech_rumble),
-        cmocka_unit_test(test_drums_and_music),
-        cmocka_unit_test(test_vocals_stereo),
-        cmocka_unit_test(test_outputs_sum),
+        cmocka_unit_test(test_list_prompts),  cmocka_unit_test(test_hum_on_speech),
+        cmocka_unit_test(test_speech_rumble), cmocka_unit_test(test_drums_and_music),
+        cmocka_unit_test(test_vocals_stereo), cmocka_unit_test(test_outputs_sum),
     };
     const char *examples;
 
@@ -412,8 +417,10 @@ int main(void)
         return 1;
     }
     snprintf(example, sizeof example, "%s/speech_in_noise.flac", examples);
-    snprintf(clean, sizeof clean, "%s/../tests/data/speech_in_noise.clean.flac", examples);
+    snprintf(clean, sizeof clean, "%s/../tests/data/speech_in_noise.clean.flac",
+             examples);
     snprintf(dg_mix, sizeof dg_mix, "%s/../tests/data/drums_guitar.flac", examples);
-    snprintf(dg_drums, sizeof dg_drums, "%s/../tests/data/drums_guitar.drums.flac", examples);
+    snprintf(dg_drums, sizeof dg_drums, "%s/../tests/data/drums_guitar.drums.flac",
+             examples);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,6 @@
 /* Signals                                                              */
 /* ------------------------------------------------------------------ */
 
-
 /* Standard normal (Box-Muller). */
 static double rng_gauss(rng *r)
 {
@@ -44,7 +43,7 @@ static double rng_gauss(rng *r)
 
 static void white_noise(float *x, int64_t n, double rms, uint64_t seed)
 {
-    rng r = {seed * 0x9E3779B97F4A7C15ULL + 1};
+    rng r = { seed * 0x9E3779B97F4A7C15ULL + 1 };
     for (int64_t i = 0; i < n; i++)
         x[i] = (float)(rms * rng_gauss(&r));
 }
@@ -55,8 +54,8 @@ static void white_noise(float *x, int64_t n, double rms, uint64_t seed)
 static void pink_noise(float *x, int64_t n, int rate, double rms, uint64_t seed)
 {
     enum { POLES = 10 };
-    rng r = {seed * 0x9E3779B97F4A7C15ULL + 7};
-    double a[POLES], g[POLES], st[POLES] = {0};
+    rng r = { seed * 0x9E3779B97F4A7C15ULL + 7 };
+    double a[POLES], g[POLES], st[POLES] = { 0 };
     for (int i = 0; i < POLES; i++) {
         double fc = 20.0 * pow(2.0, i);
         a[i] = exp(-2.0 * PI * fc / rate);
@@ -85,7 +84,7 @@ static void pink_noise(float *x, int64_t n, int rate, double rms, uint64_t seed)
  */
 static void speech_like(float *x, int64_t n, int rate, uint64_t seed)
 {
-    rng r = {seed * 0x9E3779B97F4A7C15ULL + 3};
+    rng r = { seed * 0x9E3779B97F4A7C15ULL + 3 };
     double phase = 0.0;
     int64_t i = 0;
     int on = 0;
@@ -130,7 +129,6 @@ static double energy(const float *x, int64_t n, int stride)
 /* Running the engine like the pipeline does                            */
 /* ------------------------------------------------------------------ */
 
-
 /* ------------------------------------------------------------------ */
 /* STFT                                                                 */
 /* ------------------------------------------------------------------ */
@@ -138,7 +136,8 @@ static double energy(const float *x, int64_t n, int stride)
 static void test_frame_length(void **state)
 {
     (void)state;
-    static const int rates[] = {8000, 11025, 16000, 22050, 44100, 48000, 96000, 192000, 384000};
+    static const int rates[] = { 8000,  11025, 16000,  22050, 44100,
+                                 48000, 96000, 192000, 384000 };
     for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++) {
         int len = dsp_stft_frame_length(rates[i], 0.032);
         assert_true(len > 0);
@@ -171,7 +170,7 @@ static void count_frames(void *user, dsp_cplx *spec, int bins)
 static void test_stft_roundtrip(void **state)
 {
     (void)state;
-    static const int lens[] = {4, 16, 256, 1440, 1536, 2048};
+    static const int lens[] = { 4, 16, 256, 1440, 1536, 2048 };
     /* Every length at 2 and 4 frames over each sample (the hops the engine
      * uses), and 3 where it divides. */
     for (size_t t = 0; t < 3 * sizeof lens / sizeof lens[0]; t++) {
@@ -193,7 +192,7 @@ static void test_stft_roundtrip(void **state)
         assert_non_null(y);
         white_noise(x, n, 0.3, 100 + t);
         int frames = 0;
-        rng r = {5 + t};
+        rng r = { 5 + t };
         for (int64_t i = 0; i < n + lat;) {
             int64_t b = 1 + (int64_t)(rng_next(&r) % (uint64_t)(2 * len));
             if (b > n + lat - i)
@@ -279,7 +278,8 @@ static void test_open_prompts(void **state)
     const samsep_engine_vtable *vt = &samsep_engine_dsp;
     assert_string_equal(vt->name, "dsp");
     assert_non_null(vt->description);
-    static const char *ok[] = {NULL, "speech", "voice", "noise", " Speech ", "VOICE", "\tNoise\n", ""};
+    static const char *ok[] = { NULL,       "speech", "voice",     "noise",
+                                " Speech ", "VOICE",  "\tNoise\n", "" };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         samsep_engine_config cfg = { .prompt = ok[i] };
         void *eng = NULL;
@@ -311,19 +311,23 @@ static void test_unknown_prompt(void **state)
     void *eng = (void *)1;
     samsep_engine_info info;
     char err[SAMSEP_MSG_MAX] = "";
-    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err), SAMSEP_ERR_UNKNOWN_PROMPT);
+    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err),
+                     SAMSEP_ERR_UNKNOWN_PROMPT);
     assert_null(eng);
-    assert_non_null(strstr(err, "engine \"dsp\" does not know the prompt \"dog barking\"; "
-                                "it knows: speech (voice, "));
+    assert_non_null(strstr(err,
+                           "engine \"dsp\" does not know the prompt \"dog barking\"; "
+                           "it knows: speech (voice, "));
     assert_non_null(strstr(err, "noise ("));
     assert_non_null(strstr(err, "(free-text prompts need the sam-audio engine)"));
     /* Trimmed in the message too; a small buffer is truncated, not overrun. */
     cfg.prompt = "  speechy ";
     char small[16];
     memset(small, 'x', sizeof small);
-    assert_int_equal(vt->open(&cfg, &eng, &info, small, sizeof small), SAMSEP_ERR_UNKNOWN_PROMPT);
+    assert_int_equal(vt->open(&cfg, &eng, &info, small, sizeof small),
+                     SAMSEP_ERR_UNKNOWN_PROMPT);
     assert_int_equal(small[15], '\0');
-    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err), SAMSEP_ERR_UNKNOWN_PROMPT);
+    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err),
+                     SAMSEP_ERR_UNKNOWN_PROMPT);
     assert_non_null(strstr(err, "\"speechy\""));
     /* No buffer at all is fine. */
     assert_int_equal(vt->open(&cfg, &eng, &info, NULL, 0), SAMSEP_ERR_UNKNOWN_PROMPT);
@@ -349,10 +353,11 @@ static void test_abuse(void **state)
                      SAMSEP_ERR_INVALID);
     assert_int_equal(vt->stream_open(eng, 48000, 1, 100, &st, NULL, err, sizeof err),
                      SAMSEP_ERR_INVALID);
-    static const int bad_rates[] = {0, -48000, 7999, 384001, 1 << 30};
+    static const int bad_rates[] = { 0, -48000, 7999, 384001, 1 << 30 };
     for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++) {
         err[0] = '\0';
-        assert_int_equal(vt->stream_open(eng, bad_rates[i], 1, 100, &st, &lat, err, sizeof err),
+        assert_int_equal(vt->stream_open(eng, bad_rates[i], 1, 100, &st, &lat, err,
+                                         sizeof err),
                          SAMSEP_ERR_INVALID);
         assert_non_null(strstr(err, "sample rate"));
     }
@@ -362,10 +367,12 @@ static void test_abuse(void **state)
                      SAMSEP_ERR_INVALID);
     assert_int_equal(vt->stream_open(eng, 48000, 1, 0, &st, &lat, err, sizeof err),
                      SAMSEP_ERR_INVALID);
-    assert_int_equal(vt->stream_open(eng, 48000, 1, -1, &st, &lat, NULL, 0), SAMSEP_ERR_INVALID);
+    assert_int_equal(vt->stream_open(eng, 48000, 1, -1, &st, &lat, NULL, 0),
+                     SAMSEP_ERR_INVALID);
 
-    assert_int_equal(vt->stream_open(eng, 48000, 2, 100, &st, &lat, err, sizeof err), SAMSEP_OK);
-    float in[400] = {0}, out[400];
+    assert_int_equal(vt->stream_open(eng, 48000, 2, 100, &st, &lat, err, sizeof err),
+                     SAMSEP_OK);
+    float in[400] = { 0 }, out[400];
     assert_int_equal(vt->process(NULL, in, out, NULL, 10), SAMSEP_ERR_INVALID);
     assert_int_equal(vt->process(st, NULL, out, NULL, 10), SAMSEP_ERR_INVALID);
     assert_int_equal(vt->process(st, in, NULL, NULL, 10), SAMSEP_ERR_INVALID);
@@ -402,7 +409,7 @@ static void test_abuse(void **state)
 static void test_split_invariance(void **state)
 {
     (void)state;
-    static const char *prompts[] = {"speech", "noise"};
+    static const char *prompts[] = { "speech", "noise" };
     const int rate = 16000, ch = 2;
     const int64_t n = 3 * rate + 123;
     float *in = malloc((size_t)(n * ch) * sizeof *in);
@@ -419,7 +426,7 @@ static void test_split_invariance(void **state)
     }
     for (size_t p = 0; p < 2; p++) {
         run_engine(prompts[p], rate, ch, in, a, n, n + 4096, 0);
-        static const int64_t blocks[] = {1, 7, 383, 384, 385, 4096};
+        static const int64_t blocks[] = { 1, 7, 383, 384, 385, 4096 };
         for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
             run_engine(prompts[p], rate, ch, in, b, n, blocks[k], 0);
             assert_memory_equal(a, b, (size_t)(n * ch) * sizeof *a);
@@ -481,7 +488,8 @@ static double speech_attenuation(const float *x, int64_t n, int rate, double tai
     assert_non_null(y);
     run_engine("speech", rate, 1, x, y, n, 4800, 0);
     int64_t start = n - (int64_t)(tail * rate);
-    double att = 10.0 * log10(energy(x + start, n - start, 1) / energy(y + start, n - start, 1));
+    double att =
+        10.0 * log10(energy(x + start, n - start, 1) / energy(y + start, n - start, 1));
     free(y);
     return att;
 }
@@ -504,11 +512,12 @@ static double noise_attenuation(int rate, int pink, double seconds, double tail)
 static void test_noise_only(void **state)
 {
     (void)state;
-    static const int rates[] = {16000, 48000};
+    static const int rates[] = { 16000, 48000 };
     for (size_t i = 0; i < 2; i++) {
         double w = noise_attenuation(rates[i], 0, 6.0, 3.0);
         double p = noise_attenuation(rates[i], 1, 6.0, 3.0);
-        print_message("noise only at %d Hz: white -%.1f dB, pink -%.1f dB\n", rates[i], w, p);
+        print_message("noise only at %d Hz: white -%.1f dB, pink -%.1f dB\n", rates[i], w,
+                      p);
         assert_true(w >= 15.0);
         assert_true(p >= 15.0);
     }
@@ -531,7 +540,7 @@ static double burst_attenuation(int rate, double seconds, double tail)
     white_noise(x, n, 0.01, 61);
     white_noise(b, n, 1.0, 62);
     const double a = exp(-2.0 * PI * 600.0 / rate);
-    double lp[4] = {0.0, 0.0, 0.0, 0.0}, e = 0.0;
+    double lp[4] = { 0.0, 0.0, 0.0, 0.0 }, e = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double v = b[i];
         for (int j = 0; j < 4; j++)
@@ -556,7 +565,7 @@ static double burst_attenuation(int rate, double seconds, double tail)
 static void test_bursty_noise(void **state)
 {
     (void)state;
-    static const int rates[] = {16000, 48000};
+    static const int rates[] = { 16000, 48000 };
     for (size_t i = 0; i < 2; i++) {
         double a = burst_attenuation(rates[i], 8.0, 4.0);
         print_message("bursty noise only at %d Hz: -%.1f dB\n", rates[i], a);
@@ -579,12 +588,14 @@ static double roar_attenuation(int rate, double seconds, double tail)
     float *x = malloc((size_t)n * sizeof *x);
     assert_non_null(x);
     pink_noise(x, n, rate, 1.0, 71);
-    rng r = {72};
+    rng r = { 72 };
     for (int64_t i = 0; i < n;) {
         int64_t len = (int64_t)((0.1 + 0.1 * (rng_uniform(&r) + 1.0)) * rate);
         double peak = pow(10.0, 15.0 * 0.5 * (rng_uniform(&r) + 1.0) / 20.0);
         for (int64_t j = 0; j < len && i < n; j++, i++)
-            x[i] *= (float)(0.05 * (1.0 + (peak - 1.0) * pow(sin(PI * (double)j / (double)len), 2.0)));
+            x[i] *=
+                (float)(0.05 * (1.0 + (peak - 1.0) *
+                                          pow(sin(PI * (double)j / (double)len), 2.0)));
     }
     double att = speech_attenuation(x, n, rate, tail);
     free(x);
@@ -594,7 +605,7 @@ static double roar_attenuation(int rate, double seconds, double tail)
 static void test_roar(void **state)
 {
     (void)state;
-    static const int rates[] = {16000, 48000};
+    static const int rates[] = { 16000, 48000 };
     for (size_t i = 0; i < 2; i++) {
         double a = roar_attenuation(rates[i], 8.0, 4.0);
         print_message("unvoiced roar only at %d Hz: -%.1f dB\n", rates[i], a);
@@ -605,8 +616,8 @@ static void test_roar(void **state)
 }
 
 /* SI-SDR of mixture and target for speech_like + noise at `snr_db`. */
-static void speech_in_noise(int rate, int pink, double snr_db, double *si_mix, double *si_out,
-                            double from_s)
+static void speech_in_noise(int rate, int pink, double snr_db, double *si_mix,
+                            double *si_out, double from_s)
 {
     const int64_t n = 8 * rate;
     float *s = malloc((size_t)n * sizeof *s), *v = malloc((size_t)n * sizeof *v);
@@ -633,7 +644,7 @@ static void speech_in_noise(int rate, int pink, double snr_db, double *si_mix, d
 static void test_speech_in_noise(void **state)
 {
     (void)state;
-    static const double snrs[] = {-5.0, 0.0, 5.0, 10.0};
+    static const double snrs[] = { -5.0, 0.0, 5.0, 10.0 };
     for (int pink = 0; pink < 2; pink++) {
         for (size_t i = 0; i < 4; i++) {
             double m, o;
@@ -656,7 +667,7 @@ static void test_speech_in_noise(void **state)
 static void test_latency_alignment(void **state)
 {
     (void)state;
-    static const int rates[] = {8000, 48000};
+    static const int rates[] = { 8000, 48000 };
     for (size_t r = 0; r < 2; r++) {
         const int rate = rates[r];
         const int64_t n = 4 * rate, a = rate / 2, m = n - a - 8;
@@ -677,8 +688,8 @@ static void test_latency_alignment(void **state)
                 best_lag = lag;
             }
         }
-        print_message("clean speech at %d Hz: target SI-SDR %+.2f dB at lag %d\n", rate, best,
-                      best_lag);
+        print_message("clean speech at %d Hz: target SI-SDR %+.2f dB at lag %d\n", rate,
+                      best, best_lag);
         assert_int_equal(best_lag, 0);
         assert_true(best > 15.0);
         free(s);
@@ -723,7 +734,7 @@ static void test_noise_prompt_is_complement(void **state)
 static void test_rates_and_channels(void **state)
 {
     (void)state;
-    static const int rates[] = {8000, 44100, 48000, 96000, 384000};
+    static const int rates[] = { 8000, 44100, 48000, 96000, 384000 };
     for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
         const int rate = rates[r];
         for (int ch = 1; ch <= 3; ch++) {
@@ -738,13 +749,15 @@ static void test_rates_and_channels(void **state)
                 x[i * ch] += s[i];
             int64_t lat = run_engine("speech", rate, ch, x, y, n, rate / 3 + 1, 0);
             const int len = dsp_speech_frame_length(rate);
-            assert_int_equal(lat, len - 1 + DSP_SPEECH_DELAY * (len / DSP_SPEECH_OVERLAP));
+            assert_int_equal(lat,
+                             len - 1 + DSP_SPEECH_DELAY * (len / DSP_SPEECH_OVERLAP));
             for (int64_t i = 0; i < n * ch; i++)
                 assert_true(isfinite(y[i]));
             /* Channel 0 has speech and keeps most of it; the other channels
              * are noise only and lose most of theirs after the start-up. */
             int64_t a = n / 2;
-            float *y0 = malloc((size_t)(n - a) * sizeof *y0), *x0 = malloc((size_t)(n - a) * sizeof *x0);
+            float *y0 = malloc((size_t)(n - a) * sizeof *y0),
+                  *x0 = malloc((size_t)(n - a) * sizeof *x0);
             assert_true(y0 && x0);
             for (int64_t i = a; i < n; i++) {
                 y0[i - a] = y[i * ch];

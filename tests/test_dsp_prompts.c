@@ -35,10 +35,9 @@
 /* Signals and measures                                                 */
 /* ------------------------------------------------------------------ */
 
-
 static void white_noise(float *x, int64_t n, double amp, uint64_t seed)
 {
-    rng r = {seed * 0x9E3779B97F4A7C15ULL + 1};
+    rng r = { seed * 0x9E3779B97F4A7C15ULL + 1 };
     for (int64_t i = 0; i < n; i++)
         x[i] = (float)(amp * rng_uniform(&r));
 }
@@ -48,7 +47,7 @@ static void white_noise(float *x, int64_t n, double amp, uint64_t seed)
  * median), with 50 ms fades at each change. Peak about 0.4. */
 static void tones(float *x, int64_t n, int rate)
 {
-    static const double notes[4] = {220.0, 196.0, 261.6, 164.8};
+    static const double notes[4] = { 220.0, 196.0, 261.6, 164.8 };
     for (int64_t i = 0; i < n; i++) {
         double t = (double)i / rate;
         int c = (int)t % 4;
@@ -68,7 +67,7 @@ static void tones(float *x, int64_t n, int rate)
  * (starting at 0.1 s). Peak about 0.5. */
 static void clicks(float *x, int64_t n, int rate, double period, uint64_t seed)
 {
-    rng r = {seed * 0x9E3779B97F4A7C15ULL + 5};
+    rng r = { seed * 0x9E3779B97F4A7C15ULL + 5 };
     memset(x, 0, (size_t)n * sizeof *x);
     for (double at = 0.1; at * rate < (double)n; at += period) {
         int64_t s = (int64_t)(at * rate);
@@ -100,7 +99,6 @@ static void hum(float *x, int64_t n, int rate, double f0, int harmonics, double 
 /* Running the engine like the pipeline does                            */
 /* ------------------------------------------------------------------ */
 
-
 static float *alloc_f(int64_t n)
 {
     float *p = calloc((size_t)n, sizeof *p);
@@ -119,27 +117,59 @@ static void test_vocabulary(void **state)
         const char *prompt;
         int mode;
     } cases[] = {
-        {NULL, DSP_MODE_SPEECH}, {"", DSP_MODE_SPEECH}, {"  \t\n", DSP_MODE_SPEECH},
-        {"speech", DSP_MODE_SPEECH}, {"Speech", DSP_MODE_SPEECH}, {" SPEECH. ", DSP_MODE_SPEECH},
-        {"voice", DSP_MODE_SPEECH}, {"voices", DSP_MODE_SPEECH}, {"the voice", DSP_MODE_SPEECH},
-        {"man speaking", DSP_MODE_SPEECH}, {"a woman talking", DSP_MODE_SPEECH},
-        {"People talking!", DSP_MODE_SPEECH}, {"dialogue", DSP_MODE_SPEECH},
-        {"spoken   word", DSP_MODE_SPEECH},
-        {"noise", DSP_MODE_NOISE}, {"background noise", DSP_MODE_NOISE}, {"Hiss", DSP_MODE_NOISE},
-        {"the background noise.", DSP_MODE_NOISE}, {"noises", DSP_MODE_NOISE},
-        {"music", DSP_MODE_MUSIC}, {"harmonic", DSP_MODE_MUSIC}, {"instruments", DSP_MODE_MUSIC},
-        {"tonal", DSP_MODE_MUSIC}, {"(Music)", DSP_MODE_MUSIC},
-        {"drums", DSP_MODE_DRUMS}, {"the drums", DSP_MODE_DRUMS}, {"Drum", DSP_MODE_DRUMS},
-        {"percussion", DSP_MODE_DRUMS}, {"beat", DSP_MODE_DRUMS}, {"a beat", DSP_MODE_DRUMS},
-        {"drum-kit", DSP_MODE_DRUMS},
-        {"vocals", DSP_MODE_VOCALS}, {"singing", DSP_MODE_VOCALS}, {"singer", DSP_MODE_VOCALS},
-        {"lead vocal", DSP_MODE_VOCALS}, {"Lead Vocals", DSP_MODE_VOCALS},
-        {"man singing", DSP_MODE_VOCALS}, {"female vocals", DSP_MODE_VOCALS},
-        {"hum", DSP_MODE_HUM}, {"mains hum", DSP_MODE_HUM}, {"buzz", DSP_MODE_HUM},
-        {"50 Hz hum", DSP_MODE_HUM}, {"60hz", DSP_MODE_HUM}, {"60 Hz", DSP_MODE_HUM}, {"50Hz hum", DSP_MODE_HUM},
-        {"the hum", DSP_MODE_HUM},
-        {"dog barking", -1}, {"speechy", -1}, {"the", -1}, {"...", -1}, {"man", -1},
-        {"hiss hum", -1}, {"voice\xc3\xa9", -1},
+        { NULL, DSP_MODE_SPEECH },
+        { "", DSP_MODE_SPEECH },
+        { "  \t\n", DSP_MODE_SPEECH },
+        { "speech", DSP_MODE_SPEECH },
+        { "Speech", DSP_MODE_SPEECH },
+        { " SPEECH. ", DSP_MODE_SPEECH },
+        { "voice", DSP_MODE_SPEECH },
+        { "voices", DSP_MODE_SPEECH },
+        { "the voice", DSP_MODE_SPEECH },
+        { "man speaking", DSP_MODE_SPEECH },
+        { "a woman talking", DSP_MODE_SPEECH },
+        { "People talking!", DSP_MODE_SPEECH },
+        { "dialogue", DSP_MODE_SPEECH },
+        { "spoken   word", DSP_MODE_SPEECH },
+        { "noise", DSP_MODE_NOISE },
+        { "background noise", DSP_MODE_NOISE },
+        { "Hiss", DSP_MODE_NOISE },
+        { "the background noise.", DSP_MODE_NOISE },
+        { "noises", DSP_MODE_NOISE },
+        { "music", DSP_MODE_MUSIC },
+        { "harmonic", DSP_MODE_MUSIC },
+        { "instruments", DSP_MODE_MUSIC },
+        { "tonal", DSP_MODE_MUSIC },
+        { "(Music)", DSP_MODE_MUSIC },
+        { "drums", DSP_MODE_DRUMS },
+        { "the drums", DSP_MODE_DRUMS },
+        { "Drum", DSP_MODE_DRUMS },
+        { "percussion", DSP_MODE_DRUMS },
+        { "beat", DSP_MODE_DRUMS },
+        { "a beat", DSP_MODE_DRUMS },
+        { "drum-kit", DSP_MODE_DRUMS },
+        { "vocals", DSP_MODE_VOCALS },
+        { "singing", DSP_MODE_VOCALS },
+        { "singer", DSP_MODE_VOCALS },
+        { "lead vocal", DSP_MODE_VOCALS },
+        { "Lead Vocals", DSP_MODE_VOCALS },
+        { "man singing", DSP_MODE_VOCALS },
+        { "female vocals", DSP_MODE_VOCALS },
+        { "hum", DSP_MODE_HUM },
+        { "mains hum", DSP_MODE_HUM },
+        { "buzz", DSP_MODE_HUM },
+        { "50 Hz hum", DSP_MODE_HUM },
+        { "60hz", DSP_MODE_HUM },
+        { "60 Hz", DSP_MODE_HUM },
+        { "50Hz hum", DSP_MODE_HUM },
+        { "the hum", DSP_MODE_HUM },
+        { "dog barking", -1 },
+        { "speechy", -1 },
+        { "the", -1 },
+        { "...", -1 },
+        { "man", -1 },
+        { "hiss hum", -1 },
+        { "voice\xc3\xa9", -1 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int m = dsp_prompt_mode(cases[i].prompt);
@@ -203,7 +233,8 @@ static void test_unknown_prompt_message(void **state)
     void *eng = (void *)1;
     samsep_engine_info info;
     char err[SAMSEP_MSG_MAX] = "";
-    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err), SAMSEP_ERR_UNKNOWN_PROMPT);
+    assert_int_equal(vt->open(&cfg, &eng, &info, err, sizeof err),
+                     SAMSEP_ERR_UNKNOWN_PROMPT);
     assert_null(eng);
     assert_non_null(strstr(err, "\"a dog, barking\""));
     /* Every keyword and every word is listed, and where free text goes. */
@@ -216,7 +247,8 @@ static void test_unknown_prompt_message(void **state)
     /* Truncated, not overrun. */
     char small[24];
     memset(small, 'x', sizeof small);
-    assert_int_equal(vt->open(&cfg, &eng, &info, small, sizeof small), SAMSEP_ERR_UNKNOWN_PROMPT);
+    assert_int_equal(vt->open(&cfg, &eng, &info, small, sizeof small),
+                     SAMSEP_ERR_UNKNOWN_PROMPT);
     assert_int_equal(small[23], '\0');
     assert_int_equal(vt->open(&cfg, &eng, &info, NULL, 0), SAMSEP_ERR_UNKNOWN_PROMPT);
     dsp_prompt_unknown_message(NULL, err, sizeof err);
@@ -230,10 +262,11 @@ static void test_unknown_prompt_message(void **state)
         for (int ch = 1; ch <= 2; ch++) {
             void *st = NULL;
             int64_t lat = -1;
-            assert_int_equal(vt->stream_open(eng, 8000, ch, 64, &st, &lat, err, sizeof err),
+            assert_int_equal(vt->stream_open(eng, 8000, ch, 64, &st, &lat, err,
+                                             sizeof err),
                              SAMSEP_OK);
             assert_true(lat > 0);
-            float buf[128] = {0};
+            float buf[128] = { 0 };
             assert_int_equal(vt->process(st, buf, buf, NULL, 64 / ch), SAMSEP_OK);
             assert_int_equal(vt->process(st, buf, buf, NULL, 65), SAMSEP_ERR_INVALID);
             vt->stream_close(st);
@@ -246,7 +279,7 @@ static void test_unknown_prompt_message(void **state)
 /* Streaming: every spectral prompt                                     */
 /* ------------------------------------------------------------------ */
 
-static const char *const spectral_prompts[] = {"music", "drums", "vocals", "hum"};
+static const char *const spectral_prompts[] = { "music", "drums", "vocals", "hum" };
 #define N_SPECTRAL (sizeof spectral_prompts / sizeof spectral_prompts[0])
 
 /* A test mixture: tones + clicks + hum + noise, channel 1 a different
@@ -261,7 +294,8 @@ static float *test_mix(int rate, int ch, int64_t n)
     white_noise(d, n, 0.01, 2);
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < ch; k++)
-            x[i * ch + k] = a[i] * (k == 0 ? 1.0f : 0.3f) + b[i] + c[i] + d[i] * (float)(k + 1);
+            x[i * ch + k] =
+                a[i] * (k == 0 ? 1.0f : 0.3f) + b[i] + c[i] + d[i] * (float)(k + 1);
     free(a);
     free(b);
     free(c);
@@ -278,7 +312,7 @@ static void test_split_invariance(void **state)
         float *in = test_mix(rate, ch, n), *a = alloc_f(n * ch), *b = alloc_f(n * ch);
         for (size_t p = 0; p < N_SPECTRAL; p++) {
             run_engine(spectral_prompts[p], rate, ch, in, a, n, n + 100000, 0);
-            static const int64_t blocks[] = {1, 7, 383, 384, 385, 4096};
+            static const int64_t blocks[] = { 1, 7, 383, 384, 385, 4096 };
             for (size_t k = 0; k < sizeof blocks / sizeof blocks[0]; k++) {
                 run_engine(spectral_prompts[p], rate, ch, in, b, n, blocks[k], 0);
                 assert_memory_equal(a, b, (size_t)(n * ch) * sizeof *a);
@@ -304,7 +338,7 @@ static void test_split_invariance(void **state)
 static void test_silence_and_extremes(void **state)
 {
     (void)state;
-    static const int rates[] = {8000, 44100, 96000};
+    static const int rates[] = { 8000, 44100, 96000 };
     for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
         const int rate = rates[r];
         const int64_t n = rate * 2;
@@ -341,7 +375,8 @@ static void test_music_keeps_tones_drums_keep_clicks(void **state)
     (void)state;
     const int rate = 48000;
     const int64_t n = 4 * rate;
-    float *t = alloc_f(n), *c = alloc_f(n), *x = alloc_f(n), *ym = alloc_f(n), *yd = alloc_f(n);
+    float *t = alloc_f(n), *c = alloc_f(n), *x = alloc_f(n), *ym = alloc_f(n),
+          *yd = alloc_f(n);
     tones(t, n, rate);
     clicks(c, n, rate, 0.25, 7);
     for (int64_t i = 0; i < n; i++)
@@ -371,7 +406,7 @@ static void test_music_keeps_tones_drums_keep_clicks(void **state)
 static void test_latency_alignment(void **state)
 {
     (void)state;
-    static const int rates[] = {8000, 48000};
+    static const int rates[] = { 8000, 48000 };
     for (size_t r = 0; r < 2; r++) {
         const int rate = rates[r];
         const int64_t n = 3 * rate, a = rate / 2, m = n - a - 8;
@@ -428,7 +463,10 @@ static void test_hum_removed(void **state)
         double f0, drift;
         int with_tones;
     } cases[] = {
-        {48000, 50.0, 0.6, 0}, {16000, 60.0, -0.8, 0}, {48000, 50.3, 0.0, 1}, {8000, 59.5, 0.4, 1},
+        { 48000, 50.0, 0.6, 0 },
+        { 16000, 60.0, -0.8, 0 },
+        { 48000, 50.3, 0.0, 1 },
+        { 8000, 59.5, 0.4, 1 },
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         const int rate = cases[c].rate;
@@ -462,10 +500,12 @@ static void test_hum_removed(void **state)
                                      cases[c].drift * 5.0 / 6.0);
             free(nz);
         }
-        print_message("hum %.1f Hz (drift %+.1f) at %d Hz%s: target SI-SDR %+.2f dB; hum band "
+        print_message("hum %.1f Hz (drift %+.1f) at %d Hz%s: target SI-SDR %+.2f dB; hum "
+                      "band "
                       "%.1f -> %.1f dB (without hum %.1f)\n",
-                      cases[c].f0, cases[c].drift, rate, cases[c].with_tones ? " + tones" : "",
-                      tgt, before, after, noise_only);
+                      cases[c].f0, cases[c].drift, rate,
+                      cases[c].with_tones ? " + tones" : "", tgt, before, after,
+                      noise_only);
         if (!cases[c].with_tones) {
             assert_true(tgt > 15.0);
             assert_true(after < before - 20.0);
@@ -500,7 +540,8 @@ static void test_hum_absent(void **state)
         ex += (double)x[i] * x[i];
         ey += (double)y[i] * y[i];
     }
-    print_message("no hum: target %.1f dB below the input\n", 10.0 * log10(ex / (ey + 1e-30)));
+    print_message("no hum: target %.1f dB below the input\n",
+                  10.0 * log10(ex / (ey + 1e-30)));
     assert_true(ey < ex * 1e-3);
     free(x);
     free(y);
@@ -519,9 +560,9 @@ static void test_vocals_stereo_centre(void **state)
     (void)state;
     const int rate = 44100;
     const int64_t n = 4 * rate;
-    float *cen = alloc_f(n), *side = alloc_f(n), *nz = alloc_f(2 * n), *x = alloc_f(2 * n),
-          *y = alloc_f(2 * n), *l = alloc_f(n), *yl = alloc_f(n), *yr = alloc_f(n),
-          *side_l = alloc_f(n);
+    float *cen = alloc_f(n), *side = alloc_f(n), *nz = alloc_f(2 * n),
+          *x = alloc_f(2 * n), *y = alloc_f(2 * n), *l = alloc_f(n), *yl = alloc_f(n),
+          *yr = alloc_f(n), *side_l = alloc_f(n);
     tones(cen, n, rate);
     clicks(side, n, rate, 0.13, 3);
     {
@@ -544,7 +585,8 @@ static void test_vocals_stereo_centre(void **state)
     const int64_t a = rate / 2, m = n - a;
     double mix_l = sisdr(cen + a, l + a, m), tl = sisdr(cen + a, yl + a, m);
     double tr = sisdr(cen + a, yr + a, m);
-    print_message("stereo vocals: centre SI-SDR left %+.2f dB (mixture %+.2f), right %+.2f dB\n",
+    print_message("stereo vocals: centre SI-SDR left %+.2f dB (mixture %+.2f), right "
+                  "%+.2f dB\n",
                   tl, mix_l, tr);
     assert_true(tl > mix_l + 8.0);
     assert_true(tl > 10.0);
@@ -581,7 +623,8 @@ static void test_vocals_mono_repeating(void **state)
     double ph = 0.0;
     for (int64_t i = 0; i < n; i++) {
         double t = (double)i / rate;
-        double f = 300.0 + 120.0 * sin(2.0 * PI * 0.37 * t) + 40.0 * sin(2.0 * PI * 1.3 * t);
+        double f =
+            300.0 + 120.0 * sin(2.0 * PI * 0.37 * t) + 40.0 * sin(2.0 * PI * 1.3 * t);
         ph += 2.0 * PI * f / rate;
         double env = 0.5 + 0.5 * sin(2.0 * PI * 0.8 * t);
         fg[i] = (float)(env * (0.2 * sin(ph) + 0.1 * sin(2 * ph) + 0.05 * sin(3 * ph)));

@@ -70,15 +70,19 @@ static int c_check(const samsep_engine_config *cfg, char *err, size_t errlen)
                : SAMSEP_OK;
 }
 
-static const samsep_engine_vtable no_check = {
-    .name = "no-check", .description = "test", .open = c_open,
-    .stream_open = c_stream_open, .process = c_process, .close = c_close
-};
-static const samsep_engine_vtable with_check = {
-    .name = "with-check", .description = "test", .open = c_open,
-    .stream_open = c_stream_open, .process = c_process, .close = c_close,
-    .check = c_check
-};
+static const samsep_engine_vtable no_check = { .name = "no-check",
+                                               .description = "test",
+                                               .open = c_open,
+                                               .stream_open = c_stream_open,
+                                               .process = c_process,
+                                               .close = c_close };
+static const samsep_engine_vtable with_check = { .name = "with-check",
+                                                 .description = "test",
+                                                 .open = c_open,
+                                                 .stream_open = c_stream_open,
+                                                 .process = c_process,
+                                                 .close = c_close,
+                                                 .check = c_check };
 
 static void test_builtins(void **state)
 {
@@ -101,7 +105,8 @@ static void test_builtins(void **state)
     assert_int_equal(samsep_engine_check("nope", &cfg, err, sizeof err),
                      SAMSEP_ERR_UNKNOWN_ENGINE);
     assert_non_null(strstr(err, "dsp"));
-    assert_int_equal(samsep_engine_check(NULL, &cfg, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(samsep_engine_check(NULL, &cfg, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     /* sam-audio: the folder is looked at, nothing loaded */
     cfg.prompt = "dog barking";
     assert_int_equal(samsep_engine_check("sam-audio", &cfg, err, sizeof err),

@@ -48,8 +48,10 @@ static void test_hello_good(void **state)
 
     (void)state;
     assert_int_equal(hello("{\"protocol\": 1, \"name\": \"sam\", \"sample_rate\": 48000, "
-                           "\"channels\": 1, \"chunk_seconds\": 10, \"overlap_seconds\": 2, "
-                           "\"residual\": true, \"future_key\": [1, 2]}", &h, err, sizeof err),
+                           "\"channels\": 1, \"chunk_seconds\": 10, \"overlap_seconds\": "
+                           "2, "
+                           "\"residual\": true, \"future_key\": [1, 2]}",
+                           &h, err, sizeof err),
                      SAMSEP_OK);
     assert_string_equal(h.name, "sam");
     assert_int_equal(h.sample_rate, 48000);
@@ -57,13 +59,15 @@ static void test_hello_good(void **state)
     assert_true(h.chunk_seconds == 10.0 && h.overlap_seconds == 2.0);
     assert_int_equal(h.residual, 1);
     /* the minimum: everything else is "the file's" or samsep's default */
-    assert_int_equal(hello("{\"protocol\":1,\"name\":\"x\"}", &h, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(hello("{\"protocol\":1,\"name\":\"x\"}", &h, err, sizeof err),
+                     SAMSEP_OK);
     assert_int_equal(h.sample_rate, 0);
     assert_int_equal(h.channels, 0);
     assert_true(h.chunk_seconds == 0.0 && h.overlap_seconds < 0);
     assert_int_equal(h.residual, 0);
     /* control characters in the name are not passed on to messages */
-    assert_int_equal(hello("{\"protocol\":1,\"name\":\"a\\u001bb\"}", &h, err, sizeof err),
+    assert_int_equal(hello("{\"protocol\":1,\"name\":\"a\\u001bb\"}", &h, err,
+                           sizeof err),
                      SAMSEP_OK);
     assert_string_equal(h.name, "a?b");
 }
@@ -76,17 +80,21 @@ static void test_hello_bad(void **state)
         { "not json", "not a JSON object" },
         { "[1]", "not a JSON object" },
         { "{\"name\":\"x\"}", "no \"protocol\"" },
-        { "{\"protocol\":2,\"name\":\"x\"}", "protocol version 2; this samsep speaks version 1" },
+        { "{\"protocol\":2,\"name\":\"x\"}",
+          "protocol version 2; this samsep speaks version 1" },
         { "{\"protocol\":1.5,\"name\":\"x\"}", "\"protocol\" must be a whole number" },
         { "{\"protocol\":1}", "\"name\" must be a string" },
         { "{\"protocol\":1,\"name\":\"\"}", "\"name\" must be a string" },
         { "{\"protocol\":1,\"name\":\"x\",\"channels\":2}", "\"channels\" is 2" },
         { "{\"protocol\":1,\"name\":\"x\",\"channels\":-1}", "\"channels\" must be" },
-        { "{\"protocol\":1,\"name\":\"x\",\"sample_rate\":\"48k\"}", "\"sample_rate\" must be" },
-        { "{\"protocol\":1,\"name\":\"x\",\"chunk_seconds\":-1}", "\"chunk_seconds\" must be" },
+        { "{\"protocol\":1,\"name\":\"x\",\"sample_rate\":\"48k\"}",
+          "\"sample_rate\" must be" },
+        { "{\"protocol\":1,\"name\":\"x\",\"chunk_seconds\":-1}",
+          "\"chunk_seconds\" must be" },
         { "{\"protocol\":1,\"name\":\"x\",\"chunk_seconds\":2,\"overlap_seconds\":2}",
           "must be shorter" },
-        { "{\"protocol\":1,\"name\":\"x\",\"residual\":1}", "\"residual\" must be true or false" },
+        { "{\"protocol\":1,\"name\":\"x\",\"residual\":1}",
+          "\"residual\" must be true or false" },
         { "{\"protocol\":1,\"name\":\"x\",\"chunk_seconds\":30,\"max_chunk_seconds\":10}",
           "longer than \"max_chunk_seconds\"" },
     };
@@ -99,11 +107,13 @@ static void test_hello_bad(void **state)
         err[0] = '\0';
         assert_int_equal(hello(bad[i].json, &h, err, sizeof err), SAMSEP_ERR_FORMAT);
         if (strstr(err, bad[i].why) == NULL)
-            fail_msg("HELO %s: message \"%s\" lacks \"%s\"", bad[i].json, err, bad[i].why);
+            fail_msg("HELO %s: message \"%s\" lacks \"%s\"", bad[i].json, err,
+                     bad[i].why);
     }
     /* a payload is not NUL-terminated: only `len` bytes count */
-    assert_int_equal(wire_parse_hello("{\"protocol\":1,\"name\":\"x\"}garbage", 26, &h, err,
-                                      sizeof err), SAMSEP_OK);
+    assert_int_equal(wire_parse_hello("{\"protocol\":1,\"name\":\"x\"}garbage", 26, &h,
+                                      err, sizeof err),
+                     SAMSEP_OK);
 }
 
 static void test_config_json(void **state)
@@ -141,8 +151,15 @@ static void test_chunk_header(void **state)
 
     (void)state;
     wire_put_chunk(b, &c);
-    assert_memory_equal(b, "\x07\0\0\0" "\x09\0\0\0" "\x05\0\0\0\x02\0\0\0"
-                           "\x44\xac\0\0" "\x02\0\0\0" "\xe8\x03\0\0" "\0\0\0\0", 32);
+    assert_memory_equal(b,
+                        "\x07\0\0\0"
+                        "\x09\0\0\0"
+                        "\x05\0\0\0\x02\0\0\0"
+                        "\x44\xac\0\0"
+                        "\x02\0\0\0"
+                        "\xe8\x03\0\0"
+                        "\0\0\0\0",
+                        32);
     assert_int_equal(wire_chunk_length(&c), 32 + 8000);
     assert_int_equal(wire_result_length(&c, 1), 16 + 8000);
     assert_int_equal(wire_result_length(&c, 2), 16 + 16000);
@@ -175,18 +192,23 @@ static void test_check_result(void **state)
     result_header(h, 4, 100, 1, 2);
     assert_int_equal(wire_check_result(h, 816, &c, 2, err, sizeof err), SAMSEP_OK);
     result_header(h, 3, 100, 1, 2);
-    assert_int_equal(wire_check_result(h, 816, &c, 2, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(wire_check_result(h, 816, &c, 2, err, sizeof err),
+                     SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "answers chunk 3, not chunk 4"));
     result_header(h, 4, 99, 1, 2);
-    assert_int_equal(wire_check_result(h, 808, &c, 2, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(wire_check_result(h, 808, &c, 2, err, sizeof err),
+                     SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "99 frames"));
     result_header(h, 4, 100, 2, 2);
-    assert_int_equal(wire_check_result(h, 1616, &c, 2, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(wire_check_result(h, 1616, &c, 2, err, sizeof err),
+                     SAMSEP_ERR_FORMAT);
     result_header(h, 4, 100, 1, 1);
-    assert_int_equal(wire_check_result(h, 416, &c, 2, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(wire_check_result(h, 416, &c, 2, err, sizeof err),
+                     SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "promised 2"));
     result_header(h, 4, 100, 1, 2);
-    assert_int_equal(wire_check_result(h, 815, &c, 2, err, sizeof err), SAMSEP_ERR_FORMAT);
+    assert_int_equal(wire_check_result(h, 815, &c, 2, err, sizeof err),
+                     SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "815 bytes"));
 }
 
@@ -214,12 +236,9 @@ static void test_floats(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header),
-        cmocka_unit_test(test_hello_good),
-        cmocka_unit_test(test_hello_bad),
-        cmocka_unit_test(test_config_json),
-        cmocka_unit_test(test_chunk_header),
-        cmocka_unit_test(test_check_result),
+        cmocka_unit_test(test_header),       cmocka_unit_test(test_hello_good),
+        cmocka_unit_test(test_hello_bad),    cmocka_unit_test(test_config_json),
+        cmocka_unit_test(test_chunk_header), cmocka_unit_test(test_check_result),
         cmocka_unit_test(test_floats),
     };
 

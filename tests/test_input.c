@@ -27,21 +27,21 @@
 #include "testutil.h"
 
 #define RATE 8000
-#define CHUNK 1000  /* frames per engine call */
+#define CHUNK 1000 /* frames per engine call */
 
 /* ---- test engines ------------------------------------------------------ */
 
 /* What the test engines saw and what they are told to break. */
 static struct {
     int64_t calls;
-    int64_t nonfinite_seen;  /* non-finite samples handed to process() */
-    int64_t bad_call;        /* process() call that emits a bad sample, -1 none */
+    int64_t nonfinite_seen; /* non-finite samples handed to process() */
+    int64_t bad_call;       /* process() call that emits a bad sample, -1 none */
     float bad_value;
     int bad_in_residual;
 } eng;
 
-static int t_open(const samsep_engine_config *c, void **s, samsep_engine_info *i,
-                  char *e, size_t el)
+static int t_open(const samsep_engine_config *c, void **s, samsep_engine_info *i, char *e,
+                  size_t el)
 {
     (void)c;
     (void)e;
@@ -52,8 +52,8 @@ static int t_open(const samsep_engine_config *c, void **s, samsep_engine_info *i
     return SAMSEP_OK;
 }
 
-static int t_stream_open(void *en, int rate, int ch, int64_t max, void **s,
-                         int64_t *lat, char *e, size_t el)
+static int t_stream_open(void *en, int rate, int ch, int64_t max, void **s, int64_t *lat,
+                         char *e, size_t el)
 {
     (void)en;
     (void)rate;
@@ -83,8 +83,11 @@ static int t_process(void *s, const float *in, float *t, float *r, int64_t n)
 }
 
 static const samsep_engine_vtable test_vt = {
-    .name = "nan-test", .description = "identity that can emit a non-finite sample",
-    .open = t_open, .stream_open = t_stream_open, .process = t_process
+    .name = "nan-test",
+    .description = "identity that can emit a non-finite sample",
+    .open = t_open,
+    .stream_open = t_stream_open,
+    .process = t_process
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -163,8 +166,8 @@ static void run_free(run *r)
 }
 
 /* A float WAV of `frames` frames, `ch` channels, NaN/inf at given samples. */
-static void write_float_wav(const char *path, int64_t frames, int ch,
-                            const int64_t *bad, const float *bad_values, int n_bad)
+static void write_float_wav(const char *path, int64_t frames, int ch, const int64_t *bad,
+                            const float *bad_values, int n_bad)
 {
     float *x = malloc((size_t)(frames * ch) * sizeof(float));
     int i;
@@ -173,8 +176,8 @@ static void write_float_wav(const char *path, int64_t frames, int ch,
     signal_of(x, frames, ch);
     for (i = 0; i < n_bad; i++)
         x[bad[i]] = bad_values[i];
-    assert_int_equal(tu_write(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, RATE, ch, x,
-                              frames), 0);
+    assert_int_equal(tu_write(path, SF_FORMAT_WAV | SF_FORMAT_FLOAT, RATE, ch, x, frames),
+                     0);
     free(x);
 }
 
@@ -195,10 +198,10 @@ static void test_input_nonfinite_zeroed(void **state)
     write_float_wav(r.in, 3000, 2, bad, vals, 4);
     separate(&r);
     assert_int_equal(r.rc, SAMSEP_OK);
-    assert_int_equal(eng.nonfinite_seen, 0);  /* the engine never saw one */
+    assert_int_equal(eng.nonfinite_seen, 0); /* the engine never saw one */
     assert_int_equal(r.rep.nonfinite, 4);
     assert_int_equal(r.rep.frames, 3000);
-    assert_int_equal(warnings_nonfinite, 1);  /* one warning for the file */
+    assert_int_equal(warnings_nonfinite, 1); /* one warning for the file */
     assert_non_null(strstr(last_warning, r.in));
     t = tu_read(r.tgt, &n, NULL, NULL, NULL);
     assert_non_null(t);
@@ -259,7 +262,7 @@ static void expect_engine_failure(int call, float value, int in_residual)
     }
     assert_false(tu_file_exists(r.tgt));
     assert_false(tu_file_exists(r.res));
-    assert_int_equal(tu_count_entries(r.dir), 1);  /* no temporary either */
+    assert_int_equal(tu_count_entries(r.dir), 1); /* no temporary either */
     run_free(&r);
     eng.bad_call = -1;
     eng.bad_in_residual = 0;
@@ -270,7 +273,7 @@ static void test_engine_nan_target_fails(void **state)
     (void)state;
     expect_engine_failure(0, NAN, 0);
     expect_engine_failure(3, NAN, 0);
-    expect_engine_failure(5, -INFINITY, 0);  /* the last chunk */
+    expect_engine_failure(5, -INFINITY, 0); /* the last chunk */
 }
 
 static void test_engine_inf_residual_fails(void **state)
@@ -294,8 +297,8 @@ static void test_truncated_wav_reported(void **state)
     eng.bad_in_residual = 0;
     run_init(&r, "cut.wav");
     signal_of(x, 4000, 1);
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, RATE, 1, x,
-                              4000), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, RATE, 1, x, 4000),
+                     0);
     assert_int_equal(stat(r.in, &st), 0);
     /* keep the header and 2500 of the 4000 frames */
     assert_int_equal(truncate(r.in, st.st_size - 1500 * 2), 0);
@@ -313,8 +316,8 @@ static void test_truncated_wav_reported(void **state)
 
     /* the whole file: no promise reported, no warning */
     run_init(&r, "whole.wav");
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, RATE, 1, x,
-                              4000), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, RATE, 1, x, 4000),
+                     0);
     separate(&r);
     assert_int_equal(r.rc, SAMSEP_OK);
     assert_int_equal(r.rep.frames, 4000);

@@ -151,8 +151,8 @@ static void run_separate(const char *cas, int with_spans, double e[2])
         arr_load(&want, p);
         assert_int_equal(got.n, want.n); /* the model's own length: whole frames */
         e[k] = nerr(got.d, want.d, want.n);
-        print_message("%s %s spans: %s error %.2e\n", cas, with_spans ? "with" : "without",
-                      names[k], e[k]);
+        print_message("%s %s spans: %s error %.2e\n", cas,
+                      with_spans ? "with" : "without", names[k], e[k]);
         free(got.d);
         free(want.d);
     }
@@ -195,7 +195,8 @@ static void test_mixed_overlapping_spans(void **state)
  * later span overwrites an earlier one. */
 static void test_alignment_edges(void **state)
 {
-    const samsep_anchor a[3] = { { '-', 0.0, 100.0 }, { '+', 0.04, 0.08 },
+    const samsep_anchor a[3] = { { '-', 0.0, 100.0 },
+                                 { '+', 0.04, 0.08 },
                                  { '+', 50.0, 60.0 } };
     int32_t ids[5], al[6];
     const int32_t want_ids[5] = { 0, 3, 2, 1, 1 };
@@ -215,8 +216,8 @@ static void test_bad_spans(void **state)
 {
     char *dir = tu_mkdtemp(), *out = tu_path(dir, "out");
     char cmd[8192], err[1024];
-    const char *bad[] = { "0.5:1.8", "+1.8:0.5", "+1:1", "+a:2", "+1:2x", "+-1:2", "+1",
-                          "+inf:2", "+0x1:2", "+1e1:20", "+1.2.3:4", "" };
+    const char *bad[] = { "0.5:1.8", "+1.8:0.5", "+1:1",   "+a:2",    "+1:2x",    "+-1:2",
+                          "+1",      "+inf:2",   "+0x1:2", "+1e1:20", "+1.2.3:4", "" };
     size_t i;
     samsep_anchor a;
 
@@ -256,12 +257,15 @@ static void test_set_anchors_checks(void **state)
         sam_state_create(m, 1, &s, err, sizeof err) != SAMSEP_OK)
         fail_msg("%s", err);
     /* no prompt yet: no item 0 */
-    assert_int_equal(sam_set_anchors(s, 0, &good, 1, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(sam_set_anchors(s, 0, &good, 1, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     assert_true(sam_set_text(s, &text, 1, err, sizeof err) > 0);
     assert_int_equal(sam_set_anchors(s, 0, &good, 1, err, sizeof err), SAMSEP_OK);
-    assert_int_equal(sam_set_anchors(s, 1, &good, 1, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(sam_set_anchors(s, 1, &good, 1, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     assert_int_equal(sam_set_anchors(s, 0, &bad, 1, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(sam_set_anchors(s, 0, &back, 1, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(sam_set_anchors(s, 0, &back, 1, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     assert_int_equal(sam_set_anchors(s, 0, NULL, 1, err, sizeof err), SAMSEP_ERR_INVALID);
     assert_int_equal(sam_set_anchors(s, 0, NULL, 0, err, sizeof err), SAMSEP_OK);
     sam_state_destroy(s);

@@ -37,7 +37,7 @@
 #define TOL 1e-5
 
 static const char *g_ref;
-static nn_ctx *g_wk;          /* the weights' context */
+static nn_ctx *g_wk; /* the weights' context */
 static nn_weights *g_ws;
 static dacvae_model *g_model;
 
@@ -48,9 +48,7 @@ static void load(const char *cs, const char *name, arr *a)
     arr_load(a, path);
 }
 
-
-static void check(const char *what, const float *out, const float *ref,
-                  int64_t n)
+static void check(const char *what, const float *out, const float *ref, int64_t n)
 {
     double e = nerr(out, ref, n);
     print_message("    %-44s normalised error %.3g\n", what, e);
@@ -73,8 +71,8 @@ typedef struct taps {
     tap_rec t[MAX_TAPS];
 } taps;
 
-static void tap_fn(void *user, const char *name, int64_t row,
-                   const float *data, int64_t ch, int64_t len)
+static void tap_fn(void *user, const char *name, int64_t row, const float *data,
+                   int64_t ch, int64_t len)
 {
     taps *tp = user;
     tap_rec *r = NULL;
@@ -95,8 +93,7 @@ static void tap_fn(void *user, const char *name, int64_t row,
         if (r->data == NULL)
             tp->bad = 1;
     }
-    if (r->data == NULL || r->ch != ch || r->len != len || row < 0 ||
-        row >= tp->rows) {
+    if (r->data == NULL || r->ch != ch || r->len != len || row < 0 || row >= tp->rows) {
         tp->bad = 1;
         return;
     }
@@ -138,17 +135,17 @@ static void check_tap(const taps *tp, const char *cs, const char *name)
 }
 
 static const char *const enc_taps[] = {
-    "enc_padded_input", "enc_block0_out", "enc_block1_out", "enc_block2_out",
-    "enc_block3_out", "enc_block4_out", "enc_block5_out", "enc_block6_out",
+    "enc_padded_input",      "enc_block0_out", "enc_block1_out", "enc_block2_out",
+    "enc_block3_out",        "enc_block4_out", "enc_block5_out", "enc_block6_out",
     "quantizer_in_proj_out", "features_mean",
 };
 
 static const char *const dec_taps[] = {
-    "dec_out_proj_out", "dec_model0_out", "dec_model1_out", "dec_model2_out",
-    "dec_model3_out", "dec_model4_out", "wm_forward_no_conv_out",
-    "wm_encoder_block_out", "wm_after_down_chain", "wm_encoder_post_out",
-    "wm_msg_processor_out", "wm_decoder_block_out", "wm_after_up_chain",
-    "wm_decoder_post_out", "dec_out",
+    "dec_out_proj_out",       "dec_model0_out",       "dec_model1_out",
+    "dec_model2_out",         "dec_model3_out",       "dec_model4_out",
+    "wm_forward_no_conv_out", "wm_encoder_block_out", "wm_after_down_chain",
+    "wm_encoder_post_out",    "wm_msg_processor_out", "wm_decoder_block_out",
+    "wm_after_up_chain",      "wm_decoder_post_out",  "dec_out",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -237,10 +234,8 @@ static void test_sizes(void **state)
     ac = cJSON_GetObjectItemCaseSensitive(root, "audio_codec");
     assert_int_equal(dacvae_check_config(h.m, ac, err, sizeof err), SAMSEP_OK);
     /* a config that disagrees with the checkpoint */
-    cJSON_ReplaceItemInObjectCaseSensitive(ac, "decoder_dim",
-                                           cJSON_CreateNumber(1536));
-    assert_int_equal(dacvae_check_config(h.m, ac, err, sizeof err),
-                     SAMSEP_ERR_FORMAT);
+    cJSON_ReplaceItemInObjectCaseSensitive(ac, "decoder_dim", cJSON_CreateNumber(1536));
+    assert_int_equal(dacvae_check_config(h.m, ac, err, sizeof err), SAMSEP_ERR_FORMAT);
     print_message("    mismatch: %s\n", err);
     cJSON_Delete(root);
     close_codec(&h);
@@ -481,10 +476,8 @@ static void test_bad_args(void **state)
     wav[0] = 0.25f;
     wav[1] = -0.5f;
     wav[2] = 0.125f;
-    assert_int_equal(dacvae_encode(h.c, wav, 1, 1, feat, err, sizeof err),
-                     SAMSEP_OK);
-    assert_int_equal(dacvae_encode(h.c, wav, 1, 3, feat, err, sizeof err),
-                     SAMSEP_OK);
+    assert_int_equal(dacvae_encode(h.c, wav, 1, 1, feat, err, sizeof err), SAMSEP_OK);
+    assert_int_equal(dacvae_encode(h.c, wav, 1, 3, feat, err, sizeof err), SAMSEP_OK);
     assert_int_equal(dacvae_decode(h.c, feat, 1, 1, msg, wav, err, sizeof err),
                      SAMSEP_OK);
     for (i = 0; i < 1920; i++)
@@ -498,14 +491,10 @@ static void test_bad_args(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_encode_12297),
-        cmocka_unit_test(test_encode_9600),
-        cmocka_unit_test(test_decode_12297),
-        cmocka_unit_test(test_decode_b2),
-        cmocka_unit_test(test_round_trip_threads),
-        cmocka_unit_test(test_safetensors),
-        cmocka_unit_test(test_bad_args),
+        cmocka_unit_test(test_sizes),       cmocka_unit_test(test_encode_12297),
+        cmocka_unit_test(test_encode_9600), cmocka_unit_test(test_decode_12297),
+        cmocka_unit_test(test_decode_b2),   cmocka_unit_test(test_round_trip_threads),
+        cmocka_unit_test(test_safetensors), cmocka_unit_test(test_bad_args),
     };
     g_ref = getenv("SAMSEP_SAMREF");
     if (g_ref == NULL || g_ref[0] == '\0') {

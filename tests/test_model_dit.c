@@ -58,9 +58,8 @@ static void load(const char *dir, const char *name, arr *a)
     arr_load(a, path);
 }
 
-
-static double check(const char *what, const float *out, const float *ref,
-                    int64_t n, double tol)
+static double check(const char *what, const float *out, const float *ref, int64_t n,
+                    double tol)
 {
     double e = nerr(out, ref, n);
     if (!(e <= tol))
@@ -106,8 +105,7 @@ static cJSON *read_config(const char *dir)
     return j;
 }
 
-static void model_open(model *mo, const char *dir, const char *file,
-                       int threads)
+static void model_open(model *mo, const char *dir, const char *file, int threads)
 {
     char path[4096], err[512] = "";
     int rc;
@@ -317,7 +315,7 @@ static void check_forward(const char *dir, model *mo, const dcase *c)
         if (snprintf(path, sizeof path, "%s/%s", fdir, e->d_name) >= (int)sizeof path)
             fail_msg("path too long: %s/%s", fdir, e->d_name);
         assert_int_equal(try_load(path, &ref), 0);
-        if (strcmp(name, "time") == 0) {          /* an input */
+        if (strcmp(name, "time") == 0) { /* an input */
             for (i = 0; i < ref.n; i++)
                 assert_true(ref.d[i] == 0.3f);
             free(ref.d);
@@ -360,15 +358,15 @@ static void check_forward(const char *dir, model *mo, const dcase *c)
         err = check(path, mine, ref.d, ref.n, TOL_LAYER);
         if (err > worst)
             worst = err;
-        if (strcmp(name, "out") == 0)   /* the tap shows what was returned */
+        if (strcmp(name, "out") == 0) /* the tap shows what was returned */
             assert_memory_equal(out, mine, (size_t)ref.n * sizeof *out);
         nfiles++;
         free(perm);
         free(ref.d);
     }
     closedir(d);
-    print_message("    %-28s %d intermediates, max normalised error %.3g\n", dir,
-                  nfiles, worst);
+    print_message("    %-28s %d intermediates, max normalised error %.3g\n", dir, nfiles,
+                  worst);
     assert_true(nfiles >= 30);
     taps_free(&tp);
     free(out);
@@ -379,7 +377,7 @@ static void check_forward(const char *dir, model *mo, const dcase *c)
 typedef struct ode_ref {
     const char *dir;
     arr t, in, out;
-    int64_t per;     /* B*T*2C */
+    int64_t per; /* B*T*2C */
     int calls;
     double worst_in, worst_out;
     char fail[256];
@@ -435,7 +433,8 @@ static void check_ode(const char *dir, model *mo, const dcase *c)
         fail_msg("%s", r.fail);
     assert_int_equal(r.calls, 32);
     e = check(dir, out, res.d, r.per, TOL_ODE);
-    print_message("    %-28s ODE: 32 evaluations, inputs %.3g, outputs %.3g, result %.3g\n",
+    print_message("    %-28s ODE: 32 evaluations, inputs %.3g, outputs %.3g, result "
+                  "%.3g\n",
                   dir, r.worst_in, r.worst_out, e);
     free(out);
     free(res.d);
@@ -642,10 +641,12 @@ static void test_in_place_and_timing(void **state)
     for (i = 0; i < reps; i++)
         assert_int_equal(dit_forward(mo.m, c.noise.d, 0.3f, a), SAMSEP_OK);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    ms = ((double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6) /
+    ms = ((double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+          (double)(t1.tv_nsec - t0.tv_nsec) / 1e6) /
          reps;
     print_message("    one evaluation, tiny model (D 64, 2 layers), B=1 T=%d L=%d, "
-                  "1 thread: %.3f ms\n", c.T, c.L, ms);
+                  "1 thread: %.3f ms\n",
+                  c.T, c.L, ms);
     free(a);
     free(b);
     case_free(&c);
@@ -734,11 +735,16 @@ static void test_bad_input(void **state)
     assert_int_equal(dit_reserve(mo.m, 0, 1, 1, err, sizeof err), SAMSEP_ERR_INVALID);
 
     /* open: NULLs, configs that do not match the checkpoint */
-    assert_int_equal(dit_model_load(NULL, mo.cfg, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_model_load(mo.ws, NULL, &m, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_model_load(mo.ws, mo.cfg, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_state_create(NULL, mo.k, &st, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(dit_state_create(mo.dm, NULL, &st, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_model_load(NULL, mo.cfg, &m, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_model_load(mo.ws, NULL, &m, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_model_load(mo.ws, mo.cfg, NULL, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_state_create(NULL, mo.k, &st, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(dit_state_create(mo.dm, NULL, &st, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     assert_null(st);
     assert_int_equal(dit_check_config(mo.cfg, err, sizeof err), SAMSEP_OK);
     cfg = cJSON_Duplicate(mo.cfg, 1);
@@ -755,9 +761,11 @@ static void test_bad_input(void **state)
     assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     assert_non_null(strstr(err, "do not match"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "dim", cJSON_CreateNumber(64));
-    cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity", cJSON_CreateString("gelu"));
+    cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity",
+                                           cJSON_CreateString("gelu"));
     assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
-    cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity", cJSON_CreateString("swiglu"));
+    cJSON_ReplaceItemInObjectCaseSensitive(tr, "non_linearity",
+                                           cJSON_CreateString("swiglu"));
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(32));
     assert_int_equal(dit_model_load(mo.ws, cfg, &m, err, sizeof err), SAMSEP_ERR_FORMAT);
     cJSON_ReplaceItemInObjectCaseSensitive(tr, "context_dim", cJSON_CreateNumber(64));

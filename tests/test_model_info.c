@@ -26,7 +26,7 @@ static const char *samref;
 static char *tmpdir;
 
 typedef struct result {
-    int status;   /* exit status, or 128 + signal */
+    int status; /* exit status, or 128 + signal */
     char out[262144];
     char err[16384];
 } result;
@@ -79,10 +79,10 @@ static void run(const char *const *args)
     slurp(errp, r.err, sizeof r.err);
 }
 
-#define RUN(...)                                                 \
-    do {                                                         \
-        const char *const args_[] = { __VA_ARGS__, NULL };       \
-        run(args_);                                              \
+#define RUN(...)                                           \
+    do {                                                   \
+        const char *const args_[] = { __VA_ARGS__, NULL }; \
+        run(args_);                                        \
     } while (0)
 
 static char *ref(const char *rel)
@@ -126,7 +126,8 @@ static void test_full_checkpoint(void **state)
     assert_non_null(strstr(r.out, "tensors: 384\n"));
     assert_non_null(strstr(r.out, "parameters: 1768757\n"));
     assert_non_null(strstr(r.out, "bytes: 7075028 "));
-    assert_non_null(strstr(r.out, "model: complete SAM-Audio model (2 transformer layers)"));
+    assert_non_null(
+        strstr(r.out, "model: complete SAM-Audio model (2 transformer layers)"));
     assert_null(strstr(r.out, "T5"));
     assert_string_equal(r.err, "");
 
@@ -152,13 +153,13 @@ static void test_t5_and_parts(void **state)
     assert_line("shared.weight", "F32", "[800, 32]");
     assert_non_null(strstr(r.out, "tensors: 19\n"));
     assert_non_null(strstr(r.out, "model: complete T5 text encoder (2 blocks, "
-                               "vocabulary 800, width 32)"));
+                                  "vocabulary 800, width 32)"));
 
     /* the codec alone is not a SAM-Audio model: the transformer is named */
     RUN("info", ref("codec/checkpoint.pt"));
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "model: incomplete SAM-Audio model, missing "
-                               "transformer."));
+                                  "transformer."));
     RUN("info", ref("dit/checkpoint.pt"));
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "missing audio_codec.encoder.block.<n>."));
@@ -227,7 +228,7 @@ static void test_usage(void **state)
     assert_int_equal(r.status, 2);
     assert_non_null(strstr(r.err, "frobnicate"));
     {
-        const char *const none[] = {NULL};
+        const char *const none[] = { NULL };
 
         run(none);
         assert_int_equal(r.status, 2);

@@ -65,10 +65,10 @@ static int run(char *errbuf, size_t errlen, const char *const *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-#define RUN(err, ...)                                                     \
-    ({                                                                    \
-        const char *const a_[] = { __VA_ARGS__, NULL };                   \
-        run((err), sizeof(err), a_);                                      \
+#define RUN(err, ...)                                   \
+    ({                                                  \
+        const char *const a_[] = { __VA_ARGS__, NULL }; \
+        run((err), sizeof(err), a_);                    \
     })
 
 static void link_into(const char *from, const char *dir, const char *name)
@@ -140,18 +140,21 @@ static void test_prompts_cli(void **state)
         x[2 * i] = 0.3f * sinf((float)i * 0.031f) + 0.05f * sinf((float)i * 0.5f);
         x[2 * i + 1] = 0.2f * sinf((float)i * 0.017f);
     }
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, x, frames), 0);
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, x, frames),
+                     0);
     model = make_model_dir(root);
 
     /* three prompts in one pass: each chunk encoded once, one DiT batch */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", prompts[0],
                          "-p", prompts[1], "-p", prompts[2], "--chunk", "1", "--overlap",
-                         "0.25", "--subtype", "float", in, "-o", out), 0);
+                         "0.25", "--subtype", "float", in, "-o", out),
+                     0);
     /* each prompt alone: the same outputs, to float rounding */
     for (j = 0; j < 3; j++) {
         assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
                              prompts[j], "--chunk", "1", "--overlap", "0.25", "--subtype",
-                             "float", "--overwrite", in, "-o", one), 0);
+                             "float", "--overwrite", in, "-o", one),
+                         0);
         for (k = 0; k < 2; k++) {
             const char *role = k == 0 ? "target" : "residual";
             char *a, *b;
@@ -162,7 +165,8 @@ static void test_prompts_cli(void **state)
             snprintf(name, sizeof name, "street_%s.wav", role);
             b = tu_path(one, name);
             d = max_diff(a, b, frames);
-            printf("prompt \"%s\" %s: max |several - alone| = %.3g\n", prompts[j], role, d);
+            printf("prompt \"%s\" %s: max |several - alone| = %.3g\n", prompts[j], role,
+                   d);
             assert_true(d <= 1e-5);
             free(a);
             free(b);
@@ -191,7 +195,8 @@ static void test_prompts_cli(void **state)
 
         assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
                              prompts[0], "-p", prompts[2], "--residual", "subtract",
-                             "--chunk", "1", "--overlap", "0.25", in, "-o", sub), 0);
+                             "--chunk", "1", "--overlap", "0.25", in, "-o", sub),
+                         0);
         a = tu_path(sub, "street_bass_target.wav");
         b = tu_path(sub, "street_bass_residual.wav");
         t = tu_read(a, &n, NULL, &ch, NULL);
@@ -240,19 +245,22 @@ static void test_prompts_spans_cli(void **state)
     in = tu_path(in_dir, "yard.wav");
     for (i = 0; i < frames; i++)
         x[i] = 0.3f * sinf((float)i * 0.023f) + 0.1f * sinf((float)i * 0.41f);
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, frames), 0);
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, frames),
+                     0);
     model = make_model_dir(root);
 
     /* one span inside the first chunk, one across the first boundary */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", prompts[0],
                          "-p", prompts[1], "--span", "+0.2:0.5", "--span", "-0.6:1.3",
                          "--chunk", "1", "--overlap", "0.25", "--subtype", "float", in,
-                         "-o", out), 0);
+                         "-o", out),
+                     0);
     for (j = 0; j < 2; j++) {
         assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
                              prompts[j], "--span", "+0.2:0.5", "--span", "-0.6:1.3",
                              "--chunk", "1", "--overlap", "0.25", "--subtype", "float",
-                             "--overwrite", in, "-o", one), 0);
+                             "--overwrite", in, "-o", one),
+                         0);
         snprintf(name, sizeof name, "yard_%s_target.wav", parts[j]);
         a = tu_path(out, name);
         b = tu_path(one, "yard_target.wav");
@@ -265,7 +273,8 @@ static void test_prompts_spans_cli(void **state)
     /* without the spans the target is another one */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", prompts[0],
                          "-p", prompts[1], "--chunk", "1", "--overlap", "0.25",
-                         "--subtype", "float", in, "-o", plain), 0);
+                         "--subtype", "float", in, "-o", plain),
+                     0);
     a = tu_path(out, "yard_drums_target.wav");
     b = tu_path(plain, "yard_drums_target.wav");
     d = max_diff(a, b, frames);

@@ -140,11 +140,11 @@ static char *tmp(const char *name)
     return path[k];
 }
 
-#define NEED_SAMREF()                                            \
-    do {                                                         \
-        if (samref == NULL) {                                    \
-            skip();                                              \
-        }                                                        \
+#define NEED_SAMREF()         \
+    do {                      \
+        if (samref == NULL) { \
+            skip();           \
+        }                     \
     } while (0)
 
 static nn_tensor_file *open_ok(const char *path)
@@ -231,13 +231,13 @@ static void zip_build(bytes *out, const zentry *e, int n, int flags)
     out->n = 0;
     for (i = 0; i < n; i++) {
         size_t nlen = strlen(e[i].name), z64 = zip64 ? 20 : 0, pad = 0, xlen;
-        size_t at = out->n + 30 + nlen + z64 + 4;  /* data, after a 4-byte extra */
+        size_t at = out->n + 30 + nlen + z64 + 4; /* data, after a 4-byte extra */
 
         offs[i] = out->n;
         if (flags & Z_ALIGN)
             pad = (64 - at % 64) % 64;
         else if (flags & Z_ODD)
-            pad = at % 2 == 0;  /* every data offset odd */
+            pad = at % 2 == 0; /* every data offset odd */
         xlen = z64 + (flags & (Z_ALIGN | Z_ODD) ? 4 + pad : 0);
         put32(out, 0x04034b50);
         put16(out, zip64 ? 45 : 20);
@@ -260,7 +260,7 @@ static void zip_build(bytes *out, const zentry *e, int n, int flags)
         if (flags & (Z_ALIGN | Z_ODD)) {
             size_t k;
 
-            put16(out, 0x4246);  /* "FB", the padding field torch writes */
+            put16(out, 0x4246); /* "FB", the padding field torch writes */
             put16(out, (unsigned)pad);
             for (k = 0; k < pad; k++)
                 put8(out, 'Z');
@@ -449,18 +449,18 @@ static void pk_state_dict(bytes *b, const ptensor *t, int n)
 }
 
 /* The storages of the built checkpoint: F16 "0", BF16 "1", F32 "2". */
-static const uint16_t st_half[4] = {0x3C00, 0xC000, 0x0001, 0x7BFF};
-static const uint16_t st_bf16[3] = {0x3F80, 0x4049, 0xFF80};
-static const float st_f32[6] = {0.5f, -1.25f, 3.0f, 4.5f, 1e-3f, -7.0f};
+static const uint16_t st_half[4] = { 0x3C00, 0xC000, 0x0001, 0x7BFF };
+static const uint16_t st_bf16[3] = { 0x3F80, 0x4049, 0xFF80 };
+static const float st_f32[6] = { 0.5f, -1.25f, 3.0f, 4.5f, 1e-3f, -7.0f };
 
 static const ptensor good_tensors[] = {
-    {"h", "HalfStorage", "0", 4, 0, 2, {2, 2}, {2, 1}},
-    {"b", "BFloat16Storage", "1", 3, 0, 1, {3}, {1}},
-    {"f", "FloatStorage", "2", 6, 2, 2, {2, 2}, {2, 1}},
+    { "h", "HalfStorage", "0", 4, 0, 2, { 2, 2 }, { 2, 1 } },
+    { "b", "BFloat16Storage", "1", 3, 0, 1, { 3 }, { 1 } },
+    { "f", "FloatStorage", "2", 6, 2, 2, { 2, 2 }, { 2, 1 } },
     /* size-1 dims may carry any stride and still be contiguous */
-    {"g", "FloatStorage", "2", 6, 1, 3, {1, 3, 1}, {99, 1, 7}},
-    {"s", "FloatStorage", "2", 6, 5, 0, {0}, {0}},
-    {"e", "FloatStorage", "2", 6, 6, 2, {0, 4}, {4, 1}},
+    { "g", "FloatStorage", "2", 6, 1, 3, { 1, 3, 1 }, { 99, 1, 7 } },
+    { "s", "FloatStorage", "2", 6, 5, 0, { 0 }, { 0 } },
+    { "e", "FloatStorage", "2", 6, 6, 2, { 0, 4 }, { 4, 1 } },
 };
 #define N_GOOD ((int)(sizeof good_tensors / sizeof good_tensors[0]))
 
@@ -472,11 +472,11 @@ static void build_ckpt(bytes *out, const bytes *pkl, int flags)
     memcpy(half, st_half, sizeof half);
     memcpy(bf, st_bf16, sizeof bf);
     memcpy(f32, st_f32, sizeof f32);
-    e[0] = (zentry){"archive/data.pkl", pkl->p, pkl->n, 0};
-    e[1] = (zentry){"archive/data/0", half, sizeof half, 0};
-    e[2] = (zentry){"archive/data/1", bf, sizeof bf, 0};
-    e[3] = (zentry){"archive/data/2", f32, sizeof f32, 0};
-    e[4] = (zentry){"archive/version", (const uint8_t *)"3\n", 2, 0};
+    e[0] = (zentry){ "archive/data.pkl", pkl->p, pkl->n, 0 };
+    e[1] = (zentry){ "archive/data/0", half, sizeof half, 0 };
+    e[2] = (zentry){ "archive/data/1", bf, sizeof bf, 0 };
+    e[3] = (zentry){ "archive/data/2", f32, sizeof f32, 0 };
+    e[4] = (zentry){ "archive/version", (const uint8_t *)"3\n", 2, 0 };
     zip_build(out, e, 5, flags);
 }
 
@@ -509,7 +509,7 @@ static void check_good_ckpt(nn_tensor_file *tf)
     assert_int_equal(t->numel, 3);
     nn_tensor_to_f32(t, f);
     assert_memory_equal(f, st_f32 + 1, 3 * sizeof(float));
-    t = nn_tensor_file_find(tf, "s");  /* a scalar */
+    t = nn_tensor_file_find(tf, "s"); /* a scalar */
     assert_int_equal(t->ndim, 0);
     assert_int_equal(t->numel, 1);
     nn_tensor_to_f32(t, f);
@@ -577,7 +577,7 @@ static void test_keys_tsv(void **state)
     pt = open_ok(ref("full/checkpoint.pt"));
     f = fopen(ref("full/checkpoint_keys.tsv"), "r");
     assert_non_null(f);
-    assert_non_null(fgets(line, sizeof line, f));  /* header */
+    assert_non_null(fgets(line, sizeof line, f)); /* header */
     assert_non_null(strstr(line, "key"));
     while (fgets(line, sizeof line, f) != NULL) {
         char *tab = strchr(line, '\t'), *p;
@@ -672,7 +672,7 @@ static void truncations(const char *rel, size_t dense)
 {
     size_t len, n;
     uint8_t *d = read_whole(ref(rel), &len);
-    bytes b = {0};
+    bytes b = { 0 };
 
     for (n = 0; n < len; n += n < dense || len - n < dense ? 1 : 997) {
         b.p = d;
@@ -688,7 +688,7 @@ static void truncations(const char *rel, size_t dense)
 
 static void test_truncated_reference_files(void **state)
 {
-    static const size_t cuts[] = {0, 1, 7, 8, 9, 100, 4096, 70000};
+    static const size_t cuts[] = { 0, 1, 7, 8, 9, 100, 4096, 70000 };
     size_t len, k;
     uint8_t *d;
 
@@ -714,11 +714,11 @@ static void flips(const char *rel, size_t upto, size_t step)
 {
     size_t len, i;
     uint8_t *d = read_whole(ref(rel), &len);
-    bytes b = {d, len, len};
+    bytes b = { d, len, len };
     int opened = 0;
 
     for (i = 0; i < len && i < upto; i += step) {
-        static const uint8_t masks[] = {0x01, 0x80, 0xFF, 0x20};
+        static const uint8_t masks[] = { 0x01, 0x80, 0xFF, 0x20 };
         size_t m;
 
         for (m = 0; m < sizeof masks; m++) {
@@ -744,7 +744,7 @@ static void test_flipped_reference_files(void **state)
     /* the central directory at the end of the zip */
     d = read_whole(ref("dit/checkpoint.pt"), &len);
     {
-        bytes b = {d, len, len};
+        bytes b = { d, len, len };
         size_t i;
 
         for (i = len - 69 * 80; i < len; i++) {
@@ -760,8 +760,8 @@ static void test_flipped_reference_files(void **state)
 
 static void test_built_checkpoint(void **state)
 {
-    static const int variants[] = {Z_ALIGN, 0, Z_ZIP64 | Z_ALIGN, Z_ZIP64, Z_ODD};
-    bytes pkl = {0}, z = {0};
+    static const int variants[] = { Z_ALIGN, 0, Z_ZIP64 | Z_ALIGN, Z_ZIP64, Z_ODD };
+    bytes pkl = { 0 }, z = { 0 };
     size_t k;
 
     (void)state;
@@ -792,7 +792,7 @@ static void test_built_checkpoint(void **state)
 static void expect_tensor_error(const ptensor *t0, const char *needle)
 {
     ptensor t[N_GOOD];
-    bytes pkl = {0}, z = {0};
+    bytes pkl = { 0 }, z = { 0 };
 
     memcpy(t, good_tensors, sizeof t);
     t[0] = *t0;
@@ -806,20 +806,34 @@ static void expect_tensor_error(const ptensor *t0, const char *needle)
 static void test_bad_tensors(void **state)
 {
     static const ptensor bad[] = {
-        {"nc", "FloatStorage", "2", 6, 0, 2, {2, 3}, {1, 2}},
-        {"big", "FloatStorage", "2", 6, 3, 2, {2, 2}, {2, 1}},
-        {"neg", "FloatStorage", "2", 6, -1, 1, {2}, {1}},
-        {"negsize", "FloatStorage", "2", 6, 0, 1, {-2}, {1}},
-        {"nokey", "FloatStorage", "9", 6, 0, 1, {2}, {1}},
-        {"wrongnumel", "FloatStorage", "2", 7, 0, 1, {2}, {1}},
-        {"wrongtype", "HalfStorage", "2", 6, 0, 1, {2}, {1}},
-        {"long", "LongStorage", "2", 3, 0, 1, {2}, {1}},
-        {"huge", "FloatStorage", "2", 6, 0, 2, {INT64_C(1) << 40, INT64_C(1) << 40}, {1, 1}},
-        {"", "FloatStorage", "2", 6, 0, 1, {2}, {1}},
+        { "nc", "FloatStorage", "2", 6, 0, 2, { 2, 3 }, { 1, 2 } },
+        { "big", "FloatStorage", "2", 6, 3, 2, { 2, 2 }, { 2, 1 } },
+        { "neg", "FloatStorage", "2", 6, -1, 1, { 2 }, { 1 } },
+        { "negsize", "FloatStorage", "2", 6, 0, 1, { -2 }, { 1 } },
+        { "nokey", "FloatStorage", "9", 6, 0, 1, { 2 }, { 1 } },
+        { "wrongnumel", "FloatStorage", "2", 7, 0, 1, { 2 }, { 1 } },
+        { "wrongtype", "HalfStorage", "2", 6, 0, 1, { 2 }, { 1 } },
+        { "long", "LongStorage", "2", 3, 0, 1, { 2 }, { 1 } },
+        { "huge",
+          "FloatStorage",
+          "2",
+          6,
+          0,
+          2,
+          { INT64_C(1) << 40, INT64_C(1) << 40 },
+          { 1, 1 } },
+        { "", "FloatStorage", "2", 6, 0, 1, { 2 }, { 1 } },
     };
     static const char *const needles[] = {
-        "'nc' is not contiguous", "'big'", "'neg'", "negative", "'nokey'",
-        "'wrongnumel'", "'wrongtype'", "torch.LongStorage", "too many elements",
+        "'nc' is not contiguous",
+        "'big'",
+        "'neg'",
+        "negative",
+        "'nokey'",
+        "'wrongnumel'",
+        "'wrongtype'",
+        "torch.LongStorage",
+        "too many elements",
         "empty name",
     };
     size_t k;
@@ -832,7 +846,7 @@ static void test_bad_tensors(void **state)
 /* A pickle program, wrapped into an otherwise good archive. */
 static void expect_pickle_error(const bytes *pkl, const char *needle)
 {
-    bytes z = {0};
+    bytes z = { 0 };
 
     build_ckpt(&z, pkl, Z_ALIGN);
     expect_error(&z, needle);
@@ -841,7 +855,7 @@ static void expect_pickle_error(const bytes *pkl, const char *needle)
 
 static void test_bad_pickles(void **state)
 {
-    bytes p = {0}, good = {0};
+    bytes p = { 0 }, good = { 0 };
     size_t n, i;
     int k;
 
@@ -966,16 +980,16 @@ static void test_bad_pickles(void **state)
     /* Every prefix and many single-byte changes of a good program. */
     pk_state_dict(&good, good_tensors, N_GOOD);
     for (n = 0; n < good.n; n++) {
-        bytes cut = {good.p, n, good.n};
+        bytes cut = { good.p, n, good.n };
 
         expect_pickle_error(&cut, "pickle");
     }
     for (i = 0; i < good.n; i++) {
-        static const uint8_t masks[] = {0x01, 0x02, 0x10, 0x80, 0xFF};
+        static const uint8_t masks[] = { 0x01, 0x02, 0x10, 0x80, 0xFF };
         size_t m;
 
         for (m = 0; m < sizeof masks; m++) {
-            bytes z = {0};
+            bytes z = { 0 };
 
             good.p[i] ^= masks[m];
             build_ckpt(&z, &good, Z_ALIGN);
@@ -990,8 +1004,8 @@ static void test_bad_pickles(void **state)
 
 static void test_bad_archives(void **state)
 {
-    bytes pkl = {0}, z = {0};
-    uint8_t f32[24] = {0};
+    bytes pkl = { 0 }, z = { 0 };
+    uint8_t f32[24] = { 0 };
     zentry e[4];
     size_t k;
 
@@ -1003,7 +1017,8 @@ static void test_bad_archives(void **state)
     {
         /* method field of the central entry of "archive/data/2" */
         uint8_t *c = z.p + z.n - 22;
-        uint32_t cd = (uint32_t)(c[16] | (c[17] << 8) | (c[18] << 16) | ((uint32_t)c[19] << 24));
+        uint32_t cd =
+            (uint32_t)(c[16] | (c[17] << 8) | (c[18] << 16) | ((uint32_t)c[19] << 24));
         size_t at = cd;
         int i;
 
@@ -1016,7 +1031,7 @@ static void test_bad_archives(void **state)
         z.p[at + 10] = 8;
         expect_error(&z, "compressed");
         z.p[at + 10] = 0;
-        z.p[at + 8] = 1;  /* encrypted */
+        z.p[at + 8] = 1; /* encrypted */
         expect_error(&z, "encrypted");
     }
     /* damaged pickle bytes are caught by the CRC */
@@ -1028,24 +1043,24 @@ static void test_bad_archives(void **state)
     expect_error(&z, "CRC");
 
     /* no pickle; two pickles; duplicate names */
-    e[0] = (zentry){"archive/data/0", f32, sizeof f32, 0};
+    e[0] = (zentry){ "archive/data/0", f32, sizeof f32, 0 };
     zip_build(&z, e, 1, Z_ALIGN);
     expect_error(&z, "data.pkl");
-    e[0] = (zentry){"a/data.pkl", pkl.p, pkl.n, 0};
-    e[1] = (zentry){"b/data.pkl", pkl.p, pkl.n, 0};
+    e[0] = (zentry){ "a/data.pkl", pkl.p, pkl.n, 0 };
+    e[1] = (zentry){ "b/data.pkl", pkl.p, pkl.n, 0 };
     zip_build(&z, e, 2, Z_ALIGN);
     expect_error(&z, "two pickles");
-    e[1] = (zentry){"a/data.pkl", pkl.p, pkl.n, 0};
+    e[1] = (zentry){ "a/data.pkl", pkl.p, pkl.n, 0 };
     zip_build(&z, e, 2, Z_ALIGN);
     expect_error(&z, "two entries");
     /* big-endian byte order record */
     build_ckpt(&z, &pkl, Z_ALIGN);
-    e[0] = (zentry){"archive/data.pkl", pkl.p, pkl.n, 0};
-    e[1] = (zentry){"archive/byteorder", (const uint8_t *)"big", 3, 0};
+    e[0] = (zentry){ "archive/data.pkl", pkl.p, pkl.n, 0 };
+    e[1] = (zentry){ "archive/byteorder", (const uint8_t *)"big", 3, 0 };
     zip_build(&z, e, 2, Z_ALIGN);
     expect_error(&z, "little-endian");
     /* a name with a NUL */
-    e[0] = (zentry){"archive/data.pkl", pkl.p, pkl.n, 0};
+    e[0] = (zentry){ "archive/data.pkl", pkl.p, pkl.n, 0 };
     zip_build(&z, e, 1, 0);
     z.p[30 + 3] = 0;
     z.p[z.n - 22 - 16 + 3] = 0;
@@ -1063,7 +1078,7 @@ static void test_bad_archives(void **state)
     /* ZIP64 record pointing anywhere */
     build_ckpt(&z, &pkl, Z_ZIP64);
     for (k = 0; k < 16; k++) {
-        bytes c = {0};
+        bytes c = { 0 };
 
         put(&c, z.p, z.n);
         set32(&c, c.n - 22 - 20 + 8, (uint32_t)(k * 0x11111111u));
@@ -1101,9 +1116,9 @@ static void test_built_safetensors(void **state)
         "\"c\":{\"dtype\":\"BF16\",\"shape\":[],\"data_offsets\":[10,12]},"
         "\"z\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[12,12]}}";
     uint8_t data[12];
-    const float bv[2] = {1.5f, -2.75f};
+    const float bv[2] = { 1.5f, -2.75f };
     const uint16_t av = 0x3555, cv = 0xC2F7;
-    bytes b = {0};
+    bytes b = { 0 };
     nn_tensor_file *tf = NULL;
     const nn_tensor *t;
     float f[2];
@@ -1140,32 +1155,40 @@ static void test_bad_safetensors(void **state)
     static const struct {
         const char *json, *needle;
     } cases[] = {
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,80]}}", "'w'"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", "'w'"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", "'w': 8 data bytes"},
-        {"{\"w\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", "'w' has dtype I64"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8]}}", "'w'"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,8]}}", "'w'"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", "shape"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]}}", "shape"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
-         "\"data_offsets\":[0,8]}}", "too many"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,9]}}", "'w'"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "'w'"},
-        {"{\"w\":{\"dtype\":3,\"shape\":[2],\"data_offsets\":[0,8]}}", "'w'"},
-        {"{\"w\":[1,2]}", "'w'"},
-        {"{\"v\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-         "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", "share"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-         "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", NULL},
-        {"{\"\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "empty"},
-        {"{\"__metadata__\":5}", "__metadata__"},
-        {"[1,2,3]", "neither"},
-        {"{\"w\":", "JSON"},
-        {"{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} trailing", "JSON"},
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,80]}}", "'w'" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", "'w'" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}",
+          "'w': 8 data bytes" },
+        { "{\"w\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}",
+          "'w' has dtype I64" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0.5,8]}}", "'w'" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-8,8]}}", "'w'" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", "shape" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]"
+          "}}",
+          "shape" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],"
+          "\"data_offsets\":[0,8]}}",
+          "too many" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8,9]}}", "'w'" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "'w'" },
+        { "{\"w\":{\"dtype\":3,\"shape\":[2],\"data_offsets\":[0,8]}}", "'w'" },
+        { "{\"w\":[1,2]}", "'w'" },
+        { "{\"v\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+          "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+          "share" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+          "\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+          NULL },
+        { "{\"\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", "empty" },
+        { "{\"__metadata__\":5}", "__metadata__" },
+        { "[1,2,3]", "neither" },
+        { "{\"w\":", "JSON" },
+        { "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}} trailing",
+          "JSON" },
     };
-    const float data[2] = {1, 2};
-    bytes b = {0};
+    const float data[2] = { 1, 2 };
+    bytes b = { 0 };
     size_t k;
 
     (void)state;
@@ -1212,18 +1235,18 @@ static void test_conversions(void **state)
         uint16_t h;
         uint32_t bits;
     } f16[] = {
-        {0x0000, 0x00000000}, {0x8000, 0x80000000}, {0x3C00, 0x3F800000},
-        {0xC000, 0xC0000000}, {0x7BFF, 0x477FE000}, {0x0400, 0x38800000},
-        {0x0001, 0x33800000}, {0x03FF, 0x387FC000}, {0x8001, 0xB3800000},
-        {0x7C00, 0x7F800000}, {0xFC00, 0xFF800000}, {0x7E00, 0x7FC00000},
-        {0x7C01, 0x7F802000}, {0x3555, 0x3EAAA000},
+        { 0x0000, 0x00000000 }, { 0x8000, 0x80000000 }, { 0x3C00, 0x3F800000 },
+        { 0xC000, 0xC0000000 }, { 0x7BFF, 0x477FE000 }, { 0x0400, 0x38800000 },
+        { 0x0001, 0x33800000 }, { 0x03FF, 0x387FC000 }, { 0x8001, 0xB3800000 },
+        { 0x7C00, 0x7F800000 }, { 0xFC00, 0xFF800000 }, { 0x7E00, 0x7FC00000 },
+        { 0x7C01, 0x7F802000 }, { 0x3555, 0x3EAAA000 },
     };
     static const struct {
         uint16_t b;
         uint32_t bits;
     } bf16[] = {
-        {0x3F80, 0x3F800000}, {0x0001, 0x00010000}, {0x8000, 0x80000000},
-        {0x7F80, 0x7F800000}, {0x7FC1, 0x7FC10000}, {0x4049, 0x40490000},
+        { 0x3F80, 0x3F800000 }, { 0x0001, 0x00010000 }, { 0x8000, 0x80000000 },
+        { 0x7F80, 0x7F800000 }, { 0x7FC1, 0x7FC10000 }, { 0x4049, 0x40490000 },
     };
     nn_tensor t;
     size_t k;
@@ -1309,7 +1332,7 @@ static void test_open_errors(void **state)
 static void write_npy(const char *path, const char *header, const void *data, size_t n,
                       int version)
 {
-    bytes b = {0};
+    bytes b = { 0 };
     size_t hl = strlen(header);
 
     put(&b, "\x93NUMPY", 6);
@@ -1327,20 +1350,24 @@ static void write_npy(const char *path, const char *header, const void *data, si
 
 static void test_npy(void **state)
 {
-    static const float v[6] = {1, 2, 3, 4, 5, 6};
+    static const float v[6] = { 1, 2, 3, 4, 5, 6 };
     static const struct {
         const char *header;
         size_t bytes;
     } bad[] = {
-        {"{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }\n", 24},
-        {"{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n", 24},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }\n", 24},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 20},
-        {"{'descr': '<f4', 'fortran_order': False, }\n", 24},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,6), }\n", 24},
-        {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }\n", 24},
-        {"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,), }\n", 24},
-        {"['descr']\n", 24},
+        { "{'descr': '<f8', 'fortran_order': False, 'shape': (6,), }\n", 24 },
+        { "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n", 24 },
+        { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }\n", 24 },
+        { "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", 20 },
+        { "{'descr': '<f4', 'fortran_order': False, }\n", 24 },
+        { "{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,6), }\n",
+          24 },
+        { "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), "
+          "}\n",
+          24 },
+        { "{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (6,), }\n",
+          24 },
+        { "['descr']\n", 24 },
     };
     int64_t shape[NPY_MAX_DIMS];
     float *d;
@@ -1348,8 +1375,10 @@ static void test_npy(void **state)
     size_t k;
 
     (void)state;
-    write_npy(tmp("a.npy"), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
-              "          \n", v, sizeof v, 1);
+    write_npy(tmp("a.npy"),
+              "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+              "          \n",
+              v, sizeof v, 1);
     assert_int_equal(npy_load(tmp("a.npy"), &d, shape, &ndim, err, sizeof err), 0);
     assert_int_equal(ndim, 2);
     assert_int_equal(shape[0], 2);
@@ -1375,7 +1404,8 @@ static void test_npy(void **state)
                      SAMSEP_ERR_IO);
     if (samref != NULL) {
         assert_int_equal(npy_load(ref("t5/bucket_table_rel_m200_p200.npy"), &d, shape,
-                                  &ndim, err, sizeof err), 0);
+                                  &ndim, err, sizeof err),
+                         0);
         assert_true(ndim >= 1);
         free(d);
     }

@@ -30,7 +30,6 @@
 
 static const char *ref;
 
-
 static void load(arr *a, const char *fmt, ...)
 {
     char path[4096];
@@ -41,7 +40,6 @@ static void load(arr *a, const char *fmt, ...)
     va_end(ap);
     arr_load(a, path);
 }
-
 
 static char **read_descriptions(const char *cas, int *n)
 {
@@ -130,7 +128,7 @@ static void run_case(const char *cas, int threads)
             for (i = 0; i < L; i++)
                 if (mask.d[b * L + i] > 0.5f)
                     assert_true(nerr(tf + ((size_t)b * L + i) * Dt,
-                                        feats.d + ((size_t)b * L + i) * Dt, Dt) < 1e-5);
+                                     feats.d + ((size_t)b * L + i) * Dt, Dt) < 1e-5);
         free(mask.d);
         free(tf);
     }

@@ -69,10 +69,10 @@ static int run(char *errbuf, size_t errlen, const char *const *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-#define RUN(err, ...)                                                     \
-    ({                                                                    \
-        const char *const a_[] = { __VA_ARGS__, NULL };                   \
-        run((err), sizeof(err), a_);                                      \
+#define RUN(err, ...)                                   \
+    ({                                                  \
+        const char *const a_[] = { __VA_ARGS__, NULL }; \
+        run((err), sizeof(err), a_);                    \
     })
 
 static void link_into(const char *from, const char *dir, const char *name)
@@ -123,12 +123,14 @@ static void test_sam_engine_cli(void **state)
         x[2 * i] = 0.3f * sinf((float)i * 0.031f) + 0.05f * sinf((float)i * 0.5f);
         x[2 * i + 1] = 0.2f * sinf((float)i * 0.017f);
     }
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, x, frames), 0);
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, x, frames),
+                     0);
     model = make_model_dir(root);
 
-    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
-                         "--residual", "subtract", "--chunk", "1", "--overlap", "0.25",
-                         "--channels", "mono", in, "-o", out1), 0);
+    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                         "dog barking", "--residual", "subtract", "--chunk", "1",
+                         "--overlap", "0.25", "--channels", "mono", in, "-o", out1),
+                     0);
     t1 = tu_path(out1, "street_target.wav");
     r1 = tu_path(out1, "street_residual.wav");
     t = tu_read(t1, &n, &rate, &ch, NULL);
@@ -147,9 +149,10 @@ static void test_sam_engine_cli(void **state)
     assert_true(worst < 1e-5);
 
     /* the model's own residual: not mixture - target */
-    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
-                         "--chunk", "1", "--overlap", "0.25", "--subtype", "float",
-                         "--channels", "mono", in, "-o", out2), 0);
+    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                         "dog barking", "--chunk", "1", "--overlap", "0.25", "--subtype",
+                         "float", "--channels", "mono", in, "-o", out2),
+                     0);
     r2 = tu_path(out2, "street_residual.wav");
     rm = tu_read(r2, &n, NULL, NULL, NULL);
     assert_int_equal(n, frames);
@@ -161,13 +164,15 @@ static void test_sam_engine_cli(void **state)
      * subtracting residual is mixture - target */
     {
         char *out7 = tu_path(root, "out7"), *t7 = tu_path(out7, "street_target.wav");
-        char *r7 = tu_path(out7, "street_residual.wav"), *t2 = tu_path(out2, "street_target.wav");
+        char *r7 = tu_path(out7, "street_residual.wav"),
+             *t2 = tu_path(out2, "street_target.wav");
         float *te = tu_read(t2, &n, NULL, NULL, NULL), *ts, *rs;
 
         assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
                              "dog barking", "--residual", "subtract", "--chunk", "1",
-                             "--overlap", "0.25", "--subtype", "float", "--channels", "mono",
-                             in, "-o", out7), 0);
+                             "--overlap", "0.25", "--subtype", "float", "--channels",
+                             "mono", in, "-o", out7),
+                         0);
         ts = tu_read(t7, &n, NULL, NULL, NULL);
         rs = tu_read(r7, &n, NULL, NULL, NULL);
         assert_non_null(te);
@@ -190,17 +195,20 @@ static void test_sam_engine_cli(void **state)
     }
 
     /* same seed, same result; another seed, another result */
-    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
-                         "--residual", "subtract", "--chunk", "1", "--overlap", "0.25",
-                         "--seed", "0", "--channels", "mono", in, "-o", out3), 0);
+    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                         "dog barking", "--residual", "subtract", "--chunk", "1",
+                         "--overlap", "0.25", "--seed", "0", "--channels", "mono", in,
+                         "-o", out3),
+                     0);
     t3 = tu_path(out3, "street_target.wav");
     tt = tu_read(t3, &n, NULL, NULL, NULL);
     assert_memory_equal(tt, t, (size_t)frames * sizeof(float));
     free(tt);
-    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking",
-                         "--residual", "subtract", "--chunk", "1", "--overlap", "0.25",
-                         "--seed", "99", "--channels", "mono", "--overwrite", in, "-o",
-                         out3), 0);
+    assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                         "dog barking", "--residual", "subtract", "--chunk", "1",
+                         "--overlap", "0.25", "--seed", "99", "--channels", "mono",
+                         "--overwrite", in, "-o", out3),
+                     0);
     tt = tu_read(t3, &n, NULL, NULL, NULL);
     assert_memory_not_equal(tt, t, (size_t)frames * sizeof(float));
     free(tt);
@@ -214,8 +222,9 @@ static void test_sam_engine_cli(void **state)
         int cha, chb;
 
         assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
-                             "dog barking", "--chunk", "1", "--overlap", "0.25", "--subtype",
-                             "float", in, "-o", out6), 0);
+                             "dog barking", "--chunk", "1", "--overlap", "0.25",
+                             "--subtype", "float", in, "-o", out6),
+                         0);
         t6 = tu_path(out6, "street_target.wav");
         r6 = tu_path(out6, "street_residual.wav");
         a = tu_read(t6, &na, &rate, &cha, NULL);
@@ -240,20 +249,25 @@ static void test_sam_engine_cli(void **state)
 
     /* a real recording (4 s of drums and guitar, 48 kHz mono), as FLAC */
     {
-        char real[4096], *out4 = tu_path(root, "out4"), *rin = tu_path(in_dir, "band.flac");
+        char real[4096], *out4 = tu_path(root, "out4"),
+                         *rin = tu_path(in_dir, "band.flac");
         char *rt, *rr;
         float *mix, *a, *b;
         int64_t nm, na, nb;
 
-        snprintf(real, sizeof real, "%s/tests/data/drums_guitar.flac", getenv("SAMSEP_SRC"));
+        snprintf(real, sizeof real, "%s/tests/data/drums_guitar.flac",
+                 getenv("SAMSEP_SRC"));
         mix = tu_read(real, &nm, &rate, &ch, NULL);
         assert_non_null(mix);
-        assert_int_equal(tu_write(rin, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, rate, ch, mix, nm), 0);
+        assert_int_equal(tu_write(rin, SF_FORMAT_FLAC | SF_FORMAT_PCM_16, rate, ch, mix,
+                                  nm),
+                         0);
         free(mix);
         mix = tu_read(rin, &nm, NULL, NULL, NULL);
-        assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", "drums",
-                             "--residual", "subtract", "--format", "wav", "--subtype", "float", rin,
-                             "-o", out4), 0);
+        assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p",
+                             "drums", "--residual", "subtract", "--format", "wav",
+                             "--subtype", "float", rin, "-o", out4),
+                         0);
         rt = tu_path(out4, "band_target.wav");
         rr = tu_path(out4, "band_residual.wav");
         a = tu_read(rt, &na, NULL, NULL, NULL);
@@ -279,26 +293,31 @@ static void test_sam_engine_cli(void **state)
     /* clear errors, nothing written */
     assert_int_equal(RUN(err, "-e", "sam-audio", "-p", "dog", in, "-o", out3), 2);
     assert_non_null(strstr(err, "--model"));
-    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", in_dir, "-p", "dog", in,
-                         "-o", out3), 2);
+    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", in_dir, "-p", "dog", in, "-o",
+                         out3),
+                     2);
     assert_non_null(strstr(err, "config.json"));
-    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "--t5", in_dir,
-                         "-p", "dog", in, "-o", out3), 2);
+    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "--t5", in_dir, "-p",
+                         "dog", in, "-o", out3),
+                     2);
     assert_non_null(strstr(err, in_dir));
     out5 = tu_path(root, "out5");
     /* what the model cannot take is refused at start, not file by file: a
      * chunk beyond its positions (10000 latent frames of 1920 samples at
      * 48 kHz: 400 s), an overlap as long as its 10 s chunk */
-    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "-p", "dog",
-                         "--chunk", "400.5", in, "-o", out5), 2);
+    assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "-p", "dog", "--chunk",
+                         "400.5", in, "-o", out5),
+                     2);
     assert_non_null(strstr(err, "--chunk (400.5 s)"));
     assert_non_null(strstr(err, "400 s at most"));
     assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "-p", "dog",
-                         "--overlap", "10", in, "-o", out5), 2);
+                         "--overlap", "10", in, "-o", out5),
+                     2);
     assert_non_null(strstr(err, "--overlap (10 s)"));
     assert_non_null(strstr(err, "engine \"sam-audio\"'s chunk (10 s)"));
     assert_int_equal(RUN(err, "-e", "sam-audio", "--model", model, "-p", "dog",
-                         "--dry-run", "--chunk", "400", "--overlap", "9.5", in, "-o", out5),
+                         "--dry-run", "--chunk", "400", "--overlap", "9.5", in, "-o",
+                         out5),
                      0);
     assert_false(tu_file_exists(out5));
 
@@ -337,7 +356,8 @@ static double snr_db(const float *a, const float *r, int64_t n)
 static void test_precision_cli(void **state)
 {
     char *root = tu_mkdtemp(), *in = tu_path(root, "street.wav"), *model;
-    char *of = tu_path(root, "fp32"), *ob = tu_path(root, "bf16"), *oc = tu_path(root, "cfg");
+    char *of = tu_path(root, "fp32"), *ob = tu_path(root, "bf16"),
+         *oc = tu_path(root, "cfg");
     char *cfg = tu_path(root, "config.json"), *tf, *tb, *tc;
     char err[8192];
     int64_t frames = 48000 * 3 + 77, n, i;
@@ -348,10 +368,12 @@ static void test_precision_cli(void **state)
     (void)state;
     for (i = 0; i < frames; i++)
         x[i] = 0.3f * sinf((float)i * 0.031f) + 0.05f * sinf((float)i * 0.5f);
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, frames), 0);
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, frames),
+                     0);
     model = make_model_dir(root);
-#define SAM_ARGS "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking", \
-                 "--residual", "subtract", "--subtype", "float", in
+#define SAM_ARGS                                                                  \
+    "-q", "-e", "sam-audio", "--model", model, "-p", "dog barking", "--residual", \
+        "subtract", "--subtype", "float", in
     assert_int_equal(RUN(err, SAM_ARGS, "-o", of), 0);
     assert_int_equal(RUN(err, SAM_ARGS, "--precision", "bf16", "-o", ob), 0);
     tf = tu_path(of, "street_target.wav");

@@ -32,7 +32,6 @@ static float *load(const char *path, int64_t *n)
     return a.d;
 }
 
-
 static int sh(const char *cmd)
 {
     int st = system(cmd);
@@ -75,11 +74,12 @@ static void test_separate_matches_official(void **state)
         free(want);
     }
     /* clear errors */
-    snprintf(cmd, sizeof cmd, "'%s' separate --model '%s/nope' --text x '%s' '%s' 2>/dev/null",
-             bin, ref, wav, out);
+    snprintf(cmd, sizeof cmd,
+             "'%s' separate --model '%s/nope' --text x '%s' '%s' 2>/dev/null", bin, ref,
+             wav, out);
     assert_int_equal(sh(cmd), 1);
-    snprintf(cmd, sizeof cmd, "'%s' separate --model '%s/full' '%s' '%s' 2>/dev/null", bin,
-             ref, wav, out);
+    snprintf(cmd, sizeof cmd, "'%s' separate --model '%s/full' '%s' '%s' 2>/dev/null",
+             bin, ref, wav, out);
     assert_int_equal(sh(cmd), 2);
     snprintf(cmd, sizeof cmd,
              "'%s' separate --model '%s/full' --t5 '%s/t5' --tokenizer '%s/tokenizer' "

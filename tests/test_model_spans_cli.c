@@ -67,10 +67,10 @@ static int run(char *errbuf, size_t errlen, const char *const *argv)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-#define RUN(err, ...)                                                     \
-    ({                                                                    \
-        const char *const a_[] = { __VA_ARGS__, NULL };                   \
-        run((err), sizeof(err), a_);                                      \
+#define RUN(err, ...)                                   \
+    ({                                                  \
+        const char *const a_[] = { __VA_ARGS__, NULL }; \
+        run((err), sizeof(err), a_);                    \
     })
 
 static void link_into(const char *from, const char *dir, const char *name)
@@ -123,10 +123,12 @@ static float *model_target(const char *model, const char *in, const char *root,
     if (s2 != NULL)
         assert_int_equal(RUN(err, model_bin, "separate", "--model", model, "--text",
                              "dog barking", "--seed", "0", "--span", s1, "--span", s2, in,
-                             out), 0);
+                             out),
+                         0);
     else
         assert_int_equal(RUN(err, model_bin, "separate", "--model", model, "--text",
-                             "dog barking", "--seed", "0", "--span", s1, in, out), 0);
+                             "dog barking", "--seed", "0", "--span", s1, in, out),
+                         0);
     arr_load(&a, p);
     *n = a.n;
     free(p);
@@ -150,17 +152,20 @@ static void test_short_file_is_the_official_processor(void **state)
     assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, ch, x, n), 0);
 
     assert_int_equal(RUN(err, bin, "-q", "-e", "sam-audio", "--model", model, "-p",
-                         "dog barking", in, "-o", out), 0);
+                         "dog barking", in, "-o", out),
+                     0);
     plain = read_wav(out, "dog_target.wav", &nw);
     assert_int_equal(nw, n);
     /* the same outputs with spans are not current: made again */
     assert_int_equal(RUN(err, bin, "-q", "-e", "sam-audio", "--model", model, "-p",
-                         "dog barking", "--span", "+0.5:1.8", in, "-o", out), 0);
+                         "dog barking", "--span", "+0.5:1.8", in, "-o", out),
+                     0);
     spans = read_wav(out, "dog_target.wav", &nw);
     assert_int_equal(nw, n);
     want = model_target(model, in, root, "+0.5:1.8", NULL, &nw);
     assert_true(nw >= n);
-    print_message("samsep --span against samsep-model --span: %.2e\n", nerr(spans, want, n));
+    print_message("samsep --span against samsep-model --span: %.2e\n",
+                  nerr(spans, want, n));
     assert_true(nerr(spans, want, n) < 1e-6);
     for (i = 0; i < n; i++)
         d = fmax(d, fabs((double)spans[i] - plain[i]));
@@ -195,13 +200,15 @@ static void test_spans_over_chunks(void **state)
      * across the first boundary, and a later one overlapping it */
     assert_int_equal(RUN(err, bin, "-q", "-e", "sam-audio", "--model", model, "-p",
                          "dog barking", "--chunk", "1", "--overlap", "0.2", "--span",
-                         "+0.5:1.5", "--span", "-0.9:2.2", in, "-o", out), 0);
+                         "+0.5:1.5", "--span", "-0.9:2.2", in, "-o", out),
+                     0);
     t = read_wav(out, "dog_target.wav", &nt);
     r = read_wav(out, "dog_residual.wav", &nr);
     assert_int_equal(nt, n);
     assert_int_equal(nr, n);
     /* the first chunk alone, with the spans as the pipeline cuts them to it */
-    assert_int_equal(tu_write(first, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, 1, x, rate), 0);
+    assert_int_equal(tu_write(first, SF_FORMAT_WAV | SF_FORMAT_FLOAT, rate, 1, x, rate),
+                     0);
     want = model_target(model, first, root, "+0.5:1", "-0.9:1", &nw);
     keep = (int64_t)(0.8 * rate); /* before the first crossfade */
     print_message("first chunk against samsep-model on it: %.2e\n", nerr(t, want, keep));

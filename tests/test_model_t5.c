@@ -48,8 +48,7 @@ static void load(const char *sub, const char *name, arr *a)
     arr_load(a, path);
 }
 
-static void check(const char *what, const float *out, const float *ref,
-                  int64_t n)
+static void check(const char *what, const float *out, const float *ref, int64_t n)
 {
     double e = nerr(out, ref, n);
     print_message("    %-34s normalised error %.3g\n", what, e);
@@ -65,8 +64,8 @@ typedef struct taps {
     float *data[MAX_TAPS];
 } taps;
 
-static void tap_fn(void *user, const char *name, const float *data, int batch,
-                   int len, int dim)
+static void tap_fn(void *user, const char *name, const float *data, int batch, int len,
+                   int dim)
 {
     taps *t = user;
     size_t n = (size_t)batch * (size_t)len * (size_t)dim;
@@ -280,7 +279,8 @@ static void test_batch3(void **state)
 
     t5_set_tap(e2->s, tap_fn, &t);
     assert_int_equal(t5_encode(e2->s, ids, lengths, (int)B, (int)L, out2, err,
-                                    sizeof err), SAMSEP_OK);
+                               sizeof err),
+                     SAMSEP_OK);
     check("batch3 embeddings", tap_get(&t, "embeddings"), emb.d, emb.n);
     check("batch3 block0_out", tap_get(&t, "block0_out"), b0.d, b0.n);
     check("batch3 block1_out", tap_get(&t, "block1_out"), b1.d, b1.n);
@@ -288,15 +288,17 @@ static void test_batch3(void **state)
 
     /* thread-count invariance */
     assert_int_equal(t5_encode(e1->s, ids, lengths, (int)B, (int)L, out1, err,
-                                    sizeof err), SAMSEP_OK);
+                               sizeof err),
+                     SAMSEP_OK);
     if (memcmp(out1, out2, (size_t)(B * L * D) * sizeof *out1) != 0)
         fail_msg("batch3: 1 and 2 threads differ");
 
     /* each row alone, at its own length, against the batched rows */
     for (b = 0; b < B; b++) {
         char what[64];
-        assert_int_equal(t5_encode(e1->s, ids + b * L, NULL, 1, lengths[b], row,
-                                        err, sizeof err), SAMSEP_OK);
+        assert_int_equal(t5_encode(e1->s, ids + b * L, NULL, 1, lengths[b], row, err,
+                                   sizeof err),
+                         SAMSEP_OK);
         snprintf(what, sizeof what, "batch3 row %d alone vs batched", b);
         check(what, row, out1 + b * L * D, (int64_t)lengths[b] * D);
     }
@@ -340,8 +342,7 @@ static void test_errors(void **state)
     float out[4 * 64];
     (void)state;
 
-    assert_int_equal(enc_open("/nonexistent/t5", 1, &e, err, sizeof err),
-                     SAMSEP_ERR_IO);
+    assert_int_equal(enc_open("/nonexistent/t5", 1, &e, err, sizeof err), SAMSEP_ERR_IO);
     assert_null(e);
     assert_true(strstr(err, "/nonexistent/t5") != NULL);
     /* the check without loading says the same, and passes a good folder */
@@ -367,8 +368,7 @@ static void test_errors(void **state)
     assert_int_equal(t5_encode(e->s, ids, NULL, 0, 4, out, err, sizeof err),
                      SAMSEP_ERR_INVALID);
     ids[2] = 7;
-    assert_int_equal(t5_encode(e->s, ids, NULL, 1, 4, out, err, sizeof err),
-                     SAMSEP_OK);
+    assert_int_equal(t5_encode(e->s, ids, NULL, 1, 4, out, err, sizeof err), SAMSEP_OK);
     /* longer than the buffers sized at open: grown before the pass */
     {
         int n = 700, i;
@@ -388,7 +388,6 @@ static void test_errors(void **state)
     enc_close(e);
 }
 
-
 /* ---- synthetic gated-gelu model --------------------------------------- */
 
 #define G_D 16
@@ -402,7 +401,7 @@ static void test_errors(void **state)
 
 typedef struct gtensor {
     char name[96];
-    int64_t r, c;   /* c = 0: 1-d */
+    int64_t r, c; /* c = 0: 1-d */
     int bf16;
     float *v;
 } gtensor;
@@ -468,13 +467,16 @@ static void write_safetensors(const char *path, gtensor *t, int n)
         uint64_t bytes = (uint64_t)cnt * (t[i].bf16 ? 2u : 4u);
         char shape[64];
         if (t[i].c)
-            snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t[i].r, (long long)t[i].c);
+            snprintf(shape, sizeof shape, "[%lld,%lld]", (long long)t[i].r,
+                     (long long)t[i].c);
         else
             snprintf(shape, sizeof shape, "[%lld]", (long long)t[i].r);
         hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl,
-                               "%s\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%llu,%llu]}",
+                               "%s\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":"
+                               "[%llu,%llu]}",
                                i ? "," : "", t[i].name, t[i].bf16 ? "BF16" : "F32", shape,
-                               (unsigned long long)off, (unsigned long long)(off + bytes));
+                               (unsigned long long)off,
+                               (unsigned long long)(off + bytes));
         off += bytes;
     }
     hl += (size_t)snprintf(hdr + hl, sizeof hdr - hl, "}");
@@ -510,17 +512,18 @@ static void write_config(const char *dir, const char *ffp)
     snprintf(path, sizeof path, "%s/config.json", dir);
     f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "{\"model_type\": \"t5\", \"d_model\": %d, \"d_kv\": %d, \"num_heads\": %d, "
-               "\"d_ff\": %d, \"num_layers\": %d, \"feed_forward_proj\": \"%s\", "
-               "\"layer_norm_epsilon\": 1e-06, \"relative_attention_num_buckets\": %d, "
-               "\"relative_attention_max_distance\": %d, \"n_positions\": 16}\n",
+    fprintf(f,
+            "{\"model_type\": \"t5\", \"d_model\": %d, \"d_kv\": %d, \"num_heads\": %d, "
+            "\"d_ff\": %d, \"num_layers\": %d, \"feed_forward_proj\": \"%s\", "
+            "\"layer_norm_epsilon\": 1e-06, \"relative_attention_num_buckets\": %d, "
+            "\"relative_attention_max_distance\": %d, \"n_positions\": 16}\n",
             G_D, G_DK, G_H, G_F, G_LAYERS, ffp, G_NB, G_MAXD);
     fclose(f);
 }
 
 /* The encoder composed of scalar references, straight from MANIFEST §6. */
-static void ref_forward(gtensor *t, int n, const int32_t *ids, const int *len,
-                        int B, int L, float *out)
+static void ref_forward(gtensor *t, int n, const int32_t *ids, const int *len, int B,
+                        int L, float *out)
 {
     int64_t N = (int64_t)B * L, i, j, h;
     float *hs = calloc((size_t)(N * G_D), sizeof(float));
@@ -533,7 +536,9 @@ static void ref_forward(gtensor *t, int n, const int32_t *ids, const int *len,
     float *f1 = calloc((size_t)(N * G_F), sizeof(float));
     float *bias = calloc((size_t)(G_H * L * L), sizeof(float));
     uint8_t *mask = calloc((size_t)N, 1);
-    const float *rel = gfind(t, n, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
+    const float *rel =
+        gfind(t, n,
+              "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
     nn_attn_args at;
     char nm[96];
     int l;
@@ -541,7 +546,8 @@ static void ref_forward(gtensor *t, int n, const int32_t *ids, const int *len,
     assert_non_null(hs);
     assert_non_null(bias);
     assert_non_null(mask);
-    assert_int_equal(kref_embedding(gfind(t, n, "shared.weight"), G_VOCAB, G_D, ids, N, hs),
+    assert_int_equal(kref_embedding(gfind(t, n, "shared.weight"), G_VOCAB, G_D, ids, N,
+                                    hs),
                      SAMSEP_OK);
     for (h = 0; h < G_H; h++)
         for (i = 0; i < L; i++)
@@ -568,7 +574,8 @@ static void ref_forward(gtensor *t, int n, const int32_t *ids, const int *len,
     at.bias_s.j = 1;
     at.key_mask = mask;
     for (l = 0; l < G_LAYERS; l++) {
-#define GW(fmt) (snprintf(nm, sizeof nm, "encoder.block.%d.layer." fmt, l), gfind(t, n, nm))
+#define GW(fmt) \
+    (snprintf(nm, sizeof nm, "encoder.block.%d.layer." fmt, l), gfind(t, n, nm))
         kref_rmsnorm(hs, GW("0.layer_norm.weight"), 1e-6f, x, N, G_D);
         kref_matmul_ex(x, G_D, GW("0.SelfAttention.q.weight"), NULL, q, G_H * G_DK, N,
                        G_H * G_DK, G_D, 0.0f);
@@ -577,8 +584,8 @@ static void ref_forward(gtensor *t, int n, const int32_t *ids, const int *len,
         kref_matmul_ex(x, G_D, GW("0.SelfAttention.v.weight"), NULL, v, G_H * G_DK, N,
                        G_H * G_DK, G_D, 0.0f);
         assert_int_equal(kref_attention(&at), SAMSEP_OK);
-        kref_matmul_ex(a, G_H * G_DK, GW("0.SelfAttention.o.weight"), NULL, hs, G_D, N, G_D,
-                       G_H * G_DK, 1.0f);
+        kref_matmul_ex(a, G_H * G_DK, GW("0.SelfAttention.o.weight"), NULL, hs, G_D, N,
+                       G_D, G_H * G_DK, 1.0f);
         kref_rmsnorm(hs, GW("1.layer_norm.weight"), 1e-6f, x, N, G_D);
         kref_matmul_ex(x, G_D, GW("1.DenseReluDense.wi_0.weight"), NULL, f0, G_F, N, G_F,
                        G_D, 0.0f);
@@ -625,7 +632,8 @@ static void test_gated_synthetic(void **state)
     for (l = 0; l < G_LAYERS; l++) {
         static const char *const qkv[] = { "q", "k", "v" };
         for (i = 0; i < 3; i++) {
-            snprintf(nm, sizeof nm, "encoder.block.%d.layer.0.SelfAttention.%s.weight", l, qkv[i]);
+            snprintf(nm, sizeof nm, "encoder.block.%d.layer.0.SelfAttention.%s.weight", l,
+                     qkv[i]);
             gadd(t, &n, nm, G_H * G_DK, G_D, 0.4f, 0.0f, 0);
         }
         snprintf(nm, sizeof nm, "encoder.block.%d.layer.0.SelfAttention.o.weight", l);
@@ -671,12 +679,9 @@ static void test_gated_synthetic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buckets),
-        cmocka_unit_test(test_prompt0),
-        cmocka_unit_test(test_prompt1),
-        cmocka_unit_test(test_prompt2),
-        cmocka_unit_test(test_batch3),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_buckets),         cmocka_unit_test(test_prompt0),
+        cmocka_unit_test(test_prompt1),         cmocka_unit_test(test_prompt2),
+        cmocka_unit_test(test_batch3),          cmocka_unit_test(test_errors),
         cmocka_unit_test(test_gated_synthetic),
     };
     g_ref = getenv("SAMSEP_SAMREF");

@@ -112,8 +112,8 @@ static void test_ids(void **state)
                                 (int)ids[i]);
     free(ids);
     {
-        const char *args[] = { "t5", "--model", model, "--threads", "2", "-o", out,
-                               "--ids", list, NULL };
+        const char *args[] = { "t5", "--model", model,   "--threads", "2",
+                               "-o", out,       "--ids", list,        NULL };
         assert_int_equal(run(args), 0);
     }
     compare("prompt0 via --ids", out, ref);
@@ -151,10 +151,17 @@ static void test_texts(void **state)
     assert_non_null(root);
     assert_int_equal(cJSON_GetArraySize(root), 3);
     {
-        const char *args[] = { "t5", "--model", model, "--tokenizer", tok, "-o", out,
+        const char *args[] = { "t5",
+                               "--model",
+                               model,
+                               "--tokenizer",
+                               tok,
+                               "-o",
+                               out,
                                cJSON_GetArrayItem(root, 0)->valuestring,
                                cJSON_GetArrayItem(root, 1)->valuestring,
-                               cJSON_GetArrayItem(root, 2)->valuestring, NULL };
+                               cJSON_GetArrayItem(root, 2)->valuestring,
+                               NULL };
         assert_int_equal(run(args), 0);
     }
     cJSON_Delete(root);
@@ -185,7 +192,8 @@ static void test_errors(void **state)
         assert_int_equal(run(a), 2);
     }
     {
-        const char *a[] = { "t5", "--model", model, "-o", out, "--ids", "5,1", "text", NULL };
+        const char *a[] = { "t5",    "--model", model,  "-o", out,
+                            "--ids", "5,1",     "text", NULL };
         assert_int_equal(run(a), 2);
     }
     {
@@ -193,18 +201,18 @@ static void test_errors(void **state)
         assert_int_equal(run(a), 2); /* id outside the vocabulary */
     }
     {
-        const char *a[] = { "t5", "--model", model, "--threads", "x", "-o", out,
-                            "--ids", "1", NULL };
+        const char *a[] = { "t5", "--model", model,   "--threads", "x",
+                            "-o", out,       "--ids", "1",         NULL };
         assert_int_equal(run(a), 2);
     }
     {
-        const char *a[] = { "t5", "--model", "/nonexistent/model", "-o", out,
-                            "--ids", "5,1", NULL };
+        const char *a[] = { "t5",  "--model", "/nonexistent/model", "-o", out, "--ids",
+                            "5,1", NULL };
         assert_int_equal(run(a), 1);
     }
     {
         const char *a[] = { "t5", "--model", model, "--tokenizer", "/nonexistent/tok",
-                            "-o", out, "dog", NULL };
+                            "-o", out,       "dog", NULL };
         assert_int_equal(run(a), 1);
     }
     assert_int_not_equal(stat(out, &st), 0); /* nothing written */

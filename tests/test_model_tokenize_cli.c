@@ -102,10 +102,16 @@ static void test_tokenize_prints_reference_ids(void **state)
     char spm[4300], json[4300];
     snprintf(spm, sizeof(spm), "%s/spiece.model", g_dir);
     snprintf(json, sizeof(json), "%s/tokenizer.json", g_dir);
-    char *const a1[] = { (char *)"samsep-model", (char *)"tokenize", (char *)"--spm", spm,
-                         t0, t1, NULL };
-    char *const a2[] = { (char *)"samsep-model", (char *)"tokenize", (char *)"--tokenizer",
-                         json, t0, t1, NULL };
+    char *const a1[] = {
+        (char *)"samsep-model", (char *)"tokenize", (char *)"--spm", spm, t0, t1, NULL
+    };
+    char *const a2[] = { (char *)"samsep-model",
+                         (char *)"tokenize",
+                         (char *)"--tokenizer",
+                         json,
+                         t0,
+                         t1,
+                         NULL };
     char *out;
     assert_int_equal(run(a1, &out), 0);
     assert_string_equal(out, want);
@@ -115,8 +121,14 @@ static void test_tokenize_prints_reference_ids(void **state)
     free(out);
 
     /* --max-len 2: the first id and </s>. */
-    char *const a3[] = { (char *)"samsep-model", (char *)"tokenize", (char *)"--max-len",
-                         (char *)"2", (char *)"--spm", spm, t0, NULL };
+    char *const a3[] = { (char *)"samsep-model",
+                         (char *)"tokenize",
+                         (char *)"--max-len",
+                         (char *)"2",
+                         (char *)"--spm",
+                         spm,
+                         t0,
+                         NULL };
     assert_int_equal(run(a3, &out), 0);
     assert_string_equal(out, "82 1\n");
     free(out);
@@ -131,8 +143,9 @@ static void test_tokenize_errors(void **state)
 {
     (void)state;
     char *out;
-    char *const missing[] = { (char *)"samsep-model", (char *)"tokenize", (char *)"--spm",
-                              (char *)"/nonexistent/spiece.model", (char *)"dog", NULL };
+    char *const missing[] = { (char *)"samsep-model", (char *)"tokenize",
+                              (char *)"--spm",        (char *)"/nonexistent/spiece.model",
+                              (char *)"dog",          NULL };
     assert_int_equal(run(missing, &out), 1);
     free(out);
     char *const no_model[] = { (char *)"samsep-model", (char *)"tokenize", (char *)"dog",

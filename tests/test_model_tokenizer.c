@@ -263,7 +263,8 @@ static void test_sources_agree(void **state)
     char err[512];
     assert_int_equal(t5_tokenizer_open(ref_path("tokenizer.json"), &a, err, sizeof(err)),
                      0);
-    assert_int_equal(t5_tokenizer_open(ref_path("spiece.model"), &b, err, sizeof(err)), 0);
+    assert_int_equal(t5_tokenizer_open(ref_path("spiece.model"), &b, err, sizeof(err)),
+                     0);
     assert_int_equal(t5_tokenizer_vocab_size(a), 900);
     assert_int_equal(t5_tokenizer_vocab_size(b), 900);
     for (int32_t id = 0; id < 900; id++) {
@@ -281,17 +282,26 @@ static void test_sources_agree(void **state)
        character that normalisation deletes uncovers one. Found by the
        fuzzer's differential mode. */
     int32_t ids[8], want[] = { 4, 895, 1 };
-    assert_int_equal(t5_tokenizer_encode(a, "<extra_id_\x18" "4>", ids, 8, err, sizeof(err)), 3);
+    assert_int_equal(t5_tokenizer_encode(a,
+                                         "<extra_id_\x18"
+                                         "4>",
+                                         ids, 8, err, sizeof(err)),
+                     3);
     assert_memory_equal(ids, want, sizeof(want));
-    assert_int_equal(t5_tokenizer_encode(b, "<extra_id_\x18" "4>", ids, 8, err, sizeof(err)), 3);
+    assert_int_equal(t5_tokenizer_encode(b,
+                                         "<extra_id_\x18"
+                                         "4>",
+                                         ids, 8, err, sizeof(err)),
+                     3);
     assert_memory_equal(ids, want, sizeof(want));
 
     /* A long run of mixed text: identical ids from both. */
     size_t n = 200000, o = 0;
     char *text = malloc(n + 64);
-    static const char *const words[] = { "dog", "barking", "\xef\xac\x81", "<pad>",
-                                         "x\xcc\x81", " ", "\xe3\x80\x80", "qqq",
-                                         "<extra_id_7>", "\xe2\x84\xa2" };
+    static const char *const words[] = { "dog",          "barking",   "\xef\xac\x81",
+                                         "<pad>",        "x\xcc\x81", " ",
+                                         "\xe3\x80\x80", "qqq",       "<extra_id_7>",
+                                         "\xe2\x84\xa2" };
     unsigned seed = 7;
     while (o < n) {
         seed = seed * 1103515245u + 12345u;
@@ -301,7 +311,8 @@ static void test_sources_agree(void **state)
         text[o++] = (seed >> 8) & 1 ? ' ' : 'a';
     }
     text[o] = 0;
-    int32_t *ia = malloc(sizeof(int32_t) * 300000), *ib = malloc(sizeof(int32_t) * 300000);
+    int32_t *ia = malloc(sizeof(int32_t) * 300000),
+            *ib = malloc(sizeof(int32_t) * 300000);
     clock_t t0 = clock();
     int na = t5_tokenizer_encode(a, text, ia, 300000, err, sizeof(err));
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
@@ -325,7 +336,8 @@ static void test_open_folder(void **state)
     char err[512];
     assert_int_equal(t5_tokenizer_open(g_dir, &tk, err, sizeof(err)), 0);
     int32_t ids[8];
-    assert_int_equal(t5_tokenizer_encode(tk, "<extra_id_0> dog", ids, 8, err, sizeof(err)),
+    assert_int_equal(t5_tokenizer_encode(tk, "<extra_id_0> dog", ids, 8, err,
+                                         sizeof(err)),
                      3);
     assert_int_equal(ids[0], 899);
     t5_tokenizer_close(tk);
@@ -409,7 +421,8 @@ static void test_truncated_files(void **state)
             free(b);
         }
         print_message("  %s truncated: %d rejected, %d still loadable (cut at a record "
-                      "boundary)\n", files[f], failed, loaded);
+                      "boundary)\n",
+                      files[f], failed, loaded);
         assert_true(failed > 0);
         free(full);
     }
@@ -431,8 +444,9 @@ static void test_corrupted_bytes(void **state)
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             /* Half the rounds aim at the header and the last 80 KB, where
                the trainer/normalizer specs and the character map live. */
-            size_t pos = (round & 1) ? (size_t)(x % len)
-                                     : len - 1 - (size_t)((x >> 20) % (len < 80000 ? len : 80000));
+            size_t pos =
+                (round & 1) ? (size_t)(x % len)
+                            : len - 1 - (size_t)((x >> 20) % (len < 80000 ? len : 80000));
             b[pos] = (uint8_t)(x >> 40);
         }
         if (try_model(b, len, T5_TOKENIZER_SPM) == 0)
@@ -490,7 +504,10 @@ static void pb_base(pbuf *p)
     p->n = 0;
     pb_piece(p, "<unk>", 0, SPM_UNKNOWN);
     pb_piece(p, "</s>", 0, SPM_CONTROL);
-    pb_piece(p, "\xe2\x96\x81" "a", -1, 0);
+    pb_piece(p,
+             "\xe2\x96\x81"
+             "a",
+             -1, 0);
     pb_piece(p, "b", -2, SPM_NORMAL);
     pb_piece(p, "ab", -2.5f, 0);
     pb_piece(p, "\xe2\x96\x81", -3, 0);
@@ -733,7 +750,8 @@ static void test_protobuf_fields(void **state)
     assert_int_equal(m->charsmap_len, 0);
     t5_spm_model_free(m);
     t5_spm_model_free(NULL);
-    assert_int_equal(t5_spm_model_parse(NULL, 0, "x", &m, err, sizeof(err)), SAMSEP_ERR_FORMAT);
+    assert_int_equal(t5_spm_model_parse(NULL, 0, "x", &m, err, sizeof(err)),
+                     SAMSEP_ERR_FORMAT);
     assert_int_equal(t5_spm_model_parse(p.b, p.n, "x", NULL, err, sizeof(err)),
                      SAMSEP_ERR_INVALID);
 
@@ -755,17 +773,21 @@ static void test_protobuf_fields(void **state)
 /* Hand-made JSON models                                               */
 /* ------------------------------------------------------------------ */
 
-#define J_PRE "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":" \
-              "\"WhitespaceSplit\"},{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\"," \
-              "\"add_prefix_space\":true}]}"
-#define J_POST "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"Sequence\":" \
-               "{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</s>\",\"type_id\":0}}]," \
-               "\"special_tokens\":{\"</s>\":{\"id\":\"</s>\",\"ids\":[1],\"tokens\":[\"</s>\"]}}}"
-#define J_VOCAB "\"vocab\":[[\"<unk>\",0.0],[\"</s>\",0.0],[\"\\u2581a\",-1],[\"b\",-2]," \
-                "[\"ab\",-2.5],[\"\\u2581\",-3]]"
-#define J_ADDED "\"added_tokens\":[{\"id\":1,\"content\":\"</s>\",\"special\":true," \
-                "\"normalized\":false,\"lstrip\":false,\"rstrip\":false," \
-                "\"single_word\":false},{\"id\":6,\"content\":\"<x>\",\"special\":true}]"
+#define J_PRE                                                                   \
+    "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":"    \
+    "\"WhitespaceSplit\"},{\"type\":\"Metaspace\",\"replacement\":\"\\u2581\"," \
+    "\"add_prefix_space\":true}]}"
+#define J_POST                                                                           \
+    "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"Sequence\":"     \
+    "{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"</s>\",\"type_id\":0}}]," \
+    "\"special_tokens\":{\"</s>\":{\"id\":\"</s>\",\"ids\":[1],\"tokens\":[\"</s>\"]}}}"
+#define J_VOCAB                                                               \
+    "\"vocab\":[[\"<unk>\",0.0],[\"</s>\",0.0],[\"\\u2581a\",-1],[\"b\",-2]," \
+    "[\"ab\",-2.5],[\"\\u2581\",-3]]"
+#define J_ADDED                                                          \
+    "\"added_tokens\":[{\"id\":1,\"content\":\"</s>\",\"special\":true," \
+    "\"normalized\":false,\"lstrip\":false,\"rstrip\":false,"            \
+    "\"single_word\":false},{\"id\":6,\"content\":\"<x>\",\"special\":true}]"
 
 static int json_load(const char *doc, t5_tokenizer **tk, char *err, size_t errlen)
 {
@@ -812,8 +834,9 @@ static void test_json_malformed(void **state)
     expect_json_error("{", "not valid JSON");
     expect_json_error("{}", "Unigram");
     expect_json_error("{\"model\":{\"type\":\"BPE\"}}", "Unigram");
-    expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"byte_fallback\":true,"
-                      J_VOCAB "}}", "byte_fallback");
+    expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"byte_fallback\":"
+                      "true," J_VOCAB "}}",
+                      "byte_fallback");
     expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[]}}",
                       "non-empty");
     expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":{}}}",
@@ -822,34 +845,52 @@ static void test_json_malformed(void **state)
                       "unk_id");
     expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0.5," J_VOCAB "}}",
                       "unk_id");
-    expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"a\",0],"
-                      "[1,2]]}}", "vocab[1]");
-    expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"a\",0],"
-                      "[\"b\"]]}}", "vocab[1]");
+    expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"a\",0]"
+                      ","
+                      "[1,2]]}}",
+                      "vocab[1]");
+    expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"a\",0]"
+                      ","
+                      "[\"b\"]]}}",
+                      "vocab[1]");
     expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[[\"a\","
-                      "\"x\"]]}}", "vocab[0]");
+                      "\"x\"]]}}",
+                      "vocab[0]");
     expect_json_error("{\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"vocab\":[5]}}",
                       "vocab[0]");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"model\":{\"type\":\"Unigram\","
-                      "\"unk_id\":0,\"vocab\":[[\"a\",0],[\"\",1]]}}", "piece 1 is empty");
+                      "\"unk_id\":0,\"vocab\":[[\"a\",0],[\"\",1]]}}",
+                      "piece 1 is empty");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"model\":{\"type\":\"Unigram\","
-                      "\"unk_id\":0,\"vocab\":[[\"a\",0],[\"b\",1e999]]}}", "finite");
+                      "\"unk_id\":0,\"vocab\":[[\"a\",0],[\"b\",1e999]]}}",
+                      "finite");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"model\":{\"type\":\"Unigram\","
-                      "\"unk_id\":0,\"vocab\":[[\"a\",0],[\"\xc3(\",1]]}}", "UTF-8");
-    expect_json_error("{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"type\":\"Unigram\","
-                      "\"unk_id\":0," J_VOCAB "}}", "Precompiled");
-    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":"
-                      "\"AAA\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
+                      "\"unk_id\":0,\"vocab\":[[\"a\",0],[\"\xc3(\",1]]}}",
+                      "UTF-8");
+    expect_json_error("{\"normalizer\":{\"type\":\"NFKC\"},\"model\":{\"type\":"
+                      "\"Unigram\","
+                      "\"unk_id\":0," J_VOCAB "}}",
+                      "Precompiled");
+    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_"
+                      "charsmap\":"
+                      "\"AAA\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB
+                      "}}",
                       "base64");
-    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":"
-                      "\"AA!A\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
+    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_"
+                      "charsmap\":"
+                      "\"AA!A\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB
+                      "}}",
                       "base64");
-    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":"
-                      "\"A=AA\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
+    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_"
+                      "charsmap\":"
+                      "\"A=AA\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB
+                      "}}",
                       "base64");
-    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":"
-                      "\"AAA=\"}," J_PRE ",\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
-                      J_VOCAB "}}", "too short");
+    expect_json_error("{\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_"
+                      "charsmap\":"
+                      "\"AAA=\"}," J_PRE
+                      ",\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
+                      "too short");
     expect_json_error("{\"normalizer\":null,\"pre_tokenizer\":{\"type\":\"Whitespace\"},"
                       "\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
                       "pre_tokenizer");
@@ -859,35 +900,47 @@ static void test_json_malformed(void **state)
                       "\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
                       "Metaspace");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"added_tokens\":{},\"model\":{"
-                      "\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}", "added_tokens");
+                      "\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
+                      "added_tokens");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"added_tokens\":[{\"id\":-1,"
-                      "\"content\":\"x\"}],\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
-                      J_VOCAB "}}", "added_tokens[0]");
+                      "\"content\":\"x\"}],\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+                      "0," J_VOCAB "}}",
+                      "added_tokens[0]");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"added_tokens\":[{\"id\":99,"
-                      "\"content\":\"x\"}],\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
-                      J_VOCAB "}}", "outside");
+                      "\"content\":\"x\"}],\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+                      "0," J_VOCAB "}}",
+                      "outside");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"added_tokens\":[{\"id\":1,"
-                      "\"content\":\"\"}],\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
-                      J_VOCAB "}}", "empty");
+                      "\"content\":\"\"}],\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+                      "0," J_VOCAB "}}",
+                      "empty");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"added_tokens\":[{\"id\":1,"
-                      "\"content\":\"x\",\"lstrip\":true}],\"model\":{\"type\":\"Unigram\","
-                      "\"unk_id\":0," J_VOCAB "}}", "not supported");
+                      "\"content\":\"x\",\"lstrip\":true}],\"model\":{\"type\":"
+                      "\"Unigram\","
+                      "\"unk_id\":0," J_VOCAB "}}",
+                      "not supported");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"post_processor\":{\"type\":"
-                      "\"BertProcessing\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
-                      J_VOCAB "}}", "TemplateProcessing");
+                      "\"BertProcessing\"},\"model\":{\"type\":\"Unigram\",\"unk_id\":"
+                      "0," J_VOCAB "}}",
+                      "TemplateProcessing");
+    expect_json_error(
+        "{\"normalizer\":null," J_PRE ",\"post_processor\":{\"type\":"
+        "\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"</s>\"}}],"
+        "\"special_tokens\":{}},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB
+        "}}",
+        "special_tokens");
     expect_json_error("{\"normalizer\":null," J_PRE ",\"post_processor\":{\"type\":"
-                      "\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"</s>\"}}],"
-                      "\"special_tokens\":{}},\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
-                      J_VOCAB "}}", "special_tokens");
-    expect_json_error("{\"normalizer\":null," J_PRE ",\"post_processor\":{\"type\":"
-                      "\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"</s>\"}}],"
+                      "\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"</"
+                      "s>\"}}],"
                       "\"special_tokens\":{\"</s>\":{\"ids\":[1]}}},\"model\":{\"type\":"
-                      "\"Unigram\",\"unk_id\":0," J_VOCAB "}}", "no $A");
-    expect_json_error("{\"normalizer\":null," J_PRE ",\"post_processor\":{\"type\":"
-                      "\"TemplateProcessing\",\"single\":[{\"Sequence\":{\"id\":\"A\"}},"
-                      "{\"SpecialToken\":{\"id\":\"</s>\"}}],\"special_tokens\":{\"</s>\":"
-                      "{\"ids\":[77]}}},\"model\":{\"type\":\"Unigram\",\"unk_id\":0,"
-                      J_VOCAB "}}", "post-processor id");
+                      "\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
+                      "no $A");
+    expect_json_error(
+        "{\"normalizer\":null," J_PRE ",\"post_processor\":{\"type\":"
+        "\"TemplateProcessing\",\"single\":[{\"Sequence\":{\"id\":\"A\"}},"
+        "{\"SpecialToken\":{\"id\":\"</s>\"}}],\"special_tokens\":{\"</s>\":"
+        "{\"ids\":[77]}}},\"model\":{\"type\":\"Unigram\",\"unk_id\":0," J_VOCAB "}}",
+        "post-processor id");
 }
 
 /* Each malformation of the real tokenizer.json's character map. */
@@ -925,20 +978,25 @@ static void test_api_abuse(void **state)
 
     assert_int_equal(t5_tokenizer_open(NULL, &tk, err, sizeof(err)), SAMSEP_ERR_INVALID);
     assert_null(tk);
-    assert_int_equal(t5_tokenizer_open(ref_path("tokenizer.json"), NULL, err, sizeof(err)),
+    assert_int_equal(t5_tokenizer_open(ref_path("tokenizer.json"), NULL, err,
+                                       sizeof(err)),
                      SAMSEP_ERR_INVALID);
     assert_int_equal(t5_tokenizer_open("/nonexistent/tok.json", &tk, NULL, 0),
                      SAMSEP_ERR_IO);
     assert_int_equal(t5_tokenizer_open("/nonexistent/tok.json", &tk, err, sizeof(err)),
                      SAMSEP_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent/tok.json"));
-    assert_int_equal(t5_tokenizer_open("/dev/null", &tk, err, sizeof(err)), SAMSEP_ERR_IO);
+    assert_int_equal(t5_tokenizer_open("/dev/null", &tk, err, sizeof(err)),
+                     SAMSEP_ERR_IO);
     assert_int_equal(t5_tokenizer_open_memory(NULL, 5, T5_TOKENIZER_AUTO, "x", &tk, err,
-                                              sizeof(err)), SAMSEP_ERR_INVALID);
-    assert_int_equal(t5_tokenizer_open_memory("x", 1, (t5_tokenizer_format)9, "x", &tk, err,
-                                              sizeof(err)), SAMSEP_ERR_INVALID);
+                                              sizeof(err)),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(t5_tokenizer_open_memory("x", 1, (t5_tokenizer_format)9, "x", &tk,
+                                              err, sizeof(err)),
+                     SAMSEP_ERR_INVALID);
     assert_int_equal(t5_tokenizer_open_memory("", 0, T5_TOKENIZER_AUTO, NULL, &tk, err,
-                                              sizeof(err)), SAMSEP_ERR_FORMAT);
+                                              sizeof(err)),
+                     SAMSEP_ERR_FORMAT);
     t5_tokenizer_close(NULL);
     assert_int_equal(t5_tokenizer_vocab_size(NULL), 0);
     assert_null(t5_tokenizer_piece(NULL, 0));
@@ -973,7 +1031,8 @@ static void test_api_abuse(void **state)
     }
     /* A tiny error buffer is truncated, not overflowed. */
     char small[4] = "xyz";
-    assert_int_equal(t5_tokenizer_encode(tk, "\xff", ids, 8, small, 4), SAMSEP_ERR_INVALID);
+    assert_int_equal(t5_tokenizer_encode(tk, "\xff", ids, 8, small, 4),
+                     SAMSEP_ERR_INVALID);
     assert_int_equal(small[3], 0);
     t5_tokenizer_close(tk);
 }

@@ -39,12 +39,12 @@
 #include "samsep.h"
 
 #define TOL 1e-5
-#define NCTX 3     /* 1, 2 and 3 threads */
+#define NCTX 3 /* 1, 2 and 3 threads */
 #define MAXB 8
 
 typedef struct backend {
-    const char *name;  /* the backend */
-    char label[48];    /* backend/path, for messages */
+    const char *name; /* the backend */
+    char label[48];   /* backend/path, for messages */
     nn_ctx *k[NCTX];
 } backend;
 
@@ -53,8 +53,8 @@ static int g_nb;
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 
 /* Every (backend, context) pair: FOR_EACH_CTX(b, t) { nn_ctx *k = K(b, t); } */
-#define FOR_EACH_CTX(b, t)                                                     \
-    for (b = 0; b < g_nb; b++)                                                 \
+#define FOR_EACH_CTX(b, t)     \
+    for (b = 0; b < g_nb; b++) \
         for (t = 0; t < NCTX; t++)
 #define K(b, t) (g_bk[b].k[t])
 
@@ -130,8 +130,7 @@ static double nerr(const float *a, const float *ref, int64_t n)
 /* Worst error seen per kernel, printed at the end of each test. */
 static double g_worst;
 
-static void check(int b, const char *what, const float *out, const float *ref,
-                  int64_t n)
+static void check(int b, const char *what, const float *out, const float *ref, int64_t n)
 {
     double e = nerr(out, ref, n);
     if (e > g_worst)
@@ -324,7 +323,8 @@ static void test_copies(void **state)
     (void)state;
     memcpy(ref, y0, (size_t)n * sizeof *ref);
     kref_copy2d(x, ldx, ref, ldy, rows, cols);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, rows * ldx), *dy = up(k, y0, n), *o;
         assert_int_equal(nn_copy2d(k, dx, ldx, dy, ldy, rows, cols), SAMSEP_OK);
@@ -348,8 +348,8 @@ static void test_copies(void **state)
 
 /* ---- matmul ----------------------------------------------------------- */
 
-static void one_matmul(int64_t M, int64_t N, int64_t K, int64_t padx,
-                       int64_t pady, int bias, float beta)
+static void one_matmul(int64_t M, int64_t N, int64_t K, int64_t padx, int64_t pady,
+                       int bias, float beta)
 {
     int64_t ldx = K + padx, ldy = N + pady, ny = M * ldy;
     float *x = rnd(M * ldx, 1.0f), *W = rnd(N * K, 1.0f);
@@ -361,9 +361,10 @@ static void one_matmul(int64_t M, int64_t N, int64_t K, int64_t padx,
 
     memcpy(ref, y0, (size_t)ny * sizeof *ref);
     kref_matmul_ex(x, ldx, W, bv, ref, ldy, M, N, K, beta);
-    snprintf(what, sizeof what, "matmul %lldx%lldx%lld beta %g",
-             (long long)M, (long long)N, (long long)K, beta);
-    FOR_EACH_CTX(b, t) {
+    snprintf(what, sizeof what, "matmul %lldx%lldx%lld beta %g", (long long)M,
+             (long long)N, (long long)K, beta);
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, M * ldx), *dW = up(k, W, N * K), *db = up(k, bv, N);
         float *dy = up(k, y0, ny);
@@ -408,8 +409,7 @@ static void test_matmul(void **state)
 
 static void test_norms(void **state)
 {
-    static const int64_t shapes[][2] = { { 1, 1 }, { 3, 7 }, { 129, 33 },
-                                         { 300, 768 } };
+    static const int64_t shapes[][2] = { { 1, 1 }, { 3, 7 }, { 129, 33 }, { 300, 768 } };
     size_t s;
     int i, v, b, t;
     (void)state;
@@ -423,7 +423,8 @@ static void test_norms(void **state)
             const float *wv = (v & 1) ? w : NULL, *bv = (v & 2) ? bb : NULL;
             kref_rmsnorm(x, wv, 1e-6f, rref, M, D);
             kref_layernorm(x, wv, bv, 1e-5f, lref, M, D);
-            FOR_EACH_CTX(b, t) {
+            FOR_EACH_CTX(b, t)
+            {
                 nn_ctx *k = K(b, t);
                 float *dx = up(k, x, n), *dw = up(k, wv, D), *db = up(k, bv, D);
                 float *dy = nn_alloc_f32(k, n);
@@ -464,7 +465,8 @@ static void test_groupnorm(void **state)
                                          { 1, 1, 1, 1 },
                                          { 2, 64, 29, 1 },
                                          { 3, 12, 37, 4 },
-                                         { 2, 6, 1000, 6 } };
+                                         { 2, 6, 1000, 6 }
+    };
     size_t s;
     int b, t;
     (void)state;
@@ -475,11 +477,13 @@ static void test_groupnorm(void **state)
         float *ref = zeros(n), *ref0 = zeros(n), *out[NCTX];
         assert_int_equal(kref_groupnorm(x, w, bb, 1e-5f, ref, B, C, T, G), SAMSEP_OK);
         kref_groupnorm(x, NULL, NULL, 1e-5f, ref0, B, C, T, G);
-        FOR_EACH_CTX(b, t) {
+        FOR_EACH_CTX(b, t)
+        {
             nn_ctx *k = K(b, t);
             float *dx = up(k, x, n), *dw = up(k, w, C), *db = up(k, bb, C);
             float *dy = nn_alloc_f32(k, n), *o;
-            assert_int_equal(nn_groupnorm(k, dx, dw, db, 1e-5f, dy, B, C, T, G), SAMSEP_OK);
+            assert_int_equal(nn_groupnorm(k, dx, dw, db, 1e-5f, dy, B, C, T, G),
+                             SAMSEP_OK);
             out[t] = down(k, dy, n);
             judge(b, t, "groupnorm", out, ref, n);
             assert_int_equal(nn_groupnorm(k, dx, NULL, NULL, 1e-5f, dy, B, C, T, G),
@@ -515,7 +519,8 @@ static void test_softmax(void **state)
             if ((i * 7 + j * 3) % 11 == 0 || i == 5)
                 x[i * N + j] = -INFINITY; /* row 5 entirely masked */
     kref_softmax(x, ref, M, N);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, n), *dy = nn_alloc_f32(k, n), *o;
         assert_int_equal(nn_softmax(k, dx, dy, M, N), SAMSEP_OK);
@@ -545,14 +550,13 @@ typedef enum { LAY_HEAD_MAJOR, LAY_INTERLEAVED, LAY_BHLD } layout;
 
 static nn_strides lay(layout l, int64_t L, int64_t H, int64_t dh)
 {
-    return l == LAY_HEAD_MAJOR ? nn_strides_head_major(L, H, dh)
+    return l == LAY_HEAD_MAJOR    ? nn_strides_head_major(L, H, dh)
            : l == LAY_INTERLEAVED ? nn_strides_interleaved(L, H, dh)
                                   : nn_strides_bhld(H, L, dh);
 }
 
-static void one_attention(int64_t B, int64_t H, int64_t Lq, int64_t Lk,
-                          int64_t dh, layout lq, layout lkv, float scale,
-                          int bias_kind, int masked)
+static void one_attention(int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t dh,
+                          layout lq, layout lkv, float scale, int bias_kind, int masked)
 {
     nn_attn_args a, d;
     int64_t nq = B * Lq * H * dh, nk = B * Lk * H * dh, nb = 0, i, j;
@@ -598,12 +602,13 @@ static void one_attention(int64_t B, int64_t H, int64_t Lq, int64_t Lk,
         for (i = 0; i < B; i++)
             for (j = 0; j < Lk; j++)
                 mask[i * Lk + j] = (uint8_t)(i == 1 ? 0 /* nothing valid */
-                                             : j < Lk - i * 3);
+                                                    : j < Lk - i * 3);
         a.key_mask = mask;
     }
     a.out = ref;
     assert_int_equal(kref_attention(&a), SAMSEP_OK);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dbias = up(k, bias, nb);
         d = a;
@@ -670,7 +675,8 @@ static void test_rope(void **state)
     int b, t, i;
     (void)state;
     kref_rope_table(rc, rs, L, dh, 20000.0f);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dc = nn_alloc_f32(k, nt), *ds = nn_alloc_f32(k, nt), *dx = up(k, x, n);
         assert_int_equal(nn_rope_table(k, dc, ds, L, dh, 20000.0f), SAMSEP_OK);
@@ -711,9 +717,9 @@ static void test_rope(void **state)
 
 /* ---- convolutions ----------------------------------------------------- */
 
-static void one_conv(int64_t B, int64_t Cin, int64_t Lin, int64_t Cout,
-                     int64_t Kw, int64_t stride, int64_t dil, int64_t pl,
-                     int64_t pr, int64_t groups, nn_pad_mode mode, int bias)
+static void one_conv(int64_t B, int64_t Cin, int64_t Lin, int64_t Cout, int64_t Kw,
+                     int64_t stride, int64_t dil, int64_t pl, int64_t pr, int64_t groups,
+                     nn_pad_mode mode, int bias)
 {
     nn_conv1d_args a = { B, Cin, Lin, Cout, Kw, stride, dil, pl, pr, groups, mode };
     int64_t Lout = nn_conv1d_out_len(&a), ny, nx = B * Cin * Lin;
@@ -730,11 +736,12 @@ static void one_conv(int64_t B, int64_t Cin, int64_t Lin, int64_t Cout,
     ref = zeros(ny);
     snprintf(what, sizeof what,
              "conv1d B%lld Cin%lld L%lld Cout%lld K%lld s%lld d%lld p%lld/%lld g%lld m%d",
-             (long long)B, (long long)Cin, (long long)Lin, (long long)Cout,
-             (long long)Kw, (long long)stride, (long long)dil, (long long)pl,
-             (long long)pr, (long long)groups, (int)mode);
+             (long long)B, (long long)Cin, (long long)Lin, (long long)Cout, (long long)Kw,
+             (long long)stride, (long long)dil, (long long)pl, (long long)pr,
+             (long long)groups, (int)mode);
     assert_int_equal(kref_conv1d(&a, x, W, bv, ref), SAMSEP_OK);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, nx), *dW = up(k, W, nw), *db = up(k, bv, Cout);
         float *dy = nn_alloc_f32(k, ny);
@@ -760,14 +767,14 @@ static void test_conv1d(void **state)
     (void)state;
     one_conv(1, 1, 1, 1, 1, 1, 1, 0, 0, 1, NN_PAD_ZERO, 0);
     one_conv(2, 3, 50, 5, 3, 1, 1, 1, 1, 1, NN_PAD_ZERO, 1);
-    one_conv(1, 8, 601, 6, 7, 1, 9, 27, 27, 1, NN_PAD_ZERO, 1);   /* RU dil 9 */
-    one_conv(2, 4, 300, 8, 4, 2, 1, 1, 1, 1, NN_PAD_ZERO, 1);     /* down by 2 */
-    one_conv(1, 5, 1000, 7, 16, 8, 1, 4, 4, 1, NN_PAD_ZERO, 1);   /* down by 8 */
-    one_conv(2, 6, 77, 9, 5, 3, 2, 4, 1, 3, NN_PAD_REFLECT, 1);   /* groups */
-    one_conv(1, 4, 20, 4, 3, 1, 1, 2, 5, 4, NN_PAD_REPLICATE, 0); /* depthwise */
-    one_conv(3, 12, 700, 10, 1, 1, 1, 0, 0, 1, NN_PAD_ZERO, 1);   /* 1x1 direct */
-    one_conv(1, 3, 9, 2, 1, 2, 1, 0, 0, 1, NN_PAD_ZERO, 1);       /* 1x1 strided */
-    one_conv(1, 2, 33, 3, 7, 1, 1, 6, 0, 1, NN_PAD_ZERO, 1);      /* causal */
+    one_conv(1, 8, 601, 6, 7, 1, 9, 27, 27, 1, NN_PAD_ZERO, 1);    /* RU dil 9 */
+    one_conv(2, 4, 300, 8, 4, 2, 1, 1, 1, 1, NN_PAD_ZERO, 1);      /* down by 2 */
+    one_conv(1, 5, 1000, 7, 16, 8, 1, 4, 4, 1, NN_PAD_ZERO, 1);    /* down by 8 */
+    one_conv(2, 6, 77, 9, 5, 3, 2, 4, 1, 3, NN_PAD_REFLECT, 1);    /* groups */
+    one_conv(1, 4, 20, 4, 3, 1, 1, 2, 5, 4, NN_PAD_REPLICATE, 0);  /* depthwise */
+    one_conv(3, 12, 700, 10, 1, 1, 1, 0, 0, 1, NN_PAD_ZERO, 1);    /* 1x1 direct */
+    one_conv(1, 3, 9, 2, 1, 2, 1, 0, 0, 1, NN_PAD_ZERO, 1);        /* 1x1 strided */
+    one_conv(1, 2, 33, 3, 7, 1, 1, 6, 0, 1, NN_PAD_ZERO, 1);       /* causal */
     one_conv(1, 300, 40, 17, 7, 1, 1, 3, 3, 1, NN_PAD_REFLECT, 1); /* Cin*K > tile */
     for (b = 0; b < g_nb; b++) {
         nn_ctx *k = K(b, 0);
@@ -786,9 +793,9 @@ static void test_conv1d(void **state)
     report("conv1d");
 }
 
-static void one_convt(int64_t B, int64_t Cin, int64_t Lin, int64_t Cout,
-                      int64_t Kw, int64_t stride, int64_t dil, int64_t pad,
-                      int64_t opad, int64_t crop, int64_t groups, int bias)
+static void one_convt(int64_t B, int64_t Cin, int64_t Lin, int64_t Cout, int64_t Kw,
+                      int64_t stride, int64_t dil, int64_t pad, int64_t opad,
+                      int64_t crop, int64_t groups, int bias)
 {
     nn_convt1d_args a = { B, Cin, Lin, Cout, Kw, stride, dil, pad, opad, crop, groups };
     int64_t Lout = nn_convt1d_out_len(&a), ny, nx = B * Cin * Lin;
@@ -804,12 +811,14 @@ static void one_convt(int64_t B, int64_t Cin, int64_t Lin, int64_t Cout,
     bv = bias ? rnd(Cout, 1.0f) : NULL;
     ref = zeros(ny);
     snprintf(what, sizeof what,
-             "convt1d B%lld Cin%lld L%lld Cout%lld K%lld s%lld d%lld p%lld op%lld c%lld g%lld",
-             (long long)B, (long long)Cin, (long long)Lin, (long long)Cout,
-             (long long)Kw, (long long)stride, (long long)dil, (long long)pad,
-             (long long)opad, (long long)crop, (long long)groups);
+             "convt1d B%lld Cin%lld L%lld Cout%lld K%lld s%lld d%lld p%lld op%lld c%lld "
+             "g%lld",
+             (long long)B, (long long)Cin, (long long)Lin, (long long)Cout, (long long)Kw,
+             (long long)stride, (long long)dil, (long long)pad, (long long)opad,
+             (long long)crop, (long long)groups);
     assert_int_equal(kref_convt1d(&a, x, W, bv, ref), SAMSEP_OK);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, nx), *dW = up(k, W, nw), *db = up(k, bv, Cout);
         float *dy = nn_alloc_f32(k, ny);
@@ -834,13 +843,13 @@ static void test_convt1d(void **state)
     int b;
     (void)state;
     one_convt(1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0);
-    one_convt(2, 6, 40, 3, 24, 12, 1, 6, 0, 0, 1, 1);   /* DAC stride 12 */
-    one_convt(1, 4, 101, 5, 10, 5, 1, 3, 1, 0, 1, 1);   /* odd stride, out pad */
-    one_convt(2, 3, 150, 4, 4, 2, 1, 1, 0, 0, 1, 1);    /* Lout 300 > tile */
-    one_convt(1, 4, 60, 2, 16, 8, 1, 0, 0, 8, 1, 1);    /* causal: crop K-s */
-    one_convt(1, 6, 30, 9, 5, 3, 2, 2, 1, 0, 3, 1);     /* dilation, groups */
-    one_convt(1, 5, 7, 3, 3, 1, 1, 0, 0, 0, 1, 0);      /* stride 1 */
-    one_convt(1, 2, 5, 2, 2, 7, 1, 0, 0, 0, 1, 1);      /* stride > K: gaps */
+    one_convt(2, 6, 40, 3, 24, 12, 1, 6, 0, 0, 1, 1); /* DAC stride 12 */
+    one_convt(1, 4, 101, 5, 10, 5, 1, 3, 1, 0, 1, 1); /* odd stride, out pad */
+    one_convt(2, 3, 150, 4, 4, 2, 1, 1, 0, 0, 1, 1);  /* Lout 300 > tile */
+    one_convt(1, 4, 60, 2, 16, 8, 1, 0, 0, 8, 1, 1);  /* causal: crop K-s */
+    one_convt(1, 6, 30, 9, 5, 3, 2, 2, 1, 0, 3, 1);   /* dilation, groups */
+    one_convt(1, 5, 7, 3, 3, 1, 1, 0, 0, 0, 1, 0);    /* stride 1 */
+    one_convt(1, 2, 5, 2, 2, 7, 1, 0, 0, 0, 1, 1);    /* stride > K: gaps */
     /* several output tiles (256 * stride samples) and channel blocks */
     one_convt(1, 3, 700, 1100, 4, 2, 1, 1, 0, 0, 1, 1);
     for (b = 0; b < g_nb; b++) {
@@ -857,8 +866,11 @@ static void test_convt1d(void **state)
 static void test_pad1d(void **state)
 {
     static const int64_t cases[][3] = { /* L, left, right */
-                                        { 11, 4, 5 }, { 11, 0, 40 }, { 3, 9, 7 },
-                                        { 1, 2, 3 } };
+                                        { 11, 4, 5 },
+                                        { 11, 0, 40 },
+                                        { 3, 9, 7 },
+                                        { 1, 2, 3 }
+    };
     size_t c;
     int m, b, t;
     (void)state;
@@ -871,7 +883,8 @@ static void test_pad1d(void **state)
             if (ok)
                 assert_int_equal(kref_pad1d(x, ref, B, C, L, left, right, (nn_pad_mode)m),
                                  SAMSEP_OK);
-            FOR_EACH_CTX(b, t) {
+            FOR_EACH_CTX(b, t)
+            {
                 nn_ctx *k = K(b, t);
                 float *dx = up(k, x, n), *dy = nn_alloc_f32(k, no);
                 int rc = nn_pad1d(k, dx, dy, B, C, L, left, right, (nn_pad_mode)m);
@@ -881,7 +894,8 @@ static void test_pad1d(void **state)
                     assert_int_equal(rc, SAMSEP_OK);
                     out[t] = down(k, dy, no);
                     same(b, "pad1d", ref, out[t], no);
-                    if (c == 0 && m == NN_PAD_REFLECT) /* [a b c ..] padded 2 -> [c b a b c ..] */
+                    if (c == 0 &&
+                        m == NN_PAD_REFLECT) /* [a b c ..] padded 2 -> [c b a b c ..] */
                         assert_true(out[t][0] == x[4] && out[t][3] == x[1] &&
                                     out[t][4] == x[0]);
                     if (c == 0 && m == NN_PAD_REPLICATE)
@@ -903,8 +917,7 @@ static void test_pad1d(void **state)
 
 /* ---- LSTM ------------------------------------------------------------- */
 
-static void one_lstm(int64_t T, int64_t B, int64_t I, int64_t H, int state0,
-                     int biases)
+static void one_lstm(int64_t T, int64_t B, int64_t I, int64_t H, int state0, int biases)
 {
     float *x = rnd(T * B * I, 1.0f), *Wi = rnd(4 * H * I, 0.4f);
     float *Wh = rnd(4 * H * H, 0.4f);
@@ -916,10 +929,12 @@ static void one_lstm(int64_t T, int64_t B, int64_t I, int64_t H, int state0,
 
     assert_int_equal(kref_lstm(x, Wi, Wh, bi, bh, h0, c0, ref, rh, rc, T, B, I, H),
                      SAMSEP_OK);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, T * B * I), *dWi = up(k, Wi, 4 * H * I);
-        float *dWh = up(k, Wh, 4 * H * H), *dbi = up(k, bi, 4 * H), *dbh = up(k, bh, 4 * H);
+        float *dWh = up(k, Wh, 4 * H * H), *dbi = up(k, bi, 4 * H),
+              *dbh = up(k, bh, 4 * H);
         float *dh0 = up(k, h0, B * H), *dc0 = up(k, c0, B * H);
         float *dy = nn_alloc_f32(k, T * B * H), *dhT = nn_alloc_f32(k, B * H);
         float *dcT = nn_alloc_f32(k, B * H);
@@ -1033,7 +1048,8 @@ static void test_activations(void **state)
     x[3] = -90.0f;
     for (a = 0; a < sizeof acts / sizeof acts[0]; a++) {
         acts[a].r(x, ref, n);
-        FOR_EACH_CTX(b, t) {
+        FOR_EACH_CTX(b, t)
+        {
             nn_ctx *k = K(b, t);
             float *dx = up(k, x, n), *dy = nn_alloc_f32(k, n), *o;
             assert_int_equal(acts[a].f(k, dx, dy, n), SAMSEP_OK);
@@ -1054,7 +1070,8 @@ static void test_activations(void **state)
         for (i = 0; i < C; i++)
             al[i] = 0.5f + fabsf(al[i]) * 1.5f;
         kref_snake(sx, al, sr, B, C, T);
-        FOR_EACH_CTX(b, t) {
+        FOR_EACH_CTX(b, t)
+        {
             nn_ctx *k = K(b, t);
             float *dx = up(k, sx, m), *da = up(k, al, C), *dy = nn_alloc_f32(k, m);
             assert_int_equal(nn_snake(k, dx, da, dy, B, C, T), SAMSEP_OK);
@@ -1080,7 +1097,8 @@ static void binop(const char *what, int op, const float *a, const float *c,
 {
     float *out[NCTX];
     int b, t;
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *da = up(k, a, n), *dc = up(k, c, n), *dy = nn_alloc_f32(k, n);
         assert_int_equal(op == 0   ? nn_add(k, da, dc, dy, n)
@@ -1129,7 +1147,8 @@ static void one_bcast(const int64_t sh[3], const int64_t vs[3], int64_t nv)
     float *x = rnd(n, 2.0f), *v = rnd(nv, 2.0f), *ref = zeros(n), *out[NCTX];
     int b, t;
     kref_add_bcast(x, v, vs, ref, sh);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, n), *dv = up(k, v, nv), *dy = nn_alloc_f32(k, n), *o;
         assert_int_equal(nn_add_bcast(k, dx, dv, vs, dy, sh), SAMSEP_OK);
@@ -1168,7 +1187,8 @@ static void test_rows(void **state)
     kref_add_gated(x, mods + 2 * D, ld, gref, B, T, D);
     assert_int_equal(kref_embedding(tab, 50, 9, ids, 7, er), SAMSEP_OK);
     kref_sum_rows(sx, sref, 37, 1000);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, m), *dm = up(k, mods, B * ld), *dy = up(k, y0, m);
         float *dt = up(k, tab, 50 * 9), *de = nn_alloc_f32(k, 7 * 9);
@@ -1231,7 +1251,8 @@ static void test_layouts(void **state)
     (void)state;
     kref_transpose(x, ref, B, R, C);
     kref_sinusoid(f, half, 0.40625f, sref, nb);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, m), *dy = nn_alloc_f32(k, m);
         float *df = up(k, f, half), *ds = nn_alloc_f32(k, nb * 2 * half);
@@ -1276,8 +1297,7 @@ static void ref_gemm(const nn_gemm *g, const float *C0, float *out)
 
 /* One product on every table row the CPU runs, in layout `lay` (bit 0: A
  * transposed, bit 1: B given as [N, K]). */
-static void one_gemm(int64_t M, int64_t N, int64_t K, int lay, float alpha,
-                     float beta)
+static void one_gemm(int64_t M, int64_t N, int64_t K, int lay, float alpha, float beta)
 {
     int64_t ldc = N + 3, nc = M * ldc, i;
     float *A = rnd(M * K, 1.0f), *B = rnd(K * N, 1.0f), *C0 = rnd(nc, 1.0f);
@@ -1287,7 +1307,8 @@ static void one_gemm(int64_t M, int64_t N, int64_t K, int lay, float alpha,
     int r;
 
     assert_int_equal(posix_memalign((void **)&pack, 64,
-                                    NN_GEMM_PACK_FLOATS * sizeof(float)), 0);
+                                    NN_GEMM_PACK_FLOATS * sizeof(float)),
+                     0);
     g.M = M;
     g.N = N;
     g.K = K;
@@ -1436,7 +1457,8 @@ static void one_matmul_bf16(int64_t M, int64_t N, int64_t K, int64_t padx, int b
     kref_matmul_ex(xr, ldx, Wr, bv, ref, ldy, M, N, K, beta);
     snprintf(what, sizeof what, "matmul_bf16 %lldx%lldx%lld beta %g", (long long)M,
              (long long)N, (long long)K, beta);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, M * ldx), *db = up(k, bv, N), *dy = up(k, y0, ny);
         nn_w w = { upb(k, Wb, (size_t)(N * K) * sizeof *Wb), 1 };
@@ -1477,7 +1499,8 @@ static void one_conv_bf16(nn_conv1d_args a, int bias)
     snprintf(what, sizeof what, "conv1d_bf16 Cin%lld Cout%lld K%lld s%lld g%lld",
              (long long)a.Cin, (long long)a.Cout, (long long)a.K, (long long)a.stride,
              (long long)a.groups);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, nx), *db = up(k, bv, a.Cout), *dy = nn_alloc_f32(k, ny);
         nn_w w = { upb(k, Wb, (size_t)nw * sizeof *Wb), 1 };
@@ -1516,7 +1539,8 @@ static void one_convt_bf16(nn_convt1d_args a, int bias)
     snprintf(what, sizeof what, "convt1d_bf16 Cin%lld Cout%lld K%lld s%lld g%lld",
              (long long)a.Cin, (long long)a.Cout, (long long)a.K, (long long)a.stride,
              (long long)a.groups);
-    FOR_EACH_CTX(b, t) {
+    FOR_EACH_CTX(b, t)
+    {
         nn_ctx *k = K(b, t);
         float *dx = up(k, x, nx), *db = up(k, bv, a.Cout), *dy = nn_alloc_f32(k, ny);
         nn_w w = { upb(k, Wb, (size_t)nw * sizeof *Wb), 1 };
@@ -1546,7 +1570,9 @@ static void bf16_cases(void)
     nn_conv1d_args c1 = { 2, 3, 50, 5, 3, 1, 1, 1, 1, 1, NN_PAD_ZERO };
     nn_conv1d_args c2 = { 1, 40, 601, 70, 7, 1, 9, 27, 27, 1, NN_PAD_ZERO };
     nn_conv1d_args c3 = { 2, 6, 77, 9, 5, 3, 2, 4, 1, 3, NN_PAD_REFLECT };
-    nn_conv1d_args c4 = { 1, 160, 40, 17, 7, 1, 1, 3, 3, 1, NN_PAD_REFLECT }; /* kk > KC */
+    nn_conv1d_args c4 = {
+        1, 160, 40, 17, 7, 1, 1, 3, 3, 1, NN_PAD_REFLECT
+    }; /* kk > KC */
     nn_conv1d_args c5 = { 3, 12, 700, 10, 1, 1, 1, 0, 0, 1, NN_PAD_ZERO };
     nn_convt1d_args t1 = { 2, 6, 40, 3, 24, 12, 1, 6, 0, 0, 1 };
     nn_convt1d_args t2 = { 1, 4, 101, 5, 10, 5, 1, 3, 1, 0, 1 };
@@ -1621,7 +1647,8 @@ static void test_every_kernel_ran(void **state)
                 calls += nn_ctx_op_calls(K(b, t), (nn_op)op);
             if (calls == 0)
                 fail_msg("kernel %s never ran on backend %s: add a case to "
-                         "test_nn_backend.c", nn_op_name((nn_op)op), g_bk[b].label);
+                         "test_nn_backend.c",
+                         nn_op_name((nn_op)op), g_bk[b].label);
         }
     assert_null(nn_op_name(NN_OP_COUNT));
 }

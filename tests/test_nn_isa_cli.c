@@ -103,16 +103,16 @@ static char *make_model_dir(const char *root)
 
 /* Separate `in` into root/<name> with SAMSEP_ISA = isa; the target. */
 static float *separate(const char *root, const char *name, const char *model,
-                       const char *in, const char *isa, const char *threads,
-                       int64_t *n)
+                       const char *in, const char *isa, const char *threads, int64_t *n)
 {
     char err[8192];
     char *out = tu_path(root, name), *t;
     float *y;
-    const char *const args[] = { "-q", "-e", "sam-audio", "--model", model, "-p",
-                                 "dog barking", "--chunk", "1", "--overlap", "0.25",
-                                 "--seed", "3", "--threads", threads, in, "-o", out,
-                                 NULL };
+    const char *const args[] = { "-q",  "-e",        "sam-audio",   "--model",
+                                 model, "-p",        "dog barking", "--chunk",
+                                 "1",   "--overlap", "0.25",        "--seed",
+                                 "3",   "--threads", threads,       in,
+                                 "-o",  out,         NULL };
 
     if (run(isa, err, sizeof err, args) != 0)
         fail_msg("SAMSEP_ISA=%s: samsep failed: %s", isa != NULL ? isa : "(unset)", err);
@@ -152,7 +152,8 @@ static void test_isa_paths_cli(void **state)
     in = tu_path(in_dir, "street.wav");
     for (i = 0; i < frames; i++)
         x[i] = 0.3f * sinf((float)i * 0.031f) + 0.05f * sinf((float)i * 0.5f);
-    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 1, x, frames), 0);
+    assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 1, x, frames),
+                     0);
     model = make_model_dir(root);
 
     gen = separate(root, "generic", model, in, "generic", "2", &n0);
@@ -188,8 +189,9 @@ static void test_isa_paths_cli(void **state)
     /* an unknown ISA is refused, naming the variable */
     bad = tu_path(root, "bad");
     {
-        const char *const args[] = { "-q", "-e", "sam-audio", "--model", model, "-p",
-                                     "dog", "--chunk", "1", in, "-o", bad, NULL };
+        const char *const args[] = { "-q", "-e",  "sam-audio", "--model", model,
+                                     "-p", "dog", "--chunk",   "1",       in,
+                                     "-o", bad,   NULL };
         assert_int_not_equal(run("avx9000", err, sizeof err, args), 0);
     }
     assert_non_null(strstr(err, "SAMSEP_ISA"));

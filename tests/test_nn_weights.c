@@ -30,8 +30,8 @@ static char g_path[4096];
 
 /* enc.w F32 [2, 3], enc.h F16 [2], enc.b BF16 [1], enc.layers.1.n F32 [4] */
 static const float w_vals[6] = { 0.5f, -1.25f, 3.0f, 4.5f, 1e-3f, -7.0f };
-static const uint16_t h_vals[2] = { 0x3C00, 0xC000 };   /* 1, -2 */
-static const uint16_t b_vals[1] = { 0x3F80 };           /* 1 */
+static const uint16_t h_vals[2] = { 0x3C00, 0xC000 }; /* 1, -2 */
+static const uint16_t b_vals[1] = { 0x3F80 };         /* 1 */
 static const float n_vals[4] = { 1.0f, 2.0f, 3.0f, 4.0f };
 
 static void write_file(const char *path)
@@ -81,7 +81,8 @@ static void test_in_place_and_converted(void **state)
     assert_memory_equal(w, w_vals, sizeof w_vals);
     {
         float back[6];
-        assert_int_equal(nn_download(nn_weights_ctx(ws), back, w, sizeof back), SAMSEP_OK);
+        assert_int_equal(nn_download(nn_weights_ctx(ws), back, w, sizeof back),
+                         SAMSEP_OK);
         assert_memory_equal(back, w_vals, sizeof w_vals);
     }
     assert_ptr_equal(nn_weight(ws, "enc.w", NN_DIMS(NN_ANY, 3), NN_F32), t->data);
@@ -205,13 +206,17 @@ static void test_bad_args(void **state)
     char *missing = tu_path(g_dir, "nope.safetensors");
 
     (void)state;
-    assert_int_equal(nn_weights_open(NULL, g_k, &ws, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(nn_weights_open(g_path, g_k, NULL, err, sizeof err), SAMSEP_ERR_INVALID);
-    assert_int_equal(nn_weights_open(g_path, NULL, &ws, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(nn_weights_open(NULL, g_k, &ws, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(nn_weights_open(g_path, g_k, NULL, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
+    assert_int_equal(nn_weights_open(g_path, NULL, &ws, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     assert_int_not_equal(nn_weights_open(missing, g_k, &ws, err, sizeof err), SAMSEP_OK);
     assert_null(ws);
     assert_non_null(strstr(err, "nope.safetensors"));
-    assert_int_equal(nn_weights_wrap(NULL, "x", g_k, &ws, err, sizeof err), SAMSEP_ERR_INVALID);
+    assert_int_equal(nn_weights_wrap(NULL, "x", g_k, &ws, err, sizeof err),
+                     SAMSEP_ERR_INVALID);
     assert_int_equal(nn_weights_status(NULL, err, sizeof err), SAMSEP_ERR_INVALID);
     assert_null(nn_weight(NULL, "enc.w", NN_DIMS(2, 3), NN_F32));
     assert_null(nn_weights_find(NULL, "enc.w"));
@@ -270,7 +275,7 @@ static void test_bf16_matrices(void **state)
         assert_int_equal(((const uint16_t *)w.data)[i], nn_bf16_from_f32(w_vals[i]));
     b = nn_wmat(ws, NN_DIMS(1), "enc.b");
     assert_ptr_equal(b.data, nn_weights_find(ws, "enc.b")->data); /* in place */
-    host[0] = 1.0f + 1.0f / 512.0f; /* rounds to 1 */
+    host[0] = 1.0f + 1.0f / 512.0f;                               /* rounds to 1 */
     host[1] = -3.0f;
     d = nn_wmat_adopt(ws, host, 2);
     assert_true(d.bf16);

@@ -15,19 +15,18 @@
 #include "samsep.h"
 
 /* Fail with the plan's parameters; cheap branch in the hot loop. */
-#define EXPECT(cond)                                                         \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            fail_msg("frames=%lld chunk=%lld overlap=%lld k=%lld: %s",       \
+#define EXPECT(cond)                                                          \
+    do {                                                                      \
+        if (!(cond))                                                          \
+            fail_msg("frames=%lld chunk=%lld overlap=%lld k=%lld: %s",        \
                      (long long)frames, (long long)chunk, (long long)overlap, \
-                     (long long)k, #cond);                                   \
+                     (long long)k, #cond);                                    \
     } while (0)
 
 /* Check every rule of the plan for one (frames, chunk, overlap). With
  * `cover` (frames + 1 ints) it also counts, per frame, how many chunks cover
  * it, independently of the plan's own arithmetic. */
-static void check_plan(int64_t frames, int64_t chunk, int64_t overlap,
-                       int *cover)
+static void check_plan(int64_t frames, int64_t chunk, int64_t overlap, int *cover)
 {
     int64_t count = -1, k = -1, i;
     samsep_span s, prev = { 0, 0 };
@@ -73,8 +72,8 @@ static void check_plan(int64_t frames, int64_t chunk, int64_t overlap,
         for (i = 0; i < frames; i++) {
             c += cover[i];
             k = i;
-            EXPECT(c >= 1);                 /* every frame covered */
-            EXPECT(overlap > 0 || c == 1);  /* once, without overlap */
+            EXPECT(c >= 1);                /* every frame covered */
+            EXPECT(overlap > 0 || c == 1); /* once, without overlap */
             /* outside every overlap region a frame is covered once */
             EXPECT(i >= chunk - overlap || c == 1);
             EXPECT(c <= (chunk + (chunk - overlap) - 1) / (chunk - overlap));

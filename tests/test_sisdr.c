@@ -44,7 +44,7 @@ static void test_perfect_is_inf(void **state)
 static void test_silence_and_bad_input(void **state)
 {
     (void)state;
-    float r[100], z[100] = {0}, c[100];
+    float r[100], z[100] = { 0 }, c[100];
     fill(r, 100, 2);
     double v = sisdr(r, z, 100);
     assert_true(isinf(v) && v < 0);
@@ -65,7 +65,8 @@ static void test_mixture_improvement_zero(void **state)
 {
     (void)state;
     enum { N = 4096 };
-    float *s = malloc(N * sizeof *s), *v = malloc(N * sizeof *v), *mix = malloc(N * sizeof *mix);
+    float *s = malloc(N * sizeof *s), *v = malloc(N * sizeof *v),
+          *mix = malloc(N * sizeof *mix);
     assert_true(s && v && mix);
     fill(s, N, 3);
     fill(v, N, 4);
@@ -101,7 +102,7 @@ static void test_scale_and_offset_invariance(void **state)
     for (int i = 0; i < N; i++)
         e[i] = r[i] + 0.3f * e[i];
     double base = sisdr(r, e, N);
-    static const float scales[] = {1e-3f, 0.37f, 3.0f, 1000.0f, -2.5f};
+    static const float scales[] = { 1e-3f, 0.37f, 3.0f, 1000.0f, -2.5f };
     for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
         for (int i = 0; i < N; i++)
             e2[i] = scales[k] * e[i];
@@ -121,20 +122,20 @@ static void test_hand_computed(void **state)
     (void)state;
     /* ref = [1, -1, 1, -1] (mean 0), est = [2, 0, 2, 0] (mean 1):
      * est - mean = [1, -1, 1, -1] = ref, so SI-SDR = +inf. */
-    const float r[4] = {1, -1, 1, -1}, e1[4] = {2, 0, 2, 0};
+    const float r[4] = { 1, -1, 1, -1 }, e1[4] = { 2, 0, 2, 0 };
     assert_true(isinf(sisdr(r, e1, 4)));
     /* r = [1, 0, -1, 0] (mean 0, |r|^2 = 2); e = [2, 1, -2, -1] (mean 0).
      * <e, r> = 2 + 2 = 4, a = 2, a r = [2, 0, -2, 0], e - a r = [0, 1, 0, -1]:
      * |a r|^2 = 8, |e - a r|^2 = 2, SI-SDR = 10 log10(4) = 6.0206 dB. */
-    const float r2[4] = {1, 0, -1, 0}, e2[4] = {2, 1, -2, -1};
+    const float r2[4] = { 1, 0, -1, 0 }, e2[4] = { 2, 1, -2, -1 };
     assert_float_equal(sisdr(r2, e2, 4), 10.0 * log10(4.0), 1e-12);
     /* Orthogonal estimate: no component along the reference: -inf. */
-    const float e3[4] = {0, 1, 0, -1};
+    const float e3[4] = { 0, 1, 0, -1 };
     double v = sisdr(r2, e3, 4);
     assert_true(isinf(v) && v < 0);
     /* Negative scaling still counts as the reference: est = -r2 + e3/2:
      * a = -1, |a r|^2 = 2, |e - a r|^2 = 0.5, 10 log10(4). */
-    const float e4[4] = {-1, 0.5f, 1, -0.5f};
+    const float e4[4] = { -1, 0.5f, 1, -0.5f };
     assert_float_equal(sisdr(r2, e4, 4), 10.0 * log10(4.0), 1e-12);
 }
 

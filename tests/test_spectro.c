@@ -48,8 +48,7 @@ static void sigs_free(sigs *s)
 }
 
 /* Feed s in blocks whose sizes cycle through `sizes` (0-terminated). */
-static void feed(spectro *sp, const sigs *s, int rate, int64_t total,
-                 const int *sizes)
+static void feed(spectro *sp, const sigs *s, int rate, int64_t total, const int *sizes)
 {
     int64_t at = 0;
     int k = 0;

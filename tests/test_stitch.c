@@ -26,15 +26,15 @@
 /* ---- test engines ------------------------------------------------------ */
 
 enum mode {
-    M_IDENTITY,  /* target = input, residual by subtraction */
-    M_GAIN,      /* target = input * (0.2 + 0.1 * chunk index), by subtraction */
-    M_SPLIT,     /* target = 0.7 * input, residual = 0.3 * input (engine's) */
-    M_CONST,     /* target = chunk index, everywhere */
-    M_RAMP,      /* like identity, and checks the input is the ramp */
-    M_DELAY,     /* streaming: output = input delayed by DELAY frames */
-    M_FAIL,      /* fails on chunk 2 */
-    M_CANCEL,    /* raises the cancel flag on chunk 2 */
-    M_TRIPLE     /* target = 3 * input (clips) */
+    M_IDENTITY, /* target = input, residual by subtraction */
+    M_GAIN,     /* target = input * (0.2 + 0.1 * chunk index), by subtraction */
+    M_SPLIT,    /* target = 0.7 * input, residual = 0.3 * input (engine's) */
+    M_CONST,    /* target = chunk index, everywhere */
+    M_RAMP,     /* like identity, and checks the input is the ramp */
+    M_DELAY,    /* streaming: output = input delayed by DELAY frames */
+    M_FAIL,     /* fails on chunk 2 */
+    M_CANCEL,   /* raises the cancel flag on chunk 2 */
+    M_TRIPLE    /* target = 3 * input (clips) */
 };
 
 #define DELAY 77
@@ -48,16 +48,16 @@ static struct {
     int64_t calls;
     int64_t lens[4096];
     int channels;
-    int64_t consumed;          /* M_RAMP: frames seen before this chunk */
-    int64_t expect_start;      /* M_RAMP: start of the next chunk */
-    int64_t overlap;           /* M_RAMP: overlap of the plan */
+    int64_t consumed;     /* M_RAMP: frames seen before this chunk */
+    int64_t expect_start; /* M_RAMP: start of the next chunk */
+    int64_t overlap;      /* M_RAMP: overlap of the plan */
     int ramp_ok;
     int cancel_flag;
     float delay_line[DELAY * 8];
 } eng;
 
-static int t_open(const samsep_engine_config *cfg, void **state,
-                  samsep_engine_info *info, char *err, size_t errlen)
+static int t_open(const samsep_engine_config *cfg, void **state, samsep_engine_info *info,
+                  char *err, size_t errlen)
 {
     (void)cfg;
     (void)err;
@@ -105,9 +105,7 @@ static int t_process(void *stream, const float *in, float *target, float *residu
         if (k == 2)
             return SAMSEP_ERR_ENGINE;
         /* fall through */
-    case M_IDENTITY:
-        memcpy(target, in, (size_t)n * sizeof(float));
-        break;
+    case M_IDENTITY: memcpy(target, in, (size_t)n * sizeof(float)); break;
     case M_CANCEL:
         if (k == 2)
             eng.cancel_flag = 1;
@@ -166,11 +164,13 @@ static void t_close(void *engine)
     (void)engine;
 }
 
-static const samsep_engine_vtable test_vt = {
-    .name = "test", .description = "test-only engines", .open = t_open,
-    .stream_open = t_stream_open, .process = t_process,
-    .stream_close = t_stream_close, .close = t_close
-};
+static const samsep_engine_vtable test_vt = { .name = "test",
+                                              .description = "test-only engines",
+                                              .open = t_open,
+                                              .stream_open = t_stream_open,
+                                              .process = t_process,
+                                              .stream_close = t_stream_close,
+                                              .close = t_close };
 
 static samsep_engine *open_test_engine(int mode)
 {
@@ -216,8 +216,8 @@ static void run_free(run *r)
     free(r->res);
 }
 
-static int separate(samsep_engine *e, run *r, int64_t chunk, int64_t overlap,
-                    int format, int subtype)
+static int separate(samsep_engine *e, run *r, int64_t chunk, int64_t overlap, int format,
+                    int subtype)
 {
     samsep_job job;
 
@@ -258,8 +258,9 @@ static void test_identity_many_plans(void **state)
     (void)state;
     for (ci = 0; ci < sizeof chunks / sizeof chunks[0]; ci++) {
         int64_t chunk = chunks[ci];
-        int64_t lengths[] = { 1, chunk - 1, chunk, chunk + 1, 2 * chunk + 3,
-                              7 * chunk + chunk / 3, 12345 };
+        int64_t lengths[] = { 1,         chunk - 1,     chunk,
+                              chunk + 1, 2 * chunk + 3, 7 * chunk + chunk / 3,
+                              12345 };
         int64_t overlaps[] = { 0, 1, chunk / 4, chunk / 2, chunk - 1 };
         size_t li, oi;
 
@@ -282,8 +283,9 @@ static void test_identity_many_plans(void **state)
                     x = malloc((size_t)(frames * ch) * sizeof(float));
                     assert_non_null(x);
                     tu_noise(x, frames * ch, 0.9f, (uint64_t)(frames * 31 + overlap));
-                    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT,
-                                              8000, ch, x, frames), 0);
+                    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000,
+                                              ch, x, frames),
+                                     0);
                     e = open_test_engine(M_IDENTITY);
                     assert_int_equal(separate(e, &r, chunk, overlap, 0, 0), SAMSEP_OK);
                     y = tu_read(r.tgt, &ny, NULL, &chy, NULL);
@@ -314,9 +316,8 @@ static void test_identity_many_plans(void **state)
 static void test_chunker_matches_plan(void **state)
 {
     static const int64_t cases[][3] = {
-        { 1, 10, 3 }, { 10, 10, 3 }, { 11, 10, 3 }, { 1000, 64, 63 },
-        { 20000, 4096, 1000 }, { 20001, 4096, 0 }, { 9999, 333, 200 },
-        { 50000, 7, 6 },
+        { 1, 10, 3 },          { 10, 10, 3 },      { 11, 10, 3 },      { 1000, 64, 63 },
+        { 20000, 4096, 1000 }, { 20001, 4096, 0 }, { 9999, 333, 200 }, { 50000, 7, 6 },
     };
     size_t c;
 
@@ -335,8 +336,9 @@ static void test_chunker_matches_plan(void **state)
             x[2 * i] = (float)i * RAMP_SCALE;
             x[2 * i + 1] = -(float)i * RAMP_SCALE;
         }
-        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, 2,
-                                  x, frames), 0);
+        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, 2, x,
+                                  frames),
+                         0);
         e = open_test_engine(M_RAMP);
         eng.overlap = overlap;
         assert_int_equal(separate(e, &r, chunk, overlap, 0, 0), SAMSEP_OK);
@@ -360,8 +362,9 @@ static void test_chunker_matches_plan(void **state)
  * equals the mixture over the whole file. */
 static void test_subtractive_sum(void **state)
 {
-    static const int64_t plans[][2] = { { 1000, 200 }, { 1000, 999 }, { 480, 0 },
-                                        { 4800, 2400 }, { 300, 299 } };
+    static const int64_t plans[][2] = {
+        { 1000, 200 }, { 1000, 999 }, { 480, 0 }, { 4800, 2400 }, { 300, 299 }
+    };
     size_t p;
 
     (void)state;
@@ -376,8 +379,9 @@ static void test_subtractive_sum(void **state)
         x = malloc((size_t)(frames * 2) * sizeof(float));
         assert_non_null(x);
         tu_noise(x, frames * 2, 0.99f, p + 7);
-        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 2,
-                                  x, frames), 0);
+        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 2, x,
+                                  frames),
+                         0);
         e = open_test_engine(M_GAIN);
         assert_int_equal(separate(e, &r, plans[p][0], plans[p][1], 0, 0), SAMSEP_OK);
         t = tu_read(r.tgt, &n, NULL, NULL, NULL);
@@ -413,8 +417,8 @@ static void test_engine_residual(void **state)
     run_init(&r, "wav");
     x = malloc((size_t)frames * sizeof(float));
     tu_noise(x, frames, 0.5f, 3);
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x,
-                              frames), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, frames),
+                     0);
     e = open_test_engine(M_SPLIT);
     assert_int_equal(separate(e, &r, 1000, 250, 0, 0), SAMSEP_OK);
     t = tu_read(r.tgt, &n, NULL, NULL, NULL);
@@ -482,8 +486,9 @@ static void test_tap_sees_outputs(void **state)
         x = malloc((size_t)(frames * ch) * sizeof(float));
         assert_non_null(x);
         tu_noise(x, frames * ch, 0.5f, k + 11);
-        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, ch,
-                                  x, frames), 0);
+        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 16000, ch, x,
+                                  frames),
+                         0);
         memset(&l, 0, sizeof l);
         l.cap = frames;
         l.order_ok = 1;
@@ -538,15 +543,15 @@ static void test_crossfade_shape(void **state)
     (void)state;
     run_init(&r, "wav");
     x = calloc((size_t)frames, sizeof(float));
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x,
-                              frames), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, frames),
+                     0);
     e = open_test_engine(M_CONST);
     assert_int_equal(separate(e, &r, chunk, overlap, 0, 0), SAMSEP_OK);
     t = tu_read(r.tgt, &n, NULL, NULL, NULL);
     assert_int_equal(n, frames);
     for (i = 0; i < frames; i++) {
         int64_t k = i / hop < 5 ? i / hop : 5; /* latest chunk starting at or before i */
-        int64_t in_ov = i - k * hop;     /* offset into chunk k */
+        int64_t in_ov = i - k * hop;           /* offset into chunk k */
 
         if (k > 0 && in_ov < overlap) {
             /* blended between chunk k-1 and chunk k */
@@ -586,8 +591,9 @@ static void test_streaming_latency(void **state)
         run_init(&r, "wav");
         x = malloc((size_t)(frames * 3) * sizeof(float));
         tu_noise(x, frames * 3, 0.5f, (uint64_t)frames);
-        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 22050, 3,
-                                  x, frames), 0);
+        assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 22050, 3, x,
+                                  frames),
+                         0);
         e = open_test_engine(M_DELAY);
         /* a streaming engine ignores the overlap; blocks of 1000 */
         assert_int_equal(separate(e, &r, 1000, 0, 0, 0), SAMSEP_OK);
@@ -623,7 +629,8 @@ static void test_resample_mono(void **state)
         x[2 * i + 1] = 0.3f * sinf(2.0f * (float)M_PI * 3000.0f * (float)i / 44100.0f);
     }
     assert_int_equal(tu_write(r.in, SF_FORMAT_FLAC | SF_FORMAT_PCM_24, 44100, 2, x,
-                              frames), 0);
+                              frames),
+                     0);
     free(x);
     x = tu_read(r.in, &n, NULL, NULL, NULL); /* the 24-bit mixture as stored */
     assert_int_equal(n, frames);
@@ -699,7 +706,8 @@ static void test_mono_engine_keeps_channels(void **state)
 
         run_init(&r, "wav");
         assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, x,
-                                  frames), 0);
+                                  frames),
+                         0);
         memset(&eng, 0, sizeof eng);
         eng.mode = modes[k];
         eng.mono = 1;
@@ -708,8 +716,9 @@ static void test_mono_engine_keeps_channels(void **state)
                          SAMSEP_OK);
         /* the mono run first, for the gains */
         r.channels = SAMSEP_CHANNELS_MONO;
-        assert_int_equal(separate(e, &r, eng.rate ? 48000 : 44100,
-                                  eng.rate ? 9600 : 8820, 0, 0), SAMSEP_OK);
+        assert_int_equal(separate(e, &r, eng.rate ? 48000 : 44100, eng.rate ? 9600 : 8820,
+                                  0, 0),
+                         SAMSEP_OK);
         mono = tu_read(r.tgt, &n, NULL, &ch, NULL);
         assert_int_equal(ch, 1);
         memset(&log, 0, sizeof log);
@@ -761,7 +770,8 @@ static void test_mono_engine_keeps_channels(void **state)
                 worst_mean = fabs(mean - mono[i]);
         }
         print_message("mode %d: |t - g x| <= %.2e, |mean(t) - mono| <= %.2e, "
-                      "|t + r - x| <= %.2e\n", modes[k], worst, worst_mean, worst_sum);
+                      "|t + r - x| <= %.2e\n",
+                      modes[k], worst, worst_mean, worst_sum);
         assert_true(worst_sum < 1e-6);
         assert_true(worst < 2e-3);
         assert_true(worst_mean < 2e-3);
@@ -791,12 +801,12 @@ static void test_clamping_counted(void **state)
     x = malloc((size_t)frames * sizeof(float));
     for (i = 0; i < frames; i++)
         x[i] = (i % 2 ? 0.5f : 0.1f);
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x,
-                              frames), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, frames),
+                     0);
     e = open_test_engine(M_TRIPLE);
     assert_int_equal(separate(e, &r, 1000, 100, 0, 0), SAMSEP_OK);
-    assert_int_equal(r.rep.clipped_target, frames / 2);   /* 1.5 -> 1.0 */
-    assert_int_equal(r.rep.clipped_residual, 0); /* 0.5 - 1.5 = -1.0 fits */
+    assert_int_equal(r.rep.clipped_target, frames / 2); /* 1.5 -> 1.0 */
+    assert_int_equal(r.rep.clipped_residual, 0);        /* 0.5 - 1.5 = -1.0 fits */
     t = tu_read(r.tgt, &n, NULL, NULL, &fmt);
     assert_int_equal(fmt & SF_FORMAT_SUBMASK, SF_FORMAT_PCM_16); /* as the input */
     for (i = 1; i < frames; i += 2)
@@ -826,7 +836,8 @@ static void test_failures_leave_nothing(void **state)
 
     /* engine fails on chunk 2 */
     run_init(&r, "wav");
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, 4000), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, 4000),
+                     0);
     e = open_test_engine(M_FAIL);
     assert_int_equal(separate(e, &r, 500, 100, 0, 0), SAMSEP_ERR_ENGINE);
     assert_non_null(strstr(r.rep.message, r.in));
@@ -856,7 +867,8 @@ static void test_failures_leave_nothing(void **state)
     assert_int_equal(tu_count_entries(r.dir), 1);
 
     /* truncated WAV: header promises more than is there */
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, 4000), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_PCM_16, 8000, 1, x, 4000),
+                     0);
     assert_int_equal(truncate(r.in, 44 + 2000), 0);
     assert_int_equal(separate(e, &r, 500, 100, 0, 0), SAMSEP_OK);
     assert_int_equal(r.rep.frames, 1000); /* what is there, frame for frame */
@@ -870,7 +882,8 @@ static void test_failures_leave_nothing(void **state)
     assert_int_equal(tu_count_entries(r.dir), 0);
 
     /* FLAC cannot hold float */
-    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, 4000), 0);
+    assert_int_equal(tu_write(r.in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 8000, 1, x, 4000),
+                     0);
     assert_int_equal(separate(e, &r, 500, 100, SAMSEP_FORMAT_FLAC, SAMSEP_SUBTYPE_FLOAT),
                      SAMSEP_ERR_INVALID);
     assert_int_equal(tu_count_entries(r.dir), 1);
@@ -898,9 +911,11 @@ static void test_provenance_tags(void **state)
 
         run_init(&r, exts[i]);
         tu_noise(x, 1000, 0.5f, 9);
-        assert_int_equal(tu_write(r.in, i == 0 ? SF_FORMAT_WAV | SF_FORMAT_PCM_24
-                                               : SF_FORMAT_FLAC | SF_FORMAT_PCM_16,
-                                  8000, 1, x, 1000), 0);
+        assert_int_equal(tu_write(r.in,
+                                  i == 0 ? SF_FORMAT_WAV | SF_FORMAT_PCM_24
+                                         : SF_FORMAT_FLAC | SF_FORMAT_PCM_16,
+                                  8000, 1, x, 1000),
+                         0);
         e = open_test_engine(M_IDENTITY);
         assert_int_equal(separate(e, &r, 300, 30, i == 0 ? 0 : SAMSEP_FORMAT_FLAC, 0),
                          SAMSEP_OK);
@@ -910,7 +925,8 @@ static void test_provenance_tags(void **state)
         assert_non_null(strstr(info.comment, "engine=test"));
         assert_non_null(strstr(info.comment, "prompt=speech"));
         assert_non_null(strstr(info.comment, r.dir + 1)); /* the source path */
-        assert_int_equal(info.auto_format, i == 0 ? SAMSEP_FORMAT_WAV : SAMSEP_FORMAT_FLAC);
+        assert_int_equal(info.auto_format,
+                         i == 0 ? SAMSEP_FORMAT_WAV : SAMSEP_FORMAT_FLAC);
         assert_int_equal(samsep_probe_file(r.res, &info, err, sizeof err), SAMSEP_OK);
         assert_non_null(strstr(info.comment, "role=residual"));
         /* the input carries no such tag */

@@ -80,7 +80,8 @@ static float *run_stage(const signal *s, const float *t, const int64_t *blocks)
         if (b > s->n - done)
             b = s->n - done;
         assert_int_equal(upmix_push(u, s->m + done, t != NULL ? t + done : NULL,
-                                    s->x + done * s->ch, b, &out), 0);
+                                    s->x + done * s->ch, b, &out),
+                         0);
         done += b;
         /* never ahead of the input */
         assert_true(out.len <= done);
@@ -265,12 +266,9 @@ static void test_api_abuse(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_target_is_mixture),
-        cmocka_unit_test(test_silent_target),
-        cmocka_unit_test(test_mask_bounds),
-        cmocka_unit_test(test_pan_kept),
-        cmocka_unit_test(test_blocks_and_short),
-        cmocka_unit_test(test_api_abuse),
+        cmocka_unit_test(test_target_is_mixture), cmocka_unit_test(test_silent_target),
+        cmocka_unit_test(test_mask_bounds),       cmocka_unit_test(test_pan_kept),
+        cmocka_unit_test(test_blocks_and_short),  cmocka_unit_test(test_api_abuse),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -83,8 +83,8 @@ char *tu_path(const char *dir, const char *name)
     return p;
 }
 
-int tu_write(const char *path, int sf_format, int rate, int channels,
-             const float *data, int64_t frames)
+int tu_write(const char *path, int sf_format, int rate, int channels, const float *data,
+             int64_t frames)
 {
     SF_INFO info;
     SNDFILE *sf;

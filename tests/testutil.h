@@ -17,8 +17,8 @@ int tu_count_entries(const char *dir);
 char *tu_path(const char *dir, const char *name);
 
 /* Write interleaved floats to `path` with libsndfile's SF_FORMAT_* word. */
-int tu_write(const char *path, int sf_format, int rate, int channels,
-             const float *data, int64_t frames);
+int tu_write(const char *path, int sf_format, int rate, int channels, const float *data,
+             int64_t frames);
 /* Read a whole file; returns malloc'd interleaved floats or NULL. */
 float *tu_read(const char *path, int64_t *frames, int *rate, int *channels,
                int *sf_format);

@@ -43,7 +43,9 @@
 
 /* The file names looked for, in order, when PATH is a folder. */
 static const char *const model_file_names[] = {
-    "checkpoint.pt", "model.safetensors", "checkpoint.safetensors",
+    "checkpoint.pt",
+    "model.safetensors",
+    "checkpoint.safetensors",
 };
 
 /*
@@ -149,25 +151,36 @@ static const char *const sam_families[] = {
 /* Keys every transformer.layers.<n>. must have. */
 static const char *const sam_layer_keys[] = {
     "scale_shift_table",
-    "attention.wq.weight", "attention.wk.weight", "attention.wv.weight",
-    "attention.wo.weight", "attention.q_norm.weight", "attention.k_norm.weight",
-    "feed_forward.w1.weight", "feed_forward.w2.weight", "feed_forward.w3.weight",
-    "attention_norm.weight", "ffn_norm.weight",
-    "cross_attention.wq.weight", "cross_attention.wk.weight",
-    "cross_attention.wv.weight", "cross_attention.wo.weight",
-    "cross_attention.q_norm.weight", "cross_attention.k_norm.weight",
+    "attention.wq.weight",
+    "attention.wk.weight",
+    "attention.wv.weight",
+    "attention.wo.weight",
+    "attention.q_norm.weight",
+    "attention.k_norm.weight",
+    "feed_forward.w1.weight",
+    "feed_forward.w2.weight",
+    "feed_forward.w3.weight",
+    "attention_norm.weight",
+    "ffn_norm.weight",
+    "cross_attention.wq.weight",
+    "cross_attention.wk.weight",
+    "cross_attention.wv.weight",
+    "cross_attention.wo.weight",
+    "cross_attention.q_norm.weight",
+    "cross_attention.k_norm.weight",
 };
 
 /* HuggingFace T5EncoderModel: the keys outside the blocks, those of every
  * encoder.block.<n>., and those only block 0 has. */
 static const char *const t5_keys[] = {
-    "shared.weight", "encoder.final_layer_norm.weight",
+    "shared.weight",
+    "encoder.final_layer_norm.weight",
     "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
 };
 static const char *const t5_block_keys[] = {
-    "layer.0.SelfAttention.q.weight", "layer.0.SelfAttention.k.weight",
-    "layer.0.SelfAttention.v.weight", "layer.0.SelfAttention.o.weight",
-    "layer.0.layer_norm.weight", "layer.1.DenseReluDense.wi.weight",
+    "layer.0.SelfAttention.q.weight",   "layer.0.SelfAttention.k.weight",
+    "layer.0.SelfAttention.v.weight",   "layer.0.SelfAttention.o.weight",
+    "layer.0.layer_norm.weight",        "layer.1.DenseReluDense.wi.weight",
     "layer.1.DenseReluDense.wo.weight", "layer.1.layer_norm.weight",
 };
 
@@ -213,8 +226,10 @@ static int resolve_model_file(const char *path, char *out, size_t outlen)
         if (is_file(out))
             return 0;
     }
-    fprintf(stderr, "samsep-model: %s: folder holds none of checkpoint.pt, "
-            "model.safetensors, checkpoint.safetensors\n", path);
+    fprintf(stderr,
+            "samsep-model: %s: folder holds none of checkpoint.pt, "
+            "model.safetensors, checkpoint.safetensors\n",
+            path);
     return -1;
 }
 
@@ -377,9 +392,10 @@ static void print_shape(const nn_tensor *t)
 
 static void print_verdict(const nn_tensor_file *tf)
 {
-    missing_list sam = {0}, t5 = {0};
+    missing_list sam = { 0 }, t5 = { 0 };
     long layers = 0, blocks = 0;
-    int looks_sam = has_prefix_key(tf, "audio_codec.") || has_prefix_key(tf, "transformer.");
+    int looks_sam = has_prefix_key(tf, "audio_codec.") ||
+                    has_prefix_key(tf, "transformer.");
     int looks_t5 = has_prefix_key(tf, "encoder.block.") || has_prefix_key(tf, "shared.");
 
     check_sam_audio(tf, &sam, &layers);
@@ -390,7 +406,8 @@ static void print_verdict(const nn_tensor_file *tf)
         const nn_tensor *emb = nn_tensor_file_find(tf, "shared.weight");
 
         printf("model: complete T5 text encoder (%ld blocks, vocabulary %lld, "
-               "width %lld)\n", blocks, emb->ndim == 2 ? (long long)emb->shape[0] : 0LL,
+               "width %lld)\n",
+               blocks, emb->ndim == 2 ? (long long)emb->shape[0] : 0LL,
                emb->ndim == 2 ? (long long)emb->shape[1] : 0LL);
     }
     if (sam.count == 0 || (t5.count == 0 && blocks > 0))
@@ -421,8 +438,8 @@ static int cmd_info(int argc, char **argv)
 
     if (argc != 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: samsep-model info PATH\n"
-                "  PATH: a checkpoint.pt or .safetensors file, or a folder "
-                "holding one\n");
+                        "  PATH: a checkpoint.pt or .safetensors file, or a folder "
+                        "holding one\n");
         return EXIT_USAGE;
     }
     if (resolve_model_file(argv[1], path, sizeof path) != 0)
@@ -578,7 +595,8 @@ static int cmd_t5(int argc, char **argv)
         if (rc != 0) {
             fprintf(stderr, "samsep-model t5: %s\n%s", err,
                     tok_path == NULL ? "  (name the tokenizer with --tokenizer PATH, or "
-                                       "give token ids with --ids)\n" : "");
+                                       "give token ids with --ids)\n"
+                                     : "");
             status = EXIT_BAD_FILE;
             goto done;
         }
@@ -595,8 +613,10 @@ static int cmd_t5(int argc, char **argv)
         for (b = 0; b < rows; b++) {
             int n = t5_parse_ids(idlists[b], rowids + (size_t)b * max_len, max_len);
             if (n < 1) {
-                fprintf(stderr, "samsep-model t5: --ids '%s': expected 1 to %d "
-                        "comma-separated ids >= 0\n", idlists[b], max_len);
+                fprintf(stderr,
+                        "samsep-model t5: --ids '%s': expected 1 to %d "
+                        "comma-separated ids >= 0\n",
+                        idlists[b], max_len);
                 goto done;
             }
             lengths[b] = n;
@@ -638,7 +658,8 @@ static int cmd_t5(int argc, char **argv)
     rc = t5_encode(run, packed, lengths, rows, L, dout, err, sizeof err);
     if (rc == 0)
         rc = nn_download(k, out, dout,
-                         (size_t)rows * (size_t)L * (size_t)t5_model_dim(enc) * sizeof *out);
+                         (size_t)rows * (size_t)L * (size_t)t5_model_dim(enc) *
+                             sizeof *out);
     if (rc != 0) {
         fprintf(stderr, "samsep-model t5: %s\n", err);
         status = rc == SAMSEP_ERR_INVALID ? EXIT_USAGE : EXIT_BAD_FILE;
@@ -655,8 +676,7 @@ static int cmd_t5(int argc, char **argv)
             status = EXIT_BAD_FILE;
             goto done;
         }
-        printf("%s: float32 [%d, %d, %d], tokens per row:", outp, rows, L,
-               (int)shape[2]);
+        printf("%s: float32 [%d, %d, %d], tokens per row:", outp, rows, L, (int)shape[2]);
         for (b = 0; b < rows; b++)
             printf(" %d", lengths[b]);
         printf("\n");
@@ -731,8 +751,8 @@ static int cmd_tokenize(int argc, char **argv)
             status = 0;
             goto done;
         } else if (opts && a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "samsep-model tokenize: unknown option or missing value: %s\n",
-                    a);
+            fprintf(stderr,
+                    "samsep-model tokenize: unknown option or missing value: %s\n", a);
             tokenize_usage();
             goto done;
         } else {
@@ -887,8 +907,7 @@ static int cmd_separate(int argc, char **argv)
                 fprintf(stderr, "samsep-model separate: --span: %s\n", err);
                 return EXIT_USAGE;
             }
-        }
-        else if (strcmp(a, "--text") == 0 && has)
+        } else if (strcmp(a, "--text") == 0 && has)
             text = argv[++i];
         else if (strcmp(a, "--t5") == 0 && has)
             t5 = argv[++i];
@@ -901,8 +920,10 @@ static int cmd_separate(int argc, char **argv)
         else if (strcmp(a, "--precision") == 0 && has) {
             prec = nn_precision_parse(argv[++i]);
             if (prec < 0) {
-                fprintf(stderr, "samsep-model separate: bad value for --precision: '%s' "
-                        "(fp32 or bf16)\n", argv[i]);
+                fprintf(stderr,
+                        "samsep-model separate: bad value for --precision: '%s' "
+                        "(fp32 or bf16)\n",
+                        argv[i]);
                 return EXIT_USAGE;
             }
         } else if ((strcmp(a, "--seed") == 0 || strcmp(a, "--threads") == 0) && has) {
@@ -924,7 +945,8 @@ static int cmd_separate(int argc, char **argv)
             separate_usage();
             return 0;
         } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "samsep-model separate: unknown option or missing value: %s\n", a);
+            fprintf(stderr,
+                    "samsep-model separate: unknown option or missing value: %s\n", a);
             separate_usage();
             return EXIT_USAGE;
         } else if (npos < 2) {
@@ -952,31 +974,36 @@ static int cmd_separate(int argc, char **argv)
         goto done;
     }
     if (rate != sam_sample_rate(m)) {
-        fprintf(stderr, "samsep-model separate: %s is %d Hz; the model takes %d Hz "
-                "(resample first, or use samsep -e sam-audio, which does)\n", pos[0],
-                rate, sam_sample_rate(m));
+        fprintf(stderr,
+                "samsep-model separate: %s is %d Hz; the model takes %d Hz "
+                "(resample first, or use samsep -e sam-audio, which does)\n",
+                pos[0], rate, sam_sample_rate(m));
         goto done;
     }
     hop = sam_hop(m);
     T = (N + hop - 1) / hop;
-    noise = noise_path != NULL
-                ? load_npy_exact(noise_path, T * 2 * sam_latent_channels(m), err, sizeof err)
-                : malloc((size_t)(T * 2 * sam_latent_channels(m)) * sizeof(float));
-    msg = msg_path != NULL ? load_npy_exact(msg_path, 2 * sam_message_bits(m), err, sizeof err)
-                           : malloc((size_t)(2 * sam_message_bits(m)) * sizeof(float));
+    noise =
+        noise_path != NULL
+            ? load_npy_exact(noise_path, T * 2 * sam_latent_channels(m), err, sizeof err)
+            : malloc((size_t)(T * 2 * sam_latent_channels(m)) * sizeof(float));
+    msg = msg_path != NULL
+              ? load_npy_exact(msg_path, 2 * sam_message_bits(m), err, sizeof err)
+              : malloc((size_t)(2 * sam_message_bits(m)) * sizeof(float));
     tgt = malloc((size_t)(T * hop) * sizeof(float));
     res = malloc((size_t)(T * hop) * sizeof(float));
     if (noise == NULL || msg == NULL || tgt == NULL || res == NULL) {
         fprintf(stderr, "samsep-model separate: %s\n",
                 (noise_path != NULL && noise == NULL) || (msg_path != NULL && msg == NULL)
-                    ? err : "out of memory");
+                    ? err
+                    : "out of memory");
         goto done;
     }
     if (noise_path == NULL)
         sam_noise(seed, 0, noise, T * 2 * sam_latent_channels(m));
     if (msg_path == NULL)
         sam_message(seed, 0, msg, 2 * sam_message_bits(m));
-    if (sam_separate(st, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) != SAMSEP_OK) {
+    if (sam_separate(st, wav, NULL, N, noise, msg, tgt, res, err, sizeof err) !=
+        SAMSEP_OK) {
         fprintf(stderr, "samsep-model separate: %s\n", err);
         goto done;
     }
@@ -1019,19 +1046,26 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand commands[] = {
-    {"info", "PATH", "list a model file's tensors (name, dtype, shape), their "
-     "count, parameters and bytes, and whether it is a complete SAM-Audio "
-     "model or T5 text encoder; PATH is a file or a folder holding "
-     "checkpoint.pt, model.safetensors or checkpoint.safetensors", cmd_info},
-    {"t5", "--model DIR [--tokenizer PATH] [--threads N] -o OUT.npy TEXT... | --ids 1,2,3...",
-     "run the T5 text encoder on each TEXT (tokenized with DIR's tokenizer) or "
-     "id list and write last_hidden_state [rows, longest, d_model] to OUT.npy", cmd_t5},
-    {"tokenize", "(--spm FILE | --tokenizer PATH) [--max-len N] TEXT...",
-     "print each TEXT's T5 token ids (</s> included), one line per TEXT", cmd_tokenize},
-    {"separate", "--model DIR --text TEXT [--t5 DIR] [--tokenizer PATH] [--noise F.npy] "
-     "[--message F.npy] [--seed N] [--precision fp32|bf16] [--span +START:END]... IN.wav OUTDIR",
-     "run SAM-Audio on the whole of IN (48 kHz), with span prompts if given, and "
-     "write OUTDIR/target.npy and residual.npy at the model's own length", cmd_separate},
+    { "info", "PATH",
+      "list a model file's tensors (name, dtype, shape), their "
+      "count, parameters and bytes, and whether it is a complete SAM-Audio "
+      "model or T5 text encoder; PATH is a file or a folder holding "
+      "checkpoint.pt, model.safetensors or checkpoint.safetensors",
+      cmd_info },
+    { "t5",
+      "--model DIR [--tokenizer PATH] [--threads N] -o OUT.npy TEXT... | --ids 1,2,3...",
+      "run the T5 text encoder on each TEXT (tokenized with DIR's tokenizer) or "
+      "id list and write last_hidden_state [rows, longest, d_model] to OUT.npy",
+      cmd_t5 },
+    { "tokenize", "(--spm FILE | --tokenizer PATH) [--max-len N] TEXT...",
+      "print each TEXT's T5 token ids (</s> included), one line per TEXT", cmd_tokenize },
+    { "separate",
+      "--model DIR --text TEXT [--t5 DIR] [--tokenizer PATH] [--noise F.npy] "
+      "[--message F.npy] [--seed N] [--precision fp32|bf16] [--span +START:END]... "
+      "IN.wav OUTDIR",
+      "run SAM-Audio on the whole of IN (48 kHz), with span prompts if given, and "
+      "write OUTDIR/target.npy and residual.npy at the model's own length",
+      cmd_separate },
 };
 
 static void usage(FILE *f)

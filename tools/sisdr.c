@@ -186,20 +186,24 @@ static int score_case(const char *eval_dir, const char *case_dir, const char *es
     const cJSON *jmix = cJSON_GetObjectItemCaseSensitive(meta, "mix_file");
     const cJSON *jtgt = cJSON_GetObjectItemCaseSensitive(meta, "target_file");
     if (!cJSON_IsString(jmix) || !cJSON_IsString(jtgt)) {
-        snprintf(err, errlen, "%s: \"mix_file\" and \"target_file\" must be strings", path);
+        snprintf(err, errlen, "%s: \"mix_file\" and \"target_file\" must be strings",
+                 path);
         cJSON_Delete(meta);
         return 2;
     }
     memset(row, 0, sizeof *row);
     snprintf(row->name, sizeof row->name, "%s",
              cJSON_IsString(jcase) ? jcase->valuestring : case_dir);
-    snprintf(row->kind, sizeof row->kind, "%s", cJSON_IsString(jkind) ? jkind->valuestring : "");
+    snprintf(row->kind, sizeof row->kind, "%s",
+             cJSON_IsString(jkind) ? jkind->valuestring : "");
     row->has_snr = cJSON_IsNumber(jsnr);
     row->snr_db = row->has_snr ? jsnr->valuedouble : 0.0;
 
     char mix_path[4096], ref_path[4096], est_path[4096];
-    snprintf(mix_path, sizeof mix_path, "%s/%s/%s", eval_dir, case_dir, jmix->valuestring);
-    snprintf(ref_path, sizeof ref_path, "%s/%s/%s", eval_dir, case_dir, jtgt->valuestring);
+    snprintf(mix_path, sizeof mix_path, "%s/%s/%s", eval_dir, case_dir,
+             jmix->valuestring);
+    snprintf(ref_path, sizeof ref_path, "%s/%s/%s", eval_dir, case_dir,
+             jtgt->valuestring);
     cJSON_Delete(meta);
 
     snprintf(est_path, sizeof est_path, "%s/%s_target.wav", est_dir, row->name);
@@ -232,11 +236,12 @@ static int score_case(const char *eval_dir, const char *case_dir, const char *es
         snprintf(err, errlen, "%s: out of memory", row->name);
         rc = 2;
     } else if (mix.info.frames != n || mix.info.samplerate != ref.info.samplerate) {
-        snprintf(err, errlen, "%s: mixture and reference differ in length or rate", row->name);
+        snprintf(err, errlen, "%s: mixture and reference differ in length or rate",
+                 row->name);
         rc = 2;
     } else if (est.info.samplerate != ref.info.samplerate) {
-        snprintf(err, errlen, "%s: estimate %s is at %d Hz, reference at %d Hz", row->name,
-                 est_path, est.info.samplerate, ref.info.samplerate);
+        snprintf(err, errlen, "%s: estimate %s is at %d Hz, reference at %d Hz",
+                 row->name, est_path, est.info.samplerate, ref.info.samplerate);
         rc = 1;
     } else {
         row->len_mismatch = est.info.frames != n;
@@ -293,7 +298,8 @@ typedef struct group {
     double sum_imp, sum_est;
 } group;
 
-static group *group_get(group *groups, int *ngroups, const char *label, int cls, double key)
+static group *group_get(group *groups, int *ngroups, const char *label, int cls,
+                        double key)
 {
     for (int i = 0; i < *ngroups; i++)
         if (strcmp(groups[i].label, label) == 0)
@@ -337,7 +343,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    const char *dirs[2] = {NULL, NULL};
+    const char *dirs[2] = { NULL, NULL };
     const char *prefix = "";
     int ndirs = 0, json = 0;
     for (int i = 1; i < argc; i++) {
@@ -422,7 +428,8 @@ int main(int argc, char **argv)
             group_add(group_get(groups, &ngroups, "speech all", G_SPEECH_ALL, 0.0), row);
             if (row->has_snr) {
                 snprintf(label, sizeof label, "speech snr=%+g dB", row->snr_db);
-                group_add(group_get(groups, &ngroups, label, G_SPEECH_SNR, row->snr_db), row);
+                group_add(group_get(groups, &ngroups, label, G_SPEECH_SNR, row->snr_db),
+                          row);
             }
         } else if (strncmp(row->kind, "music", 5) == 0) {
             group_add(group_get(groups, &ngroups, "music all", G_MUSIC_ALL, 0.0), row);
@@ -458,8 +465,10 @@ int main(int argc, char **argv)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "group", groups[i].label);
             cJSON_AddNumberToObject(o, "n", groups[i].n);
-            cJSON_AddNumberToObject(o, "mean_si_sdri", groups[i].n ? groups[i].sum_imp / groups[i].n : 0.0);
-            cJSON_AddNumberToObject(o, "mean_si_sdr", groups[i].n ? groups[i].sum_est / groups[i].n : 0.0);
+            cJSON_AddNumberToObject(o, "mean_si_sdri",
+                                    groups[i].n ? groups[i].sum_imp / groups[i].n : 0.0);
+            cJSON_AddNumberToObject(o, "mean_si_sdr",
+                                    groups[i].n ? groups[i].sum_est / groups[i].n : 0.0);
             cJSON_AddItemToArray(jg, o);
         }
         cJSON_AddNumberToObject(root, "missing_or_unreadable", failed);
@@ -469,7 +478,8 @@ int main(int argc, char **argv)
         free(s);
         cJSON_Delete(root);
     } else {
-        printf("%-8s %-26s %5s | %8s %8s %8s\n", "case", "kind", "snr", "SI-SDR", "mix", "SI-SDRi");
+        printf("%-8s %-26s %5s | %8s %8s %8s\n", "case", "kind", "snr", "SI-SDR", "mix",
+               "SI-SDRi");
         for (int i = 0; i < nrows; i++) {
             char a[32], b[32], c[32], snr[16] = "";
             fmt_db(a, sizeof a, rows[i].si_est);
@@ -477,8 +487,8 @@ int main(int argc, char **argv)
             fmt_db(c, sizeof c, rows[i].si_imp);
             if (rows[i].has_snr)
                 snprintf(snr, sizeof snr, "%+g", rows[i].snr_db);
-            printf("%-8s %-26.26s %5s | %s %s %s%s\n", rows[i].name, rows[i].kind, snr, a, b, c,
-                   rows[i].len_mismatch ? "  L" : "");
+            printf("%-8s %-26.26s %5s | %s %s %s%s\n", rows[i].name, rows[i].kind, snr, a,
+                   b, c, rows[i].len_mismatch ? "  L" : "");
         }
         printf("\nmeans of per-case values clipped to +-100 dB\n");
         printf("%-34s %3s | %12s %12s\n", "group", "n", "mean SI-SDRi", "mean SI-SDR");

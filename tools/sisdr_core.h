@@ -36,11 +36,11 @@ double sisdr(const float *ref, const float *est, int64_t n);
  * values sisdr() would give.
  */
 typedef struct sisdr_acc {
-    int64_t n;                   /* samples of pass 1 */
-    double sr, se, srr, ser;     /* pass 1: sums of r, e, r*r, e*r */
-    double err;                  /* pass 2: sum of (e0 - a r0)^2 */
-    int pass2;                   /* 1 once pass 2 has begun */
-    double mr, me, a, r0r0;      /* fixed when pass 2 begins */
+    int64_t n;               /* samples of pass 1 */
+    double sr, se, srr, ser; /* pass 1: sums of r, e, r*r, e*r */
+    double err;              /* pass 2: sum of (e0 - a r0)^2 */
+    int pass2;               /* 1 once pass 2 has begun */
+    double mr, me, a, r0r0;  /* fixed when pass 2 begins */
 } sisdr_acc;
 
 void sisdr_acc_init(sisdr_acc *acc);

@@ -182,8 +182,8 @@ static void cpu_model(char *out, size_t n)
 /* CPU model, ISA, and the path of each kernel family on k. */
 static void print_machine(const nn_ctx *k)
 {
-    static const nn_op ops[] = { NN_OP_MATMUL, NN_OP_CONV1D, NN_OP_CONVT1D,
-                                 NN_OP_ATTENTION, NN_OP_LSTM, NN_OP_SNAKE };
+    static const nn_op ops[] = { NN_OP_MATMUL,    NN_OP_CONV1D, NN_OP_CONVT1D,
+                                 NN_OP_ATTENTION, NN_OP_LSTM,   NN_OP_SNAKE };
     char model[256], flags[256], key[64];
     size_t i;
 
@@ -233,7 +233,8 @@ static double time_sgemm(const float *A, const float *B, float *C, nn_ctx *k,
 static void run_peak(int threads)
 {
     size_t n = (size_t)PEAK_N * PEAK_N;
-    float *A = malloc(n * sizeof *A), *B = malloc(n * sizeof *B), *C = malloc(n * sizeof *C);
+    float *A = malloc(n * sizeof *A), *B = malloc(n * sizeof *B),
+          *C = malloc(n * sizeof *C);
     double flop = 2.0 * PEAK_N * (double)PEAK_N * PEAK_N, best, med;
     char err[512];
     nn_ctx *k = NULL;
@@ -248,13 +249,15 @@ static void run_peak(int threads)
     note_load("peak");
     openblas_set_num_threads(1);
     best = time_sgemm(A, B, C, NULL, &med);
-    fprintf(stderr, "sgemm %d^3 OpenBLAS 1 thread: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
+    fprintf(stderr,
+            "sgemm %d^3 OpenBLAS 1 thread: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
             PEAK_N, best, flop / best * 1e-9, flop / med * 1e-9);
     result("peak_blas_1t_gflops", "%.1f", flop / best * 1e-9);
     result("peak_blas_1t_median_gflops", "%.1f", flop / med * 1e-9);
     openblas_set_num_threads(threads);
     best = time_sgemm(A, B, C, NULL, &med);
-    fprintf(stderr, "sgemm %d^3 OpenBLAS %d threads: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
+    fprintf(stderr,
+            "sgemm %d^3 OpenBLAS %d threads: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
             PEAK_N, threads, best, flop / best * 1e-9, flop / med * 1e-9);
     result("peak_blas_nt_gflops", "%.1f", flop / best * 1e-9);
     result("peak_blas_nt_median_gflops", "%.1f", flop / med * 1e-9);
@@ -266,7 +269,9 @@ static void run_peak(int threads)
     }
     print_machine(k);
     best = time_sgemm(A, B, C, k, &med);
-    fprintf(stderr, "nn_matmul %d^3 on a %d-thread nn_ctx: best %.3f s = %.1f GFLOP/s (median %.1f)\n",
+    fprintf(stderr,
+            "nn_matmul %d^3 on a %d-thread nn_ctx: best %.3f s = %.1f GFLOP/s (median "
+            "%.1f)\n",
             PEAK_N, threads, best, flop / best * 1e-9, flop / med * 1e-9);
     result("peak_kmatmul_nt_gflops", "%.1f", flop / best * 1e-9);
     result("peak_kmatmul_nt_median_gflops", "%.1f", flop / med * 1e-9);
@@ -302,23 +307,23 @@ static double jnum(const cJSON *o, const char *k)
  * and attention only (norms, activations, RoPE are O(T D)). What
  * dit_condition precomputes once per chunk (the audio-feature columns of
  * proj, memory_proj of the text) is not counted. */
-static double dit_flops(double D, double F, double layers, double C2, double T,
-                        double L, double fdim)
+static double dit_flops(double D, double F, double layers, double C2, double T, double L,
+                        double fdim)
 {
     double per_layer, f = 0;
 
-    per_layer = 8 * T * D * D        /* self q, k, v, o */
-                + 4 * T * T * D      /* q k^T and p v, all heads */
-                + 4 * T * D * D      /* cross q, o */
-                + 4 * L * D * D      /* cross k, v of the text */
-                + 4 * T * L * D      /* cross scores and p v */
-                + 6 * T * D * F;     /* SwiGLU w1, w3, w2 */
+    per_layer = 8 * T * D * D    /* self q, k, v, o */
+                + 4 * T * T * D  /* q k^T and p v, all heads */
+                + 4 * T * D * D  /* cross q, o */
+                + 4 * L * D * D  /* cross k, v of the text */
+                + 4 * T * L * D  /* cross scores and p v */
+                + 6 * T * D * F; /* SwiGLU w1, w3, w2 */
     f += layers * per_layer;
-    f += 2 * T * C2 * D;             /* proj of the noisy state */
-    f += 2 * 2 * T * D * D * 3;      /* x_embedder: 2 convs k3 */
-    f += 3 * 2 * L * D * D;          /* y_embedder SwiGLU (memory depends on t) */
+    f += 2 * T * C2 * D;        /* proj of the noisy state */
+    f += 2 * 2 * T * D * D * 3; /* x_embedder: 2 convs k3 */
+    f += 3 * 2 * L * D * D;     /* y_embedder SwiGLU (memory depends on t) */
     f += 2 * (2 * fdim * D + D * D) + 2 * 6 * D * D; /* t_embedder, t_block */
-    f += 2 * T * D * C2;             /* output */
+    f += 2 * T * D * C2;                             /* output */
     return f;
 }
 
@@ -363,8 +368,8 @@ static double wm_flops(const codec_cfg *c, double N, double last_ch, double *lst
     double f = 0, L, H = c->wm_hidden, hi, lo;
     int i;
 
-    f += conv_f(1, last_ch, 7, N);           /* pre.1 */
-    f += conv_f(c->wm_ch, 1, 7, N);          /* pre.3 */
+    f += conv_f(1, last_ch, 7, N);  /* pre.1 */
+    f += conv_f(c->wm_ch, 1, 7, N); /* pre.3 */
     /* down chain: blocks last..first, at lengths N, N/2, ... */
     L = N;
     for (i = 3; i >= 0; i--) {
@@ -372,13 +377,13 @@ static double wm_flops(const codec_cfg *c, double N, double last_ch, double *lst
         hi = 2 * lo;
         f += conv_f(lo / 2, lo, 3, L) + conv_f(lo, lo / 2, 1, L); /* RU_elu */
         L /= WM_RATES[i];
-        f += conv_f(hi, lo, 2 * WM_RATES[i], L);                  /* block.11 */
+        f += conv_f(hi, lo, 2 * WM_RATES[i], L); /* block.11 */
     }
     /* two 2-layer LSTMs over N/320 steps: per layer and step 2 x (4H x H) */
     *lstm = 2 * 2 * (2 * 2 * 4 * H * H) * L;
     f += *lstm;
-    f += conv_f(c->wm_out, H, 7, L);         /* post.2 */
-    f += conv_f(H, c->wm_out, 7, L);         /* decoder pre.0 */
+    f += conv_f(c->wm_out, H, 7, L); /* post.2 */
+    f += conv_f(H, c->wm_out, 7, L); /* decoder pre.0 */
     /* up chain: blocks first..last */
     for (i = 0; i < 4; i++) {
         hi = H / (double)(1 << i);
@@ -387,7 +392,7 @@ static double wm_flops(const codec_cfg *c, double N, double last_ch, double *lst
         L *= WM_RATES[i];
         f += conv_f(lo / 2, lo, 3, L) + conv_f(lo, lo / 2, 1, L);
     }
-    f += conv_f(1, c->wm_ch, 7, N);          /* post.1 */
+    f += conv_f(1, c->wm_ch, 7, N); /* post.1 */
     return f;
 }
 
@@ -454,7 +459,8 @@ static double tap_flops(const codec_cfg *c, const char *name, double T)
         }
         out = in / 2;
         return conv_f(out, in, 2 * c->dr[b - 1], L) +
-               3 * (conv_f(out, out, 7, L * c->dr[b - 1]) + conv_f(out, out, 1, L * c->dr[b - 1]));
+               3 * (conv_f(out, out, 7, L * c->dr[b - 1]) +
+                    conv_f(out, out, 1, L * c->dr[b - 1]));
     }
     if (strcmp(name, "wm_encoder_post_out") == 0)
         return lstm_step * N / 320 + conv_f(c->wm_out, H, 7, N / 320);
@@ -521,8 +527,10 @@ static void tap_report(const tap_timer *tt, const char *what)
 {
     int i;
 
-    fprintf(stderr, "  %s, time since the previous tap (row 0; 'cpu' = process CPU s; "
-            "path %s; %% of the %.1f GFLOP/s peak):\n", what, g_conv_path, g_peak);
+    fprintf(stderr,
+            "  %s, time since the previous tap (row 0; 'cpu' = process CPU s; "
+            "path %s; %% of the %.1f GFLOP/s peak):\n",
+            what, g_conv_path, g_peak);
     for (i = 0; i < tt->n; i++) {
         double f = tap_flops(tt->c, tt->name[i], tt->T);
         char key[96];
@@ -530,9 +538,11 @@ static void tap_report(const tap_timer *tt, const char *what)
         if (tt->row[i] != 0)
             continue;
         if (f > 0)
-            fprintf(stderr, "    %-24s %7.3f s  cpu %7.3f s  %8.1f GFLOP  %6.1f GFLOP/s  "
-                    "%6.1f GFLOP/cpu-s  peak %3.0f%% (cpu %3.0f%%)\n", tt->name[i], tt->dt[i],
-                    tt->cpu[i], f * 1e-9, f / tt->dt[i] * 1e-9, f / tt->cpu[i] * 1e-9,
+            fprintf(stderr,
+                    "    %-24s %7.3f s  cpu %7.3f s  %8.1f GFLOP  %6.1f GFLOP/s  "
+                    "%6.1f GFLOP/cpu-s  peak %3.0f%% (cpu %3.0f%%)\n",
+                    tt->name[i], tt->dt[i], tt->cpu[i], f * 1e-9, f / tt->dt[i] * 1e-9,
+                    f / tt->cpu[i] * 1e-9,
                     g_peak > 0 ? 100 * f / tt->dt[i] * 1e-9 / g_peak : 0.0,
                     g_peak_cpu > 0 ? 100 * f / tt->cpu[i] * 1e-9 / g_peak_cpu : 0.0);
         else
@@ -552,7 +562,8 @@ static void tap_report(const tap_timer *tt, const char *what)
 /* GFLOP/s of nn_matmul for y[M,N] = x[M,K] W[N,K]^T, best of `reps`. */
 static double matmul_gflops(nn_ctx *k, int64_t M, int64_t N, int64_t K, int reps)
 {
-    float *x = malloc((size_t)(M * K) * sizeof *x), *W = malloc((size_t)(N * K) * sizeof *W),
+    float *x = malloc((size_t)(M * K) * sizeof *x),
+          *W = malloc((size_t)(N * K) * sizeof *W),
           *y = malloc((size_t)(M * N) * sizeof *y);
     double best = 1e30;
     int64_t i;
@@ -580,11 +591,12 @@ static double matmul_gflops(nn_ctx *k, int64_t M, int64_t N, int64_t K, int reps
 
 /* sgemm peak and single DiT evaluations measured back to back, so that the
  * ratio holds under a load that changes slowly (a shared machine). */
-static void interleaved(nn_ctx *k, dit_state *dit, const float *x, float *v, double fl_dit,
-                        int threads, int rounds)
+static void interleaved(nn_ctx *k, dit_state *dit, const float *x, float *v,
+                        double fl_dit, int threads, int rounds)
 {
     size_t n = (size_t)PEAK_N * PEAK_N;
-    float *A = malloc(n * sizeof *A), *B = malloc(n * sizeof *B), *Cm = malloc(n * sizeof *Cm);
+    float *A = malloc(n * sizeof *A), *B = malloc(n * sizeof *B),
+          *Cm = malloc(n * sizeof *Cm);
     double flop = 2.0 * PEAK_N * (double)PEAK_N * PEAK_N, med, tp, tb, td, sum_r = 0,
            best_r = 0;
     size_t i;
@@ -596,8 +608,10 @@ static void interleaved(nn_ctx *k, dit_state *dit, const float *x, float *v, dou
         A[i] = (float)(i % 1000) * 1e-3f - 0.5f;
         B[i] = (float)(i % 997) * 1e-3f - 0.5f;
     }
-    fprintf(stderr, "interleaved: sgemm %d^3 (nn_matmul pool / OpenBLAS %d threads) and one "
-            "DiT evaluation, back to back:\n", PEAK_N, threads);
+    fprintf(stderr,
+            "interleaved: sgemm %d^3 (nn_matmul pool / OpenBLAS %d threads) and one "
+            "DiT evaluation, back to back:\n",
+            PEAK_N, threads);
     for (r = 0; r < rounds; r++) {
         double t0, peak, ratio;
         char key[64];
@@ -614,9 +628,11 @@ static void interleaved(nn_ctx *k, dit_state *dit, const float *x, float *v, dou
         sum_r += ratio;
         if (ratio > best_r)
             best_r = ratio;
-        fprintf(stderr, "  round %d: peak %.1f GFLOP/s (pool %.1f, OpenBLAS %.1f), DiT %.3f s = "
-                "%.1f GFLOP/s = %.0f%% of peak\n", r, peak, flop / tp * 1e-9, flop / tb * 1e-9,
-                td, fl_dit / td * 1e-9, 100 * ratio);
+        fprintf(stderr,
+                "  round %d: peak %.1f GFLOP/s (pool %.1f, OpenBLAS %.1f), DiT %.3f s = "
+                "%.1f GFLOP/s = %.0f%% of peak\n",
+                r, peak, flop / tp * 1e-9, flop / tb * 1e-9, td, fl_dit / td * 1e-9,
+                100 * ratio);
         snprintf(key, sizeof key, "interleaved%d_peak_gflops", r);
         result(key, "%.1f", peak);
         snprintf(key, sizeof key, "interleaved%d_dit_gflops", r);
@@ -697,7 +713,8 @@ static void make_audio(float *w, int64_t n, int chunk)
 
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         w[i] = (float)(0.3 * sin(2 * M_PI * (220.0 + 30 * chunk) * t) +
-                       0.2 * sin(2 * M_PI * 1375.0 * t) * (0.5 + 0.5 * sin(2 * M_PI * 0.7 * t)) +
+                       0.2 * sin(2 * M_PI * 1375.0 * t) *
+                           (0.5 + 0.5 * sin(2 * M_PI * 0.7 * t)) +
                        0.05 * ((double)(s >> 40) / 16777216.0 - 0.5));
     }
 }
@@ -780,14 +797,16 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         g_peak = matmul_gflops(k, PEAK_N, PEAK_N, PEAK_N, 3);
         g_peak_cpu = 4 * pf / (cpu_now() - c0) * 1e-9;
     }
-    fprintf(stderr, "fp32 peak: nn_matmul %d^3 on %d threads (path %s): %.1f GFLOP/s; "
-            "%.1f GFLOP per CPU-second\n", PEAK_N, nn_ctx_threads(k),
-            nn_ctx_path(k, NN_OP_MATMUL), g_peak, g_peak_cpu);
+    fprintf(stderr,
+            "fp32 peak: nn_matmul %d^3 on %d threads (path %s): %.1f GFLOP/s; "
+            "%.1f GFLOP per CPU-second\n",
+            PEAK_N, nn_ctx_threads(k), nn_ctx_path(k, NN_OP_MATMUL), g_peak, g_peak_cpu);
     result("peak_gflops", "%.1f", g_peak);
     result("peak_gflop_per_cpu_s", "%.1f", g_peak_cpu);
     nn_ctx_set_precision(wk, (nn_precision)g_precision);
     fprintf(stderr, "precision %s (bf16 kernels: %s)\n",
-            nn_precision_name((nn_precision)g_precision), nn_ctx_path(k, NN_OP_MATMUL_BF16));
+            nn_precision_name((nn_precision)g_precision),
+            nn_ctx_path(k, NN_OP_MATMUL_BF16));
     result("precision", "%s", nn_precision_name((nn_precision)g_precision));
     if (nn_weights_open(path, wk, &ws, err, sizeof err) != SAMSEP_OK)
         die("nn_weights_open", err);
@@ -811,10 +830,11 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     D = dit_dim(dm);
     F = dit_ffn_dim(dm);
     layers = dit_layers(dm);
-    fprintf(stderr, "model %s: DiT %d x %d heads x %d layers (FFN %d), codec C=%d hop=%d, "
-            "T5 %d x %d layers; opened in %.2f s on %d threads\n", dir, D, dit_heads(dm),
-            layers, F, C, hop, t5_model_dim(t5m), t5_model_layers(t5m), t_open,
-            nn_ctx_threads(k));
+    fprintf(stderr,
+            "model %s: DiT %d x %d heads x %d layers (FFN %d), codec C=%d hop=%d, "
+            "T5 %d x %d layers; opened in %.2f s on %d threads\n",
+            dir, D, dit_heads(dm), layers, F, C, hop, t5_model_dim(t5m),
+            t5_model_layers(t5m), t_open, nn_ctx_threads(k));
     result("dit_dim", "%d", D);
     result("dit_heads", "%d", dit_heads(dm));
     result("dit_layers", "%d", layers);
@@ -874,12 +894,13 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         c.dr[i] = cJSON_GetArrayItem(jget(cc, "decoder_rates"), i)->valueint;
     }
     {
-        const nn_tensor *t = nn_weights_find(
-            ws, "audio_codec.decoder.wm_model.encoder_block.post.0.lstm.weight_hh_l0");
-        const nn_tensor *m = nn_weights_find(
-            ws, "audio_codec.decoder.wm_model.msg_processor.msg_processor.weight");
-        const nn_tensor *p = nn_weights_find(
-            ws, "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
+        const nn_tensor *t = nn_weights_find(ws, "audio_codec.decoder.wm_model.encoder_"
+                                                 "block.post.0.lstm.weight_hh_l0");
+        const nn_tensor *m = nn_weights_find(ws, "audio_codec.decoder.wm_model.msg_"
+                                                 "processor.msg_processor.weight");
+        const nn_tensor *p =
+            nn_weights_find(ws,
+                            "audio_codec.decoder.wm_model.encoder_block.pre.3.weight");
 
         c.wm_hidden = t != NULL ? (int)t->shape[1] : 512;
         c.wm_out = m != NULL ? (int)m->shape[1] : 128;
@@ -899,7 +920,8 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         if (dacvae_encode(codec, wav, 1, N, feat, err, sizeof err) != SAMSEP_OK)
             die("encode", err);
         t_enc = now() - t0;
-        fprintf(stderr, "codec encode %.1f s of audio -> %lld frames: %.2f s (cpu %.2f s)\n",
+        fprintf(stderr,
+                "codec encode %.1f s of audio -> %lld frames: %.2f s (cpu %.2f s)\n",
                 seconds, (long long)T, t_enc, cpu_now() - tt.cpu_last + sum_cpu(&tt));
         c_enc = cpu_now() - tt.cpu_last + sum_cpu(&tt);
         result("encode_s", "%.3f", t_enc);
@@ -939,13 +961,18 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
     }
     mean = sum / tm.n;
     tr = jget(cfg, "transformer");
-    fl_dit = dit_flops(D, F, layers, 2.0 * C, (double)T, L, jnum(tr, "frequency_embedding_dim"));
-    fprintf(stderr, "DiT: %d evaluations in %.2f s: mean %.3f s (min %.3f, max %.3f, first %.3f); "
-            "%.1f GFLOP each -> %.1f GFLOP/s (mean), %.1f (best)\n", tm.n, t_ode, mean, t_min,
-            t_max, tm.t[0], fl_dit * 1e-9, fl_dit / mean * 1e-9, fl_dit / t_min * 1e-9);
-    fprintf(stderr, "  process CPU time %.2f s for %d evaluations = %.2f cores busy on average; "
-            "%.1f GFLOP per CPU-second\n", cpu_sum, tm.n, cpu_sum / sum,
-            fl_dit * tm.n / cpu_sum * 1e-9);
+    fl_dit = dit_flops(D, F, layers, 2.0 * C, (double)T, L,
+                       jnum(tr, "frequency_embedding_dim"));
+    fprintf(stderr,
+            "DiT: %d evaluations in %.2f s: mean %.3f s (min %.3f, max %.3f, first "
+            "%.3f); "
+            "%.1f GFLOP each -> %.1f GFLOP/s (mean), %.1f (best)\n",
+            tm.n, t_ode, mean, t_min, t_max, tm.t[0], fl_dit * 1e-9, fl_dit / mean * 1e-9,
+            fl_dit / t_min * 1e-9);
+    fprintf(stderr,
+            "  process CPU time %.2f s for %d evaluations = %.2f cores busy on average; "
+            "%.1f GFLOP per CPU-second\n",
+            cpu_sum, tm.n, cpu_sum / sum, fl_dit * tm.n / cpu_sum * 1e-9);
     result("dit_cpu_s", "%.3f", cpu_sum);
     result("dit_cores_busy", "%.2f", cpu_sum / sum);
     result("dit_gflop_per_cpu_s", "%.1f", fl_dit * tm.n / cpu_sum * 1e-9);
@@ -968,9 +995,11 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         double g1 = matmul_gflops(k, T, D, D, 5), g2 = matmul_gflops(k, T, F, D, 5),
                g3 = matmul_gflops(k, T, D, F, 5);
 
-        fprintf(stderr, "nn_matmul at the DiT's shapes (M = T = %lld): %lldx%dx%d %.1f GFLOP/s, "
-                "%lldx%dx%d %.1f, %lldx%dx%d %.1f\n", (long long)T, (long long)T, D, D, g1,
-                (long long)T, F, D, g2, (long long)T, D, F, g3);
+        fprintf(stderr,
+                "nn_matmul at the DiT's shapes (M = T = %lld): %lldx%dx%d %.1f GFLOP/s, "
+                "%lldx%dx%d %.1f, %lldx%dx%d %.1f\n",
+                (long long)T, (long long)T, D, D, g1, (long long)T, F, D, g2,
+                (long long)T, D, F, g3);
         result("matmul_TxDxD_gflops", "%.1f", g1);
         result("matmul_TxFxD_gflops", "%.1f", g2);
         result("matmul_TxDxF_gflops", "%.1f", g3);
@@ -989,8 +1018,8 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         if (dacvae_decode(codec, lat, 2, T, msg, out, err, sizeof err) != SAMSEP_OK)
             die("decode", err);
         t_dec = now() - t0;
-        fprintf(stderr, "codec decode 2 rows x %lld frames: %.2f s (cpu %.2f s)\n", (long long)T,
-                t_dec, cpu_now() - tt.cpu_last + sum_cpu(&tt));
+        fprintf(stderr, "codec decode 2 rows x %lld frames: %.2f s (cpu %.2f s)\n",
+                (long long)T, t_dec, cpu_now() - tt.cpu_last + sum_cpu(&tt));
         c_dec = cpu_now() - tt.cpu_last + sum_cpu(&tt);
         result("decode_s", "%.3f", t_dec);
         tap_report(&tt, "decoder stages");
@@ -1000,10 +1029,11 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
         fl_dec = 2 * dec_flops(&c, (double)T, &fl_wm, &fl_lstm);
         fl_wm *= 2;
         fl_lstm *= 2;
-        fprintf(stderr, "codec FLOPs: encode %.1f GFLOP (%.1f GFLOP/s), decode x2 %.1f GFLOP "
-                "(%.1f GFLOP/s; watermark %.1f of it, LSTMs %.1f)\n", fl_enc * 1e-9,
-                fl_enc / t_enc * 1e-9, fl_dec * 1e-9, fl_dec / t_dec * 1e-9, fl_wm * 1e-9,
-                fl_lstm * 1e-9);
+        fprintf(stderr,
+                "codec FLOPs: encode %.1f GFLOP (%.1f GFLOP/s), decode x2 %.1f GFLOP "
+                "(%.1f GFLOP/s; watermark %.1f of it, LSTMs %.1f)\n",
+                fl_enc * 1e-9, fl_enc / t_enc * 1e-9, fl_dec * 1e-9,
+                fl_dec / t_dec * 1e-9, fl_wm * 1e-9, fl_lstm * 1e-9);
         result("encode_gflop", "%.1f", fl_enc * 1e-9);
         result("encode_gflops", "%.1f", fl_enc / t_enc * 1e-9);
         result("decode_gflop", "%.1f", fl_dec * 1e-9);
@@ -1015,8 +1045,10 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
             double fl_all = fl_enc + tm.n * fl_dit + fl_dec;
             const char *mp = nn_ctx_path(k, NN_OP_MATMUL);
 
-            fprintf(stderr, "per stage, against the fp32 peak of %.1f GFLOP/s (%.1f per "
-                    "CPU-second):\n", g_peak, g_peak_cpu);
+            fprintf(stderr,
+                    "per stage, against the fp32 peak of %.1f GFLOP/s (%.1f per "
+                    "CPU-second):\n",
+                    g_peak, g_peak_cpu);
             fprintf(stderr, "  %-20s %-9s %8s %8s %8s %8s %6s %8s %6s\n", "stage", "path",
                     "s", "cpu s", "GFLOP", "GFLOP/s", "peak", "/cpu-s", "peak");
             fprintf(stderr, "  %-20s %-9s %8.2f %8.2f   (not counted)\n", "T5 text", mp,
@@ -1067,10 +1099,10 @@ static void run_stages(const char *dir, int threads, double seconds, const char 
 
 typedef struct kshape {
     const char *what;
-    int op; /* 0 matmul, 1 conv1d, 2 convt1d */
-    int64_t M, N, K;         /* matmul */
-    nn_conv1d_args c;        /* conv1d */
-    nn_convt1d_args t;       /* convt1d */
+    int op;            /* 0 matmul, 1 conv1d, 2 convt1d */
+    int64_t M, N, K;   /* matmul */
+    nn_conv1d_args c;  /* conv1d */
+    nn_convt1d_args t; /* convt1d */
 } kshape;
 
 /* One call of shape s with weights W (fp32 or bf16); returns FLOPs. */
@@ -1105,11 +1137,26 @@ static void run_kernels(int threads, int reps)
     static const kshape sh[] = {
         { "DiT linear 250x1024x1024", 0, 250, 1024, 1024, { 0 }, { 0 } },
         { "DiT FFN 250x4096x1024", 0, 250, 4096, 1024, { 0 }, { 0 } },
-        { "codec conv 768ch K7 L3000", 1, 0, 0, 0,
-          { 1, 768, 3000, 768, 7, 1, 1, 3, 3, 1, NN_PAD_ZERO }, { 0 } },
-        { "codec conv 192ch K7 L24000", 1, 0, 0, 0,
-          { 1, 192, 24000, 192, 7, 1, 3, 9, 9, 1, NN_PAD_ZERO }, { 0 } },
-        { "codec convT 1536->768 K24 s12", 2, 0, 0, 0, { 0 },
+        { "codec conv 768ch K7 L3000",
+          1,
+          0,
+          0,
+          0,
+          { 1, 768, 3000, 768, 7, 1, 1, 3, 3, 1, NN_PAD_ZERO },
+          { 0 } },
+        { "codec conv 192ch K7 L24000",
+          1,
+          0,
+          0,
+          0,
+          { 1, 192, 24000, 192, 7, 1, 3, 9, 9, 1, NN_PAD_ZERO },
+          { 0 } },
+        { "codec convT 1536->768 K24 s12",
+          2,
+          0,
+          0,
+          0,
+          { 0 },
           { 1, 1536, 250, 768, 24, 12, 1, 6, 0, 0, 1 } },
     };
     nn_params p = { NULL, threads };
@@ -1171,12 +1218,14 @@ static void run_kernels(int threads, int reps)
                 if (r >= 0 && dc < best[b][1])
                     best[b][1] = dc;
             }
-        fprintf(stderr, "  %-30s %6.1f GFLOP: fp32 %.3f s (cpu %.3f), bf16 %.3f s (cpu %.3f): "
-                "%.1f / %.1f GFLOP/s wall, bf16 x%.2f (cpu x%.2f)\n", s->what, fl * 1e-9,
-                best[0][0], best[0][1], best[1][0], best[1][1], fl / best[0][0] * 1e-9,
-                fl / best[1][0] * 1e-9, best[0][0] / best[1][0], best[0][1] / best[1][1]);
-        result("kernel", "%s|fp32_s=%.4f|bf16_s=%.4f|fp32_cpu_s=%.4f|bf16_cpu_s=%.4f", s->what,
-               best[0][0], best[1][0], best[0][1], best[1][1]);
+        fprintf(stderr,
+                "  %-30s %6.1f GFLOP: fp32 %.3f s (cpu %.3f), bf16 %.3f s (cpu %.3f): "
+                "%.1f / %.1f GFLOP/s wall, bf16 x%.2f (cpu x%.2f)\n",
+                s->what, fl * 1e-9, best[0][0], best[0][1], best[1][0], best[1][1],
+                fl / best[0][0] * 1e-9, fl / best[1][0] * 1e-9, best[0][0] / best[1][0],
+                best[0][1] / best[1][1]);
+        result("kernel", "%s|fp32_s=%.4f|bf16_s=%.4f|fp32_cpu_s=%.4f|bf16_cpu_s=%.4f",
+               s->what, best[0][0], best[1][0], best[0][1], best[1][1]);
         nn_free(k, x);
         nn_free(k, W32);
         nn_free(k, W16);
@@ -1218,10 +1267,10 @@ static const int U_THREADS[U_MAX_P] = { 1, 2, 4, 8, 16, 32, 64 };
 
 typedef struct ukernel {
     char what[64];
-    double flops;   /* all calls together */
+    double flops; /* all calls together */
     double calls;
-    int64_t units;  /* per call */
-    double ranges;  /* kpar's range limit per call */
+    int64_t units; /* per call */
+    double ranges; /* kpar's range limit per call */
 } ukernel;
 
 typedef struct ustage {
@@ -1284,8 +1333,8 @@ static void u_matmul(ustage *s, double calls, int64_t M, int64_t N, int64_t K,
         tm /= 2;
     u_add(s, calls, u_cdiv(M, tm) * u_cdiv(N, tn),
           2.0 * (double)u_min(M, tm) * (double)u_min(N, tn) * (double)(K + 1),
-          2.0 * (double)M * (double)N * (double)K, "%s %lldx%lldx%lld", what, (long long)M,
-          (long long)N, (long long)K);
+          2.0 * (double)M * (double)N * (double)K, "%s %lldx%lldx%lld", what,
+          (long long)M, (long long)N, (long long)K);
 }
 
 /* conv1d [Cin, L] -> [Cout, Lout], kernel K; direct: K = 1, stride 1, no pad */
@@ -1296,8 +1345,9 @@ static void u_conv(ustage *s, double calls, int64_t Cin, int64_t Cout, int64_t K
 
     while (!direct && tl > 16 && Cin * K * tl > U_CONV_SLAB)
         tl /= 2;
-    u_add(s, calls, u_cdiv(Lout, tl), 2.0 * (double)Cout * (double)Cin * (double)K *
-          (double)u_min(Lout, tl), 2.0 * (double)Cout * (double)Cin * (double)K * (double)Lout,
+    u_add(s, calls, u_cdiv(Lout, tl),
+          2.0 * (double)Cout * (double)Cin * (double)K * (double)u_min(Lout, tl),
+          2.0 * (double)Cout * (double)Cin * (double)K * (double)Lout,
           "%s conv %lld->%lld k%lld x%lld", what, (long long)Cin, (long long)Cout,
           (long long)K, (long long)Lout);
 }
@@ -1311,7 +1361,8 @@ static void u_convt(ustage *s, double calls, int64_t Cin, int64_t Cout, int64_t 
     while (tl > 16 && Cout * K * ((tl - 1 + K - 1) / stride + 2) > U_CONV_SLAB)
         tl /= 2;
     u_add(s, calls, u_cdiv(Lout, tl),
-          2.0 * (double)Cout * (double)Cin * (double)K * (double)((tl - 1 + K - 1) / stride + 2),
+          2.0 * (double)Cout * (double)Cin * (double)K *
+              (double)((tl - 1 + K - 1) / stride + 2),
           2.0 * (double)Cout * (double)Cin * (double)K * (double)Lout / (double)stride,
           "%s convT %lld->%lld k%lld x%lld", what, (long long)Cin, (long long)Cout,
           (long long)K, (long long)Lout);
@@ -1329,7 +1380,8 @@ static void u_attention(ustage *s, double calls, int64_t B, int64_t H, int64_t L
 
 /* a 1-item LSTM of `layers` layers over n steps: input projections per
  * block of steps, then per step the recurrent product in hidden slices */
-static void u_lstm(ustage *s, double calls, int layers, int64_t H, int64_t n, const char *what)
+static void u_lstm(ustage *s, double calls, int layers, int64_t H, int64_t n,
+                   const char *what)
 {
     char w[48];
 
@@ -1337,9 +1389,9 @@ static void u_lstm(ustage *s, double calls, int layers, int64_t H, int64_t n, co
     u_matmul(s, calls * layers * (double)(n / U_LSTM_TB), U_LSTM_TB, 4 * H, H, w);
     if (n % U_LSTM_TB != 0)
         u_matmul(s, calls * layers, n % U_LSTM_TB, 4 * H, H, w);
-    u_add(s, calls * layers * (double)n, u_cdiv(H, U_LSTM_TH), 8.0 * U_LSTM_TH * (double)H,
-          8.0 * (double)H * (double)H, "%s step (W_hh, 1 step; x%lld steps)", what,
-          (long long)n);
+    u_add(s, calls * layers * (double)n, u_cdiv(H, U_LSTM_TH),
+          8.0 * U_LSTM_TH * (double)H, 8.0 * (double)H * (double)H,
+          "%s step (W_hh, 1 step; x%lld steps)", what, (long long)n);
 }
 
 static double u_balance(const ukernel *k, int P)
@@ -1385,8 +1437,10 @@ static void u_chunk(const ustage *enc, const ustage *dit, const ustage *dec, int
     char key[384];
     int p;
 
-    fprintf(stderr, "%s, chunk (encode, %d DiT evaluations, decode of the target): %.0f GFLOP;"
-            "\n    bound on the speed-up:", preset, nfe, f * 1e-9);
+    fprintf(stderr,
+            "%s, chunk (encode, %d DiT evaluations, decode of the target): %.0f GFLOP;"
+            "\n    bound on the speed-up:",
+            preset, nfe, f * 1e-9);
     for (p = 0; p < U_MAX_P; p++) {
         int P = U_THREADS[p];
         double c = u_cost(enc, P) + nfe * u_cost(dit, P) + u_cost(dec, P);
@@ -1407,15 +1461,15 @@ static void u_report(const ustage *s, const char *preset)
     for (i = 0; i < s->n; i++)
         total += s->k[i].flops;
     fprintf(stderr, "%s, %s: %.1f GFLOP\n", preset, s->name, total * 1e-9);
-    fprintf(stderr, "    %-52s %7s %6s %7s  balance at 2/4/8/16/32/64 threads\n", "kernel",
-            "GFLOP", "calls", "units");
+    fprintf(stderr, "    %-52s %7s %6s %7s  balance at 2/4/8/16/32/64 threads\n",
+            "kernel", "GFLOP", "calls", "units");
     for (i = 0; i < s->n; i++) {
         const ukernel *k = &s->k[i];
 
         if (k->flops < 0.005 * total)
             continue; /* under 0.5 %: in the total, not listed */
-        fprintf(stderr, "    %-52s %7.2f %6.0f %7lld ", k->what, k->flops * 1e-9, k->calls,
-                (long long)k->units);
+        fprintf(stderr, "    %-52s %7.2f %6.0f %7lld ", k->what, k->flops * 1e-9,
+                k->calls, (long long)k->units);
         for (p = 1; p < U_MAX_P; p++)
             fprintf(stderr, " %3.0f%%", 100 * u_balance(k, U_THREADS[p]));
         fprintf(stderr, "\n");
@@ -1428,7 +1482,8 @@ static void u_report(const ustage *s, const char *preset)
         double speedup = U_THREADS[p] * total / b[p];
 
         fprintf(stderr, " %d: %.1fx", U_THREADS[p], speedup);
-        snprintf(key, sizeof key, "units_%s_%s_speedup_%dt", preset, s->name, U_THREADS[p]);
+        snprintf(key, sizeof key, "units_%s_%s_speedup_%dt", preset, s->name,
+                 U_THREADS[p]);
         result(key, "%.2f", speedup);
     }
     fprintf(stderr, "\n");
@@ -1491,9 +1546,11 @@ static void run_units(const char *dir, double seconds, int L)
     N = (int64_t)(seconds * 48000 + 0.5);
     T = u_cdiv(N, hop);
     N = T * hop;
-    fprintf(stderr, "%s: DiT %lld x %lld heads x %lld layers (FFN %lld); a %.0f s chunk = %lld "
-            "frames, a prompt of %d tokens\n", preset, (long long)D, (long long)H,
-            (long long)layers, (long long)F, seconds, (long long)T, L);
+    fprintf(stderr,
+            "%s: DiT %lld x %lld heads x %lld layers (FFN %lld); a %.0f s chunk = %lld "
+            "frames, a prompt of %d tokens\n",
+            preset, (long long)D, (long long)H, (long long)layers, (long long)F, seconds,
+            (long long)T, L);
 
     /* T5, once per prompt */
     st[0].name = "t5";
@@ -1600,7 +1657,8 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     t0 = now();
     fprintf(stderr, "precision %s\n", nn_precision_name((nn_precision)g_precision));
     result("precision", "%s", nn_precision_name((nn_precision)g_precision));
-    if (sam_model_load(dir, NULL, NULL, NULL, g_precision, &m, err, sizeof err) != SAMSEP_OK ||
+    if (sam_model_load(dir, NULL, NULL, NULL, g_precision, &m, err, sizeof err) !=
+            SAMSEP_OK ||
         sam_state_create(m, threads, &st, err, sizeof err) != SAMSEP_OK)
         die("sam_model_open", err);
     fprintf(stderr, "sam_open: %.2f s, peak RSS %ld KiB\n", now() - t0, maxrss_kib());
@@ -1632,14 +1690,16 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
         sam_message(0, (uint64_t)ch, msg, 2 * bits);
         t0 = now();
         c0 = cpu_now();
-        if (sam_separate(st, wav, NULL, N, noise, msg, tgt, targets_only ? NULL : res, err,
-                         sizeof err) != SAMSEP_OK)
+        if (sam_separate(st, wav, NULL, N, noise, msg, tgt, targets_only ? NULL : res,
+                         err, sizeof err) != SAMSEP_OK)
             die("sam_separate", err);
         dt = now() - t0;
         c0 = cpu_now() - c0;
-        fprintf(stderr, "chunk %d (%.1f s of audio%s): %.2f s (cpu %.2f s), peak RSS %ld KiB, "
-                "RSS now %ld KiB\n", ch, seconds, targets_only ? ", target only" : "", dt, c0,
-                maxrss_kib(), rss_now_kib());
+        fprintf(stderr,
+                "chunk %d (%.1f s of audio%s): %.2f s (cpu %.2f s), peak RSS %ld KiB, "
+                "RSS now %ld KiB\n",
+                ch, seconds, targets_only ? ", target only" : "", dt, c0, maxrss_kib(),
+                rss_now_kib());
         snprintf(key, sizeof key, "chunk%d_s", ch);
         result(key, "%.3f", dt);
         snprintf(key, sizeof key, "chunk%d_cpu_s", ch);
@@ -1652,7 +1712,8 @@ static void run_chunks(const char *dir, int threads, double seconds, const char 
     }
     if (g_save != NULL) {
         FILE *f = fopen(g_save, "wb");
-        if (f == NULL || fwrite(tgt, sizeof *tgt, (size_t)(T * hop), f) != (size_t)(T * hop) ||
+        if (f == NULL ||
+            fwrite(tgt, sizeof *tgt, (size_t)(T * hop), f) != (size_t)(T * hop) ||
             fwrite(res, sizeof *res, (size_t)(T * hop), f) != (size_t)(T * hop) ||
             fclose(f) != 0)
             die(g_save, strerror(errno));
@@ -1741,9 +1802,11 @@ static void run_prompts(const char *dir, int threads, double seconds, int n_max)
         dc = cpu_now() - c0;
         if (n == 1)
             one = dt;
-        fprintf(stderr, "%s %d prompt(s), %.1f s chunk: text %.3f s, chunk %.2f s wall, "
-                "%.2f s CPU%s", n == 0 ? "sam_separate        " : "sam_separate_prompts",
-                nt, seconds, t_text, dt, dc, n > 1 ? "" : "\n");
+        fprintf(stderr,
+                "%s %d prompt(s), %.1f s chunk: text %.3f s, chunk %.2f s wall, "
+                "%.2f s CPU%s",
+                n == 0 ? "sam_separate        " : "sam_separate_prompts", nt, seconds,
+                t_text, dt, dc, n > 1 ? "" : "\n");
         if (n > 1)
             fprintf(stderr, " (%.2fx one prompt)\n", dt / one);
         snprintf(key, sizeof key, n == 0 ? "single_text_s" : "p%d_text_s", n);
@@ -1788,16 +1851,17 @@ static void run_keys(const char *path)
 
 static void usage(void)
 {
-    fputs("usage: bench_sam --peak [--threads N]\n"
-          "       bench_sam --stages --model DIR [--threads N] [--seconds S] [--text T]\n"
-          "       bench_sam --chunks K --model DIR [--threads N] [--seconds S] [--text T]\n"
-          "                 [--target-only]\n"
-          "       bench_sam --units --model DIR [--seconds S] [--tokens L]\n"
-          "       bench_sam --prompts N --model DIR [--threads N] [--seconds S]\n"
-          "       bench_sam --keys FILE\n"
-          "       bench_sam --kernels [--threads N] [--rounds R]\n"
-          "       (--stages, --chunks: [--precision fp32|bf16]; --chunks: [--save FILE])\n",
-          stderr);
+    fputs(
+        "usage: bench_sam --peak [--threads N]\n"
+        "       bench_sam --stages --model DIR [--threads N] [--seconds S] [--text T]\n"
+        "       bench_sam --chunks K --model DIR [--threads N] [--seconds S] [--text T]\n"
+        "                 [--target-only]\n"
+        "       bench_sam --units --model DIR [--seconds S] [--tokens L]\n"
+        "       bench_sam --prompts N --model DIR [--threads N] [--seconds S]\n"
+        "       bench_sam --keys FILE\n"
+        "       bench_sam --kernels [--threads N] [--rounds R]\n"
+        "       (--stages, --chunks: [--precision fp32|bf16]; --chunks: [--save FILE])\n",
+        stderr);
     exit(2);
 }
 

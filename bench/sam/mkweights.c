@@ -65,25 +65,137 @@ typedef struct preset {
 
 static const preset PRESETS[] = {
     { "tiny-check",
-      8, { 2, 8, 10, 12 }, 32, 192, { 12, 10, 8, 2 }, 8, 2, 16,
-      64, 4, 16, 16, { 8, 5, 4, 2 },
-      64, 4, 2, 4, 64, 256, 10000, 16, 3, 16,
-      32, 8, 4, 64, 2, 800, 32, 128, "t5-tiny-random (see ../t5)" },
+      8,
+      { 2, 8, 10, 12 },
+      32,
+      192,
+      { 12, 10, 8, 2 },
+      8,
+      2,
+      16,
+      64,
+      4,
+      16,
+      16,
+      { 8, 5, 4, 2 },
+      64,
+      4,
+      2,
+      4,
+      64,
+      256,
+      10000,
+      16,
+      3,
+      16,
+      32,
+      8,
+      4,
+      64,
+      2,
+      800,
+      32,
+      128,
+      "t5-tiny-random (see ../t5)" },
     { "small",
-      64, { 2, 8, 10, 12 }, 1024, 1536, { 12, 10, 8, 2 }, 128, 16, 1024,
-      512, 32, 128, 16, { 8, 5, 4, 2 },
-      1024, 8, 12, 4, 64, 256, 10000, 1024, 3, 128,
-      768, 64, 12, 3072, 12, 32128, 32, 128, "t5-base" },
+      64,
+      { 2, 8, 10, 12 },
+      1024,
+      1536,
+      { 12, 10, 8, 2 },
+      128,
+      16,
+      1024,
+      512,
+      32,
+      128,
+      16,
+      { 8, 5, 4, 2 },
+      1024,
+      8,
+      12,
+      4,
+      64,
+      256,
+      10000,
+      1024,
+      3,
+      128,
+      768,
+      64,
+      12,
+      3072,
+      12,
+      32128,
+      32,
+      128,
+      "t5-base" },
     { "base",
-      64, { 2, 8, 10, 12 }, 1024, 1536, { 12, 10, 8, 2 }, 128, 16, 1024,
-      512, 32, 128, 16, { 8, 5, 4, 2 },
-      2048, 16, 16, 4, 64, 256, 10000, 1024, 3, 128,
-      768, 64, 12, 3072, 12, 32128, 32, 128, "t5-base" },
+      64,
+      { 2, 8, 10, 12 },
+      1024,
+      1536,
+      { 12, 10, 8, 2 },
+      128,
+      16,
+      1024,
+      512,
+      32,
+      128,
+      16,
+      { 8, 5, 4, 2 },
+      2048,
+      16,
+      16,
+      4,
+      64,
+      256,
+      10000,
+      1024,
+      3,
+      128,
+      768,
+      64,
+      12,
+      3072,
+      12,
+      32128,
+      32,
+      128,
+      "t5-base" },
     { "large",
-      64, { 2, 8, 10, 12 }, 1024, 1536, { 12, 10, 8, 2 }, 128, 16, 1024,
-      512, 32, 128, 16, { 8, 5, 4, 2 },
-      2816, 22, 22, 4, 64, 256, 10000, 1024, 3, 128,
-      768, 64, 12, 3072, 12, 32128, 32, 128, "t5-base" },
+      64,
+      { 2, 8, 10, 12 },
+      1024,
+      1536,
+      { 12, 10, 8, 2 },
+      128,
+      16,
+      1024,
+      512,
+      32,
+      128,
+      16,
+      { 8, 5, 4, 2 },
+      2816,
+      22,
+      22,
+      4,
+      64,
+      256,
+      10000,
+      1024,
+      3,
+      128,
+      768,
+      64,
+      12,
+      3072,
+      12,
+      32128,
+      32,
+      128,
+      "t5-base" },
 };
 
 /* FeedForward hidden width as the official (llama-style) code computes it:
@@ -99,11 +211,11 @@ static int64_t ffn_dim(const preset *p)
 /* ---- the tensor list ------------------------------------------------------ */
 
 enum init {
-    I_NORMAL,   /* N(0, a^2) */
-    I_UNIFORM,  /* U(a, b) */
-    I_CONST,    /* a */
-    I_WN_V,     /* N(0, a^2); the next entry is its weight_g */
-    I_WN_G      /* || previous entry's slice along dim 0 || */
+    I_NORMAL,  /* N(0, a^2) */
+    I_UNIFORM, /* U(a, b) */
+    I_CONST,   /* a */
+    I_WN_V,    /* N(0, a^2); the next entry is its weight_g */
+    I_WN_G     /* || previous entry's slice along dim 0 || */
 };
 
 typedef struct spec {
@@ -165,7 +277,11 @@ static spec *add(list *l, enum init init, float a, float b, int nd, const int64_
     return s;
 }
 
-#define SH(...) (const int64_t[]){ __VA_ARGS__ }
+#define SH(...)       \
+    (const int64_t[]) \
+    {                 \
+        __VA_ARGS__   \
+    }
 #define BIAS_STD 0.02f
 
 static float inv_sqrt(int64_t fan_in)
@@ -349,7 +465,8 @@ static void dit_keys(list *l, const preset *p)
 
     add(l, I_NORMAL, 0.1f, 0, 2, SH(2, D), "transformer.final_layer_scale_shift_table");
     for (i = 0; i < p->layers; i++) {
-        add(l, I_NORMAL, 0.1f, 0, 2, SH(6, D), "transformer.layers.%d.scale_shift_table", i);
+        add(l, I_NORMAL, 0.1f, 0, 2, SH(6, D), "transformer.layers.%d.scale_shift_table",
+            i);
         snprintf(b, sizeof b, "transformer.layers.%d.attention", i);
         attention_keys(l, b, D, hd);
         linear(l, F, D, "transformer.layers.%d.feed_forward.w1", i);
@@ -363,10 +480,10 @@ static void dit_keys(list *l, const preset *p)
     add(l, I_CONST, 1, 0, 1, SH(D), "transformer.norm.weight");
     linear(l, C2, D, "transformer.output");
     for (j = 1; j <= 2; j++) {
-        add(l, I_CONST, 1, 0, 1, SH(D), "transformer.x_embedder.block.block%d.groupnorm.weight",
-            j);
-        add(l, I_CONST, 0, 0, 1, SH(D), "transformer.x_embedder.block.block%d.groupnorm.bias",
-            j);
+        add(l, I_CONST, 1, 0, 1, SH(D),
+            "transformer.x_embedder.block.block%d.groupnorm.weight", j);
+        add(l, I_CONST, 0, 0, 1, SH(D),
+            "transformer.x_embedder.block.block%d.groupnorm.bias", j);
         add(l, I_NORMAL, inv_sqrt(3 * D), 0, 3, SH(D, D, 3),
             "transformer.x_embedder.block.block%d.project.weight", j);
         add(l, I_NORMAL, BIAS_STD, 0, 1, SH(D),
@@ -535,7 +652,8 @@ static void write_safetensors(const list *l, const char *path, uint64_t seed)
     buf = malloc(BLOCK * sizeof *buf);
     if (hdr == NULL || buf == NULL)
         die("out of memory");
-    len += (size_t)snprintf(hdr + len, cap - len, "{\"__metadata__\":{\"format\":\"pt\"}");
+    len +=
+        (size_t)snprintf(hdr + len, cap - len, "{\"__metadata__\":{\"format\":\"pt\"}");
     for (i = 0; i < l->n; i++) {
         const spec *s = &l->v[i];
         uint64_t nb = (uint64_t)s->numel * 4;
@@ -586,19 +704,11 @@ static void write_safetensors(const list *l, const char *path, uint64_t seed)
 
                 switch (s->init) {
                 case I_NORMAL:
-                case I_WN_V:
-                    x = (float)(s->a * rng_normal(&r));
-                    break;
-                case I_UNIFORM:
-                    x = (float)(s->a + (s->b - s->a) * rng_unit(&r));
-                    break;
-                case I_CONST:
-                    x = s->a;
-                    break;
+                case I_WN_V: x = (float)(s->a * rng_normal(&r)); break;
+                case I_UNIFORM: x = (float)(s->a + (s->b - s->a) * rng_unit(&r)); break;
+                case I_CONST: x = s->a; break;
                 case I_WN_G:
-                default:
-                    x = (float)sqrt(norms[done + j]);
-                    break;
+                default: x = (float)sqrt(norms[done + j]); break;
                 }
                 buf[j] = x;
                 if (s->init == I_WN_V)

@@ -24,14 +24,14 @@
 typedef struct audio_reader audio_reader;
 
 /* Open `path` for reading. On failure err names the file and the reason. */
-int audio_reader_open(const char *path, audio_reader **out /* OUT */,
-                      char *err, size_t errlen);
+int audio_reader_open(const char *path, audio_reader **out /* OUT */, char *err,
+                      size_t errlen);
 void audio_reader_close(audio_reader *r);
 
 /* As audio_reader_open, for a look at the header and tags above all: the
  * file's first bytes are read in one call and parsed from memory. */
-int audio_reader_open_header(const char *path, audio_reader **out /* OUT */,
-                             char *err, size_t errlen);
+int audio_reader_open_header(const char *path, audio_reader **out /* OUT */, char *err,
+                             size_t errlen);
 
 int audio_reader_rate(const audio_reader *r);
 int audio_reader_channels(const audio_reader *r);
@@ -58,8 +58,8 @@ const char *audio_reader_comment(const audio_reader *r);
 /* Read up to `frames` frames; returns the count (0 at the end) or a negative
  * status with err filled. A decoding error after the data of a file cut
  * short ends the stream rather than failing it. */
-int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
-                          char *err, size_t errlen);
+int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames, char *err,
+                          size_t errlen);
 
 /* 1 when a file named *.ext is meant to be audio (or video with sound) this
  * build reads: a folder scan that cannot read such a file reports it failed
@@ -80,13 +80,13 @@ typedef struct audio_writer audio_writer;
  * the result can hold `rate` and `channels`. */
 int audio_resolve_format(int input_sf_format, int rate, int channels,
                          int *format /* IN/OUT samsep_format */,
-                         int *subtype /* IN/OUT samsep_subtype */,
-                         char *err, size_t errlen);
+                         int *subtype /* IN/OUT samsep_subtype */, char *err,
+                         size_t errlen);
 
 /* Create a temporary file beside `final_path` and open it for writing. */
 int audio_writer_open(const char *final_path, int format, int subtype, int rate,
-                      int channels, const audio_tags *tags,
-                      audio_writer **out /* OUT */, char *err, size_t errlen);
+                      int channels, const audio_tags *tags, audio_writer **out /* OUT */,
+                      char *err, size_t errlen);
 
 /* Write frames; samples that do not fit an integer subtype are clamped and
  * added to *clipped. */

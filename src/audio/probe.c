@@ -23,8 +23,7 @@ const char *samsep_format_extension(int format)
     return NULL;
 }
 
-int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
-                      size_t errlen)
+int samsep_probe_file(const char *path, samsep_file_info *info, char *err, size_t errlen)
 {
     audio_reader *r;
     int fmt, sub, rc;
@@ -47,8 +46,8 @@ int samsep_probe_file(const char *path, samsep_file_info *info, char *err,
     audio_reader_close(r);
     info->auto_format = SAMSEP_FORMAT_AUTO;
     sub = SAMSEP_SUBTYPE_AUTO;
-    if (audio_resolve_format(fmt, info->sample_rate, info->channels,
-                             &info->auto_format, &sub, NULL, 0) != SAMSEP_OK)
+    if (audio_resolve_format(fmt, info->sample_rate, info->channels, &info->auto_format,
+                             &sub, NULL, 0) != SAMSEP_OK)
         info->auto_format = SAMSEP_FORMAT_WAV;
     return SAMSEP_OK;
 }

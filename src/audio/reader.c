@@ -54,14 +54,14 @@ typedef struct headfile {
 } headfile;
 
 struct audio_reader {
-    SNDFILE *sf;            /* libsndfile's handle, or NULL when FFmpeg reads */
-    SF_INFO info;           /* rate and channels of either reader */
+    SNDFILE *sf;  /* libsndfile's handle, or NULL when FFmpeg reads */
+    SF_INFO info; /* rate and channels of either reader */
     ff_reader *ff;
-    headfile *head;         /* NULL unless opened by audio_reader_open_header */
+    headfile *head; /* NULL unless opened by audio_reader_open_header */
     char *path;
-    int64_t promised;       /* frames the header promises, -1 unknown */
+    int64_t promised; /* frames the header promises, -1 unknown */
     int64_t frames_read;
-    int stopped;            /* the decoder ran out of data early */
+    int stopped; /* the decoder ran out of data early */
     char stop_reason[128];
 };
 
@@ -181,8 +181,7 @@ static int check_shape(const audio_reader *r, char *err, size_t errlen)
     return SAMSEP_OK;
 }
 
-int audio_reader_open(const char *path, audio_reader **out, char *err,
-                      size_t errlen)
+int audio_reader_open(const char *path, audio_reader **out, char *err, size_t errlen)
 {
     audio_reader *r;
     int rc;
@@ -282,8 +281,8 @@ static sf_count_t head_read(void *ptr, sf_count_t count, void *user)
         memcpy(dst, h->buf + h->pos, (size_t)done);
     }
     while (done < count) { /* past the head: from the file */
-        ssize_t got = pread(h->fd, dst + done, (size_t)(count - done),
-                            (off_t)(h->pos + done));
+        ssize_t got =
+            pread(h->fd, dst + done, (size_t)(count - done), (off_t)(h->pos + done));
 
         if (got < 0 && errno == EINTR)
             continue;
@@ -436,8 +435,8 @@ const char *audio_reader_stop_reason(const audio_reader *r)
     return r->stopped ? r->stop_reason : "";
 }
 
-int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
-                          char *err, size_t errlen)
+int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames, char *err,
+                          size_t errlen)
 {
     sf_count_t got;
     int e;
@@ -472,9 +471,9 @@ int64_t audio_reader_read(audio_reader *r, float *buf, int64_t frames,
 
 /* Names of files libsndfile reads (its formats' usual extensions). */
 static const char *const sndfile_exts[] = {
-    "wav", "wave", "flac", "ogg", "oga", "opus", "mp3", "mp2", "aif", "aiff",
-    "aifc", "au", "snd", "w64", "rf64", "caf", "sd2", "voc", "wv", "mat",
-    "pvf", "xi", "htk", "sds", "avr", "paf", "iff", "svx", "nist", "sph", "rf"
+    "wav", "wave", "flac", "ogg",  "oga", "opus", "mp3",  "mp2", "aif", "aiff", "aifc",
+    "au",  "snd",  "w64",  "rf64", "caf", "sd2",  "voc",  "wv",  "mat", "pvf",  "xi",
+    "htk", "sds",  "avr",  "paf",  "iff", "svx",  "nist", "sph", "rf"
 };
 
 int audio_known_extension(const char *ext)

@@ -52,9 +52,9 @@
 #include "audio/reader_ffmpeg.h"
 #include "core/internal.h"
 
-#define IO_BUFFER 65536   /* bytes per read of the file */
-#define TAIL_MAX 8192     /* frames past the stated duration taken for padding */
-#define SHORT_SLACK 2048  /* frames short of it not taken for a file cut short */
+#define IO_BUFFER 65536  /* bytes per read of the file */
+#define TAIL_MAX 8192    /* frames past the stated duration taken for padding */
+#define SHORT_SLACK 2048 /* frames short of it not taken for a file cut short */
 
 struct ff_reader {
     int fd;
@@ -62,22 +62,22 @@ struct ff_reader {
     AVFormatContext *fmt;
     AVCodecContext *dec;
     SwrContext *swr;
-    int swr_format;         /* the sample format swr converts from, -1 none */
+    int swr_format; /* the sample format swr converts from, -1 none */
     AVPacket *pkt;
     AVFrame *frame;
-    int stream;             /* index of the decoded stream */
+    int stream; /* index of the decoded stream */
     int rate, channels;
     int64_t frames_est;
-    int64_t limit;          /* frames the header states; -1 unknown or given up */
-    int64_t promised;       /* the same when it is an exact promise, else -1 */
-    int64_t decoded;        /* frames converted so far */
-    float *out;             /* converted frames ready to read */
+    int64_t limit;    /* frames the header states; -1 unknown or given up */
+    int64_t promised; /* the same when it is an exact promise, else -1 */
+    int64_t decoded;  /* frames converted so far */
+    float *out;       /* converted frames ready to read */
     int64_t out_pos, out_len, out_cap;
-    float *tail;            /* frames past `limit`, held back */
+    float *tail; /* frames past `limit`, held back */
     int64_t tail_len, tail_cap;
-    int draining;           /* the end of the file was sent to the decoder */
-    char stop_reason[64];   /* why the data ended early, "" if it did not */
-    int done;               /* the decoder is empty */
+    int draining;         /* the end of the file was sent to the decoder */
+    char stop_reason[64]; /* why the data ended early, "" if it did not */
+    int done;             /* the decoder is empty */
     char *path;
     char container[32];
     char software[256];
@@ -163,8 +163,8 @@ static int64_t io_seek(void *opaque, int64_t offset, int whence)
 }
 
 /* FFmpeg may open nothing but the file it was given. */
-static int refuse_open(AVFormatContext *s, AVIOContext **pb, const char *url,
-                       int flags, AVDictionary **options)
+static int refuse_open(AVFormatContext *s, AVIOContext **pb, const char *url, int flags,
+                       AVDictionary **options)
 {
     (void)s;
     (void)pb;
@@ -214,8 +214,8 @@ static int setup_swr(ff_reader *r, const AVFrame *f, char *err, size_t errlen)
     else if (av_channel_layout_copy(&layout, &f->ch_layout) < 0)
         return SAMSEP_ERR_NOMEM;
     ret = swr_alloc_set_opts2(&r->swr, &layout, AV_SAMPLE_FMT_FLT, f->sample_rate,
-                              &layout, (enum AVSampleFormat)f->format,
-                              f->sample_rate, 0, NULL);
+                              &layout, (enum AVSampleFormat)f->format, f->sample_rate, 0,
+                              NULL);
     av_channel_layout_uninit(&layout);
     if (ret >= 0)
         ret = swr_init(r->swr);
@@ -272,10 +272,12 @@ static int take_frame(ff_reader *r, char *err, size_t errlen)
         stated_length(r);
     }
     if (f->sample_rate != r->rate || f->ch_layout.nb_channels != r->channels) {
-        set_err(err, errlen, "the audio changes from %d Hz, %d channel(s) to %d Hz, "
+        set_err(err, errlen,
+                "the audio changes from %d Hz, %d channel(s) to %d Hz, "
                 "%d channel(s) after %lld frames; samsep needs one rate and channel "
-                "count per file", r->rate, r->channels, f->sample_rate,
-                f->ch_layout.nb_channels, (long long)r->decoded);
+                "count per file",
+                r->rate, r->channels, f->sample_rate, f->ch_layout.nb_channels,
+                (long long)r->decoded);
         return SAMSEP_ERR_FORMAT;
     }
     if (r->channels < 1 || r->channels > 64 || n > INT32_MAX / 64) {
@@ -310,9 +312,10 @@ static int take_frame(ff_reader *r, char *err, size_t errlen)
         if (r->tail_len > TAIL_MAX) {
             /* Far more than a codec pads: the stated duration is wrong. */
             LOG_DEBUG("%s: audio runs on past the duration in the header (%lld "
-                      "frames); keeping it", r->path, (long long)r->limit);
-            if (append(&r->out, &keep, &r->out_cap, r->tail, r->tail_len,
-                       r->channels) != 0)
+                      "frames); keeping it",
+                      r->path, (long long)r->limit);
+            if (append(&r->out, &keep, &r->out_cap, r->tail, r->tail_len, r->channels) !=
+                0)
                 return SAMSEP_ERR_NOMEM;
             r->tail_len = 0;
             r->limit = -1;
@@ -410,8 +413,7 @@ static int next_frame(ff_reader *r, char *err, size_t errlen)
     return SAMSEP_OK;
 }
 
-int64_t ff_reader_read(ff_reader *r, float *buf, int64_t frames, char *err,
-                       size_t errlen)
+int64_t ff_reader_read(ff_reader *r, float *buf, int64_t frames, char *err, size_t errlen)
 {
     int64_t got = 0;
     int rc;
@@ -491,7 +493,8 @@ static void describe_choice(ff_reader *r, int count)
         lang = NULL; /* undetermined */
     snprintf(r->note, sizeof r->note,
              "%d audio streams; the first (stream #%d, %s%s%s) was used, the others "
-             "were ignored", count, r->stream, avcodec_get_name(st->codecpar->codec_id),
+             "were ignored",
+             count, r->stream, avcodec_get_name(st->codecpar->codec_id),
              lang != NULL ? ", language " : "", lang != NULL ? lang->value : "");
 }
 
@@ -573,7 +576,7 @@ static int open_stream(ff_reader *r, int *recognised, char *err, size_t errlen)
     }
     for (i = 0; i < r->fmt->nb_streams; i++)
         r->fmt->streams[i]->discard = (int)i == r->stream ? AVDISCARD_DEFAULT
-                                                           : AVDISCARD_ALL;
+                                                          : AVDISCARD_ALL;
     describe_choice(r, count);
     read_tags(r);
     return SAMSEP_OK;

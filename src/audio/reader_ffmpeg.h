@@ -21,8 +21,8 @@ typedef struct ff_reader ff_reader;
  * when FFmpeg knew the container, so that its reason is the one worth
  * showing.
  */
-int ff_reader_open(const char *path, ff_reader **out /* OUT */,
-                   int *recognised /* OUT */, char *err, size_t errlen);
+int ff_reader_open(const char *path, ff_reader **out /* OUT */, int *recognised /* OUT */,
+                   char *err, size_t errlen);
 void ff_reader_close(ff_reader *r);
 
 int ff_reader_rate(const ff_reader *r);

@@ -19,8 +19,8 @@ struct resampler {
     int channels;
 };
 
-int resampler_create(double in_rate, double out_rate, int channels,
-                     resampler **out, char *err, size_t errlen)
+int resampler_create(double in_rate, double out_rate, int channels, resampler **out,
+                     char *err, size_t errlen)
 {
     soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
     soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
@@ -37,8 +37,8 @@ int resampler_create(double in_rate, double out_rate, int channels,
     rs->channels = channels;
     rs->soxr = soxr_create(in_rate, out_rate, (unsigned)channels, &e, &io, &q, &rt);
     if (rs->soxr == NULL || e != NULL) {
-        set_err(err, errlen, "cannot resample %.0f Hz to %.0f Hz: %s", in_rate,
-                out_rate, e != NULL ? e : "unknown error");
+        set_err(err, errlen, "cannot resample %.0f Hz to %.0f Hz: %s", in_rate, out_rate,
+                e != NULL ? e : "unknown error");
         if (rs->soxr != NULL)
             soxr_delete(rs->soxr);
         free(rs);
@@ -56,9 +56,8 @@ void resampler_destroy(resampler *rs)
     free(rs);
 }
 
-int resampler_process(resampler *rs, const float *in, int64_t frames,
-                      int64_t *used, float *out, int64_t cap, int64_t *made,
-                      char *err, size_t errlen)
+int resampler_process(resampler *rs, const float *in, int64_t frames, int64_t *used,
+                      float *out, int64_t cap, int64_t *made, char *err, size_t errlen)
 {
     size_t idone = 0, odone = 0;
     soxr_error_t e;

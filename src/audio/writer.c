@@ -37,12 +37,12 @@
 struct audio_writer {
     SNDFILE *sf;
     int fd;
-    int integer;     /* subtype is integer PCM: clamp to [-1, 1] */
+    int integer; /* subtype is integer PCM: clamp to [-1, 1] */
     int channels;
     char *final_path;
     char *tmp_path;
-    int track;       /* temporary_track() slot of tmp_path, or -1 */
-    float *scratch;  /* CLAMP_BLOCK * channels */
+    int track;      /* temporary_track() slot of tmp_path, or -1 */
+    float *scratch; /* CLAMP_BLOCK * channels */
 };
 
 static int sf_subtype_of(int subtype)
@@ -60,8 +60,8 @@ static int sf_major_of(int format)
     return format == SAMSEP_FORMAT_FLAC ? SF_FORMAT_FLAC : SF_FORMAT_RF64;
 }
 
-int audio_resolve_format(int in_format, int rate, int channels, int *format,
-                         int *subtype, char *err, size_t errlen)
+int audio_resolve_format(int in_format, int rate, int channels, int *format, int *subtype,
+                         char *err, size_t errlen)
 {
     int in_major = in_format & SF_FORMAT_TYPEMASK;
     int in_sub = in_format & SF_FORMAT_SUBMASK;
@@ -72,7 +72,7 @@ int audio_resolve_format(int in_format, int rate, int channels, int *format,
     if (*format == SAMSEP_FORMAT_AUTO)
         *format = in_major == SF_FORMAT_FLAC && *subtype != SAMSEP_SUBTYPE_FLOAT
                       ? SAMSEP_FORMAT_FLAC
-                                             : SAMSEP_FORMAT_WAV;
+                      : SAMSEP_FORMAT_WAV;
     if (*format != SAMSEP_FORMAT_WAV && *format != SAMSEP_FORMAT_FLAC) {
         set_err(err, errlen, "unknown output format %d", *format);
         return SAMSEP_ERR_INVALID;
@@ -95,8 +95,9 @@ int audio_resolve_format(int in_format, int rate, int channels, int *format,
         return SAMSEP_ERR_INVALID;
     }
     if (*format == SAMSEP_FORMAT_FLAC && *subtype == SAMSEP_SUBTYPE_FLOAT) {
-        set_err(err, errlen, "FLAC cannot store float samples; use pcm16 or "
-                             "pcm24, or WAV for float");
+        set_err(err, errlen,
+                "FLAC cannot store float samples; use pcm16 or "
+                "pcm24, or WAV for float");
         return SAMSEP_ERR_INVALID;
     }
     memset(&probe, 0, sizeof probe);
@@ -145,8 +146,8 @@ static int status_of_errno(int e)
 }
 
 int audio_writer_open(const char *final_path, int format, int subtype, int rate,
-                      int channels, const audio_tags *tags, audio_writer **out,
-                      char *err, size_t errlen)
+                      int channels, const audio_tags *tags, audio_writer **out, char *err,
+                      size_t errlen)
 {
     static unsigned counter;
     audio_writer *w;
@@ -174,8 +175,7 @@ int audio_writer_open(const char *final_path, int format, int subtype, int rate,
         if (w->fd < 0 && errno != EEXIST) {
             int e = errno;
 
-            set_err(err, errlen, "%s: cannot create output: %s", final_path,
-                    strerror(e));
+            set_err(err, errlen, "%s: cannot create output: %s", final_path, strerror(e));
             free(w->tmp_path);
             w->tmp_path = NULL; /* nothing was created: nothing to unlink */
             audio_writer_abort(w);
@@ -196,8 +196,7 @@ int audio_writer_open(const char *final_path, int format, int subtype, int rate,
     info.format = sf_major_of(format) | sf_subtype_of(subtype);
     w->sf = sf_open_fd(w->fd, SFM_WRITE, &info, SF_FALSE);
     if (w->sf == NULL) {
-        set_err(err, errlen, "%s: cannot write audio: %s", final_path,
-                sf_strerror(NULL));
+        set_err(err, errlen, "%s: cannot write audio: %s", final_path, sf_strerror(NULL));
         audio_writer_abort(w);
         return SAMSEP_ERR_IO;
     }
@@ -223,8 +222,8 @@ nomem:
     return SAMSEP_ERR_NOMEM;
 }
 
-static int write_block(audio_writer *w, const float *buf, int64_t frames,
-                       char *err, size_t errlen)
+static int write_block(audio_writer *w, const float *buf, int64_t frames, char *err,
+                       size_t errlen)
 {
     sf_count_t put;
 
@@ -234,12 +233,10 @@ static int write_block(audio_writer *w, const float *buf, int64_t frames,
         int e = errno;
 
         if (e != 0) {
-            set_err(err, errlen, "%s: write failed: %s", w->final_path,
-                    errno_text(e));
+            set_err(err, errlen, "%s: write failed: %s", w->final_path, errno_text(e));
             return status_of_errno(e);
         }
-        set_err(err, errlen, "%s: write failed: %s", w->final_path,
-                sf_strerror(w->sf));
+        set_err(err, errlen, "%s: write failed: %s", w->final_path, sf_strerror(w->sf));
         return SAMSEP_ERR_IO;
     }
     return SAMSEP_OK;

@@ -56,7 +56,7 @@
 #include "batch/provenance.h"
 #include "core/internal.h"
 
-#define MAX_DEPTH 512        /* ancestors walked; deeper trees are refused */
+#define MAX_DEPTH 512 /* ancestors walked; deeper trees are refused */
 #define LOCK_SUFFIX ".samsep-lock"
 
 typedef struct ident {
@@ -72,16 +72,16 @@ typedef struct chain {
 typedef struct item {
     samsep_item pub;
     char *input;
-    char *rel;         /* path relative to its input root (shard key) */
-    char *outsub;      /* output folder of this item */
-    char *stem;        /* output stem before disambiguation */
-    char *srcext;      /* source extension without the dot, "" if none */
+    char *rel;    /* path relative to its input root (shard key) */
+    char *outsub; /* output folder of this item */
+    char *stem;   /* output stem before disambiguation */
+    char *srcext; /* source extension without the dot, "" if none */
     char *target, *residual, *reason, *provenance;
-    const char *ext;   /* output extension */
+    const char *ext; /* output extension */
     ident id;
-    int has_id;        /* id is set (the file could be stat'ed) */
-    int named;         /* target/residual computed */
-    int prompt;        /* index of its prompt; -1: the input alone */
+    int has_id; /* id is set (the file could be stat'ed) */
+    int named;  /* target/residual computed */
+    int prompt; /* index of its prompt; -1: the input alone */
 } item;
 
 /* The samsep temporaries found in one output folder, sorted. */
@@ -97,10 +97,10 @@ struct samsep_batch {
     char *outdir;
     char *settings;
     int overwrite;
-    tmplist temps;     /* of the folder of the last claim */
-    int n_prompts;     /* 1: a plan as samsep_batch_plan makes */
-    char **prompts;    /* [n_prompts] when n_prompts > 1 */
-    char **parts;      /* their file-name parts */
+    tmplist temps;  /* of the folder of the last claim */
+    int n_prompts;  /* 1: a plan as samsep_batch_plan makes */
+    char **prompts; /* [n_prompts] when n_prompts > 1 */
+    char **parts;   /* their file-name parts */
 };
 
 struct samsep_claim {
@@ -257,15 +257,14 @@ static int nearest_existing(const char *path, char *out, size_t len, int *exists
 }
 
 typedef struct outinfo {
-    chain ch;         /* of the output folder or its nearest existing ancestor */
-    int exists;       /* ch.id[0] is the output folder itself */
+    chain ch;   /* of the output folder or its nearest existing ancestor */
+    int exists; /* ch.id[0] is the output folder itself */
 } outinfo;
 
 /* Refuse a collision between the output folder and input folder `in`
  * (`what` describes it for the message). */
 static int check_collision(const outinfo *o, const char *outdir, const char *dir,
-                           const char *what, const char *in, char *err,
-                           size_t errlen)
+                           const char *what, const char *in, char *err, size_t errlen)
 {
     chain *ci = malloc(sizeof *ci);
     ident in_id;
@@ -288,12 +287,14 @@ static int check_collision(const outinfo *o, const char *outdir, const char *dir
     } else if (chain_has(&o->ch, in_id, 0)) {
         set_err(err, errlen,
                 "refusing: output folder \"%s\" is inside the %s \"%s\"; outputs "
-                "would be read back as inputs", outdir, what, in);
+                "would be read back as inputs",
+                outdir, what, in);
         rc = SAMSEP_ERR_UNSAFE;
     } else if (o->exists && chain_has(ci, o->ch.id[0], 1)) {
         set_err(err, errlen,
                 "refusing: the %s \"%s\" is inside the output folder \"%s\"; outputs "
-                "would be read back as inputs", what, in, outdir);
+                "would be read back as inputs",
+                what, in, outdir);
         rc = SAMSEP_ERR_UNSAFE;
     }
     free(ci);
@@ -370,8 +371,8 @@ static int outputs_current(const item *it, const char *provenance)
  * hundred thousand. */
 typedef struct idmap {
     ident *key;
-    int *val;          /* item index; -1 marks an empty slot */
-    size_t cap;        /* 0 or a power of two */
+    int *val;   /* item index; -1 marks an empty slot */
+    size_t cap; /* 0 or a power of two */
     size_t n;
 } idmap;
 
@@ -462,7 +463,7 @@ static void idmap_free(idmap *m)
 typedef struct planner {
     const samsep_batch_config *cfg;
     samsep_batch *b;
-    idmap seen;           /* sources planned so far -> their first item */
+    idmap seen; /* sources planned so far -> their first item */
     char *err;
     size_t errlen;
 } planner;
@@ -472,9 +473,9 @@ typedef struct planner {
 static int set_provenance(item *it, const char *settings, const char *prompt,
                           const struct stat *st)
 {
-    char *all = prompt != NULL ? fmt("%s;prompt=%s", settings != NULL ? settings : "",
-                                     prompt)
-                               : NULL;
+    char *all = prompt != NULL
+                    ? fmt("%s;prompt=%s", settings != NULL ? settings : "", prompt)
+                    : NULL;
 
     if (prompt != NULL && all == NULL)
         return SAMSEP_ERR_NOMEM;
@@ -564,8 +565,7 @@ static int consider_file(planner *pl, const char *path, const char *rel,
         return rc;
     if (rc != SAMSEP_OK) {
         /* the probe's message starts with the path; keep the reason */
-        const char *r = strncmp(why, path, strlen(path)) == 0 &&
-                                why[strlen(path)] == ':'
+        const char *r = strncmp(why, path, strlen(path)) == 0 && why[strlen(path)] == ':'
                             ? why + strlen(path) + 2
                             : why;
 
@@ -577,8 +577,8 @@ static int consider_file(planner *pl, const char *path, const char *rel,
     if (provenance_by_samsep(info.software))
         return set_action(it, SAMSEP_ACTION_SKIP,
                           fmt("written by samsep (its tags say \"%s\")", info.software));
-    it->ext = samsep_format_extension(cfg->format != SAMSEP_FORMAT_AUTO
-                                          ? cfg->format : info.auto_format);
+    it->ext = samsep_format_extension(
+        cfg->format != SAMSEP_FORMAT_AUTO ? cfg->format : info.auto_format);
     it->pub.action = SAMSEP_ACTION_PROCESS;
     return b->n_prompts > 1 ? split_prompts(pl, index, st)
                             : set_provenance(it, cfg->settings, NULL, st);
@@ -589,8 +589,8 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int scan_dir(planner *pl, const char *dir, const char *rel,
-                    const char *outsub, int depth)
+static int scan_dir(planner *pl, const char *dir, const char *rel, const char *outsub,
+                    int depth)
 {
     DIR *d;
     struct dirent *e;
@@ -659,9 +659,9 @@ static int scan_dir(planner *pl, const char *dir, const char *rel,
         } else if (names[i][0] != '.') {
             item *it = new_item(pl->b, path, r, outsub);
 
-            rc = it == NULL ? SAMSEP_ERR_NOMEM
-                            : set_action(it, SAMSEP_ACTION_SKIP,
-                                         xstrdup("not a regular file"));
+            rc = it == NULL
+                     ? SAMSEP_ERR_NOMEM
+                     : set_action(it, SAMSEP_ACTION_SKIP, xstrdup("not a regular file"));
         }
         free(path);
         free(r);
@@ -744,15 +744,17 @@ static int name_items(samsep_batch *b)
             break;
         qsort(by, (size_t)m, sizeof *by, cmp_targets);
         for (i = 0; i < m && rc == SAMSEP_OK; i = j) {
-            for (j = i + 1; j < m && strcmp(by[j]->target, by[i]->target) == 0 &&
-                            rc == SAMSEP_OK; j++) {
+            for (j = i + 1;
+                 j < m && strcmp(by[j]->target, by[i]->target) == 0 && rc == SAMSEP_OK;
+                 j++) {
                 if (level < 2) {
                     by[i]->named = by[j]->named = level + 2;
                     clashes++;
                 } else {
                     rc = set_action(by[j], SAMSEP_ACTION_FAIL,
                                     fmt("its outputs would have the same names as "
-                                        "those of %s", by[i]->input));
+                                        "those of %s",
+                                        by[i]->input));
                 }
             }
         }
@@ -840,7 +842,8 @@ static void publish(samsep_batch *b)
         it->pub.reason = it->reason;
         it->pub.target = it->pub.action == SAMSEP_ACTION_PROCESS ||
                                  (it->reason != NULL && it->target != NULL)
-                             ? it->target : NULL;
+                             ? it->target
+                             : NULL;
         it->pub.residual = it->pub.target != NULL ? it->residual : NULL;
         it->pub.provenance = it->provenance;
         it->pub.prompt = b->n_prompts > 1 && it->prompt >= 0 ? b->prompts[it->prompt]
@@ -863,7 +866,8 @@ static void prompt_base(const char *p, char *out, int *cut)
     for (; *p != '\0'; p++) {
         unsigned char c = (unsigned char)*p;
 
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9'))) {
             dash = n > 0;
             continue;
         }
@@ -884,7 +888,7 @@ static void prompt_base(const char *p, char *out, int *cut)
 static int set_prompts(samsep_batch *b, const char *const *prompts, int n, char *err,
                        size_t errlen)
 {
-    char (*base)[SAMSEP_PROMPT_PART_MAX + 1] = calloc((size_t)n, sizeof *base);
+    char(*base)[SAMSEP_PROMPT_PART_MAX + 1] = calloc((size_t)n, sizeof *base);
     int *cut = calloc((size_t)n, sizeof *cut);
     int i, j, rc = SAMSEP_OK;
 
@@ -905,7 +909,7 @@ static int set_prompts(samsep_batch *b, const char *const *prompts, int n, char 
 
         for (j = 0; j < n && !hash; j++)
             hash = j != i && strcmp(base[i], base[j]) == 0;
-        b->parts[i] = !hash ? xstrdup(base[i])
+        b->parts[i] = !hash                ? xstrdup(base[i])
                       : base[i][0] != '\0' ? fmt("%s-%06llx", base[i], h)
                                            : fmt("%06llx", h);
         if (b->parts[i] == NULL)
@@ -917,8 +921,10 @@ static int set_prompts(samsep_batch *b, const char *const *prompts, int n, char 
                 if (strcmp(prompts[i], prompts[j]) == 0)
                     set_err(err, errlen, "the prompt \"%s\" is given twice", prompts[i]);
                 else
-                    set_err(err, errlen, "the prompts \"%s\" and \"%s\" would name "
-                            "their outputs alike; reword one", prompts[j], prompts[i]);
+                    set_err(err, errlen,
+                            "the prompts \"%s\" and \"%s\" would name "
+                            "their outputs alike; reword one",
+                            prompts[j], prompts[i]);
                 rc = SAMSEP_ERR_INVALID;
             }
     free(base);
@@ -926,15 +932,14 @@ static int set_prompts(samsep_batch *b, const char *const *prompts, int n, char 
     return rc;
 }
 
-int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out,
-                      char *err, size_t errlen)
+int samsep_batch_plan(const samsep_batch_config *cfg, samsep_batch **out, char *err,
+                      size_t errlen)
 {
     return samsep_batch_plan_prompts(cfg, NULL, 1, out, err, errlen);
 }
 
 int samsep_batch_plan_prompts(const samsep_batch_config *cfg, const char *const *prompts,
-                              int n_prompts, samsep_batch **out, char *err,
-                              size_t errlen)
+                              int n_prompts, samsep_batch **out, char *err, size_t errlen)
 {
     planner pl;
     outinfo *o = NULL;
@@ -1040,9 +1045,10 @@ int samsep_batch_plan_prompts(const samsep_batch_config *cfg, const char *const 
         if (it->pub.action != SAMSEP_ACTION_PROCESS)
             continue;
         rc = check_name_length(it);
-        if (rc == SAMSEP_OK && it->pub.action == SAMSEP_ACTION_PROCESS &&
-            o->exists && !cfg->overwrite && outputs_current(it, it->provenance))
-            rc = set_action(it, SAMSEP_ACTION_SKIP, xstrdup("done (outputs are current)"));
+        if (rc == SAMSEP_OK && it->pub.action == SAMSEP_ACTION_PROCESS && o->exists &&
+            !cfg->overwrite && outputs_current(it, it->provenance))
+            rc =
+                set_action(it, SAMSEP_ACTION_SKIP, xstrdup("done (outputs are current)"));
     }
     if (rc == SAMSEP_OK && o->exists)
         rc = check_replaced_inputs(b, err, errlen);
@@ -1177,8 +1183,7 @@ static int tmplist_load(tmplist *t, const char *dir)
         if (e->d_name[0] != '.' || strstr(e->d_name, AUDIO_TMP_MARKER) == NULL)
             continue;
         if (t->n == cap) {
-            char **p = realloc(t->names, (size_t)(cap = cap ? cap * 2 : 16) *
-                                             sizeof *p);
+            char **p = realloc(t->names, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *p);
 
             if (p == NULL)
                 break;

@@ -35,8 +35,8 @@
 #define TEMP_SLOTS 32
 
 typedef struct temp_slot {
-    atomic_int used;  /* 0 free, 1 owned by a caller of temporary_track() */
-    atomic_uint gen;  /* odd while `path` names a file to remove */
+    atomic_int used; /* 0 free, 1 owned by a caller of temporary_track() */
+    atomic_uint gen; /* odd while `path` names a file to remove */
     char path[PATH_MAX];
 } temp_slot;
 

@@ -75,8 +75,8 @@ static samsep_engine *new_handle(const samsep_engine_vtable *vt,
 
 /* vt->open with the config's prompt set to `prompt`. */
 static int open_one(const samsep_engine_vtable *vt, const samsep_engine_config *config,
-                    const char *prompt, void **state, samsep_engine_info *info,
-                    char *err, size_t errlen)
+                    const char *prompt, void **state, samsep_engine_info *info, char *err,
+                    size_t errlen)
 {
     samsep_engine_config c = *config;
 
@@ -87,8 +87,8 @@ static int open_one(const samsep_engine_vtable *vt, const samsep_engine_config *
 /* Open the engine's states: one for one prompt or for an engine that takes
  * its prompts together, else one per prompt, which must all declare the
  * same needs. */
-static int open_states(samsep_engine *e, const samsep_engine_config *config,
-                       char *err, size_t errlen)
+static int open_states(samsep_engine *e, const samsep_engine_config *config, char *err,
+                       size_t errlen)
 {
     const samsep_engine_vtable *vt = e->vt;
     int i, rc;
@@ -96,8 +96,8 @@ static int open_states(samsep_engine *e, const samsep_engine_config *config,
     if (e->n_prompts == 1 || (vt->open_prompts != NULL && vt->process_prompts != NULL)) {
         rc = e->n_prompts == 1
                  ? open_one(vt, config, e->prompts[0], &e->state, &e->info, err, errlen)
-                 : vt->open_prompts(config, (const char *const *)e->prompts,
-                                    e->n_prompts, &e->state, &e->info, err, errlen);
+                 : vt->open_prompts(config, (const char *const *)e->prompts, e->n_prompts,
+                                    &e->state, &e->info, err, errlen);
         e->n_open = rc == SAMSEP_OK;
         return rc;
     }
@@ -113,9 +113,10 @@ static int open_states(samsep_engine *e, const samsep_engine_config *config,
             return rc;
         e->n_open++;
         if (i > 0 && memcmp(&info, &e->info, sizeof info) != 0) {
-            set_err(err, errlen, "engine \"%s\" declares other needs for the prompt "
-                    "\"%s\" than for \"%s\"; run them separately", vt->name,
-                    e->prompts[i], e->prompts[0]);
+            set_err(err, errlen,
+                    "engine \"%s\" declares other needs for the prompt "
+                    "\"%s\" than for \"%s\"; run them separately",
+                    vt->name, e->prompts[i], e->prompts[0]);
             return SAMSEP_ERR_ENGINE;
         }
     }
@@ -150,8 +151,8 @@ int samsep_engine_open_prompts_custom(const samsep_engine_vtable *vt,
     if (out == NULL)
         return SAMSEP_ERR_INVALID;
     *out = NULL;
-    if (vt == NULL || vt->name == NULL || vt->open == NULL ||
-        vt->stream_open == NULL || (vt->process == NULL && vt->process_at == NULL)) {
+    if (vt == NULL || vt->name == NULL || vt->open == NULL || vt->stream_open == NULL ||
+        (vt->process == NULL && vt->process_at == NULL)) {
         set_err(err, errlen, "engine table is incomplete");
         return SAMSEP_ERR_INVALID;
     }
@@ -180,8 +181,7 @@ int samsep_engine_open_prompts_custom(const samsep_engine_vtable *vt,
     rc = open_states(e, config, err, errlen);
     if (rc != SAMSEP_OK) {
         if (err != NULL && errlen > 0 && err[0] == '\0')
-            set_err(err, errlen, "engine \"%s\": %s", vt->name,
-                    samsep_strerror(rc));
+            set_err(err, errlen, "engine \"%s\": %s", vt->name, samsep_strerror(rc));
         samsep_engine_close(e);
         return rc < 0 ? rc : SAMSEP_ERR_ENGINE;
     }
@@ -196,11 +196,11 @@ int samsep_engine_open_prompts_custom(const samsep_engine_vtable *vt,
 }
 
 int samsep_engine_open_custom(const samsep_engine_vtable *vt,
-                              const samsep_engine_config *config,
-                              samsep_engine **out, char *err, size_t errlen)
+                              const samsep_engine_config *config, samsep_engine **out,
+                              char *err, size_t errlen)
 {
     const char *prompt = config != NULL && config->prompt != NULL ? config->prompt
-                                                                   : "speech";
+                                                                  : "speech";
 
     return samsep_engine_open_prompts_custom(vt, config, &prompt, 1, out, err, errlen);
 }
@@ -285,8 +285,8 @@ int samsep_engine_check_custom(const samsep_engine_vtable *vt,
     return rc == SAMSEP_OK ? SAMSEP_OK : rc < 0 ? rc : SAMSEP_ERR_ENGINE;
 }
 
-int samsep_engine_check(const char *name, const samsep_engine_config *config,
-                        char *err, size_t errlen)
+int samsep_engine_check(const char *name, const samsep_engine_config *config, char *err,
+                        size_t errlen)
 {
     const samsep_engine_vtable *vt = find_builtin(name, err, errlen);
 
@@ -389,8 +389,8 @@ int engine_process(samsep_engine *e, void **streams, const float *in,
     int j, rc = SAMSEP_OK;
 
     if (e->n_prompts == 1)
-        return process_one(e->vt, streams[0], in, targets[0], residuals[0], frames,
-                           start, err, errlen);
+        return process_one(e->vt, streams[0], in, targets[0], residuals[0], frames, start,
+                           err, errlen);
     if (e->instances == NULL)
         return e->vt->process_prompts(streams[0], in, targets, residuals, frames, start,
                                       err, errlen);

@@ -13,11 +13,11 @@ struct samsep_engine {
     samsep_engine_info info; /* what it declared */
     char *prompt;            /* copy of the (first) prompt */
     int n_prompts;
-    char **prompts;          /* copies of all of them */
+    char **prompts; /* copies of all of them */
     /* An engine without process_prompts opened for several prompts: one
      * state per prompt (state is instances[0]); else NULL. */
     void **instances;
-    int n_open;              /* states opened (closed by samsep_engine_close) */
+    int n_open; /* states opened (closed by samsep_engine_close) */
 };
 
 /*

@@ -17,8 +17,14 @@
 #include "nn/nn.h"
 
 typedef enum nn_unary {
-    NN_UNARY_RELU, NN_UNARY_GELU_TANH, NN_UNARY_GELU_ERF, NN_UNARY_SILU,
-    NN_UNARY_SIGMOID, NN_UNARY_ELU, NN_UNARY_TANH, NN_UNARY_SCALE
+    NN_UNARY_RELU,
+    NN_UNARY_GELU_TANH,
+    NN_UNARY_GELU_ERF,
+    NN_UNARY_SILU,
+    NN_UNARY_SIGMOID,
+    NN_UNARY_ELU,
+    NN_UNARY_TANH,
+    NN_UNARY_SCALE
 } nn_unary;
 
 typedef enum nn_binary { NN_BINARY_ADD, NN_BINARY_MUL } nn_binary;
@@ -58,10 +64,10 @@ typedef struct nn_backend {
                   int64_t K, float beta);
     int (*rmsnorm)(void *ctx, const float *x, const float *w, float eps, float *y,
                    int64_t M, int64_t D);
-    int (*layernorm)(void *ctx, const float *x, const float *w, const float *b,
-                     float eps, float *y, int64_t M, int64_t D);
-    int (*groupnorm)(void *ctx, const float *x, const float *w, const float *b,
-                     float eps, float *y, int64_t B, int64_t C, int64_t T, int64_t G);
+    int (*layernorm)(void *ctx, const float *x, const float *w, const float *b, float eps,
+                     float *y, int64_t M, int64_t D);
+    int (*groupnorm)(void *ctx, const float *x, const float *w, const float *b, float eps,
+                     float *y, int64_t B, int64_t C, int64_t T, int64_t G);
     int (*softmax)(void *ctx, const float *x, float *y, int64_t M, int64_t N);
     int (*attention)(void *ctx, const nn_attn_args *a);
     int (*rope_table)(void *ctx, float *cos_t, float *sin_t, int64_t L, int64_t dh,
@@ -70,8 +76,8 @@ typedef struct nn_backend {
                 int64_t dh, const float *cos_t, const float *sin_t);
     int (*conv1d)(void *ctx, const nn_conv1d_args *a, const float *x, const float *W,
                   const float *bias, float *y);
-    int (*convt1d)(void *ctx, const nn_convt1d_args *a, const float *x,
-                   const float *W, const float *bias, float *y);
+    int (*convt1d)(void *ctx, const nn_convt1d_args *a, const float *x, const float *W,
+                   const float *bias, float *y);
     int (*pad1d)(void *ctx, const float *x, float *y, int64_t B, int64_t C, int64_t L,
                  int64_t left, int64_t right, nn_pad_mode mode);
     int (*lstm)(void *ctx, const float *x, const float *W_ih, const float *W_hh,
@@ -103,8 +109,8 @@ typedef struct nn_backend {
 
     /* bf16 weights (W: bf16 bit patterns, nn.h's nn_w), same semantics */
     int (*matmul_bf16)(void *ctx, const float *x, int64_t ldx, const uint16_t *W,
-                       const float *bias, float *y, int64_t ldy, int64_t M,
-                       int64_t N, int64_t K, float beta);
+                       const float *bias, float *y, int64_t ldy, int64_t M, int64_t N,
+                       int64_t K, float beta);
     int (*conv1d_bf16)(void *ctx, const nn_conv1d_args *a, const float *x,
                        const uint16_t *W, const float *bias, float *y);
     int (*convt1d_bf16)(void *ctx, const nn_convt1d_args *a, const float *x,

@@ -31,11 +31,12 @@ struct nn_ctx {
 };
 
 static const char *const op_names[NN_OP_COUNT] = {
-    "copy", "copy2d", "matmul", "rmsnorm", "layernorm", "groupnorm", "softmax",
-    "attention", "rope_table", "rope", "conv1d", "convt1d", "pad1d", "lstm", "relu",
-    "gelu_tanh", "gelu_erf", "silu", "sigmoid", "elu", "tanh", "snake", "add", "mul",
-    "scale", "axpy", "add_bcast", "modulate", "add_gated", "transpose", "embedding",
-    "sum_rows", "sinusoid", "matmul_bf16", "conv1d_bf16", "convt1d_bf16",
+    "copy",      "copy2d",    "matmul",     "rmsnorm",     "layernorm",   "groupnorm",
+    "softmax",   "attention", "rope_table", "rope",        "conv1d",      "convt1d",
+    "pad1d",     "lstm",      "relu",       "gelu_tanh",   "gelu_erf",    "silu",
+    "sigmoid",   "elu",       "tanh",       "snake",       "add",         "mul",
+    "scale",     "axpy",      "add_bcast",  "modulate",    "add_gated",   "transpose",
+    "embedding", "sum_rows",  "sinusoid",   "matmul_bf16", "conv1d_bf16", "convt1d_bf16",
 };
 
 /* ---- backends and contexts -------------------------------------------- */
@@ -269,11 +270,11 @@ size_t nn_lstm_work_floats(const nn_ctx *k, int64_t B, int64_t H)
 /* ---- kernels ---------------------------------------------------------- */
 
 /* Count op on k; refuse a missing context. */
-#define ENTER(k, op)                                                           \
-    do {                                                                       \
-        if ((k) == NULL)                                                       \
-            return SAMSEP_ERR_INVALID;                                         \
-        (k)->calls[op]++;                                                      \
+#define ENTER(k, op)                   \
+    do {                               \
+        if ((k) == NULL)               \
+            return SAMSEP_ERR_INVALID; \
+        (k)->calls[op]++;              \
     } while (0)
 
 #define CALL(k, fn, ...) ((k)->be->fn((k)->impl, __VA_ARGS__))
@@ -286,8 +287,8 @@ int nn_copy(nn_ctx *k, const float *x, float *y, int64_t n)
     return n > 0 ? CALL(k, copy2d, x, n, y, n, 1, n) : SAMSEP_OK;
 }
 
-int nn_copy2d(nn_ctx *k, const float *x, int64_t ldx, float *y, int64_t ldy,
-              int64_t rows, int64_t cols)
+int nn_copy2d(nn_ctx *k, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t rows,
+              int64_t cols)
 {
     ENTER(k, NN_OP_COPY2D);
     if (rows < 0 || cols < 0 || ldx < cols || ldy < cols)
@@ -313,8 +314,8 @@ int nn_matmul_ex(nn_ctx *k, const float *x, int64_t ldx, const float *W,
     return CALL(k, matmul, x, ldx, W, bias, y, ldy, M, N, K, beta);
 }
 
-int nn_matmul(nn_ctx *k, const float *x, const float *W, const float *bias,
-              float *y, int64_t M, int64_t N, int64_t K)
+int nn_matmul(nn_ctx *k, const float *x, const float *W, const float *bias, float *y,
+              int64_t M, int64_t N, int64_t K)
 {
     return nn_matmul_ex(k, x, K, W, bias, y, N, M, N, K, 0.0f);
 }
@@ -329,8 +330,8 @@ static int rows_ok(const float *x, const float *y, int64_t M, int64_t D)
     return SAMSEP_OK;
 }
 
-int nn_rmsnorm(nn_ctx *k, const float *x, const float *w, float eps, float *y,
-               int64_t M, int64_t D)
+int nn_rmsnorm(nn_ctx *k, const float *x, const float *w, float eps, float *y, int64_t M,
+               int64_t D)
 {
     ENTER(k, NN_OP_RMSNORM);
     if (rows_ok(x, y, M, D) != SAMSEP_OK)
@@ -338,8 +339,8 @@ int nn_rmsnorm(nn_ctx *k, const float *x, const float *w, float eps, float *y,
     return M > 0 && D > 0 ? CALL(k, rmsnorm, x, w, eps, y, M, D) : SAMSEP_OK;
 }
 
-int nn_layernorm(nn_ctx *k, const float *x, const float *w, const float *b,
-                 float eps, float *y, int64_t M, int64_t D)
+int nn_layernorm(nn_ctx *k, const float *x, const float *w, const float *b, float eps,
+                 float *y, int64_t M, int64_t D)
 {
     ENTER(k, NN_OP_LAYERNORM);
     if (rows_ok(x, y, M, D) != SAMSEP_OK)
@@ -347,8 +348,8 @@ int nn_layernorm(nn_ctx *k, const float *x, const float *w, const float *b,
     return M > 0 && D > 0 ? CALL(k, layernorm, x, w, b, eps, y, M, D) : SAMSEP_OK;
 }
 
-int nn_groupnorm(nn_ctx *k, const float *x, const float *w, const float *b,
-                 float eps, float *y, int64_t B, int64_t C, int64_t T, int64_t G)
+int nn_groupnorm(nn_ctx *k, const float *x, const float *w, const float *b, float eps,
+                 float *y, int64_t B, int64_t C, int64_t T, int64_t G)
 {
     ENTER(k, NN_OP_GROUPNORM);
     if (B < 0 || C <= 0 || T < 0 || G <= 0 || C % G != 0)
@@ -443,8 +444,8 @@ int nn_pad1d(nn_ctx *k, const float *x, float *y, int64_t B, int64_t C, int64_t 
 
 int nn_lstm(nn_ctx *k, const float *x, const float *W_ih, const float *W_hh,
             const float *b_ih, const float *b_hh, const float *h0, const float *c0,
-            float *y, float *hT, float *cT, int64_t T, int64_t B, int64_t n_in,
-            int64_t H, float *work)
+            float *y, float *hT, float *cT, int64_t T, int64_t B, int64_t n_in, int64_t H,
+            float *work)
 {
     ENTER(k, NN_OP_LSTM);
     if (T < 0 || B < 0 || n_in < 0 || H < 0)
@@ -457,8 +458,8 @@ int nn_lstm(nn_ctx *k, const float *x, const float *W_ih, const float *W_hh,
                 work);
 }
 
-static int unary(nn_ctx *k, nn_op op, nn_unary u, const float *x, float *y,
-                 int64_t n, float alpha)
+static int unary(nn_ctx *k, nn_op op, nn_unary u, const float *x, float *y, int64_t n,
+                 float alpha)
 {
     ENTER(k, op);
     if (n < 0 || (n > 0 && (x == NULL || y == NULL)))
@@ -546,8 +547,8 @@ int nn_axpy(nn_ctx *k, float a, const float *x, const float *y, float *out, int6
     return n > 0 ? CALL(k, axpy, a, x, y, out, n) : SAMSEP_OK;
 }
 
-int nn_add_bcast(nn_ctx *k, const float *x, const float *v, const int64_t vs[3],
-                 float *y, const int64_t n[3])
+int nn_add_bcast(nn_ctx *k, const float *x, const float *v, const int64_t vs[3], float *y,
+                 const int64_t n[3])
 {
     int i;
 
@@ -694,9 +695,8 @@ nn_w nn_w_f32(const float *p)
     return w;
 }
 
-int nn_matmul_ex_w(nn_ctx *k, const float *x, int64_t ldx, nn_w W,
-                   const float *bias, float *y, int64_t ldy, int64_t M,
-                   int64_t N, int64_t K, float beta)
+int nn_matmul_ex_w(nn_ctx *k, const float *x, int64_t ldx, nn_w W, const float *bias,
+                   float *y, int64_t ldy, int64_t M, int64_t N, int64_t K, float beta)
 {
     if (!W.bf16)
         return nn_matmul_ex(k, x, ldx, W.data, bias, y, ldy, M, N, K, beta);
@@ -710,8 +710,8 @@ int nn_matmul_ex_w(nn_ctx *k, const float *x, int64_t ldx, nn_w W,
     return CALL(k, matmul_bf16, x, ldx, W.data, bias, y, ldy, M, N, K, beta);
 }
 
-int nn_matmul_w(nn_ctx *k, const float *x, nn_w W, const float *bias, float *y,
-                int64_t M, int64_t N, int64_t K)
+int nn_matmul_w(nn_ctx *k, const float *x, nn_w W, const float *bias, float *y, int64_t M,
+                int64_t N, int64_t K)
 {
     return nn_matmul_ex_w(k, x, K, W, bias, y, N, M, N, K, 0.0f);
 }

@@ -75,8 +75,7 @@ const char *nn_backend_name(int index);
  * every CPU). Returns SAMSEP_OK, SAMSEP_ERR_INVALID (unknown backend, bad
  * thread count) or SAMSEP_ERR_NOMEM, with err set.
  */
-int nn_ctx_create(const nn_params *p, nn_ctx **out /* OUT */, char *err,
-                  size_t errlen);
+int nn_ctx_create(const nn_params *p, nn_ctx **out /* OUT */, char *err, size_t errlen);
 void nn_ctx_destroy(nn_ctx *k); /* NULL allowed; no kernel may be running */
 
 const char *nn_ctx_backend(const nn_ctx *k);
@@ -113,14 +112,42 @@ size_t nn_scratch_floats(const nn_ctx *k);
 
 /* One per kernel below (nn_matmul and nn_matmul_ex are one). */
 typedef enum nn_op {
-    NN_OP_COPY, NN_OP_COPY2D, NN_OP_MATMUL, NN_OP_RMSNORM, NN_OP_LAYERNORM,
-    NN_OP_GROUPNORM, NN_OP_SOFTMAX, NN_OP_ATTENTION, NN_OP_ROPE_TABLE,
-    NN_OP_ROPE, NN_OP_CONV1D, NN_OP_CONVT1D, NN_OP_PAD1D, NN_OP_LSTM,
-    NN_OP_RELU, NN_OP_GELU_TANH, NN_OP_GELU_ERF, NN_OP_SILU, NN_OP_SIGMOID,
-    NN_OP_ELU, NN_OP_TANH, NN_OP_SNAKE, NN_OP_ADD, NN_OP_MUL, NN_OP_SCALE,
-    NN_OP_AXPY, NN_OP_ADD_BCAST, NN_OP_MODULATE, NN_OP_ADD_GATED,
-    NN_OP_TRANSPOSE, NN_OP_EMBEDDING, NN_OP_SUM_ROWS, NN_OP_SINUSOID,
-    NN_OP_MATMUL_BF16, NN_OP_CONV1D_BF16, NN_OP_CONVT1D_BF16,
+    NN_OP_COPY,
+    NN_OP_COPY2D,
+    NN_OP_MATMUL,
+    NN_OP_RMSNORM,
+    NN_OP_LAYERNORM,
+    NN_OP_GROUPNORM,
+    NN_OP_SOFTMAX,
+    NN_OP_ATTENTION,
+    NN_OP_ROPE_TABLE,
+    NN_OP_ROPE,
+    NN_OP_CONV1D,
+    NN_OP_CONVT1D,
+    NN_OP_PAD1D,
+    NN_OP_LSTM,
+    NN_OP_RELU,
+    NN_OP_GELU_TANH,
+    NN_OP_GELU_ERF,
+    NN_OP_SILU,
+    NN_OP_SIGMOID,
+    NN_OP_ELU,
+    NN_OP_TANH,
+    NN_OP_SNAKE,
+    NN_OP_ADD,
+    NN_OP_MUL,
+    NN_OP_SCALE,
+    NN_OP_AXPY,
+    NN_OP_ADD_BCAST,
+    NN_OP_MODULATE,
+    NN_OP_ADD_GATED,
+    NN_OP_TRANSPOSE,
+    NN_OP_EMBEDDING,
+    NN_OP_SUM_ROWS,
+    NN_OP_SINUSOID,
+    NN_OP_MATMUL_BF16,
+    NN_OP_CONV1D_BF16,
+    NN_OP_CONVT1D_BF16,
     NN_OP_COUNT
 } nn_op;
 
@@ -138,8 +165,8 @@ uint64_t nn_ctx_op_calls(const nn_ctx *k, nn_op op);
 /* y[0..n) = x[0..n). */
 int nn_copy(nn_ctx *k, const float *x, float *y, int64_t n);
 /* y[r, c] = x[r, c] for rows r < rows, c < cols; rows ldx / ldy apart. */
-int nn_copy2d(nn_ctx *k, const float *x, int64_t ldx, float *y, int64_t ldy,
-              int64_t rows, int64_t cols);
+int nn_copy2d(nn_ctx *k, const float *x, int64_t ldx, float *y, int64_t ldy, int64_t rows,
+              int64_t cols);
 
 /* ---- matrix products ------------------------------------------------- */
 
@@ -147,8 +174,8 @@ int nn_copy2d(nn_ctx *k, const float *x, int64_t ldx, float *y, int64_t ldy,
  * y[M,N] = x[M,K] · W[N,K]^T (+ bias[N]) : a PyTorch Linear.
  * bias may be NULL. y must not overlap x or W.
  */
-int nn_matmul(nn_ctx *k, const float *x, const float *W, const float *bias,
-              float *y, int64_t M, int64_t N, int64_t K);
+int nn_matmul(nn_ctx *k, const float *x, const float *W, const float *bias, float *y,
+              int64_t M, int64_t N, int64_t K);
 
 /*
  * General form: rows of x are ldx floats apart, rows of y ldy apart, and
@@ -156,8 +183,8 @@ int nn_matmul(nn_ctx *k, const float *x, const float *W, const float *bias,
  * e.g. a residual connection).
  */
 int nn_matmul_ex(nn_ctx *k, const float *x, int64_t ldx, const float *W,
-                 const float *bias, float *y, int64_t ldy, int64_t M,
-                 int64_t N, int64_t K, float beta);
+                 const float *bias, float *y, int64_t ldy, int64_t M, int64_t N,
+                 int64_t K, float beta);
 
 /* ---- normalisations (statistics accumulated in double) ---------------- */
 
@@ -166,15 +193,15 @@ int nn_matmul_ex(nn_ctx *k, const float *x, int64_t ldx, const float *W,
  * y[m,:] = (x[m,:] * rsqrt(mean(x[m,:]^2) + eps)) * w. w [D] may be NULL
  * (no weight). x, y [M, D]; y may equal x.
  */
-int nn_rmsnorm(nn_ctx *k, const float *x, const float *w, float eps, float *y,
-               int64_t M, int64_t D);
+int nn_rmsnorm(nn_ctx *k, const float *x, const float *w, float eps, float *y, int64_t M,
+               int64_t D);
 
 /*
  * LayerNorm over the last dim: y = (x - mean) * rsqrt(var + eps) * w + b,
  * var biased. w and b [D] may each be NULL (no affine). y may equal x.
  */
-int nn_layernorm(nn_ctx *k, const float *x, const float *w, const float *b,
-                 float eps, float *y, int64_t M, int64_t D);
+int nn_layernorm(nn_ctx *k, const float *x, const float *w, const float *b, float eps,
+                 float *y, int64_t M, int64_t D);
 
 /*
  * GroupNorm on channel-first x [B, C, T]: C split into G groups of C/G
@@ -182,9 +209,8 @@ int nn_layernorm(nn_ctx *k, const float *x, const float *w, const float *b,
  * then per-channel affine w, b [C] (each may be NULL). C % G must be 0.
  * y may equal x.
  */
-int nn_groupnorm(nn_ctx *k, const float *x, const float *w, const float *b,
-                 float eps, float *y, int64_t B, int64_t C, int64_t T,
-                 int64_t G);
+int nn_groupnorm(nn_ctx *k, const float *x, const float *w, const float *b, float eps,
+                 float *y, int64_t B, int64_t C, int64_t T, int64_t G);
 
 /*
  * Row-wise softmax of x [M, N] into y (y may equal x). -INFINITY entries
@@ -215,9 +241,9 @@ typedef struct nn_attn_args {
     const float *q;           /* (b, h, i, j) with q_s */
     const float *k;           /* (b, h, t, j) with k_s */
     const float *v;
-    float *out;               /* (b, h, i, j) with out_s */
+    float *out; /* (b, h, i, j) with out_s */
     nn_strides q_s, k_s, v_s, out_s;
-    float scale;              /* scores = scale * q·k (T5: 1, DiT: 1/sqrt(dh)) */
+    float scale; /* scores = scale * q·k (T5: 1, DiT: 1/sqrt(dh)) */
     /* Additive bias of element (b, h, i, j) at bias[b*bias_s.b + h*bias_s.h
      * + i*bias_s.t + j*bias_s.j]; strides may be 0 or negative (a relative
      * position table [H, 2L-1] is bias = tab + L-1, strides {0, 2L-1, -1, 1}).
@@ -243,16 +269,16 @@ int nn_attention(nn_ctx *k, const nn_attn_args *a);
  * RoPE tables, float32 as torch computes them: f_i = 1 / theta^((2i)/dh)
  * (powf), angle = (float)t * f_i, cos_t/sin_t [L, dh/2]. dh must be even.
  */
-int nn_rope_table(nn_ctx *k, float *cos_t, float *sin_t, int64_t L,
-                  int64_t dh, float theta);
+int nn_rope_table(nn_ctx *k, float *cos_t, float *sin_t, int64_t L, int64_t dh,
+                  float theta);
 
 /*
  * Rotate adjacent pairs in place: for x element (b, h, t, 2i), (b, h, t,
  * 2i+1) with strides s: (x0, x1) -> (x0 c - x1 s, x0 s + x1 c), c/s =
  * table[t, i]. x [B, H, L, dh] under s.
  */
-int nn_rope(nn_ctx *k, float *x, nn_strides s, int64_t B, int64_t H,
-            int64_t L, int64_t dh, const float *cos_t, const float *sin_t);
+int nn_rope(nn_ctx *k, float *x, nn_strides s, int64_t B, int64_t H, int64_t L,
+            int64_t dh, const float *cos_t, const float *sin_t);
 
 /* ---- convolutions ----------------------------------------------------- */
 
@@ -268,10 +294,10 @@ typedef enum nn_pad_mode {
 
 typedef struct nn_conv1d_args {
     int64_t B, Cin, Lin, Cout, K;
-    int64_t stride, dilation;   /* >= 1 */
-    int64_t pad_left, pad_right;/* >= 0; reflect needs each < Lin */
-    int64_t groups;             /* divides Cin and Cout */
-    nn_pad_mode pad_mode;       /* zero, reflect or replicate */
+    int64_t stride, dilation;    /* >= 1 */
+    int64_t pad_left, pad_right; /* >= 0; reflect needs each < Lin */
+    int64_t groups;              /* divides Cin and Cout */
+    nn_pad_mode pad_mode;        /* zero, reflect or replicate */
 } nn_conv1d_args;
 
 /* Output length (Lin + pl + pr - dilation*(K-1) - 1) / stride + 1, or -1
@@ -285,16 +311,16 @@ size_t nn_conv1d_scratch(const nn_ctx *k, const nn_conv1d_args *a);
  * bias[Cout] (NULL: none), as torch.nn.Conv1d with explicit left/right
  * padding.
  */
-int nn_conv1d(nn_ctx *k, const nn_conv1d_args *a, const float *x,
-              const float *W, const float *bias, float *y);
+int nn_conv1d(nn_ctx *k, const nn_conv1d_args *a, const float *x, const float *W,
+              const float *bias, float *y);
 
 typedef struct nn_convt1d_args {
     int64_t B, Cin, Lin, Cout, K;
-    int64_t stride, dilation;   /* >= 1 */
-    int64_t padding;            /* PyTorch padding: dropped on both sides */
-    int64_t output_padding;     /* extra samples on the right (< stride or
+    int64_t stride, dilation; /* >= 1 */
+    int64_t padding;          /* PyTorch padding: dropped on both sides */
+    int64_t output_padding;   /* extra samples on the right (< stride or
                                    < dilation, as PyTorch requires) */
-    int64_t crop_right;         /* extra samples dropped on the right: 0 for
+    int64_t crop_right;       /* extra samples dropped on the right: 0 for
                                    PyTorch; K - stride for a "causal"
                                    transposed conv */
     int64_t groups;
@@ -309,15 +335,15 @@ size_t nn_convt1d_scratch(const nn_ctx *k, const nn_convt1d_args *a);
  * y[B, Cout, Lout] = conv_transpose1d(x [B, Cin, Lin], W [Cin, Cout/groups,
  * K]) + bias[Cout], as torch.nn.ConvTranspose1d.
  */
-int nn_convt1d(nn_ctx *k, const nn_convt1d_args *a, const float *x,
-               const float *W, const float *bias, float *y);
+int nn_convt1d(nn_ctx *k, const nn_convt1d_args *a, const float *x, const float *W,
+               const float *bias, float *y);
 
 /*
  * Pad x [B, C, L] to y [B, C, left + L + right] (zero, reflect, replicate
  * or periodic reflect; reflect needs left, right < L).
  */
-int nn_pad1d(nn_ctx *k, const float *x, float *y, int64_t B, int64_t C,
-             int64_t L, int64_t left, int64_t right, nn_pad_mode mode);
+int nn_pad1d(nn_ctx *k, const float *x, float *y, int64_t B, int64_t C, int64_t L,
+             int64_t left, int64_t right, nn_pad_mode mode);
 
 /* ---- recurrent -------------------------------------------------------- */
 
@@ -331,9 +357,9 @@ int nn_pad1d(nn_ctx *k, const float *x, float *y, int64_t B, int64_t C,
  */
 size_t nn_lstm_work_floats(const nn_ctx *k, int64_t B, int64_t H);
 int nn_lstm(nn_ctx *k, const float *x, const float *W_ih, const float *W_hh,
-            const float *b_ih, const float *b_hh, const float *h0,
-            const float *c0, float *y, float *hT, float *cT, int64_t T,
-            int64_t B, int64_t n_in, int64_t H, float *work);
+            const float *b_ih, const float *b_hh, const float *h0, const float *c0,
+            float *y, float *hT, float *cT, int64_t T, int64_t B, int64_t n_in, int64_t H,
+            float *work);
 
 /* ---- activations (n elements; y may equal x) --------------------------- */
 
@@ -351,8 +377,8 @@ int nn_tanh(nn_ctx *k, const float *x, float *y, int64_t n);
  * Snake on x [B, C, T] with alpha [C]:
  * y = x + (1 / (alpha + 1e-9)) * sin(alpha x)^2 (DAC's order of operations).
  */
-int nn_snake(nn_ctx *k, const float *x, const float *alpha, float *y,
-             int64_t B, int64_t C, int64_t T);
+int nn_snake(nn_ctx *k, const float *x, const float *alpha, float *y, int64_t B,
+             int64_t C, int64_t T);
 
 /* ---- elementwise helpers (y may equal an input) ------------------------ */
 
@@ -361,26 +387,23 @@ int nn_mul(nn_ctx *k, const float *a, const float *b, float *y, int64_t n);
 /* y = s * x */
 int nn_scale(nn_ctx *k, const float *x, float s, float *y, int64_t n);
 /* out = y + a * x (out may equal x or y): a step of an ODE solver. */
-int nn_axpy(nn_ctx *k, float a, const float *x, const float *y, float *out,
-            int64_t n);
+int nn_axpy(nn_ctx *k, float a, const float *x, const float *y, float *out, int64_t n);
 /*
  * y[i,j,l] = x[i,j,l] + v[i*vs[0] + j*vs[1] + l*vs[2]] for x, y of shape
  * n[3] (C order): a vector added to every row (vs {0, 0, 1}), a row per
  * batch item ({D, 0, 1}), a value per channel ({0, 1, 0}).
  */
-int nn_add_bcast(nn_ctx *k, const float *x, const float *v,
-                 const int64_t vs[3], float *y, const int64_t n[3]);
+int nn_add_bcast(nn_ctx *k, const float *x, const float *v, const int64_t vs[3], float *y,
+                 const int64_t n[3]);
 /* y[b,t,:] = x[b,t,:] * (1 + scale[b*ld + :]) + shift[b*ld + :]; x, y
  * [B, T, D], shift and scale rows ld floats apart (the DiT's modulate). */
-int nn_modulate(nn_ctx *k, const float *x, const float *shift,
-                const float *scale, int64_t ld, float *y, int64_t B,
-                int64_t T, int64_t D);
+int nn_modulate(nn_ctx *k, const float *x, const float *shift, const float *scale,
+                int64_t ld, float *y, int64_t B, int64_t T, int64_t D);
 /* y[b,t,:] += g[b*ld + :] * x[b,t,:] (gated residual); x, y [B, T, D]. */
-int nn_add_gated(nn_ctx *k, const float *x, const float *g, int64_t ld,
-                 float *y, int64_t B, int64_t T, int64_t D);
+int nn_add_gated(nn_ctx *k, const float *x, const float *g, int64_t ld, float *y,
+                 int64_t B, int64_t T, int64_t D);
 /* y[b, c, r] = x[b, r, c]: x [B, R, C] -> y [B, C, R]. y must not overlap x. */
-int nn_transpose(nn_ctx *k, const float *x, float *y, int64_t B, int64_t R,
-                 int64_t C);
+int nn_transpose(nn_ctx *k, const float *x, float *y, int64_t B, int64_t R, int64_t C);
 /*
  * y[i, :] = table[ids[i], :] for i < n; table [vocab, D], ids backend
  * memory. SAMSEP_ERR_INVALID (and nothing written) for an id outside
@@ -393,8 +416,7 @@ int nn_embedding(nn_ctx *k, const float *table, int64_t vocab, int64_t D,
 int nn_sum_rows(nn_ctx *k, const float *x, float *y, int64_t M, int64_t D);
 /* y[b, :] = cat(cos(t f), sin(t f)) of the `half` frequencies f, for B
  * items: a timestep embedding [B, 2 half]. */
-int nn_sinusoid(nn_ctx *k, const float *f, int64_t half, float t, float *y,
-                int64_t B);
+int nn_sinusoid(nn_ctx *k, const float *f, int64_t half, float t, float *y, int64_t B);
 
 /* ---- bf16 weights ------------------------------------------------------ */
 
@@ -408,10 +430,7 @@ int nn_sinusoid(nn_ctx *k, const float *f, int64_t half, float t, float *y,
  * else (norms, softmax, biases, the ODE state, recurrent state) stays
  * float32.
  */
-typedef enum nn_precision {
-    NN_PRECISION_F32 = 0,
-    NN_PRECISION_BF16 = 1
-} nn_precision;
+typedef enum nn_precision { NN_PRECISION_F32 = 0, NN_PRECISION_BF16 = 1 } nn_precision;
 
 /* "fp32" / "bf16" -> the precision, or -1. */
 int nn_precision_parse(const char *s);
@@ -438,11 +457,10 @@ nn_w nn_w_f32(const float *p);
 /* nn_matmul / nn_matmul_ex / nn_conv1d / nn_convt1d with a weight of
  * either precision (same layouts, same semantics up to the rounding
  * described above). */
-int nn_matmul_w(nn_ctx *k, const float *x, nn_w W, const float *bias, float *y,
-                int64_t M, int64_t N, int64_t K);
-int nn_matmul_ex_w(nn_ctx *k, const float *x, int64_t ldx, nn_w W,
-                   const float *bias, float *y, int64_t ldy, int64_t M,
-                   int64_t N, int64_t K, float beta);
+int nn_matmul_w(nn_ctx *k, const float *x, nn_w W, const float *bias, float *y, int64_t M,
+                int64_t N, int64_t K);
+int nn_matmul_ex_w(nn_ctx *k, const float *x, int64_t ldx, nn_w W, const float *bias,
+                   float *y, int64_t ldy, int64_t M, int64_t N, int64_t K, float beta);
 int nn_conv1d_w(nn_ctx *k, const nn_conv1d_args *a, const float *x, nn_w W,
                 const float *bias, float *y);
 int nn_convt1d_w(nn_ctx *k, const nn_convt1d_args *a, const float *x, nn_w W,

@@ -21,25 +21,25 @@
 
 typedef struct owned_mem {
     void *p;
-    int backend;           /* 1: nn_alloc'd, 0: malloc'd */
+    int backend; /* 1: nn_alloc'd, 0: malloc'd */
 } owned_mem;
 
 struct nn_weights {
     nn_tensor_file *tf;
     nn_ctx *k;
-    int host;              /* the backend reads host memory */
+    int host; /* the backend reads host memory */
     char *path;
     char prefix[128];
-    unsigned char *marks;  /* [count] MARK_* per tensor of tf */
-    owned_mem *owned;      /* memory handed out */
+    unsigned char *marks; /* [count] MARK_* per tensor of tf */
+    owned_mem *owned;     /* memory handed out */
     size_t n_owned, cap_owned;
     nn_precision precision; /* of the matrices (nn_wmat), from the context */
-    int rc;                /* first error, or SAMSEP_OK */
+    int rc;                 /* first error, or SAMSEP_OK */
     char err[SAMSEP_MSG_MAX];
 };
 
-int nn_weights_wrap(nn_tensor_file *tf, const char *name, nn_ctx *k,
-                    nn_weights **out, char *err, size_t errlen)
+int nn_weights_wrap(nn_tensor_file *tf, const char *name, nn_ctx *k, nn_weights **out,
+                    char *err, size_t errlen)
 {
     nn_weights *ws;
 
@@ -166,8 +166,8 @@ int nn_weights_status(nn_weights *ws, char *err, size_t errlen)
 
 /* ---- lookup ----------------------------------------------------------- */
 
-static const nn_tensor *lookup(const nn_weights *ws, const char *name,
-                               char *full, size_t fulllen)
+static const nn_tensor *lookup(const nn_weights *ws, const char *name, char *full,
+                               size_t fulllen)
 {
     if ((size_t)snprintf(full, fulllen, "%s%s", ws->prefix, name) >= fulllen)
         return NULL;
@@ -228,7 +228,8 @@ static const nn_tensor *checked(nn_weights *ws, const char *name, nn_dims dims)
     if (!ok) {
         shape_str(want, sizeof want, dims.n, dims.d);
         shape_str(got, sizeof got, t->ndim, t->shape);
-        nn_weights_fail(ws, SAMSEP_ERR_FORMAT, "tensor %s has shape [%s] where [%s] is "
+        nn_weights_fail(ws, SAMSEP_ERR_FORMAT,
+                        "tensor %s has shape [%s] where [%s] is "
                         "expected (the weights and the model's config do not match)",
                         full, got, want);
         return NULL;
@@ -335,8 +336,7 @@ static const uint16_t *adopt_bf16(nn_weights *ws, float *host, int64_t n)
 
 /* ---- weights ---------------------------------------------------------- */
 
-const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
-                      nn_dtype dtype)
+const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims, nn_dtype dtype)
 {
     const nn_tensor *t;
 
@@ -354,8 +354,9 @@ const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
         return upload(ws, t->data, (size_t)t->numel * nn_dtype_size(dtype));
     }
     if (dtype != NN_F32 && dtype != NN_BF16) {
-        nn_weights_fail(ws, SAMSEP_ERR_FORMAT, "tensor %s%s is %s; it cannot be used as %s",
-                        ws->prefix, name, nn_dtype_name(t->dtype), nn_dtype_name(dtype));
+        nn_weights_fail(ws, SAMSEP_ERR_FORMAT,
+                        "tensor %s%s is %s; it cannot be used as %s", ws->prefix, name,
+                        nn_dtype_name(t->dtype), nn_dtype_name(dtype));
         return NULL;
     }
     mark(ws, t, MARK_COPIED);

@@ -46,7 +46,7 @@ typedef struct nn_dims {
 
 #define NN_ANY ((int64_t)-1)
 /* NN_DIMS(D, 3 * C) : the shape [D, 3C]. */
-#define NN_DIMS(...)                                                           \
+#define NN_DIMS(...)                                                         \
     ((nn_dims){ (int)(sizeof((int64_t[]){ __VA_ARGS__ }) / sizeof(int64_t)), \
                 { __VA_ARGS__ } })
 
@@ -57,8 +57,8 @@ typedef struct nn_weights nn_weights;
  * the backend of `k`. Returns SAMSEP_OK or the reader's error, with err
  * naming the file.
  */
-int nn_weights_open(const char *path, nn_ctx *k, nn_weights **out /* OUT */,
-                    char *err, size_t errlen);
+int nn_weights_open(const char *path, nn_ctx *k, nn_weights **out /* OUT */, char *err,
+                    size_t errlen);
 
 /* The same over a tensor file already open (tests, files in memory); the
  * nn_weights takes tf over, also on failure. */
@@ -90,8 +90,7 @@ const nn_tensor *nn_weights_findf(const nn_weights *ws, const char *fmt, ...)
  * when it is missing, of another shape or cannot be converted; the error
  * is recorded.
  */
-const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims,
-                      nn_dtype dtype);
+const void *nn_weight(nn_weights *ws, const char *name, nn_dims dims, nn_dtype dtype);
 /* nn_weight(ws, name, dims, NN_F32) with the name made by printf. */
 const float *nn_weightf(nn_weights *ws, nn_dims dims, const char *fmt, ...)
     SAMSEP_PRINTF(3, 4);
@@ -112,8 +111,7 @@ float *nn_weight_alloc(nn_weights *ws, int64_t n);
  * Record an error of the network's own (sizes that do not fit together, a
  * layer too many) unless one is already recorded. Returns rc.
  */
-int nn_weights_fail(nn_weights *ws, int rc, const char *fmt, ...)
-    SAMSEP_PRINTF(3, 4);
+int nn_weights_fail(nn_weights *ws, int rc, const char *fmt, ...) SAMSEP_PRINTF(3, 4);
 
 /*
  * SAMSEP_OK, or the first error recorded since the last call, its message

@@ -58,8 +58,10 @@ int samsep_anchor_parse(const char *text, samsep_anchor *out, char *err, size_t 
     p = text + 1;
     if ((a.sign != '+' && a.sign != '-') || read_seconds(&p, &a.start) != 0 ||
         *p++ != ':' || read_seconds(&p, &a.end) != 0 || *p != '\0') {
-        set_err(err, errlen, "span '%s': want +START:END (the target sounds there) or "
-                "-START:END (it does not), in seconds, e.g. +1.5:4", text);
+        set_err(err, errlen,
+                "span '%s': want +START:END (the target sounds there) or "
+                "-START:END (it does not), in seconds, e.g. +1.5:4",
+                text);
         return SAMSEP_ERR_INVALID;
     }
     if (a.end <= a.start) {
@@ -113,8 +115,8 @@ int samsep_anchors_for_chunk(const samsep_anchor *anchors, int n, int64_t start,
     double from = (double)start, to = (double)(start + frames);
     int k, m = 0;
 
-    if (n < 0 || (n > 0 && (anchors == NULL || out == NULL)) || start < 0 ||
-        frames < 1 || rate < 1)
+    if (n < 0 || (n > 0 && (anchors == NULL || out == NULL)) || start < 0 || frames < 1 ||
+        rate < 1)
         return SAMSEP_ERR_INVALID;
     for (k = 0; k < n; k++) {
         /* in frames, as the processor's start_time * sampling_rate, so that

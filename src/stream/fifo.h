@@ -12,10 +12,10 @@
 #include <stdint.h>
 
 typedef struct fifo {
-    float *data;     /* cap * channels floats */
-    int64_t cap;     /* frames */
-    int64_t head;    /* first queued frame */
-    int64_t len;     /* queued frames */
+    float *data;  /* cap * channels floats */
+    int64_t cap;  /* frames */
+    int64_t head; /* first queued frame */
+    int64_t len;  /* queued frames */
     int channels;
 } fifo;
 

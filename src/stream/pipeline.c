@@ -68,9 +68,9 @@
 #include "stream/fifo.h"
 #include "stream/upmix.h"
 
-#define READ_BLOCK 8192      /* file frames per read */
-#define STREAM_BLOCK 16384   /* engine frames per call to a streaming engine */
-#define RESAMPLE_SPAN 8192   /* output frames per resampler call */
+#define READ_BLOCK 8192    /* file frames per read */
+#define STREAM_BLOCK 16384 /* engine frames per call to a streaming engine */
+#define RESAMPLE_SPAN 8192 /* output frames per resampler call */
 #define MAX_CHUNK_FLOATS ((int64_t)1 << 28) /* 1 GiB of samples per buffer */
 
 #define DEFAULT_CHUNK_SECONDS 30.0
@@ -80,16 +80,16 @@
  * resamplers back to the file's rate, and the writers. Every lane gets the
  * same number of frames per chunk, so all advance together. */
 typedef struct lane {
-    int prompt;             /* index among the engine's prompts */
+    int prompt; /* index among the engine's prompts */
     const samsep_output_pair *out;
     float *tgt, *res;       /* chunk * ech, engine outputs */
     float *tail_t, *tail_r; /* overlap * ech, blended tails */
     int64_t skip;           /* frames still to drop: its stream's latency */
     resampler *rs_t, *rs_r;
     fifo tout, rout;
-    upmix *up;              /* or NULL: the outputs have the engine's channels */
-    fifo lmix, uout;        /* up: its mono mixture; its target, och each */
-    int64_t fed;            /* up: frames of tout and lmix it has taken */
+    upmix *up;       /* or NULL: the outputs have the engine's channels */
+    fifo lmix, uout; /* up: its mono mixture; its target, och each */
+    int64_t fed;     /* up: frames of tout and lmix it has taken */
     audio_writer *wt, *wr;
 } lane;
 
@@ -101,30 +101,30 @@ typedef struct pipe {
     size_t errlen;
 
     audio_reader *rd;
-    int rate, in_ch;        /* the file's */
-    int erate, ech;         /* the engine's */
-    int och;                /* the outputs': ech, or in_ch when the lanes'
+    int rate, in_ch;     /* the file's */
+    int erate, ech;      /* the engine's */
+    int och;             /* the outputs': ech, or in_ch when the lanes'
                                `up` spread a mono target over the file's
                                channels */
-    int64_t frames_est;     /* the file's frame count, -1 if unknown */
-    int64_t frames_read;    /* file frames read so far */
-    int64_t written;        /* file frames written to both outputs */
-    int64_t nonfinite;      /* input samples that were NaN or infinite */
-    int eof;                /* all input is in ein (resampler flushed) */
+    int64_t frames_est;  /* the file's frame count, -1 if unknown */
+    int64_t frames_read; /* file frames read so far */
+    int64_t written;     /* file frames written to both outputs */
+    int64_t nonfinite;   /* input samples that were NaN or infinite */
+    int eof;             /* all input is in ein (resampler flushed) */
 
-    int subtract;           /* pipeline computes the residual */
-    int use_rout;           /* the engine's residual is written */
-    int keep_mix;           /* mixq (mixc with up) is kept: for the residual,
+    int subtract; /* pipeline computes the residual */
+    int use_rout; /* the engine's residual is written */
+    int keep_mix; /* mixq (mixc with up) is kept: for the residual,
                                the mask of up or the tap */
-    int upmixing;           /* the lanes have an up */
+    int upmixing; /* the lanes have an up */
     int64_t chunk, overlap, hop;
-    int64_t latency;        /* streaming engine delay (the lanes' longest) */
+    int64_t latency; /* streaming engine delay (the lanes' longest) */
     int64_t chunk_index;
-    int64_t ein_pos;        /* engine-rate frames dropped from ein so far:
+    int64_t ein_pos; /* engine-rate frames dropped from ein so far:
                                where the next chunk starts in the file */
     int64_t chunks_est;
 
-    void **streams;         /* engine per-file state(s) */
+    void **streams; /* engine per-file state(s) */
     int n_streams;
     resampler *rs_in;
 
@@ -135,13 +135,13 @@ typedef struct pipe {
     samsep_anchor *anchors; /* job->n_anchors: the current chunk's spans */
 
     int64_t latencies[SAMSEP_MAX_PROMPTS]; /* per engine prompt */
-    lane *lanes;            /* one per output pair */
+    lane *lanes;                           /* one per output pair */
     int n_lanes;
     float **targets, **residuals; /* per engine prompt: its lane's buffers or NULL */
 
     fifo ein, mixq;
-    fifo mixc;              /* up: the file's frames, och each */
-    double t0;              /* when the file was opened */
+    fifo mixc; /* up: the file's frames, och each */
+    double t0; /* when the file was opened */
 } pipe;
 
 void samsep_job_init(samsep_job *job)
@@ -175,15 +175,14 @@ static int plan_sizes(pipe *p)
         p->chunk = job->chunk_frames;
         p->overlap = job->overlap_frames >= 0 ? job->overlap_frames : 0;
     } else {
-        cs = job->chunk_seconds > 0 ? job->chunk_seconds
+        cs = job->chunk_seconds > 0    ? job->chunk_seconds
              : info->chunk_seconds > 0 ? info->chunk_seconds
                                        : DEFAULT_CHUNK_SECONDS;
-        os = job->overlap_seconds >= 0 ? job->overlap_seconds
+        os = job->overlap_seconds >= 0    ? job->overlap_seconds
              : info->overlap_seconds >= 0 ? info->overlap_seconds
                                           : DEFAULT_OVERLAP_SECONDS;
         if (!(cs > 0) || !(os >= 0) || cs > 1e7 || os > 1e7) {
-            set_err(p->err, p->errlen, "invalid chunk %.3g s / overlap %.3g s",
-                    cs, os);
+            set_err(p->err, p->errlen, "invalid chunk %.3g s / overlap %.3g s", cs, os);
             return SAMSEP_ERR_INVALID;
         }
         p->chunk = (int64_t)llround(cs * p->erate);
@@ -264,8 +263,8 @@ static int alloc_buffers(pipe *p)
         return SAMSEP_ERR_NOMEM;
     /* Raised cosine sampled at frame centres: w[i] + w[O-1-i] == 1. */
     for (i = 0; i < p->overlap; i++)
-        p->fade[i] = (float)(0.5 - 0.5 * cos(M_PI * ((double)i + 0.5) /
-                                             (double)p->overlap));
+        p->fade[i] =
+            (float)(0.5 - 0.5 * cos(M_PI * ((double)i + 0.5) / (double)p->overlap));
     return SAMSEP_OK;
 }
 
@@ -273,8 +272,7 @@ static int alloc_buffers(pipe *p)
 
 /* Run `frames` frames of `in` (NULL: flush) through `rs` into `q`, or copy
  * them when there is no resampler. */
-static int resample_into(pipe *p, resampler *rs, const float *in, int64_t frames,
-                         fifo *q)
+static int resample_into(pipe *p, resampler *rs, const float *in, int64_t frames, fifo *q)
 {
     int64_t used, made, off = 0;
     int rc;
@@ -290,8 +288,8 @@ static int resample_into(pipe *p, resampler *rs, const float *in, int64_t frames
 
         if (dst == NULL)
             return SAMSEP_ERR_NOMEM;
-        rc = resampler_process(rs, src, in != NULL ? frames - off : 0, &used,
-                               dst, RESAMPLE_SPAN, &made, p->err, p->errlen);
+        rc = resampler_process(rs, src, in != NULL ? frames - off : 0, &used, dst,
+                               RESAMPLE_SPAN, &made, p->err, p->errlen);
         if (rc != SAMSEP_OK)
             return rc;
         fifo_commit(q, made);
@@ -392,14 +390,13 @@ static int check_output(pipe *p, const float *t, const float *r, int64_t n)
         return SAMSEP_OK;
     set_err(p->err, p->errlen,
             "%s: non-finite %s sample at frame %lld (the input's values overflow "
-            "float arithmetic); outputs not written", p->job->input_path, which,
-            (long long)(p->written + bad / p->och));
+            "float arithmetic); outputs not written",
+            p->job->input_path, which, (long long)(p->written + bad / p->och));
     return SAMSEP_ERR_ENGINE;
 }
 
 /* Show the job's tap one block as written. */
-static void tap(const pipe *p, const float *m, const float *t, const float *r,
-                int64_t n)
+static void tap(const pipe *p, const float *m, const float *t, const float *r, int64_t n)
 {
     samsep_tap_block b;
 
@@ -434,8 +431,8 @@ static int write_lane(pipe *p, lane *l, const float *m, int64_t n, int first)
     if (rc == SAMSEP_OK)
         rc = audio_writer_write(l->wt, t, n, &p->rep->clipped_target, p->err, p->errlen);
     if (rc == SAMSEP_OK)
-        rc = audio_writer_write(l->wr, r, n, &p->rep->clipped_residual, p->err,
-                                p->errlen);
+        rc =
+            audio_writer_write(l->wr, r, n, &p->rep->clipped_residual, p->err, p->errlen);
     if (rc != SAMSEP_OK)
         return rc;
     if (first && p->job->tap != NULL)
@@ -525,8 +522,8 @@ static int emit(pipe *p, int64_t n)
     return rc;
 }
 
-static void crossfade(const float *fade, float *cur, const float *tail,
-                      int64_t overlap, int ch)
+static void crossfade(const float *fade, float *cur, const float *tail, int64_t overlap,
+                      int ch)
 {
     int64_t i;
     int c;
@@ -546,12 +543,11 @@ static void report_progress(pipe *p)
     if (p->job->progress == NULL)
         return;
     pr.frames_done = p->written;
-    pr.frames_total = p->eof ? p->frames_read
+    pr.frames_total = p->eof                           ? p->frames_read
                       : p->frames_est > p->frames_read ? p->frames_est
                                                        : p->frames_read;
     pr.chunks_done = p->chunk_index;
-    pr.chunks_total = p->chunks_est > p->chunk_index ? p->chunks_est
-                                                     : p->chunk_index;
+    pr.chunks_total = p->chunks_est > p->chunk_index ? p->chunks_est : p->chunk_index;
     if (p->eof && pr.frames_done == pr.frames_total)
         pr.chunks_total = p->chunk_index;
     pr.sample_rate = p->rate;
@@ -581,9 +577,10 @@ static int check_engine_output(pipe *p, const lane *l, int64_t n)
     set_err(p->err, p->errlen,
             "%s: engine \"%s\" emitted a non-finite %s sample (NaN or infinity) in "
             "chunk %lld, frame %lld of the chunk, channel %lld%s%s%s; outputs not "
-            "written", p->job->input_path, p->eng->vt->name, which,
-            (long long)p->chunk_index, (long long)(bad / p->ech),
-            (long long)(bad % p->ech), p->eng->n_prompts > 1 ? ", prompt \"" : "",
+            "written",
+            p->job->input_path, p->eng->vt->name, which, (long long)p->chunk_index,
+            (long long)(bad / p->ech), (long long)(bad % p->ech),
+            p->eng->n_prompts > 1 ? ", prompt \"" : "",
             p->eng->n_prompts > 1 ? p->eng->prompts[l->prompt] : "",
             p->eng->n_prompts > 1 ? "\"" : "");
     return SAMSEP_ERR_ENGINE;
@@ -738,8 +735,8 @@ static int open_writers(pipe *p, lane *l)
     int format = job->format, subtype = job->subtype;
     int rc;
 
-    rc = audio_resolve_format(audio_reader_sf_format(p->rd), p->rate, p->och,
-                              &format, &subtype, p->err, p->errlen);
+    rc = audio_resolve_format(audio_reader_sf_format(p->rd), p->rate, p->och, &format,
+                              &subtype, p->err, p->errlen);
     if (rc != SAMSEP_OK) {
         char why[SAMSEP_MSG_MAX];
 
@@ -757,15 +754,15 @@ static int open_writers(pipe *p, lane *l)
     tags.title = "target";
     provenance_comment(comment, sizeof comment, "target", p->eng->vt->name, prompt,
                        source, extra);
-    rc = audio_writer_open(l->out->target_path, format, subtype, p->rate, p->och,
-                           &tags, &l->wt, p->err, p->errlen);
+    rc = audio_writer_open(l->out->target_path, format, subtype, p->rate, p->och, &tags,
+                           &l->wt, p->err, p->errlen);
     if (rc != SAMSEP_OK)
         return rc;
     tags.title = "residual";
     provenance_comment(comment, sizeof comment, "residual", p->eng->vt->name, prompt,
                        source, extra);
-    return audio_writer_open(l->out->residual_path, format, subtype, p->rate,
-                             p->och, &tags, &l->wr, p->err, p->errlen);
+    return audio_writer_open(l->out->residual_path, format, subtype, p->rate, p->och,
+                             &tags, &l->wr, p->err, p->errlen);
 }
 
 /* Spans only for an engine that takes them, and where they make sense. */
@@ -788,11 +785,12 @@ static int check_anchors(pipe *p)
     for (k = 0; k < job->n_anchors; k++) {
         const samsep_anchor *a = &job->anchors[k];
 
-        if ((a->sign != '+' && a->sign != '-') || !(a->start >= 0) || !(a->end > a->start) ||
-            !isfinite(a->end)) {
-            set_err(p->err, p->errlen, "%s: span %d (%c%g:%g) is not +START:END or "
-                    "-START:END with 0 <= START < END", job->input_path, k + 1, a->sign,
-                    a->start, a->end);
+        if ((a->sign != '+' && a->sign != '-') || !(a->start >= 0) ||
+            !(a->end > a->start) || !isfinite(a->end)) {
+            set_err(p->err, p->errlen,
+                    "%s: span %d (%c%g:%g) is not +START:END or "
+                    "-START:END with 0 <= START < END",
+                    job->input_path, k + 1, a->sign, a->start, a->end);
             return SAMSEP_ERR_INVALID;
         }
         if (p->frames_est > 0 && a->start * p->rate >= (double)p->frames_est)
@@ -833,9 +831,10 @@ static int setup(pipe *p)
     for (j = 0; j < p->n_lanes && p->upmixing; j++) {
         rc = upmix_create(p->rate, p->och, &p->lanes[j].up);
         if (rc != SAMSEP_OK) {
-            set_err(p->err, p->errlen, "%s: cannot give the outputs %d channels at "
-                    "%d Hz: %s", p->job->input_path, p->och, p->rate,
-                    samsep_strerror(rc));
+            set_err(p->err, p->errlen,
+                    "%s: cannot give the outputs %d channels at "
+                    "%d Hz: %s",
+                    p->job->input_path, p->och, p->rate, samsep_strerror(rc));
             return rc;
         }
     }
@@ -939,8 +938,8 @@ static void report_short_file(pipe *p)
     if (promised <= p->frames_read) {
         if (*why) /* cut short, though the header did not say how long it was */
             LOG_WARN("%s: the file was cut short (%s); the outputs are the %lld "
-                     "frames before that", p->job->input_path, why,
-                     (long long)p->frames_read);
+                     "frames before that",
+                     p->job->input_path, why, (long long)p->frames_read);
         return;
     }
     p->rep->frames_promised = promised;
@@ -1029,8 +1028,7 @@ int samsep_separate_file_prompts(samsep_engine *engine, const samsep_job *job,
     if (rc == SAMSEP_OK)
         rc = run_chunks(&p);
     if (rc == SAMSEP_OK && p.frames_read == 0) {
-        set_err(p.err, p.errlen, "%s: the file holds no audio frames",
-                job->input_path);
+        set_err(p.err, p.errlen, "%s: the file holds no audio frames", job->input_path);
         rc = SAMSEP_ERR_EMPTY;
     }
     if (rc == SAMSEP_OK)
@@ -1062,8 +1060,8 @@ int samsep_separate_file_prompts(samsep_engine *engine, const samsep_job *job,
          * a warning here too would say it twice. */
         if (report->clipped_target + report->clipped_residual > 0)
             LOG_DEBUG("%s: %lld sample(s) clamped to fit the output format",
-                     job->input_path,
-                     (long long)(report->clipped_target + report->clipped_residual));
+                      job->input_path,
+                      (long long)(report->clipped_target + report->clipped_residual));
     }
     teardown(&p);
     return rc;
@@ -1077,7 +1075,8 @@ int samsep_separate_file(samsep_engine *engine, const samsep_job *job,
     if (engine != NULL && engine->n_prompts != 1) {
         if (report != NULL) {
             memset(report, 0, sizeof *report);
-            set_err(report->message, sizeof report->message, "separate: the engine "
+            set_err(report->message, sizeof report->message,
+                    "separate: the engine "
                     "has %d prompts; samsep_separate_file_prompts writes them",
                     engine->n_prompts);
         }

@@ -19,8 +19,7 @@ static int check(int64_t frames, int64_t chunk, int64_t overlap)
     return SAMSEP_OK;
 }
 
-int samsep_plan_count(int64_t frames, int64_t chunk, int64_t overlap,
-                      int64_t *count)
+int samsep_plan_count(int64_t frames, int64_t chunk, int64_t overlap, int64_t *count)
 {
     int64_t hop;
     int rc = check(frames, chunk, overlap);
@@ -37,8 +36,8 @@ int samsep_plan_count(int64_t frames, int64_t chunk, int64_t overlap,
     return SAMSEP_OK;
 }
 
-int samsep_plan_chunk(int64_t frames, int64_t chunk, int64_t overlap,
-                      int64_t index, samsep_span *span)
+int samsep_plan_chunk(int64_t frames, int64_t chunk, int64_t overlap, int64_t index,
+                      samsep_span *span)
 {
     int64_t count, start;
     int rc = samsep_plan_count(frames, chunk, overlap, &count);

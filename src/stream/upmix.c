@@ -36,18 +36,18 @@
 
 struct upmix {
     int channels;
-    int hop;         /* frames between STFT frames */
-    int fill;        /* frames of the current hop pushed, 0..hop-1 */
-    int64_t delay;   /* the pipes' delay, frame length - 1 */
-    int64_t skip;    /* leading output frames still to drop */
-    dsp_stft *mix;   /* the mono mixture */
-    dsp_stft *tgt;   /* the mono target */
-    dsp_stft **ch;   /* [channels] the mixture's channels */
-    double *power;   /* [bins] |X|^2 of the current frame */
-    float *mask;     /* [bins] of the current frame */
-    float *scratch;  /* [hop] the mono pipes' discarded output */
-    float *zeros;    /* [hop * channels] silence, for NULL inputs */
-    float *block;    /* [hop * channels] channel outputs of one run */
+    int hop;        /* frames between STFT frames */
+    int fill;       /* frames of the current hop pushed, 0..hop-1 */
+    int64_t delay;  /* the pipes' delay, frame length - 1 */
+    int64_t skip;   /* leading output frames still to drop */
+    dsp_stft *mix;  /* the mono mixture */
+    dsp_stft *tgt;  /* the mono target */
+    dsp_stft **ch;  /* [channels] the mixture's channels */
+    double *power;  /* [bins] |X|^2 of the current frame */
+    float *mask;    /* [bins] of the current frame */
+    float *scratch; /* [hop] the mono pipes' discarded output */
+    float *zeros;   /* [hop * channels] silence, for NULL inputs */
+    float *block;   /* [hop * channels] channel outputs of one run */
 };
 
 void upmix_destroy(upmix *u)
@@ -169,10 +169,10 @@ int upmix_push(upmix *u, const float *m, const float *t, const float *x, int64_t
             run = n - i;
         /* In this order: the mask needs the mixture's power of the same
          * frame, the channels need the mask. */
-        dsp_stft_run(u->mix, m != NULL ? m + i : u->zeros, u->scratch, 1, run,
-                     take_power, u);
-        dsp_stft_run(u->tgt, t != NULL ? t + i : u->zeros, u->scratch, 1, run,
-                     make_mask, u);
+        dsp_stft_run(u->mix, m != NULL ? m + i : u->zeros, u->scratch, 1, run, take_power,
+                     u);
+        dsp_stft_run(u->tgt, t != NULL ? t + i : u->zeros, u->scratch, 1, run, make_mask,
+                     u);
         for (c = 0; c < u->channels; c++)
             dsp_stft_run(u->ch[c], (x != NULL ? x + (size_t)i * ch : u->zeros) + c,
                          u->block + c, (ptrdiff_t)ch, run, apply_mask, u);
@@ -180,8 +180,7 @@ int upmix_push(upmix *u, const float *m, const float *t, const float *x, int64_t
         i += run;
         drop = u->skip < run ? u->skip : run;
         u->skip -= drop;
-        if (run > drop &&
-            fifo_push(out, u->block + (size_t)drop * ch, run - drop) != 0)
+        if (run > drop && fifo_push(out, u->block + (size_t)drop * ch, run - drop) != 0)
             return -1;
     }
     return 0;

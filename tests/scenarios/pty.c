@@ -74,7 +74,8 @@ static const char *step_name(int kind)
 static void usage(void)
 {
     fputs("usage: pty-run [--timeout SEC] [--expect TEXT | --wait-glob PATTERN]"
-          " [--answer TEXT | --raw TEXT]... -- CMD [ARGS...]\n", stderr);
+          " [--answer TEXT | --raw TEXT]... -- CMD [ARGS...]\n",
+          stderr);
     exit(126);
 }
 
@@ -86,9 +87,7 @@ static void seen_add(const char *buf, size_t n)
         unsigned char c = (unsigned char)buf[i];
 
         switch (esc_state) {
-        case 1:
-            esc_state = c == '[' ? 2 : c == ']' ? 3 : 0;
-            continue;
+        case 1: esc_state = c == '[' ? 2 : c == ']' ? 3 : 0; continue;
         case 2:
             if (c >= 0x40 && c <= 0x7e)
                 esc_state = 0;
@@ -97,8 +96,7 @@ static void seen_add(const char *buf, size_t n)
             if (c == 0x07 || c == 0x1b)
                 esc_state = c == 0x1b ? 1 : 0;
             continue;
-        default:
-            break;
+        default: break;
         }
         if (c == 0x1b) {
             esc_state = 1;
@@ -288,11 +286,13 @@ int main(int argc, char **argv)
         }
         if (t - last_step > timeout) {
             if (cur < nsteps)
-                fprintf(stderr, "\npty-run: timed out after %.0f s waiting for step %d (%s \"%s\")\n",
-                        timeout, cur + 1,
-                        step_name(steps[cur].kind), steps[cur].text);
+                fprintf(stderr,
+                        "\npty-run: timed out after %.0f s waiting for step %d (%s "
+                        "\"%s\")\n",
+                        timeout, cur + 1, step_name(steps[cur].kind), steps[cur].text);
             else
-                fprintf(stderr, "\npty-run: command still running %.0f s after the last step\n",
+                fprintf(stderr,
+                        "\npty-run: command still running %.0f s after the last step\n",
                         timeout);
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);
@@ -309,7 +309,8 @@ int main(int argc, char **argv)
     while (cur < nsteps && steps[cur].kind == STEP_EXPECT && seen_match(steps[cur].text))
         cur++;
     if (cur < nsteps) {
-        fprintf(stderr, "\npty-run: the command ended (status %d) before step %d (%s \"%s\")\n",
+        fprintf(stderr,
+                "\npty-run: the command ended (status %d) before step %d (%s \"%s\")\n",
                 exit_code(status), cur + 1, step_name(steps[cur].kind), steps[cur].text);
         return 125;
     }

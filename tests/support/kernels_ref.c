@@ -15,9 +15,8 @@
 
 #include "samsep.h"
 
-void kref_matmul_ex(const float *x, int64_t ldx, const float *W,
-                    const float *bias, float *y, int64_t ldy, int64_t M,
-                    int64_t N, int64_t K, float beta)
+void kref_matmul_ex(const float *x, int64_t ldx, const float *W, const float *bias,
+                    float *y, int64_t ldy, int64_t M, int64_t N, int64_t K, float beta)
 {
     int64_t m, n, kk;
     for (m = 0; m < M; m++)
@@ -33,8 +32,8 @@ void kref_matmul_ex(const float *x, int64_t ldx, const float *W,
         }
 }
 
-void kref_rmsnorm(const float *x, const float *w, float eps, float *y,
-                  int64_t M, int64_t D)
+void kref_rmsnorm(const float *x, const float *w, float eps, float *y, int64_t M,
+                  int64_t D)
 {
     int64_t m, i;
     for (m = 0; m < M; m++) {
@@ -47,8 +46,8 @@ void kref_rmsnorm(const float *x, const float *w, float eps, float *y,
     }
 }
 
-void kref_layernorm(const float *x, const float *w, const float *b, float eps,
-                    float *y, int64_t M, int64_t D)
+void kref_layernorm(const float *x, const float *w, const float *b, float eps, float *y,
+                    int64_t M, int64_t D)
 {
     int64_t m, i;
     for (m = 0; m < M; m++) {
@@ -60,13 +59,13 @@ void kref_layernorm(const float *x, const float *w, const float *b, float eps,
             v += (x[m * D + i] - mean) * (x[m * D + i] - mean);
         r = 1.0 / sqrt(v / (double)D + eps);
         for (i = 0; i < D; i++)
-            y[m * D + i] = (float)((x[m * D + i] - mean) * r * (w ? w[i] : 1.0) +
-                                   (b ? b[i] : 0.0));
+            y[m * D + i] =
+                (float)((x[m * D + i] - mean) * r * (w ? w[i] : 1.0) + (b ? b[i] : 0.0));
     }
 }
 
-int kref_groupnorm(const float *x, const float *w, const float *b, float eps,
-                   float *y, int64_t B, int64_t C, int64_t T, int64_t G)
+int kref_groupnorm(const float *x, const float *w, const float *b, float eps, float *y,
+                   int64_t B, int64_t C, int64_t T, int64_t G)
 {
     int64_t bi, g, c, t, cg;
     if (G <= 0 || C % G != 0)
@@ -88,8 +87,8 @@ int kref_groupnorm(const float *x, const float *w, const float *b, float eps,
             for (c = g * cg; c < (g + 1) * cg; c++)
                 for (t = 0; t < T; t++)
                     y[(bi * C + c) * T + t] =
-                        (float)((x[(bi * C + c) * T + t] - mean) * r *
-                                    (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+                        (float)((x[(bi * C + c) * T + t] - mean) * r * (w ? w[c] : 1.0) +
+                                (b ? b[c] : 0.0));
         }
     return SAMSEP_OK;
 }
@@ -146,8 +145,8 @@ int kref_attention(const nn_attn_args *a)
                         continue;
                     }
                     for (j = 0; j < a->dh; j++)
-                        d += (double)a->q[b * a->q_s.b + h * a->q_s.h +
-                                          i * a->q_s.t + j * a->q_s.j] *
+                        d += (double)a->q[b * a->q_s.b + h * a->q_s.h + i * a->q_s.t +
+                                          j * a->q_s.j] *
                              a->k[b * a->k_s.b + h * a->k_s.h + t * a->k_s.t +
                                   j * a->k_s.j];
                     s[t] = d * a->scale;
@@ -170,8 +169,8 @@ int kref_attention(const nn_attn_args *a)
     return SAMSEP_OK;
 }
 
-void kref_rope(float *x, nn_strides s, int64_t B, int64_t H, int64_t L,
-               int64_t dh, const float *cos_t, const float *sin_t)
+void kref_rope(float *x, nn_strides s, int64_t B, int64_t H, int64_t L, int64_t dh,
+               const float *cos_t, const float *sin_t)
 {
     int64_t b, h, t, i;
     for (b = 0; b < B; b++)
@@ -272,8 +271,8 @@ int kref_convt1d(const nn_convt1d_args *a, const float *x, const float *W,
     return SAMSEP_OK;
 }
 
-int kref_pad1d(const float *x, float *y, int64_t B, int64_t C, int64_t L,
-               int64_t left, int64_t right, nn_pad_mode mode)
+int kref_pad1d(const float *x, float *y, int64_t B, int64_t C, int64_t L, int64_t left,
+               int64_t right, nn_pad_mode mode)
 {
     int64_t r, t, Lo = left + L + right;
     if (L <= 0 || left < 0 || right < 0 ||
@@ -290,10 +289,9 @@ static double dsig(double v)
     return 1.0 / (1.0 + exp(-v));
 }
 
-int kref_lstm(const float *x, const float *W_ih, const float *W_hh,
-              const float *b_ih, const float *b_hh, const float *h0,
-              const float *c0, float *y, float *hT, float *cT, int64_t T,
-              int64_t B, int64_t n_in, int64_t H)
+int kref_lstm(const float *x, const float *W_ih, const float *W_hh, const float *b_ih,
+              const float *b_hh, const float *h0, const float *c0, float *y, float *hT,
+              float *cT, int64_t T, int64_t B, int64_t n_in, int64_t H)
 {
     double *h = calloc((size_t)(B * H), sizeof *h);
     double *c = calloc((size_t)(B * H), sizeof *c);
@@ -356,7 +354,8 @@ void kref_gelu_tanh(const float *x, float *y, int64_t n)
     int64_t i;
     for (i = 0; i < n; i++) {
         double v = x[i];
-        y[i] = (float)(0.5 * v * (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
+        y[i] = (float)(0.5 * v *
+                       (1.0 + tanh(sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v))));
     }
 }
 
@@ -395,8 +394,8 @@ void kref_tanh(const float *x, float *y, int64_t n)
         y[i] = (float)tanh(x[i]);
 }
 
-void kref_snake(const float *x, const float *alpha, float *y, int64_t B,
-                int64_t C, int64_t T)
+void kref_snake(const float *x, const float *alpha, float *y, int64_t B, int64_t C,
+                int64_t T)
 {
     int64_t b, c, t;
     for (b = 0; b < B; b++)
@@ -429,8 +428,8 @@ void kref_scale(const float *x, float s, float *y, int64_t n)
         y[i] = s * x[i];
 }
 
-void kref_modulate(const float *x, const float *shift, const float *scale,
-                   int64_t ld, float *y, int64_t B, int64_t T, int64_t D)
+void kref_modulate(const float *x, const float *shift, const float *scale, int64_t ld,
+                   float *y, int64_t B, int64_t T, int64_t D)
 {
     int64_t b, t, i;
     for (b = 0; b < B; b++)
@@ -441,8 +440,8 @@ void kref_modulate(const float *x, const float *shift, const float *scale,
                             shift[b * ld + i]);
 }
 
-void kref_add_gated(const float *x, const float *g, int64_t ld, float *y,
-                    int64_t B, int64_t T, int64_t D)
+void kref_add_gated(const float *x, const float *g, int64_t ld, float *y, int64_t B,
+                    int64_t T, int64_t D)
 {
     int64_t b, t, i;
     for (b = 0; b < B; b++)
@@ -462,8 +461,8 @@ void kref_transpose(const float *x, float *y, int64_t B, int64_t R, int64_t C)
                 y[(b * C + c) * R + r] = x[(b * R + r) * C + c];
 }
 
-int kref_embedding(const float *table, int64_t vocab, int64_t D,
-                   const int32_t *ids, int64_t n, float *y)
+int kref_embedding(const float *table, int64_t vocab, int64_t D, const int32_t *ids,
+                   int64_t n, float *y)
 {
     int64_t i, j;
     for (i = 0; i < n; i++)

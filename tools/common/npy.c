@@ -93,7 +93,7 @@ static int shape_tuple(cursor *c, int64_t *shape, int *ndim)
         if (digits == 0 || n == NPY_MAX_DIMS)
             return -1;
         skip_ws(c);
-        if (c->p < c->end && *c->p == 'L')  /* Python 2 longs */
+        if (c->p < c->end && *c->p == 'L') /* Python 2 longs */
             c->p++;
         shape[n++] = v;
         if (!eat(c, ',')) {
@@ -108,7 +108,7 @@ static int shape_tuple(cursor *c, int64_t *shape, int *ndim)
 
 static int parse_header(const char *h, size_t len, int64_t *shape, int *ndim)
 {
-    cursor c = {h, h + len};
+    cursor c = { h, h + len };
     int seen_descr = 0, seen_order = 0, seen_shape = 0;
 
     if (!eat(&c, '{'))
@@ -147,8 +147,8 @@ static int parse_header(const char *h, size_t len, int64_t *shape, int *ndim)
     return 0;
 }
 
-int npy_load(const char *path, float **data, int64_t shape[NPY_MAX_DIMS],
-             int *ndim, char *err, size_t errlen)
+int npy_load(const char *path, float **data, int64_t shape[NPY_MAX_DIMS], int *ndim,
+             char *err, size_t errlen)
 {
     unsigned char pre[12];
     char *header = NULL;
@@ -207,8 +207,11 @@ int npy_load(const char *path, float **data, int64_t shape[NPY_MAX_DIMS],
     header[hlen] = '\0';
     rc = parse_header(header, hlen, shape, ndim);
     if (rc != 0) {
-        set_err(err, errlen, rc == -2 ? "%s: only little-endian float32 ('<f4') "
-                "in C order is supported" : "%s: malformed .npy header", path);
+        set_err(err, errlen,
+                rc == -2 ? "%s: only little-endian float32 ('<f4') "
+                           "in C order is supported"
+                         : "%s: malformed .npy header",
+                path);
         rc = SAMSEP_ERR_FORMAT;
         goto fail;
     }
@@ -223,8 +226,8 @@ int npy_load(const char *path, float **data, int64_t shape[NPY_MAX_DIMS],
             numel *= shape[i];
     }
     if ((uint64_t)st.st_size - hstart - hlen != (uint64_t)numel * 4) {
-        set_err(err, errlen, "%s: holds %llu data bytes, its shape needs %llu",
-                path, (unsigned long long)((uint64_t)st.st_size - hstart - hlen),
+        set_err(err, errlen, "%s: holds %llu data bytes, its shape needs %llu", path,
+                (unsigned long long)((uint64_t)st.st_size - hstart - hlen),
                 (unsigned long long)numel * 4);
         rc = SAMSEP_ERR_FORMAT;
         goto fail;

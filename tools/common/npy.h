@@ -22,7 +22,7 @@
  * SAMSEP_ERR_NOMEM) with err naming the file and the problem, and *data NULL.
  */
 int npy_load(const char *path, float **data /* OUT */,
-             int64_t shape[NPY_MAX_DIMS] /* OUT */, int *ndim /* OUT */,
-             char *err, size_t errlen);
+             int64_t shape[NPY_MAX_DIMS] /* OUT */, int *ndim /* OUT */, char *err,
+             size_t errlen);
 
 #endif

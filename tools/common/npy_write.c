@@ -26,8 +26,8 @@ static int io_status(int e)
     return e == ENOSPC ? SAMSEP_ERR_NOSPACE : SAMSEP_ERR_IO;
 }
 
-int npy_save(const char *path, const float *data, const int64_t *shape,
-             int ndim, char *err, size_t errlen)
+int npy_save(const char *path, const float *data, const int64_t *shape, int ndim,
+             char *err, size_t errlen)
 {
     char header[512];
     unsigned char buf[CHUNK * 4];

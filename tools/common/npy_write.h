@@ -15,7 +15,7 @@
  * NULL arguments), SAMSEP_ERR_IO or SAMSEP_ERR_NOSPACE, with err naming the
  * file; a partly written file is removed.
  */
-int npy_save(const char *path, const float *data, const int64_t *shape,
-             int ndim, char *err, size_t errlen);
+int npy_save(const char *path, const float *data, const int64_t *shape, int ndim,
+             char *err, size_t errlen);
 
 #endif

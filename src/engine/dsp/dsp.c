@@ -50,12 +50,12 @@ typedef struct dsp_prompt {
 /* One row per dsp_mode, in its order; the words that select each mode are
  * in prompts.c. */
 static const dsp_prompt prompts[] = {
-    {DSP_MODE_SPEECH, &dsp_proc_speech, 0, NULL},
-    {DSP_MODE_NOISE, &dsp_proc_speech, 1, NULL},
-    {DSP_MODE_MUSIC, NULL, 0, &dsp_spec_hpss},
-    {DSP_MODE_DRUMS, NULL, 0, &dsp_spec_hpss},
-    {DSP_MODE_VOCALS, NULL, 0, &dsp_spec_vocals},
-    {DSP_MODE_HUM, NULL, 0, &dsp_spec_hum},
+    { DSP_MODE_SPEECH, &dsp_proc_speech, 0, NULL },
+    { DSP_MODE_NOISE, &dsp_proc_speech, 1, NULL },
+    { DSP_MODE_MUSIC, NULL, 0, &dsp_spec_hpss },
+    { DSP_MODE_DRUMS, NULL, 0, &dsp_spec_hpss },
+    { DSP_MODE_VOCALS, NULL, 0, &dsp_spec_vocals },
+    { DSP_MODE_HUM, NULL, 0, &dsp_spec_hum },
 };
 #define N_PROMPTS ((int)(sizeof prompts / sizeof prompts[0]))
 _Static_assert(N_PROMPTS == DSP_MODE_COUNT, "one row of prompts[] per dsp_mode");
@@ -69,9 +69,9 @@ struct dsp_stream;
 typedef struct dsp_channel {
     struct dsp_stream *stream;
     dsp_stft *stft;
-    void *state;     /* the gain processor's */
-    dsp_cplx *held;  /* [delay][bins] spectra awaiting their gain (ring) */
-    int next;        /* slot of held[] with the oldest spectrum */
+    void *state;    /* the gain processor's */
+    dsp_cplx *held; /* [delay][bins] spectra awaiting their gain (ring) */
+    int next;       /* slot of held[] with the oldest spectrum */
     int index;
 } dsp_channel;
 
@@ -80,13 +80,13 @@ typedef struct dsp_stream {
     int channels;
     int bins;
     int64_t max_frames;
-    float *power;         /* [bins] scratch shared by the channels */
-    float *gain;          /* [bins] scratch */
-    dsp_channel *chan;    /* [channels] */
-    void *spec_state;     /* the spectral processor's (all channels) */
+    float *power;      /* [bins] scratch shared by the channels */
+    float *gain;       /* [bins] scratch */
+    dsp_channel *chan; /* [channels] */
+    void *spec_state;  /* the spectral processor's (all channels) */
     int hop;
-    int delay;            /* the gain processor's look-ahead, frames */
-    int fill;             /* samples of the current hop pushed, 0..hop-1 */
+    int delay; /* the gain processor's look-ahead, frames */
+    int fill;  /* samples of the current hop pushed, 0..hop-1 */
 } dsp_stream;
 
 static void set_err(char *err, size_t errlen, const char *msg)
@@ -169,13 +169,15 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
     if (stream != NULL)
         *stream = NULL;
     if (engine == NULL || stream == NULL || latency == NULL) {
-        set_err(err, errlen, "engine \"dsp\": stream_open needs engine, stream and latency pointers");
+        set_err(err, errlen,
+                "engine \"dsp\": stream_open needs engine, stream and latency pointers");
         return SAMSEP_ERR_INVALID;
     }
     if (rate < DSP_MIN_RATE || rate > DSP_MAX_RATE) {
         if (err != NULL && errlen > 0)
-            snprintf(err, errlen, "engine \"dsp\": sample rate %d Hz is outside %d..%d Hz",
-                     rate, DSP_MIN_RATE, DSP_MAX_RATE);
+            snprintf(err, errlen,
+                     "engine \"dsp\": sample rate %d Hz is outside %d..%d Hz", rate,
+                     DSP_MIN_RATE, DSP_MAX_RATE);
         return SAMSEP_ERR_INVALID;
     }
     if (channels < 1 || channels > DSP_MAX_CHANNELS) {
@@ -220,7 +222,8 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
         if (c == channels) {
             /* After the channels' STFTs: the spectral processor, once. */
             if (spec != NULL)
-                rc = spec->create(rate, len, channels, e->prompt->mode, &s->spec_state, &delay);
+                rc = spec->create(rate, len, channels, e->prompt->mode, &s->spec_state,
+                                  &delay);
         } else {
             s->chan[c].stream = s;
             s->chan[c].index = c;
@@ -228,7 +231,8 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
             if (rc == SAMSEP_OK && proc != NULL)
                 rc = proc->create(rate, len, s->hop, &s->chan[c].state);
             if (rc == SAMSEP_OK && s->delay > 0) {
-                s->chan[c].held = calloc((size_t)s->delay * (size_t)s->bins, sizeof(dsp_cplx));
+                s->chan[c].held =
+                    calloc((size_t)s->delay * (size_t)s->bins, sizeof(dsp_cplx));
                 if (s->chan[c].held == NULL)
                     rc = SAMSEP_ERR_NOMEM;
             }
@@ -238,7 +242,8 @@ static int dsp_stream_open(void *engine, int rate, int channels, int64_t max_fra
             if (rc == SAMSEP_ERR_NOMEM) {
                 set_err(err, errlen, "engine \"dsp\": out of memory");
             } else if (err != NULL && errlen > 0) {
-                snprintf(err, errlen, "engine \"dsp\": cannot set up %s at %d Hz (frame %d)",
+                snprintf(err, errlen,
+                         "engine \"dsp\": cannot set up %s at %d Hz (frame %d)",
                          proc_name, rate, len);
             }
             return rc;

@@ -53,18 +53,18 @@
 #define HP_MAG_MAX 1e15f
 
 typedef struct hpss_chan {
-    float *hist;   /* [span][bins] last `span` magnitudes, frame t at t % span */
-    float *sorted; /* [bins][span] the same values per bin, ascending */
-    float *perc;   /* [look + 1][bins] frequency medians of the kept frames */
-    dsp_cplx *spec;/* [look + 1][bins] kept complex frames */
+    float *hist;    /* [span][bins] last `span` magnitudes, frame t at t % span */
+    float *sorted;  /* [bins][span] the same values per bin, ascending */
+    float *perc;    /* [look + 1][bins] frequency medians of the kept frames */
+    dsp_cplx *spec; /* [look + 1][bins] kept complex frames */
 } hpss_chan;
 
 typedef struct hpss {
     int bins;
-    int span;      /* time median length, frames (odd) */
-    int look;      /* (span - 1) / 2: look-ahead, frames */
-    int fspan;     /* frequency median length, bins (odd) */
-    int percussive;/* 1: target = percussive part, 0: harmonic */
+    int span;       /* time median length, frames (odd) */
+    int look;       /* (span - 1) / 2: look-ahead, frames */
+    int fspan;      /* frequency median length, bins (odd) */
+    int percussive; /* 1: target = percussive part, 0: harmonic */
     int channels;
     int64_t frame; /* frames seen on the last channel */
     float *mag;    /* [bins] scratch: this frame's magnitudes */
@@ -104,7 +104,8 @@ static int odd_at_least_3(double x)
     return n | 1;
 }
 
-static int hpss_create(int rate, int len, int channels, int mode, void **state, int *delay)
+static int hpss_create(int rate, int len, int channels, int mode, void **state,
+                       int *delay)
 {
     if (state == NULL || delay == NULL)
         return SAMSEP_ERR_INVALID;

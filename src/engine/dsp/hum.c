@@ -95,7 +95,7 @@
 #define HUM_TAB_STEP 1024
 #define HUM_TAB_N (2 * HUM_TAB_D * HUM_TAB_STEP)
 
-static const double hum_mains[2] = {50.0, 60.0};
+static const double hum_mains[2] = { 50.0, 60.0 };
 
 /* The fit of a sinusoid at nu bins: first bin k0 of the 2K+1 it spans
  * (-1 when they do not fit in the spectrum), S (re, im) and Q. */
@@ -105,24 +105,24 @@ typedef struct fit {
 } fit;
 
 typedef struct hum_chan {
-    int frames;        /* frames seen, saturating */
-    double f0;         /* smoothed refined fundamental, Hz; 0 = none yet */
-    int mains;         /* index into hum_mains of f0 */
-    double *score;     /* [n_coarse] averaged coarse scores */
-    double *snr;       /* [n_harm] averaged SNR per harmonic (linear) */
-    double *level;     /* [n_harm] tracked fitted energy per harmonic */
+    int frames;    /* frames seen, saturating */
+    double f0;     /* smoothed refined fundamental, Hz; 0 = none yet */
+    int mains;     /* index into hum_mains of f0 */
+    double *score; /* [n_coarse] averaged coarse scores */
+    double *snr;   /* [n_harm] averaged SNR per harmonic (linear) */
+    double *level; /* [n_harm] tracked fitted energy per harmonic */
 } hum_chan;
 
 typedef struct hum {
     int len, bins, channels;
     double rate;
     double bin_hz;
-    int n_coarse;      /* candidates per mains */
-    int n_harm;        /* harmonics of 50 Hz up to HUM_MAX_HZ (enough for 60) */
+    int n_coarse; /* candidates per mains */
+    int n_harm;   /* harmonics of 50 Hz up to HUM_MAX_HZ (enough for 60) */
     double a_score, a_snr, a_f0, a_level_up;
-    double *rtab;      /* [HUM_TAB_N + 1] R(d) for d = -HUM_TAB_D .. +HUM_TAB_D */
-    fit *fits;         /* [n_harm] scratch: this frame's fits */
-    float *power;      /* [bins] scratch */
+    double *rtab; /* [HUM_TAB_N + 1] R(d) for d = -HUM_TAB_D .. +HUM_TAB_D */
+    fit *fits;    /* [n_harm] scratch: this frame's fits */
+    float *power; /* [bins] scratch */
     hum_chan *chan;
 } hum;
 
@@ -133,7 +133,8 @@ static double win_r(double d, double n)
      * is finite and the function smooth, so step off the point. */
     if (fabs(fabs(d) - 0.5) < 1e-7)
         d += 2e-7;
-    double x1 = HUM_PI * (1.0 - 2.0 * d) / (2.0 * n), x2 = HUM_PI * (1.0 + 2.0 * d) / (2.0 * n);
+    double x1 = HUM_PI * (1.0 - 2.0 * d) / (2.0 * n),
+           x2 = HUM_PI * (1.0 + 2.0 * d) / (2.0 * n);
     return cos(HUM_PI * d) * (cos(x1) / sin(x1) + cos(x2) / sin(x2)) * 0.5;
 }
 
@@ -227,7 +228,7 @@ static double r_of(const hum *h, double d)
 
 static fit fit_at(const hum *h, const dsp_cplx *x, double nu)
 {
-    fit f = {-1, nu, 0.0, 0.0, 0.0};
+    fit f = { -1, nu, 0.0, 0.0, 0.0 };
     int kc = (int)lround(nu);
     if (kc - HUM_K - HUM_BG < 1 || kc + HUM_K + HUM_BG > h->bins - 2)
         return f;
@@ -274,7 +275,8 @@ static double score_f0(const hum *h, const dsp_cplx *x, double f0)
             pc += h->power[j];
         }
         double share = e / f.q * rr / pc;
-        double term = fmin(share, 1.0) * fmin(log1p(e / background(h, kc)), HUM_SCORE_CAP);
+        double term =
+            fmin(share, 1.0) * fmin(log1p(e / background(h, kc)), HUM_SCORE_CAP);
         s += term;
         if (k <= HUM_GATE_H && term > low)
             low = term;
@@ -308,7 +310,8 @@ static void hum_frame(void *state, int channel, dsp_cplx *spec, int bins)
         }
     }
     const int mains = best / h->n_coarse;
-    const double coarse = hum_mains[mains] - HUM_RANGE_HZ + (best % h->n_coarse) * HUM_COARSE_HZ;
+    const double coarse =
+        hum_mains[mains] - HUM_RANGE_HZ + (best % h->n_coarse) * HUM_COARSE_HZ;
 
     /* Refine on this frame around the coarse value. */
     double fine = coarse, fine_score = -1.0;
@@ -321,7 +324,8 @@ static void hum_frame(void *state, int channel, dsp_cplx *spec, int bins)
             fine = f0;
         }
     }
-    if (ch->f0 == 0.0 || ch->mains != mains || fabs(fine - ch->f0) > 2.0 * HUM_COARSE_HZ) {
+    if (ch->f0 == 0.0 || ch->mains != mains ||
+        fabs(fine - ch->f0) > 2.0 * HUM_COARSE_HZ) {
         ch->f0 = fine; /* first frame, or the mains changed: start over */
         ch->mains = mains;
     } else {
@@ -330,7 +334,8 @@ static void hum_frame(void *state, int channel, dsp_cplx *spec, int bins)
 
     /* Fit every harmonic at the tracked frequency; update its averaged SNR
      * and tracked level. The fits are kept (in fits[]) for the target. */
-    const double lo = pow(10.0, HUM_SNR_LO_DB / 10.0), hi = pow(10.0, HUM_SNR_HI_DB / 10.0);
+    const double lo = pow(10.0, HUM_SNR_LO_DB / 10.0),
+                 hi = pow(10.0, HUM_SNR_HI_DB / 10.0);
     int nfit = 0;
     double gate_snr = 0.0;
     for (int n = 0; n < h->n_harm; n++) {
@@ -344,7 +349,8 @@ static void hum_frame(void *state, int channel, dsp_cplx *spec, int bins)
         double snr = e / background(h, f.k0 + HUM_K);
         if (!isfinite(snr))
             snr = 0.0;
-        ch->snr[n] = ch->frames == 0 ? snr : h->a_snr * ch->snr[n] + (1.0 - h->a_snr) * snr;
+        ch->snr[n] = ch->frames == 0 ? snr
+                                     : h->a_snr * ch->snr[n] + (1.0 - h->a_snr) * snr;
         if (ch->frames == 0 || e < ch->level[n])
             ch->level[n] = ch->frames == 0 ? e : 0.5 * (ch->level[n] + e);
         else
@@ -393,9 +399,5 @@ static void hum_frame(void *state, int channel, dsp_cplx *spec, int bins)
 }
 
 const dsp_spectral dsp_spec_hum = {
-    "mains hum",
-    hum_frame_length,
-    hum_create,
-    hum_frame,
-    hum_destroy,
+    "mains hum", hum_frame_length, hum_create, hum_frame, hum_destroy,
 };

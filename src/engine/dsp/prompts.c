@@ -29,38 +29,38 @@ typedef struct vocab_row {
 
 /* In the order the lists show them; the keyword of a mode comes first. */
 static const vocab_row vocab[] = {
-    {DSP_MODE_SPEECH, "speech",
-     "voice, voices, speaking, talking, dialogue, dialog, conversation, narration, "
-     "spoken word, man speaking, woman talking",
-     "target: speech; residual: the noise around it (noise tracking + MMSE gain)"},
-    {DSP_MODE_NOISE, "noise",
-     "background noise, ambient noise, room noise, hiss, static",
-     "target: the noise; residual: the speech (the complement of speech)"},
-    {DSP_MODE_MUSIC, "music",
-     "harmonic, tonal, instruments, instrumental, melody, chords",
-     "target: sustained, tonal sound (harmonic part of a harmonic/percussive split); "
-     "residual: drums and what is neither"},
-    {DSP_MODE_DRUMS, "drums",
-     "the drums, drum kit, drumkit, percussion, percussive, beat, beats, rhythm",
-     "target: drums and other short broadband hits (percussive part); "
-     "residual: the tonal part and what is neither"},
-    {DSP_MODE_VOCALS, "vocals",
-     "vocal, lead vocal, lead vocals, singing, singer, singing voice, woman singing",
-     "stereo: target = what is centre-panned and alike in both channels; mono: target = "
-     "what does not repeat (foreground against a repeating backing)"},
-    {DSP_MODE_HUM, "hum",
-     "mains hum, mains, buzz, electrical hum, ground hum, ground loop, power line hum, "
-     "50 Hz hum, 60 Hz hum, 50 Hz, 60 Hz",
-     "target: mains hum (50 or 60 Hz, tracked) and its harmonics; "
-     "residual: the recording without it"},
+    { DSP_MODE_SPEECH, "speech",
+      "voice, voices, speaking, talking, dialogue, dialog, conversation, narration, "
+      "spoken word, man speaking, woman talking",
+      "target: speech; residual: the noise around it (noise tracking + MMSE gain)" },
+    { DSP_MODE_NOISE, "noise",
+      "background noise, ambient noise, room noise, hiss, static",
+      "target: the noise; residual: the speech (the complement of speech)" },
+    { DSP_MODE_MUSIC, "music",
+      "harmonic, tonal, instruments, instrumental, melody, chords",
+      "target: sustained, tonal sound (harmonic part of a harmonic/percussive split); "
+      "residual: drums and what is neither" },
+    { DSP_MODE_DRUMS, "drums",
+      "the drums, drum kit, drumkit, percussion, percussive, beat, beats, rhythm",
+      "target: drums and other short broadband hits (percussive part); "
+      "residual: the tonal part and what is neither" },
+    { DSP_MODE_VOCALS, "vocals",
+      "vocal, lead vocal, lead vocals, singing, singer, singing voice, woman singing",
+      "stereo: target = what is centre-panned and alike in both channels; mono: target = "
+      "what does not repeat (foreground against a repeating backing)" },
+    { DSP_MODE_HUM, "hum",
+      "mains hum, mains, buzz, electrical hum, ground hum, ground loop, power line hum, "
+      "50 Hz hum, 60 Hz hum, 50 Hz, 60 Hz",
+      "target: mains hum (50 or 60 Hz, tracked) and its harmonics; "
+      "residual: the recording without it" },
 };
 #define N_VOCAB ((int)(sizeof vocab / sizeof vocab[0]))
 
 /* Leading words that say who makes the sound, dropped before a known word. */
 static const char *const who[] = {
-    "man", "woman", "men", "women", "person", "people", "someone", "somebody",
-    "male", "female", "boy", "girl", "child", "children", "kid", "guy", "lady",
-    "speaker", "narrator", "announcer",
+    "man",      "woman", "men",    "women",   "person",   "people",    "someone",
+    "somebody", "male",  "female", "boy",     "girl",     "child",     "children",
+    "kid",      "guy",   "lady",   "speaker", "narrator", "announcer",
 };
 
 /* Longest prompt considered; longer ones are not in the table anyway. */
@@ -209,8 +209,8 @@ void dsp_prompt_unknown_message(const char *prompt, char *err, size_t errlen)
     char known[1024] = "";
     size_t used = 0;
     for (int r = 0; r < N_VOCAB; r++) {
-        int w = snprintf(known + used, sizeof known - used, "%s%s (%s)", r > 0 ? "; " : "",
-                         vocab[r].keyword, vocab[r].words);
+        int w = snprintf(known + used, sizeof known - used, "%s%s (%s)",
+                         r > 0 ? "; " : "", vocab[r].keyword, vocab[r].words);
         if (w < 0 || (size_t)w >= sizeof known - used)
             break;
         used += (size_t)w;

@@ -163,33 +163,33 @@
 
 struct dsp_speech {
     int bins;
-    int padded;         /* bins rounded up to whole SP_BLOCKs */
-    int newest;         /* slot of `recent` with the latest frame */
-    int speech_lo;      /* first bin at or above SP_SPEECH_LO_HZ */
-    int frame;          /* frames seen, saturating */
-    int init_frames;    /* frames of the start-up average */
-    int full_at;        /* first frame with no STFT zero padding (< 4) */
-    float alpha_noise;  /* noise smoothing at this hop */
-    float alpha_pbar;   /* SPP smoothing at this hop */
-    float alpha_amb;    /* smoothing of `ambient` at this hop */
-    float alpha_dd;     /* decision-directed weight at this hop */
-    int band_lo, band_hi; /* bins [lo, hi) of the frame decision */
+    int padded;             /* bins rounded up to whole SP_BLOCKs */
+    int newest;             /* slot of `recent` with the latest frame */
+    int speech_lo;          /* first bin at or above SP_SPEECH_LO_HZ */
+    int frame;              /* frames seen, saturating */
+    int init_frames;        /* frames of the start-up average */
+    int full_at;            /* first frame with no STFT zero padding (< 4) */
+    float alpha_noise;      /* noise smoothing at this hop */
+    float alpha_pbar;       /* SPP smoothing at this hop */
+    float alpha_amb;        /* smoothing of `ambient` at this hop */
+    float alpha_dd;         /* decision-directed weight at this hop */
+    int band_lo, band_hi;   /* bins [lo, hi) of the frame decision */
     int voice_lo, voice_hi; /* bins [lo, hi) of the voicing measure */
     int shape_lo, shape_hi; /* bins [lo, hi) of the shape test */
-    int lags;           /* lags of the pitch range, padded to whole SP_BLOCKs */
+    int lags;               /* lags of the pitch range, padded to whole SP_BLOCKs */
     float ln_gmin;
-    float init_w;       /* sum of weights of the start-up average */
-    float pad_w[3];     /* share of window energy that is real signal in
+    float init_w;      /* sum of weights of the start-up average */
+    float pad_w[3];    /* share of window energy that is real signal in
                            the first three (zero-padded) frames */
-    float *noise;       /* [bins] noise power estimate */
-    float *pbar;        /* [bins] smoothed SPP of the noise tracker */
-    float *clean_prev;  /* [bins] previous frame's estimated speech power */
-    float *recent;      /* [DSP_SPEECH_DELAY + 1][padded] the latest
+    float *noise;      /* [bins] noise power estimate */
+    float *pbar;       /* [bins] smoothed SPP of the noise tracker */
+    float *clean_prev; /* [bins] previous frame's estimated speech power */
+    float *recent;     /* [DSP_SPEECH_DELAY + 1][padded] the latest
                            periodograms, a ring; zeros before the first */
-    float *ambient;     /* [bins] mean power of frames judged speech-free */
-    float *voice_cos;   /* [voice bins][lags] cos(2 pi k lag / len) */
-    float *voice_rw;    /* [lags] window energy / its autocorrelation there */
-    float *voice_r;     /* [lags] scratch: autocorrelation of one frame */
+    float *ambient;    /* [bins] mean power of frames judged speech-free */
+    float *voice_cos;  /* [voice bins][lags] cos(2 pi k lag / len) */
+    float *voice_rw;   /* [lags] window energy / its autocorrelation there */
+    float *voice_r;    /* [lags] scratch: autocorrelation of one frame */
 };
 
 int dsp_speech_frame_length(int rate)
@@ -199,8 +199,8 @@ int dsp_speech_frame_length(int rate)
 
 /* Bins [*lo, *hi) from lo_hz to hi_hz (bin k is at k * rate / len Hz): at
  * least one bin, inside the spectrum, at any rate. */
-static void band_bins(const dsp_speech *sp, double lo_hz, double hi_hz, int rate, int len, int *lo,
-                      int *hi)
+static void band_bins(const dsp_speech *sp, double lo_hz, double hi_hz, int rate, int len,
+                      int *lo, int *hi)
 {
     *lo = (int)ceil(lo_hz * len / rate);
     *hi = (int)ceil(hi_hz * len / rate);
@@ -231,7 +231,8 @@ static double window_autocorr(const double *w, int len, int lag)
 static int voice_create(dsp_speech *sp, int rate, int len)
 {
     const double two_pi = 2.0 * 3.14159265358979323846;
-    band_bins(sp, SP_VOICE_LO_HZ, SP_VOICE_HI_HZ, rate, len, &sp->voice_lo, &sp->voice_hi);
+    band_bins(sp, SP_VOICE_LO_HZ, SP_VOICE_HI_HZ, rate, len, &sp->voice_lo,
+              &sp->voice_hi);
     const double lag0 = rate / SP_PITCH_HI_HZ, step = SP_LAG_STEP_S * rate;
     int used = (int)floor((rate / SP_PITCH_LO_HZ - lag0) / step) + 1;
     while (used > 1 && lag0 + (used - 1) * step > len - 2)
@@ -268,8 +269,8 @@ int dsp_speech_create(int rate, int len, int hop, dsp_speech **out)
     if (out == NULL)
         return SAMSEP_ERR_INVALID;
     *out = NULL;
-    if (rate <= 0 || len < 16 || len % 4 != 0 || hop < 1 || len % hop != 0 || len / hop < 2 ||
-        len / hop > 4)
+    if (rate <= 0 || len < 16 || len % 4 != 0 || hop < 1 || len % hop != 0 ||
+        len / hop < 2 || len / hop > 4)
         return SAMSEP_ERR_INVALID;
 
     dsp_speech *sp = calloc(1, sizeof *sp);
@@ -295,7 +296,8 @@ int dsp_speech_create(int rate, int len, int hop, dsp_speech **out)
     sp->alpha_amb = (float)pow(SP_ALPHA_AMBIENT, hop_ratio);
     sp->alpha_dd = (float)pow(SP_ALPHA_DD, hop_ratio);
     band_bins(sp, SP_FRAME_LO_HZ, SP_FRAME_HI_HZ, rate, len, &sp->band_lo, &sp->band_hi);
-    band_bins(sp, SP_VOICE_LO_HZ, SP_SHAPE_HI_HZ, rate, len, &sp->shape_lo, &sp->shape_hi);
+    band_bins(sp, SP_VOICE_LO_HZ, SP_SHAPE_HI_HZ, rate, len, &sp->shape_lo,
+              &sp->shape_hi);
     sp->speech_lo = (int)ceil(SP_SPEECH_LO_HZ * len / rate);
     if (sp->speech_lo > sp->bins)
         sp->speech_lo = sp->bins;
@@ -313,7 +315,7 @@ int dsp_speech_create(int rate, int len, int hop, dsp_speech **out)
     /* Frame f < full_at holds (f+1)*hop real samples at its end, zeros
      * before: its expected periodogram is the share of the Hann energy over
      * that end times the noise power. */
-    double total = 0.0, part[3] = {0.0, 0.0, 0.0};
+    double total = 0.0, part[3] = { 0.0, 0.0, 0.0 };
     for (int i = 0; i < len; i++) {
         double h = 0.5 - 0.5 * cos(2.0 * 3.14159265358979323846 * i / len);
         total += h;
@@ -370,7 +372,9 @@ static inline float fast_logf(float x)
     float m;
     memcpy(&m, &mbits, sizeof m);
     float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-    float series = 1.0f + t2 * (1.0f / 3.0f + t2 * (1.0f / 5.0f + t2 * (1.0f / 7.0f + t2 * (1.0f / 9.0f))));
+    float series =
+        1.0f +
+        t2 * (1.0f / 3.0f + t2 * (1.0f / 5.0f + t2 * (1.0f / 7.0f + t2 * (1.0f / 9.0f))));
     return (float)e * 0.69314718f + 2.0f * t * series;
 }
 
@@ -383,7 +387,11 @@ static inline float fast_expf(float x)
     int n = (int)(x * 1.44269504f + 128.5f) - 128;
     /* ln 2 in two parts so that n * ln2 is exact to float precision. */
     float r = (x - (float)n * 0.693145752f) - (float)n * 1.42860677e-6f;
-    float er = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6.0f + r * (1.0f / 24.0f + r * (1.0f / 120.0f + r * (1.0f / 720.0f))))));
+    float er =
+        1.0f +
+        r * (1.0f + r * (0.5f + r * (1.0f / 6.0f +
+                                     r * (1.0f / 24.0f +
+                                          r * (1.0f / 120.0f + r * (1.0f / 720.0f))))));
     uint32_t bits = (uint32_t)(n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
@@ -398,7 +406,8 @@ static inline float fast_expf(float x)
  */
 static inline float half_e1(float v, float exp_mv)
 {
-    float s = v * (1.0f - v * (0.25f - v * (1.0f / 18.0f - v * (1.0f / 96.0f - v * (1.0f / 600.0f)))));
+    float s = v * (1.0f - v * (0.25f - v * (1.0f / 18.0f -
+                                            v * (1.0f / 96.0f - v * (1.0f / 600.0f)))));
     float low = 0.5f * (-0.57721566f - fast_logf(v) + s);
     float num = v * (v + 2.334733f) + 0.250621f;
     float den = v * (v + 3.330657f) + 1.681534f;
@@ -642,11 +651,8 @@ static void proc_destroy(void *state)
 }
 
 const dsp_processor dsp_proc_speech = {
-    "speech",
-    dsp_speech_frame_length,
-    DSP_SPEECH_OVERLAP,
-    DSP_SPEECH_DELAY,
-    proc_create,
-    proc_gains,
+    "speech",           dsp_speech_frame_length,
+    DSP_SPEECH_OVERLAP, DSP_SPEECH_DELAY,
+    proc_create,        proc_gains,
     proc_destroy,
 };

@@ -33,24 +33,24 @@
 static pthread_mutex_t dsp_fftw_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct dsp_stft {
-    int len;   /* frame length */
-    int hop;   /* len / n, n >= 2 */
-    int bins;  /* len / 2 + 1 */
-    int fill;  /* samples of the current hop received, 0..hop-1 */
-    float *win;      /* [len] sqrt-Hann */
-    float *in_buf;   /* [len] last len inputs, oldest first */
-    float *ola;      /* [len] overlap-add accumulator */
-    float *ready;    /* [hop] completed outputs */
-    float *frame;    /* [len] FFTW real buffer */
+    int len;             /* frame length */
+    int hop;             /* len / n, n >= 2 */
+    int bins;            /* len / 2 + 1 */
+    int fill;            /* samples of the current hop received, 0..hop-1 */
+    float *win;          /* [len] sqrt-Hann */
+    float *in_buf;       /* [len] last len inputs, oldest first */
+    float *ola;          /* [len] overlap-add accumulator */
+    float *ready;        /* [hop] completed outputs */
+    float *frame;        /* [len] FFTW real buffer */
     fftwf_complex *spec; /* [bins] FFTW complex buffer */
     fftwf_plan fwd;
     fftwf_plan inv;
-    float scale;     /* synthesis gain, 2 / (n len) */
+    float scale; /* synthesis gain, 2 / (n len) */
 };
 
 static int is_smooth235(int n)
 {
-    static const int primes[3] = {2, 3, 5};
+    static const int primes[3] = { 2, 3, 5 };
     for (int i = 0; i < 3; i++)
         while (n % primes[i] == 0)
             n /= primes[i];
@@ -82,7 +82,8 @@ int dsp_stft_create(int len, int hop, dsp_stft **out)
     if (out == NULL)
         return SAMSEP_ERR_INVALID;
     *out = NULL;
-    if (len < 4 || len % 4 != 0 || len > (1 << 20) || hop < 1 || len % hop != 0 || len / hop < 2)
+    if (len < 4 || len % 4 != 0 || len > (1 << 20) || hop < 1 || len % hop != 0 ||
+        len / hop < 2)
         return SAMSEP_ERR_INVALID;
 
     dsp_stft *s = calloc(1, sizeof *s);
@@ -140,10 +141,22 @@ void dsp_stft_destroy(dsp_stft *s)
     free(s);
 }
 
-int dsp_stft_len(const dsp_stft *s) { return s->len; }
-int dsp_stft_hop(const dsp_stft *s) { return s->hop; }
-int dsp_stft_bins(const dsp_stft *s) { return s->bins; }
-int64_t dsp_stft_latency(const dsp_stft *s) { return (int64_t)s->len - 1; }
+int dsp_stft_len(const dsp_stft *s)
+{
+    return s->len;
+}
+int dsp_stft_hop(const dsp_stft *s)
+{
+    return s->hop;
+}
+int dsp_stft_bins(const dsp_stft *s)
+{
+    return s->bins;
+}
+int64_t dsp_stft_latency(const dsp_stft *s)
+{
+    return (int64_t)s->len - 1;
+}
 
 void dsp_stft_reset(dsp_stft *s)
 {

@@ -60,21 +60,21 @@ typedef struct voc_mono {
 
 typedef struct vocals {
     int bins, channels, stereo;
-    int64_t frame;      /* frames completed (all channels) */
+    int64_t frame; /* frames completed (all channels) */
     /* Stereo. */
-    float alpha;        /* cross-spectra smoothing */
+    float alpha;                        /* cross-spectra smoothing */
     float *pll, *prr, *plr_re, *plr_im; /* [bins] */
-    dsp_cplx *in0, *in1, *out0, *out1;   /* [bins] */
+    dsp_cplx *in0, *in1, *out0, *out1;  /* [bins] */
     /* Mono. */
-    int n;              /* frames in the window: back + ahead + 1 */
-    int ahead;          /* look-ahead, frames */
-    int min_dist;       /* frames */
+    int n;        /* frames in the window: back + ahead + 1 */
+    int ahead;    /* look-ahead, frames */
+    int min_dist; /* frames */
     int bands;
-    int *edge;          /* [bands + 1] first bin of each band */
-    int *pick;          /* [VOC_K] scratch */
-    float *pick_sim;    /* [VOC_K] scratch */
-    float *vals;        /* [VOC_K + 1] scratch */
-    voc_mono *mono;     /* [channels] */
+    int *edge;       /* [bands + 1] first bin of each band */
+    int *pick;       /* [VOC_K] scratch */
+    float *pick_sim; /* [VOC_K] scratch */
+    float *vals;     /* [VOC_K + 1] scratch */
+    voc_mono *mono;  /* [channels] */
 } vocals;
 
 static int voc_frame_length(int rate)
@@ -138,8 +138,8 @@ static int voc_create(int rate, int len, int channels, int mode, void **state, i
         v->in1 = calloc(bins, sizeof *v->in1);
         v->out0 = calloc(bins, sizeof *v->out0);
         v->out1 = calloc(bins, sizeof *v->out1);
-        if (!v->pll || !v->prr || !v->plr_re || !v->plr_im || !v->in0 || !v->in1 || !v->out0 ||
-            !v->out1) {
+        if (!v->pll || !v->prr || !v->plr_re || !v->plr_im || !v->in0 || !v->in1 ||
+            !v->out0 || !v->out1) {
             voc_destroy(v);
             return SAMSEP_ERR_NOMEM;
         }
@@ -277,7 +277,8 @@ static void mono_frame(vocals *v, voc_mono *m, dsp_cplx *spec, int bins)
         m->sim[(size_t)slot * (size_t)n + (size_t)s] = d;
         m->sim[(size_t)s * (size_t)n + (size_t)slot] = d;
     }
-    memcpy(m->spec + (size_t)(t % keep) * (size_t)bins, spec, (size_t)bins * sizeof *spec);
+    memcpy(m->spec + (size_t)(t % keep) * (size_t)bins, spec,
+           (size_t)bins * sizeof *spec);
 
     /* The output frame c = t - ahead: its K most similar frames, at least
      * min_dist from it, among frames t - n + 1 .. t. */
@@ -333,9 +334,5 @@ static void voc_frame(void *state, int channel, dsp_cplx *spec, int bins)
 }
 
 const dsp_spectral dsp_spec_vocals = {
-    "vocals",
-    voc_frame_length,
-    voc_create,
-    voc_frame,
-    voc_destroy,
+    "vocals", voc_frame_length, voc_create, voc_frame, voc_destroy,
 };

@@ -39,28 +39,28 @@
 typedef struct exec_engine {
     char *command;
     const volatile int *cancel; /* the caller's; stops a wait at once */
-    char *conf;               /* CONF payload (JSON) */
+    char *conf;                 /* CONF payload (JSON) */
     double timeout, start_timeout;
-    wire_hello hello;         /* from the first start; restarts must agree */
+    wire_hello hello; /* from the first start; restarts must agree */
     int started_once;
-    int keep_residual;        /* the pipeline takes the worker's residual */
-    worker *w;                /* NULL while none runs */
-    uint32_t files;           /* files begun */
+    int keep_residual;            /* the pipeline takes the worker's residual */
+    worker *w;                    /* NULL while none runs */
+    uint32_t files;               /* files begun */
     char text[WIRE_TEXT_MAX + 1]; /* HELO, REDY or EROR payload */
 } exec_engine;
 
 typedef struct exec_stream {
     exec_engine *e;
-    wire_chunk c;             /* the chunk being exchanged */
+    wire_chunk c; /* the chunk being exchanged */
     int64_t max_frames;
-    float *drop;              /* the worker's residual, when not wanted */
-    unsigned char *le;        /* samples in little-endian (big-endian hosts) */
+    float *drop;       /* the worker's residual, when not wanted */
+    unsigned char *le; /* samples in little-endian (big-endian hosts) */
 } exec_stream;
 
 /* What a plan callback needs to place an answer. */
 typedef struct answer {
     exec_engine *e;
-    unsigned accept;          /* 1 << wire_type for each type accepted */
+    unsigned accept; /* 1 << wire_type for each type accepted */
     uint32_t text_len;
     /* RSLT */
     const wire_chunk *c;
@@ -69,16 +69,18 @@ typedef struct answer {
     float *target, *residual;
 } answer;
 
-static int plan_answer(void *user, int type, uint32_t length, worker_seg *segs,
-                       int *n, char *err, size_t errlen)
+static int plan_answer(void *user, int type, uint32_t length, worker_seg *segs, int *n,
+                       char *err, size_t errlen)
 {
     answer *a = user;
     uint64_t signal;
 
     if (!(a->accept & (1u << type))) {
         set_err(err, errlen, "it sent a %s frame where samsep expected %s",
-                wire_tag(type), a->accept & (1u << WIRE_RSLT) ? "RSLT or EROR"
-                                : a->accept & (1u << WIRE_HELO) ? "HELO" : "REDY");
+                wire_tag(type),
+                a->accept & (1u << WIRE_RSLT)   ? "RSLT or EROR"
+                : a->accept & (1u << WIRE_HELO) ? "HELO"
+                                                : "REDY");
         return -1;
     }
     if (type != WIRE_RSLT) {
@@ -93,9 +95,11 @@ static int plan_answer(void *user, int type, uint32_t length, worker_seg *segs,
         return 0;
     }
     if ((uint64_t)length != wire_result_length(a->c, a->parts)) {
-        set_err(err, errlen, "its RSLT frame is %lu bytes long; a result "
-                "of %lu frames of %lu channel(s) takes %llu", (unsigned long)length,
-                (unsigned long)a->c->frames, (unsigned long)a->c->channels,
+        set_err(err, errlen,
+                "its RSLT frame is %lu bytes long; a result "
+                "of %lu frames of %lu channel(s) takes %llu",
+                (unsigned long)length, (unsigned long)a->c->frames,
+                (unsigned long)a->c->channels,
                 (unsigned long long)wire_result_length(a->c, a->parts));
         return -1;
     }
@@ -162,7 +166,8 @@ static int handshake(exec_engine *e, char *err, size_t errlen)
     if (rc != SAMSEP_OK)
         return SAMSEP_ERR_ENGINE;
     if (e->started_once && !same_needs(&h, &e->hello)) {
-        set_err(err, errlen, "its HELO differs from the first worker's (rate, "
+        set_err(err, errlen,
+                "its HELO differs from the first worker's (rate, "
                 "channels, chunk, overlap or residual)");
         return SAMSEP_ERR_ENGINE;
     }
@@ -231,7 +236,8 @@ static void ex_close(void *state)
 static int ex_check(const samsep_engine_config *cfg, char *err, size_t errlen)
 {
     if (cfg->worker == NULL || cfg->worker[strspn(cfg->worker, " \t")] == '\0') {
-        set_err(err, errlen, "engine \"exec\" needs --worker \"COMMAND ARGS...\", the "
+        set_err(err, errlen,
+                "engine \"exec\" needs --worker \"COMMAND ARGS...\", the "
                 "worker program to run (doc/exec-protocol.md)");
         return SAMSEP_ERR_INVALID;
     }
@@ -270,8 +276,10 @@ static int ex_open(const samsep_engine_config *cfg, void **state,
         return rc == SAMSEP_ERR_NOMEM ? rc : SAMSEP_ERR_ENGINE;
     }
     if (cfg->residual == SAMSEP_RESIDUAL_MODEL && !e->hello.residual) {
-        set_err(err, errlen, "the worker \"%s\" returns no residual of its own; "
-                "--residual model cannot be honoured", e->hello.name);
+        set_err(err, errlen,
+                "the worker \"%s\" returns no residual of its own; "
+                "--residual model cannot be honoured",
+                e->hello.name);
         ex_close(e);
         return SAMSEP_ERR_INVALID;
     }
@@ -285,8 +293,7 @@ static int ex_open(const samsep_engine_config *cfg, void **state,
     info->overlap_seconds = e->hello.overlap_seconds;
     info->max_chunk_seconds = e->hello.max_chunk_seconds;
     /* the pipeline's default overlap (2 s) must fit a short chunk */
-    if (info->overlap_seconds < 0 && info->chunk_seconds > 0 &&
-        info->chunk_seconds < 8.0)
+    if (info->overlap_seconds < 0 && info->chunk_seconds > 0 && info->chunk_seconds < 8.0)
         info->overlap_seconds = info->chunk_seconds / 4;
     *state = e;
     return SAMSEP_OK;
@@ -319,8 +326,10 @@ static int ex_stream_open(void *engine, int rate, int channels, int64_t max_fram
     }
     /* every length on the wire is 32-bit */
     if ((uint64_t)max_frames * (uint64_t)channels > ((uint64_t)1 << 29)) {
-        set_err(err, errlen, "chunks of %lld frames of %d channels are too long for "
-                "the protocol", (long long)max_frames, channels);
+        set_err(err, errlen,
+                "chunks of %lld frames of %d channels are too long for "
+                "the protocol",
+                (long long)max_frames, channels);
         return SAMSEP_ERR_INVALID;
     }
     samples = (size_t)max_frames * (size_t)channels;
@@ -345,8 +354,8 @@ static int ex_stream_open(void *engine, int rate, int channels, int64_t max_fram
 
 /* One CHNK and its answer on the running worker. *soft is set when the
  * worker answered with EROR and may be kept. */
-static int exchange_chunk(exec_stream *s, const float *in, float *target,
-                          float *residual, int *soft, char *err, size_t errlen)
+static int exchange_chunk(exec_stream *s, const float *in, float *target, float *residual,
+                          int *soft, char *err, size_t errlen)
 {
     exec_engine *e = s->e;
     unsigned char hdr[WIRE_HEADER + WIRE_CHUNK_HEADER];
@@ -390,8 +399,10 @@ static int exchange_chunk(exec_stream *s, const float *in, float *target,
     if (bad == 0 && a.parts == 2)
         bad = wire_floats_in(a.residual, n, &first);
     if (bad > 0) {
-        set_err(err, errlen, "it returned %lld sample(s) that are not finite "
-                "numbers (NaN or infinity)", (long long)bad);
+        set_err(err, errlen,
+                "it returned %lld sample(s) that are not finite "
+                "numbers (NaN or infinity)",
+                (long long)bad);
         return SAMSEP_ERR_ENGINE;
     }
     return SAMSEP_OK;
@@ -455,8 +466,8 @@ static int ex_process_at(void *state, const float *in, float *target, float *res
     if (strcmp(first, again) == 0)
         set_err(err, errlen, "the worker failed twice on this chunk: %s", again);
     else
-        set_err(err, errlen, "the worker failed twice on this chunk: %s; then: %s",
-                first, again);
+        set_err(err, errlen, "the worker failed twice on this chunk: %s; then: %s", first,
+                again);
     with_tail(err, errlen, tail);
     return SAMSEP_ERR_ENGINE;
 }

@@ -17,8 +17,9 @@
 #define MAX_RATE 1536000
 #define MAX_SECONDS 86400.0
 
-static const char *const tags[] = { "????", "HELO", "CONF", "REDY", "CHNK", "RSLT",
-                                    "EROR" };
+static const char *const tags[] = {
+    "????", "HELO", "CONF", "REDY", "CHNK", "RSLT", "EROR"
+};
 
 const char *wire_tag(int type)
 {
@@ -45,8 +46,7 @@ void wire_put_header(unsigned char out[WIRE_HEADER], int type, uint32_t length)
     put_u32(out + 4, length);
 }
 
-void wire_get_header(const unsigned char in[WIRE_HEADER], int *type,
-                     uint32_t *length)
+void wire_get_header(const unsigned char in[WIRE_HEADER], int *type, uint32_t *length)
 {
     int t;
 
@@ -122,8 +122,10 @@ static int hello_fields(const cJSON *o, wire_hello *h, char *err, size_t errlen)
         return -1;
     }
     if (h->protocol != WIRE_PROTOCOL) {
-        set_err(err, errlen, "it speaks protocol version %d; this samsep speaks "
-                "version %d", h->protocol, WIRE_PROTOCOL);
+        set_err(err, errlen,
+                "it speaks protocol version %d; this samsep speaks "
+                "version %d",
+                h->protocol, WIRE_PROTOCOL);
         return -1;
     }
     if (hello_name(o, h, err, errlen) != 0 ||
@@ -134,18 +136,24 @@ static int hello_fields(const cJSON *o, wire_hello *h, char *err, size_t errlen)
         want_seconds(o, "max_chunk_seconds", &h->max_chunk_seconds, err, errlen) < 0)
         return -1;
     if (h->channels > 1) {
-        set_err(err, errlen, "its HELO: \"channels\" is %d; a worker may ask for 0 (the "
-                "file's channels) or 1 (mono)", h->channels);
+        set_err(err, errlen,
+                "its HELO: \"channels\" is %d; a worker may ask for 0 (the "
+                "file's channels) or 1 (mono)",
+                h->channels);
         return -1;
     }
     if (h->chunk_seconds > 0 && h->overlap_seconds >= h->chunk_seconds) {
-        set_err(err, errlen, "its HELO: \"overlap_seconds\" (%g) must be shorter than "
-                "\"chunk_seconds\" (%g)", h->overlap_seconds, h->chunk_seconds);
+        set_err(err, errlen,
+                "its HELO: \"overlap_seconds\" (%g) must be shorter than "
+                "\"chunk_seconds\" (%g)",
+                h->overlap_seconds, h->chunk_seconds);
         return -1;
     }
     if (h->max_chunk_seconds > 0 && h->chunk_seconds > h->max_chunk_seconds) {
-        set_err(err, errlen, "its HELO: \"chunk_seconds\" (%g) is longer than "
-                "\"max_chunk_seconds\" (%g)", h->chunk_seconds, h->max_chunk_seconds);
+        set_err(err, errlen,
+                "its HELO: \"chunk_seconds\" (%g) is longer than "
+                "\"max_chunk_seconds\" (%g)",
+                h->chunk_seconds, h->max_chunk_seconds);
         return -1;
     }
     v = cJSON_GetObjectItemCaseSensitive(o, "residual");
@@ -188,8 +196,7 @@ char *wire_config_json(const samsep_engine_config *cfg)
 
     /* the seed as an exact integer, even above 2^53 */
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)cfg->seed);
-    if (o != NULL &&
-        cJSON_AddNumberToObject(o, "protocol", WIRE_PROTOCOL) != NULL &&
+    if (o != NULL && cJSON_AddNumberToObject(o, "protocol", WIRE_PROTOCOL) != NULL &&
         cJSON_AddStringToObject(o, "samsep", SAMSEP_VERSION_STRING) != NULL &&
         cJSON_AddStringToObject(o, "prompt",
                                 cfg->prompt != NULL ? cfg->prompt : "speech") != NULL &&
@@ -241,14 +248,18 @@ int wire_check_result(const unsigned char h[WIRE_RESULT_HEADER], uint32_t length
         return SAMSEP_ERR_FORMAT;
     }
     if (frames != c->frames || channels != c->channels) {
-        set_err(err, errlen, "its RSLT has %lu frames of %lu channel(s); the chunk had "
-                "%lu frames of %lu", (unsigned long)frames, (unsigned long)channels,
-                (unsigned long)c->frames, (unsigned long)c->channels);
+        set_err(err, errlen,
+                "its RSLT has %lu frames of %lu channel(s); the chunk had "
+                "%lu frames of %lu",
+                (unsigned long)frames, (unsigned long)channels, (unsigned long)c->frames,
+                (unsigned long)c->channels);
         return SAMSEP_ERR_FORMAT;
     }
     if (got_parts != (uint32_t)parts) {
-        set_err(err, errlen, "its RSLT carries %lu signal(s); its HELO promised "
-                "%d", (unsigned long)got_parts, parts);
+        set_err(err, errlen,
+                "its RSLT carries %lu signal(s); its HELO promised "
+                "%d",
+                (unsigned long)got_parts, parts);
         return SAMSEP_ERR_FORMAT;
     }
     if ((uint64_t)length != wire_result_length(c, parts)) {

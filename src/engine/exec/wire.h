@@ -17,20 +17,20 @@
 #include "samsep.h"
 
 #define WIRE_PROTOCOL 1
-#define WIRE_HEADER 8            /* type (4 ASCII bytes) + payload length (u32) */
-#define WIRE_CHUNK_HEADER 32     /* fixed part of a CHNK payload */
-#define WIRE_RESULT_HEADER 16    /* fixed part of a RSLT payload */
-#define WIRE_TEXT_MAX 65536      /* longest HELO, REDY or EROR payload */
+#define WIRE_HEADER 8         /* type (4 ASCII bytes) + payload length (u32) */
+#define WIRE_CHUNK_HEADER 32  /* fixed part of a CHNK payload */
+#define WIRE_RESULT_HEADER 16 /* fixed part of a RSLT payload */
+#define WIRE_TEXT_MAX 65536   /* longest HELO, REDY or EROR payload */
 #define WIRE_NAME_MAX 64
 
 enum wire_type {
     WIRE_UNKNOWN = 0,
-    WIRE_HELO,  /* worker: who it is and what it wants (JSON) */
-    WIRE_CONF,  /* samsep: the prompt and the engine options (JSON) */
-    WIRE_REDY,  /* worker: ready for chunks (empty) */
-    WIRE_CHNK,  /* samsep: one chunk of audio */
-    WIRE_RSLT,  /* worker: the chunk's target (and residual) */
-    WIRE_EROR   /* worker: a message saying why it cannot go on */
+    WIRE_HELO, /* worker: who it is and what it wants (JSON) */
+    WIRE_CONF, /* samsep: the prompt and the engine options (JSON) */
+    WIRE_REDY, /* worker: ready for chunks (empty) */
+    WIRE_CHNK, /* samsep: one chunk of audio */
+    WIRE_RSLT, /* worker: the chunk's target (and residual) */
+    WIRE_EROR  /* worker: a message saying why it cannot go on */
 };
 
 /* The 4-byte tag of `type` ("HELO", ...). */
@@ -40,25 +40,24 @@ const char *wire_tag(int type);
 void wire_put_header(unsigned char out[WIRE_HEADER], int type, uint32_t length);
 
 /* Read a header: *type is WIRE_UNKNOWN when the tag is none of the six. */
-void wire_get_header(const unsigned char in[WIRE_HEADER], int *type,
-                     uint32_t *length);
+void wire_get_header(const unsigned char in[WIRE_HEADER], int *type, uint32_t *length);
 
 /* What a worker declares in its HELO. */
 typedef struct wire_hello {
     int protocol;
     char name[WIRE_NAME_MAX];
-    int sample_rate;        /* 0 = the file's rate */
-    int channels;           /* 0 = the file's channels, 1 = mono */
-    double chunk_seconds;   /* 0 = samsep's default */
-    double overlap_seconds; /* < 0 = samsep's default */
+    int sample_rate;          /* 0 = the file's rate */
+    int channels;             /* 0 = the file's channels, 1 = mono */
+    double chunk_seconds;     /* 0 = samsep's default */
+    double overlap_seconds;   /* < 0 = samsep's default */
     double max_chunk_seconds; /* longest chunk it takes; 0 = no limit */
-    int residual;           /* 1: each result carries a residual */
+    int residual;             /* 1: each result carries a residual */
 } wire_hello;
 
 /* Parse and check a HELO payload (`len` bytes of JSON, not NUL-terminated).
  * Returns SAMSEP_OK, or SAMSEP_ERR_FORMAT with err saying what is wrong. */
-int wire_parse_hello(const char *json, size_t len, wire_hello *hello /* OUT */,
-                     char *err, size_t errlen);
+int wire_parse_hello(const char *json, size_t len, wire_hello *hello /* OUT */, char *err,
+                     size_t errlen);
 
 /* The CONF payload for `config` (malloc'd, NUL-terminated JSON), or NULL
  * when out of memory. */
@@ -86,9 +85,8 @@ uint64_t wire_result_length(const wire_chunk *c, int parts);
 /* Check a RSLT frame's payload length and fixed header against the chunk it
  * answers and the number of signals the worker promised. Returns SAMSEP_OK
  * or SAMSEP_ERR_FORMAT with err saying what is wrong. */
-int wire_check_result(const unsigned char header[WIRE_RESULT_HEADER],
-                      uint32_t length, const wire_chunk *c, int parts, char *err,
-                      size_t errlen);
+int wire_check_result(const unsigned char header[WIRE_RESULT_HEADER], uint32_t length,
+                      const wire_chunk *c, int parts, char *err, size_t errlen);
 
 /* Convert n little-endian float32 in place to host order and count those
  * that are not finite; *first (OUT) is the index of the first of them. */

@@ -34,24 +34,24 @@
 
 extern char **environ;
 
-#define LINE_MAX_KEPT 200  /* bytes of one stderr line kept */
-#define TAIL_LINES 4       /* stderr lines kept for messages */
+#define LINE_MAX_KEPT 200 /* bytes of one stderr line kept */
+#define TAIL_LINES 4      /* stderr lines kept for messages */
 #define PIPE_BYTES (1 << 20)
-#define EXIT_WAIT 1.0      /* seconds to wait for a worker that closed its end */
-#define POLL_SLICE 250     /* ms: how late a cancel may be noticed */
+#define EXIT_WAIT 1.0  /* seconds to wait for a worker that closed its end */
+#define POLL_SLICE 250 /* ms: how late a cancel may be noticed */
 
 struct worker {
-    pid_t pid;            /* also its process group */
+    pid_t pid; /* also its process group */
     const volatile int *cancel;
-    int child_slot;       /* in cleanup.c's list of groups to kill at exit */
-    int in, out, err;     /* our ends: its stdin, stdout, stderr; -1 closed */
-    int ended;            /* it has exited or was killed (not yet reaped) */
+    int child_slot;        /* in cleanup.c's list of groups to kill at exit */
+    int in, out, err;      /* our ends: its stdin, stdout, stderr; -1 closed */
+    int ended;             /* it has exited or was killed (not yet reaped) */
     int exit_code, signal; /* how: exit status (-1 if killed), or signal */
-    int gone_unseen;      /* reaped by someone else: how is unknown */
+    int gone_unseen;       /* reaped by someone else: how is unknown */
     int reaped;
     char line[LINE_MAX_KEPT + 1];
     size_t line_len;
-    int line_cut;         /* the current line is longer than what is kept */
+    int line_cut; /* the current line is longer than what is kept */
     char tail[TAIL_LINES][LINE_MAX_KEPT + 1];
     int tail_next, tail_count;
 };
@@ -77,8 +77,8 @@ static void end_line(worker *w)
 {
     char *keep = w->tail[w->tail_next];
 
-    while (w->line_len > 0 && (w->line[w->line_len - 1] == '\r' ||
-                               w->line[w->line_len - 1] == ' '))
+    while (w->line_len > 0 &&
+           (w->line[w->line_len - 1] == '\r' || w->line[w->line_len - 1] == ' '))
         w->line_len--;
     w->line[w->line_len] = '\0';
     if (w->line_len > 0 || w->line_cut) {
@@ -102,8 +102,9 @@ static void take_stderr(worker *w, const char *buf, size_t n)
         if (c == '\n') {
             end_line(w);
         } else if (w->line_len < LINE_MAX_KEPT) {
-            w->line[w->line_len++] = c == '\t' ? ' ' : c < 0x20 || c == 0x7f ? '?'
-                                                                            : (char)c;
+            w->line[w->line_len++] = c == '\t'               ? ' '
+                                     : c < 0x20 || c == 0x7f ? '?'
+                                                             : (char)c;
         } else {
             w->line_cut = 1;
         }
@@ -145,8 +146,7 @@ void worker_stderr_tail(worker *w, char *buf, size_t len)
         return;
     for (i = 0; i < w->tail_count && used + 1 < len; i++) {
         int k = (w->tail_next - w->tail_count + i + TAIL_LINES) % TAIL_LINES;
-        int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? " | " : "",
-                         w->tail[k]);
+        int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? " | " : "", w->tail[k]);
 
         if (n < 0)
             break;
@@ -215,8 +215,8 @@ static int spawn_child(const char *command, int in[2], int out[2], int errp[2],
     return rc;
 }
 
-int worker_spawn(const char *command, const volatile int *cancel, worker **out,
-                 char *err, size_t errlen)
+int worker_spawn(const char *command, const volatile int *cancel, worker **out, char *err,
+                 size_t errlen)
 {
     int in[2] = { -1, -1 }, o[2] = { -1, -1 }, e[2] = { -1, -1 };
     worker *w;
@@ -386,7 +386,8 @@ void worker_close(worker *w, double grace)
     close_fd(&w->in);
     if (!wait_exit(w, grace)) {
         LOG_DEBUG("worker %ld did not exit within %g s of its input closing; "
-                  "terminating it", (long)w->pid, grace);
+                  "terminating it",
+                  (long)w->pid, grace);
         kill_group(w, SIGTERM);
         wait_exit(w, 2.0);
     }
@@ -397,14 +398,14 @@ void worker_close(worker *w, double grace)
 
 typedef struct xfer {
     const worker_seg *out;
-    int n_out, oi;        /* segment being sent */
+    int n_out, oi; /* segment being sent */
     size_t ooff;
     unsigned char hdr[WIRE_HEADER];
     size_t hgot;
     worker_seg in[WORKER_MAX_SEGS];
-    int n_in, ii;         /* segment being received */
+    int n_in, ii; /* segment being received */
     size_t ioff;
-    uint64_t want, got;   /* payload bytes */
+    uint64_t want, got; /* payload bytes */
     int type, planned;
     int epipe;
 } xfer;
@@ -465,9 +466,11 @@ static int plan_payload(xfer *x, worker_plan_fn plan, void *user, char *err,
 
     wire_get_header(x->hdr, &x->type, &length);
     if (x->type == WIRE_UNKNOWN) {
-        set_err(err, errlen, "it sent bytes that are not a frame header "
-                "(%02x %02x %02x %02x %02x %02x %02x %02x)", x->hdr[0], x->hdr[1],
-                x->hdr[2], x->hdr[3], x->hdr[4], x->hdr[5], x->hdr[6], x->hdr[7]);
+        set_err(err, errlen,
+                "it sent bytes that are not a frame header "
+                "(%02x %02x %02x %02x %02x %02x %02x %02x)",
+                x->hdr[0], x->hdr[1], x->hdr[2], x->hdr[3], x->hdr[4], x->hdr[5],
+                x->hdr[6], x->hdr[7]);
         return SAMSEP_ERR_ENGINE;
     }
     x->n_in = 0;
@@ -485,8 +488,8 @@ static int plan_payload(xfer *x, worker_plan_fn plan, void *user, char *err,
     return SAMSEP_OK;
 }
 
-static int receive_some(worker *w, xfer *x, worker_plan_fn plan, void *user,
-                        char *err, size_t errlen)
+static int receive_some(worker *w, xfer *x, worker_plan_fn plan, void *user, char *err,
+                        size_t errlen)
 {
     while (!received_all(x)) {
         void *dst;
@@ -519,12 +522,16 @@ static int receive_some(worker *w, xfer *x, worker_plan_fn plan, void *user,
             else if (x->hgot == 0)
                 snprintf(what, sizeof what, "closed its output");
             else if (!x->planned)
-                snprintf(what, sizeof what, "closed its output in the middle of a "
-                         "frame header (%zu of %d bytes)", x->hgot, WIRE_HEADER);
+                snprintf(what, sizeof what,
+                         "closed its output in the middle of a "
+                         "frame header (%zu of %d bytes)",
+                         x->hgot, WIRE_HEADER);
             else
-                snprintf(what, sizeof what, "closed its output in the middle of a %s "
-                         "frame (%llu of %llu payload bytes)", wire_tag(x->type),
-                         (unsigned long long)x->got, (unsigned long long)x->want);
+                snprintf(what, sizeof what,
+                         "closed its output in the middle of a %s "
+                         "frame (%llu of %llu payload bytes)",
+                         wire_tag(x->type), (unsigned long long)x->got,
+                         (unsigned long long)x->want);
             gone(w, what, err, errlen);
             return SAMSEP_ERR_ENGINE;
         }
@@ -567,7 +574,8 @@ static int poll_once(worker *w, xfer *x, double deadline, double limit, char *er
         pf[n++] = (struct pollfd){ w->in, POLLOUT, 0 };
     }
     /* in slices, so that a cancel raised just before poll() waits little */
-    rc = poll(pf, (nfds_t)n, left * 1000 >= POLL_SLICE ? POLL_SLICE : (int)(left * 1000) + 1);
+    rc = poll(pf, (nfds_t)n,
+              left * 1000 >= POLL_SLICE ? POLL_SLICE : (int)(left * 1000) + 1);
     if (rc < 0 && errno == EINTR)
         return SAMSEP_OK;
     if (rc < 0) {
@@ -576,8 +584,7 @@ static int poll_once(worker *w, xfer *x, double deadline, double limit, char *er
     }
     if (i_err >= 0 && pf[i_err].revents != 0)
         read_stderr(w);
-    if (i_in >= 0 && pf[i_in].revents != 0 &&
-        send_some(w, x, err, errlen) != SAMSEP_OK)
+    if (i_in >= 0 && pf[i_in].revents != 0 && send_some(w, x, err, errlen) != SAMSEP_OK)
         return SAMSEP_ERR_ENGINE;
     if (pf[i_out].revents != 0 &&
         receive_some(w, x, plan, user, err, errlen) != SAMSEP_OK)
@@ -585,9 +592,9 @@ static int poll_once(worker *w, xfer *x, double deadline, double limit, char *er
     return SAMSEP_OK;
 }
 
-int worker_exchange(worker *w, const worker_seg *out, int n_out,
-                    worker_plan_fn plan, void *user, double deadline, double limit,
-                    int *type, char *err, size_t errlen)
+int worker_exchange(worker *w, const worker_seg *out, int n_out, worker_plan_fn plan,
+                    void *user, double deadline, double limit, int *type, char *err,
+                    size_t errlen)
 {
     sigset_t pipe_set, old, pending;
     int was_pending, rc = SAMSEP_OK;
@@ -609,8 +616,10 @@ int worker_exchange(worker *w, const worker_seg *out, int n_out,
     while (rc == SAMSEP_OK && !received_all(&x))
         rc = poll_once(w, &x, deadline, limit, err, errlen, plan, user);
     if (rc == SAMSEP_OK && !sent_all(&x)) {
-        set_err(err, errlen, "it answered with %s before it had read the "
-                "whole request", wire_tag(x.type));
+        set_err(err, errlen,
+                "it answered with %s before it had read the "
+                "whole request",
+                wire_tag(x.type));
         rc = SAMSEP_ERR_ENGINE;
     }
 

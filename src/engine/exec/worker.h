@@ -39,8 +39,8 @@ typedef int (*worker_plan_fn)(void *user, int type, uint32_t length,
 /* Start `command`. Fails only when /bin/sh itself cannot be started; a
  * command that does not exist shows as a worker that exits at once. While
  * `*cancel` (may be NULL) is non-zero, exchanges stop at once. */
-int worker_spawn(const char *command, const volatile int *cancel,
-                 worker **out /* OUT */, char *err, size_t errlen);
+int worker_spawn(const char *command, const volatile int *cancel, worker **out /* OUT */,
+                 char *err, size_t errlen);
 
 /* Seconds on a monotonic clock, for deadlines. */
 double worker_clock(void);
@@ -55,9 +55,9 @@ double worker_clock(void);
  * cancel flag was raised. After a failure the worker is of no further use:
  * kill it.
  */
-int worker_exchange(worker *w, const worker_seg *out, int n_out,
-                    worker_plan_fn plan, void *user, double deadline,
-                    double limit, int *type /* OUT */, char *err, size_t errlen);
+int worker_exchange(worker *w, const worker_seg *out, int n_out, worker_plan_fn plan,
+                    void *user, double deadline, double limit, int *type /* OUT */,
+                    char *err, size_t errlen);
 
 /* The worker's process id. */
 long worker_pid(const worker *w);

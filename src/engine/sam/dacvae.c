@@ -68,17 +68,17 @@ typedef enum pad_kind {
 } pad_kind;
 
 typedef struct conv {
-    nn_w w;             /* [cout, cin, k], the model's precision */
-    const float *b;     /* [cout] */
+    nn_w w;         /* [cout, cin, k], the model's precision */
+    const float *b; /* [cout] */
     int64_t cin, cout, k, stride, dil;
     pad_kind pad;
 } conv;
 
 typedef struct convt {
-    nn_w w;             /* [cin, cout, k], the model's precision */
-    const float *b;     /* [cout] */
+    nn_w w;         /* [cin, cout, k], the model's precision */
+    const float *b; /* [cout] */
     int64_t cin, cout, k, stride;
-    int causal;   /* 1: no padding, drop the last k - stride samples */
+    int causal; /* 1: no padding, drop the last k - stride samples */
 } convt;
 
 typedef struct snake {
@@ -119,10 +119,10 @@ typedef struct lstm {
 } lstm;
 
 struct dacvae_model {
-    nn_ctx *wk;        /* the context the weights were placed for */
+    nn_ctx *wk; /* the context the weights were placed for */
 
     /* sizes */
-    int64_t hop, up, wm_down;  /* encoder, decoder, watermark products */
+    int64_t hop, up, wm_down; /* encoder, decoder, watermark products */
     int64_t C, latent, enc_dim0, dec_dim, dec_out, wm_ch, hidden, d_wm, bits;
     int n_enc, n_dec;
     float alpha;
@@ -149,15 +149,15 @@ struct dacvae_state {
     nn_ctx *k;
 
     /* working memory (the backend's), grown per call */
-    size_t cap;        /* floats in each of buf[0..2] */
+    size_t cap; /* floats in each of buf[0..2] */
     float *buf[3];
     size_t cap_keep;
-    float *keep;       /* [N] watermark forward_no_conv */
-    float *lstm_work;  /* nn_lstm_work_floats(1, hidden) */
-    float *msg_rows;   /* [bits, d_wm] the message's embedding rows */
-    float *msg_vec;    /* [d_wm] their sum */
-    int32_t *msg_ids;  /* [bits] row of each bit: 2 i + bit */
-    int32_t *hids;     /* host staging of msg_ids */
+    float *keep;      /* [N] watermark forward_no_conv */
+    float *lstm_work; /* nn_lstm_work_floats(1, hidden) */
+    float *msg_rows;  /* [bits, d_wm] the message's embedding rows */
+    float *msg_vec;   /* [d_wm] their sum */
+    int32_t *msg_ids; /* [bits] row of each bit: 2 i + bit */
+    int32_t *hids;    /* host staging of msg_ids */
 
     dacvae_tap_fn tap;
     void *tap_user;
@@ -165,16 +165,16 @@ struct dacvae_state {
 
 /* ---- loading ------------------------------------------------------------ */
 
-#define TRY(e)                                                                 \
-    do {                                                                       \
-        int rc_ = (e);                                                         \
-        if (rc_ != SAMSEP_OK)                                                  \
-            return rc_;                                                        \
+#define TRY(e)                \
+    do {                      \
+        int rc_ = (e);        \
+        if (rc_ != SAMSEP_OK) \
+            return rc_;       \
     } while (0)
 
 typedef struct loader {
-    nn_weights *ws;      /* names relative to the codec's prefix */
-    const char *prefix;  /* for messages */
+    nn_weights *ws;     /* names relative to the codec's prefix */
+    const char *prefix; /* for messages */
     dacvae_model *c;
     char *err;
     size_t errlen;
@@ -316,9 +316,8 @@ static int load_vec(loader *ld, const char *name, const char *what, int64_t n,
 }
 
 /* Conv1d weight [cout, cin, k] + bias; -1 = size from the tensor. */
-static int load_conv(loader *ld, conv *cv, const char *name, int64_t cout,
-                     int64_t cin, int64_t k, int64_t stride, int64_t dil,
-                     pad_kind pad)
+static int load_conv(loader *ld, conv *cv, const char *name, int64_t cout, int64_t cin,
+                     int64_t k, int64_t stride, int64_t dil, pad_kind pad)
 {
     int64_t d[3] = { cout, cin, k };
     int rc = load_weight(ld, name, d, &cv->w);
@@ -334,8 +333,8 @@ static int load_conv(loader *ld, conv *cv, const char *name, int64_t cout,
 }
 
 /* ConvTranspose1d weight [cin, cout, k] + bias, stride k/2 (k even). */
-static int load_convt(loader *ld, convt *ct, const char *name, int64_t cin,
-                      int64_t cout, int causal)
+static int load_convt(loader *ld, convt *ct, const char *name, int64_t cin, int64_t cout,
+                      int causal)
 {
     int64_t d[3] = { cin, cout, -1 };
     int rc = load_weight(ld, name, d, &ct->w);
@@ -345,9 +344,8 @@ static int load_convt(loader *ld, convt *ct, const char *name, int64_t cin,
     ct->cout = d[1];
     ct->k = d[2];
     if (ct->k % 2 != 0) {
-        set_err(ld->err, ld->errlen,
-                "%s%s: kernel %lld is not twice a stride", ld->prefix,
-                name, (long long)ct->k);
+        set_err(ld->err, ld->errlen, "%s%s: kernel %lld is not twice a stride",
+                ld->prefix, name, (long long)ct->k);
         return SAMSEP_ERR_FORMAT;
     }
     ct->stride = ct->k / 2;
@@ -369,8 +367,7 @@ static int load_snake(loader *ld, snake *s, const char *name, int64_t ch)
 }
 
 /* The Snake residual unit `name` on dim channels, dilation dil. */
-static int load_ru(loader *ld, res_unit *ru, const char *name, int64_t dim,
-                   int64_t dil)
+static int load_ru(loader *ld, res_unit *ru, const char *name, int64_t dim, int64_t dil)
 {
     char nm[NAME_LEN];
     snprintf(nm, sizeof nm, "%s.block.0", name);
@@ -432,8 +429,7 @@ static int load_lstm(loader *ld, lstm *m, const char *name, int64_t hidden)
 
 static int fmt_err(loader *ld, const char *what, long long got, long long want)
 {
-    set_err(ld->err, ld->errlen, "%s is %lld, expected %lld", what, got,
-            want);
+    set_err(ld->err, ld->errlen, "%s is %lld, expected %lld", what, got, want);
     return SAMSEP_ERR_FORMAT;
 }
 
@@ -465,9 +461,8 @@ static int load_encoder(loader *ld)
         TRY(load_conv(ld, &eb->down, nm, -1, dim, -1, 1, 1, PAD_SAME));
         /* the stride is half the kernel */
         if (eb->down.k % 2 != 0) {
-            set_err(ld->err, ld->errlen,
-                    "%s%s: kernel %lld is not twice a stride", ld->prefix,
-                    nm, (long long)eb->down.k);
+            set_err(ld->err, ld->errlen, "%s%s: kernel %lld is not twice a stride",
+                    ld->prefix, nm, (long long)eb->down.k);
             return SAMSEP_ERR_FORMAT;
         }
         s = eb->down.k / 2;
@@ -486,8 +481,8 @@ static int load_encoder(loader *ld)
     TRY(load_conv(ld, &c->in_proj, "quantizer.in_proj", -1, c->latent, 1, 1, 1,
                   PAD_SAME));
     if (c->in_proj.cout % 2 != 0)
-        return fmt_err(ld, "quantizer.in_proj's output width (odd)",
-                       c->in_proj.cout, c->in_proj.cout + 1);
+        return fmt_err(ld, "quantizer.in_proj's output width (odd)", c->in_proj.cout,
+                       c->in_proj.cout + 1);
     c->C = c->in_proj.cout / 2;
     return SAMSEP_OK;
 }
@@ -501,10 +496,9 @@ static int load_decoder(loader *ld)
     static const int ru_idx[3] = { 4, 5, 8 };
     static const int64_t dils[3] = { 1, 3, 9 };
 
-    TRY(load_conv(ld, &c->out_proj, "quantizer.out_proj", c->latent, c->C, 1, 1,
-                  1, PAD_SAME));
-    TRY(load_conv(ld, &c->dec_in, "decoder.model.0", -1, c->latent, -1, 1, 1,
+    TRY(load_conv(ld, &c->out_proj, "quantizer.out_proj", c->latent, c->C, 1, 1, 1,
                   PAD_SAME));
+    TRY(load_conv(ld, &c->dec_in, "decoder.model.0", -1, c->latent, -1, 1, 1, PAD_SAME));
     dim = c->dec_in.cout;
     c->dec_dim = dim;
     c->up = 1;
@@ -530,16 +524,16 @@ static int load_decoder(loader *ld)
         snprintf(nm, sizeof nm, "decoder.model.%d.block.3", i);
         TRY(load_convt(ld, &db->wm_up, nm, -1, -1, 1));
         snprintf(nm, sizeof nm, "decoder.model.%d.block.11", i);
-        TRY(load_conv(ld, &db->wm_dn, nm, db->wm_up.cin, db->wm_up.cout,
-                      db->wm_up.k, db->wm_up.stride, 1, PAD_CAUSAL));
+        TRY(load_conv(ld, &db->wm_dn, nm, db->wm_up.cin, db->wm_up.cout, db->wm_up.k,
+                      db->wm_up.stride, 1, PAD_CAUSAL));
         c->wm_down *= db->wm_up.stride;
         snprintf(nm, sizeof nm, "decoder.model.%d.block.6", i);
         TRY(load_ru_elu(ld, &db->wm_ru_up, nm, db->wm_up.cout));
         snprintf(nm, sizeof nm, "decoder.model.%d.block.7", i);
         TRY(load_ru_elu(ld, &db->wm_ru_dn, nm, db->wm_up.cout));
         if (i > 1 && db->wm_up.cin != c->dec[i - 2].wm_up.cout)
-            return fmt_err(ld, "a watermark stage's width",
-                           db->wm_up.cin, c->dec[i - 2].wm_up.cout);
+            return fmt_err(ld, "a watermark stage's width", db->wm_up.cin,
+                           c->dec[i - 2].wm_up.cout);
         dim = out;
     }
     c->n_dec = i - 1;
@@ -566,23 +560,22 @@ static int load_watermark(loader *ld)
                    c->dec_out));
     TRY(load_conv(ld, &c->wm_pre_conv, "decoder.wm_model.encoder_block.pre.1", 1,
                   c->dec_out, -1, 1, 1, PAD_SAME));
-    TRY(load_conv(ld, &c->wm_pre_conv2, "decoder.wm_model.encoder_block.pre.3",
-                  c->wm_ch, 1, -1, 1, 1, PAD_CAUSAL));
+    TRY(load_conv(ld, &c->wm_pre_conv2, "decoder.wm_model.encoder_block.pre.3", c->wm_ch,
+                  1, -1, 1, 1, PAD_CAUSAL));
     TRY(load_lstm(ld, &c->wm_enc_lstm, "decoder.wm_model.encoder_block.post.0.lstm",
                   c->hidden));
-    TRY(load_conv(ld, &c->wm_post_conv, "decoder.wm_model.encoder_block.post.2",
-                  -1, c->hidden, -1, 1, 1, PAD_CAUSAL));
+    TRY(load_conv(ld, &c->wm_post_conv, "decoder.wm_model.encoder_block.post.2", -1,
+                  c->hidden, -1, 1, 1, PAD_CAUSAL));
     c->d_wm = c->wm_post_conv.cout;
     t = find(ld, nm, "decoder.wm_model.msg_processor.msg_processor.weight");
     if (t == NULL)
         return missing(ld, "decoder.wm_model.msg_processor.msg_processor.weight");
-    if (t->ndim != 2 || t->shape[0] < 2 || t->shape[0] % 2 != 0 ||
-        t->shape[1] != c->d_wm)
+    if (t->ndim != 2 || t->shape[0] < 2 || t->shape[0] % 2 != 0 || t->shape[1] != c->d_wm)
         return bad_shape(ld, "msg_processor", t);
     c->bits = t->shape[0] / 2;
     TRY(take(ld, nm, t, &c->msg_emb));
-    TRY(load_conv(ld, &c->wm_dec_pre, "decoder.wm_model.decoder_block.pre.0",
-                  c->hidden, c->d_wm, -1, 1, 1, PAD_CAUSAL));
+    TRY(load_conv(ld, &c->wm_dec_pre, "decoder.wm_model.decoder_block.pre.0", c->hidden,
+                  c->d_wm, -1, 1, 1, PAD_CAUSAL));
     TRY(load_lstm(ld, &c->wm_dec_lstm, "decoder.wm_model.decoder_block.pre.1.lstm",
                   c->hidden));
     TRY(load_conv(ld, &c->wm_dec_post, "decoder.wm_model.decoder_block.post.1", 1,
@@ -780,8 +773,7 @@ static int grow(nn_ctx *k, float **p, size_t *cap, size_t want)
 }
 
 /* Make the working memory fit plan n (and `keep` floats of kept signal). */
-static int reserve(dacvae_state *s, const need *n, size_t keep, char *err,
-                   size_t errlen)
+static int reserve(dacvae_state *s, const need *n, size_t keep, char *err, size_t errlen)
 {
     size_t cap = s->cap;
     int i;
@@ -807,8 +799,8 @@ static int reserve(dacvae_state *s, const need *n, size_t keep, char *err,
 
 /* ---- model -------------------------------------------------------------- */
 
-int dacvae_model_load(nn_weights *ws, const char *prefix, dacvae_model **out,
-                      char *err, size_t errlen)
+int dacvae_model_load(nn_weights *ws, const char *prefix, dacvae_model **out, char *err,
+                      size_t errlen)
 {
     dacvae_model *c;
     loader ld;
@@ -866,23 +858,22 @@ int dacvae_message_bits(const dacvae_model *c)
     return c != NULL ? (int)c->bits : 0;
 }
 
-static int cfg_check_int(const cJSON *o, const char *key, int64_t have,
-                         char *err, size_t errlen)
+static int cfg_check_int(const cJSON *o, const char *key, int64_t have, char *err,
+                         size_t errlen)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
     if (it == NULL || cJSON_IsNull(it))
         return SAMSEP_OK;
     if (!cJSON_IsNumber(it) || it->valuedouble != (double)have) {
-        set_err(err, errlen,
-                "config audio_codec.%s does not match the checkpoint (%lld)", key,
-                (long long)have);
+        set_err(err, errlen, "config audio_codec.%s does not match the checkpoint (%lld)",
+                key, (long long)have);
         return SAMSEP_ERR_FORMAT;
     }
     return SAMSEP_OK;
 }
 
-static int cfg_check_rates(const cJSON *o, const char *key, const int64_t *have,
-                           int n, char *err, size_t errlen)
+static int cfg_check_rates(const cJSON *o, const char *key, const int64_t *have, int n,
+                           char *err, size_t errlen)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key), *e;
     int i = 0;
@@ -890,15 +881,15 @@ static int cfg_check_rates(const cJSON *o, const char *key, const int64_t *have,
         return SAMSEP_OK;
     if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != n)
         goto bad;
-    cJSON_ArrayForEach(e, it) {
+    cJSON_ArrayForEach(e, it)
+    {
         if (!cJSON_IsNumber(e) || e->valuedouble != (double)have[i])
             goto bad;
         i++;
     }
     return SAMSEP_OK;
 bad:
-    set_err(err, errlen, "config audio_codec.%s does not match the checkpoint",
-            key);
+    set_err(err, errlen, "config audio_codec.%s does not match the checkpoint", key);
     return SAMSEP_ERR_FORMAT;
 }
 
@@ -926,8 +917,8 @@ int dacvae_check_config(const dacvae_model *c, const struct cJSON *o, char *err,
 
 /* ---- state -------------------------------------------------------------- */
 
-int dacvae_state_create(const dacvae_model *c, nn_ctx *k, dacvae_state **out,
-                        char *err, size_t errlen)
+int dacvae_state_create(const dacvae_model *c, nn_ctx *k, dacvae_state **out, char *err,
+                        size_t errlen)
 {
     dacvae_state *s;
 
@@ -1002,8 +993,8 @@ static void swap(float **a, float **b)
     *b = t;
 }
 
-static int run_conv(dacvae_state *s, const conv *cv, const float *x, int64_t L,
-                    float *y, int64_t *Lout)
+static int run_conv(dacvae_state *s, const conv *cv, const float *x, int64_t L, float *y,
+                    int64_t *Lout)
 {
     nn_conv1d_args a = conv_args(cv, L);
     *Lout = nn_conv1d_out_len(&a);
@@ -1033,9 +1024,9 @@ static int step_ru(dacvae_state *s, const res_unit *ru, bufs *b, int64_t L)
 {
     int64_t L1, L2;
     TRY(nn_snake(s->k, b->x, ru->s1.alpha, b->t1, 1, ru->s1.ch, L)); /* [dim, L] */
-    TRY(run_conv(s, &ru->c1, b->t1, L, b->t2, &L1));                /* [hid, L] */
+    TRY(run_conv(s, &ru->c1, b->t1, L, b->t2, &L1));                 /* [hid, L] */
     TRY(nn_snake(s->k, b->t2, ru->s2.alpha, b->t2, 1, ru->s2.ch, L1));
-    TRY(run_conv(s, &ru->c2, b->t2, L1, b->t1, &L2));               /* [dim, L] */
+    TRY(run_conv(s, &ru->c2, b->t2, L1, b->t1, &L2)); /* [dim, L] */
     return nn_add(s->k, b->x, b->t1, b->x, ru->c2.cout * L);
 }
 
@@ -1043,10 +1034,10 @@ static int step_ru(dacvae_state *s, const res_unit *ru, bufs *b, int64_t L)
 static int step_ru_elu(dacvae_state *s, const res_elu *ru, bufs *b, int64_t L)
 {
     int64_t L1, L2;
-    TRY(nn_elu(s->k, b->x, b->t1, ru->c1.cin * L, 1.0f));   /* [dim, L] */
-    TRY(run_conv(s, &ru->c1, b->t1, L, b->t2, &L1));        /* [hid, L] */
+    TRY(nn_elu(s->k, b->x, b->t1, ru->c1.cin * L, 1.0f)); /* [dim, L] */
+    TRY(run_conv(s, &ru->c1, b->t1, L, b->t2, &L1));      /* [hid, L] */
     TRY(nn_elu(s->k, b->t2, b->t2, ru->c1.cout * L1, 1.0f));
-    TRY(run_conv(s, &ru->c2, b->t2, L1, b->t1, &L2));       /* [dim, L] */
+    TRY(run_conv(s, &ru->c2, b->t2, L1, b->t1, &L2)); /* [dim, L] */
     return nn_add(s->k, b->x, b->t1, b->x, ru->c2.cout * L);
 }
 
@@ -1056,17 +1047,17 @@ static int step_lstm(dacvae_state *s, const lstm *m, bufs *b, int64_t L)
     int64_t H = m->hidden;
     float *in, *out, *xt = b->t1;
     int l;
-    TRY(nn_transpose(s->k, b->x, xt, 1, H, L));              /* [L, H] */
+    TRY(nn_transpose(s->k, b->x, xt, 1, H, L)); /* [L, H] */
     in = xt;
     out = b->t2;
     for (l = 0; l < m->layers; l++) {
-        TRY(nn_lstm(s->k, in, m->w_ih[l], m->w_hh[l], m->b_ih[l], m->b_hh[l], NULL,
-                    NULL, out, NULL, NULL, L, 1, H, H, s->lstm_work)); /* [L, H] */
+        TRY(nn_lstm(s->k, in, m->w_ih[l], m->w_hh[l], m->b_ih[l], m->b_hh[l], NULL, NULL,
+                    out, NULL, NULL, L, 1, H, H, s->lstm_work)); /* [L, H] */
         in = out;
         out = out == b->t2 ? b->x : b->t2;
     }
     TRY(nn_add(s->k, in, xt, in, L * H));
-    TRY(nn_transpose(s->k, in, xt, 1, L, H));                /* [H, L] */
+    TRY(nn_transpose(s->k, in, xt, 1, L, H)); /* [H, L] */
     b->t2 = in;
     b->t1 = out;
     b->x = xt;
@@ -1090,19 +1081,19 @@ static void tap_row(dacvae_state *s, const char *name, int64_t row, const float 
     free(h);
 }
 
-#define TAP(name, p, ch, len)                                                  \
-    do {                                                                       \
-        if (s->tap != NULL)                                                    \
-            tap_row(s, name, row, p, ch, len);                                 \
+#define TAP(name, p, ch, len)                  \
+    do {                                       \
+        if (s->tap != NULL)                    \
+            tap_row(s, name, row, p, ch, len); \
     } while (0)
 
-#define TAPF(fmt, i, p, ch, len)                                               \
-    do {                                                                       \
-        if (s->tap != NULL) {                                                  \
-            char nm_[48];                                                      \
-            snprintf(nm_, sizeof nm_, fmt, i);                                 \
-            tap_row(s, nm_, row, p, ch, len);                                  \
-        }                                                                      \
+#define TAPF(fmt, i, p, ch, len)               \
+    do {                                       \
+        if (s->tap != NULL) {                  \
+            char nm_[48];                      \
+            snprintf(nm_, sizeof nm_, fmt, i); \
+            tap_row(s, nm_, row, p, ch, len);  \
+        }                                      \
     } while (0)
 
 /* ---- encoder ------------------------------------------------------------ */
@@ -1118,24 +1109,24 @@ static int encode_row(dacvae_state *s, const float *wav, int64_t N, int64_t T,
     /* torch "reflect" padding on the right; past the start the mirror
      * continues periodically, where torch refuses */
     TRY(nn_pad1d(s->k, wav, b.x, 1, 1, N, 0, L - N, NN_PAD_REFLECT_PERIODIC));
-    TAP("enc_padded_input", b.x, 1, L);                     /* x [1, T*hop] */
-    TRY(step_conv(s, &c->enc_in, &b, &L));                  /* x [d0, L] */
+    TAP("enc_padded_input", b.x, 1, L);    /* x [1, T*hop] */
+    TRY(step_conv(s, &c->enc_in, &b, &L)); /* x [d0, L] */
     TAPF("enc_block%d_out", 0, b.x, c->enc_in.cout, L);
     for (i = 0; i < c->n_enc; i++) {
         const enc_block *eb = &c->enc[i];
         for (r = 0; r < 3; r++)
-            TRY(step_ru(s, &eb->ru[r], &b, L));             /* x [dim, L] */
+            TRY(step_ru(s, &eb->ru[r], &b, L)); /* x [dim, L] */
         TRY(nn_snake(s->k, b.x, eb->s.alpha, b.x, 1, eb->s.ch, L));
-        TRY(step_conv(s, &eb->down, &b, &L));               /* x [2 dim, L / s] */
+        TRY(step_conv(s, &eb->down, &b, &L)); /* x [2 dim, L / s] */
         TAPF("enc_block%d_out", i + 1, b.x, eb->down.cout, L);
     }
     TRY(nn_snake(s->k, b.x, c->enc_snake.alpha, b.x, 1, c->enc_snake.ch, L));
     TAPF("enc_block%d_out", c->n_enc + 1, b.x, c->enc_snake.ch, L);
-    TRY(step_conv(s, &c->enc_out, &b, &L));                 /* x [latent, T] */
+    TRY(step_conv(s, &c->enc_out, &b, &L)); /* x [latent, T] */
     TAPF("enc_block%d_out", c->n_enc + 2, b.x, c->latent, L);
-    TRY(step_conv(s, &c->in_proj, &b, &L));                 /* x [2C, T] mean|scale */
+    TRY(step_conv(s, &c->in_proj, &b, &L)); /* x [2C, T] mean|scale */
     TAP("quantizer_in_proj_out", b.x, 2 * c->C, L);
-    TRY(nn_copy(s->k, b.x, feat, c->C * T));                /* [C, T] */
+    TRY(nn_copy(s->k, b.x, feat, c->C * T)); /* [C, T] */
     TAP("features_mean", feat, c->C, T);
     return SAMSEP_OK;
 }
@@ -1157,7 +1148,8 @@ int dacvae_encode(dacvae_state *s, const float *wav, int64_t B, int64_t N,
     for (bi = 0; bi < B; bi++) {
         int rc = encode_row(s, wav + bi * N, N, T, features + bi * c->C * T, bi);
         if (rc != SAMSEP_OK) {
-            set_err(err, errlen, "codec: encoder kernel failed (%s)", samsep_strerror(rc));
+            set_err(err, errlen, "codec: encoder kernel failed (%s)",
+                    samsep_strerror(rc));
             return rc;
         }
     }
@@ -1192,15 +1184,15 @@ static int decode_row(dacvae_state *s, const float *f, int64_t T, const float *m
     int r;
     float *w = s->keep;
 
-    TRY(nn_copy(s->k, f, b.x, c->C * T));                   /* x [C, T] */
-    TRY(step_conv(s, &c->out_proj, &b, &L));                /* x [latent, T] */
+    TRY(nn_copy(s->k, f, b.x, c->C * T));    /* x [C, T] */
+    TRY(step_conv(s, &c->out_proj, &b, &L)); /* x [latent, T] */
     TAP("dec_out_proj_out", b.x, c->latent, L);
-    TRY(step_conv(s, &c->dec_in, &b, &L));                  /* x [D, T] */
+    TRY(step_conv(s, &c->dec_in, &b, &L)); /* x [D, T] */
     TAPF("dec_model%d_out", 0, b.x, c->dec_dim, L);
     for (i = 0; i < c->n_dec; i++) {
         const dec_block *db = &c->dec[i];
         TRY(nn_snake(s->k, b.x, db->s.alpha, b.x, 1, db->s.ch, L));
-        TRY(step_convt(s, &db->up, &b, &L));                /* x [dim/2, L*s] */
+        TRY(step_convt(s, &db->up, &b, &L)); /* x [dim/2, L*s] */
         for (r = 0; r < 3; r++)
             TRY(step_ru(s, &db->ru[r], &b, L));
         TAPF("dec_model%d_out", (int)i + 1, b.x, db->up.cout, L);
@@ -1210,38 +1202,38 @@ static int decode_row(dacvae_state *s, const float *f, int64_t T, const float *m
     /* watermark: w = tanh(conv(snake(x))) is both the signal and the input
      * of the watermark encoder */
     TRY(nn_snake(s->k, b.x, c->wm_pre_snake.alpha, b.x, 1, c->dec_out, N));
-    TRY(run_conv(s, &c->wm_pre_conv, b.x, N, b.t1, &L));    /* [1, N] */
-    TRY(nn_tanh(s->k, b.t1, w, N));                         /* w [1, N] */
+    TRY(run_conv(s, &c->wm_pre_conv, b.x, N, b.t1, &L)); /* [1, N] */
+    TRY(nn_tanh(s->k, b.t1, w, N));                      /* w [1, N] */
     TAP("wm_forward_no_conv_out", w, 1, N);
-    TRY(run_conv(s, &c->wm_pre_conv2, w, N, b.x, &L));      /* x [wm_ch, N] */
+    TRY(run_conv(s, &c->wm_pre_conv2, w, N, b.x, &L)); /* x [wm_ch, N] */
     TAP("wm_encoder_block_out", b.x, c->wm_ch, L);
     for (i = c->n_dec - 1; i >= 0; i--) {
         const dec_block *db = &c->dec[i];
         TRY(step_ru_elu(s, &db->wm_ru_dn, &b, L));
         TRY(nn_elu(s->k, b.x, b.x, db->wm_dn.cin * L, 1.0f));
-        TRY(step_conv(s, &db->wm_dn, &b, &L));              /* x [.., L / w] */
+        TRY(step_conv(s, &db->wm_dn, &b, &L)); /* x [.., L / w] */
     }
-    TAP("wm_after_down_chain", b.x, c->hidden, L);          /* x [hidden, n] */
+    TAP("wm_after_down_chain", b.x, c->hidden, L); /* x [hidden, n] */
     TRY(step_lstm(s, &c->wm_enc_lstm, &b, L));
     TRY(nn_elu(s->k, b.x, b.x, c->hidden * L, 1.0f));
-    TRY(step_conv(s, &c->wm_post_conv, &b, &L));            /* x [d_wm, n] */
+    TRY(step_conv(s, &c->wm_post_conv, &b, &L)); /* x [d_wm, n] */
     TAP("wm_encoder_post_out", b.x, c->d_wm, L);
     TRY(add_message(s, msg, b.x, L));
     TAP("wm_msg_processor_out", b.x, c->d_wm, L);
-    TRY(step_conv(s, &c->wm_dec_pre, &b, &L));              /* x [hidden, n] */
+    TRY(step_conv(s, &c->wm_dec_pre, &b, &L)); /* x [hidden, n] */
     TRY(step_lstm(s, &c->wm_dec_lstm, &b, L));
     TAP("wm_decoder_block_out", b.x, c->hidden, L);
     for (i = 0; i < c->n_dec; i++) {
         const dec_block *db = &c->dec[i];
         TRY(nn_elu(s->k, b.x, b.x, db->wm_up.cin * L, 1.0f));
-        TRY(step_convt(s, &db->wm_up, &b, &L));             /* x [.., L * w] */
+        TRY(step_convt(s, &db->wm_up, &b, &L)); /* x [.., L * w] */
         TRY(step_ru_elu(s, &db->wm_ru_up, &b, L));
     }
-    TAP("wm_after_up_chain", b.x, c->wm_ch, L);             /* x [wm_ch, N] */
+    TAP("wm_after_up_chain", b.x, c->wm_ch, L); /* x [wm_ch, N] */
     TRY(nn_elu(s->k, b.x, b.x, c->wm_ch * L, 1.0f));
-    TRY(step_conv(s, &c->wm_dec_post, &b, &L));             /* x [1, N] */
+    TRY(step_conv(s, &c->wm_dec_post, &b, &L)); /* x [1, N] */
     TAP("wm_decoder_post_out", b.x, 1, L);
-    TRY(nn_axpy(s->k, c->alpha, b.x, w, wav, N));           /* w + alpha x */
+    TRY(nn_axpy(s->k, c->alpha, b.x, w, wav, N)); /* w + alpha x */
     TAP("dec_out", wav, 1, N);
     return SAMSEP_OK;
 }
@@ -1252,8 +1244,8 @@ int dacvae_decode(dacvae_state *s, const float *features, int64_t B, int64_t T,
     const dacvae_model *c;
     need n;
     int64_t bi, i;
-    if (s == NULL || features == NULL || message == NULL || wav == NULL ||
-        B < 1 || T < 1) {
+    if (s == NULL || features == NULL || message == NULL || wav == NULL || B < 1 ||
+        T < 1) {
         set_err(err, errlen, "codec: bad decode arguments");
         return SAMSEP_ERR_INVALID;
     }
@@ -1267,10 +1259,11 @@ int dacvae_decode(dacvae_state *s, const float *features, int64_t B, int64_t T,
     n = plan_decode(s, T);
     TRY(reserve(s, &n, (size_t)(T * c->hop), err, errlen));
     for (bi = 0; bi < B; bi++) {
-        int rc = decode_row(s, features + bi * c->C * T, T,
-                            message + bi * c->bits, wav + bi * T * c->hop, bi);
+        int rc = decode_row(s, features + bi * c->C * T, T, message + bi * c->bits,
+                            wav + bi * T * c->hop, bi);
         if (rc != SAMSEP_OK) {
-            set_err(err, errlen, "codec: decoder kernel failed (%s)", samsep_strerror(rc));
+            set_err(err, errlen, "codec: decoder kernel failed (%s)",
+                    samsep_strerror(rc));
             return rc;
         }
     }

@@ -48,8 +48,8 @@ struct cJSON;
  * it names the tensor, and the caller says it is the codec's (sam_open:
  * "FILE: codec: tensor audio_codec.X missing").
  */
-int dacvae_model_load(nn_weights *ws, const char *prefix,
-                      dacvae_model **out /* OUT */, char *err, size_t errlen);
+int dacvae_model_load(nn_weights *ws, const char *prefix, dacvae_model **out /* OUT */,
+                      char *err, size_t errlen);
 void dacvae_model_free(dacvae_model *c); /* NULL allowed */
 
 /*
@@ -58,8 +58,8 @@ void dacvae_model_free(dacvae_model *c); /* NULL allowed */
  * decoder_rates, codebook_dim; keys that are absent are not checked).
  * Returns SAMSEP_OK or SAMSEP_ERR_FORMAT naming the first mismatch.
  */
-int dacvae_check_config(const dacvae_model *c, const struct cJSON *audio_codec,
-                        char *err, size_t errlen);
+int dacvae_check_config(const dacvae_model *c, const struct cJSON *audio_codec, char *err,
+                        size_t errlen);
 
 int dacvae_hop(const dacvae_model *c);             /* product of encoder strides */
 int dacvae_latent_channels(const dacvae_model *c); /* codebook_dim C */
@@ -70,8 +70,8 @@ int dacvae_message_bits(const dacvae_model *c);    /* watermark bits (16) */
  * SAMSEP_ERR_INVALID otherwise). Returns SAMSEP_OK, SAMSEP_ERR_INVALID or
  * SAMSEP_ERR_NOMEM, err set.
  */
-int dacvae_state_create(const dacvae_model *c, nn_ctx *k,
-                        dacvae_state **out /* OUT */, char *err, size_t errlen);
+int dacvae_state_create(const dacvae_model *c, nn_ctx *k, dacvae_state **out /* OUT */,
+                        char *err, size_t errlen);
 void dacvae_state_destroy(dacvae_state *s); /* NULL allowed */
 
 /*
@@ -95,8 +95,8 @@ int dacvae_encode(dacvae_state *s, const float *wav, int64_t B, int64_t N,
  * 1), SAMSEP_ERR_NOMEM or a kernel's error.
  */
 int dacvae_decode(dacvae_state *s, const float *features, int64_t B, int64_t T,
-                  const float *message, float *wav /* OUT [B, 1, T*hop] */,
-                  char *err, size_t errlen);
+                  const float *message, float *wav /* OUT [B, 1, T*hop] */, char *err,
+                  size_t errlen);
 
 /*
  * Observe intermediate results (tests, debugging). During encode/decode
@@ -112,8 +112,7 @@ int dacvae_decode(dacvae_state *s, const float *features, int64_t B, int64_t T,
  * data is host memory, valid only during the call. NULL removes the tap.
  */
 typedef void (*dacvae_tap_fn)(void *user, const char *name, int64_t row,
-                              const float *data, int64_t channels,
-                              int64_t len);
+                              const float *data, int64_t channels, int64_t len);
 void dacvae_set_tap(dacvae_state *s, dacvae_tap_fn tap, void *user);
 
 #endif

@@ -50,35 +50,35 @@
 
 #define DIT_MAX_DIM (1 << 16)
 
-#define TRY(e)                                                                 \
-    do {                                                                       \
-        int rc_ = (e);                                                         \
-        if (rc_ != SAMSEP_OK)                                                  \
-            return rc_;                                                        \
+#define TRY(e)                \
+    do {                      \
+        int rc_ = (e);        \
+        if (rc_ != SAMSEP_OK) \
+            return rc_;       \
     } while (0)
 
 /* y = w2(silu(w1 x) * w3 x) (+ biases when fc_bias) */
 typedef struct swiglu_w {
-    nn_w w1, w2, w3;             /* [F, In], [F, F] or [D, F], [F, In] */
-    const float *b1, *b2, *b3;   /* NULL without fc_bias */
+    nn_w w1, w2, w3;           /* [F, In], [F, F] or [D, F], [F, In] */
+    const float *b1, *b2, *b3; /* NULL without fc_bias */
 } swiglu_w;
 
 typedef struct attn_w {
-    nn_w wq, wk, wv, wo;             /* [D, D] each */
-    const float *bq, *bk, *bv, *bo;  /* [D] or NULL */
-    const float *q_norm, *k_norm;    /* [hd] or NULL (qk_norm false) */
+    nn_w wq, wk, wv, wo;            /* [D, D] each */
+    const float *bq, *bk, *bv, *bo; /* [D] or NULL */
+    const float *q_norm, *k_norm;   /* [hd] or NULL (qk_norm false) */
 } attn_w;
 
 typedef struct dit_layer {
-    const float *sst;        /* scale_shift_table [6, D] */
-    const float *attn_norm;  /* [D] */
-    const float *ffn_norm;   /* [D] */
+    const float *sst;       /* scale_shift_table [6, D] */
+    const float *attn_norm; /* [D] */
+    const float *ffn_norm;  /* [D] */
     attn_w self, cross;
-    swiglu_w ffn;            /* [F, D], [D, F], [F, D] */
+    swiglu_w ffn; /* [F, D], [D, F], [F, D] */
 } dit_layer;
 
 struct dit_model {
-    nn_ctx *wk;              /* the context the weights were placed for */
+    nn_ctx *wk; /* the context the weights were placed for */
 
     /* sizes */
     int64_t D, H, hd, F, C2, Dt, Dv, A, rows, fdim, max_pos;
@@ -86,28 +86,28 @@ struct dit_model {
     float eps, theta;
 
     /* conditioning layers */
-    nn_w Wn, Wa;             /* [D, C2] column blocks of proj.weight */
-    const float *proj_b;     /* [D] */
-    nn_w mproj_w;            /* memory_proj [D, Dt] */
-    const float *mproj_b;    /* [D] */
-    const float *vconst;     /* [D] */
-    const float *anchors;    /* [rows, D] */
-    const float *mfreq;      /* [D/2] timestep_emb inv_freq */
+    nn_w Wn, Wa;          /* [D, C2] column blocks of proj.weight */
+    const float *proj_b;  /* [D] */
+    nn_w mproj_w;         /* memory_proj [D, Dt] */
+    const float *mproj_b; /* [D] */
+    const float *vconst;  /* [D] */
+    const float *anchors; /* [rows, D] */
+    const float *mfreq;   /* [D/2] timestep_emb inv_freq */
 
     /* transformer */
-    swiglu_w temb_w;         /* freq [fdim] -> D */
-    swiglu_w y_w;            /* D -> D */
-    const float *y_norm;     /* [D] (context_norm) or NULL */
-    const float *tfreq;      /* [fdim/2] t_embedder freqs */
-    nn_w tblock_w;           /* [6D, D] */
-    const float *tblock_b;   /* [6D] or NULL */
+    swiglu_w temb_w;       /* freq [fdim] -> D */
+    swiglu_w y_w;          /* D -> D */
+    const float *y_norm;   /* [D] (context_norm) or NULL */
+    const float *tfreq;    /* [fdim/2] t_embedder freqs */
+    nn_w tblock_w;         /* [6D, D] */
+    const float *tblock_b; /* [6D] or NULL */
     const float *gn1_w, *gn1_b, *cv1_b, *gn2_w, *gn2_b, *cv2_b; /* [D] */
-    nn_w cv1_w, cv2_w;       /* [D, D, 3] */
+    nn_w cv1_w, cv2_w;                                          /* [D, D, 3] */
     dit_layer *lay;
-    const float *fsst;       /* final_layer_scale_shift_table [2, D] */
-    const float *norm_w;     /* [D] */
-    nn_w out_w;              /* [C2, D] */
-    const float *out_b;      /* [C2] or NULL */
+    const float *fsst;   /* final_layer_scale_shift_table [2, D] */
+    const float *norm_w; /* [D] */
+    nn_w out_w;          /* [C2, D] */
+    const float *out_b;  /* [C2] or NULL */
 };
 
 struct dit_state {
@@ -120,38 +120,38 @@ struct dit_state {
     /* conditioning of the current chunk */
     int have_cond;
     int64_t B, T, L;
-    float *A_in;             /* [B, T, D] audio_features Wa^T + proj.bias */
-    float *mp;               /* [B, L, D] memory_proj(text_features) */
-    uint8_t *fmask;          /* [B, T] 1 = valid frame */
-    uint8_t *tmask;          /* [B, L] 1 = valid token */
-    int32_t *arow;           /* [B, T] anchor embedding row of each frame */
-    uint8_t *hmask;          /* host staging of the masks, [B, max(T, L)] */
-    int32_t *harow;          /* host staging of arow [B, T] */
+    float *A_in;    /* [B, T, D] audio_features Wa^T + proj.bias */
+    float *mp;      /* [B, L, D] memory_proj(text_features) */
+    uint8_t *fmask; /* [B, T] 1 = valid frame */
+    uint8_t *tmask; /* [B, L] 1 = valid token */
+    int32_t *arow;  /* [B, T] anchor embedding row of each frame */
+    uint8_t *hmask; /* host staging of the masks, [B, max(T, L)] */
+    int32_t *harow; /* host staging of arow [B, T] */
 
     /* per-evaluation buffers */
-    float *te;               /* [B, D] timestep_emb(t) (cos | sin) */
-    float *fe;               /* [B, fdim] t_embedder's sinusoid */
-    float *th1, *th3;        /* [B, D] SwiGLU hidden */
-    float *temb;             /* [B, D] */
-    float *tsil;             /* [B, D] silu(temb) */
-    float *t0;               /* [B, 6D] */
-    float *mods;             /* [B, 6, D] per-layer shift/scale/gate */
-    float *fmod;             /* [2, B, D] final shift, scale */
-    float *mem;              /* [B, L, D] memory (then y_norm) */
-    float *yh1, *yh3;        /* [B, L, D] */
-    float *y;                /* [B, L, D] y_embedder(memory) */
-    float *h;                /* [B, T, D] residual stream */
-    float *an;               /* [B, T, D] anchor embeddings of the frames */
-    float *hc, *z1, *z2;     /* [B, D, T] x_embedder, channel-first */
-    float *xn;               /* [B, T, D] normed/modulated input */
-    float *q, *kk, *v;       /* [B, max(T,L), D] projections */
-    float *qh, *kh;          /* [B, max(T,L), H, hd] split heads */
-    float *att;              /* [B, T, D] attention output, head-major */
-    float *o;                /* [B, T, D] after wo / w2 */
-    float *f1, *f3;          /* [B, T, F] */
-    float *rcos, *rsin;      /* [capT, hd/2] RoPE tables */
-    float *ode_f, *ode_y;    /* [B, T, C2] solver state */
-    float *hx, *hv;          /* host copies of x, v for the callback, [B, T, C2]
+    float *te;            /* [B, D] timestep_emb(t) (cos | sin) */
+    float *fe;            /* [B, fdim] t_embedder's sinusoid */
+    float *th1, *th3;     /* [B, D] SwiGLU hidden */
+    float *temb;          /* [B, D] */
+    float *tsil;          /* [B, D] silu(temb) */
+    float *t0;            /* [B, 6D] */
+    float *mods;          /* [B, 6, D] per-layer shift/scale/gate */
+    float *fmod;          /* [2, B, D] final shift, scale */
+    float *mem;           /* [B, L, D] memory (then y_norm) */
+    float *yh1, *yh3;     /* [B, L, D] */
+    float *y;             /* [B, L, D] y_embedder(memory) */
+    float *h;             /* [B, T, D] residual stream */
+    float *an;            /* [B, T, D] anchor embeddings of the frames */
+    float *hc, *z1, *z2;  /* [B, D, T] x_embedder, channel-first */
+    float *xn;            /* [B, T, D] normed/modulated input */
+    float *q, *kk, *v;    /* [B, max(T,L), D] projections */
+    float *qh, *kh;       /* [B, max(T,L), H, hd] split heads */
+    float *att;           /* [B, T, D] attention output, head-major */
+    float *o;             /* [B, T, D] after wo / w2 */
+    float *f1, *f3;       /* [B, T, F] */
+    float *rcos, *rsin;   /* [capT, hd/2] RoPE tables */
+    float *ode_f, *ode_y; /* [B, T, C2] solver state */
+    float *hx, *hv;       /* host copies of x, v for the callback, [B, T, C2]
                                 (backends whose memory is not the host's) */
 
     dit_tap_fn tap;
@@ -167,9 +167,8 @@ static const cJSON *cfg_get(const cJSON *o, const char *key)
 }
 
 /* An integer in [lo, hi]; `def` when absent (def < lo: required). */
-static int cfg_int(const cJSON *o, const char *obj, const char *key,
-                   int64_t def, int64_t lo, int64_t hi, int64_t *out,
-                   char *err, size_t errlen)
+static int cfg_int(const cJSON *o, const char *obj, const char *key, int64_t def,
+                   int64_t lo, int64_t hi, int64_t *out, char *err, size_t errlen)
 {
     const cJSON *it = cfg_get(o, key);
     if (it == NULL) {
@@ -191,9 +190,8 @@ static int cfg_int(const cJSON *o, const char *obj, const char *key,
     return SAMSEP_OK;
 }
 
-static int cfg_num(const cJSON *o, const char *obj, const char *key,
-                   double def, double lo, double hi, double *out, char *err,
-                   size_t errlen)
+static int cfg_num(const cJSON *o, const char *obj, const char *key, double def,
+                   double lo, double hi, double *out, char *err, size_t errlen)
 {
     const cJSON *it = cfg_get(o, key);
     if (it == NULL) {
@@ -201,16 +199,16 @@ static int cfg_num(const cJSON *o, const char *obj, const char *key,
         return SAMSEP_OK;
     }
     if (!cJSON_IsNumber(it) || !(it->valuedouble >= lo) || !(it->valuedouble <= hi)) {
-        set_err(err, errlen, "config.json: %s.\"%s\" must be a number in [%g, %g]",
-                obj, key, lo, hi);
+        set_err(err, errlen, "config.json: %s.\"%s\" must be a number in [%g, %g]", obj,
+                key, lo, hi);
         return SAMSEP_ERR_FORMAT;
     }
     *out = it->valuedouble;
     return SAMSEP_OK;
 }
 
-static int cfg_bool(const cJSON *o, const char *obj, const char *key, int def,
-                    int *out, char *err, size_t errlen)
+static int cfg_bool(const cJSON *o, const char *obj, const char *key, int def, int *out,
+                    char *err, size_t errlen)
 {
     const cJSON *it = cfg_get(o, key);
     if (it == NULL) {
@@ -226,8 +224,8 @@ static int cfg_bool(const cJSON *o, const char *obj, const char *key, int def,
 }
 
 /* A string member that must equal `want` when present. */
-static int cfg_want(const cJSON *o, const char *obj, const char *key,
-                    const char *want, char *err, size_t errlen)
+static int cfg_want(const cJSON *o, const char *obj, const char *key, const char *want,
+                    char *err, size_t errlen)
 {
     const cJSON *it = cfg_get(o, key);
     if (it == NULL)
@@ -242,8 +240,7 @@ static int cfg_want(const cJSON *o, const char *obj, const char *key,
     return SAMSEP_OK;
 }
 
-static const cJSON *cfg_obj(const cJSON *root, const char *key, char *err,
-                            size_t errlen)
+static const cJSON *cfg_obj(const cJSON *root, const char *key, char *err, size_t errlen)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
     if (it == NULL || !cJSON_IsObject(it)) {
@@ -253,9 +250,8 @@ static const cJSON *cfg_obj(const cJSON *root, const char *key, char *err,
     return it;
 }
 
-static int parse_config(dit_model *m, const cJSON *root,
-                        int *fc_bias /* OUT */, int *t_block_bias /* OUT */,
-                        char *err, size_t errlen)
+static int parse_config(dit_model *m, const cJSON *root, int *fc_bias /* OUT */,
+                        int *t_block_bias /* OUT */, char *err, size_t errlen)
 {
     const cJSON *tr, *codec, *te, *ve;
     int64_t in_ch, cbd, ffn_exp, mult_of, fdim, v, ctx_dim;
@@ -272,12 +268,14 @@ static int parse_config(dit_model *m, const cJSON *root,
         (ve = cfg_obj(root, "vision_encoder", err, errlen)) == NULL)
         return SAMSEP_ERR_FORMAT;
     /* Defaults are those of sam_audio's config dataclasses. */
-    if ((rc = cfg_int(tr, "transformer", "dim", 2048, 2, DIT_MAX_DIM, &m->D, err, errlen)) ||
+    if ((rc = cfg_int(tr, "transformer", "dim", 2048, 2, DIT_MAX_DIM, &m->D, err,
+                      errlen)) ||
         (rc = cfg_int(tr, "transformer", "n_heads", 16, 1, 4096, &m->H, err, errlen)) ||
         (rc = cfg_int(tr, "transformer", "n_layers", 16, 1, 1000, &v, err, errlen)))
         return rc;
     m->layers = (int)v;
-    if ((rc = cfg_num(tr, "transformer", "norm_eps", 1e-5, 0.0, 1.0, &eps, err, errlen)) ||
+    if ((rc =
+             cfg_num(tr, "transformer", "norm_eps", 1e-5, 0.0, 1.0, &eps, err, errlen)) ||
         (rc = cfg_bool(tr, "transformer", "qk_norm", 1, &m->qk_norm, err, errlen)) ||
         (rc = cfg_bool(tr, "transformer", "fc_bias", 0, fc_bias, err, errlen)) ||
         (rc = cfg_int(tr, "transformer", "ffn_exp", 4, 1, 1000, &ffn_exp, err, errlen)) ||
@@ -291,12 +289,16 @@ static int parse_config(dit_model *m, const cJSON *root,
                       err, errlen)) ||
         (rc = cfg_int(tr, "transformer", "frequency_embedding_dim", 256, 2, DIT_MAX_DIM,
                       &fdim, err, errlen)) ||
-        (rc = cfg_want(tr, "transformer", "timestep_non_linearity", "swiglu", err, errlen)) ||
-        (rc = cfg_want(tr, "transformer", "t_block_non_linearity", "silu", err, errlen)) ||
-        (rc = cfg_bool(tr, "transformer", "t_block_bias", 1, t_block_bias, err, errlen)) ||
-        (rc = cfg_int(tr, "transformer", "context_dim", 2048, 1, DIT_MAX_DIM, &ctx_dim, err,
-                      errlen)) ||
-        (rc = cfg_want(tr, "transformer", "context_non_linearity", "swiglu", err, errlen)) ||
+        (rc = cfg_want(tr, "transformer", "timestep_non_linearity", "swiglu", err,
+                       errlen)) ||
+        (rc =
+             cfg_want(tr, "transformer", "t_block_non_linearity", "silu", err, errlen)) ||
+        (rc =
+             cfg_bool(tr, "transformer", "t_block_bias", 1, t_block_bias, err, errlen)) ||
+        (rc = cfg_int(tr, "transformer", "context_dim", 2048, 1, DIT_MAX_DIM, &ctx_dim,
+                      err, errlen)) ||
+        (rc = cfg_want(tr, "transformer", "context_non_linearity", "swiglu", err,
+                       errlen)) ||
         (rc = cfg_bool(tr, "transformer", "context_norm", 0, &m->context_norm, err,
                        errlen)) ||
         (rc = cfg_int(tr, "transformer", "out_channels", 256, 2, DIT_MAX_DIM, &m->C2, err,
@@ -304,7 +306,8 @@ static int parse_config(dit_model *m, const cJSON *root,
         (rc = cfg_bool(tr, "transformer", "no_cross_attention", 0, &b, err, errlen)))
         return rc;
     if (b) {
-        set_err(err, errlen, "config.json: transformer.no_cross_attention is not supported "
+        set_err(err, errlen,
+                "config.json: transformer.no_cross_attention is not supported "
                 "(text prompting needs the cross-attention)");
         return SAMSEP_ERR_FORMAT;
     }
@@ -313,13 +316,15 @@ static int parse_config(dit_model *m, const cJSON *root,
         return SAMSEP_ERR_FORMAT;
     }
     if (m->D % m->H != 0 || (m->D / m->H) % 2 != 0 || m->D % 2 != 0 || fdim % 2 != 0) {
-        set_err(err, errlen, "config.json: transformer dim %lld, n_heads %lld, "
+        set_err(err, errlen,
+                "config.json: transformer dim %lld, n_heads %lld, "
                 "frequency_embedding_dim %lld: need an even head size and even widths",
                 (long long)m->D, (long long)m->H, (long long)fdim);
         return SAMSEP_ERR_FORMAT;
     }
     if (ctx_dim != m->D) {
-        set_err(err, errlen, "config.json: transformer.context_dim %lld must equal dim %lld",
+        set_err(err, errlen,
+                "config.json: transformer.context_dim %lld must equal dim %lld",
                 (long long)ctx_dim, (long long)m->D);
         return SAMSEP_ERR_FORMAT;
     }
@@ -344,15 +349,16 @@ static int parse_config(dit_model *m, const cJSON *root,
     m->rows = v + 1;
     if ((rc = cfg_int(root, "", "anchor_embedding_dim", 128, 1, DIT_MAX_DIM, &m->A, err,
                       errlen)) ||
-        (rc = cfg_int(codec, "audio_codec", "codebook_dim", 128, 1, DIT_MAX_DIM, &cbd, err,
-                      errlen)) ||
+        (rc = cfg_int(codec, "audio_codec", "codebook_dim", 128, 1, DIT_MAX_DIM, &cbd,
+                      err, errlen)) ||
         (rc = cfg_int(te, "text_encoder", "dim", 768, 1, DIT_MAX_DIM, &m->Dt, err,
                       errlen)) ||
         (rc = cfg_int(ve, "vision_encoder", "dim", 1024, 1, DIT_MAX_DIM, &m->Dv, err,
                       errlen)))
         return rc;
     if (m->C2 != 2 * cbd || in_ch != 3 * m->C2) {
-        set_err(err, errlen, "config.json: in_channels %lld and transformer.out_channels "
+        set_err(err, errlen,
+                "config.json: in_channels %lld and transformer.out_channels "
                 "%lld must be 6 and 2 times audio_codec.codebook_dim %lld",
                 (long long)in_ch, (long long)m->C2, (long long)cbd);
         return SAMSEP_ERR_FORMAT;
@@ -364,8 +370,8 @@ static int parse_config(dit_model *m, const cJSON *root,
 
 /* "<prefix>.<w>.weight" [d0, d1] (in the model's precision; float32 when
  * f32) and, with bias, "<prefix>.<w>.bias" [d0]. */
-static void lin(nn_weights *ws, const char *prefix, const char *w, int64_t d0,
-                int64_t d1, int bias, int f32, nn_w *W, const float **b)
+static void lin(nn_weights *ws, const char *prefix, const char *w, int64_t d0, int64_t d1,
+                int bias, int f32, nn_w *W, const float **b)
 {
     if (f32)
         *W = nn_w_f32(nn_weightf(ws, NN_DIMS(d0, d1), "%s.%s.weight", prefix, w));
@@ -374,8 +380,8 @@ static void lin(nn_weights *ws, const char *prefix, const char *w, int64_t d0,
     *b = bias ? nn_weightf(ws, NN_DIMS(d0), "%s.%s.bias", prefix, w) : NULL;
 }
 
-static void load_swiglu(nn_weights *ws, const char *prefix, int64_t in,
-                        int64_t hid, int64_t out, int bias, int f32, swiglu_w *s)
+static void load_swiglu(nn_weights *ws, const char *prefix, int64_t in, int64_t hid,
+                        int64_t out, int bias, int f32, swiglu_w *s)
 {
     lin(ws, prefix, "w1", hid, in, bias, f32, &s->w1, &s->b1);
     lin(ws, prefix, "w2", out, hid, bias, f32, &s->w2, &s->b2);
@@ -540,9 +546,11 @@ static int load_weights(dit_model *m, nn_weights *ws, int fc_bias, int t_block_b
                     : NULL;
     for (i = 0; i < m->layers; i++)
         load_layer(m, ws, i, fc_bias);
-    if (nn_weights_findf(ws, "transformer.layers.%d.scale_shift_table", m->layers) != NULL)
+    if (nn_weights_findf(ws, "transformer.layers.%d.scale_shift_table", m->layers) !=
+        NULL)
         nn_weights_fail(ws, SAMSEP_ERR_FORMAT,
-                        "the checkpoint has more DiT layers than n_layers = %d", m->layers);
+                        "the checkpoint has more DiT layers than n_layers = %d",
+                        m->layers);
     return nn_weights_status(ws, err, errlen);
 }
 
@@ -561,8 +569,8 @@ int dit_check_config(const struct cJSON *config, char *err, size_t errlen)
     return parse_config(&m, config, &fc_bias, &t_block_bias, err, errlen);
 }
 
-int dit_model_load(nn_weights *ws, const struct cJSON *config, dit_model **out,
-                   char *err, size_t errlen)
+int dit_model_load(nn_weights *ws, const struct cJSON *config, dit_model **out, char *err,
+                   size_t errlen)
 {
     dit_model *m;
     int rc, fc_bias, t_block_bias;
@@ -605,23 +613,44 @@ void dit_model_free(dit_model *m)
     free(m);
 }
 
-int dit_dim(const dit_model *m) { return m == NULL ? 0 : (int)m->D; }
-int dit_heads(const dit_model *m) { return m == NULL ? 0 : (int)m->H; }
-int dit_layers(const dit_model *m) { return m == NULL ? 0 : m->layers; }
-int dit_latent_channels(const dit_model *m) { return m == NULL ? 0 : (int)m->C2; }
-int dit_text_dim(const dit_model *m) { return m == NULL ? 0 : (int)m->Dt; }
-int dit_ffn_dim(const dit_model *m) { return m == NULL ? 0 : (int)m->F; }
-int dit_max_frames(const dit_model *m) { return m == NULL ? 0 : (int)m->max_pos; }
+int dit_dim(const dit_model *m)
+{
+    return m == NULL ? 0 : (int)m->D;
+}
+int dit_heads(const dit_model *m)
+{
+    return m == NULL ? 0 : (int)m->H;
+}
+int dit_layers(const dit_model *m)
+{
+    return m == NULL ? 0 : m->layers;
+}
+int dit_latent_channels(const dit_model *m)
+{
+    return m == NULL ? 0 : (int)m->C2;
+}
+int dit_text_dim(const dit_model *m)
+{
+    return m == NULL ? 0 : (int)m->Dt;
+}
+int dit_ffn_dim(const dit_model *m)
+{
+    return m == NULL ? 0 : (int)m->F;
+}
+int dit_max_frames(const dit_model *m)
+{
+    return m == NULL ? 0 : (int)m->max_pos;
+}
 
 /* ---- state: buffers --------------------------------------------------- */
 
 static void free_buffers(dit_state *s)
 {
-    float **f[] = { &s->A_in, &s->mp, &s->te, &s->fe, &s->th1, &s->th3, &s->temb,
-                    &s->tsil, &s->t0, &s->mods, &s->fmod, &s->mem, &s->yh1, &s->yh3,
-                    &s->y, &s->h, &s->an, &s->hc, &s->z1, &s->z2, &s->xn, &s->q,
-                    &s->kk, &s->v, &s->qh, &s->kh, &s->att, &s->o, &s->f1, &s->f3,
-                    &s->rcos, &s->rsin, &s->ode_f, &s->ode_y };
+    float **f[] = { &s->A_in, &s->mp, &s->te,   &s->fe,   &s->th1,   &s->th3,  &s->temb,
+                    &s->tsil, &s->t0, &s->mods, &s->fmod, &s->mem,   &s->yh1,  &s->yh3,
+                    &s->y,    &s->h,  &s->an,   &s->hc,   &s->z1,    &s->z2,   &s->xn,
+                    &s->q,    &s->kk, &s->v,    &s->qh,   &s->kh,    &s->att,  &s->o,
+                    &s->f1,   &s->f3, &s->rcos, &s->rsin, &s->ode_f, &s->ode_y };
     size_t i;
     for (i = 0; i < sizeof f / sizeof f[0]; i++) {
         nn_free(s->k, *f[i]);
@@ -647,21 +676,24 @@ static int alloc_buffers(dit_state *s, int64_t B, int64_t T, int64_t L)
     const dit_model *m = s->m;
     nn_ctx *k = s->k;
     int64_t S = T > L ? T : L, BT = B * T, BS = B * S, D = m->D;
-    float **f[] = { &s->A_in, &s->mp, &s->te, &s->fe, &s->th1, &s->th3, &s->temb,
-                    &s->tsil, &s->t0, &s->mods, &s->fmod, &s->mem, &s->yh1, &s->yh3,
-                    &s->y, &s->h, &s->an, &s->hc, &s->z1, &s->z2, &s->xn, &s->q,
-                    &s->kk, &s->v, &s->qh, &s->kh, &s->att, &s->o, &s->f1, &s->f3,
-                    &s->rcos, &s->rsin, &s->ode_f, &s->ode_y };
-    const int64_t n[] = { BT * D, B * L * D, B * D, B * m->fdim, B * D, B * D, B * D,
-                          B * D, B * 6 * D, B * 6 * D, 2 * B * D, B * L * D, B * L * D,
-                          B * L * D, B * L * D, BT * D, BT * D, BT * D, BT * D, BT * D,
-                          BT * D, BS * D, BS * D, BS * D, BS * D, BS * D, BT * D, BT * D,
-                          BT * m->F, BT * m->F, T * (m->hd / 2), T * (m->hd / 2),
-                          BT * m->C2, BT * m->C2 };
+    float **f[] = { &s->A_in, &s->mp, &s->te,   &s->fe,   &s->th1,   &s->th3,  &s->temb,
+                    &s->tsil, &s->t0, &s->mods, &s->fmod, &s->mem,   &s->yh1,  &s->yh3,
+                    &s->y,    &s->h,  &s->an,   &s->hc,   &s->z1,    &s->z2,   &s->xn,
+                    &s->q,    &s->kk, &s->v,    &s->qh,   &s->kh,    &s->att,  &s->o,
+                    &s->f1,   &s->f3, &s->rcos, &s->rsin, &s->ode_f, &s->ode_y };
+    const int64_t n[] = {
+        BT * D,          B * L * D,       B * D,      B * m->fdim, B * D,     B * D,
+        B * D,           B * D,           B * 6 * D,  B * 6 * D,   2 * B * D, B * L * D,
+        B * L * D,       B * L * D,       B * L * D,  BT * D,      BT * D,    BT * D,
+        BT * D,          BT * D,          BT * D,     BS * D,      BS * D,    BS * D,
+        BS * D,          BS * D,          BT * D,     BT * D,      BT * m->F, BT * m->F,
+        T * (m->hd / 2), T * (m->hd / 2), BT * m->C2, BT * m->C2
+    };
     size_t i;
     int ok = 1;
 
-    _Static_assert(sizeof f / sizeof f[0] == sizeof n / sizeof n[0], "one size per buffer");
+    _Static_assert(sizeof f / sizeof f[0] == sizeof n / sizeof n[0],
+                   "one size per buffer");
     for (i = 0; i < sizeof f / sizeof f[0]; i++)
         ok &= (*f[i] = nn_alloc_f32(k, n[i])) != NULL;
     s->fmask = nn_alloc(k, (size_t)BT);
@@ -709,8 +741,9 @@ int dit_reserve(dit_state *s, int batch, int frames, int text_len, char *err,
     }
     m = s->m;
     if (frames > m->max_pos) {
-        set_err(err, errlen, "dit: %d latent frames exceed the model's max_positions %lld",
-                frames, (long long)m->max_pos);
+        set_err(err, errlen,
+                "dit: %d latent frames exceed the model's max_positions %lld", frames,
+                (long long)m->max_pos);
         return SAMSEP_ERR_INVALID;
     }
     B = batch > s->capB ? batch : s->capB;
@@ -821,13 +854,16 @@ static int check_anchors(const dit_inputs *in, int64_t rows, char *err, size_t e
     int64_t i, K = in->anchor_count;
 
     if (K < 1 || in->anchor_alignment == NULL) {
-        set_err(err, errlen, "dit_condition: anchor ids need a count >= 1 and an alignment");
+        set_err(err, errlen,
+                "dit_condition: anchor ids need a count >= 1 and an alignment");
         return SAMSEP_ERR_INVALID;
     }
     for (i = 0; i < (int64_t)in->batch * K; i++)
         if (in->anchor_ids[i] < 0 || in->anchor_ids[i] >= rows) {
-            set_err(err, errlen, "dit_condition: anchor id %d is not one of the model's "
-                    "%lld", (int)in->anchor_ids[i], (long long)rows);
+            set_err(err, errlen,
+                    "dit_condition: anchor id %d is not one of the model's "
+                    "%lld",
+                    (int)in->anchor_ids[i], (long long)rows);
             return SAMSEP_ERR_INVALID;
         }
     for (i = 0; i < (int64_t)in->batch * in->frames; i++)
@@ -872,13 +908,15 @@ int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen)
     for (b = 0; b < B; b++) {
         if (in->valid_frames != NULL &&
             (in->valid_frames[b] < 1 || in->valid_frames[b] > T)) {
-            set_err(err, errlen, "dit_condition: item %lld has %d valid frames, not 1..%lld",
+            set_err(err, errlen,
+                    "dit_condition: item %lld has %d valid frames, not 1..%lld",
                     (long long)b, in->valid_frames[b], (long long)T);
             return SAMSEP_ERR_INVALID;
         }
         if (in->text_lengths != NULL &&
             (in->text_lengths[b] < 1 || in->text_lengths[b] > L)) {
-            set_err(err, errlen, "dit_condition: item %lld has %d text tokens, not 1..%lld",
+            set_err(err, errlen,
+                    "dit_condition: item %lld has %d text tokens, not 1..%lld",
                     (long long)b, in->text_lengths[b], (long long)L);
             return SAMSEP_ERR_INVALID;
         }
@@ -892,7 +930,8 @@ int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen)
     s->T = T;
     s->L = L;
     /* A = audio_features Wa^T + proj.bias                       [B*T, D] */
-    rc = nn_matmul_w(s->k, in->audio_features, m->Wa, m->proj_b, s->A_in, B * T, D, m->C2);
+    rc =
+        nn_matmul_w(s->k, in->audio_features, m->Wa, m->proj_b, s->A_in, B * T, D, m->C2);
     /* mp = memory_proj(text_features)                           [B*L, D] */
     if (rc == SAMSEP_OK)
         rc = nn_matmul_w(s->k, in->text_features, m->mproj_w, m->mproj_b, s->mp, B * L, D,
@@ -950,36 +989,35 @@ static void tap_data(dit_state *s, const char *name, const float *d, int ndim,
     free(h);
 }
 
-static void tapn(dit_state *s, const char *name, const float *d, int ndim,
-                 int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+static void tapn(dit_state *s, const char *name, const float *d, int ndim, int64_t d0,
+                 int64_t d1, int64_t d2, int64_t d3)
 {
     int64_t sh[4] = { d0, d1, d2, d3 };
     tap_data(s, name, d, ndim, sh);
 }
 
-static void tapl(dit_state *s, int layer, const char *what, const float *d,
-                 int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+static void tapl(dit_state *s, int layer, const char *what, const float *d, int ndim,
+                 int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
     char nm[64];
     snprintf(nm, sizeof nm, "layer%d_%s", layer, what);
     tapn(s, nm, d, ndim, d0, d1, d2, d3);
 }
 
-#define TAP(name, d, nd, a, b, c, e)                       \
-    do {                                                   \
-        if (s->tap != NULL)                                \
-            tapn(s, name, d, nd, a, b, c, e);              \
+#define TAP(name, d, nd, a, b, c, e)          \
+    do {                                      \
+        if (s->tap != NULL)                   \
+            tapn(s, name, d, nd, a, b, c, e); \
     } while (0)
-#define TAPL(i, name, d, nd, a, b, c, e)                   \
-    do {                                                   \
-        if (s->tap != NULL)                                \
-            tapl(s, i, name, d, nd, a, b, c, e);           \
+#define TAPL(i, name, d, nd, a, b, c, e)         \
+    do {                                         \
+        if (s->tap != NULL)                      \
+            tapl(s, i, name, d, nd, a, b, c, e); \
     } while (0)
 
 /* out[M, Dout] = w2(silu(w1 x) * w3 x); h1, h3 [M, hid] scratch */
-static int swiglu(nn_ctx *k, const swiglu_w *w, const float *x, float *h1,
-                  float *h3, float *out, int64_t M, int64_t in, int64_t hid,
-                  int64_t dout)
+static int swiglu(nn_ctx *k, const swiglu_w *w, const float *x, float *h1, float *h3,
+                  float *out, int64_t M, int64_t in, int64_t hid, int64_t dout)
 {
     TRY(nn_matmul_w(k, x, w->w1, w->b1, h1, M, hid, in));
     TRY(nn_matmul_w(k, x, w->w3, w->b3, h3, M, hid, in));
@@ -1029,7 +1067,7 @@ static int time_and_text(dit_state *s, float t)
     nn_ctx *k = s->k;
     int64_t B = s->B, L = s->L, D = m->D, BL = B * L;
 
-    TRY(nn_sinusoid(k, m->mfreq, D / 2, t, s->te, B));              /* [B, D] */
+    TRY(nn_sinusoid(k, m->mfreq, D / 2, t, s->te, B)); /* [B, D] */
     TAP("timestep_emb", s->te, 2, B, D, 0, 0);
     TRY(nn_add_bcast(k, s->mp, s->te, (const int64_t[3]){ D, 0, 1 }, s->mem,
                      (const int64_t[3]){ B, L, D }));
@@ -1040,11 +1078,12 @@ static int time_and_text(dit_state *s, float t)
     TAP("dit_y", s->y, 3, B, L, D, 0);
 
     /* temb = SwiGLU_t(freq(t)); t0 = t_block(silu(temb)) */
-    TRY(nn_sinusoid(k, m->tfreq, m->fdim / 2, t, s->fe, B));        /* [B, fdim] */
+    TRY(nn_sinusoid(k, m->tfreq, m->fdim / 2, t, s->fe, B)); /* [B, fdim] */
     TRY(swiglu(k, &m->temb_w, s->fe, s->th1, s->th3, s->temb, B, m->fdim, D, D));
     TAP("dit_t_emb", s->temb, 2, B, D, 0, 0);
     TRY(nn_silu(k, s->temb, s->tsil, B * D));
-    TRY(nn_matmul_w(k, s->tsil, m->tblock_w, m->tblock_b, s->t0, B, 6 * D, D)); /* [B, 6D] */
+    TRY(nn_matmul_w(k, s->tsil, m->tblock_w, m->tblock_b, s->t0, B, 6 * D,
+                    D)); /* [B, 6D] */
     TAP("dit_t0", s->t0, 2, B, 6 * D, 0, 0);
     return SAMSEP_OK;
 }
@@ -1057,16 +1096,16 @@ static int x_embedder(dit_state *s)
     int64_t B = s->B, T = s->T, D = m->D, BT = B * T;
     nn_conv1d_args ca = xemb_conv(B, D, T);
 
-    TRY(nn_transpose(k, s->h, s->hc, B, T, D));                     /* [B, D, T] */
+    TRY(nn_transpose(k, s->h, s->hc, B, T, D)); /* [B, D, T] */
     TRY(nn_groupnorm(k, s->hc, m->gn1_w, m->gn1_b, 1e-5f, s->z1, B, D, T, 1));
     TRY(nn_silu(k, s->z1, s->z1, BT * D));
     TRY(nn_conv1d_w(k, &ca, s->z1, m->cv1_w, m->cv1_b, s->z2));
     TRY(nn_groupnorm(k, s->z2, m->gn2_w, m->gn2_b, 1e-5f, s->z2, B, D, T, 1));
     TRY(nn_silu(k, s->z2, s->z2, BT * D));
     TRY(nn_conv1d_w(k, &ca, s->z2, m->cv2_w, m->cv2_b, s->z1));
-    TRY(nn_add(k, s->z1, s->hc, s->z1, BT * D));                    /* [B, D, T] */
+    TRY(nn_add(k, s->z1, s->hc, s->z1, BT * D)); /* [B, D, T] */
     TAP("dit_x_embedder_out_BCT", s->z1, 3, B, D, T, 0);
-    return nn_transpose(k, s->z1, s->h, B, D, T);                   /* [B, T, D] */
+    return nn_transpose(k, s->z1, s->h, B, D, T); /* [B, T, D] */
 }
 
 /* One transformer layer on the residual stream h. */
@@ -1215,8 +1254,8 @@ static int report_nfe(dit_state *s, dit_nfe_fn cb, void *user, int nfe, float t,
  *   f0 = F(t_k, y); y_mid = y + f0 * (dt/2); y = y + dt * F(t_k + dt/2, y_mid)
  * with torch's float32 operation order (dt = 1/steps; exact for 16 steps).
  */
-int dit_ode_solve(dit_state *s, const float *noise, int steps, float *out,
-                  dit_nfe_fn cb, void *user)
+int dit_ode_solve(dit_state *s, const float *noise, int steps, float *out, dit_nfe_fn cb,
+                  void *user)
 {
     int64_t n;
     float dt, half, t0;
@@ -1228,7 +1267,7 @@ int dit_ode_solve(dit_state *s, const float *noise, int steps, float *out,
     n = s->B * s->T * s->m->C2;
     y = s->ode_y;
     f = s->ode_f;
-    ym = out;           /* y_mid lives in out until the last step */
+    ym = out; /* y_mid lives in out until the last step */
     TRY(nn_copy(s->k, noise, y, n));
     dt = 1.0f / (float)steps;
     half = 0.5f * dt;

@@ -72,8 +72,8 @@ int dit_check_config(const struct cJSON *config, char *err, size_t errlen);
  * unsupported or inconsistent config), SAMSEP_ERR_INVALID (NULL argument)
  * or SAMSEP_ERR_NOMEM, with err set.
  */
-int dit_model_load(nn_weights *ws, const struct cJSON *config,
-                   dit_model **out /* OUT */, char *err, size_t errlen);
+int dit_model_load(nn_weights *ws, const struct cJSON *config, dit_model **out /* OUT */,
+                   char *err, size_t errlen);
 void dit_model_free(dit_model *m); /* NULL allowed */
 
 /* Sizes: transformer dim D, heads, layers, latent channels 2C (the ODE
@@ -92,8 +92,8 @@ int dit_max_frames(const dit_model *m);
  * SAMSEP_ERR_INVALID otherwise), its buffers sized for one 10 s chunk.
  * Returns SAMSEP_OK, SAMSEP_ERR_INVALID or SAMSEP_ERR_NOMEM, err set.
  */
-int dit_state_create(const dit_model *m, nn_ctx *k, dit_state **out /* OUT */,
-                     char *err, size_t errlen);
+int dit_state_create(const dit_model *m, nn_ctx *k, dit_state **out /* OUT */, char *err,
+                     size_t errlen);
 void dit_state_destroy(dit_state *s); /* NULL allowed */
 
 /*
@@ -108,8 +108,8 @@ int dit_reserve(dit_state *s, int batch, int frames, int text_len, char *err,
 
 /* The conditioning of one chunk. */
 typedef struct dit_inputs {
-    int batch;                   /* B >= 1 */
-    int frames;                  /* T >= 1 latent frames (every item padded to T) */
+    int batch;  /* B >= 1 */
+    int frames; /* T >= 1 latent frames (every item padded to T) */
     /* [B, T, 2C]: per frame the codec features, both halves: separate()
      * passes cat([f^T, f^T], -1) of the codec output f [B, C, T] (see
      * dit_audio_features_from_codec). */
@@ -117,8 +117,8 @@ typedef struct dit_inputs {
     /* [B]: item b holds audio on frames 0 .. valid_frames[b]-1 (1..T), the
      * rest is padding (ceil(N_b / hop) in separate()); NULL = all T. */
     const int *valid_frames;
-    int text_len;                /* L >= 1 tokens (every item padded to L) */
-    const float *text_features;  /* [B, L, Dt] T5 last_hidden_state */
+    int text_len;               /* L >= 1 tokens (every item padded to L) */
+    const float *text_features; /* [B, L, Dt] T5 last_hidden_state */
     /* [B]: valid tokens of item b (1..L, the rest padding); NULL = all L. */
     const int *text_lengths;
     /* Span prompts, as Batch.process_anchors makes them: anchor_ids
@@ -126,14 +126,18 @@ typedef struct dit_inputs {
      * embedding), anchor_alignment [B, T] per frame an index 0..K-1 into its
      * item's ids. NULL (both) = no span prompts: <null> on valid frames,
      * <pad> on padded ones. */
-    int anchor_count;                 /* K >= 1 when anchor_ids is set */
+    int anchor_count; /* K >= 1 when anchor_ids is set */
     const int32_t *anchor_ids;
     const int32_t *anchor_alignment;
 } dit_inputs;
 
 /* The anchor tokens (the official processor's anchor_dict). */
-enum { DIT_ANCHOR_NULL = 0, DIT_ANCHOR_POSITIVE = 1, DIT_ANCHOR_NEGATIVE = 2,
-       DIT_ANCHOR_PAD = 3 };
+enum {
+    DIT_ANCHOR_NULL = 0,
+    DIT_ANCHOR_POSITIVE = 1,
+    DIT_ANCHOR_NEGATIVE = 2,
+    DIT_ANCHOR_PAD = 3
+};
 
 /*
  * Set the conditioning for the following dit_forward / dit_ode_solve calls
@@ -142,8 +146,7 @@ enum { DIT_ANCHOR_NULL = 0, DIT_ANCHOR_POSITIVE = 1, DIT_ANCHOR_NEGATIVE = 2,
  * ids outside the embedding or alignment indices outside 0..K-1) or
  * SAMSEP_ERR_NOMEM, err set.
  */
-int dit_condition(dit_state *s, const dit_inputs *in, char *err,
-                  size_t errlen);
+int dit_condition(dit_state *s, const dit_inputs *in, char *err, size_t errlen);
 
 /*
  * One function evaluation (SAMAudio.forward) under the current
@@ -161,8 +164,7 @@ int dit_forward(dit_state *s, const float *x, float t, float *v);
  * memory, valid during the call only). A nonzero return cancels the solve.
  * For progress, cancellation and tests.
  */
-typedef int (*dit_nfe_fn)(void *user, int nfe, float t, const float *x,
-                          const float *v);
+typedef int (*dit_nfe_fn)(void *user, int nfe, float t, const float *x, const float *v);
 
 /*
  * Integrate dx/dt = forward(x, t) from t = 0 to 1 with `steps` midpoint
@@ -173,8 +175,8 @@ typedef int (*dit_nfe_fn)(void *user, int nfe, float t, const float *x,
  * SAMSEP_ERR_INVALID (no conditioning, steps < 1), SAMSEP_ERR_CANCELLED or
  * a kernel's error.
  */
-int dit_ode_solve(dit_state *s, const float *noise, int steps, float *out,
-                  dit_nfe_fn cb, void *user);
+int dit_ode_solve(dit_state *s, const float *noise, int steps, float *out, dit_nfe_fn cb,
+                  void *user);
 
 /*
  * out [B, T, 2C] = cat([f^T, f^T], -1) of codec features f [B, C, T]: the
@@ -205,8 +207,8 @@ int dit_latent_to_codec(nn_ctx *k, const float *g, int64_t B, int64_t T, int64_t
  * "_rope") come as [B, T, H, hd] (the reference files are [B, H, T, hd]).
  * NULL removes it.
  */
-typedef void (*dit_tap_fn)(void *user, const char *name, const float *data,
-                           int ndim, const int64_t *shape);
+typedef void (*dit_tap_fn)(void *user, const char *name, const float *data, int ndim,
+                           const int64_t *shape);
 void dit_set_tap(dit_state *s, dit_tap_fn tap, void *user);
 
 #endif

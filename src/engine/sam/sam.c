@@ -49,8 +49,8 @@
 #define ODE_STEPS 16
 
 struct sam_model {
-    nn_ctx *wk;            /* places the weights; 1 thread */
-    nn_weights *ws;        /* the checkpoint: codec and DiT weights */
+    nn_ctx *wk;     /* places the weights; 1 thread */
+    nn_weights *ws; /* the checkpoint: codec and DiT weights */
     cJSON *config;
     dacvae_model *codec;
     dit_model *dit;
@@ -68,15 +68,15 @@ struct sam_state {
 
     /* text of the current batch */
     int batch, text_len, text_dim;
-    int32_t *ids;          /* [batch, text_len] host */
-    int *lengths;          /* [batch] host */
-    float *text;           /* [batch, text_len, text_dim] */
-    float *sel_text;       /* [sel_cap, text_len, text_dim]: a subset of text */
-    int *sel_lengths;      /* [sel_cap] host */
+    int32_t *ids;     /* [batch, text_len] host */
+    int *lengths;     /* [batch] host */
+    float *text;      /* [batch, text_len, text_dim] */
+    float *sel_text;  /* [sel_cap, text_len, text_dim]: a subset of text */
+    int *sel_lengths; /* [sel_cap] host */
     int sel_cap;
 
     /* working buffers (the backend's), grown to the largest excerpt */
-    int64_t cap_frames;    /* T the buffers hold for `batch` items */
+    int64_t cap_frames; /* T the buffers hold for `batch` items */
     int cap_batch;
     int64_t T;             /* frames of the last excerpt */
     int ode_batch;         /* its items */
@@ -138,8 +138,10 @@ static int read_folder(const char *dir, cJSON **config, char *err, size_t errlen
         return SAMSEP_ERR_INVALID;
     }
     if (!is_dir(dir)) {
-        set_err(err, errlen, "%s: not a folder (--model wants the folder holding "
-                "config.json and checkpoint.pt)", dir);
+        set_err(err, errlen,
+                "%s: not a folder (--model wants the folder holding "
+                "config.json and checkpoint.pt)",
+                dir);
         return SAMSEP_ERR_IO;
     }
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -282,8 +284,10 @@ int sam_model_load(const char *dir, const char *t5_dir, const char *tokenizer,
         rc = t5_tokenizer_open(tokenizer != NULL ? tokenizer : t5path, &m->tok, err,
                                errlen);
     if (rc == SAMSEP_OK && t5_model_dim(m->t5) != dit_text_dim(m->dit)) {
-        set_err(err, errlen, "%s: the T5 encoder is %d wide but the model expects text "
-                "features of %d", t5path, t5_model_dim(m->t5), dit_text_dim(m->dit));
+        set_err(err, errlen,
+                "%s: the T5 encoder is %d wide but the model expects text "
+                "features of %d",
+                t5path, t5_model_dim(m->t5), dit_text_dim(m->dit));
         rc = SAMSEP_ERR_FORMAT;
     }
     if (rc != SAMSEP_OK) {
@@ -308,10 +312,22 @@ void sam_model_close(sam_model *m)
     free(m);
 }
 
-int sam_sample_rate(const sam_model *m) { return m->rate; }
-int sam_hop(const sam_model *m) { return m->hop; }
-int sam_latent_channels(const sam_model *m) { return m->C; }
-int sam_message_bits(const sam_model *m) { return m->bits; }
+int sam_sample_rate(const sam_model *m)
+{
+    return m->rate;
+}
+int sam_hop(const sam_model *m)
+{
+    return m->hop;
+}
+int sam_latent_channels(const sam_model *m)
+{
+    return m->C;
+}
+int sam_message_bits(const sam_model *m)
+{
+    return m->bits;
+}
 int64_t sam_max_samples(const sam_model *m)
 {
     return (int64_t)dit_max_frames(m->dit) * m->hop;
@@ -321,8 +337,8 @@ int64_t sam_max_samples(const sam_model *m)
 
 static void free_buffers(sam_state *s)
 {
-    float **f[] = { &s->wav, &s->noise, &s->features, &s->audio_features, &s->ode,
-                    &s->latent, &s->decoded };
+    float **f[] = { &s->wav, &s->noise,  &s->features, &s->audio_features,
+                    &s->ode, &s->latent, &s->decoded };
     size_t i;
 
     for (i = 0; i < sizeof f / sizeof f[0]; i++) {
@@ -399,8 +415,8 @@ void sam_state_destroy(sam_state *s)
 
 /* Tokenize texts into ids [batch, L] (rows right-padded with id 0 to the
  * longest, pad="longest") and lens; returns L or a negative status. */
-static int tokenize(const sam_model *m, const char *const *texts, int batch,
-                    int32_t *ids, int *lens, char *err, size_t errlen)
+static int tokenize(const sam_model *m, const char *const *texts, int batch, int32_t *ids,
+                    int *lens, char *err, size_t errlen)
 {
     int b, L = 0, rc;
 
@@ -440,8 +456,9 @@ int sam_set_text(sam_state *s, const char *const *texts, int batch, char *err,
     }
     L = tokenize(s->m, texts, batch, ids, lens, err, errlen);
     text = L > 0 ? nn_alloc_f32(s->k, (int64_t)batch * L * Dt) : NULL;
-    rc = L < 1 ? L : text == NULL ? SAMSEP_ERR_NOMEM
-                                  : t5_encode(s->t5, ids, lens, batch, L, text, err, errlen);
+    rc = L < 1          ? L
+         : text == NULL ? SAMSEP_ERR_NOMEM
+                        : t5_encode(s->t5, ids, lens, batch, L, text, err, errlen);
     if (rc != SAMSEP_OK) {
         free(ids);
         free(lens);
@@ -481,8 +498,8 @@ static int64_t anchor_frame(double seconds, int rate, int hop, int64_t T)
     return f <= 0 ? 0 : f >= (double)T ? T : (int64_t)f;
 }
 
-void sam_anchor_alignment(const samsep_anchor *a, int n, int rate, int hop,
-                          int64_t valid, int64_t T, int32_t *ids, int32_t *align)
+void sam_anchor_alignment(const samsep_anchor *a, int n, int rate, int hop, int64_t valid,
+                          int64_t T, int32_t *ids, int32_t *align)
 {
     int64_t t;
     int k;
@@ -509,8 +526,10 @@ int sam_set_anchors(sam_state *s, int item, const samsep_anchor *anchors, int n,
 
     if (s == NULL || item < 0 || item >= s->batch || n < 0 || n > SAM_MAX_ANCHORS ||
         (n > 0 && anchors == NULL)) {
-        set_err(err, errlen, "sam-audio: span prompts need an item of the batch and "
-                "0 to %d spans", SAM_MAX_ANCHORS);
+        set_err(err, errlen,
+                "sam-audio: span prompts need an item of the batch and "
+                "0 to %d spans",
+                SAM_MAX_ANCHORS);
         return SAMSEP_ERR_INVALID;
     }
     for (k = 0; k < n; k++) {
@@ -518,8 +537,10 @@ int sam_set_anchors(sam_state *s, int item, const samsep_anchor *anchors, int n,
 
         if ((a->sign != '+' && a->sign != '-') || !isfinite(a->start) ||
             !isfinite(a->end) || a->start < 0 || a->end <= a->start) {
-            set_err(err, errlen, "sam-audio: span %d (%c%g:%g) is not '+' or '-' with "
-                    "0 <= start < end", k + 1, a->sign, a->start, a->end);
+            set_err(err, errlen,
+                    "sam-audio: span %d (%c%g:%g) is not '+' or '-' with "
+                    "0 <= start < end",
+                    k + 1, a->sign, a->start, a->end);
             return SAMSEP_ERR_INVALID;
         }
     }
@@ -554,16 +575,16 @@ static int anchor_inputs(sam_state *s, int B, const int *which, int64_t T, int *
         return SAMSEP_OK;
     nid = (size_t)B * (size_t)(n + 2);
     if (nid > s->cap_ids || nal > s->cap_align) {
-        int32_t *ids = realloc(s->anchor_ids, (nid > s->cap_ids ? nid : s->cap_ids) *
-                                                  sizeof *ids);
+        int32_t *ids =
+            realloc(s->anchor_ids, (nid > s->cap_ids ? nid : s->cap_ids) * sizeof *ids);
         int32_t *al;
 
         if (ids == NULL)
             return SAMSEP_ERR_NOMEM;
         s->anchor_ids = ids;
         s->cap_ids = nid > s->cap_ids ? nid : s->cap_ids;
-        al = realloc(s->anchor_align, (nal > s->cap_align ? nal : s->cap_align) *
-                                          sizeof *al);
+        al = realloc(s->anchor_align,
+                     (nal > s->cap_align ? nal : s->cap_align) * sizeof *al);
         if (al == NULL)
             return SAMSEP_ERR_NOMEM;
         s->anchor_align = al;
@@ -575,7 +596,8 @@ static int anchor_inputs(sam_state *s, int B, const int *which, int64_t T, int *
         int i = which != NULL ? which[b] : b, k;
 
         sam_anchor_alignment(s->anchors[i], s->n_anchors[i], s->m->rate, s->m->hop,
-                             s->valid[b], T, ids, s->anchor_align + (size_t)b * (size_t)T);
+                             s->valid[b], T, ids,
+                             s->anchor_align + (size_t)b * (size_t)T);
         for (k = 2 + s->n_anchors[i]; k < n + 2; k++)
             ids[k] = DIT_ANCHOR_PAD;
     }
@@ -622,9 +644,10 @@ static int check_excerpt(sam_state *s, const int64_t *lengths, int64_t N, int64_
     int64_t b;
 
     if (T > dit_max_frames(m->dit)) {
-        set_err(err, errlen, "sam-audio: %lld samples is %lld frames, more than the "
-                "model's %d; use a shorter chunk", (long long)N, (long long)T,
-                dit_max_frames(m->dit));
+        set_err(err, errlen,
+                "sam-audio: %lld samples is %lld frames, more than the "
+                "model's %d; use a shorter chunk",
+                (long long)N, (long long)T, dit_max_frames(m->dit));
         return SAMSEP_ERR_INVALID;
     }
     for (b = 0; b < s->batch; b++) {
@@ -709,16 +732,17 @@ static int decode(sam_state *s, int64_t T, const float *message, int targets_onl
 }
 
 int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t N,
-                 const float *noise, const float *message, float *target,
-                 float *residual, char *err, size_t errlen)
+                 const float *noise, const float *message, float *target, float *residual,
+                 char *err, size_t errlen)
 {
     const sam_model *m;
     int64_t T, b, hopT;
     int B, rc;
 
-    if (s == NULL || wav == NULL || noise == NULL || message == NULL ||
-        target == NULL || N < 1 || s->batch < 1) {
-        set_err(err, errlen, "sam-audio: separate needs audio, noise, message, "
+    if (s == NULL || wav == NULL || noise == NULL || message == NULL || target == NULL ||
+        N < 1 || s->batch < 1) {
+        set_err(err, errlen,
+                "sam-audio: separate needs audio, noise, message, "
                 "outputs and a prompt (sam_set_text)");
         return SAMSEP_ERR_INVALID;
     }
@@ -738,7 +762,8 @@ int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t
     if (rc == SAMSEP_OK)
         rc = nn_upload(s->k, s->noise, noise, (size_t)(B * T * 2 * m->C) * sizeof *noise);
     if (rc != SAMSEP_OK) {
-        set_err(err, errlen, "sam-audio: cannot upload the excerpt: %s", samsep_strerror(rc));
+        set_err(err, errlen, "sam-audio: cannot upload the excerpt: %s",
+                samsep_strerror(rc));
         return rc;
     }
     /* [B, N] -> features [B, C, T] */
@@ -841,8 +866,10 @@ int sam_separate_prompts(sam_state *s, const float *wav, int64_t N, const float 
     if (s == NULL || wav == NULL || noise == NULL || message == NULL || which == NULL ||
         targets == NULL || residuals == NULL || N < 1 || s->batch < 1 || n < 1 ||
         n > s->batch) {
-        set_err(err, errlen, "sam-audio: separate needs audio, noise, message, "
-                "outputs and 1 to %d prompts (sam_set_text)", s != NULL ? s->batch : 0);
+        set_err(err, errlen,
+                "sam-audio: separate needs audio, noise, message, "
+                "outputs and 1 to %d prompts (sam_set_text)",
+                s != NULL ? s->batch : 0);
         return SAMSEP_ERR_INVALID;
     }
     for (j = 0; j < n; j++)
@@ -870,7 +897,8 @@ int sam_separate_prompts(sam_state *s, const float *wav, int64_t N, const float 
     for (j = 0; j < n && rc == SAMSEP_OK; j++)
         rc = nn_upload(s->k, s->noise + j * row, noise, (size_t)row * sizeof *noise);
     if (rc != SAMSEP_OK) {
-        set_err(err, errlen, "sam-audio: cannot upload the excerpt: %s", samsep_strerror(rc));
+        set_err(err, errlen, "sam-audio: cannot upload the excerpt: %s",
+                samsep_strerror(rc));
         return rc;
     }
     /* one encode: [1, N] -> [1, C, T] -> [1, T, 2C], then a row per prompt */

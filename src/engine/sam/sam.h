@@ -44,8 +44,8 @@ typedef struct sam_state sam_state;
  * this is what a dry run can afford. Returns SAMSEP_OK or an error naming
  * the file and the problem.
  */
-int sam_check(const char *dir, const char *t5_dir, const char *tokenizer,
-              char *err, size_t errlen);
+int sam_check(const char *dir, const char *t5_dir, const char *tokenizer, char *err,
+              size_t errlen);
 
 /*
  * Load the model in `dir` (config.json + checkpoint.pt, or
@@ -111,8 +111,8 @@ int sam_set_anchors(sam_state *s, int item, const samsep_anchor *anchors, int n,
  * on the frames [ceil(start * rate / hop), ceil(end * rate / hop)) of span
  * k, cut at T, a later span overwriting an earlier one.
  */
-void sam_anchor_alignment(const samsep_anchor *a, int n, int rate, int hop,
-                          int64_t valid, int64_t T, int32_t *ids, int32_t *align);
+void sam_anchor_alignment(const samsep_anchor *a, int n, int rate, int hop, int64_t valid,
+                          int64_t T, int32_t *ids, int32_t *align);
 
 /*
  * Separate B items (B as in the last sam_set_text) of mono 48 kHz audio:
@@ -126,9 +126,9 @@ void sam_anchor_alignment(const samsep_anchor *a, int n, int rate, int hop,
  *   the caller makes its own residual), each bit for bit what it is when
  *   both rows are decoded.
  */
-int sam_separate(sam_state *s, const float *wav, const int64_t *lengths,
-                 int64_t N, const float *noise, const float *message,
-                 float *target, float *residual, char *err, size_t errlen);
+int sam_separate(sam_state *s, const float *wav, const int64_t *lengths, int64_t N,
+                 const float *noise, const float *message, float *target, float *residual,
+                 char *err, size_t errlen);
 
 /*
  * Separate one excerpt of mono 48 kHz audio for n prompts at once: prompts

@@ -41,7 +41,7 @@
 
 /* A loaded model and the engines using it. */
 typedef struct shared_model {
-    char *key;                 /* the folders it was loaded from */
+    char *key; /* the folders it was loaded from */
     sam_model *model;
     int refs;
     struct shared_model *next;
@@ -55,18 +55,18 @@ typedef struct sam_engine {
     sam_state *state;
     uint64_t seed;
     int subtract;
-    int n_prompts;             /* of sam_set_text */
+    int n_prompts; /* of sam_set_text */
 } sam_engine;
 
 typedef struct sam_stream {
     sam_engine *e;
     int64_t max_frames;
-    int64_t padded;       /* max_frames rounded up to whole frames */
-    int64_t chunk;        /* index of the next chunk in this file */
-    float *noise;         /* [1, T, 2C] */
-    float *message;       /* [2, bits] */
-    float *target;        /* [n_prompts, T * hop] */
-    float *residual;      /* [n_prompts, T * hop]; NULL with --residual subtract */
+    int64_t padded;  /* max_frames rounded up to whole frames */
+    int64_t chunk;   /* index of the next chunk in this file */
+    float *noise;    /* [1, T, 2C] */
+    float *message;  /* [2, bits] */
+    float *target;   /* [n_prompts, T * hop] */
+    float *residual; /* [n_prompts, T * hop]; NULL with --residual subtract */
 } sam_stream;
 
 /* ---- the table of loaded models --------------------------------------- */
@@ -92,8 +92,8 @@ static char *model_key(const char *dir, const char *t5_dir, int precision)
 }
 
 /* The model of these folders, loaded now unless an engine holds it. */
-static int acquire_model(const samsep_engine_config *cfg, shared_model **out,
-                         char *err, size_t errlen)
+static int acquire_model(const samsep_engine_config *cfg, shared_model **out, char *err,
+                         size_t errlen)
 {
     char *key = model_key(cfg->model_path, cfg->text_encoder_path, cfg->precision);
     shared_model *sm;
@@ -111,7 +111,8 @@ static int acquire_model(const samsep_engine_config *cfg, shared_model **out,
         else
             rc = sam_model_load(cfg->model_path, cfg->text_encoder_path, NULL, NULL,
                                 cfg->precision == SAMSEP_PRECISION_BF16
-                                    ? NN_PRECISION_BF16 : NN_PRECISION_F32,
+                                    ? NN_PRECISION_BF16
+                                    : NN_PRECISION_F32,
                                 &sm->model, err, errlen);
         if (rc == SAMSEP_OK) {
             sm->key = key;
@@ -162,13 +163,15 @@ static int check_prompts(const samsep_engine_config *cfg, const char *const *pro
     int j;
 
     if (cfg->model_path == NULL) {
-        set_err(err, errlen, "engine \"sam-audio\" needs --model DIR (the folder with "
+        set_err(err, errlen,
+                "engine \"sam-audio\" needs --model DIR (the folder with "
                 "SAM-Audio's config.json and checkpoint.pt)");
         return SAMSEP_ERR_INVALID;
     }
     for (j = 0; j < n; j++)
         if (prompts[j][strspn(prompts[j], " \t\r\n")] == '\0') {
-            set_err(err, errlen, "engine \"sam-audio\" needs a prompt naming the "
+            set_err(err, errlen,
+                    "engine \"sam-audio\" needs a prompt naming the "
                     "sound, e.g. -p \"dog barking\"");
             return SAMSEP_ERR_UNKNOWN_PROMPT;
         }
@@ -229,7 +232,8 @@ static int se_open_prompts(const samsep_engine_config *cfg, const char *const *p
     info->residual_mode = e->subtract ? SAMSEP_RESIDUAL_SUBTRACT : SAMSEP_RESIDUAL_ENGINE;
     info->chunk_seconds = 10.0;
     info->overlap_seconds = 2.0;
-    info->max_chunk_seconds = (double)sam_max_samples(e->shared->model) / info->sample_rate;
+    info->max_chunk_seconds =
+        (double)sam_max_samples(e->shared->model) / info->sample_rate;
     *state = e;
     return SAMSEP_OK;
 }
@@ -324,8 +328,8 @@ static int se_process(void *state, const float *in, float *target, float *residu
 /* The chunk's span prompts, for the next chunk of every prompt (the
  * pipeline sets them before every chunk, so none are left from another
  * file). */
-static int se_set_anchors(void *state, const samsep_anchor *anchors, int count,
-                          char *err, size_t errlen)
+static int se_set_anchors(void *state, const samsep_anchor *anchors, int count, char *err,
+                          size_t errlen)
 {
     sam_stream *s = state;
     int j, rc = SAMSEP_OK;
@@ -367,8 +371,8 @@ static int se_process_prompts(void *state, const float *in, float *const *target
     sam_noise(s->e->seed, (uint64_t)s->chunk, s->noise, T * 2 * sam_latent_channels(m));
     sam_message(s->e->seed, (uint64_t)s->chunk, s->message, 2 * sam_message_bits(m));
     s->chunk++;
-    rc = sam_separate_prompts(s->e->state, in, frames, s->noise, s->message, which, n,
-                              tb, rb, err, errlen);
+    rc = sam_separate_prompts(s->e->state, in, frames, s->noise, s->message, which, n, tb,
+                              rb, err, errlen);
     if (rc != SAMSEP_OK)
         return rc;
     /* the model's output covers whole frames; the input's length is kept */
@@ -382,7 +386,8 @@ static int se_process_prompts(void *state, const float *in, float *const *target
 
 const samsep_engine_vtable samsep_engine_sam_audio = {
     .name = "sam-audio",
-    .description = "SAM-Audio (native C): any sound named in free text; needs --model DIR",
+    .description =
+        "SAM-Audio (native C): any sound named in free text; needs --model DIR",
     .open = se_open,
     .stream_open = se_stream_open,
     .process = se_process,

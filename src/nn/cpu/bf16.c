@@ -58,10 +58,22 @@
 
 typedef char buf_fits[BUF_END <= NN_BF16_BUF_BYTES ? 1 : -1];
 
-static int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-static int64_t rup(int64_t a, int64_t b) { return cdiv(a, b) * b; }
+static int64_t imin(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+static int64_t imax(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+static int64_t cdiv(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+static int64_t rup(int64_t a, int64_t b)
+{
+    return cdiv(a, b) * b;
+}
 
 static int64_t fdiv(int64_t a, int64_t b)
 {
@@ -118,9 +130,9 @@ static void pairs_c(const float *r0, const float *r1, uint16_t *dst, int64_t n)
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void
 pairs_avx512(const float *r0, const float *r1, uint16_t *dst, int64_t n)
 {
-    static const uint16_t order[32] = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
-                                        15, 31 };
+    static const uint16_t order[32] = { 0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                        21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                        11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
     __m512i idx = _mm512_loadu_si512((const void *)order);
     int64_t t;
 
@@ -279,9 +291,8 @@ static void block_run(const nn_bf16_env *e, int wk, const block *bk)
  * Packers: fill rows i < ni (A) or columns j < nj (B) of contraction
  * k0 .. k0+kc of the tile, zero the padding up to nip / njp and kc2.
  */
-typedef void (*pack_fn)(const void *job, int64_t unit, int64_t i0, int64_t n,
-                        int64_t k0, int64_t kc, uint16_t *dst, int64_t np,
-                        int64_t kc2);
+typedef void (*pack_fn)(const void *job, int64_t unit, int64_t i0, int64_t n, int64_t k0,
+                        int64_t kc, uint16_t *dst, int64_t np, int64_t kc2);
 
 /*
  * C [nip][njp] of one unit = A(rows i0..) · B(rows j0..)^T over K, in KC
@@ -316,8 +327,8 @@ static float *tile_product(const void *job, int64_t unit, pack_fn pa, pack_fn pb
 
 /* A from a bf16 matrix: A(i, k) = src[(i0 + i) * rs + (k0 + k) * cs]. */
 static void pack_a_bf16(const uint16_t *src, int64_t rs, int64_t cs, int64_t i0,
-                        int64_t ni, int64_t k0, int64_t kc, uint16_t *dst,
-                        int64_t nip, int64_t kc2)
+                        int64_t ni, int64_t k0, int64_t kc, uint16_t *dst, int64_t nip,
+                        int64_t kc2)
 {
     int64_t i, k;
 
@@ -448,8 +459,7 @@ static void mm_pack_b(const void *job, int64_t unit, int64_t j0, int64_t nj, int
             for (p = 0; p < pv; p += 16)
                 mm_pack16(j->x + j0 * j->ldx + k0, j->ldx, d32, njp, mb, p);
             for (m = mb; m < mb + 16 && pv < kp; m++) {
-                row_bf16(j->e, j->x + (j0 + m) * j->ldx + k0 + 2 * pv, row,
-                         kc - 2 * pv);
+                row_bf16(j->e, j->x + (j0 + m) * j->ldx + k0 + 2 * pv, row, kc - 2 * pv);
                 row[kc - 2 * pv] = 0;
                 for (p = pv; p < kp; p++) {
                     uint32_t v;
@@ -516,8 +526,8 @@ int nn_cpu_matmul_bf16(const nn_bf16_env *e, const float *x, int64_t ldx,
     j.K = K;
     j.beta = beta;
     j.ntj = cdiv(M, TJ);
-    par(e, cdiv(N, TI) * j.ntj, 2.0 * (double)imin(N, TI) * (double)imin(M, TJ) * (double)(K + 1),
-        mm_fn, &j);
+    par(e, cdiv(N, TI) * j.ntj,
+        2.0 * (double)imin(N, TI) * (double)imin(M, TJ) * (double)(K + 1), mm_fn, &j);
     return SAMSEP_OK;
 }
 
@@ -531,10 +541,8 @@ static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
     if (p >= 0 && p < L)
         return p;
     switch (mode) {
-    case NN_PAD_REFLECT:
-        return p < 0 ? -p : 2 * (L - 1) - p;
-    case NN_PAD_REPLICATE:
-        return p < 0 ? 0 : L - 1;
+    case NN_PAD_REFLECT: return p < 0 ? -p : 2 * (L - 1) - p;
+    case NN_PAD_REPLICATE: return p < 0 ? 0 : L - 1;
     case NN_PAD_REFLECT_PERIODIC:
         if (per == 0)
             return 0;
@@ -542,8 +550,7 @@ static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
         if (p < 0)
             p += per;
         return p < L ? p : per - p;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 

@@ -40,13 +40,11 @@ typedef struct nn_bf16_env {
 const char *nn_cpu_bf16_path(const nn_bf16_env *e);
 
 int nn_cpu_matmul_bf16(const nn_bf16_env *e, const float *x, int64_t ldx,
-                       const uint16_t *W, const float *bias, float *y,
-                       int64_t ldy, int64_t M, int64_t N, int64_t K, float beta);
-int nn_cpu_conv1d_bf16(const nn_bf16_env *e, const nn_conv1d_args *a,
-                       const float *x, const uint16_t *W, const float *bias,
-                       float *y);
-int nn_cpu_convt1d_bf16(const nn_bf16_env *e, const nn_convt1d_args *a,
-                        const float *x, const uint16_t *W, const float *bias,
-                        float *y);
+                       const uint16_t *W, const float *bias, float *y, int64_t ldy,
+                       int64_t M, int64_t N, int64_t K, float beta);
+int nn_cpu_conv1d_bf16(const nn_bf16_env *e, const nn_conv1d_args *a, const float *x,
+                       const uint16_t *W, const float *bias, float *y);
+int nn_cpu_convt1d_bf16(const nn_bf16_env *e, const nn_convt1d_args *a, const float *x,
+                        const uint16_t *W, const float *bias, float *y);
 
 #endif

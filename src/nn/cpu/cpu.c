@@ -70,14 +70,13 @@ typedef struct cpu_ctx {
     size_t scr_floats;
     const nn_cpu_kern *kern; /* the kernels this context dispatches to */
     float **pack;            /* per worker, NN_GEMM_PACK_FLOATS */
-    nn_bf16_env b16;          /* what the bf16 kernels (bf16.c) run with */
+    nn_bf16_env b16;         /* what the bf16 kernels (bf16.c) run with */
 } cpu_ctx;
 
 /* One product on worker wk's packing memory. */
-static void gemm(const cpu_ctx *k, int wk, int64_t M, int64_t N, int64_t K,
-                 float alpha, const float *A, int64_t rsa, int64_t csa,
-                 const float *B, int64_t rsb, int64_t csb, float beta, float *C,
-                 int64_t ldc)
+static void gemm(const cpu_ctx *k, int wk, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
+                 int64_t csb, float beta, float *C, int64_t ldc)
 {
     nn_gemm g;
     g.M = M;
@@ -130,7 +129,8 @@ static int isa_cap(nn_isa *cap, char *err, size_t errlen)
     if (v < 0) {
         set_err(err, errlen,
                 "SAMSEP_ISA: unknown ISA \"%s\" (generic, avx2, avx512, "
-                "avx512_bf16, amx)", s);
+                "avx512_bf16, amx)",
+                s);
         return SAMSEP_ERR_INVALID;
     }
     *cap = (nn_isa)v;
@@ -176,9 +176,10 @@ static int cpu_init(const nn_params *p, void **out, char *err, size_t errlen)
     k->kern = nn_cpu_kern_for(cap);
     rc = nn_tpool_create(p != NULL ? p->threads : 0, &k->pool);
     if (rc != SAMSEP_OK) {
-        set_err(err, errlen, rc == SAMSEP_ERR_INVALID
-                                 ? "invalid thread count %d"
-                                 : "cannot start %d threads", p != NULL ? p->threads : 0);
+        set_err(err, errlen,
+                rc == SAMSEP_ERR_INVALID ? "invalid thread count %d"
+                                         : "cannot start %d threads",
+                p != NULL ? p->threads : 0);
         free(k);
         return rc;
     }
@@ -220,14 +221,11 @@ static const char *cpu_path(const void *ctx, nn_op op)
     case NN_OP_CONV1D:
     case NN_OP_CONVT1D:
     case NN_OP_LSTM:
-    case NN_OP_SNAKE:
-        return ((const cpu_ctx *)ctx)->kern->name;
+    case NN_OP_SNAKE: return ((const cpu_ctx *)ctx)->kern->name;
     case NN_OP_MATMUL_BF16:
     case NN_OP_CONV1D_BF16:
-    case NN_OP_CONVT1D_BF16:
-        return nn_cpu_bf16_path(&((const cpu_ctx *)ctx)->b16);
-    default:
-        return "c";
+    case NN_OP_CONVT1D_BF16: return nn_cpu_bf16_path(&((const cpu_ctx *)ctx)->b16);
+    default: return "c";
     }
 }
 
@@ -372,8 +370,8 @@ static void mm_fn(void *ctx, int64_t b, int64_t e, int w)
 }
 
 static int cpu_matmul(void *ctx, const float *x, int64_t ldx, const float *W,
-                      const float *bias, float *y, int64_t ldy, int64_t M,
-                      int64_t N, int64_t K, float beta)
+                      const float *bias, float *y, int64_t ldy, int64_t M, int64_t N,
+                      int64_t K, float beta)
 {
     mm_job j;
     int64_t nm;
@@ -395,8 +393,8 @@ static int cpu_matmul(void *ctx, const float *x, int64_t ldx, const float *W,
         j.tn /= 2;
     j.ntn = cdiv(N, j.tn);
     kpar(ctx, cdiv(M, j.tm) * j.ntn,
-         2.0 * (double)imin(M, j.tm) * (double)imin(N, j.tn) * (double)(K + 1),
-         mm_fn, &j);
+         2.0 * (double)imin(M, j.tm) * (double)imin(N, j.tn) * (double)(K + 1), mm_fn,
+         &j);
     return SAMSEP_OK;
 }
 
@@ -431,8 +429,8 @@ static void rms_fn(void *ctx, int64_t b, int64_t e, int wk)
     }
 }
 
-static int cpu_rmsnorm(void *ctx, const float *x, const float *w, float eps,
-                       float *y, int64_t M, int64_t D)
+static int cpu_rmsnorm(void *ctx, const float *x, const float *w, float eps, float *y,
+                       int64_t M, int64_t D)
 {
     norm_job j = { x, w, NULL, y, eps, D };
     kpar(ctx, M, 4.0 * (double)D, rms_fn, &j);
@@ -516,8 +514,7 @@ static void gn_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 }
 
 static int cpu_groupnorm(void *ctx, const float *x, const float *w, const float *b,
-                         float eps, float *y, int64_t B, int64_t C, int64_t T,
-                         int64_t G)
+                         float eps, float *y, int64_t B, int64_t C, int64_t T, int64_t G)
 {
     gn_job j = { x, w, b, y, eps, C, T, G };
     kpar(ctx, B * G, 6.0 * (double)(C / G) * (double)T, gn_fn, &j);
@@ -581,8 +578,8 @@ static size_t al16(size_t n)
 static size_t cpu_attention_scratch(int64_t Lk, int64_t dh)
 {
     size_t lk = (size_t)(Lk > 0 ? Lk : 0), d = (size_t)(dh > 0 ? dh : 0);
-    return 2 * al16(lk * d) + 2 * al16((size_t)ATT_QB * d) +
-           al16((size_t)ATT_QB * lk) + al16(lk);
+    return 2 * al16(lk * d) + 2 * al16((size_t)ATT_QB * d) + al16((size_t)ATT_QB * lk) +
+           al16(lk);
 }
 
 typedef struct att_job {
@@ -660,13 +657,13 @@ static int cpu_attention(void *ctx, const nn_attn_args *a)
     j.a = a;
     j.k = k;
     j.nqb = cdiv(a->Lq, ATT_QB);
-    kpar(k, a->B * a->H * j.nqb,
-         (4.0 * (double)a->dh + 20.0) * (double)a->Lk * ATT_QB, att_fn, &j);
+    kpar(k, a->B * a->H * j.nqb, (4.0 * (double)a->dh + 20.0) * (double)a->Lk * ATT_QB,
+         att_fn, &j);
     return SAMSEP_OK;
 }
 
-static int cpu_rope_table(void *ctx, float *cos_t, float *sin_t, int64_t L,
-                          int64_t dh, float theta)
+static int cpu_rope_table(void *ctx, float *cos_t, float *sin_t, int64_t L, int64_t dh,
+                          float theta)
 {
     int64_t t, i, half = dh / 2;
     (void)ctx;
@@ -706,8 +703,8 @@ static void rope_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-static int cpu_rope(void *ctx, float *x, nn_strides s, int64_t B, int64_t H,
-                    int64_t L, int64_t dh, const float *cos_t, const float *sin_t)
+static int cpu_rope(void *ctx, float *x, nn_strides s, int64_t B, int64_t H, int64_t L,
+                    int64_t dh, const float *cos_t, const float *sin_t)
 {
     rope_job j = { x, s, H, L, dh, cos_t, sin_t };
     kpar(ctx, B * H * L, 3.0 * (double)dh, rope_fn, &j);
@@ -746,10 +743,8 @@ static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
     if (p >= 0 && p < L)
         return p;
     switch (mode) {
-    case NN_PAD_REFLECT:
-        return p < 0 ? -p : 2 * (L - 1) - p;
-    case NN_PAD_REPLICATE:
-        return p < 0 ? 0 : L - 1;
+    case NN_PAD_REFLECT: return p < 0 ? -p : 2 * (L - 1) - p;
+    case NN_PAD_REPLICATE: return p < 0 ? 0 : L - 1;
     case NN_PAD_REFLECT_PERIODIC:
         if (per == 0)
             return 0;
@@ -757,16 +752,15 @@ static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
         if (p < 0)
             p += per;
         return p < L ? p : per - p;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
 /* One row of the im2col matrix: dst[t] = padded x at p0 + t * stride for
  * t < n. The columns that read inside x are copied (one memcpy when the
  * stride is 1); only the padded ends go through pad_index. */
-static void im2col_row(const nn_conv1d_args *a, const float *xr, int64_t p0,
-                       int64_t n, float *dst)
+static void im2col_row(const nn_conv1d_args *a, const float *xr, int64_t p0, int64_t n,
+                       float *dst)
 {
     int64_t s = a->stride, L = a->Lin, t, ta, tb;
     /* inside: 0 <= p0 + t s < L  <=>  ta <= t < tb */
@@ -834,13 +828,13 @@ static void conv_fn(void *ctx, int64_t ub, int64_t ue, int wk)
                     yt[r * j->Lout + t] = j->bias[g * cog + r];
             beta = 1.0f;
         }
-        gemm(j->k, wk, cog, n, kk, 1.0f, j->W + g * cog * kk, kk, 1, bm, ldb, 1,
-             beta, yt, j->Lout);
+        gemm(j->k, wk, cog, n, kk, 1.0f, j->W + g * cog * kk, kk, 1, bm, ldb, 1, beta, yt,
+             j->Lout);
     }
 }
 
-static int cpu_conv1d(void *ctx, const nn_conv1d_args *a, const float *x,
-                      const float *W, const float *bias, float *y)
+static int cpu_conv1d(void *ctx, const nn_conv1d_args *a, const float *x, const float *W,
+                      const float *bias, float *y)
 {
     cpu_ctx *k = ctx;
     conv_job j;
@@ -928,8 +922,7 @@ static void convt_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         if (nt > 0)
             gemm(j->k, wk, (c1 - c0) * K, nt, cig, 1.0f,
                  j->W + g * cig * cog * K + c0 * K, 1, cog * K,
-                 j->x + (b * a->Cin + g * cig) * a->Lin + tlo, a->Lin, 1, 0.0f, col,
-                 nt);
+                 j->x + (b * a->Cin + g * cig) * a->Lin + tlo, a->Lin, 1, 0.0f, col, nt);
         /* scatter: tap k2 of input t lands on o = t s + k2 d - padding;
          * each output sums its taps in increasing k2, then the bias */
         for (co = c0; co < c1; co++) {
@@ -1000,8 +993,8 @@ static void pad_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-static int cpu_pad1d(void *ctx, const float *x, float *y, int64_t B, int64_t C,
-                     int64_t L, int64_t left, int64_t right, nn_pad_mode mode)
+static int cpu_pad1d(void *ctx, const float *x, float *y, int64_t B, int64_t C, int64_t L,
+                     int64_t left, int64_t right, nn_pad_mode mode)
 {
     pad_job j = { x, y, L, left, right, mode };
     kpar(ctx, B * C, (double)(L + left + right), pad_fn, &j);
@@ -1023,9 +1016,9 @@ static float sigm(float x)
 typedef struct lstm_job {
     const cpu_ctx *k;
     const float *W_hh, *hprev;
-    float *g;     /* gates of this step [B, 4H] */
-    float *c;     /* [B, H] */
-    float *hout;  /* [B, H] */
+    float *g;    /* gates of this step [B, 4H] */
+    float *c;    /* [B, H] */
+    float *hout; /* [B, H] */
     int64_t B, H;
 } lstm_job;
 
@@ -1053,8 +1046,8 @@ static void lstm_fn(void *ctx, int64_t ub, int64_t ue, int wk)
 
 static int cpu_lstm(void *ctx, const float *x, const float *W_ih, const float *W_hh,
                     const float *b_ih, const float *b_hh, const float *h0,
-                    const float *c0, float *y, float *hT, float *cT, int64_t T,
-                    int64_t B, int64_t n_in, int64_t H, float *work)
+                    const float *c0, float *y, float *hT, float *cT, int64_t T, int64_t B,
+                    int64_t n_in, int64_t H, float *work)
 {
     float *G = work, *c = work + LSTM_TB * B * 4 * H, *hz = c + B * H;
     int64_t t0, t, r, i;
@@ -1085,8 +1078,8 @@ static int cpu_lstm(void *ctx, const float *x, const float *W_ih, const float *W
             j.hprev = t == 0 ? hz : y + (t - 1) * B * H;
             j.g = G + (t - t0) * B * 4 * H;
             j.hout = y + t * B * H;
-            kpar(ctx, cdiv(H, LSTM_TH), 8.0 * (double)B * LSTM_TH * (double)H,
-                 lstm_fn, &j);
+            kpar(ctx, cdiv(H, LSTM_TH), 8.0 * (double)B * LSTM_TH * (double)H, lstm_fn,
+                 &j);
         }
     }
     if (hT != NULL)
@@ -1099,8 +1092,17 @@ static int cpu_lstm(void *ctx, const float *x, const float *W_ih, const float *W
 /* ---- activations and elementwise -------------------------------------- */
 
 typedef enum ew_op {
-    EW_RELU, EW_GELU_TANH, EW_GELU_ERF, EW_SILU, EW_SIGMOID, EW_ELU, EW_TANH,
-    EW_SCALE, EW_ADD, EW_MUL, EW_AXPY
+    EW_RELU,
+    EW_GELU_TANH,
+    EW_GELU_ERF,
+    EW_SILU,
+    EW_SIGMOID,
+    EW_ELU,
+    EW_TANH,
+    EW_SCALE,
+    EW_ADD,
+    EW_MUL,
+    EW_AXPY
 } ew_op;
 
 typedef struct ew_job {
@@ -1169,8 +1171,8 @@ static void ew_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-static int ew(cpu_ctx *k, ew_op op, const float *a, const float *b, float *y,
-              int64_t n, float p, double cost)
+static int ew(cpu_ctx *k, ew_op op, const float *a, const float *b, float *y, int64_t n,
+              float p, double cost)
 {
     ew_job j = { a, b, y, n, p, op };
     kpar(k, cdiv(n, EW_CHUNK), cost * EW_CHUNK, ew_fn, &j);
@@ -1181,34 +1183,24 @@ static int cpu_unary(void *ctx, nn_unary op, const float *x, float *y, int64_t n
                      float alpha)
 {
     switch (op) {
-    case NN_UNARY_RELU:
-        return ew(ctx, EW_RELU, x, NULL, y, n, 0.0f, 1.0);
-    case NN_UNARY_GELU_TANH:
-        return ew(ctx, EW_GELU_TANH, x, NULL, y, n, 0.0f, 20.0);
-    case NN_UNARY_GELU_ERF:
-        return ew(ctx, EW_GELU_ERF, x, NULL, y, n, 0.0f, 20.0);
-    case NN_UNARY_SILU:
-        return ew(ctx, EW_SILU, x, NULL, y, n, 0.0f, 20.0);
-    case NN_UNARY_SIGMOID:
-        return ew(ctx, EW_SIGMOID, x, NULL, y, n, 0.0f, 20.0);
-    case NN_UNARY_ELU:
-        return ew(ctx, EW_ELU, x, NULL, y, n, alpha, 20.0);
-    case NN_UNARY_TANH:
-        return ew(ctx, EW_TANH, x, NULL, y, n, 0.0f, 20.0);
-    case NN_UNARY_SCALE:
-        return ew(ctx, EW_SCALE, x, NULL, y, n, alpha, 1.0);
+    case NN_UNARY_RELU: return ew(ctx, EW_RELU, x, NULL, y, n, 0.0f, 1.0);
+    case NN_UNARY_GELU_TANH: return ew(ctx, EW_GELU_TANH, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_GELU_ERF: return ew(ctx, EW_GELU_ERF, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_SILU: return ew(ctx, EW_SILU, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_SIGMOID: return ew(ctx, EW_SIGMOID, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_ELU: return ew(ctx, EW_ELU, x, NULL, y, n, alpha, 20.0);
+    case NN_UNARY_TANH: return ew(ctx, EW_TANH, x, NULL, y, n, 0.0f, 20.0);
+    case NN_UNARY_SCALE: return ew(ctx, EW_SCALE, x, NULL, y, n, alpha, 1.0);
     }
     return SAMSEP_ERR_INVALID;
 }
 
-static int cpu_binary(void *ctx, nn_binary op, const float *a, const float *b,
-                      float *y, int64_t n)
+static int cpu_binary(void *ctx, nn_binary op, const float *a, const float *b, float *y,
+                      int64_t n)
 {
     switch (op) {
-    case NN_BINARY_ADD:
-        return ew(ctx, EW_ADD, a, b, y, n, 0.0f, 1.0);
-    case NN_BINARY_MUL:
-        return ew(ctx, EW_MUL, a, b, y, n, 0.0f, 1.0);
+    case NN_BINARY_ADD: return ew(ctx, EW_ADD, a, b, y, n, 0.0f, 1.0);
+    case NN_BINARY_MUL: return ew(ctx, EW_MUL, a, b, y, n, 0.0f, 1.0);
     }
     return SAMSEP_ERR_INVALID;
 }
@@ -1238,8 +1230,8 @@ static void snake_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-static int cpu_snake(void *ctx, const float *x, const float *alpha, float *y,
-                     int64_t B, int64_t C, int64_t T)
+static int cpu_snake(void *ctx, const float *x, const float *alpha, float *y, int64_t B,
+                     int64_t C, int64_t T)
 {
     snake_job j = { ctx, x, alpha, y, C, T };
     kpar(ctx, B * C, 25.0 * (double)T, snake_fn, &j);
@@ -1273,8 +1265,8 @@ static void bc_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-static int cpu_add_bcast(void *ctx, const float *x, const float *v,
-                         const int64_t vs[3], float *y, const int64_t n[3])
+static int cpu_add_bcast(void *ctx, const float *x, const float *v, const int64_t vs[3],
+                         float *y, const int64_t n[3])
 {
     bc_job j = { x, v, y, n[1], n[2], vs[0], vs[1], vs[2] };
     kpar(ctx, n[0] * n[1], (double)n[2], bc_fn, &j);
@@ -1309,17 +1301,16 @@ static void rowop_fn(void *ctx, int64_t ub, int64_t ue, int wk)
     }
 }
 
-static int cpu_modulate(void *ctx, const float *x, const float *shift,
-                        const float *scale, int64_t ld, float *y, int64_t B,
-                        int64_t T, int64_t D)
+static int cpu_modulate(void *ctx, const float *x, const float *shift, const float *scale,
+                        int64_t ld, float *y, int64_t B, int64_t T, int64_t D)
 {
     rowop_job j = { x, shift, scale, y, T, D, ld, 0 };
     kpar(ctx, B * T, 3.0 * (double)D, rowop_fn, &j);
     return SAMSEP_OK;
 }
 
-static int cpu_add_gated(void *ctx, const float *x, const float *g, int64_t ld,
-                         float *y, int64_t B, int64_t T, int64_t D)
+static int cpu_add_gated(void *ctx, const float *x, const float *g, int64_t ld, float *y,
+                         int64_t B, int64_t T, int64_t D)
 {
     rowop_job j = { x, g, NULL, y, T, D, ld, 1 };
     kpar(ctx, B * T, 2.0 * (double)D, rowop_fn, &j);
@@ -1461,8 +1452,8 @@ static int cpu_embedding(void *ctx, const float *table, int64_t vocab, int64_t D
 /* ---- bf16 weights (bf16.c) --------------------------------------------- */
 
 static int cpu_matmul_bf16(void *ctx, const float *x, int64_t ldx, const uint16_t *W,
-                           const float *bias, float *y, int64_t ldy, int64_t M,
-                           int64_t N, int64_t K, float beta)
+                           const float *bias, float *y, int64_t ldy, int64_t M, int64_t N,
+                           int64_t K, float beta)
 {
     return nn_cpu_matmul_bf16(&((cpu_ctx *)ctx)->b16, x, ldx, W, bias, y, ldy, M, N, K,
                               beta);

@@ -154,8 +154,11 @@ static void gemm_dots(const nn_gemm *g)
                                              : (__mmask16)((1u << (g->K - p)) - 1u);
                 __m512 av = _mm512_maskz_loadu_ps(m, a + p);
                 for (r = 0; r < nr; r++)
-                    acc[r] = _mm512_fmadd_ps(
-                        av, _mm512_maskz_loadu_ps(m, g->B + (j + r) * g->csb + p), acc[r]);
+                    acc[r] =
+                        _mm512_fmadd_ps(av,
+                                        _mm512_maskz_loadu_ps(m, g->B + (j + r) * g->csb +
+                                                                     p),
+                                        acc[r]);
             }
             for (r = 0; r < nr; r++) {
                 float v = g->alpha * hsum(acc[r]);

@@ -42,8 +42,8 @@ static inline int64_t gd_min(int64_t a, int64_t b)
 }
 
 /* A[i0 .. i0+mc, p0 .. p0+kc] into panels of MR rows, each kc x MR. */
-static void gd_pack_a(const nn_gemm *g, int64_t i0, int64_t mc, int64_t p0,
-                      int64_t kc, float *ap)
+static void gd_pack_a(const nn_gemm *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+                      float *ap)
 {
     int64_t ir, i, p;
     for (ir = 0; ir < mc; ir += GEMM_MR) {
@@ -72,8 +72,8 @@ static void gd_pack_a(const nn_gemm *g, int64_t i0, int64_t mc, int64_t p0,
 }
 
 /* B[p0 .. p0+kc, j0 .. j0+nc] into panels of NR columns, each kc x NR. */
-static void gd_pack_b(const nn_gemm *g, int64_t p0, int64_t kc, int64_t j0,
-                      int64_t nc, float *bp)
+static void gd_pack_b(const nn_gemm *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                      float *bp)
 {
     int64_t jr, j, p;
     for (jr = 0; jr < nc; jr += GEMM_NR) {

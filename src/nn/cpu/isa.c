@@ -31,12 +31,24 @@ static const char *const isa_names[NN_ISA_COUNT] = {
 };
 
 static const nn_cpu_kern kerns[] = {
-    { .name = "avx512", .isa = NN_ISA_AVX512, .sgemm = nn_sgemm_avx512,
-      .tile_m = 144, .mr = 12, .snake = nn_snake_avx512 },
-    { .name = "avx2", .isa = NN_ISA_AVX2, .sgemm = nn_sgemm_avx2,
-      .tile_m = 144, .mr = 6, .snake = nn_snake_avx2 },
-    { .name = "openblas", .isa = NN_ISA_GENERIC, .sgemm = nn_sgemm_blas,
-      .tile_m = 128, .mr = 1, .snake = nn_snake_c },
+    { .name = "avx512",
+      .isa = NN_ISA_AVX512,
+      .sgemm = nn_sgemm_avx512,
+      .tile_m = 144,
+      .mr = 12,
+      .snake = nn_snake_avx512 },
+    { .name = "avx2",
+      .isa = NN_ISA_AVX2,
+      .sgemm = nn_sgemm_avx2,
+      .tile_m = 144,
+      .mr = 6,
+      .snake = nn_snake_avx2 },
+    { .name = "openblas",
+      .isa = NN_ISA_GENERIC,
+      .sgemm = nn_sgemm_blas,
+      .tile_m = 128,
+      .mr = 1,
+      .snake = nn_snake_c },
 };
 
 #define N_KERNS ((int)(sizeof kerns / sizeof kerns[0]))
@@ -118,8 +130,8 @@ static unsigned read_flags(void)
 static nn_isa level_of(unsigned f)
 {
     const unsigned avx2 = NN_CPU_AVX2 | NN_CPU_FMA;
-    const unsigned avx512 = avx2 | NN_CPU_AVX512F | NN_CPU_AVX512BW |
-                            NN_CPU_AVX512DQ | NN_CPU_AVX512VL;
+    const unsigned avx512 = avx2 | NN_CPU_AVX512F | NN_CPU_AVX512BW | NN_CPU_AVX512DQ |
+                            NN_CPU_AVX512VL;
     const unsigned amx = NN_CPU_AMX_TILE | NN_CPU_AMX_BF16 | NN_CPU_AMX_PERM;
 
     if ((f & avx512) != avx512)
@@ -175,8 +187,8 @@ int nn_isa_parse(const char *s)
 void nn_cpu_isa_describe(char *buf, size_t len)
 {
     static const char *const words[] = {
-        "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl",
-        "avx512_bf16", "amx-tile", "amx-bf16", "amx-permitted",
+        "avx2",     "fma",         "avx512f",  "avx512bw", "avx512dq",
+        "avx512vl", "avx512_bf16", "amx-tile", "amx-bf16", "amx-permitted",
     };
     unsigned f = nn_cpu_isa_flags();
     size_t used = 0;

@@ -25,11 +25,11 @@
 #include <stdint.h>
 
 typedef enum nn_isa {
-    NN_ISA_GENERIC = 0,  /* x86-64 baseline (or not x86) */
-    NN_ISA_AVX2,         /* AVX2 + FMA */
-    NN_ISA_AVX512,       /* AVX-512 F, BW, DQ, VL */
-    NN_ISA_AVX512_BF16,  /* + AVX512-BF16 */
-    NN_ISA_AMX,          /* + AMX-TILE, AMX-BF16, with the OS's permission */
+    NN_ISA_GENERIC = 0, /* x86-64 baseline (or not x86) */
+    NN_ISA_AVX2,        /* AVX2 + FMA */
+    NN_ISA_AVX512,      /* AVX-512 F, BW, DQ, VL */
+    NN_ISA_AVX512_BF16, /* + AVX512-BF16 */
+    NN_ISA_AMX,         /* + AMX-TILE, AMX-BF16, with the OS's permission */
     NN_ISA_COUNT
 } nn_isa;
 
@@ -44,7 +44,7 @@ enum {
     NN_CPU_AVX512BF16 = 1u << 6,
     NN_CPU_AMX_TILE = 1u << 7,
     NN_CPU_AMX_BF16 = 1u << 8,
-    NN_CPU_AMX_PERM = 1u << 9  /* the kernel let this process use the tiles */
+    NN_CPU_AMX_PERM = 1u << 9 /* the kernel let this process use the tiles */
 };
 
 /* The best level this CPU and OS run (detected once, thread-safe). */

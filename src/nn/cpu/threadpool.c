@@ -35,13 +35,13 @@ typedef struct worker_arg {
 } worker_arg;
 
 struct nn_tpool {
-    int n;                  /* threads including the caller */
-    pthread_t *threads;     /* n - 1 workers */
-    worker_arg *args;       /* arguments of the n - 1 workers */
-    pthread_mutex_t mu;     /* guards sleeping and waking */
-    pthread_cond_t wake;    /* gen changed or stop set */
-    pthread_cond_t done;    /* pending reached zero */
-    pthread_mutex_t call_mu;/* one job at a time */
+    int n;                   /* threads including the caller */
+    pthread_t *threads;      /* n - 1 workers */
+    worker_arg *args;        /* arguments of the n - 1 workers */
+    pthread_mutex_t mu;      /* guards sleeping and waking */
+    pthread_cond_t wake;     /* gen changed or stop set */
+    pthread_cond_t done;     /* pending reached zero */
+    pthread_mutex_t call_mu; /* one job at a time */
     atomic_uint gen;
     atomic_int pending;
     atomic_int stop;
@@ -213,8 +213,8 @@ void nn_tpool_parallel_for(nn_tpool *p, int64_t n_items, nn_tpool_fn fn, void *c
     nn_tpool_parallel_for_n(p, n_items, TPOOL_MAX_THREADS, fn, ctx);
 }
 
-void nn_tpool_parallel_for_n(nn_tpool *p, int64_t n_items, int max_ranges,
-                             nn_tpool_fn fn, void *ctx)
+void nn_tpool_parallel_for_n(nn_tpool *p, int64_t n_items, int max_ranges, nn_tpool_fn fn,
+                             void *ctx)
 {
     int spins = 0, ranges;
 

@@ -44,14 +44,15 @@ static const nn_zip_entry *find_pickle(const nn_zip_archive *z, size_t *prefix_l
         *prefix_len = (size_t)(slash - e->name);
     }
     if (found == NULL)
-        set_err(err, errlen, "zip archive without a <name>/data.pkl entry: not "
+        set_err(err, errlen,
+                "zip archive without a <name>/data.pkl entry: not "
                 "a PyTorch checkpoint");
     return found;
 }
 
 /* torch >= 2.1 records the byte order; older files are little-endian. */
-static int check_byteorder(const nn_zip_archive *z, const char *prefix,
-                           size_t prefix_len, char *err, size_t errlen)
+static int check_byteorder(const nn_zip_archive *z, const char *prefix, size_t prefix_len,
+                           char *err, size_t errlen)
 {
     char *name = malloc(prefix_len + sizeof "/byteorder");
     const nn_zip_entry *e;
@@ -99,8 +100,8 @@ static int map_tensor(nn_tensor_file *tf, const nn_zip_archive *z, const char *p
     memcpy(entry_name + prefix_len + 6, pt->storage_key, klen + 1);
     e = nn_zip_find(z, entry_name);
     if (e == NULL) {
-        set_err(err, errlen, "tensor '%s': its storage entry '%s' is missing",
-                pt->name, entry_name);
+        set_err(err, errlen, "tensor '%s': its storage entry '%s' is missing", pt->name,
+                entry_name);
         free(entry_name);
         return SAMSEP_ERR_FORMAT;
     }
@@ -110,9 +111,11 @@ static int map_tensor(nn_tensor_file *tf, const nn_zip_archive *z, const char *p
         return rc;
     /* storage_numel <= INT64_MAX / 16 (pickle.c), so the product fits. */
     if (n != (uint64_t)pt->storage_numel * es) {
-        set_err(err, errlen, "tensor '%s': storage '%s' holds %llu bytes, the "
-                "pickle says %lld elements of %zu bytes", pt->name, e->name,
-                (unsigned long long)n, (long long)pt->storage_numel, es);
+        set_err(err, errlen,
+                "tensor '%s': storage '%s' holds %llu bytes, the "
+                "pickle says %lld elements of %zu bytes",
+                pt->name, e->name, (unsigned long long)n, (long long)pt->storage_numel,
+                es);
         return SAMSEP_ERR_FORMAT;
     }
     if (pt->name[0] == '\0') {
@@ -184,8 +187,8 @@ int nn_checkpoint_read(nn_tensor_file *tf, char *err, size_t errlen)
         goto out;
     }
     for (i = 0; i < sd->count; i++) {
-        rc = map_tensor(tf, z, pkl->name, prefix_len, &sd->tensors[i],
-                        &tf->tensors[i], err, errlen);
+        rc = map_tensor(tf, z, pkl->name, prefix_len, &sd->tensors[i], &tf->tensors[i],
+                        err, errlen);
         if (rc != 0)
             goto out;
     }

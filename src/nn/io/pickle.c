@@ -36,23 +36,35 @@
 #define MAX_NUMEL (INT64_MAX / 16)
 
 enum kind {
-    K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_TUPLE, K_LIST, K_DICT,
-    K_GLOBAL, K_STORAGE, K_TENSOR
+    K_NONE,
+    K_BOOL,
+    K_INT,
+    K_FLOAT,
+    K_STR,
+    K_TUPLE,
+    K_LIST,
+    K_DICT,
+    K_GLOBAL,
+    K_STORAGE,
+    K_TENSOR
 };
 
 enum global_id {
-    G_ORDERED_DICT, G_REBUILD_TENSOR_V2, G_FLOAT_STORAGE, G_HALF_STORAGE,
+    G_ORDERED_DICT,
+    G_REBUILD_TENSOR_V2,
+    G_FLOAT_STORAGE,
+    G_HALF_STORAGE,
     G_BF16_STORAGE
 };
 
 typedef struct pobj pobj;
 struct pobj {
     int kind;
-    int global;       /* K_GLOBAL: enum global_id */
-    int64_t i;        /* K_BOOL, K_INT; index for K_STORAGE and K_TENSOR */
-    char *s;          /* K_STR, NUL-terminated (no NUL inside) */
-    pobj **items;     /* K_TUPLE, K_LIST: n; K_DICT: n pairs as 2n */
-    size_t n, cap;    /* items used and allocated */
+    int global;    /* K_GLOBAL: enum global_id */
+    int64_t i;     /* K_BOOL, K_INT; index for K_STORAGE and K_TENSOR */
+    char *s;       /* K_STR, NUL-terminated (no NUL inside) */
+    pobj **items;  /* K_TUPLE, K_LIST: n; K_DICT: n pairs as 2n */
+    size_t n, cap; /* items used and allocated */
 };
 
 typedef struct chunk {
@@ -85,7 +97,7 @@ typedef struct reader {
     int nmarks;
     pobj **memo;
     size_t memo_cap;
-    size_t memo_used;   /* distinct slots set, for MEMOIZE */
+    size_t memo_used; /* distinct slots set, for MEMOIZE */
     chunk *chunks;
     storage_ref *storages;
     size_t n_storages, storages_cap;
@@ -246,15 +258,15 @@ static int push_global(reader *r, const char *mod, size_t mlen, const char *name
         const char *mod, *name;
         int id;
     } allowed[] = {
-        {"collections", "OrderedDict", G_ORDERED_DICT},
-        {"torch._utils", "_rebuild_tensor_v2", G_REBUILD_TENSOR_V2},
-        {"torch", "FloatStorage", G_FLOAT_STORAGE},
-        {"torch", "HalfStorage", G_HALF_STORAGE},
-        {"torch", "BFloat16Storage", G_BF16_STORAGE},
+        { "collections", "OrderedDict", G_ORDERED_DICT },
+        { "torch._utils", "_rebuild_tensor_v2", G_REBUILD_TENSOR_V2 },
+        { "torch", "FloatStorage", G_FLOAT_STORAGE },
+        { "torch", "HalfStorage", G_HALF_STORAGE },
+        { "torch", "BFloat16Storage", G_BF16_STORAGE },
         /* Older torch named the storage of a CUDA tensor by its class. */
-        {"torch.cuda", "FloatStorage", G_FLOAT_STORAGE},
-        {"torch.cuda", "HalfStorage", G_HALF_STORAGE},
-        {"torch.cuda", "BFloat16Storage", G_BF16_STORAGE},
+        { "torch.cuda", "FloatStorage", G_FLOAT_STORAGE },
+        { "torch.cuda", "HalfStorage", G_HALF_STORAGE },
+        { "torch.cuda", "BFloat16Storage", G_BF16_STORAGE },
     };
     char m[80], n[80];
     size_t k;
@@ -272,11 +284,13 @@ static int push_global(reader *r, const char *mod, size_t mlen, const char *name
     }
     printable(m, sizeof m, mod, mlen);
     printable(n, sizeof n, name, nlen);
-    set_err(r->err, r->errlen, "pickle refers to the global '%s.%s' (at byte "
+    set_err(r->err, r->errlen,
+            "pickle refers to the global '%s.%s' (at byte "
             "%zu), which is not allowed: a state_dict of float32/float16/"
             "bfloat16 tensors needs only collections.OrderedDict, "
             "torch._utils._rebuild_tensor_v2 and torch.FloatStorage/"
-            "HalfStorage/BFloat16Storage", m, n, r->op_pos);
+            "HalfStorage/BFloat16Storage",
+            m, n, r->op_pos);
     return SAMSEP_ERR_FORMAT;
 }
 
@@ -337,12 +351,11 @@ static int op_long1(reader *r)
     for (k = 0; k < n; k++)
         u |= (uint64_t)r->buf[r->pos + k] << (8 * k);
     if (n > 0 && n < 8 && (r->buf[r->pos + n - 1] & 0x80))
-        u |= ~(uint64_t)0 << (8 * n);  /* sign-extend */
+        u |= ~(uint64_t)0 << (8 * n); /* sign-extend */
     r->pos += n;
     /* Two's complement reinterpretation without implementation-defined
      * conversion of out-of-range values. */
-    return op_int(r, u <= (uint64_t)INT64_MAX ? (int64_t)u
-                                              : -(int64_t)(~u) - 1);
+    return op_int(r, u <= (uint64_t)INT64_MAX ? (int64_t)u : -(int64_t)(~u) - 1);
 }
 
 static int op_tuple_n(reader *r, size_t n)
@@ -502,11 +515,11 @@ static int op_binpersid(reader *r)
     if (pid == NULL)
         return fail(r, "BINPERSID with an empty stack");
     if (pid->kind != K_TUPLE || pid->n != 5 || pid->items[0]->kind != K_STR ||
-        strcmp(pid->items[0]->s, "storage") != 0 ||
-        pid->items[1]->kind != K_GLOBAL || pid->items[2]->kind != K_STR ||
-        pid->items[3]->kind != K_STR || pid->items[4]->kind != K_INT)
+        strcmp(pid->items[0]->s, "storage") != 0 || pid->items[1]->kind != K_GLOBAL ||
+        pid->items[2]->kind != K_STR || pid->items[3]->kind != K_STR ||
+        pid->items[4]->kind != K_INT)
         return fail(r, "persistent id is not ('storage', type, key, location, "
-                    "numel)");
+                       "numel)");
     if (storage_dtype(pid->items[1]->global, &dt) != 0)
         return fail(r, "persistent id names a type that is not a storage");
     if (pid->items[4]->i < 0 || pid->items[4]->i > MAX_NUMEL)
@@ -554,14 +567,14 @@ static int rebuild_tensor(reader *r, const pobj *args)
 
     if (args->n != 6 && args->n != 7)
         return fail(r, "_rebuild_tensor_v2 with an unexpected number of "
-                    "arguments");
+                       "arguments");
     if (args->items[0]->kind != K_STORAGE || args->items[1]->kind != K_INT ||
         args->items[4]->kind != K_BOOL || args->items[5]->kind != K_DICT ||
         args->items[5]->n != 0 ||
         (args->n == 7 && args->items[6]->kind != K_DICT &&
          args->items[6]->kind != K_NONE))
         return fail(r, "_rebuild_tensor_v2 arguments are not (storage, int, "
-                    "sizes, strides, bool, {}) as torch writes them");
+                       "sizes, strides, bool, {}) as torch writes them");
     if (grow((void **)&r->tensors, &r->tensors_cap, r->n_tensors + 1,
              sizeof *r->tensors) != 0)
         return nomem(r);
@@ -572,7 +585,7 @@ static int rebuild_tensor(reader *r, const pobj *args)
     if (int_tuple(args->items[2], t->shape, &t->ndim) != 0 ||
         int_tuple(args->items[3], t->stride, &nstride) != 0 || nstride != t->ndim)
         return fail(r, "tensor sizes/strides are not tuples of at most 8 "
-                    "ints of equal length");
+                       "ints of equal length");
     t->numel = 1;
     for (d = 0; d < t->ndim; d++) {
         if (t->shape[d] < 0)
@@ -613,10 +626,8 @@ static int op_reduce(reader *r)
         if (o == NULL)
             return nomem(r);
         return push(r, o);
-    case G_REBUILD_TENSOR_V2:
-        return rebuild_tensor(r, args);
-    default:
-        return fail(r, "REDUCE of a storage type");
+    case G_REBUILD_TENSOR_V2: return rebuild_tensor(r, args);
+    default: return fail(r, "REDUCE of a storage type");
     }
 }
 
@@ -656,7 +667,7 @@ static int run(reader *r, pobj **result)
             *result = pop(r);
             if (*result == NULL || r->sp != 0 || r->nmarks != 0)
                 return fail(r, "STOP with a stack that does not hold exactly "
-                            "one value");
+                               "one value");
             if (r->pos != r->len)
                 return fail(r, "bytes after STOP");
             return 0;
@@ -665,27 +676,15 @@ static int run(reader *r, pobj **result)
                 return fail(r, "marks nested too deeply");
             r->marks[r->nmarks++] = r->sp;
             break;
-        case '}': /* EMPTY_DICT */
-            rc = push(r, new_obj(r, K_DICT));
-            break;
-        case ']': /* EMPTY_LIST */
-            rc = push(r, new_obj(r, K_LIST));
-            break;
-        case ')': /* EMPTY_TUPLE */
-            rc = op_tuple_n(r, 0);
-            break;
-        case 't': /* TUPLE */
-            rc = op_tuple(r);
-            break;
+        case '}': /* EMPTY_DICT */ rc = push(r, new_obj(r, K_DICT)); break;
+        case ']': /* EMPTY_LIST */ rc = push(r, new_obj(r, K_LIST)); break;
+        case ')': /* EMPTY_TUPLE */ rc = op_tuple_n(r, 0); break;
+        case 't': /* TUPLE */ rc = op_tuple(r); break;
         case 0x85: /* TUPLE1 */
         case 0x86: /* TUPLE2 */
-        case 0x87: /* TUPLE3 */
-            rc = op_tuple_n(r, (size_t)(op - 0x84));
-            break;
-        case 'N': /* NONE */
-            rc = push(r, new_obj(r, K_NONE));
-            break;
-        case 0x88: /* NEWTRUE */
+        case 0x87: /* TUPLE3 */ rc = op_tuple_n(r, (size_t)(op - 0x84)); break;
+        case 'N': /* NONE */ rc = push(r, new_obj(r, K_NONE)); break;
+        case 0x88:   /* NEWTRUE */
         case 0x89: { /* NEWFALSE */
             pobj *o = new_obj(r, K_BOOL);
 
@@ -715,9 +714,7 @@ static int run(reader *r, pobj **result)
                 r->pos += 4;
             }
             break;
-        case 0x8a: /* LONG1 */
-            rc = op_long1(r);
-            break;
+        case 0x8a: /* LONG1 */ rc = op_long1(r); break;
         case 'G': { /* BINFLOAT: the value is never used, only kept */
             pobj *o;
 
@@ -728,18 +725,10 @@ static int run(reader *r, pobj **result)
             }
             break;
         }
-        case 'X': /* BINUNICODE */
-            rc = op_string(r, 4);
-            break;
-        case 0x8c: /* SHORT_BINUNICODE */
-            rc = op_string(r, 1);
-            break;
-        case 'c': /* GLOBAL */
-            rc = op_global(r);
-            break;
-        case 0x93: /* STACK_GLOBAL */
-            rc = op_stack_global(r);
-            break;
+        case 'X': /* BINUNICODE */ rc = op_string(r, 4); break;
+        case 0x8c: /* SHORT_BINUNICODE */ rc = op_string(r, 1); break;
+        case 'c': /* GLOBAL */ rc = op_global(r); break;
+        case 0x93: /* STACK_GLOBAL */ rc = op_stack_global(r); break;
         case 'q': /* BINPUT */
             if ((rc = need(r, 1)) == 0)
                 rc = op_put(r, r->buf[r->pos++]);
@@ -752,8 +741,8 @@ static int run(reader *r, pobj **result)
             break;
         case 0x94: /* MEMOIZE */
             /* memo[len(memo)]; op_put bounds the index. */
-            rc = op_put(r, r->memo_used < UINT32_MAX ? (uint32_t)r->memo_used
-                                                      : UINT32_MAX);
+            rc = op_put(r,
+                        r->memo_used < UINT32_MAX ? (uint32_t)r->memo_used : UINT32_MAX);
             break;
         case 'h': /* BINGET */
             if ((rc = need(r, 1)) == 0)
@@ -765,27 +754,13 @@ static int run(reader *r, pobj **result)
                 r->pos += 4;
             }
             break;
-        case 'Q': /* BINPERSID */
-            rc = op_binpersid(r);
-            break;
-        case 'R': /* REDUCE */
-            rc = op_reduce(r);
-            break;
-        case 'b': /* BUILD */
-            rc = op_build(r);
-            break;
-        case 's': /* SETITEM */
-            rc = op_setitems(r, 0);
-            break;
-        case 'u': /* SETITEMS */
-            rc = op_setitems(r, 1);
-            break;
-        case 'a': /* APPEND */
-            rc = op_appends(r, 0);
-            break;
-        case 'e': /* APPENDS */
-            rc = op_appends(r, 1);
-            break;
+        case 'Q': /* BINPERSID */ rc = op_binpersid(r); break;
+        case 'R': /* REDUCE */ rc = op_reduce(r); break;
+        case 'b': /* BUILD */ rc = op_build(r); break;
+        case 's': /* SETITEM */ rc = op_setitems(r, 0); break;
+        case 'u': /* SETITEMS */ rc = op_setitems(r, 1); break;
+        case 'a': /* APPEND */ rc = op_appends(r, 0); break;
+        case 'e': /* APPENDS */ rc = op_appends(r, 1); break;
         default: {
             char msg[64];
 
@@ -829,7 +804,8 @@ static int finish_tensor(reader *r, const char *name, const tensor_ref *t,
 
     for (d = t->ndim - 1; d >= 0 && t->numel > 0; d--) {
         if (t->shape[d] != 1 && t->stride[d] != expect) {
-            set_err(r->err, r->errlen, "tensor '%s' is not contiguous in C "
+            set_err(r->err, r->errlen,
+                    "tensor '%s' is not contiguous in C "
                     "order (dim %d: size %lld, stride %lld, expected %lld)",
                     name, d, (long long)t->shape[d], (long long)t->stride[d],
                     (long long)expect);
@@ -838,9 +814,10 @@ static int finish_tensor(reader *r, const char *name, const tensor_ref *t,
         expect *= t->shape[d];
     }
     if (t->offset < 0 || t->offset > s->numel || t->numel > s->numel - t->offset) {
-        set_err(r->err, r->errlen, "tensor '%s' (offset %lld, %lld elements) "
-                "does not fit its storage '%s' of %lld elements", name,
-                (long long)t->offset, (long long)t->numel, s->key,
+        set_err(r->err, r->errlen,
+                "tensor '%s' (offset %lld, %lld elements) "
+                "does not fit its storage '%s' of %lld elements",
+                name, (long long)t->offset, (long long)t->numel, s->key,
                 (long long)s->numel);
         return SAMSEP_ERR_FORMAT;
     }
@@ -855,8 +832,8 @@ static int finish_tensor(reader *r, const char *name, const tensor_ref *t,
     return 0;
 }
 
-int nn_pickle_read_state_dict(const uint8_t *buf, size_t len,
-                              nn_pickle_state_dict **out, char *err, size_t errlen)
+int nn_pickle_read_state_dict(const uint8_t *buf, size_t len, nn_pickle_state_dict **out,
+                              char *err, size_t errlen)
 {
     reader *r;
     pobj *result = NULL;
@@ -882,8 +859,9 @@ int nn_pickle_read_state_dict(const uint8_t *buf, size_t len,
         goto out;
     }
     sd = calloc(1, sizeof *sd);
-    if (sd == NULL || (result->n > 0 &&
-                       (sd->tensors = calloc(result->n / 2, sizeof *sd->tensors)) == NULL)) {
+    if (sd == NULL ||
+        (result->n > 0 &&
+         (sd->tensors = calloc(result->n / 2, sizeof *sd->tensors)) == NULL)) {
         rc = nomem(r);
         goto out;
     }
@@ -891,9 +869,10 @@ int nn_pickle_read_state_dict(const uint8_t *buf, size_t len,
         const pobj *key = result->items[k], *val = result->items[k + 1];
 
         if (key->kind != K_STR || val->kind != K_TENSOR) {
-            set_err(err, errlen, "entry %zu of the state_dict is not a "
-                    "(name, tensor) pair%s%s", k / 2,
-                    key->kind == K_STR ? ": " : "",
+            set_err(err, errlen,
+                    "entry %zu of the state_dict is not a "
+                    "(name, tensor) pair%s%s",
+                    k / 2, key->kind == K_STR ? ": " : "",
                     key->kind == K_STR ? key->s : "");
             rc = SAMSEP_ERR_FORMAT;
             goto out;

@@ -27,20 +27,20 @@
 #include "nn/io/tensors.h"
 
 typedef struct nn_pickle_tensor {
-    const char *name;         /* the state_dict key */
-    const char *storage_key;  /* persistent id key: "0", "1", ... */
-    int64_t storage_numel;    /* elements in the storage, as declared */
-    int64_t offset;           /* storage offset in elements */
+    const char *name;        /* the state_dict key */
+    const char *storage_key; /* persistent id key: "0", "1", ... */
+    int64_t storage_numel;   /* elements in the storage, as declared */
+    int64_t offset;          /* storage offset in elements */
     nn_dtype dtype;
     int ndim;
     int64_t shape[NN_MAX_DIMS];
-    int64_t numel;            /* offset + numel <= storage_numel */
+    int64_t numel; /* offset + numel <= storage_numel */
 } nn_pickle_tensor;
 
 typedef struct nn_pickle_state_dict {
-    nn_pickle_tensor *tensors;   /* [count] in the order the dict holds them */
+    nn_pickle_tensor *tensors; /* [count] in the order the dict holds them */
     size_t count;
-    void *priv;               /* the reader's allocations (names, keys) */
+    void *priv; /* the reader's allocations (names, keys) */
 } nn_pickle_state_dict;
 
 /*

@@ -60,8 +60,7 @@ static int parse_dtype(const char *s, nn_dtype *dt)
 }
 
 static int read_entry(nn_tensor_file *tf, const cJSON *item, const uint8_t *data,
-                      uint64_t data_len, nn_tensor *t, span *sp, char *err,
-                      size_t errlen)
+                      uint64_t data_len, nn_tensor *t, span *sp, char *err, size_t errlen)
 {
     const char *name = item->string;
     const cJSON *dtype = NULL, *shape = NULL, *offs = NULL, *dim;
@@ -79,23 +78,29 @@ static int read_entry(nn_tensor_file *tf, const cJSON *item, const uint8_t *data
     }
     if (!cJSON_IsObject(item) || !cJSON_IsString(dtype) || !cJSON_IsArray(shape) ||
         !cJSON_IsArray(offs)) {
-        set_err(err, errlen, "tensor '%s': header entry needs \"dtype\", "
-                "\"shape\" and \"data_offsets\"", name);
+        set_err(err, errlen,
+                "tensor '%s': header entry needs \"dtype\", "
+                "\"shape\" and \"data_offsets\"",
+                name);
         return SAMSEP_ERR_FORMAT;
     }
     if (parse_dtype(dtype->valuestring, &t->dtype) != 0) {
-        set_err(err, errlen, "tensor '%s' has dtype %.32s; only F32, F16 and "
-                "BF16 are supported", name, dtype->valuestring);
+        set_err(err, errlen,
+                "tensor '%s' has dtype %.32s; only F32, F16 and "
+                "BF16 are supported",
+                name, dtype->valuestring);
         return SAMSEP_ERR_FORMAT;
     }
     t->numel = 1;
-    cJSON_ArrayForEach(dim, shape) {
+    cJSON_ArrayForEach(dim, shape)
+    {
         uint64_t v;
 
-        if (ndim == NN_MAX_DIMS || json_uint(dim, &v) != 0 ||
-            v > (uint64_t)MAX_NUMEL) {
-            set_err(err, errlen, "tensor '%s': shape is not a list of at most "
-                    "%d sizes", name, NN_MAX_DIMS);
+        if (ndim == NN_MAX_DIMS || json_uint(dim, &v) != 0 || v > (uint64_t)MAX_NUMEL) {
+            set_err(err, errlen,
+                    "tensor '%s': shape is not a list of at most "
+                    "%d sizes",
+                    name, NN_MAX_DIMS);
             return SAMSEP_ERR_FORMAT;
         }
         t->shape[ndim++] = (int64_t)v;
@@ -109,17 +114,20 @@ static int read_entry(nn_tensor_file *tf, const cJSON *item, const uint8_t *data
     }
     t->ndim = ndim;
     if (cJSON_GetArraySize(offs) != 2 || json_uint(offs->child, &begin) != 0 ||
-        json_uint(offs->child->next, &end) != 0 || begin > end ||
-        end > data_len) {
-        set_err(err, errlen, "tensor '%s': data_offsets are not [begin, end] "
-                "within the %llu data bytes", name, (unsigned long long)data_len);
+        json_uint(offs->child->next, &end) != 0 || begin > end || end > data_len) {
+        set_err(err, errlen,
+                "tensor '%s': data_offsets are not [begin, end] "
+                "within the %llu data bytes",
+                name, (unsigned long long)data_len);
         return SAMSEP_ERR_FORMAT;
     }
     nbytes = (uint64_t)t->numel * nn_dtype_size(t->dtype);
     if (end - begin != nbytes) {
-        set_err(err, errlen, "tensor '%s': %llu data bytes for %lld elements "
-                "of %s", name, (unsigned long long)(end - begin),
-                (long long)t->numel, nn_dtype_name(t->dtype));
+        set_err(err, errlen,
+                "tensor '%s': %llu data bytes for %lld elements "
+                "of %s",
+                name, (unsigned long long)(end - begin), (long long)t->numel,
+                nn_dtype_name(t->dtype));
         return SAMSEP_ERR_FORMAT;
     }
     t->name = nn_tf_strdup(tf, name);
@@ -150,10 +158,10 @@ static int check_overlaps(span *sp, int n, char *err, size_t errlen)
     qsort(sp, (size_t)n, sizeof *sp, cmp_span);
     for (i = 0; i < n; i++) {
         if (sp[i].begin == sp[i].end)
-            continue;  /* an empty tensor shares nothing */
+            continue; /* an empty tensor shares nothing */
         if (prev != NULL && sp[i].begin < prev->end) {
-            set_err(err, errlen, "tensors '%s' and '%s' share data bytes",
-                    prev->name, sp[i].name);
+            set_err(err, errlen, "tensors '%s' and '%s' share data bytes", prev->name,
+                    sp[i].name);
             return SAMSEP_ERR_FORMAT;
         }
         prev = &sp[i];
@@ -174,8 +182,10 @@ int nn_safetensors_read(nn_tensor_file *tf, char *err, size_t errlen)
     for (i = 7; i >= 0; i--)
         hlen = (hlen << 8) | b[i];
     if (hlen > MAX_HEADER || hlen > tf->len - 8) {
-        set_err(err, errlen, "safetensors header length %llu is out of range "
-                "(file of %zu bytes)", (unsigned long long)hlen, tf->len);
+        set_err(err, errlen,
+                "safetensors header length %llu is out of range "
+                "(file of %zu bytes)",
+                (unsigned long long)hlen, tf->len);
         return SAMSEP_ERR_FORMAT;
     }
     root = cJSON_ParseWithLengthOpts((const char *)b + 8, (size_t)hlen, &end, 0);
@@ -189,7 +199,8 @@ int nn_safetensors_read(nn_tensor_file *tf, char *err, size_t errlen)
         return SAMSEP_ERR_FORMAT;
     }
     data_len = tf->len - 8 - hlen;
-    cJSON_ArrayForEach(item, root) {
+    cJSON_ArrayForEach(item, root)
+    {
         if (strcmp(item->string, "__metadata__") == 0) {
             if (!cJSON_IsObject(item)) {
                 set_err(err, errlen, "safetensors __metadata__ is not an object");
@@ -212,11 +223,12 @@ int nn_safetensors_read(nn_tensor_file *tf, char *err, size_t errlen)
         rc = SAMSEP_ERR_NOMEM;
         goto out;
     }
-    cJSON_ArrayForEach(item, root) {
+    cJSON_ArrayForEach(item, root)
+    {
         if (strcmp(item->string, "__metadata__") == 0)
             continue;
-        rc = read_entry(tf, item, b + 8 + hlen, data_len, &tf->tensors[k],
-                        &spans[k], err, errlen);
+        rc = read_entry(tf, item, b + 8 + hlen, data_len, &tf->tensors[k], &spans[k], err,
+                        errlen);
         if (rc != 0)
             goto out;
         k++;

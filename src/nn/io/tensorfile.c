@@ -70,7 +70,8 @@ int nn_tf_set_data(nn_tensor_file *tf, nn_tensor *t, const uint8_t *p)
 
 static int cmp_tensor_name(const void *a, const void *b)
 {
-    const nn_tensor *ta = *(const nn_tensor *const *)a, *tb = *(const nn_tensor *const *)b;
+    const nn_tensor *ta = *(const nn_tensor *const *)a,
+                    *tb = *(const nn_tensor *const *)b;
 
     return strcmp(ta->name, tb->name);
 }
@@ -79,8 +80,8 @@ static int index_names(nn_tensor_file *tf, char *err, size_t errlen)
 {
     int i;
 
-    tf->sorted = nn_tf_alloc(tf, (size_t)(tf->count > 0 ? tf->count : 1) *
-                                  sizeof *tf->sorted);
+    tf->sorted =
+        nn_tf_alloc(tf, (size_t)(tf->count > 0 ? tf->count : 1) * sizeof *tf->sorted);
     if (tf->sorted == NULL) {
         set_err(err, errlen, "out of memory");
         return SAMSEP_ERR_NOMEM;
@@ -128,7 +129,8 @@ static int read_any(nn_tensor_file *tf, char *err, size_t errlen)
         tf->kind = "safetensors";
         rc = nn_safetensors_read(tf, err, errlen);
     } else {
-        set_err(err, errlen, "neither a PyTorch checkpoint (zip archive) nor a "
+        set_err(err, errlen,
+                "neither a PyTorch checkpoint (zip archive) nor a "
                 "safetensors file");
         return SAMSEP_ERR_FORMAT;
     }
@@ -170,8 +172,7 @@ int nn_tensor_file_open_memory(const void *data, size_t len, const char *name,
     return open_bytes(tf, name, out, err, errlen);
 }
 
-int nn_tensor_file_open(const char *path, nn_tensor_file **out, char *err,
-                        size_t errlen)
+int nn_tensor_file_open(const char *path, nn_tensor_file **out, char *err, size_t errlen)
 {
     nn_tensor_file *tf;
     struct stat st;
@@ -195,8 +196,8 @@ int nn_tensor_file_open(const char *path, nn_tensor_file **out, char *err,
         return SAMSEP_ERR_IO;
     }
     if (st.st_size < 8) {
-        set_err(err, errlen, "%s: too short to be a model file (%lld bytes)",
-                path, (long long)st.st_size);
+        set_err(err, errlen, "%s: too short to be a model file (%lld bytes)", path,
+                (long long)st.st_size);
         close(fd);
         return SAMSEP_ERR_FORMAT;
     }
@@ -337,7 +338,7 @@ static uint32_t half_bits_to_float_bits(uint16_t h)
     uint32_t exp = (h >> 10) & 0x1Fu, mant = h & 0x3FFu;
     int shift = 0;
 
-    if (exp == 0x1F)  /* inf, nan (payload kept) */
+    if (exp == 0x1F) /* inf, nan (payload kept) */
         return sign | 0x7F800000u | (mant << 13);
     if (exp != 0)
         return sign | ((exp + 112) << 23) | (mant << 13);
@@ -357,12 +358,11 @@ void nn_tensor_to_f32(const nn_tensor *t, float *out)
     int64_t i;
 
     switch (t->dtype) {
-    case NN_F32:
-        memcpy(out, p, (size_t)t->numel * 4);
-        break;
+    case NN_F32: memcpy(out, p, (size_t)t->numel * 4); break;
     case NN_F16:
         for (i = 0; i < t->numel; i++) {
-            uint32_t b = half_bits_to_float_bits((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+            uint32_t b =
+                half_bits_to_float_bits((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
 
             memcpy(&out[i], &b, 4);
         }

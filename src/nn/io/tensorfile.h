@@ -17,15 +17,15 @@
 #include "nn/io/tensors.h"
 
 struct nn_tensor_file {
-    const char *kind;          /* "pytorch" or "safetensors" */
-    const uint8_t *base;       /* the file's bytes */
+    const char *kind;    /* "pytorch" or "safetensors" */
+    const uint8_t *base; /* the file's bytes */
     size_t len;
-    void *map;                 /* the mapping to unmap, or NULL */
+    void *map; /* the mapping to unmap, or NULL */
     size_t map_len;
-    nn_tensor *tensors;           /* [count], in the file's order */
+    nn_tensor *tensors; /* [count], in the file's order */
     int count;
-    const nn_tensor **sorted;     /* [count], by name, for nn_tensor_file_find */
-    void **owned;              /* allocations freed at close */
+    const nn_tensor **sorted; /* [count], by name, for nn_tensor_file_find */
+    void **owned;             /* allocations freed at close */
     size_t n_owned, owned_cap;
 };
 
@@ -51,7 +51,6 @@ int nn_tf_set_data(nn_tensor_file *tf, nn_tensor *t, const uint8_t *p);
  * stands for the file in messages. The bytes must outlive the nn_tensor_file.
  */
 int nn_tensor_file_open_memory(const void *data, size_t len, const char *name,
-                               nn_tensor_file **out /* OUT */, char *err,
-                               size_t errlen);
+                               nn_tensor_file **out /* OUT */, char *err, size_t errlen);
 
 #endif

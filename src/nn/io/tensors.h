@@ -21,19 +21,15 @@
 
 #define NN_MAX_DIMS 8
 
-typedef enum nn_dtype {
-    NN_F32 = 0,
-    NN_F16 = 1,
-    NN_BF16 = 2
-} nn_dtype;
+typedef enum nn_dtype { NN_F32 = 0, NN_F16 = 1, NN_BF16 = 2 } nn_dtype;
 
 typedef struct nn_tensor {
     const char *name;
     nn_dtype dtype;
     int ndim;
     int64_t shape[NN_MAX_DIMS];
-    int64_t numel;        /* product of shape (1 for a scalar) */
-    const void *data;     /* numel elements, C order, little-endian */
+    int64_t numel;    /* product of shape (1 for a scalar) */
+    const void *data; /* numel elements, C order, little-endian */
 } nn_tensor;
 
 typedef struct nn_tensor_file nn_tensor_file;

@@ -37,9 +37,9 @@ struct nn_zip_archive {
     const uint8_t *buf;
     size_t len;
     size_t count;
-    nn_zip_entry *entries;  /* [count], central-directory order */
-    const nn_zip_entry **sorted;  /* [count] the entries sorted by name */
-    char *names;         /* all names, NUL-terminated, back to back */
+    nn_zip_entry *entries;       /* [count], central-directory order */
+    const nn_zip_entry **sorted; /* [count] the entries sorted by name */
+    char *names;                 /* all names, NUL-terminated, back to back */
 };
 
 static uint16_t rd16(const uint8_t *p)
@@ -78,7 +78,7 @@ static int span_ok(uint64_t off, uint64_t n, uint64_t limit)
 /* Where the central directory is and how many entries it holds. */
 typedef struct cd_info {
     uint64_t offset, size, count;
-    uint64_t end;  /* the directory must end at or before this offset */
+    uint64_t end; /* the directory must end at or before this offset */
 } cd_info;
 
 static int find_eocd(const uint8_t *buf, size_t len, uint64_t *pos, char *err,
@@ -100,13 +100,14 @@ static int find_eocd(const uint8_t *buf, size_t len, uint64_t *pos, char *err,
             return 0;
         }
     }
-    set_err(err, errlen, "no zip end-of-central-directory record "
+    set_err(err, errlen,
+            "no zip end-of-central-directory record "
             "(not a zip archive, or truncated)");
     return SAMSEP_ERR_FORMAT;
 }
 
-static int read_directory_info(const uint8_t *buf, size_t len, cd_info *cd,
-                               char *err, size_t errlen)
+static int read_directory_info(const uint8_t *buf, size_t len, cd_info *cd, char *err,
+                               size_t errlen)
 {
     uint64_t eocd;
     const uint8_t *e;
@@ -138,15 +139,16 @@ static int read_directory_info(const uint8_t *buf, size_t len, cd_info *cd,
             return SAMSEP_ERR_FORMAT;
         }
         if (!span_ok(rec, EOCD64_LEN, eocd - LOCATOR64_LEN)) {
-            set_err(err, errlen, "ZIP64 end-of-central-directory record at "
+            set_err(err, errlen,
+                    "ZIP64 end-of-central-directory record at "
                     "offset %llu lies outside the archive",
                     (unsigned long long)rec);
             return SAMSEP_ERR_FORMAT;
         }
         r = buf + rec;
         rec_size = rd64(r + 4);
-        if (rd32(r) != SIG_EOCD64 || rec_size < EOCD64_LEN - 12 ||
-            rec_size > len || !span_ok(rec, rec_size + 12, eocd - LOCATOR64_LEN)) {
+        if (rd32(r) != SIG_EOCD64 || rec_size < EOCD64_LEN - 12 || rec_size > len ||
+            !span_ok(rec, rec_size + 12, eocd - LOCATOR64_LEN)) {
             set_err(err, errlen, "corrupt ZIP64 end-of-central-directory record");
             return SAMSEP_ERR_FORMAT;
         }
@@ -169,15 +171,17 @@ static int read_directory_info(const uint8_t *buf, size_t len, cd_info *cd,
         }
     }
     if (!span_ok(cd->offset, cd->size, cd->end)) {
-        set_err(err, errlen, "zip central directory (offset %llu, %llu bytes) "
-                "lies outside the archive", (unsigned long long)cd->offset,
-                (unsigned long long)cd->size);
+        set_err(err, errlen,
+                "zip central directory (offset %llu, %llu bytes) "
+                "lies outside the archive",
+                (unsigned long long)cd->offset, (unsigned long long)cd->size);
         return SAMSEP_ERR_FORMAT;
     }
     if (cd->count > cd->size / CENTRAL_LEN) {
-        set_err(err, errlen, "zip central directory claims %llu entries in %llu "
-                "bytes", (unsigned long long)cd->count,
-                (unsigned long long)cd->size);
+        set_err(err, errlen,
+                "zip central directory claims %llu entries in %llu "
+                "bytes",
+                (unsigned long long)cd->count, (unsigned long long)cd->size);
         return SAMSEP_ERR_FORMAT;
     }
     return 0;
@@ -189,8 +193,8 @@ static int read_directory_info(const uint8_t *buf, size_t len, cd_info *cd,
  * the central entry is saturated, in the order size, comp_size, offset.
  */
 static int apply_zip64_extra(const uint8_t *extra, size_t n, uint64_t *size,
-                             uint64_t *comp_size, uint64_t *offset,
-                             int need_size, int need_comp, int need_off)
+                             uint64_t *comp_size, uint64_t *offset, int need_size,
+                             int need_comp, int need_off)
 {
     size_t p = 0;
 
@@ -226,8 +230,8 @@ static int apply_zip64_extra(const uint8_t *extra, size_t n, uint64_t *size,
     return need_size || need_comp || need_off ? -1 : 0;
 }
 
-static int parse_entry(nn_zip_archive *z, const cd_info *cd, uint64_t *pos,
-                       size_t index, char **name_out, char *err, size_t errlen)
+static int parse_entry(nn_zip_archive *z, const cd_info *cd, uint64_t *pos, size_t index,
+                       char **name_out, char *err, size_t errlen)
 {
     const uint8_t *buf = z->buf;
     const uint8_t *c, *local;
@@ -253,13 +257,17 @@ static int parse_entry(nn_zip_archive *z, const cd_info *cd, uint64_t *pos,
     disk = rd16(c + 34);
     off32 = rd32(c + 42);
     if (!span_ok(*pos + CENTRAL_LEN, (uint64_t)nlen + xlen + clen, cd_end)) {
-        set_err(err, errlen, "zip central directory entry %zu runs past the "
-                "directory", index);
+        set_err(err, errlen,
+                "zip central directory entry %zu runs past the "
+                "directory",
+                index);
         return SAMSEP_ERR_FORMAT;
     }
     if (nlen == 0 || memchr(c + CENTRAL_LEN, 0, nlen) != NULL) {
-        set_err(err, errlen, "zip entry %zu has an empty name or a NUL byte in "
-                "its name", index);
+        set_err(err, errlen,
+                "zip entry %zu has an empty name or a NUL byte in "
+                "its name",
+                index);
         return SAMSEP_ERR_FORMAT;
     }
     memcpy(name, c + CENTRAL_LEN, nlen);
@@ -271,8 +279,8 @@ static int parse_entry(nn_zip_archive *z, const cd_info *cd, uint64_t *pos,
     e->comp_size = comp32;
     local_off = off32;
     if (apply_zip64_extra(c + CENTRAL_LEN + nlen, xlen, &e->size, &e->comp_size,
-                          &local_off, size32 == 0xFFFFFFFFu,
-                          comp32 == 0xFFFFFFFFu, off32 == 0xFFFFFFFFu) != 0) {
+                          &local_off, size32 == 0xFFFFFFFFu, comp32 == 0xFFFFFFFFu,
+                          off32 == 0xFFFFFFFFu) != 0) {
         set_err(err, errlen, "zip entry '%s' has corrupt extra fields", name);
         return SAMSEP_ERR_FORMAT;
     }
@@ -286,8 +294,8 @@ static int parse_entry(nn_zip_archive *z, const cd_info *cd, uint64_t *pos,
      * entry; its sizes are ignored (torch writes data descriptors). */
     if (!span_ok(local_off, LOCAL_LEN, cd->offset) ||
         rd32(buf + local_off) != SIG_LOCAL) {
-        set_err(err, errlen, "zip entry '%s': no local header at offset %llu",
-                name, (unsigned long long)local_off);
+        set_err(err, errlen, "zip entry '%s': no local header at offset %llu", name,
+                (unsigned long long)local_off);
         return SAMSEP_ERR_FORMAT;
     }
     local = buf + local_off;
@@ -296,14 +304,17 @@ static int parse_entry(nn_zip_archive *z, const cd_info *cd, uint64_t *pos,
     if (!add_ok(local_off + LOCAL_LEN, (uint64_t)lnlen + lxlen, &data_off) ||
         lnlen != nlen || data_off > cd->offset ||
         memcmp(local + LOCAL_LEN, e->name, nlen) != 0) {
-        set_err(err, errlen, "zip entry '%s': local header does not match the "
-                "central directory", name);
+        set_err(err, errlen,
+                "zip entry '%s': local header does not match the "
+                "central directory",
+                name);
         return SAMSEP_ERR_FORMAT;
     }
     if (!add_ok(data_off, e->comp_size, &after) || after > cd->offset) {
-        set_err(err, errlen, "zip entry '%s' (%llu bytes at offset %llu) runs "
-                "past the end of the data", name,
-                (unsigned long long)e->comp_size, (unsigned long long)data_off);
+        set_err(err, errlen,
+                "zip entry '%s' (%llu bytes at offset %llu) runs "
+                "past the end of the data",
+                name, (unsigned long long)e->comp_size, (unsigned long long)data_off);
         return SAMSEP_ERR_FORMAT;
     }
     e->data_offset = data_off;
@@ -318,8 +329,8 @@ static int cmp_entry_name(const void *a, const void *b)
     return strcmp(ea->name, eb->name);
 }
 
-int nn_zip_open_memory(const uint8_t *buf, size_t len, nn_zip_archive **out,
-                       char *err, size_t errlen)
+int nn_zip_open_memory(const uint8_t *buf, size_t len, nn_zip_archive **out, char *err,
+                       size_t errlen)
 {
     nn_zip_archive *z;
     cd_info cd;
@@ -417,8 +428,7 @@ const nn_zip_entry *nn_zip_find(const nn_zip_archive *z, const char *name)
 }
 
 int nn_zip_entry_data(const nn_zip_archive *z, const nn_zip_entry *e,
-                      const uint8_t **data, uint64_t *size, char *err,
-                      size_t errlen)
+                      const uint8_t **data, uint64_t *size, char *err, size_t errlen)
 {
     *data = NULL;
     *size = 0;
@@ -427,15 +437,18 @@ int nn_zip_entry_data(const nn_zip_archive *z, const nn_zip_entry *e,
         return SAMSEP_ERR_FORMAT;
     }
     if (e->method != 0) {
-        set_err(err, errlen, "zip entry '%s' is compressed (method %u); only "
+        set_err(err, errlen,
+                "zip entry '%s' is compressed (method %u); only "
                 "stored entries are supported (torch.save writes them "
-                "uncompressed)", e->name, (unsigned)e->method);
+                "uncompressed)",
+                e->name, (unsigned)e->method);
         return SAMSEP_ERR_FORMAT;
     }
     if (e->comp_size != e->size) {
-        set_err(err, errlen, "zip entry '%s' is stored but its sizes differ "
-                "(%llu vs %llu)", e->name, (unsigned long long)e->comp_size,
-                (unsigned long long)e->size);
+        set_err(err, errlen,
+                "zip entry '%s' is stored but its sizes differ "
+                "(%llu vs %llu)",
+                e->name, (unsigned long long)e->comp_size, (unsigned long long)e->size);
         return SAMSEP_ERR_FORMAT;
     }
     *data = z->buf + e->data_offset;

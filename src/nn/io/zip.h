@@ -20,13 +20,13 @@
 #include <stdint.h>
 
 typedef struct nn_zip_entry {
-    const char *name;       /* NUL-terminated; no NUL inside the stored name */
-    uint16_t method;        /* 0 = stored, 8 = deflate, ... */
-    uint16_t flags;         /* general purpose bit flags */
+    const char *name; /* NUL-terminated; no NUL inside the stored name */
+    uint16_t method;  /* 0 = stored, 8 = deflate, ... */
+    uint16_t flags;   /* general purpose bit flags */
     uint32_t crc32;
-    uint64_t comp_size;     /* bytes of (possibly compressed) data */
-    uint64_t size;          /* uncompressed bytes */
-    uint64_t data_offset;   /* offset of the data in the buffer, checked:
+    uint64_t comp_size;   /* bytes of (possibly compressed) data */
+    uint64_t size;        /* uncompressed bytes */
+    uint64_t data_offset; /* offset of the data in the buffer, checked:
                              * data_offset + comp_size <= buffer length */
 } nn_zip_entry;
 
@@ -54,8 +54,8 @@ const nn_zip_entry *nn_zip_find(const nn_zip_archive *z, const char *name);
  * compressed or encrypted entry.
  */
 int nn_zip_entry_data(const nn_zip_archive *z, const nn_zip_entry *e,
-                      const uint8_t **data /* OUT */, uint64_t *size /* OUT */,
-                      char *err, size_t errlen);
+                      const uint8_t **data /* OUT */, uint64_t *size /* OUT */, char *err,
+                      size_t errlen);
 
 /* Non-zero when the stored entry's bytes match its CRC-32. */
 int nn_zip_entry_crc_ok(const nn_zip_archive *z, const nn_zip_entry *e);

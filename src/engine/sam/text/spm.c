@@ -87,16 +87,16 @@ static int pb_next(pb_reader *r, pb_field *f, const char *what, const pb_ctx *c)
     uint64_t tag;
     int rc = read_varint(r, &tag);
     if (rc != 0 || tag > UINT32_MAX) {
-        set_err(c->err, c->errlen, "%s: %s: %s field tag at byte %zu", c->name,
-                what, rc == -1 ? "truncated" : "oversized", off_of(r, start));
+        set_err(c->err, c->errlen, "%s: %s: %s field tag at byte %zu", c->name, what,
+                rc == -1 ? "truncated" : "oversized", off_of(r, start));
         return SAMSEP_ERR_FORMAT;
     }
     memset(f, 0, sizeof(*f));
     f->num = (uint32_t)(tag >> 3);
     f->wt = (int)(tag & 7);
     if (f->num == 0) {
-        set_err(c->err, c->errlen, "%s: %s: field number 0 at byte %zu", c->name,
-                what, off_of(r, start));
+        set_err(c->err, c->errlen, "%s: %s: field number 0 at byte %zu", c->name, what,
+                off_of(r, start));
         return SAMSEP_ERR_FORMAT;
     }
     size_t left;
@@ -104,9 +104,8 @@ static int pb_next(pb_reader *r, pb_field *f, const char *what, const pb_ctx *c)
     case WT_VARINT:
         rc = read_varint(r, &f->varint);
         if (rc != 0) {
-            set_err(c->err, c->errlen, "%s: %s: field %u: %s varint at byte %zu",
-                    c->name, what, f->num, rc == -1 ? "truncated" : "oversized",
-                    off_of(r, start));
+            set_err(c->err, c->errlen, "%s: %s: field %u: %s varint at byte %zu", c->name,
+                    what, f->num, rc == -1 ? "truncated" : "oversized", off_of(r, start));
             return SAMSEP_ERR_FORMAT;
         }
         return 1;
@@ -130,9 +129,11 @@ static int pb_next(pb_reader *r, pb_field *f, const char *what, const pb_ctx *c)
         left = (size_t)(r->end - r->p);
         if (rc != 0 || n > left) {
             set_err(c->err, c->errlen,
-                    "%s: %s: field %u: length %s at byte %zu (%zu bytes left)",
-                    c->name, what, f->num,
-                    rc == -1 ? "truncated" : rc == -2 ? "oversized" : "past the end",
+                    "%s: %s: field %u: length %s at byte %zu (%zu bytes left)", c->name,
+                    what, f->num,
+                    rc == -1   ? "truncated"
+                    : rc == -2 ? "oversized"
+                               : "past the end",
                     off_of(r, start), left);
             return SAMSEP_ERR_FORMAT;
         }
@@ -251,8 +252,7 @@ static int parse_piece(const pb_reader *parent, const pb_field *pf, int index,
             }
             out->type = (int)f.varint;
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (rc < 0)
@@ -263,13 +263,13 @@ static int parse_piece(const pb_reader *parent, const pb_field *pf, int index,
         return SAMSEP_ERR_FORMAT;
     }
     if (t5_spm_utf8_check((const uint8_t *)out->str, out->len) != out->len) {
-        set_err(c->err, c->errlen, "%s: %s: the piece string is not valid UTF-8",
-                c->name, what);
+        set_err(c->err, c->errlen, "%s: %s: the piece string is not valid UTF-8", c->name,
+                what);
         return SAMSEP_ERR_FORMAT;
     }
     if (!isfinite(out->score)) {
-        set_err(c->err, c->errlen, "%s: %s: the score is not a finite number",
-                c->name, what);
+        set_err(c->err, c->errlen, "%s: %s: the score is not a finite number", c->name,
+                what);
         return SAMSEP_ERR_FORMAT;
     }
     return 0;
@@ -339,8 +339,7 @@ static int parse_normalizer_spec(const pb_reader *parent, const pb_field *pf,
                 m->escape_whitespaces = v;
             break;
         }
-        default:
-            break;
+        default: break;
         }
     }
     return rc;
@@ -376,8 +375,8 @@ int t5_spm_model_parse(const uint8_t *buf, size_t len, const char *name,
     /* Pass 1: check every top-level extent and count the pieces. */
     size_t n_pieces = 0;
     while ((rc = pb_next(&top, &f, what, &c)) == 1) {
-        if (f.num >= 1 && f.num <= 5 && (rc = want_wt(&f, WT_LEN, what,
-                                                      "message", &c)) != 0)
+        if (f.num >= 1 && f.num <= 5 &&
+            (rc = want_wt(&f, WT_LEN, what, "message", &c)) != 0)
             return rc;
         if (f.num == 1)
             n_pieces++;
@@ -412,21 +411,11 @@ int t5_spm_model_parse(const uint8_t *buf, size_t len, const char *name,
             rc = parse_piece(&top, &f, m->n_pieces, &m->pieces[m->n_pieces], &c);
             m->n_pieces++;
             break;
-        case 2:
-            rc = parse_trainer_spec(&top, &f, m, &c);
-            break;
-        case 3:
-            rc = parse_normalizer_spec(&top, &f, m, &c);
-            break;
-        case 4:
-            rc = walk_message(sub_reader(&top, &f), "self_test_data", &c);
-            break;
-        case 5:
-            rc = walk_message(sub_reader(&top, &f), "denormalizer_spec", &c);
-            break;
-        default:
-            rc = 0;
-            break;
+        case 2: rc = parse_trainer_spec(&top, &f, m, &c); break;
+        case 3: rc = parse_normalizer_spec(&top, &f, m, &c); break;
+        case 4: rc = walk_message(sub_reader(&top, &f), "self_test_data", &c); break;
+        case 5: rc = walk_message(sub_reader(&top, &f), "denormalizer_spec", &c); break;
+        default: rc = 0; break;
         }
         if (rc < 0)
             break;

@@ -32,33 +32,28 @@ enum {
 };
 
 /* TrainerSpec.ModelType */
-enum {
-    SPM_MODEL_UNIGRAM = 1,
-    SPM_MODEL_BPE = 2,
-    SPM_MODEL_WORD = 3,
-    SPM_MODEL_CHAR = 4
-};
+enum { SPM_MODEL_UNIGRAM = 1, SPM_MODEL_BPE = 2, SPM_MODEL_WORD = 3, SPM_MODEL_CHAR = 4 };
 
 typedef struct t5_spm_piece {
-    const char *str;  /* UTF-8, not NUL-terminated, never empty */
+    const char *str; /* UTF-8, not NUL-terminated, never empty */
     size_t len;
-    float score;      /* finite */
-    int type;         /* SPM_* (NORMAL when the field is absent) */
+    float score; /* finite */
+    int type;    /* SPM_* (NORMAL when the field is absent) */
 } t5_spm_piece;
 
 typedef struct t5_spm_model {
-    t5_spm_piece *pieces;   /* [n_pieces] in id order */
+    t5_spm_piece *pieces; /* [n_pieces] in id order */
     int n_pieces;
-    int model_type;      /* SPM_MODEL_* (UNIGRAM when absent) */
-    int byte_fallback;   /* trainer_spec.byte_fallback */
+    int model_type;    /* SPM_MODEL_* (UNIGRAM when absent) */
+    int byte_fallback; /* trainer_spec.byte_fallback */
     /* normalizer_spec; all zero/NULL when the file has none */
-    const char *norm_name;       /* not NUL-terminated */
+    const char *norm_name; /* not NUL-terminated */
     size_t norm_name_len;
-    const uint8_t *charsmap;     /* precompiled_charsmap, may be empty */
+    const uint8_t *charsmap; /* precompiled_charsmap, may be empty */
     size_t charsmap_len;
-    int add_dummy_prefix;        /* proto defaults: true */
-    int remove_extra_whitespaces;/* true */
-    int escape_whitespaces;      /* true */
+    int add_dummy_prefix;         /* proto defaults: true */
+    int remove_extra_whitespaces; /* true */
+    int escape_whitespaces;       /* true */
 } t5_spm_model;
 
 /*

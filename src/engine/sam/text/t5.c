@@ -36,17 +36,16 @@
 #include "nn/io/jsonfile.h"
 #include "nn/weights.h"
 
-
 typedef enum t5_act { ACT_RELU, ACT_GELU_TANH, ACT_GELU_ERF, ACT_SILU } t5_act;
 
 typedef struct t5_block {
-    const float *ln0, *ln1;            /* [D] */
-    nn_w q, k, v, o;                   /* [HD, D] x3, [D, HD] */
-    nn_w wi, wi1, wo;                  /* [F, D] (wi1 gated only), [D, F] */
+    const float *ln0, *ln1; /* [D] */
+    nn_w q, k, v, o;        /* [HD, D] x3, [D, HD] */
+    nn_w wi, wi1, wo;       /* [F, D] (wi1 gated only), [D, F] */
 } t5_block;
 
 struct t5_model {
-    nn_ctx *wk;            /* the context the weights were placed for */
+    nn_ctx *wk; /* the context the weights were placed for */
     nn_weights *ws;
 
     /* sizes */
@@ -69,12 +68,12 @@ struct t5_state {
     /* working buffers, for cap_tokens tokens and sequences up to cap_len */
     int64_t cap_tokens, cap_len;
     float *h, *x, *q, *kb, *v, *a, *f, *f1;
-    float *rel;            /* [H, 2*cap_len - 1] */
-    float *relt;           /* [2*cap_len - 1, H] the same, gathered */
-    uint8_t *mask;         /* [cap_tokens] */
-    int32_t *ids;          /* [cap_tokens] */
-    int32_t *buckets;      /* [2*cap_len - 1] */
-    uint8_t *hmask;        /* host staging of mask and buckets */
+    float *rel;       /* [H, 2*cap_len - 1] */
+    float *relt;      /* [2*cap_len - 1, H] the same, gathered */
+    uint8_t *mask;    /* [cap_tokens] */
+    int32_t *ids;     /* [cap_tokens] */
+    int32_t *buckets; /* [2*cap_len - 1] */
+    uint8_t *hmask;   /* host staging of mask and buckets */
     int32_t *hbuckets;
 
     t5_tap_fn tap;
@@ -83,8 +82,7 @@ struct t5_state {
 
 /* ---- bucket ----------------------------------------------------------- */
 
-int t5_relative_bucket(int rel, int bidirectional, int num_buckets,
-                       int max_distance)
+int t5_relative_bucket(int rel, int bidirectional, int num_buckets, int max_distance)
 {
     int ret = 0, n = num_buckets, a, max_exact, large;
     float v;
@@ -104,8 +102,7 @@ int t5_relative_bucket(int rel, int bidirectional, int num_buckets,
      * of the double log(max_distance / max_exact), times the float count,
      * truncated to long. */
     v = logf((float)a / (float)max_exact) /
-        (float)log((double)max_distance / (double)max_exact) *
-        (float)(n - max_exact);
+        (float)log((double)max_distance / (double)max_exact) * (float)(n - max_exact);
     large = max_exact + (int)v;
     if (large > n - 1)
         large = n - 1;
@@ -114,10 +111,9 @@ int t5_relative_bucket(int rel, int bidirectional, int num_buckets,
 
 /* ---- opening ---------------------------------------------------------- */
 
-
 /* An integer member >= lo (required unless def >= 0 is given). */
-static int cfg_int(const cJSON *root, const char *key, int def, int lo,
-                   int *out, const char *path, char *err, size_t errlen)
+static int cfg_int(const cJSON *root, const char *key, int def, int lo, int *out,
+                   const char *path, char *err, size_t errlen)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
     if (it == NULL || cJSON_IsNull(it)) {
@@ -144,8 +140,7 @@ typedef struct t5_config {
     t5_act act;
 } t5_config;
 
-static int parse_config(const char *path, t5_config *c, char *err,
-                        size_t errlen)
+static int parse_config(const char *path, t5_config *c, char *err, size_t errlen)
 {
     int rc;
     cJSON *root = nn_json_load(path, &rc, err, errlen);
@@ -167,12 +162,11 @@ static int parse_config(const char *path, t5_config *c, char *err,
         (rc = cfg_int(root, "num_heads", -1, 1, &c->num_heads, path, err, errlen)) ||
         (rc = cfg_int(root, "d_ff", -1, 1, &c->d_ff, path, err, errlen)) ||
         (rc = cfg_int(root, "num_layers", -1, 1, &c->num_layers, path, err, errlen)) ||
-        (rc = cfg_int(root, "relative_attention_num_buckets", 32, 2, &c->buckets,
+        (rc = cfg_int(root, "relative_attention_num_buckets", 32, 2, &c->buckets, path,
+                      err, errlen)) ||
+        (rc = cfg_int(root, "relative_attention_max_distance", 128, 1, &c->max_distance,
                       path, err, errlen)) ||
-        (rc = cfg_int(root, "relative_attention_max_distance", 128, 1,
-                      &c->max_distance, path, err, errlen)) ||
-        (rc = cfg_int(root, "n_positions", 512, 1, &c->n_positions, path, err,
-                      errlen))) {
+        (rc = cfg_int(root, "n_positions", 512, 1, &c->n_positions, path, err, errlen))) {
         cJSON_Delete(root);
         return rc;
     }
@@ -195,8 +189,8 @@ static int parse_config(const char *path, t5_config *c, char *err,
     c->gated = strncmp(ffp, "gated-", 6) == 0;
     act = c->gated ? ffp + 6 : ffp;
     if (strchr(act, '-') != NULL) {
-        set_err(err, errlen, "%s: feed_forward_proj \"%s\" is not ACT or gated-ACT",
-                path, ffp);
+        set_err(err, errlen, "%s: feed_forward_proj \"%s\" is not ACT or gated-ACT", path,
+                ffp);
         cJSON_Delete(root);
         return SAMSEP_ERR_FORMAT;
     }
@@ -242,16 +236,20 @@ static void load_block(t5_model *e, int i)
     /* the other kind's weight present means the config lies */
     if (nn_weights_findf(ws, "%s.%d.layer.1.DenseReluDense.%s.weight", pf, i,
                          e->gated ? "wi_0" : "wi") == NULL &&
-        nn_weights_findf(ws, "%s.%d.layer.1.DenseReluDense.%s.weight", pf, i, other) != NULL)
-        nn_weights_fail(ws, SAMSEP_ERR_FORMAT, "%s.%d.layer.1.DenseReluDense.%s.weight "
-                        "present but config.json says feed_forward_proj is %s", pf, i,
-                        other, e->gated ? "gated" : "not gated");
+        nn_weights_findf(ws, "%s.%d.layer.1.DenseReluDense.%s.weight", pf, i, other) !=
+            NULL)
+        nn_weights_fail(ws, SAMSEP_ERR_FORMAT,
+                        "%s.%d.layer.1.DenseReluDense.%s.weight "
+                        "present but config.json says feed_forward_proj is %s",
+                        pf, i, other, e->gated ? "gated" : "not gated");
     if (e->gated) {
-        b->wi = nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_0.weight", pf, i);
-        b->wi1 = nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_1.weight", pf,
-                         i);
+        b->wi =
+            nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_0.weight", pf, i);
+        b->wi1 =
+            nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi_1.weight", pf, i);
     } else {
-        b->wi = nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi.weight", pf, i);
+        b->wi =
+            nn_wmat(ws, NN_DIMS(F, D), "%s.%d.layer.1.DenseReluDense.wi.weight", pf, i);
     }
 }
 
@@ -264,7 +262,8 @@ static int load_weights(t5_model *e, char *err, size_t errlen)
     if (emb == NULL)
         emb = nn_weights_find(e->ws, "encoder.embed_tokens.weight");
     if (emb == NULL) {
-        set_err(err, errlen, "missing tensor shared.weight (or encoder.embed_tokens.weight)");
+        set_err(err, errlen,
+                "missing tensor shared.weight (or encoder.embed_tokens.weight)");
         return SAMSEP_ERR_FORMAT;
     }
     if (emb->ndim != 2 || emb->shape[0] < 1 || emb->shape[0] > INT32_MAX) {
@@ -273,16 +272,18 @@ static int load_weights(t5_model *e, char *err, size_t errlen)
     }
     e->vocab = emb->shape[0];
     e->shared = nn_weightf(e->ws, NN_DIMS(e->vocab, e->D), "%s", emb->name);
-    e->relbias = nn_weightf(e->ws, NN_DIMS(e->buckets, e->H),
-                            "encoder.block.0.layer.0.SelfAttention.relative_attention_bias."
-                            "weight");
+    e->relbias =
+        nn_weightf(e->ws, NN_DIMS(e->buckets, e->H),
+                   "encoder.block.0.layer.0.SelfAttention.relative_attention_bias."
+                   "weight");
     e->final_ln = nn_weightf(e->ws, NN_DIMS(e->D), "encoder.final_layer_norm.weight");
     for (i = 0; i < e->layers; i++)
         load_block(e, i);
-    if (nn_weights_findf(e->ws, "encoder.block.%d.layer.0.layer_norm.weight", e->layers) !=
-        NULL)
+    if (nn_weights_findf(e->ws, "encoder.block.%d.layer.0.layer_norm.weight",
+                         e->layers) != NULL)
         nn_weights_fail(e->ws, SAMSEP_ERR_FORMAT,
-                        "the weights have more encoder blocks than num_layers = %d", e->layers);
+                        "the weights have more encoder blocks than num_layers = %d",
+                        e->layers);
     return nn_weights_status(e->ws, err, errlen);
 }
 
@@ -324,8 +325,7 @@ int t5_check(const char *model_dir, char *err, size_t errlen)
     return read_folder(model_dir, &c, path, err, errlen);
 }
 
-int t5_model_open(const char *dir, nn_ctx *k, t5_model **out, char *err,
-                  size_t errlen)
+int t5_model_open(const char *dir, nn_ctx *k, t5_model **out, char *err, size_t errlen)
 {
     t5_model *e;
     t5_config c;
@@ -446,8 +446,8 @@ int t5_position_bias(const t5_model *e, int len, float *out)
 
 static void free_buffers(t5_state *s)
 {
-    float **f[] = { &s->h, &s->x, &s->q, &s->kb, &s->v, &s->a, &s->f, &s->f1,
-                    &s->rel, &s->relt };
+    float **f[] = { &s->h, &s->x, &s->q,  &s->kb,  &s->v,
+                    &s->a, &s->f, &s->f1, &s->rel, &s->relt };
     size_t i;
 
     for (i = 0; i < sizeof f / sizeof f[0]; i++) {
@@ -484,10 +484,10 @@ static int alloc_buffers(t5_state *s, int64_t nt, int64_t nl)
     s->buckets = nn_alloc(k, (size_t)(2 * nl - 1) * sizeof *s->buckets);
     s->hmask = malloc((size_t)nt);
     s->hbuckets = malloc((size_t)(2 * nl - 1) * sizeof *s->hbuckets);
-    if (s->h == NULL || s->x == NULL || s->q == NULL || s->kb == NULL ||
-        s->v == NULL || s->a == NULL || s->f == NULL || (e->gated && s->f1 == NULL) ||
-        s->rel == NULL || s->relt == NULL || s->mask == NULL || s->ids == NULL ||
-        s->buckets == NULL || s->hmask == NULL || s->hbuckets == NULL)
+    if (s->h == NULL || s->x == NULL || s->q == NULL || s->kb == NULL || s->v == NULL ||
+        s->a == NULL || s->f == NULL || (e->gated && s->f1 == NULL) || s->rel == NULL ||
+        s->relt == NULL || s->mask == NULL || s->ids == NULL || s->buckets == NULL ||
+        s->hmask == NULL || s->hbuckets == NULL)
         return SAMSEP_ERR_NOMEM;
     return SAMSEP_OK;
 }
@@ -580,11 +580,11 @@ void t5_set_tap(t5_state *s, t5_tap_fn tap, void *user)
 
 /* ---- forward ---------------------------------------------------------- */
 
-#define TRY(e)                                                                 \
-    do {                                                                       \
-        int rc_ = (e);                                                         \
-        if (rc_ != SAMSEP_OK)                                                  \
-            return rc_;                                                        \
+#define TRY(e)                \
+    do {                      \
+        int rc_ = (e);        \
+        if (rc_ != SAMSEP_OK) \
+            return rc_;       \
     } while (0)
 
 /* Hand `d` [batch, len, dim] (backend memory) to the tap as host memory. */
@@ -630,14 +630,10 @@ static int inputs(t5_state *s, const int32_t *ids, const int *lengths, int64_t B
 static int ffn_act(t5_state *s, float *f, int64_t n)
 {
     switch (s->m->act) {
-    case ACT_RELU:
-        return nn_relu(s->k, f, f, n);
-    case ACT_GELU_TANH:
-        return nn_gelu_tanh(s->k, f, f, n);
-    case ACT_GELU_ERF:
-        return nn_gelu_erf(s->k, f, f, n);
-    case ACT_SILU:
-        return nn_silu(s->k, f, f, n);
+    case ACT_RELU: return nn_relu(s->k, f, f, n);
+    case ACT_GELU_TANH: return nn_gelu_tanh(s->k, f, f, n);
+    case ACT_GELU_ERF: return nn_gelu_erf(s->k, f, f, n);
+    case ACT_SILU: return nn_silu(s->k, f, f, n);
     }
     return SAMSEP_ERR_INVALID;
 }
@@ -649,16 +645,16 @@ static int block(t5_state *s, const t5_block *w, const nn_attn_args *at, int64_t
     int64_t D = e->D, HD = e->HD, F = e->F;
 
     /* self-attention: h += o(attn(rms(h))) */
-    TRY(nn_rmsnorm(k, s->h, w->ln0, e->eps, s->x, N, D));    /* x [N, D] */
-    TRY(nn_matmul_w(k, s->x, w->q, NULL, s->q, N, HD, D));   /* q [N, HD] */
+    TRY(nn_rmsnorm(k, s->h, w->ln0, e->eps, s->x, N, D));  /* x [N, D] */
+    TRY(nn_matmul_w(k, s->x, w->q, NULL, s->q, N, HD, D)); /* q [N, HD] */
     TRY(nn_matmul_w(k, s->x, w->k, NULL, s->kb, N, HD, D));
     TRY(nn_matmul_w(k, s->x, w->v, NULL, s->v, N, HD, D));
-    TRY(nn_attention(k, at));                                 /* a [N, HD] */
+    TRY(nn_attention(k, at)); /* a [N, HD] */
     TRY(nn_matmul_ex_w(k, s->a, HD, w->o, NULL, s->h, D, N, D, HD, 1.0f));
 
     /* feed-forward: h += wo(act(wi(rms(h)))) */
     TRY(nn_rmsnorm(k, s->h, w->ln1, e->eps, s->x, N, D));
-    TRY(nn_matmul_w(k, s->x, w->wi, NULL, s->f, N, F, D));   /* f [N, F] */
+    TRY(nn_matmul_w(k, s->x, w->wi, NULL, s->f, N, F, D)); /* f [N, F] */
     TRY(ffn_act(s, s->f, N * F));
     if (e->gated) {
         TRY(nn_matmul_w(k, s->x, w->wi1, NULL, s->f1, N, F, D));
@@ -667,8 +663,8 @@ static int block(t5_state *s, const t5_block *w, const nn_attn_args *at, int64_t
     return nn_matmul_ex_w(k, s->f, F, w->wo, NULL, s->h, D, N, D, F, 1.0f);
 }
 
-int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch,
-              int max_len, float *out, char *err, size_t errlen)
+int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch, int max_len,
+              float *out, char *err, size_t errlen)
 {
     const t5_model *e;
     int64_t B = batch, L = max_len, N, i;
@@ -690,7 +686,8 @@ int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch,
         }
     for (i = 0; i < N; i++)
         if (ids[i] < 0 || ids[i] >= e->vocab) {
-            set_err(err, errlen, "t5: token id %d at row %lld position %lld is outside [0, %lld)",
+            set_err(err, errlen,
+                    "t5: token id %d at row %lld position %lld is outside [0, %lld)",
                     ids[i], (long long)(i / L), (long long)(i % L), (long long)e->vocab);
             return SAMSEP_ERR_INVALID;
         }
@@ -711,7 +708,7 @@ int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch,
     at.out = s->a;
     at.q_s = at.k_s = at.v_s = at.out_s = nn_strides_head_major(L, e->H, e->dk);
     at.scale = 1.0f;
-    at.bias = s->rel + (L - 1);   /* (h, i, j) -> rel[h][(L-1) + j - i] */
+    at.bias = s->rel + (L - 1); /* (h, i, j) -> rel[h][(L-1) + j - i] */
     at.bias_s.b = 0;
     at.bias_s.h = 2 * L - 1;
     at.bias_s.t = -1;

@@ -53,12 +53,12 @@ int t5_check(const char *model_dir, char *err, size_t errlen);
  * config, missing tensor, shape mismatch, unsupported activation),
  * SAMSEP_ERR_INVALID, SAMSEP_ERR_NOMEM, with err set.
  */
-int t5_model_open(const char *model_dir, nn_ctx *k, t5_model **out /* OUT */,
-                  char *err, size_t errlen);
+int t5_model_open(const char *model_dir, nn_ctx *k, t5_model **out /* OUT */, char *err,
+                  size_t errlen);
 void t5_model_close(t5_model *m); /* NULL allowed */
 
-int t5_model_dim(const t5_model *m);       /* d_model */
-int t5_model_vocab(const t5_model *m);     /* rows of the embedding */
+int t5_model_dim(const t5_model *m);   /* d_model */
+int t5_model_vocab(const t5_model *m); /* rows of the embedding */
 int t5_model_heads(const t5_model *m);
 int t5_model_layers(const t5_model *m);
 int t5_model_positions(const t5_model *m); /* n_positions */
@@ -68,8 +68,8 @@ int t5_model_positions(const t5_model *m); /* n_positions */
  * SAMSEP_ERR_INVALID otherwise). Returns SAMSEP_OK, SAMSEP_ERR_INVALID or
  * SAMSEP_ERR_NOMEM, err set.
  */
-int t5_state_create(const t5_model *m, nn_ctx *k, t5_state **out /* OUT */,
-                    char *err, size_t errlen);
+int t5_state_create(const t5_model *m, nn_ctx *k, t5_state **out /* OUT */, char *err,
+                    size_t errlen);
 void t5_state_destroy(t5_state *s); /* NULL allowed */
 
 /*
@@ -88,8 +88,8 @@ int t5_reserve(t5_state *s, int batch, int max_len, char *err, size_t errlen);
  * lengths outside [1, max_len], id out of range), SAMSEP_ERR_NOMEM
  * (growing the buffers) or a kernel's error, err set.
  */
-int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch,
-              int max_len, float *out, char *err, size_t errlen);
+int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch, int max_len,
+              float *out, char *err, size_t errlen);
 
 /*
  * Observe intermediate results (tests, debugging): during t5_encode `tap`
@@ -97,8 +97,8 @@ int t5_encode(t5_state *s, const int32_t *ids, const int *lengths, int batch,
  * i, before the final layer norm for the last), data [batch, len, dim] in
  * host memory. NULL removes it.
  */
-typedef void (*t5_tap_fn)(void *user, const char *name, const float *data,
-                          int batch, int len, int dim);
+typedef void (*t5_tap_fn)(void *user, const char *name, const float *data, int batch,
+                          int len, int dim);
 void t5_set_tap(t5_state *s, t5_tap_fn tap, void *user);
 
 /*
@@ -112,7 +112,7 @@ int t5_position_bias(const t5_model *m, int len, float *out);
  * HF's _relative_position_bucket for one relative position (key - query),
  * with the float32 log and truncation toward zero of the original.
  */
-int t5_relative_bucket(int relative_position, int bidirectional,
-                       int num_buckets, int max_distance);
+int t5_relative_bucket(int relative_position, int bidirectional, int num_buckets,
+                       int max_distance);
 
 #endif

@@ -71,14 +71,14 @@ typedef struct special_token {
 typedef struct piece_trie {
     int32_t *node_id; /* [n_nodes] piece id ending at the node, or -1 */
     uint32_t n_nodes;
-    uint64_t *keys;   /* [mask + 1] ((parent << 8) | byte) + 1; 0 = free */
-    uint32_t *child;  /* [mask + 1] */
+    uint64_t *keys;  /* [mask + 1] ((parent << 8) | byte) + 1; 0 = free */
+    uint32_t *child; /* [mask + 1] */
     size_t mask;
 } piece_trie;
 
 struct t5_tokenizer {
     int n_pieces;
-    double *scores;   /* [n_pieces] */
+    double *scores; /* [n_pieces] */
     int32_t unk_id;
     double unk_score; /* min score - UNK_PENALTY */
     piece_trie trie;
@@ -108,8 +108,8 @@ typedef struct tk_spec {
     const double *scores;   /* [n_pieces] */
     int32_t unk_id;
     int n_special;
-    const str_view *sp_str; /* [n_special] */
-    const int32_t *sp_id;   /* [n_special] */
+    const str_view *sp_str;  /* [n_special] */
+    const int32_t *sp_id;    /* [n_special] */
     const uint8_t *charsmap; /* NULL: identity */
     size_t charsmap_len;
     int32_t pre[MAX_POST], suf[MAX_POST];
@@ -119,7 +119,6 @@ typedef struct tk_spec {
 /* ------------------------------------------------------------------ */
 /* UTF-8 and Unicode properties                                        */
 /* ------------------------------------------------------------------ */
-
 
 /* Length of the character starting with lead byte b (input is valid UTF-8). */
 static size_t utf8_len(uint8_t b)
@@ -140,8 +139,8 @@ static uint32_t utf8_decode(const uint8_t *s, size_t k)
 static int is_white_space(uint32_t c)
 {
     return (c >= 0x09 && c <= 0x0d) || c == 0x20 || c == 0x85 || c == 0xa0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 ||
-           c == 0x2029 || c == 0x202f || c == 0x205f || c == 0x3000;
+           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
 static int gcb_class(uint32_t cp)
@@ -170,7 +169,7 @@ static size_t grapheme_end(const uint8_t *s, size_t n, size_t i)
 {
     size_t k = utf8_len(s[i]);
     int prev = gcb_class(utf8_decode(s + i, k));
-    int ri_run = prev == GCB_RI;          /* regional indicators in a row */
+    int ri_run = prev == GCB_RI;            /* regional indicators in a row */
     int pict = prev == GCB_EXTPICT ? 1 : 0; /* 1: ExtPict Extend*, 2: then ZWJ */
     size_t j = i + k;
     while (j < n) {
@@ -183,8 +182,8 @@ static size_t grapheme_end(const uint8_t *s, size_t n, size_t i)
             join = 0; /* GB4 */
         else if (cur == GCB_CR || cur == GCB_LF || cur == GCB_CONTROL)
             join = 0; /* GB5 */
-        else if (prev == GCB_L && (cur == GCB_L || cur == GCB_V || cur == GCB_LV ||
-                                   cur == GCB_LVT))
+        else if (prev == GCB_L &&
+                 (cur == GCB_L || cur == GCB_V || cur == GCB_LV || cur == GCB_LVT))
             join = 1; /* GB6 */
         else if ((prev == GCB_LV || prev == GCB_V) && (cur == GCB_V || cur == GCB_T))
             join = 1; /* GB7 */
@@ -326,7 +325,8 @@ static int cm_parse(t5_tokenizer *tk, const uint8_t *cm, size_t len, const char 
     if (bad != blob_len) {
         set_err(err, errlen,
                 "%s: precompiled_charsmap: replacement strings are not valid UTF-8 "
-                "(byte %zu)", name, bad);
+                "(byte %zu)",
+                name, bad);
         return SAMSEP_ERR_FORMAT;
     }
     tk->cm_units = malloc(n_units * sizeof(uint32_t));
@@ -740,8 +740,8 @@ static int tk_build(const tk_spec *sp, t5_tokenizer **out, char *err, size_t err
         return SAMSEP_ERR_FORMAT;
     }
     if (sp->unk_id < 0 || sp->unk_id >= sp->n_pieces) {
-        set_err(err, errlen, "%s: unknown-token id %d outside the vocabulary of %d",
-                name, (int)sp->unk_id, sp->n_pieces);
+        set_err(err, errlen, "%s: unknown-token id %d outside the vocabulary of %d", name,
+                (int)sp->unk_id, sp->n_pieces);
         return SAMSEP_ERR_FORMAT;
     }
     /* Added tokens either name a piece's id or extend the id space, without
@@ -750,8 +750,8 @@ static int tk_build(const tk_spec *sp, t5_tokenizer **out, char *err, size_t err
     int64_t n_ids = sp->n_pieces;
     for (int i = 0; i < sp->n_special; i++) {
         if (sp->sp_id[i] < 0 || sp->sp_id[i] >= id_limit) {
-            set_err(err, errlen, "%s: added token %d has id %d, outside 0..%lld", name,
-                    i, (int)sp->sp_id[i], (long long)id_limit - 1);
+            set_err(err, errlen, "%s: added token %d has id %d, outside 0..%lld", name, i,
+                    (int)sp->sp_id[i], (long long)id_limit - 1);
             return SAMSEP_ERR_FORMAT;
         }
         if (sp->sp_str[i].len == 0) {
@@ -954,7 +954,8 @@ static int check_pre_tokenizer(const cJSON *pt, const char *name, char *err,
         !jstr_is(cJSON_GetArrayItem(list, 1), "type", "Metaspace")) {
         set_err(err, errlen,
                 "%s: pre_tokenizer: only Sequence[WhitespaceSplit, Metaspace] (T5) "
-                "is supported", name);
+                "is supported",
+                name);
         return SAMSEP_ERR_FORMAT;
     }
     const cJSON *m = cJSON_GetArrayItem(list, 1);
@@ -966,23 +967,24 @@ static int check_pre_tokenizer(const cJSON *pt, const char *name, char *err,
         (split && !cJSON_IsTrue(split))) {
         set_err(err, errlen,
                 "%s: pre_tokenizer: Metaspace must use replacement \"\xe2\x96\x81\", "
-                "prepend always and split", name);
+                "prepend always and split",
+                name);
         return SAMSEP_ERR_FORMAT;
     }
     return 0;
 }
 
 /* TemplateProcessing's "single" template: special ids before and after $A. */
-static int parse_post_processor(const cJSON *pp, tk_spec *sp, const char *name,
-                                char *err, size_t errlen)
+static int parse_post_processor(const cJSON *pp, tk_spec *sp, const char *name, char *err,
+                                size_t errlen)
 {
     if (!pp || cJSON_IsNull(pp))
         return 0;
     const cJSON *single = jget(pp, "single");
     const cJSON *table = jget(pp, "special_tokens");
     if (!jstr_is(pp, "type", "TemplateProcessing") || !cJSON_IsArray(single)) {
-        set_err(err, errlen,
-                "%s: post_processor: only TemplateProcessing is supported", name);
+        set_err(err, errlen, "%s: post_processor: only TemplateProcessing is supported",
+                name);
         return SAMSEP_ERR_FORMAT;
     }
     int seen_a = 0;
@@ -997,12 +999,14 @@ static int parse_post_processor(const cJSON *pp, tk_spec *sp, const char *name,
         }
         const cJSON *tid = tok ? jget(tok, "id") : NULL;
         const cJSON *entry = cJSON_IsString(tid) && cJSON_IsObject(table)
-                                 ? jget(table, tid->valuestring) : NULL;
+                                 ? jget(table, tid->valuestring)
+                                 : NULL;
         const cJSON *ids = entry ? jget(entry, "ids") : NULL;
         if (!cJSON_IsArray(ids)) {
             set_err(err, errlen,
                     "%s: post_processor: the single template must be special tokens "
-                    "around one Sequence A, each listed in special_tokens", name);
+                    "around one Sequence A, each listed in special_tokens",
+                    name);
             return SAMSEP_ERR_FORMAT;
         }
         const cJSON *idv;
@@ -1093,15 +1097,16 @@ static int load_json(const char *data, size_t len, const char *name, t5_tokenize
         if (!jstr_is(norm, "type", "Precompiled") || !cJSON_IsString(cm)) {
             set_err(err, errlen,
                     "%s: normalizer: only Precompiled (with precompiled_charsmap) is "
-                    "supported", name);
+                    "supported",
+                    name);
             goto done;
         }
         int brc = b64_decode(cm->valuestring, &charsmap, &sp.charsmap_len);
         if (brc == SAMSEP_ERR_NOMEM)
             goto nomem;
         if (brc) {
-            set_err(err, errlen, "%s: normalizer.precompiled_charsmap is not valid base64",
-                    name);
+            set_err(err, errlen,
+                    "%s: normalizer.precompiled_charsmap is not valid base64", name);
             goto done;
         }
         sp.charsmap = charsmap;
@@ -1138,7 +1143,8 @@ static int load_json(const char *data, size_t len, const char *name, t5_tokenize
                 !jfalse(t, "rstrip") || !jfalse(t, "single_word")) {
                 set_err(err, errlen,
                         "%s: added_tokens[%d]: normalized, lstrip, rstrip and "
-                        "single_word tokens are not supported", name, k);
+                        "single_word tokens are not supported",
+                        name, k);
                 goto done;
             }
             sp_str[k].s = content->valuestring;
@@ -1303,10 +1309,8 @@ int t5_tokenizer_open_memory(const void *data, size_t len, t5_tokenizer_format f
         format = (i < len && p[i] == '{') ? T5_TOKENIZER_JSON : T5_TOKENIZER_SPM;
     }
     switch (format) {
-    case T5_TOKENIZER_JSON:
-        return load_json(data, len, name, out, err, errlen);
-    case T5_TOKENIZER_SPM:
-        return load_spm(data, len, name, out, err, errlen);
+    case T5_TOKENIZER_JSON: return load_json(data, len, name, out, err, errlen);
+    case T5_TOKENIZER_SPM: return load_spm(data, len, name, out, err, errlen);
     default:
         set_err(err, errlen, "%s: unknown tokenizer format %d", name, (int)format);
         return SAMSEP_ERR_INVALID;
@@ -1421,8 +1425,8 @@ int t5_tokenizer_open(const char *path, t5_tokenizer **out, char *err, size_t er
     size_t len = 0;
     int rc = read_file(name, &buf, &len, err, errlen);
     if (rc == 0) {
-        rc = t5_tokenizer_open_memory(buf, len, T5_TOKENIZER_AUTO, name, out, err,
-                                      errlen);
+        rc =
+            t5_tokenizer_open_memory(buf, len, T5_TOKENIZER_AUTO, name, out, err, errlen);
         free(buf);
     }
     free(file);

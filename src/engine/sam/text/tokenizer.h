@@ -70,8 +70,8 @@ int t5_tokenizer_open(const char *path, t5_tokenizer **out /* OUT */, char *err,
  * freed once this returns). `name` is used in error messages.
  */
 int t5_tokenizer_open_memory(const void *data, size_t len, t5_tokenizer_format format,
-                             const char *name, t5_tokenizer **out /* OUT */,
-                             char *err, size_t errlen);
+                             const char *name, t5_tokenizer **out /* OUT */, char *err,
+                             size_t errlen);
 
 /* Free a tokenizer; NULL is allowed. */
 void t5_tokenizer_close(t5_tokenizer *tk);
@@ -91,8 +91,8 @@ int t5_tokenizer_encode(const t5_tokenizer *tk, const char *text,
 
 /* The same for `len` bytes of text, which may hold NUL characters. */
 int t5_tokenizer_encode_len(const t5_tokenizer *tk, const char *text, size_t len,
-                            int32_t *ids /* OUT: [max_len] */, int max_len,
-                            char *err, size_t errlen);
+                            int32_t *ids /* OUT: [max_len] */, int max_len, char *err,
+                            size_t errlen);
 
 /* Number of ids (pieces and added tokens: 32100 for t5-base). */
 int t5_tokenizer_vocab_size(const t5_tokenizer *tk);
