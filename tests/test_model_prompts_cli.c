@@ -71,36 +71,6 @@ static int run(char *errbuf, size_t errlen, const char *const *args)
         run((err), sizeof(err), a_);                    \
     })
 
-static void link_into(const char *from, const char *dir, const char *name)
-{
-    char *to = tu_path(dir, name);
-
-    assert_int_equal(symlink(from, to), 0);
-    free(to);
-}
-
-/* A model folder as users download it, made of the reference files. */
-static char *make_model_dir(const char *root)
-{
-    char src[4096];
-    char *model = tu_path(root, "model"), *t5 = tu_path(model, "t5");
-
-    assert_int_equal(mkdir(model, 0777), 0);
-    assert_int_equal(mkdir(t5, 0777), 0);
-    snprintf(src, sizeof src, "%s/full/config.json", ref);
-    link_into(src, model, "config.json");
-    snprintf(src, sizeof src, "%s/full/checkpoint.pt", ref);
-    link_into(src, model, "checkpoint.pt");
-    snprintf(src, sizeof src, "%s/t5/config.json", ref);
-    link_into(src, t5, "config.json");
-    snprintf(src, sizeof src, "%s/t5/model.safetensors", ref);
-    link_into(src, t5, "model.safetensors");
-    snprintf(src, sizeof src, "%s/tokenizer/spiece.model", ref);
-    link_into(src, t5, "spiece.model");
-    free(t5);
-    return model;
-}
-
 /* The largest difference between two files' samples; their lengths and
  * channels must agree. */
 static double max_diff(const char *a, const char *b, int64_t frames)
@@ -142,7 +112,8 @@ static void test_prompts_cli(void **state)
     }
     assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 44100, 2, x, frames),
                      0);
-    model = make_model_dir(root);
+    model = tu_model_dir(ref, root);
+    assert_non_null(model);
 
     /* three prompts in one pass: each chunk encoded once, one DiT batch */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", prompts[0],
@@ -247,7 +218,8 @@ static void test_prompts_spans_cli(void **state)
         x[i] = 0.3f * sinf((float)i * 0.023f) + 0.1f * sinf((float)i * 0.41f);
     assert_int_equal(tu_write(in, SF_FORMAT_WAV | SF_FORMAT_FLOAT, 48000, 1, x, frames),
                      0);
-    model = make_model_dir(root);
+    model = tu_model_dir(ref, root);
+    assert_non_null(model);
 
     /* one span inside the first chunk, one across the first boundary */
     assert_int_equal(RUN(err, "-q", "-e", "sam-audio", "--model", model, "-p", prompts[0],

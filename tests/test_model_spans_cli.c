@@ -73,36 +73,6 @@ static int run(char *errbuf, size_t errlen, const char *const *argv)
         run((err), sizeof(err), a_);                    \
     })
 
-static void link_into(const char *from, const char *dir, const char *name)
-{
-    char *to = tu_path(dir, name);
-
-    assert_int_equal(symlink(from, to), 0);
-    free(to);
-}
-
-/* A model folder as users download it, made of the reference files. */
-static char *make_model_dir(const char *root)
-{
-    char src[4096];
-    char *model = tu_path(root, "model"), *t5 = tu_path(model, "t5");
-
-    assert_int_equal(mkdir(model, 0777), 0);
-    assert_int_equal(mkdir(t5, 0777), 0);
-    snprintf(src, sizeof src, "%s/full/config.json", ref);
-    link_into(src, model, "config.json");
-    snprintf(src, sizeof src, "%s/full/checkpoint.pt", ref);
-    link_into(src, model, "checkpoint.pt");
-    snprintf(src, sizeof src, "%s/t5/config.json", ref);
-    link_into(src, t5, "config.json");
-    snprintf(src, sizeof src, "%s/t5/model.safetensors", ref);
-    link_into(src, t5, "model.safetensors");
-    snprintf(src, sizeof src, "%s/tokenizer/spiece.model", ref);
-    link_into(src, t5, "spiece.model");
-    free(t5);
-    return model;
-}
-
 static float *read_wav(const char *dir, const char *name, int64_t *n)
 {
     char *p = tu_path(dir, name);
@@ -138,7 +108,7 @@ static float *model_target(const char *model, const char *in, const char *root,
 
 static void test_short_file_is_the_official_processor(void **state)
 {
-    char *root = tu_mkdtemp(), *model = make_model_dir(root), src[4096], err[8192];
+    char *root = tu_mkdtemp(), *model = tu_model_dir(ref, root), src[4096], err[8192];
     char *in = tu_path(root, "dog.wav"), *out = tu_path(root, "out");
     float *x, *plain, *spans, *want;
     int64_t n, nw, i;
@@ -146,6 +116,7 @@ static void test_short_file_is_the_official_processor(void **state)
     int rate, ch;
 
     (void)state;
+    assert_non_null(model);
     snprintf(src, sizeof src, "%s/anchors/a1_dog_positive/input.wav", ref);
     x = tu_read(src, &n, &rate, &ch, NULL);
     assert_non_null(x);
@@ -184,7 +155,7 @@ static void test_short_file_is_the_official_processor(void **state)
 
 static void test_spans_over_chunks(void **state)
 {
-    char *root = tu_mkdtemp(), *model = make_model_dir(root), src[4096], err[8192];
+    char *root = tu_mkdtemp(), *model = tu_model_dir(ref, root), src[4096], err[8192];
     char *in = tu_path(root, "dog.wav"), *first = tu_path(root, "first.wav");
     char *out = tu_path(root, "out");
     float *x, *t, *r, *want;
@@ -192,6 +163,7 @@ static void test_spans_over_chunks(void **state)
     int rate, ch;
 
     (void)state;
+    assert_non_null(model);
     snprintf(src, sizeof src, "%s/anchors/a1_dog_positive/input.wav", ref);
     x = tu_read(src, &n, &rate, &ch, NULL);
     assert_non_null(x);

@@ -187,3 +187,35 @@ int tu_file_exists(const char *path)
 
     return stat(path, &st) == 0;
 }
+
+/* Link REF/from as DIR/name; 0 or -1. */
+static int link_ref(const char *ref, const char *from, const char *dir, const char *name)
+{
+    char src[4096];
+    char *to = tu_path(dir, name);
+    int rc;
+
+    snprintf(src, sizeof src, "%s/%s", ref, from);
+    rc = to != NULL && symlink(src, to) == 0 ? 0 : -1;
+    free(to);
+    return rc;
+}
+
+char *tu_model_dir(const char *ref, const char *root)
+{
+    char *model = tu_path(root, "model"), *t5 = tu_path(model, "t5");
+    int ok = model != NULL && t5 != NULL && mkdir(model, 0777) == 0 &&
+             mkdir(t5, 0777) == 0 &&
+             link_ref(ref, "full/config.json", model, "config.json") == 0 &&
+             link_ref(ref, "full/checkpoint.pt", model, "checkpoint.pt") == 0 &&
+             link_ref(ref, "t5/config.json", t5, "config.json") == 0 &&
+             link_ref(ref, "t5/model.safetensors", t5, "model.safetensors") == 0 &&
+             link_ref(ref, "tokenizer/spiece.model", t5, "spiece.model") == 0;
+
+    free(t5);
+    if (!ok) {
+        free(model);
+        return NULL;
+    }
+    return model;
+}

@@ -32,4 +32,10 @@ double tu_band_db(const float *x, int64_t n, int rate, double f, double bw);
 
 int tu_file_exists(const char *path);
 
+/* ROOT/model laid out as users download SAM-Audio (config.json,
+ * checkpoint.pt, t5/{config.json,model.safetensors,spiece.model}), its
+ * files symbolic links to the reference model in REF; malloc'd path, or
+ * NULL when a folder or link cannot be made. */
+char *tu_model_dir(const char *ref, const char *root);
+
 #endif
