@@ -24,6 +24,7 @@
  * tests run both on one machine.
  */
 #include "nn/cpu/bf16.h"
+#include "nn/cpu/conv_index.h"
 
 #include <string.h>
 
@@ -533,27 +534,6 @@ int nn_cpu_matmul_bf16(const nn_bf16_env *e, const float *x, int64_t ldx,
 
 /* ---- conv1d ----------------------------------------------------------- */
 
-/* Input index of padded position p (may be outside [0, L)); -1 = zero.
- * The float32 kernel's rule (cpu.c), repeated for this file's im2col. */
-static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
-{
-    int64_t per = 2 * (L - 1);
-    if (p >= 0 && p < L)
-        return p;
-    switch (mode) {
-    case NN_PAD_REFLECT: return p < 0 ? -p : 2 * (L - 1) - p;
-    case NN_PAD_REPLICATE: return p < 0 ? 0 : L - 1;
-    case NN_PAD_REFLECT_PERIODIC:
-        if (per == 0)
-            return 0;
-        p %= per;
-        if (p < 0)
-            p += per;
-        return p < L ? p : per - p;
-    default: return -1;
-    }
-}
-
 typedef struct conv_job {
     const nn_bf16_env *e;
     const nn_conv1d_args *a;
@@ -597,7 +577,7 @@ static void conv_pack_b(const void *job, int64_t u, int64_t j0, int64_t nj, int6
         for (e = 0; e < 2 && k + e < kc; e++) {
             uint16_t *d = dst + (k / 2) * njp * 2 + e;
             for (t = 0; t < nj; t++) {
-                int64_t q = pad_index(p0[e] + t * a->stride, a->Lin, a->pad_mode);
+                int64_t q = nn_cpu_pad_index(p0[e] + t * a->stride, a->Lin, a->pad_mode);
                 d[2 * t] = q < 0 ? 0 : to_bf16(xr[e][q]);
             }
         }
@@ -669,12 +649,6 @@ static void convt_span(const nn_convt1d_args *a, int64_t o0, int64_t o1, int64_t
     int64_t p0 = o0 + a->padding, p1 = o1 + a->padding;
     *tlo = imax(0, -fdiv(-(p0 - (a->K - 1) * a->dilation), a->stride));
     *thi = imin(a->Lin - 1, fdiv(p1 - 1, a->stride));
-}
-
-/* Most input columns an output tile of tl reaches. */
-static int64_t convt_cols(const nn_convt1d_args *a, int64_t tl)
-{
-    return (tl - 1 + (a->K - 1) * a->dilation) / a->stride + 2;
 }
 
 /* Unit u = ((b * groups + g) * nto + time tile) * ncb + co block. */
@@ -768,11 +742,12 @@ int nn_cpu_convt1d_bf16(const nn_bf16_env *e, const nn_convt1d_args *a, const fl
     j.cob = TI / a->K;
     j.ncb = cdiv(j.cog, j.cob);
     /* output tile: the longest whose input columns fit a tile of C */
-    for (j.tl = TJ * a->stride; j.tl > 1 && convt_cols(a, j.tl) > TJ; j.tl -= a->stride)
+    for (j.tl = TJ * a->stride; j.tl > 1 && nn_cpu_convt_cols(a, j.tl) > TJ;
+         j.tl -= a->stride)
         ;
     if (j.tl < 1)
         j.tl = 1;
-    if (convt_cols(a, j.tl) > TJ)
+    if (nn_cpu_convt_cols(a, j.tl) > TJ)
         return SAMSEP_ERR_INVALID;
     j.nto = cdiv(j.Lout, j.tl);
     par(e, a->B * a->groups * j.nto * j.ncb,

@@ -39,6 +39,7 @@
 #include "nn/backend.h"
 #include "nn/cpu/isa.h"
 #include "nn/cpu/bf16.h"
+#include "nn/cpu/conv_index.h"
 #include "nn/cpu/threadpool.h"
 
 /* Below this much work (roughly, flops) per thread a job stays inline. */
@@ -736,29 +737,9 @@ static size_t cpu_conv1d_scratch(const nn_conv1d_args *a)
     return (size_t)((a->Cin / a->groups) * a->K * conv_tile(a));
 }
 
-/* Input index for padded position p (may be outside [0, L)); -1 = zero. */
-static int64_t pad_index(int64_t p, int64_t L, nn_pad_mode mode)
-{
-    int64_t per = 2 * (L - 1);
-    if (p >= 0 && p < L)
-        return p;
-    switch (mode) {
-    case NN_PAD_REFLECT: return p < 0 ? -p : 2 * (L - 1) - p;
-    case NN_PAD_REPLICATE: return p < 0 ? 0 : L - 1;
-    case NN_PAD_REFLECT_PERIODIC:
-        if (per == 0)
-            return 0;
-        p %= per;
-        if (p < 0)
-            p += per;
-        return p < L ? p : per - p;
-    default: return -1;
-    }
-}
-
 /* One row of the im2col matrix: dst[t] = padded x at p0 + t * stride for
  * t < n. The columns that read inside x are copied (one memcpy when the
- * stride is 1); only the padded ends go through pad_index. */
+ * stride is 1); only the padded ends go through nn_cpu_pad_index. */
 static void im2col_row(const nn_conv1d_args *a, const float *xr, int64_t p0, int64_t n,
                        float *dst)
 {
@@ -769,7 +750,7 @@ static void im2col_row(const nn_conv1d_args *a, const float *xr, int64_t p0, int
     if (tb < ta)
         tb = ta;
     for (t = 0; t < ta; t++) {
-        int64_t q = pad_index(p0 + t * s, L, a->pad_mode);
+        int64_t q = nn_cpu_pad_index(p0 + t * s, L, a->pad_mode);
         dst[t] = q < 0 ? 0.0f : xr[q];
     }
     if (s == 1)
@@ -778,7 +759,7 @@ static void im2col_row(const nn_conv1d_args *a, const float *xr, int64_t p0, int
         for (t = ta; t < tb; t++)
             dst[t] = xr[p0 + t * s];
     for (t = tb; t < n; t++) {
-        int64_t q = pad_index(p0 + t * s, L, a->pad_mode);
+        int64_t q = nn_cpu_pad_index(p0 + t * s, L, a->pad_mode);
         dst[t] = q < 0 ? 0.0f : xr[q];
     }
 }
@@ -859,11 +840,6 @@ static int cpu_conv1d(void *ctx, const nn_conv1d_args *a, const float *x, const 
 
 /* ---- transposed conv1d ------------------------------------------------ */
 
-static int64_t convt_cols(const nn_convt1d_args *a, int64_t tl)
-{
-    return (tl - 1 + (a->K - 1) * a->dilation) / a->stride + 2;
-}
-
 /* Output samples per tile: about 256 input columns per product (fewer
  * make the products thin and the weights' packing dominant). */
 static int64_t convt_tile(const nn_convt1d_args *a)
@@ -876,7 +852,7 @@ static int64_t convt_tile(const nn_convt1d_args *a)
 static int64_t convt_chans(const nn_convt1d_args *a)
 {
     int64_t cog = a->Cout / a->groups;
-    int64_t per = a->K * convt_cols(a, convt_tile(a));
+    int64_t per = a->K * nn_cpu_convt_cols(a, convt_tile(a));
     int64_t cb = imax(1, CONV_SLAB / per);
     return cdiv(cog, cdiv(cog, cb));
 }
@@ -885,7 +861,7 @@ static size_t cpu_convt1d_scratch(const nn_convt1d_args *a)
 {
     if (nn_convt1d_out_len(a) < 0)
         return 0;
-    return (size_t)(convt_chans(a) * a->K * convt_cols(a, convt_tile(a)));
+    return (size_t)(convt_chans(a) * a->K * nn_cpu_convt_cols(a, convt_tile(a)));
 }
 
 typedef struct convt_job {
@@ -966,7 +942,7 @@ static int cpu_convt1d(void *ctx, const nn_convt1d_args *a, const float *x,
     j.ncb = cdiv(a->Cout / a->groups, j.cb);
     kpar(k, a->B * a->groups * j.ntl * j.ncb,
          2.0 * (double)j.cb * (double)(a->Cin / a->groups) * (double)a->K *
-             (double)convt_cols(a, imin(Lout, j.tl)),
+             (double)nn_cpu_convt_cols(a, imin(Lout, j.tl)),
          convt_fn, &j);
     return SAMSEP_OK;
 }
@@ -987,7 +963,7 @@ static void pad_fn(void *ctx, int64_t ub, int64_t ue, int wk)
         const float *x = j->x + r * j->L;
         float *y = j->y + r * Lo;
         for (t = 0; t < Lo; t++) {
-            int64_t q = pad_index(t - j->left, j->L, j->mode);
+            int64_t q = nn_cpu_pad_index(t - j->left, j->L, j->mode);
             y[t] = q < 0 ? 0.0f : x[q];
         }
     }
